@@ -1,0 +1,143 @@
+"""Shared CLI plumbing: error reporting, exit codes, consoles, --var parsing."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from llmctl.errors import EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE, InputError, LlmctlError
+
+if TYPE_CHECKING:
+    import typer
+    from rich.console import Console
+
+    from llmctl.config import Config
+
+DEBUG = False
+_console: Console | None = None
+_err_console: Console | None = None
+
+
+def console() -> Console:
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    return _console
+
+
+def err_console() -> Console:
+    global _err_console
+    if _err_console is None:
+        from rich.console import Console
+
+        _err_console = Console(stderr=True, highlight=False)
+    return _err_console
+
+
+def error(message: str) -> None:
+    """Print one error message to stderr (plain text; never rich markup from inputs)."""
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+
+
+def invoke(app: typer.Typer, argv: list[str]) -> int:
+    """Run the app and turn every outcome into an exit code (DESIGN.md)."""
+    try:
+        app(args=argv, prog_name="llmctl", standalone_mode=False)
+    except LlmctlError as exc:
+        if DEBUG:
+            traceback.print_exc()
+        error(exc.located())
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.exceptions.Abort:
+        sys.stderr.write("interrupted\n")
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        if DEBUG:
+            traceback.print_exc()
+        exc.show()
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        if DEBUG:
+            raise
+        error(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "  this is a bug in llmctl; run again with --debug for the traceback and report it"
+        )
+        return EXIT_INFRA
+    return 0
+
+
+def load_config(path: Path | None = None) -> Config:
+    from llmctl.config import load_config as _load
+
+    return _load(path)
+
+
+def parse_vars(pairs: list[str] | None, vars_file: Path | None) -> dict[str, Any]:
+    """`--var k=v` (v parsed as YAML scalar when it looks like one) and `--vars-file f.yaml`."""
+    values: dict[str, Any] = {}
+    if vars_file is not None:
+        from llmctl.yamlio import load_yaml_file
+
+        data = load_yaml_file(vars_file)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise InputError("a vars file must be a YAML mapping", file=str(vars_file), line=1)
+        values.update(data)
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--var expects KEY=VALUE, got {pair!r}")
+        values[key.strip()] = value
+    return values
+
+
+def coerce_cli_vars(inputs: dict[str, Any], values: dict[str, Any], cli_keys: set[str]) -> dict[str, Any]:
+    """`--var n=3` gives the text "3": parse it (JSON, then YAML) where the input is not a string.
+
+    Only values typed on the command line are converted, and only when the result has the
+    declared type (integer, number, boolean, array, object); otherwise the text is kept and
+    rendering reports the type error.
+    """
+    import json
+
+    import yaml
+
+    from llmctl.prompt import _type_ok
+
+    out = dict(values)
+    for key in cli_keys:
+        spec = inputs.get(key)
+        text = out.get(key)
+        if spec is None or spec.type in ("string", "any") or not isinstance(text, str):
+            continue
+        for parse in (json.loads, yaml.safe_load):
+            try:
+                parsed = parse(text)
+            except (ValueError, yaml.YAMLError):
+                continue
+            if _type_ok(parsed, spec.type):
+                out[key] = parsed
+                break
+    return out
+
+
+def echo_json(data: Any) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")

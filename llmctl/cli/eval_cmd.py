@@ -1,0 +1,156 @@
+"""`llmctl eval`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from llmctl.cli import _common
+
+
+def _parse_shard(value: str | None) -> tuple[int, int] | None:
+    from llmctl.errors import InputError
+
+    if value is None:
+        return None
+    index, sep, count = value.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i, n = 0, 0
+    if not sep or n < 1 or not 1 <= i <= n:
+        raise InputError(f"--shard expects I/N with 1 <= I <= N, got {value!r}")
+    return i, n
+
+
+class _ProgressView:
+    """A rich progress bar on a terminal; a plain line every few seconds in CI logs."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self._last = 0.0
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __call__(self, p: Any) -> None:
+        if self.tty:
+            if self._bar is None:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+                self._bar = Progress(
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn(
+                        "{task.fields[rate]:.0f}/s  errors {task.fields[errors]}  retries "
+                        "{task.fields[retries]}  cached {task.fields[cached]}"
+                    ),
+                    TimeRemainingColumn(),
+                    console=_common.err_console(),
+                    transient=True,
+                )
+                self._bar.start()
+                self._task = self._bar.add_task(p.phase, total=p.total, rate=0.0, errors=0, retries=0, cached=0)
+            elapsed = max(time.monotonic() - p.started, 1e-6)
+            self._bar.update(
+                self._task,
+                description=p.phase,
+                total=p.total,
+                completed=p.done,
+                rate=p.done / elapsed,
+                errors=p.errors,
+                retries=p.retries,
+                cached=p.cached,
+            )
+            return
+        now = time.monotonic()
+        if now - self._last >= 5.0 or (p.total and p.done >= p.total):
+            self._last = now
+            elapsed = max(now - p.started, 1e-6)
+            sys.stderr.write(
+                f"[{p.phase}] {p.done}/{p.total} done, {p.done / elapsed:.0f}/s, {p.errors} errors, "
+                f"{p.retries} retries, {p.cached} cached\n"
+            )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def eval_(
+    evalsets: list[str] = typer.Argument(None, help="Evalset names or files (default: all in evalsets/)."),
+    model: list[str] = typer.Option(None, "--model", "-m", help="Model(s) to use instead of the evalset's."),
+    baseline: str = typer.Option(None, "--baseline", help="Also evaluate the prompts at this git ref and compare."),
+    changed_only: bool = typer.Option(
+        False, "--changed-only", help="Only evalsets whose prompts changed since --baseline."
+    ),
+    concurrency: int = typer.Option(None, "--concurrency", "-j", min=1, help="Concurrent model calls."),
+    repeat: int = typer.Option(None, "--repeat", min=1, help="Samples per case (each a separate call)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read the response cache."),
+    resume: str = typer.Option(None, "--resume", help="Complete an interrupted run (RUN id)."),
+    shard: str = typer.Option(None, "--shard", help="Run shard I of N (I/N), a stable split of the cases."),
+    output: list[Path] = typer.Option(
+        None, "--output", "-o", help="Write results/report (.json .jsonl .csv .md .xml .html); repeatable."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Render and validate everything; make no model calls."),
+    deadline: float = typer.Option(
+        None, "--deadline", help="Give up after this many seconds (unfinished cases become errors)."
+    ),
+    prompt_ref: str = typer.Option(
+        None, "--at", help="Evaluate the prompts as they are at this ref (default: work tree)."
+    ),
+) -> None:
+    """Run evalsets, store the run, print a summary and gate it.
+
+    Exit codes: 0 every gate passed, 1 a gate failed, 2 bad input, 3 provider
+    errors left cases without results.
+
+    Example: llmctl eval --baseline origin/main --changed-only --output report.md
+    """
+    from llmctl.errors import InputError
+    from llmctl.runner import EvalOptions, run_eval
+
+    if changed_only and not baseline:
+        raise InputError("--changed-only needs --baseline REF")
+    cfg = _common.load_config()
+    options = EvalOptions(
+        evalsets=list(evalsets or []),
+        models=list(model) if model else None,
+        baseline=baseline,
+        changed_only=changed_only,
+        concurrency=concurrency,
+        repeat=repeat,
+        no_cache=no_cache,
+        resume=resume,
+        shard=_parse_shard(shard),
+        dry_run=dry_run,
+        prompt_ref=prompt_ref,
+        deadline=deadline,
+    )
+    for path in output or []:
+        if path.suffix.lower() not in (".json", ".jsonl", ".csv", ".md", ".xml", ".html"):
+            raise InputError(f"--output {path}: unknown format (use .json .jsonl .csv .md .xml .html)")
+    view = _ProgressView()
+    try:
+        outcome = run_eval(cfg, options, listener=view)
+    finally:
+        view.close()
+    from llmctl.cli.eval_view import print_outcome, write_outputs
+
+    if dry_run:
+        typer.echo(f"dry run: {outcome.dry_run_cases} call(s) rendered and validated; no model was called")
+        return
+    for name in outcome.skipped:
+        typer.echo(f"skipped {name}: no prompt or evalset change since {baseline}")
+    print_outcome(cfg, outcome)
+    write_outputs(cfg, outcome, list(output or []))
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_)

@@ -1,0 +1,77 @@
+"""Entry point: wires the command modules together and maps errors to exit codes.
+
+Heavy libraries (litellm, datasets, evaluate, duckdb) are imported inside the
+commands that need them, so `llmctl --help`, `render` and `lint` start fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from llmctl import __version__
+from llmctl.cli import _common
+
+app = typer.Typer(
+    name="llmctl",
+    help="Prompt versioning and LLM evaluation in CI.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"llmctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    """Prompt versioning and LLM evaluation in CI.
+
+    Prompts live in prompts/, evalsets in evalsets/, settings in llmctl.yaml.
+    Exit codes: 0 ok, 1 a gate failed, 2 usage or input error, 3 provider failures.
+    """
+    if debug:
+        _common.DEBUG = True
+
+
+def _register() -> None:
+    from llmctl.cli import (
+        comment_cmd,
+        eval_cmd,
+        init_cmd,
+        lint_cmd,
+        render_cmd,
+        report_cmd,
+        runs_cmd,
+        schema_cmd,
+    )
+
+    for module in (init_cmd, render_cmd, lint_cmd, schema_cmd, eval_cmd, runs_cmd, report_cmd, comment_cmd):
+        module.register(app)
+
+
+_register()
+
+
+def run() -> None:
+    """Console-script entry point."""
+    if "--debug" in sys.argv[1:]:
+        _common.DEBUG = True
+    if os.environ.get("LLMCTL_DEBUG"):
+        _common.DEBUG = True
+    sys.exit(_common.invoke(app, sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    run()

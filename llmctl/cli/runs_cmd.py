@@ -1,0 +1,153 @@
+"""`llmctl runs list|show|export|merge`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from llmctl.cli import _common
+
+runs_app = typer.Typer(help="Browse the store: list, show, export and merge runs.", no_args_is_help=True)
+
+
+def _store(must_exist: bool = True):  # type: ignore[no-untyped-def]
+    from llmctl.errors import InputError
+    from llmctl.store import Store
+
+    cfg = _common.load_config()
+    if must_exist and not cfg.store_path.exists():
+        raise InputError(f"no store at {cfg.store_path} yet", hint="run llmctl eval first")
+    return cfg, Store(cfg.store_path)
+
+
+@runs_app.command("list")
+def list_runs(
+    limit: int = typer.Option(20, "--limit", "-n", help="How many runs (newest first)."),
+    evalset: str = typer.Option(None, "--evalset", help="Only runs of this evalset."),
+    prompt: str = typer.Option(None, "--prompt", help="Only runs that evaluated this prompt."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List recent runs with their status, pass rate, cost and errors.
+
+    Example: llmctl runs list --evalset summarize -n 5
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    from llmctl.reports import terminal_safe
+
+    _cfg, store = _store()
+    runs = store.list_runs(limit=limit, evalset=evalset, prompt=prompt)
+    if as_json:
+        _common.echo_json(runs)
+        return
+    table = Table()
+    for col in ("run", "started", "status", "evalset", "commit", "results", "pass rate", "errors", "cost"):
+        table.add_column(col)
+    for r in runs:
+        rate = r.get("pass_rate")
+        table.add_row(
+            r["id"],
+            str(r.get("started_at", ""))[:19],
+            r.get("status", ""),
+            Text(terminal_safe(r.get("evalset"))),
+            (r.get("git_commit") or "")[:8],
+            str(r.get("results", 0)),
+            "-" if rate is None else f"{rate:.0%}",
+            str(r.get("errors", 0)),
+            f"${r.get('cost_usd') or 0:.4f}",
+        )
+    _common.console().print(table)
+
+
+@runs_app.command("show")
+def show(
+    run: str = typer.Argument(..., help="Run id (or a unique prefix)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show one run: its configuration, summary table and gate verdict.
+
+    Example: llmctl runs show r20261125
+    """
+    from llmctl.cli.eval_view import print_summary, print_verdict
+
+    _cfg, store = _store()
+    info = store.get_run(run)
+    if as_json:
+        _common.echo_json(info)
+        return
+    summary = info.get("summary") or {}
+    typer.echo(
+        f"run {info['id']}  {info.get('status')}  evalset {info.get('evalset')}  "
+        f"commit {(info.get('git_commit') or '')[:12]}  started {info.get('started_at')}"
+    )
+    if info.get("baseline_run_id"):
+        typer.echo(f"baseline run {info['baseline_run_id']}")
+    print_summary(summary, "summary")
+    if summary.get("verdict"):
+        from llmctl.gate import Verdict
+
+        print_verdict(Verdict.from_dict(summary["verdict"]))
+
+
+@runs_app.command("export")
+def export(
+    run: str = typer.Argument(..., help="Run id (or a unique prefix)."),
+    fmt: str = typer.Option("json", "--format", "-f", help="json, jsonl, csv or parquet"),
+    output: Path = typer.Option(None, "--output", "-o", help="File to write (default: RUN.FORMAT)."),
+) -> None:
+    """Export a run's results and scores as JSON, JSONL, CSV or Parquet.
+
+    Example: llmctl runs export r20261125 --format parquet -o run.parquet
+    """
+    from llmctl.errors import InputError
+
+    if fmt not in ("json", "jsonl", "csv", "parquet"):
+        raise InputError(f"unknown format {fmt!r} (json, jsonl, csv, parquet)")
+    _cfg, store = _store()
+    info = store.get_run(run)
+    dest = output or Path(f"{info['id']}.{fmt}")
+    store.export(info["id"], fmt, dest)
+    typer.echo(f"wrote {dest}")
+
+
+@runs_app.command("merge")
+def merge(
+    sources: list[Path] = typer.Argument(..., help="Shard store files to merge into this project's store."),
+    run: str = typer.Option(None, "--into", help="Existing run id to merge into (default: a new run)."),
+) -> None:
+    """Combine the runs of shard stores (from `eval --shard I/N`) into one run and gate it.
+
+    Baseline shard runs are merged too, when every shard has one, so the gate compares
+    the whole suite; otherwise only the absolute floors apply.
+
+    Example: llmctl runs merge shard1.duckdb shard2.duckdb
+    """
+    from llmctl.errors import InputError
+
+    for src in sources:
+        if not src.is_file():
+            raise InputError(f"no such store file: {src}")
+    cfg, store = _store(must_exist=False)
+    run_id = store.merge(run, list(sources))
+    typer.echo(f"merged {len(sources)} store(s) into run {run_id}")
+    from llmctl.cli.eval_view import print_summary, print_verdict
+    from llmctl.gate import compare
+    from llmctl.runner import summarize
+
+    info = store.get_run(run_id)
+    baseline_id = info.get("baseline_run_id")
+    baseline = store.outcomes(baseline_id) if baseline_id else None
+    candidate = store.outcomes(run_id)
+    verdict = compare(baseline, candidate, cfg.gate)
+    summary = summarize(candidate, verdict)
+    store.finish_run(run_id, "completed", summary)
+    print_summary(summary, f"run {run_id}")
+    print_verdict(verdict)
+    if not verdict.passed:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(runs_app, name="runs")

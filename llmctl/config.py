@@ -1,0 +1,309 @@
+"""Project configuration (`llmctl.yaml`), found by walking up from the working directory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmctl.errors import InputError
+from llmctl.yamlio import LineDict, load_yaml_file
+
+CONFIG_NAME = "llmctl.yaml"
+DEFAULT_STORE = ".llmctl/llmctl.duckdb"
+
+_TOP_KEYS = {
+    "store",
+    "concurrency",
+    "timeout",
+    "retries",
+    "default_models",
+    "models",
+    "gate",
+    "judge",
+    "prompts_dir",
+    "evalsets_dir",
+    "cache",
+}
+_MODEL_KEYS = {
+    "model",
+    "api_base",
+    "api_key_env",
+    "params",
+    "price",
+    "max_concurrency",
+    "rpm",
+    "tpm",
+    "timeout",
+    "responses",
+    "default",
+    "function",
+    "latency_ms",
+    "stream",
+}
+
+
+@dataclass
+class ModelAlias:
+    """A named model in llmctl.yaml: a litellm id plus how to reach and price it."""
+
+    name: str
+    model: str
+    api_base: str | None = None
+    api_key_env: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    input_cost_per_1k: float | None = None
+    output_cost_per_1k: float | None = None
+    max_concurrency: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    timeout: float | None = None
+    stream: bool = False
+    # scripted model options
+    responses: dict[str, str] | None = None
+    default: str | None = None
+    function: str | None = None
+    latency_ms: float | None = None
+
+
+@dataclass
+class GateConfig:
+    """Gate thresholds (DESIGN.md "The gate"); evalsets may override any of them."""
+
+    confidence: float = 0.95
+    min_pass_rate: float | None = None
+    max_drop: float = 0.05
+    cost_max_increase: float | None = 0.10
+    latency_p95_max_increase: float | None = 0.20
+
+    def merged(self, override: dict[str, Any] | None) -> GateConfig:
+        """A copy with an evalset's `gate:` mapping applied on top."""
+        if not override:
+            return GateConfig(**vars(self))
+        new = GateConfig(**vars(self))
+        if "confidence" in override:
+            new.confidence = float(override["confidence"])
+        quality = override.get("quality") or {}
+        if "min_pass_rate" in quality:
+            new.min_pass_rate = _opt_float(quality["min_pass_rate"])
+        if "max_drop" in quality:
+            new.max_drop = float(quality["max_drop"])
+        cost = override.get("cost") or {}
+        if "max_increase" in cost:
+            new.cost_max_increase = _opt_float(cost["max_increase"])
+        latency = override.get("latency") or {}
+        if "p95_max_increase" in latency:
+            new.latency_p95_max_increase = _opt_float(latency["p95_max_increase"])
+        return new
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass
+class Config:
+    """The loaded project configuration. `root` is the folder holding llmctl.yaml."""
+
+    root: Path
+    path: Path | None = None
+    store_path: Path = field(default_factory=lambda: Path(DEFAULT_STORE))
+    concurrency: int = 20
+    timeout: float = 60.0
+    retries: int = 4
+    default_models: list[str] = field(default_factory=lambda: ["echo"])
+    models: dict[str, ModelAlias] = field(default_factory=dict)
+    gate: GateConfig = field(default_factory=GateConfig)
+    judge_model: str | None = None
+    prompts_dir: str = "prompts"
+    evalsets_dir: str = "evalsets"
+
+    @property
+    def prompts_path(self) -> Path:
+        return self.root / self.prompts_dir
+
+    @property
+    def evalsets_path(self) -> Path:
+        return self.root / self.evalsets_dir
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """Walk up from `start` (default: cwd) to the first folder with llmctl.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(start: Path | None = None) -> Config:
+    """Load the project config; without llmctl.yaml, defaults rooted at `start`/cwd."""
+    path = find_config(start)
+    if path is None:
+        root = (start or Path.cwd()).resolve()
+        cfg = Config(root=root)
+    else:
+        cfg = parse_config(load_yaml_file(path, display=str(path)), path)
+    env_db = os.environ.get("LLMCTL_DB")
+    if env_db:
+        cfg.store_path = Path(env_db)
+    if not cfg.store_path.is_absolute():
+        cfg.store_path = cfg.root / cfg.store_path
+    return cfg
+
+
+def _check_keys(data: LineDict, allowed: set[str], file: Path, what: str) -> None:
+    for key in data:
+        if key not in allowed:
+            raise InputError(
+                f"unknown key {key!r} in {what} (allowed: {', '.join(sorted(allowed))})",
+                file=file,
+                line=data.line_of(key),
+            )
+
+
+def _num(data: LineDict, key: str, file: Path, kind: type = float) -> Any:
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{key!r} must be a number", file=file, line=data.line_of(key))
+    if kind is int and not isinstance(value, int):
+        raise InputError(f"{key!r} must be a whole number", file=file, line=data.line_of(key))
+    return kind(value)
+
+
+def check_gate(gate: LineDict, file: str) -> None:
+    """Validate a `gate:` mapping (of an evalset or llmctl.yaml): known keys, numbers."""
+    allowed = {
+        "confidence": None,
+        "quality": {"min_pass_rate", "max_drop"},
+        "cost": {"max_increase"},
+        "latency": {"p95_max_increase"},
+    }
+    for key, value in gate.items():
+        if key not in allowed:
+            raise InputError(
+                f"unknown key {key!r} in gate (allowed: {', '.join(allowed)})",
+                file=file,
+                line=gate.line_of(key),
+            )
+        sub = allowed[key]
+        if sub is None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+                raise InputError(
+                    "gate.confidence must be a number between 0 and 1", file=file, line=gate.line_of(key)
+                )
+            continue
+        if not isinstance(value, dict):
+            raise InputError(f"gate.{key} must be a mapping", file=file, line=gate.line_of(key))
+        for k, v in value.items():
+            if k not in sub:
+                raise InputError(
+                    f"unknown key {k!r} in gate.{key} (allowed: {', '.join(sorted(sub))})",
+                    file=file,
+                    line=value.line_of(k) if isinstance(value, LineDict) else None,
+                )
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise InputError(
+                    f"gate.{key}.{k} must be a number",
+                    file=file,
+                    line=value.line_of(k) if isinstance(value, LineDict) else None,
+                )
+
+
+def parse_config(data: Any, path: Path) -> Config:
+    cfg = Config(root=path.parent.resolve(), path=path)
+    if data is None:
+        return cfg
+    if not isinstance(data, LineDict):
+        raise InputError("llmctl.yaml must be a mapping", file=path, line=1)
+    _check_keys(data, _TOP_KEYS, path, "llmctl.yaml")
+    if "store" in data:
+        cfg.store_path = Path(str(data["store"]))
+    if "concurrency" in data:
+        cfg.concurrency = _num(data, "concurrency", path, int)
+    if "timeout" in data:
+        cfg.timeout = _num(data, "timeout", path)
+    if "retries" in data:
+        cfg.retries = _num(data, "retries", path, int)
+    if "prompts_dir" in data:
+        cfg.prompts_dir = str(data["prompts_dir"])
+    if "evalsets_dir" in data:
+        cfg.evalsets_dir = str(data["evalsets_dir"])
+    if "default_models" in data:
+        models = data["default_models"]
+        if isinstance(models, str):
+            models = [models]
+        if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+            raise InputError(
+                "'default_models' must be a list of model names",
+                file=path,
+                line=data.line_of("default_models"),
+            )
+        cfg.default_models = list(models)
+    models_map = data.get("models") or LineDict()
+    if not isinstance(models_map, LineDict):
+        raise InputError(
+            "'models' must be a mapping of alias to a litellm id or {model: ...}",
+            file=path,
+            line=data.line_of("models"),
+        )
+    for name, spec in models_map.items():
+        cfg.models[name] = _parse_alias(name, spec, path, models_map.line_of(name))
+    gate = data.get("gate")
+    if gate is not None:
+        if not isinstance(gate, LineDict):
+            raise InputError("'gate' must be a mapping", file=path, line=data.line_of("gate"))
+        check_gate(gate, str(path))
+        try:
+            cfg.gate = cfg.gate.merged(gate)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"invalid gate: {exc}", file=path, line=data.line_of("gate")) from None
+    judge = data.get("judge")
+    if isinstance(judge, dict) and judge.get("model"):
+        cfg.judge_model = str(judge["model"])
+    elif isinstance(judge, str):
+        cfg.judge_model = judge
+    return cfg
+
+
+def _parse_alias(name: str, spec: Any, path: Path, line: int) -> ModelAlias:
+    if isinstance(spec, str):
+        return ModelAlias(name=name, model=spec)
+    if not isinstance(spec, LineDict):
+        raise InputError(f"model {name!r} must be a litellm id or a mapping", file=path, line=line)
+    _check_keys(spec, _MODEL_KEYS, path, f"model {name!r}")
+    if "model" not in spec:
+        raise InputError(f"model {name!r} needs a 'model:' (a litellm id)", file=path, line=line)
+    alias = ModelAlias(name=name, model=str(spec["model"]))
+    alias.api_base = spec.get("api_base")
+    alias.api_key_env = spec.get("api_key_env")
+    alias.params = dict(spec.get("params") or {})
+    price = spec.get("price") or LineDict()
+    if not isinstance(price, LineDict):
+        raise InputError(
+            "'price' must be a mapping {input_per_1k: USD, output_per_1k: USD}",
+            file=path,
+            line=spec.line_of("price"),
+        )
+    if price:
+        _check_keys(price, {"input_per_1k", "output_per_1k"}, path, f"model {name!r} price")
+        alias.input_cost_per_1k = _num(price, "input_per_1k", path) if "input_per_1k" in price else 0.0
+        alias.output_cost_per_1k = _num(price, "output_per_1k", path) if "output_per_1k" in price else 0.0
+    for key in ("max_concurrency", "rpm", "tpm"):
+        if key in spec:
+            setattr(alias, key, _num(spec, key, path, int))
+    if "timeout" in spec:
+        alias.timeout = _num(spec, "timeout", path)
+    if "latency_ms" in spec:
+        alias.latency_ms = _num(spec, "latency_ms", path)
+    alias.stream = bool(spec.get("stream", False))
+    if "responses" in spec:
+        responses = spec["responses"]
+        if not isinstance(responses, dict):
+            raise InputError("'responses' must be a mapping", file=path, line=spec.line_of("responses"))
+        alias.responses = {str(k): str(v) for k, v in responses.items()}
+    alias.default = spec.get("default")
+    alias.function = spec.get("function")
+    return alias

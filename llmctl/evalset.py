@@ -1,0 +1,458 @@
+"""Evalset files: which prompts and models to run, the cases, the checks and the gate."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmctl.config import check_gate
+from llmctl.errors import InputError
+from llmctl.prompt import canonical_json
+from llmctl.types import Case, EvaluatorSpec
+from llmctl.yamlio import LineDict, LineList, load_yaml_file
+
+EVALSET_KEYS = {
+    "description",
+    "prompt",
+    "prompts",
+    "models",
+    "repeat",
+    "cases",
+    "source",
+    "evaluators",
+    "gate",
+    "defaults",
+    "params",
+    "concurrency",
+}
+CASE_KEYS = {"id", "vars", "expected", "assert", "metadata", "description"}
+SOURCE_KEYS = {"path", "hf", "name", "split", "columns", "limit"}
+COLUMN_KEYS = {"id", "expected", "vars"}
+COMMON_EVALUATOR_KEYS = {"type", "not", "weight", "threshold", "metric"}
+
+
+@dataclass
+class PromptRef:
+    """`summarize` or `summarize@production` as written in an evalset."""
+
+    name: str
+    ref: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.ref}" if self.ref else self.name
+
+
+@dataclass
+class SourceSpec:
+    path: str | None = None
+    hf: str | None = None
+    hf_name: str | None = None
+    split: str = "train"
+    columns: dict[str, Any] = field(default_factory=dict)
+    limit: int | None = None
+    line: int | None = None
+
+
+@dataclass
+class Evalset:
+    name: str
+    path: str  # as displayed (relative to the project root where possible)
+    root: Path
+    prompts: list[PromptRef]
+    models: list[str] | None = None
+    repeat: int = 1
+    evaluators: list[EvaluatorSpec] = field(default_factory=list)
+    gate: dict[str, Any] | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    inline_cases: list[Case] = field(default_factory=list)
+    source: SourceSpec | None = None
+    description: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    _cases: list[Case] | None = None
+
+    def cases(self) -> list[Case]:
+        """Inline cases plus the source's rows, with unique ids (loaded once)."""
+        if self._cases is None:
+            cases = list(self.inline_cases)
+            if self.source is not None:
+                cases.extend(load_source_cases(self, self.source))
+            seen: dict[str, int] = {}
+            for idx, case in enumerate(cases):
+                if case.id in seen:
+                    raise InputError(
+                        f"duplicate case id {case.id!r} (cases #{seen[case.id] + 1} and #{idx + 1})",
+                        file=self.path,
+                        line=case.metadata.get("_line"),
+                    )
+                seen[case.id] = idx
+            self._cases = cases
+        return self._cases
+
+
+def derive_case_id(vars_: dict[str, Any], expected: Any) -> str:
+    """A stable id from a case's content, so reordering a file does not re-pair cases."""
+    digest = hashlib.sha256(canonical_json({"vars": vars_, "expected": expected}).encode()).hexdigest()
+    return f"c-{digest[:10]}"
+
+
+def parse_evaluator(item: Any, file: str, line: int | None) -> EvaluatorSpec:
+    """`{type: contains, value: x}` or the shorthand `json_valid`."""
+    if isinstance(item, str):
+        return EvaluatorSpec(type=item, config={"type": item}, file=file, line=line)
+    if not isinstance(item, dict) or "type" not in item or not isinstance(item["type"], str):
+        raise InputError(
+            "an evaluator must be a mapping with a 'type' (e.g. {type: contains, value: x})",
+            file=file,
+            line=line,
+        )
+    if isinstance(item, LineDict):
+        line = item.line
+    config = _plain(item)
+    return EvaluatorSpec(type=item["type"], config=config, file=file, line=line)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _parse_prompt_ref(text: Any, file: str, line: int) -> PromptRef:
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(
+            "'prompt' must be a prompt name like summarize or summarize@production", file=file, line=line
+        )
+    name, _, ref = text.strip().partition("@")
+    if not name or (_ and not ref):
+        raise InputError(f"invalid prompt reference {text!r}", file=file, line=line)
+    return PromptRef(name=name, ref=ref or None, line=line)
+
+
+def display_path(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def load_evalset(path: Path, root: Path) -> Evalset:
+    """Parse and validate an evalset file (cases from `source:` load lazily)."""
+    shown = display_path(path, root)
+    data = load_yaml_file(path, display=shown)
+    if data is None:
+        raise InputError("empty evalset file", file=shown, line=1)
+    if not isinstance(data, LineDict):
+        raise InputError("an evalset must be a YAML mapping", file=shown, line=1)
+    for key in data:
+        if key not in EVALSET_KEYS:
+            raise InputError(
+                f"unknown key {key!r} (allowed: {', '.join(sorted(EVALSET_KEYS))})",
+                file=shown,
+                line=data.line_of(key),
+            )
+    name = shown[: -len(path.suffix)] if path.suffix else shown
+    if name.startswith("evalsets/"):
+        name = name[len("evalsets/") :]
+    prompt_field = data.get("prompt", data.get("prompts"))
+    pkey = "prompt" if "prompt" in data else "prompts"
+    if prompt_field is None:
+        raise InputError("an evalset needs 'prompt:' (a prompt name, or a list)", file=shown, line=1)
+    if isinstance(prompt_field, list):
+        if not prompt_field:
+            raise InputError("'prompt' list is empty", file=shown, line=data.line_of(pkey))
+        prompts = [
+            _parse_prompt_ref(p, shown, prompt_field.line_of(i) if isinstance(prompt_field, LineList) else 1)
+            for i, p in enumerate(prompt_field)
+        ]
+    else:
+        prompts = [_parse_prompt_ref(prompt_field, shown, data.line_of(pkey))]
+    ev = Evalset(name=name, path=shown, root=root, prompts=prompts, data=_plain(data))
+    ev.description = str(data.get("description") or "")
+    models = data.get("models")
+    if models is not None:
+        if isinstance(models, str):
+            models = [models]
+        if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
+            raise InputError(
+                "'models' must be a non-empty list of model names", file=shown, line=data.line_of("models")
+            )
+        ev.models = list(models)
+    repeat = data.get("repeat", 1)
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise InputError("'repeat' must be a whole number >= 1", file=shown, line=data.line_of("repeat"))
+    ev.repeat = repeat
+    for key in ("gate", "defaults", "params"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise InputError(f"{key!r} must be a mapping", file=shown, line=data.line_of(key))
+    ev.gate = _plain(data.get("gate")) if data.get("gate") else None
+    if ev.gate:
+        check_gate(data["gate"], shown)
+    defaults = data.get("defaults") or {}
+    if defaults and "vars" in defaults:
+        ev.defaults = _plain(defaults.get("vars") or {})
+        extra = set(defaults) - {"vars"}
+        if extra:
+            raise InputError(
+                f"unknown key {sorted(extra)[0]!r} in defaults (allowed: vars)",
+                file=shown,
+                line=data.line_of("defaults"),
+            )
+    else:
+        ev.defaults = _plain(defaults)
+    ev.params = _plain(data.get("params") or {})
+    evaluators = data.get("evaluators") or []
+    if not isinstance(evaluators, list):
+        raise InputError("'evaluators' must be a list", file=shown, line=data.line_of("evaluators"))
+    ev.evaluators = [
+        parse_evaluator(item, shown, evaluators.line_of(i) if isinstance(evaluators, LineList) else None)
+        for i, item in enumerate(evaluators)
+    ]
+    cases = data.get("cases") or []
+    if not isinstance(cases, list):
+        raise InputError("'cases' must be a list", file=shown, line=data.line_of("cases"))
+    given_ids: dict[str, int] = {}
+    for i, item in enumerate(cases):
+        line = cases.line_of(i) if isinstance(cases, LineList) else None
+        case = _parse_case(item, ev, shown, line)
+        if case.id in given_ids:
+            raise InputError(
+                f"duplicate case id {case.id!r} (first at line {given_ids[case.id]})", file=shown, line=line
+            )
+        given_ids[case.id] = line or 0
+        ev.inline_cases.append(case)
+    if "source" in data:
+        ev.source = _parse_source(data["source"], shown, data.line_of("source"))
+    if not cases and ev.source is None:
+        raise InputError("an evalset needs 'cases:' or 'source:'", file=shown, line=1)
+    return ev
+
+
+def _parse_case(item: Any, ev: Evalset, file: str, line: int | None) -> Case:
+    if not isinstance(item, dict):
+        raise InputError(
+            "each case must be a mapping with 'vars' (and optionally id, expected, assert)",
+            file=file,
+            line=line,
+        )
+    for key in item:
+        if key not in CASE_KEYS:
+            raise InputError(
+                f"unknown key {key!r} in case (allowed: {', '.join(sorted(CASE_KEYS))})",
+                file=file,
+                line=item.line_of(key) if isinstance(item, LineDict) else line,
+            )
+    vars_ = item.get("vars") or {}
+    if not isinstance(vars_, dict):
+        raise InputError(
+            "case 'vars' must be a mapping",
+            file=file,
+            line=item.line_of("vars") if isinstance(item, LineDict) else line,
+        )
+    merged = {**ev.defaults, **_plain(vars_)}
+    expected = _plain(item.get("expected"))
+    case_id = item.get("id")
+    if case_id is None:
+        case_id = derive_case_id(merged, expected)
+    elif isinstance(case_id, bool) or not isinstance(case_id, (str, int)) or not str(case_id).strip():
+        raise InputError(
+            "case 'id' must be a non-empty string",
+            file=file,
+            line=item.line_of("id") if isinstance(item, LineDict) else line,
+        )
+    asserts = item.get("assert") or []
+    if not isinstance(asserts, list):
+        raise InputError(
+            "case 'assert' must be a list of evaluators",
+            file=file,
+            line=item.line_of("assert") if isinstance(item, LineDict) else line,
+        )
+    specs = [
+        parse_evaluator(a, file, asserts.line_of(i) if isinstance(asserts, LineList) else line)
+        for i, a in enumerate(asserts)
+    ]
+    metadata = _plain(item.get("metadata") or {})
+    if not isinstance(metadata, dict):
+        raise InputError("case 'metadata' must be a mapping", file=file, line=line)
+    metadata["_line"] = line
+    return Case(id=str(case_id), vars=merged, expected=expected, asserts=specs, metadata=metadata)
+
+
+def _parse_source(value: Any, file: str, line: int) -> SourceSpec:
+    if isinstance(value, str):
+        return SourceSpec(path=value, line=line)
+    if not isinstance(value, dict):
+        raise InputError(
+            "'source' must be a file path or a mapping {path|hf, split, columns}", file=file, line=line
+        )
+    for key in value:
+        if key not in SOURCE_KEYS:
+            raise InputError(
+                f"unknown key {key!r} in source (allowed: {', '.join(sorted(SOURCE_KEYS))})",
+                file=file,
+                line=value.line_of(key) if isinstance(value, LineDict) else line,
+            )
+    if bool(value.get("path")) == bool(value.get("hf")):
+        raise InputError("'source' needs exactly one of 'path' or 'hf'", file=file, line=line)
+    columns = value.get("columns") or {}
+    if not isinstance(columns, dict) or any(k not in COLUMN_KEYS for k in columns):
+        raise InputError("source 'columns' maps id/expected/vars to column names", file=file, line=line)
+    limit = value.get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InputError("source 'limit' must be a whole number >= 1", file=file, line=line)
+    return SourceSpec(
+        path=value.get("path"),
+        hf=value.get("hf"),
+        hf_name=value.get("name"),
+        split=str(value.get("split") or "train"),
+        columns=_plain(columns),
+        limit=limit,
+        line=line,
+    )
+
+
+def resolve_source_path(ev: Evalset, spec: SourceSpec) -> Path:
+    assert spec.path is not None
+    raw = Path(spec.path)
+    if raw.is_absolute():
+        raise InputError(
+            f"source path {spec.path!r} must be relative to the project", file=ev.path, line=spec.line
+        )
+    root = ev.root.resolve()
+    for base in (root, (root / ev.path).parent):
+        candidate = (base / raw).resolve()
+        if candidate.is_relative_to(root) and candidate.is_file():
+            return candidate
+    for base in (root, (root / ev.path).parent):
+        candidate = (base / raw).resolve()
+        if not candidate.is_relative_to(root) and (candidate.exists() or (base / raw).is_symlink()):
+            raise InputError(
+                f"source path {spec.path!r} leads outside the project (through '..' or a symbolic link)",
+                file=ev.path,
+                line=spec.line,
+            )
+    if not (root / raw).resolve().is_relative_to(root):
+        raise InputError(f"source path {spec.path!r} escapes the project", file=ev.path, line=spec.line)
+    raise InputError(f"source file not found: {spec.path}", file=ev.path, line=spec.line)
+
+
+def _read_table(ev: Evalset, spec: SourceSpec) -> list[dict[str, Any]]:
+    if spec.hf:
+        try:
+            import datasets
+        except ImportError as exc:  # pragma: no cover - dependency
+            raise InputError(f"the datasets package is needed for hf sources: {exc}") from None
+        try:
+            ds = datasets.load_dataset(spec.hf, spec.hf_name, split=spec.split)
+        except Exception as exc:
+            raise InputError(
+                f"could not load Hugging Face dataset {spec.hf!r}: {exc}", file=ev.path, line=spec.line
+            ) from None
+        rows: list[dict[str, Any]] = (
+            ds.to_list() if spec.limit is None else ds.select(range(min(spec.limit, len(ds)))).to_list()
+        )
+        return rows
+    path = resolve_source_path(ev, spec)
+    suffix = path.suffix.lower()
+    shown = display_path(path, ev.root)
+    if path.stat().st_size == 0:
+        raise InputError("source file is empty", file=shown)
+    try:
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            import pyarrow.json as pj
+
+            table = pj.read_json(path)
+        elif suffix == ".csv":
+            import pyarrow.csv as pc
+
+            table = pc.read_csv(path)
+        elif suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+        else:
+            raise InputError(
+                f"unsupported source format {suffix!r} (use .jsonl, .csv or .parquet)",
+                file=ev.path,
+                line=spec.line,
+            )
+    except InputError:
+        raise
+    except Exception as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"could not read source: {message}", file=shown) from None
+    if spec.limit is not None:
+        table = table.slice(0, spec.limit)
+    rows = table.to_pylist()
+    return rows
+
+
+def load_source_cases(ev: Evalset, spec: SourceSpec) -> list[Case]:
+    """Rows of a JSONL/CSV/Parquet file (pyarrow) or a Hugging Face dataset, as cases."""
+    rows = _read_table(ev, spec)
+    shown = spec.path or f"hf:{spec.hf}"
+    id_col = spec.columns.get("id", "id")
+    expected_col = spec.columns.get("expected", "expected")
+    vars_cols = spec.columns.get("vars")
+    columns = set(rows[0]) if rows else set()
+    if isinstance(vars_cols, str):
+        vars_cols = [vars_cols]
+    if vars_cols is not None and not (
+        isinstance(vars_cols, list) and all(isinstance(c, str) for c in vars_cols)
+    ):
+        raise InputError("source columns.vars must be a column name or a list", file=ev.path, line=spec.line)
+    if rows:
+        missing = [c for c in vars_cols or [] if c not in columns]
+        for col in (spec.columns.get("id"), spec.columns.get("expected")):
+            if col and col not in columns:
+                missing.append(str(col))
+        if missing:
+            raise InputError(
+                f"source {shown} has no column(s) {', '.join(missing)} "
+                f"(its columns: {', '.join(sorted(columns))})",
+                file=ev.path,
+                line=spec.line,
+            )
+    cases: list[Case] = []
+    for idx, row in enumerate(rows):
+        if isinstance(vars_cols, list):
+            vars_ = {c: row[c] for c in vars_cols}
+        elif isinstance(row.get("vars"), dict):
+            vars_ = dict(row["vars"])
+        else:
+            vars_ = {k: v for k, v in row.items() if k not in (id_col, expected_col)}
+        vars_ = {**ev.defaults, **vars_}
+        expected = row.get(expected_col)
+        raw_id = row.get(id_col)
+        case_id = str(raw_id) if raw_id not in (None, "") else derive_case_id(vars_, expected)
+        cases.append(Case(id=case_id, vars=vars_, expected=expected, metadata={"_row": idx + 1}))
+    return cases
+
+
+def find_evalsets(root: Path, evalsets_dir: str, names: list[str] | None = None) -> list[Path]:
+    """Evalset files by name or path; all of `evalsets/` (not its data/ folder) by default."""
+    base = root / evalsets_dir
+    if names:
+        found = []
+        for name in names:
+            path = Path(name)
+            candidates = [path, root / path, base / name, base / f"{name}.yaml", base / f"{name}.yml"]
+            match = next((c for c in candidates if c.is_file()), None)
+            if match is None:
+                known = [display_path(p, root) for p in find_evalsets(root, evalsets_dir)]
+                raise InputError(f"unknown evalset {name!r}", hint=f"known: {', '.join(known) or '(none)'}")
+            found.append(match)
+        return found
+    if not base.is_dir():
+        return []
+    return sorted(
+        p
+        for p in base.rglob("*")
+        if p.suffix in (".yaml", ".yml") and p.is_file() and "data" not in p.relative_to(base).parts[:-1]
+    )

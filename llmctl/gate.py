@@ -1,0 +1,629 @@
+"""The gate: compare a candidate run with its baseline and decide pass or fail.
+
+`compare(baseline, candidate, gate)` groups results by prompt x model and, for
+each group, checks (DESIGN.md "The gate"):
+
+- Quality. The pass rate, paired by case: a regression is a drop that is both
+  statistically significant (one-sided, at `gate.confidence`; exact McNemar, or
+  the exact sign test on per-case means with `repeat > 1`) and larger than
+  `gate.max_drop`. The same rule applies to each evaluator's pass rate and mean
+  score, with a Bonferroni correction over those secondary metrics so that many
+  evaluators do not inflate false alarms. Every quality metric reports its
+  effect size (delta), a paired bootstrap interval (two-sided at
+  `gate.confidence`) and its p-value. `gate.min_pass_rate` is an absolute floor
+  on the candidate, applied with or without a baseline.
+- Cost. Mean cost per case: fails when candidate > baseline x (1 + cost_max_increase).
+- Latency. p50 (reported) and p95: fails when candidate p95 > baseline p95 x
+  (1 + latency_p95_max_increase).
+- Errors (CaseOutcome.error set) are never quality failures: they are left out of
+  the comparison and counted; the runner decides whether they mean exit 3.
+
+Cases are paired by case id (and repeat index for flipped cases); cases present on
+one side only are counted and left out of the paired statistics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from llmctl import stats
+from llmctl.config import GateConfig
+from llmctl.types import CaseOutcome
+
+REPORT_ONLY = "report only"
+
+
+def group_name(prompt: str, model: str) -> str:
+    """How a prompt x model group is named in verdicts and reports."""
+    return f"{prompt} × {model}"
+
+
+def _num(value: float | None) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+@dataclass
+class MetricVerdict:
+    """One checked (or reported) metric of one group. `passed` is False only for a failed gate."""
+
+    group: str
+    metric: str
+    baseline: float | None
+    candidate: float | None
+    delta: float | None
+    interval: tuple[float, float] | None
+    p_value: float | None
+    threshold: str
+    passed: bool
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["interval"] = list(self.interval) if self.interval is not None else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MetricVerdict:
+        interval = data.get("interval")
+        return cls(
+            group=data["group"],
+            metric=data["metric"],
+            baseline=data.get("baseline"),
+            candidate=data.get("candidate"),
+            delta=data.get("delta"),
+            interval=(float(interval[0]), float(interval[1])) if interval else None,
+            p_value=data.get("p_value"),
+            threshold=data.get("threshold", ""),
+            passed=bool(data["passed"]),
+            note=data.get("note", ""),
+        )
+
+
+@dataclass
+class FlippedCase:
+    """A case whose verdict changed between baseline and candidate, with both outputs."""
+
+    prompt: str
+    model: str
+    case_id: str
+    baseline_output: str | None
+    candidate_output: str | None
+    baseline_reasons: dict[str, str]
+    candidate_reasons: dict[str, str]
+    direction: str  # "pass->fail" or "fail->pass"
+    repeat_index: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FlippedCase:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass
+class FlakyCase:
+    """A case whose verdict differs across its samples (repeat > 1) in one run."""
+
+    prompt: str
+    model: str
+    case_id: str
+    run: str  # "baseline" or "candidate"
+    passes: int
+    samples: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FlakyCase:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass
+class GroupVerdict:
+    """The verdict of one prompt x model group."""
+
+    prompt: str
+    model: str
+    passed: bool
+    metrics: list[MetricVerdict] = field(default_factory=list)
+    flipped: list[FlippedCase] = field(default_factory=list)
+    flaky: list[FlakyCase] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return group_name(self.prompt, self.model)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt,
+            "model": self.model,
+            "name": self.name,
+            "passed": self.passed,
+            "metrics": [m.to_dict() for m in self.metrics],
+            "flipped": [f.to_dict() for f in self.flipped],
+            "flaky": [f.to_dict() for f in self.flaky],
+            "counts": dict(self.counts),
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GroupVerdict:
+        return cls(
+            prompt=data["prompt"],
+            model=data["model"],
+            passed=bool(data["passed"]),
+            metrics=[MetricVerdict.from_dict(m) for m in data.get("metrics", [])],
+            flipped=[FlippedCase.from_dict(f) for f in data.get("flipped", [])],
+            flaky=[FlakyCase.from_dict(f) for f in data.get("flaky", [])],
+            counts=dict(data.get("counts", {})),
+            notes=list(data.get("notes", [])),
+        )
+
+
+@dataclass
+class Verdict:
+    """The gate's decision over all groups. `metrics`, `flipped`, `flaky` are the groups' concatenated."""
+
+    passed: bool
+    groups: list[GroupVerdict]
+    metrics: list[MetricVerdict]
+    flipped: list[FlippedCase]
+    flaky: list[FlakyCase]
+    counts: dict[str, int]
+    confidence: float
+    has_baseline: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[MetricVerdict]:
+        """The metrics that failed their gate."""
+        return [m for m in self.metrics if not m.passed]
+
+    def summary_line(self) -> str:
+        """One line for the terminal: PASS/FAIL and what failed."""
+        if self.passed:
+            checked = sum(1 for m in self.metrics if m.threshold != REPORT_ONLY)
+            text = f"gate PASSED ({checked} check(s) over {len(self.groups)} group(s))"
+        else:
+            failed = ", ".join(f"{m.group}: {m.metric}" for m in self.failures)
+            text = f"gate FAILED: {failed}"
+        if not self.has_baseline:
+            text += " [no baseline: absolute floors only]"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "has_baseline": self.has_baseline,
+            "confidence": self.confidence,
+            "counts": dict(self.counts),
+            "notes": list(self.notes),
+            "groups": [g.to_dict() for g in self.groups],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Verdict:
+        groups = [GroupVerdict.from_dict(g) for g in data.get("groups", [])]
+        return cls(
+            passed=bool(data["passed"]),
+            groups=groups,
+            metrics=[m for g in groups for m in g.metrics],
+            flipped=[f for g in groups for f in g.flipped],
+            flaky=[f for g in groups for f in g.flaky],
+            counts=dict(data.get("counts", {})),
+            confidence=float(data.get("confidence", 0.95)),
+            has_baseline=bool(data.get("has_baseline", True)),
+            notes=list(data.get("notes", [])),
+        )
+
+
+# --- data preparation ---------------------------------------------------------------------------
+
+
+class _Side:
+    """One run's results of one group, as arrays (error results already set aside)."""
+
+    def __init__(self, outcomes: list[CaseOutcome], errors: int, cached: int) -> None:
+        np = stats._np()
+        self.outcomes = outcomes  # without errors
+        self.errors = errors
+        self.cached = cached
+        index: dict[str, int] = {}
+        codes = [index.setdefault(o.case_id, len(index)) for o in outcomes]
+        self.index = index
+        self.case_ids: list[str] = list(index)
+        self.codes = np.asarray(codes, dtype=np.int64)
+        self.passed = np.asarray([o.passed for o in outcomes], dtype=bool)
+        self.cost = np.asarray([o.cost_usd for o in outcomes], dtype=float)
+        self.latency = np.asarray([o.latency_ms for o in outcomes], dtype=float)
+        self._dicts: dict[str, list[dict[str, Any]]] = {
+            "pass": [o.evaluator_passed for o in outcomes],
+            "score": [o.scores for o in outcomes],
+        }
+        self._names = {kind: sorted(set().union(*ds)) for kind, ds in self._dicts.items()}
+        n = len(self.case_ids)
+        self.case_pass, self.samples = stats.aggregate_by_key(self.codes, self.passed, n)
+        self.case_cost, _ = stats.aggregate_by_key(self.codes, self.cost, n)
+
+    @property
+    def n_results(self) -> int:
+        return len(self.outcomes)
+
+    def evaluator_names(self) -> list[str]:
+        return list(dict.fromkeys([*self._names["pass"], *self._names["score"]]))
+
+    def evaluator_arrays(self, name: str, kind: str) -> tuple[Any, Any]:
+        """Per-case mean of an evaluator's pass (kind="pass") or score (kind="score"), NaN where absent;
+        and the raw values."""
+        np = stats._np()
+        nan = math.nan
+        values = np.asarray([d.get(name, nan) for d in self._dicts[kind]], dtype=float)
+        present = ~np.isnan(values)
+        raw = values[present]
+        means, _ = stats.aggregate_by_key(self.codes[present], raw, len(self.case_ids))
+        return means, raw
+
+
+def _split(outcomes: list[CaseOutcome]) -> _Side:
+    ok = [o for o in outcomes if o.error is None]
+    return _Side(outcomes=ok, errors=len(outcomes) - len(ok), cached=sum(1 for o in outcomes if o.cached))
+
+
+def _group(outcomes: list[CaseOutcome] | None) -> dict[tuple[str, str], list[CaseOutcome]]:
+    groups: dict[tuple[str, str], list[CaseOutcome]] = defaultdict(list)
+    for o in outcomes or []:
+        groups[(o.prompt, o.model)].append(o)
+    return groups
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+def _pts(x: float) -> str:
+    return f"{x * 100:.1f} pts"
+
+
+# --- the comparison --------------------------------------------------------------------------------
+
+
+def compare(
+    baseline: list[CaseOutcome] | None,
+    candidate: list[CaseOutcome],
+    gate: GateConfig,
+    *,
+    resamples: int = stats.DEFAULT_RESAMPLES,
+    seed: int = stats.DEFAULT_SEED,
+) -> Verdict:
+    """Gate `candidate` against `baseline` (None: no baseline, absolute floors only)."""
+    has_baseline = baseline is not None
+    base_groups = _group(baseline)
+    cand_groups = _group(candidate)
+    groups: list[GroupVerdict] = []
+    for key in sorted(cand_groups):
+        base = base_groups.get(key) if has_baseline else None
+        groups.append(_compare_group(key, base, cand_groups[key], gate, resamples=resamples, seed=seed))
+    notes: list[str] = []
+    if not has_baseline:
+        notes.append("No baseline: only absolute floors (min_pass_rate) were applied.")
+    elif baseline is not None:
+        missing = sorted(set(base_groups) - set(cand_groups))
+        if missing:
+            notes.append(
+                "In the baseline only (not compared): " + ", ".join(group_name(p, m) for p, m in missing)
+            )
+    if not candidate:
+        notes.append("The candidate run has no results.")
+    counts: dict[str, int] = defaultdict(int)
+    for g in groups:
+        for name, value in g.counts.items():
+            counts[name] += value
+    counts["groups"] = len(groups)
+    return Verdict(
+        passed=all(g.passed for g in groups),
+        groups=groups,
+        metrics=[m for g in groups for m in g.metrics],
+        flipped=[f for g in groups for f in g.flipped],
+        flaky=[f for g in groups for f in g.flaky],
+        counts=dict(counts),
+        confidence=gate.confidence,
+        has_baseline=has_baseline,
+        notes=notes,
+    )
+
+
+def _compare_group(
+    key: tuple[str, str],
+    base_outcomes: list[CaseOutcome] | None,
+    cand_outcomes: list[CaseOutcome],
+    gate: GateConfig,
+    *,
+    resamples: int,
+    seed: int,
+) -> GroupVerdict:
+    np = stats._np()
+    prompt, model = key
+    name = group_name(prompt, model)
+    cand = _split(cand_outcomes)
+    base = _split(base_outcomes) if base_outcomes is not None else None
+    metrics: list[MetricVerdict] = []
+    notes: list[str] = []
+    counts = {
+        "candidate_results": len(cand_outcomes),
+        "candidate_errors": cand.errors,
+        "candidate_cached": cand.cached,
+        "candidate_cases": len(cand.case_ids),
+    }
+    flaky = _flaky(prompt, model, "candidate", cand)
+    alpha = 1.0 - gate.confidence
+
+    # Absolute floor, with or without a baseline.
+    n_cand_cases = len(cand.case_ids)
+    cand_rate = float(np.nanmean(cand.case_pass)) if n_cand_cases else None
+    if gate.min_pass_rate is not None:
+        if cand_rate is None:
+            metrics.append(
+                MetricVerdict(name, "min_pass_rate", None, None, None, None, None,
+                              f"≥ {_pct(gate.min_pass_rate)}", False,
+                              "no candidate results without errors to check the floor on")
+            )
+        else:
+            lo, hi = stats.wilson_interval(cand_rate * n_cand_cases, n_cand_cases, gate.confidence)
+            ok = cand_rate >= gate.min_pass_rate
+            metrics.append(
+                MetricVerdict(name, "min_pass_rate", None, cand_rate, None, (lo, hi), None,
+                              f"≥ {_pct(gate.min_pass_rate)}", ok,
+                              f"candidate pass rate over {n_cand_cases} case(s) (Wilson interval)")
+            )
+
+    flipped: list[FlippedCase] = []
+    if base is None:
+        if cand_rate is not None:
+            lo, hi = stats.wilson_interval(cand_rate * n_cand_cases, n_cand_cases, gate.confidence)
+            metrics.append(MetricVerdict(name, "pass_rate", None, cand_rate, None, (lo, hi), None,
+                                         REPORT_ONLY, True, "no baseline (Wilson interval)"))
+        metrics.extend(_report_cost_latency(name, cand))
+        notes.append("No baseline for this group: only absolute floors apply.")
+    else:
+        counts.update(
+            baseline_results=len(base_outcomes or []),
+            baseline_errors=base.errors,
+            baseline_cached=base.cached,
+        )
+        flaky += _flaky(prompt, model, "baseline", base)
+        common = [cid for cid in cand.case_ids if cid in base.index]
+        counts["paired_cases"] = len(common)
+        only_cand = len(cand.case_ids) - len(common)
+        only_base = len(base.case_ids) - len(common)
+        if only_cand or only_base:
+            notes.append(
+                f"{only_cand} case(s) only in the candidate and {only_base} only in the baseline "
+                "(errors included) are left out of the paired comparison."
+            )
+        ci = np.fromiter((cand.index[c] for c in common), dtype=np.int64, count=len(common))
+        bi = np.fromiter((base.index[c] for c in common), dtype=np.int64, count=len(common))
+        if len(common) == 0:
+            notes.append("No case has a result in both runs: nothing to compare.")
+        else:
+            metrics.append(
+                _quality_metric(name, "pass_rate", base.case_pass[bi], cand.case_pass[ci], gate,
+                                alpha, resamples, seed, test="sign", unit="rate")
+            )
+            metrics.extend(_evaluator_metrics(name, base, cand, bi, ci, gate, alpha, resamples, seed))
+            metrics.append(_cost_metric(name, base.case_cost[bi], cand.case_cost[ci], gate, resamples, seed))
+        metrics.extend(_latency_metrics(name, base, cand, common, gate))
+        flipped = _flips(prompt, model, base, cand)
+    if cand.errors or (base is not None and base.errors):
+        metrics.append(
+            MetricVerdict(name, "errors", float(base.errors) if base is not None else None,
+                          float(cand.errors), None, None, None, REPORT_ONLY, True,
+                          "results with an error are not quality failures; they are left out")
+        )
+    if cand.cached:
+        notes.append(f"{cand.cached} candidate result(s) came from the cache (recorded latency used).")
+    counts["flipped_to_fail"] = sum(1 for f in flipped if f.direction == "pass->fail")
+    counts["flipped_to_pass"] = sum(1 for f in flipped if f.direction == "fail->pass")
+    counts["flaky"] = len(flaky)
+    return GroupVerdict(
+        prompt=prompt,
+        model=model,
+        passed=all(m.passed for m in metrics),
+        metrics=metrics,
+        flipped=flipped,
+        flaky=flaky,
+        counts=counts,
+        notes=notes,
+    )
+
+
+def _quality_metric(
+    group: str,
+    metric: str,
+    base_vals: Any,
+    cand_vals: Any,
+    gate: GateConfig,
+    alpha: float,
+    resamples: int,
+    seed: int,
+    *,
+    test: str,
+    unit: str,
+    note: str = "",
+) -> MetricVerdict:
+    result = stats.compare_paired(
+        base_vals, cand_vals, confidence=gate.confidence, resamples=resamples, seed=seed, test=test
+    )
+    drop = -result.delta
+    significant = result.p_worse < alpha
+    regression = significant and drop > gate.max_drop
+    limit = _pts(gate.max_drop) if unit == "rate" else f"{gate.max_drop:g}"
+    threshold = f"drop ≤ {limit} or p ≥ {alpha:.3g}"
+    detail = f"{result.n_pairs} paired case(s); {result.worse} worse, {result.better} better; {result.method}"
+    if regression:
+        detail = f"significant drop larger than {limit}; " + detail
+    elif significant:
+        detail = f"significant drop within {limit}; " + detail
+    return MetricVerdict(
+        group=group,
+        metric=metric,
+        baseline=_num(result.baseline),
+        candidate=_num(result.candidate),
+        delta=_num(result.delta),
+        interval=result.interval,
+        p_value=result.p_worse,
+        threshold=threshold,
+        passed=not regression,
+        note="; ".join(x for x in (note, detail) if x),
+    )
+
+
+def _evaluator_metrics(
+    group: str, base: _Side, cand: _Side, bi: Any, ci: Any, gate: GateConfig,
+    alpha: float, resamples: int, seed: int,
+) -> list[MetricVerdict]:
+    np = stats._np()
+    names = [n for n in cand.evaluator_names() if n in set(base.evaluator_names())]
+    plans: list[tuple[str, str, Any, Any, str]] = []
+    for ev in names:
+        bp, _ = base.evaluator_arrays(ev, "pass")
+        cp, _ = cand.evaluator_arrays(ev, "pass")
+        b, c = bp[bi], cp[ci]
+        both = ~(np.isnan(b) | np.isnan(c))
+        if both.any():
+            plans.append((f"pass_rate[{ev}]", "sign", b[both], c[both], "rate"))
+        bs, braw = base.evaluator_arrays(ev, "score")
+        cs, craw = cand.evaluator_arrays(ev, "score")
+        binary = np.isin(braw, (0.0, 1.0)).all() and np.isin(craw, (0.0, 1.0)).all()
+        b, c = bs[bi], cs[ci]
+        both = ~(np.isnan(b) | np.isnan(c))
+        if both.any() and not binary:
+            plans.append((f"mean_score[{ev}]", "bootstrap", b[both], c[both], "score"))
+    if not plans:
+        return []
+    # Bonferroni over the secondary (per-evaluator) metrics; the overall pass rate keeps alpha.
+    corrected = alpha / len(plans)
+    note = f"Bonferroni over {len(plans)} evaluator metric(s)" if len(plans) > 1 else ""
+    return [
+        _quality_metric(group, metric, b, c, gate, corrected, resamples, seed, test=test, unit=unit, note=note)
+        for metric, test, b, c, unit in plans
+    ]
+
+
+def _cost_metric(group: str, base_cost: Any, cand_cost: Any, gate: GateConfig, resamples: int,
+                 seed: int) -> MetricVerdict:
+    b = float(base_cost.mean())
+    c = float(cand_cost.mean())
+    boot = stats.paired_bootstrap(base_cost, cand_cost, confidence=gate.confidence,
+                                  resamples=resamples, seed=seed)
+    limit = gate.cost_max_increase
+    if limit is None:
+        return MetricVerdict(group, "cost_per_case", b, c, c - b, boot.interval, None, REPORT_ONLY, True,
+                             "mean cost per case (USD)")
+    threshold = f"≤ +{limit * 100:g}%"
+    if b == 0 and c == 0:
+        return MetricVerdict(group, "cost_per_case", b, c, 0.0, None, None, threshold, True,
+                             "no cost recorded in either run (skipped)")
+    passed = c <= b * (1.0 + limit)
+    change = f"{(c / b - 1) * 100:+.1f}%" if b else "from zero"
+    return MetricVerdict(group, "cost_per_case", b, c, c - b, boot.interval, None, threshold, passed,
+                         f"mean cost per case (USD), {change}")
+
+
+def _report_cost_latency(group: str, side: _Side) -> list[MetricVerdict]:
+    np = stats._np()
+    out = []
+    if len(side.case_ids):
+        out.append(MetricVerdict(group, "cost_per_case", None, float(np.nanmean(side.case_cost)), None, None,
+                                 None, REPORT_ONLY, True, "mean cost per case (USD)"))
+    pct = stats.latency_percentiles(side.latency)
+    for q in ("p50", "p95"):
+        if pct[q] is not None:
+            out.append(MetricVerdict(group, f"latency_{q}", None, pct[q], None, None, None, REPORT_ONLY, True,
+                                     f"ms; {side.cached} cached result(s) use their recorded latency"))
+    return out
+
+
+def _latency_metrics(group: str, base: _Side, cand: _Side, common: list[str], gate: GateConfig
+                     ) -> list[MetricVerdict]:
+    np = stats._np()
+    if common and (len(common) < len(cand.case_ids) or len(common) < len(base.case_ids)):
+        keep = set(common)
+        b_lat = base.latency[np.fromiter((base.case_ids[k] in keep for k in base.codes.tolist()), bool)]
+        c_lat = cand.latency[np.fromiter((cand.case_ids[k] in keep for k in cand.codes.tolist()), bool)]
+    else:
+        b_lat, c_lat = base.latency, cand.latency
+    bp = stats.latency_percentiles(b_lat)
+    cp = stats.latency_percentiles(c_lat)
+    cache_note = f"ms; cached results (baseline {base.cached}, candidate {cand.cached}) use their recorded latency"
+    out = []
+    b50, c50 = bp["p50"], cp["p50"]
+    if b50 is not None and c50 is not None:
+        out.append(MetricVerdict(group, "latency_p50", b50, c50, c50 - b50, None, None, REPORT_ONLY, True,
+                                 cache_note))
+    b95, c95 = bp["p95"], cp["p95"]
+    if b95 is not None and c95 is not None:
+        limit = gate.latency_p95_max_increase
+        if limit is None:
+            out.append(MetricVerdict(group, "latency_p95", b95, c95, c95 - b95, None, None, REPORT_ONLY,
+                                     True, cache_note))
+        else:
+            passed = not (c95 > b95 * (1.0 + limit))
+            out.append(MetricVerdict(group, "latency_p95", b95, c95, c95 - b95, None, None,
+                                     f"≤ +{limit * 100:g}%", passed, cache_note))
+    return out
+
+
+def _flips(prompt: str, model: str, base: _Side, cand: _Side) -> list[FlippedCase]:
+    np = stats._np()
+    base_by_key = {(o.case_id, o.repeat_index): i for i, o in enumerate(base.outcomes)}
+    match = np.asarray([base_by_key.get((o.case_id, o.repeat_index), -1) for o in cand.outcomes], dtype=np.int64)
+    paired = match >= 0
+    differs = np.zeros(len(cand.outcomes), dtype=bool)
+    differs[paired] = base.passed[match[paired]] != cand.passed[paired]
+    flipped = []
+    for k in np.flatnonzero(differs).tolist():
+        o = cand.outcomes[k]
+        b = base.outcomes[int(match[k])]
+        flipped.append(
+            FlippedCase(
+                prompt=prompt,
+                model=model,
+                case_id=o.case_id,
+                baseline_output=b.output,
+                candidate_output=o.output,
+                baseline_reasons=_failing_reasons(b),
+                candidate_reasons=_failing_reasons(o),
+                direction="pass->fail" if b.passed else "fail->pass",
+                repeat_index=o.repeat_index,
+            )
+        )
+    flipped.sort(key=lambda f: (f.direction != "pass->fail", f.case_id, f.repeat_index))
+    return flipped
+
+
+def _failing_reasons(o: CaseOutcome) -> dict[str, str]:
+    """Reasons of the evaluators that failed (all reasons when none is marked failed)."""
+    failed = {k: v for k, v in o.reasons.items() if not o.evaluator_passed.get(k, True)}
+    return failed or dict(o.reasons)
+
+
+def _flaky(prompt: str, model: str, run: str, side: _Side) -> list[FlakyCase]:
+    np = stats._np()
+    if not side.n_results or int(side.samples.max()) <= 1:
+        return []
+    rate = side.case_pass
+    mask = (side.samples > 1) & (rate > 0) & (rate < 1)
+    out = []
+    for k in np.flatnonzero(mask).tolist():
+        n = int(side.samples[k])
+        out.append(FlakyCase(prompt, model, side.case_ids[k], run, round(float(rate[k]) * n), n))
+    return out

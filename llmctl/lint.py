@@ -1,0 +1,143 @@
+"""`llmctl lint`: validate every prompt and evalset, collecting all problems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from llmctl.config import Config
+from llmctl.errors import InputError, LlmctlError
+from llmctl.evalset import Evalset, find_evalsets, load_evalset, resolve_source_path
+from llmctl.prompt import Prompt, PromptLibrary
+from llmctl.sources import WorktreeSource
+
+
+@dataclass
+class LintReport:
+    prompts: int = 0
+    evalsets: int = 0
+    problems: list[LlmctlError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def lint_prompt(prompt: Prompt) -> list[LlmctlError]:
+    """Problems in a parsed prompt: variables a template uses but `inputs` does not declare."""
+    problems: list[LlmctlError] = []
+    try:
+        used = prompt.variables_used()
+    except InputError as exc:
+        return [exc]
+    if prompt.output_schema is not None:
+        import jsonschema  # deferred: only prompts with an output contract pay for it
+
+        try:
+            jsonschema.validators.validator_for(prompt.output_schema).check_schema(prompt.output_schema)
+        except jsonschema.SchemaError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+            problems.append(
+                InputError(
+                    f"invalid output.json_schema at {where}: {exc.message}",
+                    file=prompt.path,
+                    line=prompt.output_schema_line,
+                )
+            )
+    for var, line in sorted(used.items(), key=lambda kv: (kv[1], kv[0])):
+        if var not in prompt.inputs:
+            problems.append(
+                InputError(
+                    f"variable {var!r} is used by the template but not declared in inputs",
+                    file=prompt.path,
+                    line=line,
+                    hint=f"add `{var}: {{type: string}}` under inputs:",
+                )
+            )
+    return problems
+
+
+def lint_evalset(ev: Evalset, library: PromptLibrary, cfg: Config) -> list[LlmctlError]:
+    """Problems in an evalset: unknown prompts or evaluators, bad options, missing variables."""
+    from llmctl.evaluators import build_evaluator
+
+    problems: list[LlmctlError] = []
+    prompts: list[Prompt] = []
+    for ref in ev.prompts:
+        if ref.ref is not None:
+            continue  # versions are resolved (and checked) at eval time
+        try:
+            prompts.append(library.get(ref.name))
+        except InputError as exc:
+            problems.append(InputError(exc.message, file=ev.path, line=ref.line, hint=exc.hint))
+    specs = list(ev.evaluators)
+    for case in ev.inline_cases:
+        specs.extend(case.asserts)
+    # json_schema checks default to the prompt's output contract; judges to llmctl.yaml's judge.
+    schemas = [p.output_schema for p in prompts if p.output_schema is not None] or [None]
+    for spec in specs:
+        seen: set[str] = set()
+        for schema in schemas:
+            try:
+                build_evaluator(
+                    spec,
+                    judge_model=cfg.judge_model,
+                    schema=schema,
+                    prompts_dir=cfg.prompts_path,
+                    resolve=False,
+                )
+            except InputError as exc:
+                if exc.file is None:
+                    exc.file, exc.line = spec.file, spec.line
+                if exc.located() not in seen:
+                    seen.add(exc.located())
+                    problems.append(exc)
+    if ev.source is not None and ev.source.path:
+        try:
+            resolve_source_path(ev, ev.source)
+            ev.cases()  # reads the rows: mapped columns exist, ids are unique
+        except InputError as exc:
+            problems.append(exc)
+    for prompt in prompts:
+        required = [n for n, s in prompt.inputs.items() if s.required]
+        for case in ev.inline_cases:
+            missing = [n for n in required if n not in case.vars]
+            if missing:
+                problems.append(
+                    InputError(
+                        f"case {case.id!r} lacks required variable(s) {', '.join(missing)} of prompt {prompt.name!r}",
+                        file=ev.path,
+                        line=case.metadata.get("_line"),
+                    )
+                )
+    return problems
+
+
+def lint_project(cfg: Config) -> LintReport:
+    """Lint every prompt and evalset of the project's work tree."""
+    report = LintReport()
+    library = PromptLibrary(WorktreeSource(cfg.root), cfg.prompts_dir)
+    names: dict[str, str] = {}
+    for relpath in library.files():
+        report.prompts += 1
+        try:
+            prompt = library.load_path(relpath)
+        except LlmctlError as exc:
+            report.problems.append(exc)
+            continue
+        if prompt.name in names:
+            report.problems.append(
+                InputError(
+                    f"prompt name {prompt.name!r} is also used by {names[prompt.name]}", file=relpath, line=1
+                )
+            )
+        names[prompt.name] = relpath
+        report.problems.extend(lint_prompt(prompt))
+    for path in find_evalsets(cfg.root, cfg.evalsets_dir):
+        report.evalsets += 1
+        try:
+            ev = load_evalset(path, cfg.root)
+        except LlmctlError as exc:
+            report.problems.append(exc)
+            continue
+        report.problems.extend(lint_evalset(ev, library, cfg))
+    return report

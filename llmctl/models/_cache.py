@@ -1,0 +1,33 @@
+"""The cache key of one model call: a hash of everything that determines its answer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from llmctl.types import Messages, ModelSpec
+
+
+def cache_key(
+    spec: ModelSpec, messages: Messages, params: Mapping[str, Any] | None = None, repeat_index: int = 0
+) -> str:
+    """sha256 hex of the canonical JSON of model id, api_base, messages, params and repeat index.
+
+    `params` are merged over the spec's own params first (as `complete` sends them),
+    so changing an alias's params misses the cache. The scripted model's rules are
+    part of its identity too.
+    """
+    merged = {**spec.params, **(params or {})}
+    payload: dict[str, Any] = {
+        "model": spec.litellm_id,
+        "api_base": spec.api_base,
+        "messages": messages,
+        "params": merged,
+        "repeat_index": repeat_index,
+    }
+    if spec.litellm_id == "scripted":
+        payload["scripted"] = {"responses": spec.responses, "default": spec.default, "function": spec.function}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

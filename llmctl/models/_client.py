@@ -1,0 +1,197 @@
+"""ModelClient: one per run; completes calls with retries, limits, latency and cost."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from llmctl.models._cost import cost_usd
+from llmctl.models._errors import AttemptError
+from llmctl.models._limits import TokenBucket
+from llmctl.models._offline import count_tokens, prompt_tokens, run_offline
+from llmctl.models._routing import Route, needs_litellm, resolve_route, route_key, transport_from_env
+from llmctl.models._scrub import scrub
+from llmctl.types import CallResult, Messages, ModelSpec
+
+if TYPE_CHECKING:
+    from llmctl.models._native import NativeTransport
+
+
+class _ModelLimits:
+    """Per-model concurrency and rate limits (shared by every call to that model)."""
+
+    __slots__ = ("rpm", "semaphore", "tpm")
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.semaphore = asyncio.Semaphore(spec.max_concurrency) if spec.max_concurrency else None
+        self.rpm = TokenBucket(spec.rpm) if spec.rpm else None
+        self.tpm = TokenBucket(spec.tpm) if spec.tpm else None
+
+
+class ModelClient:
+    """Calls models for one run. Use as `async with ModelClient(concurrency=20) as client:`.
+
+    `complete()` never raises for provider failures: after `spec.retries` retries
+    (so at most `1 + spec.retries` attempts) it returns a CallResult with `output=None`
+    and a scrubbed `error`. Retried: 408/409/429/5xx, timeouts (`spec.timeout` per
+    attempt), connection errors and malformed bodies, with exponential backoff and full
+    jitter (`backoff_base * 2**n`, capped at `backoff_max`), or at least the server's
+    `Retry-After` (capped at `max_retry_after`). Other 4xx errors are not retried.
+
+    Concurrency: at most `concurrency` calls in flight overall and `spec.max_concurrency`
+    per model; `spec.rpm` / `spec.tpm` are token buckets (tpm is charged the prompt's
+    whitespace tokens before a call and the completion's after).
+    `transport`: "auto" (default, or LLMCTL_TRANSPORT), "native" or "litellm".
+    """
+
+    def __init__(
+        self,
+        concurrency: int = 20,
+        *,
+        transport: str | None = None,
+        backoff_base: float = 0.5,
+        backoff_max: float = 20.0,
+        max_retry_after: float = 60.0,
+        seed: int | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.concurrency = concurrency
+        self.transport = transport_from_env(transport)
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_retry_after = max_retry_after
+        self._random = random.Random(seed)
+        self._global = asyncio.Semaphore(concurrency)
+        self._routes: dict[tuple[Any, ...], Route] = {}
+        self._limits: dict[str, _ModelLimits] = {}
+        self._import_lock = asyncio.Lock()
+        self._native: NativeTransport | None = None  # aiohttp is imported on first use
+
+    async def __aenter__(self) -> ModelClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close pooled connections."""
+        if self._native is not None:
+            await self._native.close()
+
+    def route(self, spec: ModelSpec) -> Route:
+        """The transport serving `spec` (resolved once per model and cached)."""
+        key = route_key(spec)
+        route = self._routes.get(key)
+        if route is None:
+            route = resolve_route(spec, self.transport)
+            if route.kind == "native":
+                if self._native is None:
+                    from llmctl.models._native import NativeTransport
+
+                    self._native = NativeTransport(limit=0)
+                self._native.prepare(route, spec.timeout)
+            self._routes[key] = route
+        return route
+
+    async def _route_async(self, spec: ModelSpec) -> Route:
+        """`route()`, importing litellm (when needed) in a thread so the loop keeps running."""
+        if needs_litellm(spec, self.transport) and "litellm" not in sys.modules:
+            from llmctl.models._litellm import import_litellm
+
+            async with self._import_lock:
+                await asyncio.to_thread(import_litellm)
+        return self.route(spec)
+
+    def _model_limits(self, spec: ModelSpec) -> _ModelLimits:
+        limits = self._limits.get(spec.name)
+        if limits is None:
+            limits = self._limits[spec.name] = _ModelLimits(spec)
+        return limits
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        jitter = self._random.uniform(0, min(self.backoff_max, self.backoff_base * (2**attempt)))
+        if retry_after is not None:
+            return max(min(retry_after, self.max_retry_after), jitter)
+        return jitter
+
+    async def complete(
+        self,
+        spec: ModelSpec,
+        messages: Messages,
+        params: dict[str, Any] | None = None,
+        *,
+        repeat_index: int = 0,
+    ) -> CallResult:
+        """Call `spec` with `messages`; `params` (temperature, max_tokens...) override spec.params.
+
+        `repeat_index` does not change the request (each repeat is a separate call);
+        it is part of the cache key (see `cache_key`).
+        """
+        route = self._routes.get(route_key(spec)) or await self._route_async(spec)
+        limits = self._model_limits(spec)
+        merged = {**spec.params, **params} if params else spec.params
+        if route.kind == "offline":
+            async with self._global:
+                if limits.semaphore is None:
+                    return await run_offline(spec, messages)
+                async with limits.semaphore:
+                    return await run_offline(spec, messages)
+
+        attempts = max(0, spec.retries) + 1
+        estimate = prompt_tokens(messages) if limits.tpm is not None else 0
+        attempt = 0
+        while True:
+            try:
+                if limits.rpm is not None:
+                    await limits.rpm.acquire(1)
+                if limits.tpm is not None:
+                    await limits.tpm.acquire(estimate)
+                async with self._global:
+                    if limits.semaphore is None:
+                        t0 = time.perf_counter()
+                        output, usage, ttft = await self._attempt(spec, route, messages, merged, t0)
+                    else:
+                        async with limits.semaphore:
+                            t0 = time.perf_counter()
+                            output, usage, ttft = await self._attempt(spec, route, messages, merged, t0)
+                latency_ms = (time.perf_counter() - t0) * 1000
+            except AttemptError as exc:
+                if not exc.retryable or attempt + 1 >= attempts:
+                    tried = f" (gave up after {attempt + 1} attempts)" if exc.retryable else ""
+                    message = scrub(exc.message + tried, route.key_env, (route.api_key or "",))
+                    return CallResult(output=None, error=message, retries=attempt)
+                await asyncio.sleep(self._delay(attempt, exc.retry_after))
+                attempt += 1
+                continue
+            if usage:
+                p_tokens = int(usage.get("prompt_tokens") or 0)
+                c_tokens = int(usage.get("completion_tokens") or 0)
+            else:
+                p_tokens, c_tokens = prompt_tokens(messages), count_tokens(output)
+            if limits.tpm is not None:
+                limits.tpm.debit(c_tokens)
+            return CallResult(
+                output=output,
+                prompt_tokens=p_tokens,
+                completion_tokens=c_tokens,
+                cost_usd=cost_usd(route.price, p_tokens, c_tokens),
+                latency_ms=latency_ms,
+                ttft_ms=ttft if spec.stream else None,
+                retries=attempt,
+            )
+
+    async def _attempt(
+        self, spec: ModelSpec, route: Route, messages: Messages, params: dict[str, Any], t0: float
+    ) -> tuple[str, dict[str, Any] | None, float | None]:
+        if self._native is not None and route.kind == "native":
+            return await self._native.call(route, messages, params, spec.stream, t0)
+        from llmctl.models._litellm import call_litellm
+
+        return await call_litellm(spec, route, messages, params, t0)

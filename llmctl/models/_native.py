@@ -1,0 +1,171 @@
+"""The native transport: POST /chat/completions to OpenAI-compatible endpoints over one
+pooled aiohttp session. About a tenth of litellm's CPU per call (see llmctl.testing.loadgen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from llmctl.models._errors import AttemptError, parse_retry_after, retryable_status
+from llmctl.models._routing import Route
+from llmctl.types import Messages
+
+_dumps: Callable[[Any], bytes]
+_loads: Callable[[bytes], Any]
+try:  # the fastest codec available
+    import orjson
+
+    _dumps = orjson.dumps
+    _loads = orjson.loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+    def _dumps(value: Any) -> bytes:
+        return _encoder.encode(value).encode()
+
+    _loads = json.loads
+
+# litellm-level options that are not part of an OpenAI request body
+_NOT_BODY = frozenset(
+    {
+        "api_key", "api_base", "base_url", "api_version", "num_retries", "max_retries", "timeout",
+        "drop_params", "metadata", "mock_response", "custom_llm_provider", "extra_headers", "extra_body",
+    }
+)
+_PROXY_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+def _error_text(raw: bytes) -> str:
+    try:
+        payload = _loads(raw)
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+    except ValueError:
+        pass
+    return raw[:300].decode("utf-8", "replace").strip() or "(empty body)"
+
+
+class NativeTransport:
+    """One aiohttp session per event loop; connections are kept alive and reused."""
+
+    def __init__(self, limit: int = 0) -> None:
+        self._limit = limit
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            connector = aiohttp.TCPConnector(
+                limit=self._limit, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=any(os.environ.get(name) for name in _PROXY_ENV),
+                read_bufsize=1 << 20,
+                skip_auto_headers=("User-Agent",),
+            )
+            self._loop = loop
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    @staticmethod
+    def prepare(route: Route, timeout_s: float) -> None:
+        route.timeout = aiohttp.ClientTimeout(total=timeout_s)
+
+    async def call(
+        self, route: Route, messages: Messages, params: dict[str, Any], stream: bool, t0: float
+    ) -> tuple[str, dict[str, Any] | None, float | None]:
+        """One attempt: (output, usage or None, ttft_ms or None); AttemptError on failure."""
+        body: dict[str, Any] = {"model": route.model, "messages": messages}
+        headers = route.headers
+        if params:
+            for key, value in params.items():
+                if key not in _NOT_BODY:
+                    body[key] = value
+            if params.get("extra_body"):
+                body.update(params["extra_body"])
+            if params.get("extra_headers"):
+                headers = {**headers, **params["extra_headers"]}
+        if stream:
+            body["stream"] = True
+            body.setdefault("stream_options", {"include_usage": True})
+        session = self._get_session()
+        try:
+            async with session.post(route.url, data=_dumps(body), headers=headers, timeout=route.timeout) as resp:
+                if resp.status != 200:
+                    raw = await resp.read()
+                    status = resp.status
+                    raise AttemptError(
+                        f"HTTP {status} from {route.provider}: {_error_text(raw)}",
+                        retryable=retryable_status(status),
+                        retry_after=parse_retry_after(resp.headers),
+                        status=status,
+                    )
+                if stream:
+                    return await _read_stream(resp, t0)
+                raw = await resp.read()
+        except asyncio.TimeoutError:
+            total = route.timeout.total if route.timeout is not None else None
+            raise AttemptError(f"timeout after {total:g}s" if total else "timeout", retryable=True) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise AttemptError(
+                f"connection error ({type(exc).__name__}): {exc}".rstrip(": "), retryable=True
+            ) from None
+        try:
+            payload = _loads(raw)
+            message = payload["choices"][0]["message"]
+            content = message.get("content") or ""
+            usage = payload.get("usage")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            snippet = raw[:120].decode("utf-8", "replace")
+            raise AttemptError(f"malformed response from {route.provider}: {snippet!r}", retryable=True) from None
+        return content, usage, None
+
+
+async def _read_stream(
+    resp: aiohttp.ClientResponse, t0: float
+) -> tuple[str, dict[str, Any] | None, float | None]:
+    parts: list[str] = []
+    usage: dict[str, Any] | None = None
+    ttft: float | None = None
+    done = False
+    try:
+        async for line in resp.content:
+            if not line.startswith(b"data:"):
+                continue
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                done = True
+                break
+            chunk = _loads(data)
+            if chunk.get("error"):
+                raise AttemptError(f"stream error: {chunk['error']}", retryable=True)
+            for choice in chunk.get("choices") or ():
+                piece = (choice.get("delta") or {}).get("content")
+                if piece:
+                    if ttft is None:
+                        ttft = (time.perf_counter() - t0) * 1000
+                    parts.append(piece)
+            if chunk.get("usage"):
+                usage = chunk["usage"]
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise AttemptError(f"malformed stream: {exc}", retryable=True) from None
+    if not done and not parts:
+        raise AttemptError("stream ended without data", retryable=True)
+    return "".join(parts), usage, ttft

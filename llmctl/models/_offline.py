@@ -1,0 +1,127 @@
+"""The offline built-in models `echo` and `scripted` (no network, no litellm).
+
+- `echo` answers with the rendered prompt: the content of every message, in
+  order, joined with newlines (system message included).
+- `scripted` answers from `responses` ({substring or /regex/: answer}, first match
+  in order, matched against the last user message), else `default`, else like
+  `echo`. With `function: "module:function"` it calls that function with the
+  messages instead (it may be async; it returns the answer text).
+  `latency_ms` sleeps that long first, to simulate a slow model.
+
+Tokens are counted by whitespace; cost is always 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import os
+import re
+import sys
+import time
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from llmctl.errors import InputError
+from llmctl.types import CallResult, Messages, ModelSpec
+
+
+def content_text(content: Any) -> str:
+    """A message's content as text (joins the text parts of multi-part content)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return "" if content is None else str(content)
+
+
+def count_tokens(text: str) -> int:
+    return len(text.split())
+
+
+def prompt_tokens(messages: Messages) -> int:
+    return sum(count_tokens(content_text(m.get("content"))) for m in messages)
+
+
+def last_user_message(messages: Messages) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return content_text(message.get("content"))
+    return ""
+
+
+def echo_text(messages: Messages) -> str:
+    return "\n".join(content_text(m.get("content")) for m in messages)
+
+
+@lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def scripted_answer(spec: ModelSpec, messages: Messages) -> str:
+    last = last_user_message(messages)
+    for key, answer in (spec.responses or {}).items():
+        if len(key) >= 2 and key.startswith("/") and key.endswith("/"):
+            if _regex(key[1:-1]).search(last):
+                return answer
+        elif key in last:
+            return answer
+    if spec.default is not None:
+        return spec.default
+    return echo_text(messages)
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {}
+
+
+def load_function(ref: str) -> Callable[..., Any]:
+    """Import `module:function` (the working directory is importable); InputError if absent."""
+    fn = _FUNCTIONS.get(ref)
+    if fn is not None:
+        return fn
+    module_name, _, attr = ref.partition(":")
+    try:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            if os.getcwd() in sys.path:
+                raise
+            sys.path.insert(0, os.getcwd())
+            module = importlib.import_module(module_name)
+        fn = getattr(module, attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise InputError(f"scripted model function {ref!r} cannot be loaded: {exc}") from None
+    if not callable(fn):
+        raise InputError(f"scripted model function {ref!r} is not callable")
+    _FUNCTIONS[ref] = fn
+    return fn
+
+
+async def run_offline(spec: ModelSpec, messages: Messages) -> CallResult:
+    """Answer with `echo` or `scripted`; a failing user function gives CallResult.error."""
+    start = time.perf_counter()
+    if spec.latency_ms:
+        await asyncio.sleep(spec.latency_ms / 1000)
+    if spec.litellm_id == "scripted" and spec.function:
+        fn = load_function(spec.function)
+        try:
+            value = fn(messages)
+            if inspect.isawaitable(value):
+                value = await value
+        except Exception as exc:
+            return CallResult(output=None, error=f"scripted function {spec.function} failed: {exc!r}")
+        output = "" if value is None else str(value)
+    elif spec.litellm_id == "scripted":
+        output = scripted_answer(spec, messages)
+    else:
+        output = echo_text(messages)
+    return CallResult(
+        output=output,
+        prompt_tokens=prompt_tokens(messages),
+        completion_tokens=count_tokens(output),
+        cost_usd=0.0,
+        latency_ms=(time.perf_counter() - start) * 1000,
+    )

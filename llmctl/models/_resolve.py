@@ -1,0 +1,144 @@
+"""Model names -> ModelSpec, and the early API-key check. Never imports litellm."""
+
+from __future__ import annotations
+
+import os
+
+from llmctl.config import Config, ModelAlias
+from llmctl.errors import InputError
+from llmctl.types import ModelSpec
+
+BUILTIN_MODELS = ("echo", "scripted")
+
+# The environment variable(s) holding each hosted provider's key (the first is named
+# in messages). Providers missing here (local servers, cloud IAM) need no check.
+PROVIDER_KEY_ENV: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_API_KEY",),
+    "text-completion-openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "mistral": ("MISTRAL_API_KEY",),
+    "codestral": ("CODESTRAL_API_KEY",),
+    "cohere": ("COHERE_API_KEY",),
+    "cohere_chat": ("COHERE_API_KEY",),
+    "groq": ("GROQ_API_KEY",),
+    "together_ai": ("TOGETHERAI_API_KEY", "TOGETHER_API_KEY", "TOGETHER_AI_API_KEY"),
+    "fireworks_ai": ("FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY", "FIREWORKSAI_API_KEY"),
+    "deepseek": ("DEEPSEEK_API_KEY",),
+    "xai": ("XAI_API_KEY",),
+    "perplexity": ("PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"),
+    "openrouter": ("OPENROUTER_API_KEY", "OR_API_KEY"),
+    "deepinfra": ("DEEPINFRA_API_KEY",),
+    "cerebras": ("CEREBRAS_API_KEY",),
+    "azure": ("AZURE_API_KEY", "AZURE_OPENAI_API_KEY"),
+    "azure_ai": ("AZURE_AI_API_KEY",),
+    "huggingface": ("HF_TOKEN", "HUGGINGFACE_API_KEY"),
+    "replicate": ("REPLICATE_API_KEY", "REPLICATE_API_TOKEN"),
+    "anyscale": ("ANYSCALE_API_KEY",),
+    "nvidia_nim": ("NVIDIA_NIM_API_KEY",),
+    "sambanova": ("SAMBANOVA_API_KEY",),
+    "ai21": ("AI21_API_KEY",),
+    "ai21_chat": ("AI21_API_KEY",),
+    "voyage": ("VOYAGE_API_KEY",),
+    "nebius": ("NEBIUS_API_KEY",),
+    "novita": ("NOVITA_API_KEY",),
+    "moonshot": ("MOONSHOT_API_KEY",),
+    "dashscope": ("DASHSCOPE_API_KEY",),
+}
+
+
+def provider_of(litellm_id: str) -> str:
+    """The provider prefix of a litellm id (`openai/gpt-4o` -> `openai`), "" when none."""
+    head, sep, _ = litellm_id.partition("/")
+    return head if sep else ""
+
+
+def _has_prefix(name: str) -> bool:
+    head, sep, rest = name.partition("/")
+    return bool(sep and head and rest and head.strip() == head and " " not in head)
+
+
+def _from_alias(alias: ModelAlias, config: Config) -> ModelSpec:
+    if alias.model not in BUILTIN_MODELS and not _has_prefix(alias.model):
+        raise InputError(
+            f"model {alias.name!r} has model {alias.model!r}, which is not a litellm id",
+            file=config.path,
+            hint="use a provider prefix, e.g. openai/gpt-4o-mini or hosted_vllm/<model>",
+        )
+    api_base = os.path.expandvars(alias.api_base) if alias.api_base else None
+    return ModelSpec(
+        name=alias.name,
+        litellm_id=alias.model,
+        api_base=api_base,
+        api_key_env=alias.api_key_env,
+        params=dict(alias.params),
+        input_cost_per_1k=alias.input_cost_per_1k,
+        output_cost_per_1k=alias.output_cost_per_1k,
+        max_concurrency=alias.max_concurrency,
+        rpm=alias.rpm,
+        tpm=alias.tpm,
+        timeout=alias.timeout if alias.timeout is not None else config.timeout,
+        retries=config.retries,
+        stream=alias.stream,
+        responses=dict(alias.responses) if alias.responses is not None else None,
+        default=alias.default,
+        function=alias.function,
+        latency_ms=alias.latency_ms,
+    )
+
+
+def resolve_model(name: str, config: Config) -> ModelSpec:
+    """An llmctl.yaml alias, a built-in (`echo`, `scripted`) or a raw litellm id -> ModelSpec.
+
+    Aliases win over built-ins and ids of the same spelling. Raises InputError for a
+    name that is none of these (no `provider/` prefix), listing the known aliases.
+    """
+    name = name.strip()
+    alias = config.models.get(name)
+    if alias is not None:
+        spec = _from_alias(alias, config)
+    elif name in BUILTIN_MODELS:
+        spec = ModelSpec(name=name, litellm_id=name, timeout=config.timeout, retries=config.retries)
+    elif _has_prefix(name):
+        spec = ModelSpec(name=name, litellm_id=name, timeout=config.timeout, retries=config.retries)
+    else:
+        known = ", ".join(sorted(config.models)) or "none"
+        raise InputError(
+            f"unknown model {name!r}: not an alias in llmctl.yaml (aliases: {known}), "
+            f"a built-in ({', '.join(BUILTIN_MODELS)}) or a litellm id",
+            hint="litellm ids have a provider prefix, e.g. openai/gpt-4o-mini, "
+            "anthropic/claude-3-5-haiku-latest, ollama/llama3.1, hosted_vllm/<model>",
+        )
+    if spec.function is not None and ":" not in spec.function:
+        raise InputError(
+            f"model {name!r}: function {spec.function!r} must be 'module:function'", file=config.path
+        )
+    return spec
+
+
+def key_env_names(spec: ModelSpec) -> tuple[str, ...]:
+    """The env var(s) that may hold this model's key: the alias's, else the provider's."""
+    if spec.api_key_env:
+        return (spec.api_key_env,)
+    return PROVIDER_KEY_ENV.get(provider_of(spec.litellm_id), ())
+
+
+def check_credentials(spec: ModelSpec) -> None:
+    """Raise InputError early when a hosted model's API key env var is unset.
+
+    Offline built-ins, local servers (an `api_base` without `api_key_env`) and
+    providers with no key variable (ollama, hosted_vllm, cloud IAM) need none.
+    """
+    if spec.offline:
+        return
+    if spec.api_base and not spec.api_key_env:
+        return
+    names = key_env_names(spec)
+    if not names or any(os.environ.get(n) for n in names):
+        return
+    provider = provider_of(spec.litellm_id) or spec.litellm_id
+    also = f" (or {', '.join(names[1:])})" if len(names) > 1 else ""
+    raise InputError(
+        f"No API key for {provider} — set {names[0]}{also}",
+        hint=f"needed by model {spec.name!r}; use the offline 'echo' or 'scripted' model to run without keys",
+    )

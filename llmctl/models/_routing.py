@@ -1,0 +1,167 @@
+"""Which transport serves a model, resolved once per model (not per call).
+
+- `offline`: the built-ins `echo` and `scripted`.
+- `native`: OpenAI-compatible endpoints, posted to directly over a pooled aiohttp
+  session: `openai/*` (with or without api_base), `hosted_vllm/*`, `lm_studio/*`,
+  `llamafile/*`, `litellm_proxy/*`, and any provider that `litellm.get_llm_provider`
+  reports as OpenAI-compatible with a known api_base (groq, deepseek, together_ai...).
+  The first group never imports litellm.
+- `litellm`: everything else (anthropic, gemini, ollama, bedrock...), through
+  `litellm.acompletion`.
+
+`LLMCTL_TRANSPORT=litellm|native|auto` (default auto) or `ModelClient(transport=...)`
+picks: `litellm` sends every online model through litellm; `native` and `auto` use
+the native path wherever it applies (a provider that is not OpenAI-compatible always
+goes through litellm).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmctl.errors import InputError
+from llmctl.models._cost import Price, price_for
+from llmctl.models._resolve import key_env_names
+from llmctl.types import ModelSpec
+
+TRANSPORTS = ("auto", "native", "litellm")
+
+# provider -> (default api_base, env vars that may override it, env vars of its key)
+_NATIVE: dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]] = {
+    "openai": ("https://api.openai.com/v1", ("OPENAI_BASE_URL", "OPENAI_API_BASE"), ("OPENAI_API_KEY",)),
+    "hosted_vllm": (None, ("HOSTED_VLLM_API_BASE",), ("HOSTED_VLLM_API_KEY",)),
+    "lm_studio": ("http://localhost:1234/v1", ("LM_STUDIO_API_BASE",), ("LM_STUDIO_API_KEY",)),
+    "llamafile": ("http://127.0.0.1:8080/v1", ("LLAMAFILE_API_BASE",), ("LLAMAFILE_API_KEY",)),
+    "litellm_proxy": (None, ("LITELLM_PROXY_API_BASE",), ("LITELLM_PROXY_API_KEY",)),
+}
+# Never native: not OpenAI-compatible, or OpenAI-like with their own auth or URL scheme.
+_LITELLM_ONLY = frozenset(
+    {
+        "anthropic", "gemini", "vertex_ai", "vertex_ai_beta", "bedrock", "bedrock_converse",
+        "sagemaker", "ollama", "ollama_chat", "azure", "azure_ai", "cohere", "cohere_chat",
+        "huggingface", "replicate", "watsonx", "github_copilot", "chatgpt", "text-completion-openai",
+        "vllm", "openrouter", "mistral", "databricks", "predibase", "clarifai", "cloudflare",
+    }
+)
+
+
+@dataclass
+class Route:
+    """How to call one model: its transport and, for the native one, URL, model and headers."""
+
+    kind: str  # "offline" | "native" | "litellm"
+    provider: str = ""
+    model: str = ""  # the model name the endpoint expects
+    url: str = ""
+    api_key: str | None = None
+    key_env: tuple[str, ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)
+    price: Price = (0.0, 0.0)
+    timeout: Any = None  # aiohttp.ClientTimeout, set by the native transport
+
+
+def transport_from_env(value: str | None = None) -> str:
+    """The transport named by `value` or LLMCTL_TRANSPORT (default auto); InputError if unknown."""
+    chosen = (value or os.environ.get("LLMCTL_TRANSPORT") or "auto").strip().lower()
+    if chosen not in TRANSPORTS:
+        raise InputError(f"unknown LLMCTL_TRANSPORT {chosen!r} (use one of: {', '.join(TRANSPORTS)})")
+    return chosen
+
+
+def _env_first(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def _key(spec: ModelSpec, extra_env: tuple[str, ...] = ()) -> tuple[str | None, tuple[str, ...]]:
+    names = key_env_names(spec) or extra_env
+    if not spec.api_key_env:
+        names = tuple(dict.fromkeys((*names, *extra_env)))
+    return _env_first(names), names
+
+
+def _native_route(spec: ModelSpec, provider: str, model: str, api_base: str, api_key: str | None) -> Route:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    _, key_env = _key(spec)
+    return Route(
+        kind="native",
+        provider=provider,
+        model=model,
+        url=api_base.rstrip("/") + "/chat/completions",
+        api_key=api_key,
+        key_env=key_env,
+        headers=headers,
+        price=price_for(spec, provider, model),
+    )
+
+
+def _litellm_route(spec: ModelSpec, provider: str) -> Route:
+    from llmctl.models._litellm import import_litellm
+
+    import_litellm()  # here, not in the first call's measured latency
+    extra = _NATIVE[provider][2] if provider in _NATIVE else ()
+    api_key, key_env = _key(spec, extra)
+    return Route(
+        kind="litellm", provider=provider, api_key=api_key, key_env=key_env, price=price_for(spec)
+    )
+
+
+def needs_litellm(spec: ModelSpec, transport: str = "auto") -> bool:
+    """Whether resolving or calling `spec` imports litellm."""
+    if spec.offline:
+        return False
+    provider = spec.litellm_id.partition("/")[0]
+    if transport == "litellm" or provider not in _NATIVE:
+        return True
+    default_base, base_env, _ = _NATIVE[provider]
+    return not (spec.api_base or _env_first(base_env) or default_base)
+
+
+def resolve_route(spec: ModelSpec, transport: str = "auto") -> Route:
+    """Pick the transport for `spec` (see the module docstring). May import litellm once."""
+    if spec.offline:
+        return Route(kind="offline", provider=spec.litellm_id)
+    provider, _, model = spec.litellm_id.partition("/")
+    if transport == "litellm" or provider in _LITELLM_ONLY:
+        return _litellm_route(spec, provider)
+    if provider in _NATIVE:
+        default_base, base_env, key_env = _NATIVE[provider]
+        api_base = spec.api_base or _env_first(base_env) or default_base
+        if not api_base:
+            return _litellm_route(spec, provider)  # litellm reports the missing api_base
+        api_key, _ = _key(spec, key_env)
+        return _native_route(spec, provider, model, api_base, api_key)
+    # Any other provider: ask litellm whether it is OpenAI-compatible, and where it lives.
+    from llmctl.models._litellm import import_litellm
+
+    litellm = import_litellm()
+    try:
+        model_name, resolved, dynamic_key, api_base = litellm.get_llm_provider(
+            spec.litellm_id, api_base=spec.api_base
+        )
+    except Exception:
+        return _litellm_route(spec, provider)
+    if resolved in _LITELLM_ONLY or resolved not in litellm.openai_compatible_providers or not api_base:
+        return _litellm_route(spec, provider)
+    api_key, _ = _key(spec)
+    return _native_route(spec, resolved, model_name, api_base, api_key or dynamic_key)
+
+
+def route_key(spec: ModelSpec) -> tuple[Any, ...]:
+    """What a route depends on (ModelSpec is mutable, hence unhashable)."""
+    return (
+        spec.litellm_id,
+        spec.api_base,
+        spec.api_key_env,
+        spec.input_cost_per_1k,
+        spec.output_cost_per_1k,
+        spec.timeout,
+    )
+

@@ -1,0 +1,634 @@
+"""Prompt files: parsing, content-addressed identity and sandboxed rendering.
+
+A prompt is `prompts/<name>.yaml` (a mapping with `messages` or `template`)
+or `prompts/<name>.jinja` (YAML front matter between `---` lines, then a Jinja
+body). Rendering happens in Jinja's immutable sandbox with strict undefined
+variables, and `{% include %}`/`{% import %}` resolve only inside `prompts/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from llmctl.errors import InputError, RenderError
+from llmctl.sources import Source, WorktreeSource, safe_join
+from llmctl.yamlio import LineDict, LineList, decode_text, load_yaml_text
+
+HASH_ALGO = "sha256"
+PROMPT_SUFFIXES = (".yaml", ".yml", ".jinja")
+NOT_PROMPTS = ("llmctl.lock",)
+PROMPT_KEYS = {
+    "name",
+    "description",
+    "model",
+    "params",
+    "inputs",
+    "messages",
+    "template",
+    "output",
+    "tags",
+    "metadata",
+}
+INPUT_KEYS = {"type", "default", "description", "required", "enum"}
+INPUT_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list, tuple),
+    "object": (dict,),
+    "any": (object,),
+}
+ROLES = {"system", "user", "assistant", "developer", "tool"}
+_SAFE_GLOBALS = ("range", "dict", "namespace")
+
+
+def canonical_json(value: Any) -> str:
+    """Canonical JSON: sorted keys, fixed separators, UTF-8 text (the hashed form)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def content_hash(value: Any) -> str:
+    """`sha256:<hex>` of the canonical JSON of `value`."""
+    digest = hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+    return f"{HASH_ALGO}:{digest}"
+
+
+def _plain(value: Any) -> Any:
+    """LineDict/LineList to plain dict/list (for hashing and JSON output)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _type_ok(value: Any, type_name: str) -> bool:
+    """Whether `value` is of the declared input type (a bool is not a number)."""
+    allowed = INPUT_TYPES.get(type_name, (object,))
+    return isinstance(value, allowed) and not (type_name in ("number", "integer") and isinstance(value, bool))
+
+
+@dataclass
+class InputSpec:
+    name: str
+    type: str = "string"
+    default: Any = None
+    required: bool = True
+    description: str = ""
+    enum: list[Any] | None = None
+    line: int | None = None
+
+
+@dataclass
+class MessageTemplate:
+    role: str
+    content: str
+    line: int  # file line where the content's text starts
+
+
+class _SourceLoader(jinja2.BaseLoader):
+    """Loads includes from the prompts folder of a Source; nothing else is reachable."""
+
+    def __init__(self, source: Source, prompts_dir: str) -> None:
+        self.source = source
+        self.prompts_dir = prompts_dir
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        relpath = safe_join(self.prompts_dir, template)
+        data = self.source.read(relpath)
+        if data is None:
+            raise jinja2.TemplateNotFound(template)
+        return decode_text(data, relpath), relpath, lambda: True
+
+
+def make_environment(source: Source, prompts_dir: str = "prompts") -> ImmutableSandboxedEnvironment:
+    """The sandboxed Jinja environment every prompt renders in."""
+    env = ImmutableSandboxedEnvironment(
+        loader=_SourceLoader(source, prompts_dir),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    for name in list(env.globals):
+        if name not in _SAFE_GLOBALS:
+            del env.globals[name]
+    env.filters["tojson"] = lambda value, indent=None: json.dumps(value, indent=indent, ensure_ascii=False)
+    return env
+
+
+@dataclass
+class Prompt:
+    """A parsed prompt at one version. `hash` identifies its content (with includes)."""
+
+    name: str
+    path: str
+    source: Source
+    prompts_dir: str = "prompts"
+    description: str = ""
+    model: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, InputSpec] = field(default_factory=dict)
+    messages: list[MessageTemplate] = field(default_factory=list)
+    is_template: bool = False  # a single `template`/body rendered as one user message
+    output_schema: dict[str, Any] | None = None
+    output_schema_line: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)  # the canonical (plain) file content
+    includes: dict[str, str] = field(default_factory=dict)  # relpath -> text
+    hash: str = ""
+    _env: ImmutableSandboxedEnvironment | None = None
+    _compiled: list[jinja2.Template] | None = None
+
+    @property
+    def short_hash(self) -> str:
+        return self.hash.split(":", 1)[-1][:12]
+
+    @property
+    def env(self) -> ImmutableSandboxedEnvironment:
+        if self._env is None:
+            self._env = make_environment(self.source, self.prompts_dir)
+        return self._env
+
+    def _templates(self) -> list[jinja2.Template]:
+        if self._compiled is None:
+            compiled = []
+            for msg in self.messages:
+                try:
+                    compiled.append(self.env.from_string(msg.content))
+                except jinja2.TemplateSyntaxError as exc:
+                    raise _syntax_error(exc, self.path, msg) from None
+            self._compiled = compiled
+        return self._compiled
+
+    def resolve_vars(self, values: dict[str, Any] | None) -> dict[str, Any]:
+        """Apply defaults, check required inputs and types."""
+        values = dict(values or {})
+        out: dict[str, Any] = {}
+        for name, spec in self.inputs.items():
+            if name in values:
+                value = values.pop(name)
+                if not _type_ok(value, spec.type):
+                    raise RenderError(
+                        f"variable {name!r} must be of type {spec.type}, got {type(value).__name__}",
+                        file=self.path,
+                        line=spec.line,
+                    )
+                if spec.enum is not None and value not in spec.enum:
+                    raise RenderError(
+                        f"variable {name!r} must be one of {spec.enum}, got {value!r}",
+                        file=self.path,
+                        line=spec.line,
+                    )
+                out[name] = value
+            elif not spec.required:
+                out[name] = spec.default
+            else:
+                raise RenderError(
+                    f"missing required variable {name!r}",
+                    file=self.path,
+                    line=spec.line,
+                    hint=f"pass it with --var {name}=... or give it a default in inputs:",
+                )
+        out.update(values)  # extra values are visible but need no declaration
+        return out
+
+    def render(self, variables: dict[str, Any] | None = None, **kwargs: Any) -> list[dict[str, str]]:
+        """Render to chat messages: `[{"role": ..., "content": ...}, ...]`."""
+        values = dict(variables or {})
+        values.update(kwargs)
+        context = self.resolve_vars(values)
+        rendered = []
+        for msg, template in zip(self.messages, self._templates(), strict=True):
+            try:
+                text = template.render(context)
+            except SecurityError as exc:
+                raise RenderError(
+                    f"template tried an unsafe operation (blocked by the sandbox): {exc}",
+                    file=self.path,
+                    line=msg.line,
+                ) from None
+            except jinja2.UndefinedError as exc:
+                raise RenderError(
+                    f"undefined variable: {exc.message}", file=self.path, line=msg.line
+                ) from None
+            except jinja2.TemplateNotFound as exc:
+                raise RenderError(
+                    f"included file not found: {exc.name}", file=self.path, line=msg.line
+                ) from None
+            except InputError as exc:
+                raise RenderError(exc.message, file=self.path, line=msg.line) from None
+            except jinja2.TemplateError as exc:
+                raise RenderError(f"template error: {exc}", file=self.path, line=msg.line) from None
+            except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+                raise RenderError(
+                    f"template error: {type(exc).__name__}: {exc}", file=self.path, line=msg.line
+                ) from None
+            rendered.append({"role": msg.role, "content": text})
+        return rendered
+
+    def variables_used(self) -> dict[str, int]:
+        """Variables a template reads without defining them, with the line that uses them."""
+        used: dict[str, int] = {}
+        for msg in self.messages:
+            ast = _parse(self.env, msg.content, self.path, msg)
+            for var in meta.find_undeclared_variables(ast):
+                used.setdefault(var, msg.line)
+        for relpath, text in self.includes.items():
+            try:
+                ast = self.env.parse(text)
+            except jinja2.TemplateSyntaxError as exc:
+                raise InputError(
+                    f"template syntax error: {exc.message}", file=relpath, line=exc.lineno
+                ) from None
+            for var in meta.find_undeclared_variables(ast):
+                used.setdefault(var, self.messages[0].line if self.messages else 1)
+        for name in _SAFE_GLOBALS:
+            used.pop(name, None)
+        return used
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "hash": self.hash,
+            "content": self.data,
+            "includes": sorted(self.includes),
+        }
+
+
+def _syntax_error(exc: jinja2.TemplateSyntaxError, path: str, msg: MessageTemplate) -> InputError:
+    line = msg.line + (exc.lineno or 1) - 1
+    return InputError(f"template syntax error: {exc.message}", file=path, line=line)
+
+
+def _parse(env: jinja2.Environment, text: str, path: str, msg: MessageTemplate) -> nodes.Template:
+    try:
+        return env.parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise _syntax_error(exc, path, msg) from None
+
+
+def _content_line(lines: list[str], key_line: int) -> int:
+    """Line where a scalar's text starts: the next line for block scalars (`|`, `>`)."""
+    if 0 < key_line <= len(lines):
+        text = lines[key_line - 1].rstrip()
+        if text.endswith(("|", ">", "|-", ">-", "|+", ">+")):
+            return key_line + 1
+    return key_line
+
+
+def name_from_path(relpath: str, prompts_dir: str = "prompts") -> str:
+    rel = relpath[len(prompts_dir) + 1 :] if relpath.startswith(prompts_dir + "/") else relpath
+    for suffix in PROMPT_SUFFIXES:
+        if rel.endswith(suffix):
+            return rel[: -len(suffix)]
+    return rel
+
+
+def split_front_matter(text: str, relpath: str) -> tuple[str | None, str, int]:
+    """(front matter, body, line number where the body starts) of a .jinja file."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        return None, text, 1
+    for i in range(1, len(lines)):
+        if lines[i].strip() == "---":
+            return "".join(lines[1:i]), "".join(lines[i + 1 :]), i + 2
+    raise InputError("front matter opened with '---' is never closed", file=relpath, line=1)
+
+
+def is_prompt_file(relpath: str, source: Source | None = None) -> bool:
+    """Prompt files are .yaml/.yml, and .jinja with front matter (others are partials)."""
+    base = relpath.rsplit("/", 1)[-1]
+    if base in NOT_PROMPTS or not relpath.endswith(PROMPT_SUFFIXES):
+        return False
+    if relpath.endswith(".jinja"):
+        if source is None:
+            return True
+        data = source.read(relpath) or b""
+        return data.lstrip(b"\xef\xbb\xbf").startswith(b"---")
+    return True
+
+
+def parse_prompt(source: Source, relpath: str, prompts_dir: str = "prompts") -> Prompt:
+    """Parse and validate one prompt file; every problem names the file and line."""
+    data_bytes = source.read(relpath)
+    if data_bytes is None:
+        raise InputError("file not found", file=relpath)
+    text = decode_text(data_bytes, relpath)
+    stem = relpath.rsplit("/", 1)[-1]
+    if stem.startswith(".") or name_from_path(relpath, prompts_dir).endswith("/") or stem.split(".")[0] == "":
+        raise InputError("prompt file has no name (e.g. prompts/summarize.yaml)", file=relpath, line=1)
+    body: str | None = None
+    body_line = 1
+    if relpath.endswith(".jinja"):
+        front, body, body_line = split_front_matter(text, relpath)
+        data = load_yaml_text(front or "", relpath, line_offset=1) if front else LineDict()
+        if data is None:
+            data = LineDict()
+        if not isinstance(data, LineDict):
+            raise InputError("front matter must be a YAML mapping", file=relpath, line=2)
+        if "messages" in data or "template" in data:
+            raise InputError(
+                "a .jinja prompt's body is its template; remove 'messages'/'template' from the front matter",
+                file=relpath,
+                line=data.line_of("messages" if "messages" in data else "template"),
+            )
+    else:
+        if not text.strip():
+            raise InputError("empty prompt file", file=relpath, line=1)
+        data = load_yaml_text(text, relpath)
+        if not isinstance(data, LineDict):
+            raise InputError("a prompt file must be a YAML mapping", file=relpath, line=1)
+    lines = text.splitlines()
+    prompt = Prompt(
+        name=name_from_path(relpath, prompts_dir), path=relpath, source=source, prompts_dir=prompts_dir
+    )
+    _fill_prompt(prompt, data, relpath, lines)
+    if body is not None:
+        if not body.strip():
+            raise InputError(
+                "the template after the front matter is empty",
+                file=relpath,
+                line=min(body_line, max(1, len(text.splitlines()))),
+            )
+        prompt.messages = [MessageTemplate("user", body.strip("\n"), body_line)]
+        prompt.is_template = True
+    if not prompt.messages:
+        raise InputError("a prompt needs 'messages' (a chat) or 'template'", file=relpath, line=1)
+    canonical = _plain(data)
+    if body is not None:
+        canonical["template"] = body.strip("\n")
+    prompt.data = canonical
+    prompt.includes = _collect_includes(prompt)
+    prompt.hash = content_hash(
+        {"prompt": canonical, "includes": {p: prompt.includes[p] for p in sorted(prompt.includes)}}
+    )
+    return prompt
+
+
+def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str]) -> None:
+    for key in data:
+        if key not in PROMPT_KEYS:
+            raise InputError(
+                f"unknown key {key!r} (allowed: {', '.join(sorted(PROMPT_KEYS))})",
+                file=relpath,
+                line=data.line_of(key),
+            )
+
+    def want(key: str, kind: type | tuple[type, ...], what: str) -> Any:
+        value = data.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise InputError(f"{key!r} must be {what}", file=relpath, line=data.line_of(key))
+        return value
+
+    name = want("name", str, "a string")
+    if name is not None:
+        if not name.strip() or any(c.isspace() for c in name) or "@" in name:
+            raise InputError(
+                "'name' must be non-empty with no spaces or '@'", file=relpath, line=data.line_of("name")
+            )
+        prompt.name = name
+    prompt.description = want("description", str, "a string") or ""
+    prompt.model = want("model", str, "a litellm model id or alias (a string)")
+    prompt.params = dict(want("params", dict, "a mapping (e.g. {temperature: 0})") or {})
+    want("tags", list, "a list")
+    want("metadata", dict, "a mapping")
+    inputs = want("inputs", dict, "a mapping of variable name to {type, default}") or {}
+    for var, spec in inputs.items():
+        line = inputs.line_of(var) if isinstance(inputs, LineDict) else data.line_of("inputs")
+        if not var.isidentifier():
+            raise InputError(f"input name {var!r} is not a valid identifier", file=relpath, line=line)
+        if spec is None:
+            spec = {}
+        if isinstance(spec, str):
+            spec = {"type": spec}
+        if not isinstance(spec, dict):
+            raise InputError(
+                f"input {var!r} must be a mapping like {{type: string}}", file=relpath, line=line
+            )
+        for key in spec:
+            if key not in INPUT_KEYS:
+                raise InputError(
+                    f"unknown key {key!r} in input {var!r} (allowed: {', '.join(sorted(INPUT_KEYS))})",
+                    file=relpath,
+                    line=spec.line_of(key) if isinstance(spec, LineDict) else line,
+                )
+        vtype = spec.get("type", "string")
+        if vtype not in INPUT_TYPES:
+            raise InputError(
+                f"input {var!r} has unknown type {vtype!r} (one of: {', '.join(INPUT_TYPES)})",
+                file=relpath,
+                line=line,
+            )
+        has_default = "default" in spec
+        required = spec.get("required", not has_default)
+        if not isinstance(required, bool):
+            raise InputError(f"input {var!r}: 'required' must be true or false", file=relpath, line=line)
+        enum = spec.get("enum")
+        if enum is not None and (not isinstance(enum, list) or not enum):
+            raise InputError(f"input {var!r}: 'enum' must be a non-empty list", file=relpath, line=line)
+        default = _plain(spec.get("default"))
+        if default is not None:
+            if not _type_ok(default, vtype):
+                raise InputError(
+                    f"input {var!r}: default {default!r} is not of type {vtype}", file=relpath, line=line
+                )
+            if enum is not None and default not in enum:
+                raise InputError(
+                    f"input {var!r}: default {default!r} is not one of {_plain(enum)}", file=relpath, line=line
+                )
+        prompt.inputs[var] = InputSpec(
+            name=var,
+            type=vtype,
+            default=default,
+            required=required,
+            description=str(spec.get("description", "")),
+            enum=_plain(enum),
+            line=line,
+        )
+    output = want("output", dict, "a mapping (e.g. {json_schema: {...}})")
+    if output:
+        for key in output:
+            if key != "json_schema":
+                raise InputError(
+                    f"unknown key {key!r} in output (allowed: json_schema)",
+                    file=relpath,
+                    line=output.line_of(key) if isinstance(output, LineDict) else data.line_of("output"),
+                )
+        schema = output.get("json_schema")
+        if schema is not None:
+            if not isinstance(schema, dict):
+                raise InputError(
+                    "output.json_schema must be a mapping", file=relpath, line=data.line_of("output")
+                )
+            prompt.output_schema = _plain(schema)
+            prompt.output_schema_line = (
+                output.line_of("json_schema") if isinstance(output, LineDict) else data.line_of("output")
+            )
+    if "messages" in data and "template" in data:
+        raise InputError(
+            "use either 'messages' or 'template', not both", file=relpath, line=data.line_of("template")
+        )
+    if "template" in data:
+        template = data["template"]
+        if not isinstance(template, str):
+            raise InputError("'template' must be a string", file=relpath, line=data.line_of("template"))
+        prompt.messages = [MessageTemplate("user", template, _content_line(lines, data.line_of("template")))]
+        prompt.is_template = True
+    elif "messages" in data:
+        messages = data["messages"]
+        if not isinstance(messages, LineList) or not messages:
+            raise InputError(
+                "'messages' must be a non-empty list of {role, content}",
+                file=relpath,
+                line=data.line_of("messages"),
+            )
+        for i, msg in enumerate(messages):
+            line = messages.line_of(i)
+            if not isinstance(msg, LineDict):
+                raise InputError("each message must be a mapping {role, content}", file=relpath, line=line)
+            for key in msg:
+                if key not in ("role", "content"):
+                    raise InputError(
+                        f"unknown key {key!r} in message (allowed: content, role)",
+                        file=relpath,
+                        line=msg.line_of(key),
+                    )
+            role = msg.get("role")
+            if role not in ROLES:
+                raise InputError(
+                    f"message role must be one of {', '.join(sorted(ROLES))}, got {role!r}",
+                    file=relpath,
+                    line=msg.line_of("role"),
+                )
+            content = msg.get("content")
+            if not isinstance(content, str):
+                raise InputError(
+                    "message 'content' must be a string",
+                    file=relpath,
+                    line=msg.line_of("content") if "content" in msg else line,
+                )
+            prompt.messages.append(
+                MessageTemplate(role, content, _content_line(lines, msg.line_of("content")))
+            )
+
+
+def _collect_includes(prompt: Prompt) -> dict[str, str]:
+    """Every file the prompt includes or imports, transitively (relpath -> text)."""
+    found: dict[str, str] = {}
+    pending: list[tuple[str, str, MessageTemplate]] = [(m.content, prompt.path, m) for m in prompt.messages]
+    while pending:
+        text, origin, msg = pending.pop()
+        try:
+            ast = prompt.env.parse(text)
+        except jinja2.TemplateSyntaxError as exc:
+            if origin == prompt.path:
+                raise _syntax_error(exc, prompt.path, msg) from None
+            raise InputError(f"template syntax error: {exc.message}", file=origin, line=exc.lineno) from None
+        for ref in meta.find_referenced_templates(ast):
+            if ref is None:
+                raise InputError(
+                    "includes must name a file literally (dynamic includes cannot be versioned)",
+                    file=origin,
+                    line=msg.line if origin == prompt.path else None,
+                )
+            relpath = safe_join(
+                prompt.prompts_dir, ref, file=origin, line=msg.line if origin == prompt.path else None
+            )
+            if relpath in found:
+                continue
+            data = prompt.source.read(relpath)
+            if data is None:
+                raise InputError(
+                    f"included file not found: {ref} (looked for {relpath})",
+                    file=origin,
+                    line=msg.line if origin == prompt.path else None,
+                )
+            included = decode_text(data, relpath)
+            found[relpath] = included
+            pending.append((included, relpath, msg))
+    return found
+
+
+class PromptLibrary:
+    """The prompts of one Source (a work tree or a commit), looked up by name."""
+
+    def __init__(self, source: Source, prompts_dir: str = "prompts") -> None:
+        self.source = source
+        self.prompts_dir = prompts_dir
+        self._cache: dict[str, Prompt] = {}
+
+    def files(self) -> list[str]:
+        return [p for p in self.source.list_files(self.prompts_dir) if is_prompt_file(p, self.source)]
+
+    def load_path(self, relpath: str) -> Prompt:
+        if relpath not in self._cache:
+            self._cache[relpath] = parse_prompt(self.source, relpath, self.prompts_dir)
+        return self._cache[relpath]
+
+    def get(self, name: str) -> Prompt:
+        """The prompt called `name` (path-derived, or its `name:` field)."""
+        for suffix in PROMPT_SUFFIXES:
+            relpath = f"{self.prompts_dir}/{name}{suffix}"
+            if self.source.read(relpath) is not None and is_prompt_file(relpath, self.source):
+                prompt = self.load_path(relpath)
+                if prompt.name == name:
+                    return prompt
+        for relpath in self.files():
+            try:
+                prompt = self.load_path(relpath)
+            except InputError:
+                continue
+            if prompt.name == name:
+                return prompt
+        known = sorted(name_from_path(p, self.prompts_dir) for p in self.files())
+        raise InputError(
+            f"unknown prompt {name!r}"
+            + (f" at {self.source.label[:12]}" if self.source.label != "WORKTREE" else ""),
+            hint=f"known prompts: {', '.join(known) or '(none)'}",
+        )
+
+    def all(self) -> list[Prompt]:
+        return [self.load_path(p) for p in self.files()]
+
+
+def load_prompt(
+    name: str,
+    *,
+    label: str | None = None,
+    version: str | None = None,
+    root: str | Path | None = None,
+    bundle: str | Path | None = None,
+) -> Prompt:
+    """Load a prompt for use in an application.
+
+    `load_prompt("summarize")` reads the work tree; `label="production"` or
+    `version="v3"` resolve through `prompts/llmctl.lock` (or a bundle written
+    by `llmctl bundle`, for deployments without git).
+    """
+    from llmctl.config import load_config
+
+    if bundle is not None or label is not None or version is not None:
+        from llmctl.versions import load_released_prompt
+
+        return load_released_prompt(name, label=label, version=version, root=root, bundle=bundle)
+    cfg = load_config(Path(root) if root else None)
+    return PromptLibrary(WorktreeSource(cfg.root), cfg.prompts_dir).get(name)
+
+
+def render(name: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> list[dict[str, str]]:
+    """Render a prompt of the work tree by name: `render("summarize", ticket="...")`."""
+    return load_prompt(name).render(variables, **kwargs)

@@ -1,0 +1,209 @@
+"""Self-contained HTML report: inline CSS and JS only, no network, strict CSP.
+
+Every piece of text is escaped with `html.escape(quote=True)` (after stripping
+escape sequences). The Content-Security-Policy allows no sources at all except
+this file's own <style> and <script>, admitted by their SHA-256 hashes, so even
+markup that slipped through could not run script, load images or submit forms.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from llmctl.gate import REPORT_ONLY, FlippedCase
+from llmctl.reports._data import ReportData
+from llmctl.reports._format import fmt_ms, fmt_rate, fmt_usd, metric_cells
+from llmctl.reports._sanitize import html_text as esc
+
+MAX_ROWS = 20_000
+MAX_OUTPUT_CHARS = 20_000
+
+CSS = """
+:root{--pass:#1a7f37;--fail:#cf222e;--err:#9a6700;--muted:#57606a;--line:#d0d7de}
+*{box-sizing:border-box}
+body{font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:#1f2328}
+main{max-width:1300px;margin:0 auto;padding:0 24px 48px}
+header.verdict{padding:18px 24px;color:#fff}
+header.verdict.pass{background:var(--pass)}header.verdict.fail{background:var(--fail)}
+header.verdict.none{background:var(--muted)}
+header.verdict h1{margin:0;font-size:26px}
+header.verdict p{margin:4px 0 0}
+h2{border-bottom:1px solid var(--line);padding-bottom:4px;margin-top:32px}
+table{border-collapse:collapse;width:100%;margin:8px 0}
+th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f6f8fa}
+td.num{text-align:right;white-space:nowrap}
+.PASS{color:var(--pass);font-weight:600}.FAIL{color:var(--fail);font-weight:700}
+.ERROR{color:var(--err);font-weight:700}.muted{color:var(--muted)}
+pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;border:1px solid var(--line);
+padding:8px;margin:4px 0;max-height:480px;overflow:auto}
+.sides{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+details{margin:6px 0}summary{cursor:pointer}
+.notes li{margin:2px 0}
+body.only-failures tr.result.pass{display:none}
+label.filter{display:inline-block;margin:8px 0;font-weight:600}
+"""
+
+JS = """
+(function () {
+  var box = document.getElementById("only-failures");
+  function update() { document.body.classList.toggle("only-failures", !!(box && box.checked)); }
+  if (box) { box.addEventListener("change", update); }
+  update();
+  document.body.setAttribute("data-report-ready", "1");
+})();
+"""
+
+
+def _hash(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode() + "'"
+
+
+def content_security_policy() -> str:
+    """The report's CSP: nothing but its own inline style and script (by hash)."""
+    return (
+        f"default-src 'none'; style-src {_hash(CSS)}; script-src {_hash(JS)}; img-src 'none'; "
+        "font-src 'none'; connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
+    )
+
+
+def render_html(data: ReportData, *, max_rows: int = MAX_ROWS, max_output_chars: int = MAX_OUTPUT_CHARS) -> str:
+    """The report as one self-contained HTML page."""
+    status = data.status_word
+    klass = {"PASS": "pass", "FAIL": "fail"}.get(status, "none")
+    v = data.verdict
+    parts: list[str] = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(content_security_policy())}">',
+        '<meta name="referrer" content="no-referrer">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(f'llmctl report: {status}')}</title>",
+        f"<style>{CSS}</style>",
+        "</head><body>",
+        f'<header class="verdict {klass}" id="verdict"><h1>llmctl: {esc(status)}</h1>',
+    ]
+    if v is not None:
+        parts.append(f"<p>{esc(v.summary_line())}</p>")
+    else:
+        parts.append("<p>No gate was applied to this run.</p>")
+    meta = " · ".join(f"{esc(k)}: {esc(data.run[k])}" for k in
+                      ("evalset", "id", "commit", "branch", "baseline", "started") if data.run.get(k))
+    if meta:
+        parts.append(f"<p>{meta}</p>")
+    parts.append("</header><main>")
+    if v is not None:
+        if v.notes:
+            parts.append('<ul class="notes">' + "".join(f"<li>{esc(n)}</li>" for n in v.notes) + "</ul>")
+        parts += _gate_table(data)
+        parts += _flipped_section(v.flipped, max_output_chars)
+        if v.flaky:
+            parts.append(f"<h2>Flaky cases ({len(v.flaky)})</h2><table><tr><th>run</th><th>group</th>"
+                         "<th>case</th><th>passes</th></tr>")
+            for f in v.flaky:
+                parts.append(f"<tr><td>{esc(f.run)}</td><td>{esc(f.prompt)} × {esc(f.model)}</td>"
+                             f"<td>{esc(f.case_id)}</td><td class=num>{f.passes}/{f.samples}</td></tr>")
+            parts.append("</table>")
+    parts += _summary_section(data)
+    parts += _results_section(data, max_rows, max_output_chars)
+    parts.append("</main>")
+    parts.append(f"<script>{JS}</script>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _gate_table(data: ReportData) -> list[str]:
+    assert data.verdict is not None
+    v = data.verdict
+    level = f"{v.confidence * 100:g}%"
+    out = [f"<h2>Gate ({esc(level)} confidence)</h2>", "<table><tr><th>group</th><th>metric</th>"
+           "<th>baseline</th><th>candidate</th><th>Δ</th>"
+           f"<th>{esc(level)} interval</th><th>p</th><th>threshold</th><th>result</th><th>note</th></tr>"]
+    for m in v.metrics:
+        c = metric_cells(m)
+        result = "—" if m.threshold == REPORT_ONLY else c["result"]
+        out.append(
+            f"<tr><td>{esc(c['group'])}</td><td>{esc(c['metric'])}</td><td class=num>{esc(c['baseline'])}</td>"
+            f"<td class=num>{esc(c['candidate'])}</td><td class=num>{esc(c['delta'])}</td>"
+            f"<td class=num>{esc(c['interval'])}</td><td class=num>{esc(c['p_value'])}</td>"
+            f"<td>{esc(c['threshold'])}</td><td class=\"{esc(result)}\">{esc(result)}</td>"
+            f"<td class=muted>{esc(c['note'])}</td></tr>"
+        )
+    out.append("</table>")
+    return out
+
+
+def _clip(text: str | None, limit: int) -> str:
+    if text is None:
+        return "(no output)"
+    return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters)"
+
+
+def _flipped_section(flipped: list[FlippedCase], limit: int) -> list[str]:
+    if not flipped:
+        return []
+    down = sum(1 for f in flipped if f.direction == "pass->fail")
+    out = [f"<h2>Flipped cases ({down} pass → fail, {len(flipped) - down} fail → pass)</h2>"]
+    for f in flipped:
+        word = "FAIL" if f.direction == "pass->fail" else "PASS"
+        rep = f" #{f.repeat_index}" if f.repeat_index else ""
+        out.append(
+            f'<details class="flip" open><summary><span class="{word}">{esc(f.direction)}</span> '
+            f"<code>{esc(f.case_id)}{rep}</code> <span class=muted>{esc(f.prompt)} × {esc(f.model)}</span>"
+            "</summary><div class=sides>"
+        )
+        for label, output, reasons in (("baseline", f.baseline_output, f.baseline_reasons),
+                                       ("candidate", f.candidate_output, f.candidate_reasons)):
+            items = "".join(f"<li>{esc(k)}: {esc(r)}</li>" for k, r in reasons.items())
+            out.append(f"<div><strong>{label}</strong>" + (f"<ul>{items}</ul>" if items else "")
+                       + f"<pre>{esc(_clip(output, limit))}</pre></div>")
+        out.append("</div></details>")
+    return out
+
+
+def _summary_section(data: ReportData) -> list[str]:
+    out = ["<h2>Summary</h2>", "<table><tr><th>prompt</th><th>model</th><th>cases</th><th>results</th>"
+           "<th>pass rate</th><th>95% CI</th><th>errors</th><th>mean cost</th><th>p50</th><th>p95</th>"
+           "<th>cached</th><th>flaky</th></tr>"]
+    for r in data.summary:
+        ci = (f"[{fmt_rate(r.pass_rate_interval[0])}, {fmt_rate(r.pass_rate_interval[1])}]"
+              if r.pass_rate_interval else "—")
+        cells = [str(r.cases), str(r.results), fmt_rate(r.pass_rate), ci, str(r.errors),
+                 fmt_usd(r.mean_cost_usd), fmt_ms(r.latency_p50_ms), fmt_ms(r.latency_p95_ms), str(r.cached),
+                 str(r.flaky)]
+        out.append(f"<tr><td>{esc(r.prompt)}</td><td>{esc(r.model)}</td>"
+                   + "".join(f"<td class=num>{esc(c)}</td>" for c in cells) + "</tr>")
+    out.append("</table>")
+    return out
+
+
+def _results_section(data: ReportData, max_rows: int, limit: int) -> list[str]:
+    rows = sorted(data.outcomes, key=lambda o: (o.passed and o.error is None, o.prompt, o.model, o.case_id,
+                                                o.repeat_index))
+    shown = rows[:max_rows]
+    out = [f"<h2>Results ({len(rows)})</h2>",
+           '<label class="filter"><input type="checkbox" id="only-failures"> Show only failures and errors'
+           "</label>"]
+    if len(rows) > len(shown):
+        out.append(f"<p class=muted>Showing {len(shown)} of {len(rows)} results (failures first).</p>")
+    out.append('<table id="results"><tr><th>status</th><th>prompt</th><th>model</th><th>case</th><th>#</th>'
+               "<th>reasons</th><th>output</th><th>cost</th><th>latency</th></tr>")
+    for o in shown:
+        status = "ERROR" if o.error is not None else ("PASS" if o.passed else "FAIL")
+        klass = "pass" if status == "PASS" else "fail"
+        if o.error is not None:
+            reasons = esc(o.error)
+        else:
+            reasons = "<br>".join(
+                f"{esc(k)}: {esc(o.reasons.get(k, ''))}" for k, ok in o.evaluator_passed.items() if not ok
+            )
+        out.append(
+            f'<tr class="result {klass}"><td class="{status}">{status}{" (cached)" if o.cached else ""}</td>'
+            f"<td>{esc(o.prompt)}</td><td>{esc(o.model)}</td><td>{esc(o.case_id)}</td>"
+            f"<td class=num>{o.repeat_index}</td><td>{reasons}</td>"
+            f"<td><details><summary>output</summary><pre>{esc(_clip(o.output, limit))}</pre></details></td>"
+            f"<td class=num>{esc(fmt_usd(o.cost_usd))}</td><td class=num>{esc(fmt_ms(o.latency_ms))}</td></tr>"
+        )
+    out.append("</table>")
+    return out

@@ -1,0 +1,60 @@
+"""JSON report: the run, its summary, its verdict and every result; `read_json_report` loads it back."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+from llmctl.gate import Verdict
+from llmctl.reports._data import ReportData, SummaryRow
+from llmctl.types import CaseOutcome
+
+FORMAT = "llmctl-report"
+VERSION = 1
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN or infinity: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def report_dict(data: ReportData) -> dict[str, Any]:
+    return _clean(
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "status": data.status_word,
+            "run": data.run,
+            "summary": [r.to_dict() for r in data.summary],
+            "verdict": data.verdict.to_dict() if data.verdict is not None else None,
+            "results": [asdict(o) for o in data.outcomes],
+        }
+    )
+
+
+def render_json(data: ReportData) -> str:
+    return json.dumps(report_dict(data), indent=2, ensure_ascii=False, default=str, allow_nan=False) + "\n"
+
+
+def report_from_dict(doc: dict[str, Any]) -> ReportData:
+    if doc.get("format") != FORMAT:
+        raise ValueError("not an llmctl JSON report (missing format: llmctl-report)")
+    names = {f.name for f in fields(CaseOutcome)}
+    outcomes = [CaseOutcome(**{k: v for k, v in r.items() if k in names}) for r in doc.get("results", [])]
+    verdict = Verdict.from_dict(doc["verdict"]) if doc.get("verdict") else None
+    summary = [SummaryRow.from_dict(r) for r in doc.get("summary", [])]
+    return ReportData(run=dict(doc.get("run") or {}), outcomes=outcomes, verdict=verdict, summary=summary)
+
+
+def read_json_report(path: str | Path) -> ReportData:
+    """Load a report written by `write_report(... .json)`."""
+    return report_from_dict(json.loads(Path(path).read_text(encoding="utf-8")))

@@ -1,0 +1,142 @@
+"""GitHub-flavoured Markdown report: the PR comment and the job summary.
+
+All untrusted text goes through `md_inline` (table cells, headings) or
+`md_code_block` (outputs); text inside raw HTML (`<summary>`) through `_md_html`.
+"""
+
+from __future__ import annotations
+
+from llmctl.reports._data import ReportData
+from llmctl.reports._format import fmt_ms, fmt_rate, fmt_usd, metric_cells
+from llmctl.reports._sanitize import _ZWSP, html_text, md_code_block, md_inline
+
+MAX_FLIPPED = 50
+MAX_OUTPUT_CHARS = 3000
+
+
+def _md_html(text: object, max_len: int = 200) -> str:
+    """Untrusted text inside a raw HTML element of a Markdown document."""
+    s = " ".join(str(text or "").split())
+    if len(s) > max_len:
+        s = s[: max_len - 1] + "…"
+    s = html_text(s)
+    return s.replace("@", "@" + _ZWSP).replace("://", ":" + _ZWSP + "//").replace("`", "&#96;")
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def render_markdown(
+    data: ReportData, *, max_flipped: int = MAX_FLIPPED, max_output_chars: int = MAX_OUTPUT_CHARS
+) -> str:
+    """The report as GitHub-flavoured Markdown."""
+    v = data.verdict
+    lines: list[str] = []
+    icon = {"PASS": "✅", "FAIL": "❌"}.get(data.status_word, "ℹ️")
+    lines.append(f"## {icon} llmctl: {data.status_word}")
+    lines.append("")
+    meta = []
+    for key in ("evalset", "id", "commit", "branch", "baseline", "started"):
+        if data.run.get(key):
+            meta.append(f"**{key}** {md_inline(data.run[key], max_len=80)}")
+    if meta:
+        lines += [" · ".join(meta), ""]
+    if v is not None:
+        if v.notes:
+            lines += [f"> {md_inline(n)}" for n in v.notes] + [""]
+        failures = v.failures
+        if failures:
+            lines.append(f"**{len(failures)} check(s) failed:** " + "; ".join(
+                f"{md_inline(m.group)}: {md_inline(m.metric)}" for m in failures))
+            lines.append("")
+        lines += _verdict_table(data)
+        lines += _flipped(data, max_flipped, max_output_chars)
+        if v.flaky:
+            lines.append(f"### Flaky cases ({len(v.flaky)})")
+            lines.append("")
+            lines.append(_row(["run", "group", "case", "passes"]))
+            lines.append(_row(["---"] * 4))
+            for f in v.flaky[:max_flipped]:
+                lines.append(_row([f.run, md_inline(f"{f.prompt} × {f.model}"), md_inline(f.case_id),
+                                   f"{f.passes}/{f.samples}"]))
+            if len(v.flaky) > max_flipped:
+                lines.append(f"\n… and {len(v.flaky) - max_flipped} more.")
+            lines.append("")
+    lines += _summary(data)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _verdict_table(data: ReportData) -> list[str]:
+    assert data.verdict is not None
+    v = data.verdict
+    level = f"{v.confidence * 100:g}%"
+    out = [f"### Gate ({level} confidence)", ""]
+    if not v.metrics:
+        return [*out, "No metrics were checked.", ""]
+    out.append(_row(["group", "metric", "baseline", "candidate", "Δ", f"{level} interval", "p",
+                     "threshold", "result"]))
+    out.append(_row(["---", "---", "---:", "---:", "---:", "---", "---:", "---", "---"]))
+    for m in v.metrics:
+        c = metric_cells(m)
+        result = "✅ PASS" if m.passed else "❌ **FAIL**"
+        if m.threshold == "report only":
+            result = "—"
+        out.append(_row([md_inline(c["group"]), md_inline(c["metric"]), c["baseline"], c["candidate"],
+                         c["delta"], c["interval"], c["p_value"], md_inline(c["threshold"]), result]))
+    out.append("")
+    out.append("<sub>Pass rates: exact McNemar (sign test over cases with repeats), one-sided; "
+               "intervals: paired bootstrap over cases (Wilson without a baseline).</sub>")
+    out.append("")
+    return out
+
+
+def _flipped(data: ReportData, max_flipped: int, max_chars: int) -> list[str]:
+    assert data.verdict is not None
+    flipped = data.verdict.flipped
+    if not flipped:
+        return []
+    down = sum(1 for f in flipped if f.direction == "pass->fail")
+    up = len(flipped) - down
+    out = [f"### Flipped cases ({down} pass → fail, {up} fail → pass)", ""]
+    for f in flipped[:max_flipped]:
+        arrow = "❌ pass → fail" if f.direction == "pass->fail" else "✅ fail → pass"
+        rep = f" #{f.repeat_index}" if f.repeat_index else ""
+        out.append(f"<details><summary>{arrow}: <code>{_md_html(f.case_id)}{rep}</code> "
+                   f"({_md_html(f.prompt)} × {_md_html(f.model)})</summary>")
+        out.append("")
+        for label, output, reasons in (
+            ("Baseline", f.baseline_output, f.baseline_reasons),
+            ("Candidate", f.candidate_output, f.candidate_reasons),
+        ):
+            out.append(f"**{label}**")
+            out.append("")
+            for name, reason in reasons.items():
+                out.append(f"- {md_inline(name)}: {md_inline(reason, max_len=300)}")
+            if reasons:
+                out.append("")
+            out.append(md_code_block(output if output is not None else "(no output)", max_len=max_chars))
+            out.append("")
+        out.append("</details>")
+        out.append("")
+    if len(flipped) > max_flipped:
+        out += [f"… and {len(flipped) - max_flipped} more flipped case(s) (see the full report).", ""]
+    return out
+
+
+def _summary(data: ReportData) -> list[str]:
+    out = ["### Summary", ""]
+    if not data.summary:
+        return [*out, "No results.", ""]
+    out.append(_row(["prompt", "model", "cases", "results", "pass rate", "95% CI", "errors",
+                     "mean cost", "p50", "p95", "cached", "flaky"]))
+    out.append(_row(["---", "---", "---:", "---:", "---:", "---", "---:", "---:", "---:", "---:", "---:",
+                     "---:"]))
+    for r in data.summary:
+        ci = (f"[{fmt_rate(r.pass_rate_interval[0])}, {fmt_rate(r.pass_rate_interval[1])}]"
+              if r.pass_rate_interval else "—")
+        out.append(_row([md_inline(r.prompt), md_inline(r.model), str(r.cases), str(r.results),
+                         fmt_rate(r.pass_rate), ci, str(r.errors), fmt_usd(r.mean_cost_usd),
+                         fmt_ms(r.latency_p50_ms), fmt_ms(r.latency_p95_ms), str(r.cached), str(r.flaky)]))
+    out.append("")
+    return out

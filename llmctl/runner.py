@@ -1,0 +1,709 @@
+"""`llmctl eval`: render every case, fan out over the models, score, store, gate.
+
+The pipeline streams: cases are rendered in chunks, the response cache is
+looked up per chunk (one query), misses are fed to a pool of `concurrency`
+workers, and each finished result is scored and handed to the store's
+background writer. Nothing but the in-flight cases is held in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmctl.config import Config, GateConfig
+from llmctl.errors import EXIT_GATE_FAILED, EXIT_INFRA, EXIT_OK, InputError
+from llmctl.evalset import Evalset, find_evalsets, load_evalset
+from llmctl.prompt import Prompt, PromptLibrary
+from llmctl.sources import GitSource, Source, WorktreeSource, open_repo
+from llmctl.types import CallResult, Case, CaseOutcome, EvalInput, ModelSpec, ScoreResult
+
+CHUNK = 2000
+
+
+@dataclass
+class EvalOptions:
+    """What `llmctl eval` was asked to do (the CLI's flags)."""
+
+    evalsets: list[str] = field(default_factory=list)
+    models: list[str] | None = None
+    baseline: str | None = None
+    changed_only: bool = False
+    concurrency: int | None = None
+    repeat: int | None = None
+    no_cache: bool = False
+    resume: str | None = None
+    shard: tuple[int, int] | None = None  # (index from 1, count)
+    dry_run: bool = False
+    prompt_ref: str | None = None  # evaluate prompts as they are at this ref (default: work tree)
+    deadline: float | None = None  # seconds for the whole run
+    limit: int | None = None
+
+
+@dataclass
+class RunInfo:
+    """One evalset's run (and its baseline run) with the gate's verdict."""
+
+    run_id: str
+    evalset: str
+    baseline_run_id: str | None = None
+    verdict: Any = None  # llmctl.gate.Verdict
+    summary: dict[str, Any] = field(default_factory=dict)
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # (prompt, model, case_id) with error
+    interrupted: bool = False
+
+
+@dataclass
+class EvalOutcome:
+    runs: list[RunInfo] = field(default_factory=list)
+    exit_code: int = EXIT_OK
+    dry_run_cases: int = 0
+    skipped: list[str] = field(default_factory=list)  # evalsets skipped by --changed-only
+
+
+@dataclass
+class Progress:
+    """Counters the CLI shows while a run is going."""
+
+    total: int = 0
+    done: int = 0
+    cached: int = 0
+    errors: int = 0
+    retries: int = 0
+    failed: int = 0
+    phase: str = ""
+    started: float = field(default_factory=time.monotonic)
+
+
+Listener = Callable[[Progress], None]
+
+
+@dataclass
+class _Job:
+    prompt: Prompt
+    model: ModelSpec
+    case: Case
+    repeat_index: int
+    messages: list[dict[str, str]]
+    params: dict[str, Any]
+    key: str  # result key
+    cache_key: str | None
+    evaluators: list[Any]
+
+
+@dataclass
+class _Plan:
+    """One side (candidate or baseline) of one evalset: the prompts to evaluate."""
+
+    evalset: Evalset
+    prompts: list[Prompt]
+    models: list[ModelSpec]
+    repeat: int
+    cases: list[Case]
+
+
+def _shard_of(case_id: str, count: int) -> int:
+    """Stable shard (0-based) of a case: by hash of its id, so every machine agrees."""
+    return int(hashlib.sha256(case_id.encode()).hexdigest()[:8], 16) % count
+
+
+def git_info(root: Path) -> tuple[str | None, str | None]:
+    """(commit, branch) of the project, read from .git without importing gitpython."""
+    for folder in (root, *root.parents):
+        head = folder / ".git" / "HEAD"
+        if head.is_file():
+            text = head.read_text().strip()
+            if text.startswith("ref: "):
+                ref = text[5:]
+                branch = ref.rsplit("/", 1)[-1] if ref.startswith("refs/heads/") else ref
+                ref_file = folder / ".git" / ref
+                if ref_file.is_file():
+                    return ref_file.read_text().strip(), branch
+                packed = folder / ".git" / "packed-refs"
+                if packed.is_file():
+                    for line in packed.read_text().splitlines():
+                        if line.endswith(" " + ref):
+                            return line.split(" ", 1)[0], branch
+                return None, branch
+            return text, None
+    return None, None
+
+
+def source_at(cfg: Config, ref: str | None) -> Source:
+    """The project's files at `ref` (None or WORKTREE: the work tree; else a git revision)."""
+    if ref is None or ref == "WORKTREE":
+        return WorktreeSource(cfg.root)
+    repo = open_repo(cfg.root)
+    try:
+        commit = repo.commit(ref)
+    except Exception:
+        from llmctl.errors import RefError
+
+        raise RefError(f"unknown git ref {ref!r}", hint="use a branch, tag, SHA or HEAD~N") from None
+    return GitSource(repo, commit, cfg.root)
+
+
+def _prompt_at(cfg: Config, library: PromptLibrary, name: str, ref: str | None) -> Prompt | None:
+    if ref is None:
+        return library.get(name)
+    from llmctl.resolve import load_prompt_ref
+
+    return load_prompt_ref(cfg, f"{name}@{ref}")
+
+
+class Runner:
+    """Runs evalsets against models and stores the results (one instance per invocation)."""
+
+    def __init__(self, cfg: Config, options: EvalOptions, listener: Listener | None = None) -> None:
+        self.cfg = cfg
+        self.options = options
+        self.listener = listener
+        self.progress = Progress()
+        self._store: Any = None
+        self.concurrency = options.concurrency or cfg.concurrency
+        self._evaluator_cache: dict[tuple[int, str], Any] = {}
+        self._finished: set[str] = set()
+        self._deadline: float | None = None
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from llmctl.store import Store
+
+            self._store = Store(self.cfg.store_path, on_wait=self._wait_message)
+        return self._store
+
+    def _wait_message(self, message: str) -> None:
+        import sys
+
+        sys.stderr.write(message.rstrip() + "\n")
+
+    def _emit(self) -> None:
+        if self.listener is not None:
+            self.listener(self.progress)
+
+    def _resolve_models(self, names: list[str]) -> list[ModelSpec]:
+        from llmctl.models import check_credentials, resolve_model
+
+        specs = []
+        for name in names:
+            spec = resolve_model(name, self.cfg)
+            if not self.options.dry_run:
+                check_credentials(spec)
+            specs.append(spec)
+        return specs
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def _plan(self, ev: Evalset, library: PromptLibrary, ref: str | None) -> _Plan:
+        prompts = []
+        for pref in ev.prompts:
+            try:
+                prompt = _prompt_at(self.cfg, library, pref.name, pref.ref if ref is None else ref)
+            except InputError as exc:
+                if exc.file is None:
+                    exc.file, exc.line = ev.path, pref.line
+                raise
+            if prompt is not None:
+                prompts.append(prompt)
+        model_names = self.options.models or ev.models
+        if not model_names:
+            defaults = {p.model for p in prompts if p.model}
+            model_names = sorted(defaults) if defaults else list(self.cfg.default_models)
+        models = self._resolve_models(model_names)
+        repeat = self.options.repeat or ev.repeat
+        cases = ev.cases()
+        if self.options.shard is not None:
+            index, count = self.options.shard
+            cases = [c for c in cases if _shard_of(c.id, count) == index - 1]
+        if self.options.limit is not None:
+            cases = cases[: self.options.limit]
+        return _Plan(evalset=ev, prompts=prompts, models=models, repeat=repeat, cases=cases)
+
+    def _evaluators_for(self, prompt: Prompt, specs: list[Any]) -> list[Any]:
+        from llmctl.evaluators import build_evaluator
+
+        out = []
+        for spec in specs:
+            key = (id(spec), prompt.hash)
+            built = self._evaluator_cache.get(key)
+            if built is None:
+                built = build_evaluator(
+                    spec,
+                    judge_model=self.cfg.judge_model,
+                    schema=prompt.output_schema,
+                    prompts_dir=self.cfg.prompts_path,
+                )
+                self._evaluator_cache[key] = built
+            out.append(built)
+        return out
+
+    def _jobs(self, plan: _Plan, skip: set[str]) -> Iterator[_Job]:
+        from llmctl.models import cache_key
+        from llmctl.store import result_key
+
+        use_cache = not self.options.no_cache
+        for prompt in plan.prompts:
+            params = {**prompt.params, **plan.evalset.params}
+            for case in plan.cases:
+                evaluators = self._evaluators_for(prompt, [*plan.evalset.evaluators, *case.asserts])
+                try:
+                    messages = prompt.render(case.vars)
+                except InputError as exc:
+                    raise InputError(
+                        f"case {case.id!r}: {exc.message}",
+                        file=plan.evalset.path,
+                        line=case.metadata.get("_line"),
+                        hint=f"while rendering {prompt.path}",
+                    ) from None
+                for model in plan.models:
+                    for r in range(plan.repeat):
+                        key = result_key(prompt.name, case.id, model.name, r)
+                        if key in skip:
+                            continue
+                        ck = cache_key(model, messages, params, r) if use_cache and not model.offline else None
+                        yield _Job(prompt, model, case, r, messages, params, key, ck, evaluators)
+
+    # -- execution --------------------------------------------------------------------------
+
+    def _score_inputs(self, job: _Job, result: CallResult) -> EvalInput:
+        return EvalInput(
+            output=result.output or "",
+            expected=job.case.expected,
+            vars=job.case.vars,
+            case_id=job.case.id,
+            model=job.model.name,
+            prompt=job.prompt.name,
+            messages=job.messages,
+            cost_usd=result.cost_usd,
+            latency_ms=result.latency_ms,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+        )
+
+    def _call_model_for(self, client: Any) -> Callable[..., Any]:
+        """The `call_model` that model-backed evaluators (judges) use: same client, same limits."""
+        specs: dict[str, ModelSpec] = {}
+
+        async def call_model(name: str, messages: list[dict[str, str]], params: dict[str, Any]) -> CallResult:
+            spec = specs.get(name)
+            if spec is None:
+                spec = specs[name] = self._resolve_models([name])[0]
+            result: CallResult = await client.complete(spec, messages, params)
+            return result
+
+        return call_model
+
+    async def _finish(self, job: _Job, result: CallResult, writer: Any, call_model: Any) -> None:
+        from llmctl.evaluators import case_passed
+
+        scores: list[tuple[Any, ScoreResult]] = []
+        if result.error is None:
+            inp = self._score_inputs(job, result)
+            for ev in job.evaluators:
+                try:
+                    if ev.is_async:
+                        sr = await ev.ascore(inp, call_model)
+                    else:
+                        sr = ev.score(inp)
+                except Exception as exc:  # an evaluator bug must not lose the result
+                    sr = ScoreResult(score=0.0, passed=False, error=f"{type(exc).__name__}: {exc}")
+                scores.append((ev, sr))
+        passed, score = case_passed([(ev.weight, sr) for ev, sr in scores], result.error)
+        row = {
+            "result_key": job.key,
+            "prompt": job.prompt.name,
+            "version_hash": job.prompt.hash,
+            "case_id": job.case.id,
+            "model": job.model.name,
+            "repeat_index": job.repeat_index,
+            "input": job.messages,
+            "expected": json.dumps(job.case.expected, ensure_ascii=False, default=str),
+            "output": result.output,
+            "error": result.error,
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "cost_usd": result.cost_usd,
+            "latency_ms": result.latency_ms,
+            "ttft_ms": result.ttft_ms,
+            "cached": result.cached,
+            "retries": result.retries,
+            "passed": None if result.error else passed,
+            "score": None if result.error else score,
+        }
+        score_rows = [
+            {
+                "evaluator": ev.name,
+                "config": ev.config,
+                "score": sr.score,
+                "passed": sr.passed,
+                "reason": sr.reason,
+                "error": sr.error,
+            }
+            for ev, sr in scores
+        ]
+        writer.add(row, score_rows)
+        self._finished.add(job.key)
+        if job.cache_key is not None and not result.cached and result.error is None:
+            writer.add_cache(
+                {
+                    "key": job.cache_key,
+                    "model": job.model.litellm_id,
+                    "output": result.output,
+                    "prompt_tokens": result.prompt_tokens,
+                    "completion_tokens": result.completion_tokens,
+                    "cost_usd": result.cost_usd,
+                    "latency_ms": result.latency_ms,
+                    "ttft_ms": result.ttft_ms,
+                }
+            )
+        p = self.progress
+        p.done += 1
+        p.retries += result.retries
+        if result.cached:
+            p.cached += 1
+        if result.error is not None:
+            p.errors += 1
+        elif not passed:
+            p.failed += 1
+
+    async def _execute(self, plan: _Plan, run_id: str, skip: set[str], deadline: float | None) -> None:
+        from llmctl.models import ModelClient
+
+        queue: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=self.concurrency * 4)
+        writer = self.store.writer(run_id)
+        workers_n = self.concurrency
+        stop = asyncio.Event()
+        try:
+            async with ModelClient(concurrency=self.concurrency) as client:
+                call_model = self._call_model_for(client)
+
+                async def worker() -> None:
+                    while True:
+                        job = await queue.get()
+                        if job is None:
+                            return
+                        if stop.is_set():
+                            result = CallResult(output=None, error="deadline exceeded before the call")
+                        else:
+                            result = await client.complete(
+                                job.model, job.messages, job.params, repeat_index=job.repeat_index
+                            )
+                        await self._finish(job, result, writer, call_model)
+
+                async def produce() -> None:
+                    batch: list[_Job] = []
+                    for job in self._jobs(plan, skip):
+                        batch.append(job)
+                        if len(batch) >= CHUNK:
+                            await self._dispatch(batch, queue, writer, call_model)
+                            batch = []
+                    if batch:
+                        await self._dispatch(batch, queue, writer, call_model)
+                    for _ in range(workers_n):
+                        await queue.put(None)
+
+                tasks = [asyncio.create_task(worker()) for _ in range(workers_n)]
+                producer = asyncio.create_task(produce())
+                ticker = asyncio.create_task(self._tick())
+                try:
+                    if deadline is not None:
+                        remaining = max(0.0, deadline - time.monotonic())
+                        await asyncio.wait([producer, *tasks], timeout=remaining, return_when=asyncio.ALL_COMPLETED)
+                        if not all(t.done() for t in [producer, *tasks]):
+                            stop.set()
+                            await self._abort_on_deadline(producer, tasks, plan, writer, skip)
+                    else:
+                        await asyncio.gather(producer, *tasks)
+                finally:
+                    ticker.cancel()
+                    for t in [producer, *tasks]:
+                        if not t.done():
+                            t.cancel()
+        finally:
+            writer.close()
+            self._emit()
+
+    async def _abort_on_deadline(
+        self, producer: asyncio.Task[None], tasks: list[asyncio.Task[None]], plan: _Plan, writer: Any, skip: set[str]
+    ) -> None:
+        """Record every unfinished case as a deadline error, so each case has exactly one row."""
+        producer.cancel()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(producer, *tasks, return_exceptions=True)
+        for job in self._jobs(plan, skip | self._finished):
+            await self._finish(job, CallResult(output=None, error="deadline exceeded"), writer, None)
+
+    async def _dispatch(self, batch: list[_Job], queue: asyncio.Queue[Any], writer: Any, call_model: Any) -> None:
+        keys = [j.cache_key for j in batch if j.cache_key is not None]
+        hits: dict[str, dict[str, Any]] = self.store.cache_get_many(keys) if keys else {}
+        for job in batch:
+            hit = hits.get(job.cache_key) if job.cache_key else None
+            if hit is not None:
+                result = CallResult(
+                    output=hit.get("output"),
+                    prompt_tokens=int(hit.get("prompt_tokens") or 0),
+                    completion_tokens=int(hit.get("completion_tokens") or 0),
+                    cost_usd=float(hit.get("cost_usd") or 0.0),
+                    latency_ms=float(hit.get("latency_ms") or 0.0),
+                    ttft_ms=hit.get("ttft_ms"),
+                    cached=True,
+                )
+                await self._finish(job, result, writer, call_model)
+            else:
+                await queue.put(job)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            self._emit()
+
+    # -- one evalset ------------------------------------------------------------------------
+
+    def _run_side(
+        self, plan: _Plan, *, role: str, baseline_run_id: str | None, ref: str | None, run_id: str | None = None
+    ) -> str:
+        """Run one side of one evalset; returns its run id. Results are written as they finish."""
+        commit, branch = git_info(self.cfg.root)
+        skip: set[str] = set()
+        if run_id is None:
+            run_id = self.store.create_run(
+                evalset=plan.evalset.name,
+                config={
+                    "role": role,
+                    "ref": ref or "WORKTREE",
+                    "models": [m.name for m in plan.models],
+                    "repeat": plan.repeat,
+                    "prompts": {p.name: p.hash for p in plan.prompts},
+                    "evalset_path": plan.evalset.path,
+                    "no_cache": self.options.no_cache,
+                    "shard": list(self.options.shard) if self.options.shard else None,
+                    "baseline": self.options.baseline,
+                    "concurrency": self.concurrency,
+                },
+                git_commit=commit,
+                git_branch=branch,
+                baseline_run_id=baseline_run_id,
+                shard=f"{self.options.shard[0]}/{self.options.shard[1]}" if self.options.shard else None,
+            )
+        else:
+            skip = self.store.finished_keys(run_id)
+        self.store.put_prompt_versions(
+            [
+                {
+                    "version_hash": p.hash,
+                    "prompt": p.name,
+                    "path": p.path,
+                    "content": p.to_dict(),
+                    "git_commit": commit if ref is None else ref,
+                }
+                for p in plan.prompts
+            ]
+        )
+        self._finished = set(skip)
+        self.progress.phase = f"{plan.evalset.name} ({role})"
+        self.progress.total += len(plan.prompts) * len(plan.models) * len(plan.cases) * plan.repeat - len(skip)
+        deadline = self._deadline
+        try:
+            asyncio.run(self._execute(plan, run_id, skip, deadline))
+        except KeyboardInterrupt:
+            self.store.finish_run(run_id, "interrupted", {"interrupted": True})
+            raise
+        return run_id
+
+    def _outcomes(self, run_id: str) -> list[CaseOutcome]:
+        outcomes: list[CaseOutcome] = self.store.outcomes(run_id)
+        return outcomes
+
+    def _finalize(self, info: RunInfo, plan: _Plan, gate_cfg: GateConfig) -> None:
+        from llmctl.gate import compare
+
+        candidate = self._outcomes(info.run_id)
+        baseline = self._outcomes(info.baseline_run_id) if info.baseline_run_id else None
+        verdict = compare(baseline, candidate, gate_cfg)
+        info.verdict = verdict
+        info.errors = sorted({(o.prompt, o.model, o.case_id) for o in candidate if o.error})
+        info.summary = summarize(candidate, verdict)
+        status = "completed"
+        self.store.finish_run(info.run_id, status, info.summary)
+        if info.baseline_run_id:
+            base_summary = summarize(baseline or [], None)
+            self.store.finish_run(info.baseline_run_id, "completed", base_summary)
+
+    # -- entry point ------------------------------------------------------------------------
+
+    def run(self) -> EvalOutcome:
+        opts = self.options
+        self._deadline = (time.monotonic() + opts.deadline) if opts.deadline else None
+        outcome = EvalOutcome()
+        library = PromptLibrary(source_at(self.cfg, opts.prompt_ref), self.cfg.prompts_dir)
+        if opts.resume:
+            return self._resume(opts.resume)
+        paths = find_evalsets(self.cfg.root, self.cfg.evalsets_dir, opts.evalsets or None)
+        if not paths:
+            raise InputError(f"no evalsets found in {self.cfg.evalsets_dir}/", hint="create one, or run llmctl init")
+        evalsets = [load_evalset(p, self.cfg.root) for p in paths]
+        plans = [(ev, self._plan(ev, library, opts.prompt_ref)) for ev in evalsets]
+        base_plans: dict[str, _Plan] = {}
+        if opts.baseline:
+            base_library = PromptLibrary(source_at(self.cfg, opts.baseline), self.cfg.prompts_dir)
+            base_source = base_library.source
+            kept = []
+            for ev, plan in plans:
+                try:
+                    base_plan = self._plan(ev, base_library, opts.baseline if not opts.prompt_ref else None)
+                except InputError:
+                    base_plan = None  # the prompt is new in this change: floors only
+                if opts.changed_only and base_plan is not None:
+                    same_prompts = {p.name: p.hash for p in plan.prompts} == {p.name: p.hash for p in base_plan.prompts}
+                    same_evalset = base_source.read(ev.path) == WorktreeSource(self.cfg.root).read(ev.path)
+                    if same_prompts and same_evalset:
+                        outcome.skipped.append(ev.name)
+                        continue
+                if base_plan is not None:
+                    base_plans[ev.name] = base_plan
+                kept.append((ev, plan))
+            plans = kept
+        if opts.dry_run:
+            total = 0
+            for _ev, plan in plans:
+                total += sum(1 for _ in self._jobs(plan, set()))
+                base = base_plans.get(_ev.name)
+                if base is not None:
+                    total += sum(1 for _ in self._jobs(base, set()))
+            outcome.dry_run_cases = total
+            return outcome
+        for ev, plan in plans:
+            # Evaluators are built (and validated) before any call is made.
+            for case in plan.cases:
+                for prompt in plan.prompts:
+                    self._evaluators_for(prompt, [*ev.evaluators, *case.asserts])
+                    try:
+                        prompt.resolve_vars(case.vars)
+                    except InputError as exc:
+                        raise InputError(
+                            f"case {case.id!r}: {exc.message}", file=ev.path, line=case.metadata.get("_line")
+                        ) from None
+            baseline_run_id = None
+            base_plan = base_plans.get(ev.name)
+            if base_plan is not None:
+                baseline_run_id = self._run_side(base_plan, role="baseline", baseline_run_id=None, ref=opts.baseline)
+            run_id = self._run_side(plan, role="candidate", baseline_run_id=baseline_run_id, ref=opts.prompt_ref)
+            info = RunInfo(run_id=run_id, evalset=ev.name, baseline_run_id=baseline_run_id)
+            self._finalize(info, plan, self.cfg.gate.merged(ev.gate))
+            outcome.runs.append(info)
+        outcome.exit_code = exit_code_for(outcome)
+        return outcome
+
+    def _resume(self, run_ref: str) -> EvalOutcome:
+        run = self.store.get_run(run_ref)
+        config = run.get("config") or {}
+        if isinstance(config, str):
+            config = json.loads(config)
+        path = config.get("evalset_path")
+        if not path:
+            raise InputError(f"run {run['id']} has no evalset path recorded; cannot resume")
+        ev = load_evalset(self.cfg.root / path, self.cfg.root)
+        self.options.models = config.get("models") or self.options.models
+        self.options.repeat = config.get("repeat") or self.options.repeat
+        if config.get("shard"):
+            self.options.shard = (int(config["shard"][0]), int(config["shard"][1]))
+        ref = config.get("ref")
+        ref = None if ref in (None, "WORKTREE") else ref
+        library = PromptLibrary(source_at(self.cfg, ref), self.cfg.prompts_dir)
+        plan = self._plan(ev, library, ref)
+        recorded = config.get("prompts") or {}
+        changed = [p.name for p in plan.prompts if recorded.get(p.name) not in (None, p.hash)]
+        if changed:
+            raise InputError(
+                f"cannot resume run {run['id']}: prompt(s) {', '.join(changed)} changed since it started",
+                hint="start a new run instead",
+            )
+        self._run_side(
+            plan,
+            role=config.get("role", "candidate"),
+            baseline_run_id=run.get("baseline_run_id"),
+            ref=ref,
+            run_id=run["id"],
+        )
+        info = RunInfo(run_id=run["id"], evalset=ev.name, baseline_run_id=run.get("baseline_run_id"))
+        self._finalize(info, plan, self.cfg.gate.merged(ev.gate))
+        outcome = EvalOutcome(runs=[info])
+        outcome.exit_code = exit_code_for(outcome)
+        return outcome
+
+
+def exit_code_for(outcome: EvalOutcome) -> int:
+    """3 when provider errors left cases without results, else 1 when a gate failed, else 0."""
+    if any(info.errors for info in outcome.runs):
+        return EXIT_INFRA
+    if any(info.verdict is not None and not info.verdict.passed for info in outcome.runs):
+        return EXIT_GATE_FAILED
+    return EXIT_OK
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def summarize(outcomes: list[CaseOutcome], verdict: Any) -> dict[str, Any]:
+    """Per prompt x model: pass rate with a 95% Wilson interval, mean scores, cost, latency, errors."""
+    from llmctl.stats import wilson_interval
+
+    groups: dict[tuple[str, str], list[CaseOutcome]] = {}
+    for o in outcomes:
+        groups.setdefault((o.prompt, o.model), []).append(o)
+    rows = []
+    for (prompt, model), items in sorted(groups.items()):
+        ok = [o for o in items if not o.error]
+        passed = sum(1 for o in ok if o.passed)
+        lo, hi = wilson_interval(passed, len(ok)) if ok else (0.0, 0.0)
+        scores: dict[str, list[float]] = {}
+        for o in ok:
+            for name, value in o.scores.items():
+                if value is not None:
+                    scores.setdefault(name, []).append(value)
+        latencies = [o.latency_ms for o in ok]
+        rows.append(
+            {
+                "prompt": prompt,
+                "model": model,
+                "version_hash": items[0].version_hash,
+                "n": len(items),
+                "passed": passed,
+                "pass_rate": passed / len(ok) if ok else 0.0,
+                "pass_rate_ci": [lo, hi],
+                "scores": {k: sum(v) / len(v) for k, v in sorted(scores.items())},
+                "cost_usd_total": sum(o.cost_usd for o in ok),
+                "cost_usd_mean": (sum(o.cost_usd for o in ok) / len(ok)) if ok else 0.0,
+                "latency_p50": _percentile(latencies, 0.5),
+                "latency_p95": _percentile(latencies, 0.95),
+                "cached": sum(1 for o in items if o.cached),
+                "errors": len(items) - len(ok),
+            }
+        )
+    summary: dict[str, Any] = {"groups": rows, "errors": sum(r["errors"] for r in rows)}
+    if verdict is not None:
+        summary["gate_passed"] = bool(verdict.passed)
+        summary["verdict"] = verdict.to_dict()
+    return summary
+
+
+def run_eval(cfg: Config, options: EvalOptions, listener: Listener | None = None) -> EvalOutcome:
+    """Run `llmctl eval` as a library call."""
+    return Runner(cfg, options, listener).run()

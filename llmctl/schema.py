@@ -1,0 +1,182 @@
+"""JSON Schemas of the prompt and evalset files, for editors (`llmctl schema`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_EVALUATOR: dict[str, Any] = {
+    "oneOf": [
+        {"type": "string", "description": "shorthand: an evaluator type with no options"},
+        {
+            "type": "object",
+            "required": ["type"],
+            "properties": {
+                "type": {"type": "string", "description": "registered evaluator name, e.g. contains, judge"},
+                "not": {"type": "boolean", "description": "negate the check"},
+                "weight": {"type": "number", "minimum": 0},
+                "threshold": {"type": "number"},
+                "metric": {"type": "string", "description": "name the score is reported under"},
+            },
+            "additionalProperties": True,
+        },
+    ]
+}
+
+PROMPT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://llmctl.dev/schema/prompt.json",
+    "title": "llmctl prompt file",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "pattern": "^[^\\s@]+$"},
+        "description": {"type": "string"},
+        "model": {"type": "string", "description": "litellm model id or llmctl.yaml alias"},
+        "params": {"type": "object", "description": "model parameters (temperature, max_tokens, ...)"},
+        "inputs": {
+            "type": "object",
+            "additionalProperties": {
+                "oneOf": [
+                    {
+                        "type": "string",
+                        "enum": ["string", "number", "integer", "boolean", "array", "object", "any"],
+                    },
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "type": {
+                                "enum": ["string", "number", "integer", "boolean", "array", "object", "any"]
+                            },
+                            "default": {},
+                            "description": {"type": "string"},
+                            "required": {"type": "boolean"},
+                            "enum": {"type": "array"},
+                        },
+                    },
+                ]
+            },
+        },
+        "messages": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["role", "content"],
+                "additionalProperties": False,
+                "properties": {
+                    "role": {"enum": ["system", "user", "assistant", "developer", "tool"]},
+                    "content": {"type": "string"},
+                },
+            },
+        },
+        "template": {"type": "string"},
+        "output": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"json_schema": {"type": "object"}},
+        },
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "metadata": {"type": "object"},
+    },
+    "not": {"required": ["messages", "template"]},
+}
+
+_GATE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "confidence": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+        "quality": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"min_pass_rate": {"type": ["number", "null"]}, "max_drop": {"type": "number"}},
+        },
+        "cost": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"max_increase": {"type": ["number", "null"]}},
+        },
+        "latency": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"p95_max_increase": {"type": ["number", "null"]}},
+        },
+    },
+}
+
+EVALSET_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://llmctl.dev/schema/evalset.json",
+    "title": "llmctl evalset file",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "description": {"type": "string"},
+        "prompt": {
+            "oneOf": [
+                {"type": "string", "description": "NAME or NAME@REF"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            ]
+        },
+        "prompts": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "models": {
+            "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]
+        },
+        "repeat": {"type": "integer", "minimum": 1},
+        "concurrency": {"type": "integer", "minimum": 1},
+        "params": {"type": "object"},
+        "defaults": {"type": "object", "properties": {"vars": {"type": "object"}}},
+        "cases": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": ["string", "integer"]},
+                    "description": {"type": "string"},
+                    "vars": {"type": "object"},
+                    "expected": {},
+                    "assert": {"type": "array", "items": _EVALUATOR},
+                    "metadata": {"type": "object"},
+                },
+            },
+        },
+        "source": {
+            "oneOf": [
+                {"type": "string", "description": "a .jsonl, .csv or .parquet file"},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "path": {"type": "string"},
+                        "hf": {"type": "string"},
+                        "name": {"type": "string"},
+                        "split": {"type": "string"},
+                        "limit": {"type": "integer", "minimum": 1},
+                        "columns": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "id": {"type": "string"},
+                                "expected": {"type": "string"},
+                                "vars": {
+                                    "oneOf": [
+                                        {"type": "string"},
+                                        {"type": "array", "items": {"type": "string"}},
+                                    ]
+                                },
+                            },
+                        },
+                    },
+                },
+            ]
+        },
+        "evaluators": {"type": "array", "items": _EVALUATOR},
+        "gate": _GATE,
+    },
+    "anyOf": [{"required": ["prompt"]}, {"required": ["prompts"]}],
+}
+
+SCHEMAS = {"prompt": PROMPT_SCHEMA, "evalset": EVALSET_SCHEMA}

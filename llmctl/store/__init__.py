@@ -1,0 +1,29 @@
+"""The DuckDB store: runs, results, scores, prompt versions and the response cache.
+
+    from llmctl.store import Store
+    store = Store(Path(".llmctl/llmctl.duckdb"))
+    run_id = store.create_run(evalset="summarize", config={}, git_commit=sha, git_branch="main")
+    with store.writer(run_id) as w:
+        w.add(result_row, score_rows)
+    store.finish_run(run_id, "completed", summary)
+
+The file is opened per operation and closed again, so several llmctl processes
+can share it; see DESIGN.md "Store" for the tables.
+"""
+
+from llmctl.store._keys import new_run_id, result_key
+from llmctl.store._schema import MIGRATIONS, RUN_STATUSES, SCHEMA_VERSION
+from llmctl.store._store import EXPORT_FORMATS, ExportFormat, Store
+from llmctl.store._writer import RunWriter
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "MIGRATIONS",
+    "RUN_STATUSES",
+    "SCHEMA_VERSION",
+    "ExportFormat",
+    "RunWriter",
+    "Store",
+    "new_run_id",
+    "result_key",
+]

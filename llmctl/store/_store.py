@@ -1,0 +1,636 @@
+"""`Store`: the DuckDB file that holds runs, results, scores, prompt versions and the cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+
+import llmctl
+from llmctl.errors import InputError, StoreError
+from llmctl.store._connect import Connector
+from llmctl.store._keys import new_run_id
+from llmctl.store._schema import (
+    PROMPT_VERSION_COLUMNS,
+    RESULT_COLUMNS,
+    RUN_STATUSES,
+    SCORE_COLUMNS,
+    current_version,
+    utcnow,
+)
+from llmctl.store._writer import (
+    CACHE_COLUMNS,
+    RunWriter,
+    cache_record,
+    check_fields,
+    insert_sql,
+    to_arrow,
+    to_json,
+)
+from llmctl.types import CaseOutcome
+
+ExportFormat = Literal["json", "jsonl", "csv", "parquet"]
+EXPORT_FORMATS: tuple[str, ...] = ("json", "jsonl", "csv", "parquet")
+
+_RUN_COLUMNS = (
+    "id, started_at, finished_at, status, git_commit, git_branch, evalset, config, "
+    "baseline_run_id, summary, llmctl_version, shard"
+)
+_RESULT_NAMES = ", ".join(f"r.{c[0]}" for c in RESULT_COLUMNS)
+_PROMPT_VERSION_FIELDS = {c[0] for c in PROMPT_VERSION_COLUMNS}
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _loads(text: Any) -> Any:
+    return json.loads(text) if isinstance(text, str) else text
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+class Store:
+    """The llmctl store at `path` (created on first write; reads of a missing file see an empty store).
+
+    Every method opens the file, runs one short transaction and closes it, so
+    several llmctl processes can share a store; see `llmctl.store._connect`.
+    """
+
+    new_run_id = staticmethod(new_run_id)
+
+    def __init__(
+        self,
+        path: Path,
+        lock_timeout: float = 60,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
+        self._db = Connector(Path(path), lock_timeout=lock_timeout, on_wait=on_wait)
+        self.lock_timeout = lock_timeout
+        self.on_wait = on_wait
+
+    @property
+    def path(self) -> Path:
+        return self._db.path
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    def schema_version(self) -> int:
+        """The store's applied schema version (migrating an older store first)."""
+        return self._db.run(lambda con: current_version(con) or 0, read_only=True)
+
+    # -- runs ------------------------------------------------------------------
+
+    def create_run(
+        self,
+        run_id: str | None = None,
+        *,
+        evalset: str | None,
+        config: Mapping[str, Any],
+        git_commit: str | None,
+        git_branch: str | None,
+        baseline_run_id: str | None = None,
+        shard: str | None = None,
+    ) -> str:
+        """Record a new run with status `running`; returns its id."""
+        rid = run_id or new_run_id()
+        row = [
+            rid,
+            utcnow(),
+            evalset,
+            to_json(dict(config)),
+            git_commit,
+            git_branch,
+            baseline_run_id,
+            llmctl.__version__,
+            shard,
+        ]
+
+        def tx(con: duckdb.DuckDBPyConnection) -> None:
+            if con.execute("SELECT 1 FROM runs WHERE id = ?", [rid]).fetchone():
+                raise InputError(f"run {rid} already exists in {self.path}")
+            con.execute(
+                "INSERT INTO runs (id, started_at, status, evalset, config, git_commit, git_branch, "
+                "baseline_run_id, llmctl_version, shard) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+        self._db.run(tx)
+        return rid
+
+    def resume_run(self, run_id: str) -> dict[str, Any]:
+        """Mark an existing run `running` again (for `--resume`); returns it."""
+        run = self.get_run(run_id)
+        self._db.run(
+            lambda con: con.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", [run["id"]])
+        )
+        return self.get_run(run["id"])
+
+    def finish_run(self, run_id: str, status: str, summary: Mapping[str, Any] | None) -> None:
+        """Set a run's final status (`completed`, `failed`, `interrupted`), end time and summary."""
+        if status not in RUN_STATUSES:
+            raise ValueError(f"unknown run status {status!r}; expected one of {', '.join(RUN_STATUSES)}")
+        text = to_json(dict(summary)) if summary is not None else None
+
+        def tx(con: duckdb.DuckDBPyConnection) -> None:
+            found = con.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ? RETURNING id",
+                [status, utcnow(), text, run_id],
+            ).fetchall()
+            if not found:
+                raise InputError(f"no run {run_id} in {self.path}")
+
+        self._db.run(tx)
+
+    def writer(
+        self,
+        run_id: str,
+        *,
+        batch_rows: int = 5000,
+        flush_interval: float = 0.5,
+        background: bool = True,
+    ) -> RunWriter:
+        """A buffered writer for the results of `run_id` (which must exist)."""
+        return RunWriter(self, run_id, batch_rows=batch_rows, flush_interval=flush_interval, background=background)
+
+    def get_run(self, run_id_or_prefix: str) -> dict[str, Any]:
+        """One run by id, unique id prefix, or `latest`; with result counts."""
+
+        def q(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+            rid = self._resolve(con, run_id_or_prefix)
+            return self._runs_with_counts(con, [rid])[0]
+
+        return self._db.run(q, read_only=True)
+
+    def list_runs(self, limit: int = 20, evalset: str | None = None, prompt: str | None = None) -> list[dict[str, Any]]:
+        """Most recent runs first, with counts (`n_results`, `n_errors`, `n_passed`, `pass_rate`,
+        `cost_usd`). With `prompt`, only runs that evaluated it, counted over its results only."""
+
+        def q(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+            ids = [
+                r[0]
+                for r in con.execute(
+                    "SELECT id FROM runs WHERE ($evalset IS NULL OR evalset = $evalset) "
+                    "AND ($prompt IS NULL OR id IN (SELECT run_id FROM results WHERE prompt = $prompt)) "
+                    "ORDER BY started_at DESC, id DESC LIMIT $limit",
+                    {"evalset": evalset, "prompt": prompt, "limit": int(limit)},
+                ).fetchall()
+            ]
+            return self._runs_with_counts(con, ids, prompt=prompt)
+
+        return self._db.run(q, read_only=True)
+
+    def latest_run_for(self, prompt: str, version_hash: str, evalset: str | None = None) -> dict[str, Any] | None:
+        """The most recent completed run with results for this prompt version (counts over them)."""
+
+        def q(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+            row = con.execute(
+                "SELECT id FROM runs WHERE status = 'completed' "
+                "AND ($evalset IS NULL OR evalset = $evalset) "
+                "AND id IN (SELECT run_id FROM results WHERE prompt = $prompt AND version_hash = $v) "
+                "ORDER BY coalesce(finished_at, started_at) DESC, id DESC LIMIT 1",
+                {"evalset": evalset, "prompt": prompt, "v": version_hash},
+            ).fetchone()
+            if row is None:
+                return None
+            return self._runs_with_counts(con, [row[0]], prompt=prompt, version_hash=version_hash)[0]
+
+        return self._db.run(q, read_only=True)
+
+    def runs_for_version(self, prompt: str, version_hash: str) -> list[dict[str, Any]]:
+        """Every run (any status, newest first) with results for this prompt version."""
+
+        def q(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+            ids = [
+                r[0]
+                for r in con.execute(
+                    "SELECT id FROM runs WHERE id IN "
+                    "(SELECT run_id FROM results WHERE prompt = $prompt AND version_hash = $v) "
+                    "ORDER BY started_at DESC, id DESC",
+                    {"prompt": prompt, "v": version_hash},
+                ).fetchall()
+            ]
+            return self._runs_with_counts(con, ids, prompt=prompt, version_hash=version_hash)
+
+        return self._db.run(q, read_only=True)
+
+    # -- results -----------------------------------------------------------------
+
+    def finished_keys(self, run_id: str) -> set[str]:
+        """Result keys of `run_id` stored without an error (what `--resume` can skip)."""
+        rows = self._db.run(
+            lambda con: con.execute(
+                "SELECT result_key FROM results WHERE run_id = ? AND error IS NULL", [run_id]
+            ).fetchall(),
+            read_only=True,
+        )
+        return {r[0] for r in rows}
+
+    def outcomes(self, run_id: str) -> list[CaseOutcome]:
+        """Every result of a run joined with its scores, ordered by prompt, model, case, repeat.
+
+        Scores are keyed by evaluator name; a second evaluator of the same name in
+        one result is keyed `name#2` (in configuration order). An evaluator that
+        errored never passes, and its reason is the error.
+        """
+
+        def q(con: duckdb.DuckDBPyConnection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+            rid = self._resolve(con, run_id)
+            results = con.execute(
+                "SELECT result_key, prompt, model, case_id, repeat_index, passed, error, cost_usd, "
+                "latency_ms, cached, output, version_hash FROM results WHERE run_id = ? "
+                "ORDER BY prompt, model, case_id, repeat_index",
+                [rid],
+            ).fetchall()
+            scores = con.execute(
+                "SELECT result_key, evaluator, score, passed, reason, error FROM scores "
+                "WHERE run_id = ? ORDER BY result_key, idx",
+                [rid],
+            ).fetchall()
+            return results, scores
+
+        results, scores = self._db.run(q, read_only=True)
+        by_key: dict[str, list[tuple[Any, ...]]] = {}
+        for s in scores:
+            by_key.setdefault(s[0], []).append(s)
+        out: list[CaseOutcome] = []
+        for key, prompt, model, case_id, rep, passed, error, cost, latency, cached, output, vh in results:
+            oc = CaseOutcome(
+                prompt=prompt,
+                model=model,
+                case_id=case_id,
+                repeat_index=rep,
+                error=error,
+                cost_usd=cost or 0.0,
+                latency_ms=latency or 0.0,
+                cached=bool(cached),
+                output=output,
+                version_hash=vh or "",
+            )
+            for _, evaluator, score, s_passed, reason, s_error in by_key.get(key, ()):
+                name, n = evaluator, 1
+                while name in oc.scores:
+                    n += 1
+                    name = f"{evaluator}#{n}"
+                oc.scores[name] = float(score) if score is not None else 0.0
+                oc.evaluator_passed[name] = bool(s_passed) and s_error is None
+                oc.reasons[name] = s_error if s_error is not None else (reason or "")
+            if passed is None:
+                passed = error is None and all(oc.evaluator_passed.values())
+            oc.passed = bool(passed) and error is None
+            out.append(oc)
+        return out
+
+    def results_table(self, run_id: str, *, with_scores: bool = True) -> pa.Table:
+        """A run's results as an Arrow table (with a nested `scores` list column by default)."""
+        return self._db.run(
+            lambda con: con.sql(self._results_query(self._resolve(con, run_id), with_scores)).to_arrow_table(),
+            read_only=True,
+        )
+
+    def export(self, run_id: str, fmt: str, dest: Path) -> Path:
+        """Write a run's results (with their scores) to `dest` as json, jsonl, csv or parquet.
+
+        json is one document `{"run": {...}, "results": [...]}`; jsonl and parquet
+        nest each result's scores as a list; csv carries them as a JSON text column.
+        The file appears whole or not at all.
+        """
+        if fmt not in EXPORT_FORMATS:
+            raise InputError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+        def q(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+            rid = self._resolve(con, run_id)
+            query = self._results_query(rid, with_scores=True, scores_as_json=fmt == "csv")
+            options = {
+                "jsonl": "FORMAT json",
+                "json": "FORMAT json",
+                "csv": "FORMAT csv, HEADER true",
+                "parquet": "FORMAT parquet",
+            }[fmt]
+            con.execute(f"COPY ({query}) TO {_sql_str(str(tmp))} ({options})")
+            return self._runs_with_counts(con, [rid])[0]
+
+        try:
+            run = self._db.run(q, read_only=True)
+            if fmt == "json":
+                self._wrap_json(tmp, run)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return dest
+
+    # -- cache and prompt versions -------------------------------------------------------
+
+    def cache_get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Cached responses for these keys, in one query; missing keys are absent."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        tbl = pa.table({"key": pa.array(wanted, type=pa.string())})
+        names = [c[0] for c in CACHE_COLUMNS]
+
+        def q(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+            con.register("_llmctl_keys", tbl)
+            return con.execute(
+                f"SELECT {', '.join('c.' + n for n in names)} FROM cache c "  # noqa: S608
+                "WHERE c.key IN (SELECT key FROM _llmctl_keys)"
+            ).fetchall()
+
+        return {row[0]: dict(zip(names, row, strict=True)) for row in self._db.run(q, read_only=True)}
+
+    def cache_put_many(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Store cache entries (an existing key keeps its first entry)."""
+        recs = [cache_record(r) for r in rows]
+        if not recs:
+            return
+        tbl = to_arrow(recs, CACHE_COLUMNS)
+
+        def tx(con: duckdb.DuckDBPyConnection) -> None:
+            con.register("_llmctl_cache", tbl)
+            con.execute(insert_sql("cache", CACHE_COLUMNS, "_llmctl_cache") + " ON CONFLICT DO NOTHING")
+
+        self._db.run(tx)
+
+    def put_prompt_versions(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Record prompt versions (`version_hash`, `prompt`, `path`, `content`, `git_commit`);
+        a hash already stored keeps its first record (and `first_seen`)."""
+        recs = []
+        for row in rows:
+            check_fields(row, _PROMPT_VERSION_FIELDS, "prompt version")
+            if not row.get("version_hash") or not row.get("prompt"):
+                raise ValueError("a prompt version row needs `version_hash` and `prompt`")
+            rec = dict(row)
+            if rec.get("first_seen") is None:
+                rec["first_seen"] = utcnow()
+            recs.append(rec)
+        if not recs:
+            return
+        tbl = to_arrow(recs, PROMPT_VERSION_COLUMNS)
+
+        def tx(con: duckdb.DuckDBPyConnection) -> None:
+            con.register("_llmctl_pv", tbl)
+            con.execute(insert_sql("prompt_versions", PROMPT_VERSION_COLUMNS, "_llmctl_pv") + " ON CONFLICT DO NOTHING")
+
+        self._db.run(tx)
+
+    def get_prompt_version(self, version_hash: str) -> dict[str, Any] | None:
+        """A stored prompt version (content parsed from JSON), or None."""
+        names = [c[0] for c in PROMPT_VERSION_COLUMNS]
+        row = self._db.run(
+            lambda con: con.execute(
+                f"SELECT {', '.join(names)} FROM prompt_versions WHERE version_hash = ?",  # noqa: S608
+                [version_hash],
+            ).fetchone(),
+            read_only=True,
+        )
+        if row is None:
+            return None
+        rec = dict(zip(names, row, strict=True))
+        rec["content"] = _loads(rec["content"])
+        return rec
+
+    # -- merge -------------------------------------------------------------------------
+
+    def merge(self, run_id: str | None, sources: list[Path]) -> str:
+        """Combine shard runs from other store files into one run here; returns its id.
+
+        From each source store the most recent run is taken; all must share one
+        evalset and git commit. With `run_id` None a new run is created (status:
+        the worst of the shards', `config.merged_from` lists them); an existing
+        `run_id` gets the shards' results added. Duplicate result keys keep the
+        first copy, so merging twice changes nothing.
+        """
+        paths = [Path(s).absolute() for s in sources]
+        if not paths:
+            raise InputError("nothing to merge: give one or more shard store files")
+        picked: list[tuple[Path, dict[str, Any]]] = []
+        for src in paths:
+            if not src.exists():
+                raise InputError("shard store does not exist", file=src)
+            if src == self.path:
+                raise InputError("cannot merge a store into itself", file=src)
+            runs = Store(src, lock_timeout=self.lock_timeout, on_wait=self.on_wait).list_runs(limit=1)
+            if not runs:
+                raise InputError("shard store has no runs to merge", file=src)
+            picked.append((src, runs[0]))
+        evalsets = sorted({str(r["evalset"]) for _, r in picked})
+        commits = sorted({str(r["git_commit"]) for _, r in picked})
+        if len(evalsets) > 1 or len(commits) > 1:
+            listing = "; ".join(f"{p}: {r['id']} evalset={r['evalset']} commit={r['git_commit']}" for p, r in picked)
+            raise InputError(f"shard runs differ in evalset or git commit, refusing to merge them: {listing}")
+
+        target = run_id or new_run_id()
+        first = picked[0][1]
+        statuses = {r["status"] for _, r in picked}
+        status = next((s for s in ("failed", "interrupted", "running") if s in statuses), "completed")
+        if status == "running":
+            status = "interrupted"
+        config = dict(first["config"] or {})
+        config["merged_from"] = [{"store": str(p), "run_id": r["id"], "shard": r["shard"]} for p, r in picked]
+        started = min(r["started_at"] for _, r in picked)
+        finished = [r["finished_at"] for _, r in picked if r["finished_at"] is not None]
+        results_cols = ", ".join(c[0] for c in RESULT_COLUMNS[2:])
+        score_cols = ", ".join(c[0] for c in SCORE_COLUMNS[2:])
+        pv_cols = ", ".join(c[0] for c in PROMPT_VERSION_COLUMNS)
+
+        def tx(con: duckdb.DuckDBPyConnection) -> None:
+            for i, (src_path, _) in enumerate(picked):
+                con.execute(f"ATTACH {_sql_str(str(src_path))} AS llmctl_src{i} (READ_ONLY)")
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if not con.execute("SELECT 1 FROM runs WHERE id = ?", [target]).fetchone():
+                    con.execute(
+                        "INSERT INTO runs (id, started_at, finished_at, status, git_commit, git_branch, "
+                        "evalset, config, baseline_run_id, llmctl_version, shard) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                        [
+                            target,
+                            started,
+                            max(finished) if finished else None,
+                            status,
+                            first["git_commit"],
+                            first["git_branch"],
+                            first["evalset"],
+                            to_json(config),
+                            first["baseline_run_id"],
+                            llmctl.__version__,
+                        ],
+                    )
+                for i, (_, run) in enumerate(picked):
+                    src = f"llmctl_src{i}"
+                    params = {"target": target, "src": run["id"]}
+                    con.execute(
+                        f"INSERT INTO scores (run_id, result_key, {score_cols}) "  # noqa: S608
+                        f"SELECT $target, result_key, {score_cols} FROM {src}.scores s "
+                        "WHERE s.run_id = $src AND NOT EXISTS (SELECT 1 FROM results r "
+                        "WHERE r.run_id = $target AND r.result_key = s.result_key)",
+                        params,
+                    )
+                    con.execute(
+                        f"INSERT INTO results (run_id, result_key, {results_cols}) "  # noqa: S608
+                        f"SELECT $target, result_key, {results_cols} FROM {src}.results "
+                        "WHERE run_id = $src ON CONFLICT DO NOTHING",
+                        params,
+                    )
+                    con.execute(
+                        f"INSERT INTO prompt_versions ({pv_cols}) SELECT {pv_cols} "  # noqa: S608
+                        f"FROM {src}.prompt_versions ON CONFLICT DO NOTHING"
+                    )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+        self._db.run(tx)
+        return target
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _run_has_errors(self, run_id: str) -> bool:
+        """For the writer: check the run exists; True when it already has error results."""
+
+        def q(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+            return con.execute(
+                "SELECT (SELECT count(*) FROM runs WHERE id = $id), "
+                "EXISTS (SELECT 1 FROM results WHERE run_id = $id AND error IS NOT NULL)",
+                {"id": run_id},
+            ).fetchone()
+
+        row = self._db.run(q, read_only=True)
+        if not row or not row[0]:
+            raise InputError(f"no run {run_id} in {self.path}; create it with create_run() first")
+        return bool(row[1])
+
+    def _resolve(self, con: duckdb.DuckDBPyConnection, ref: str) -> str:
+        ref = ref.strip()
+        if ref in ("latest", "last"):
+            row = con.execute("SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1").fetchone()
+            if row is None:
+                raise InputError(f"no runs in {self.path} yet")
+            return str(row[0])
+        exact = con.execute("SELECT id FROM runs WHERE id = ?", [ref]).fetchone()
+        if exact:
+            return str(exact[0])
+        matches = [
+            r[0]
+            for r in con.execute(
+                "SELECT id FROM runs WHERE starts_with(id, ?) ORDER BY id DESC LIMIT 11", [ref]
+            ).fetchall()
+        ]
+        if len(matches) == 1 and ref:
+            return str(matches[0])
+        if len(matches) > 1 and ref:
+            more = ", ..." if len(matches) > 10 else ""
+            raise InputError(
+                f"run id {ref!r} is ambiguous; it matches {', '.join(matches[:10])}{more}",
+                hint="give more characters of the id",
+            )
+        recent = [r[0] for r in con.execute("SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 5").fetchall()]
+        hint = f"recent runs: {', '.join(recent)}" if recent else f"the store {self.path} has no runs yet"
+        raise InputError(f"no run matches {ref!r}", hint=hint)
+
+    def _runs_with_counts(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        ids: list[str],
+        *,
+        prompt: str | None = None,
+        version_hash: str | None = None,
+    ) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        rows = con.execute(
+            f"""
+            WITH agg AS (
+                SELECT run_id, count(*) AS n_results, count(error) AS n_errors,
+                       count_if(passed AND error IS NULL) AS n_passed, sum(cost_usd) AS cost_usd,
+                       list(DISTINCT prompt ORDER BY prompt) AS prompts,
+                       list(DISTINCT model ORDER BY model) AS models
+                FROM results
+                WHERE run_id IN (SELECT unnest($ids))
+                  AND ($prompt IS NULL OR prompt = $prompt)
+                  AND ($v IS NULL OR version_hash = $v)
+                GROUP BY run_id
+            )
+            SELECT {_RUN_COLUMNS}, coalesce(n_results, 0), coalesce(n_errors, 0),
+                   coalesce(n_passed, 0), coalesce(cost_usd, 0), coalesce(prompts, []),
+                   coalesce(models, [])
+            FROM runs LEFT JOIN agg ON agg.run_id = runs.id
+            WHERE id IN (SELECT unnest($ids))
+            """,  # noqa: S608
+            {"ids": ids, "prompt": prompt, "v": version_hash},
+        ).fetchall()
+        names = [n.strip() for n in _RUN_COLUMNS.split(",")] + [
+            "n_results",
+            "n_errors",
+            "n_passed",
+            "cost_usd",
+            "prompts",
+            "models",
+        ]
+        by_id: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            run = dict(zip(names, row, strict=True))
+            run["config"] = _loads(run["config"]) or {}
+            run["summary"] = _loads(run["summary"])
+            run["pass_rate"] = run["n_passed"] / run["n_results"] if run["n_results"] else None
+            by_id[run["id"]] = run
+        return [by_id[i] for i in ids if i in by_id]
+
+    @staticmethod
+    def _results_query(run_id: str, with_scores: bool, scores_as_json: bool = False) -> str:
+        rid = _sql_str(run_id)
+        if not with_scores:
+            return f"SELECT {_RESULT_NAMES} FROM results r WHERE r.run_id = {rid} ORDER BY r.prompt, r.model, r.case_id, r.repeat_index"  # noqa: S608, E501
+        scores = (
+            "list(struct_pack(evaluator := s.evaluator, score := s.score, passed := s.passed, "
+            "reason := s.reason, error := s.error, config := s.config) ORDER BY s.idx)"
+        )
+        if scores_as_json:
+            scores = f"to_json({scores})::VARCHAR"
+        return (
+            f"SELECT {_RESULT_NAMES}, s.scores FROM results r LEFT JOIN ("  # noqa: S608
+            f"SELECT s.result_key, {scores} AS scores FROM scores s WHERE s.run_id = {rid} "
+            f"GROUP BY s.result_key) s ON s.result_key = r.result_key "
+            f"WHERE r.run_id = {rid} ORDER BY r.prompt, r.model, r.case_id, r.repeat_index"
+        )
+
+    @staticmethod
+    def _wrap_json(jsonl: Path, run: dict[str, Any]) -> None:
+        """Turn the jsonl that COPY wrote into `{"run": ..., "results": [...]}`, streaming."""
+        out = jsonl.with_name(jsonl.name + ".json")
+        try:
+            with jsonl.open("r", encoding="utf-8") as src, out.open("w", encoding="utf-8") as dst:
+                dst.write('{"run": ')
+                dst.write(json.dumps(run, default=_json_default, ensure_ascii=False))
+                dst.write(', "results": [')
+                first = True
+                for line in src:
+                    line = line.strip()
+                    if not line:
+                        continue
+                    dst.write("\n" if first else ",\n")
+                    dst.write(line)
+                    first = False
+                dst.write("\n]}\n")
+            os.replace(out, jsonl)
+        finally:
+            out.unlink(missing_ok=True)
+
+
+__all__ = ["EXPORT_FORMATS", "ExportFormat", "Store", "StoreError"]

@@ -1,0 +1,302 @@
+"""`RunWriter`: streams a run's results, scores and cache entries into the store.
+
+Rows are buffered and written in batches: when `batch_rows` results are
+pending, every `flush_interval` seconds, on `flush()` and on `close()`. One
+batch is one transaction (results, their scores and cache entries together),
+so a result is never stored without its scores and a crash loses at most the
+unflushed rows. Opening the file costs ~20-40 ms (DuckDB allows one writing
+process at a time, so it is opened per batch and closed again), hence the
+batching.
+
+By default a background thread does the writing, so the caller (an asyncio
+runner) never blocks on disk or on another process's lock; `add()` blocks only
+when `2 * batch_rows` results are pending (backpressure keeps memory small).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+
+from llmctl.store._keys import result_key
+from llmctl.store._schema import (
+    CACHE_COLUMNS,
+    JSON_COLUMNS,
+    RESULT_COLUMNS,
+    SCORE_COLUMNS,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from llmctl.store._store import Store
+
+_RESULT_FIELDS = {name for name, _, _ in RESULT_COLUMNS}
+_SCORE_FIELDS = {name for name, _, _ in SCORE_COLUMNS}
+_CACHE_FIELDS = {name for name, _, _ in CACHE_COLUMNS}
+
+
+# A successful result replaces a stored error for the same key (that is what --resume is for).
+_REPLACED_KEYS = (
+    "SELECT r.result_key FROM results r JOIN _llmctl_res n ON r.result_key = n.result_key "
+    "WHERE r.run_id = $run AND r.error IS NOT NULL AND n.error IS NULL"
+)
+_DELETE_REPLACED = {
+    table: f"DELETE FROM {table} WHERE run_id = $run AND result_key IN ({_REPLACED_KEYS})"  # noqa: S608
+    for table in ("scores", "results")
+}
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
+
+
+def to_json(value: Any) -> str | None:
+    """A JSON column's text: strings are kept as given (already JSON), anything else is dumped."""
+    if value is None or isinstance(value, str):
+        return value
+    return _ENCODER.encode(value)
+
+
+def check_fields(row: Mapping[str, Any], allowed: set[str], what: str) -> None:
+    unknown = set(row) - allowed
+    if unknown:
+        raise ValueError(f"unknown {what} field(s): {', '.join(sorted(unknown))}")
+
+
+def to_arrow(rows: list[dict[str, Any]], columns: list[tuple[str, pa.DataType, Any]]) -> pa.Table:
+    """Column-wise Arrow table from row dicts (missing keys take the column's default)."""
+    arrays = []
+    for name, typ, default in columns:
+        values = [r.get(name, default) for r in rows]
+        if name in JSON_COLUMNS:
+            values = [to_json(v) for v in values]
+        arrays.append(pa.array(values, type=typ))
+    return pa.Table.from_arrays(arrays, names=[c[0] for c in columns])
+
+
+def cache_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    check_fields(row, _CACHE_FIELDS, "cache")
+    if not row.get("key"):
+        raise ValueError("a cache row needs a `key`")
+    rec = dict(row)
+    if rec.get("created_at") is None:
+        rec["created_at"] = utcnow()
+    return rec
+
+
+def insert_sql(table: str, columns: list[tuple[str, pa.DataType, Any]], source: str) -> str:
+    names = ", ".join(c[0] for c in columns)
+    return f"INSERT INTO {table} ({names}) SELECT {names} FROM {source}"  # noqa: S608
+
+
+_NEW_KEYS_ONLY = " WHERE NOT EXISTS (SELECT 1 FROM results r WHERE r.run_id = ? AND r.result_key = s.result_key)"
+_INSERT_NEW_SCORES = insert_sql("scores", SCORE_COLUMNS, "_llmctl_sc s") + _NEW_KEYS_ONLY
+
+
+class RunWriter:
+    """Buffered, batched writes of one run's results. Use as a context manager or call `close()`."""
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        *,
+        batch_rows: int = 5000,
+        flush_interval: float = 0.5,
+        background: bool = True,
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.batch_rows = max(1, batch_rows)
+        self.flush_interval = flush_interval
+        self.max_pending = 2 * self.batch_rows
+        self.results_written = 0  # result rows handed to the store (duplicates included)
+        self.flushes = 0
+        self._results: list[dict[str, Any]] = []
+        self._scores: list[dict[str, Any]] = []
+        self._cache: list[dict[str, Any]] = []
+        self._pending_keys: set[str] = set()
+        self._last_flush = time.monotonic()
+        self._cv = threading.Condition()
+        self._flush_lock = threading.Lock()
+        self._error: BaseException | None = None
+        self._closing = False
+        self._closed = False
+        # A successful result may replace a stored error for the same key (resume).
+        self._replace_errors = store._run_has_errors(run_id)
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._loop, name=f"llmctl-store-writer-{run_id}", daemon=True)
+            self._thread.start()
+
+    # -- public --------------------------------------------------------------
+
+    def add(self, result_row: Mapping[str, Any], score_rows: Iterable[Mapping[str, Any]] = ()) -> None:
+        """Queue one result and its scores. A result key already queued or stored is ignored."""
+        rec = self._result_record(result_row)
+        scores = [self._score_record(rec["result_key"], i, s) for i, s in enumerate(score_rows)]
+        with self._cv:
+            self._raise_pending_error()
+            if self._closed:
+                raise RuntimeError("RunWriter is closed")
+            if rec["result_key"] in self._pending_keys:
+                return
+            self._pending_keys.add(rec["result_key"])
+            self._results.append(rec)
+            self._scores.extend(scores)
+            pending = len(self._results)
+            if self._thread is not None:
+                if pending >= self.batch_rows:
+                    self._cv.notify_all()
+                while len(self._results) >= self.max_pending and self._error is None:
+                    self._cv.wait(timeout=0.5)
+                self._raise_pending_error()
+                return
+        if pending >= self.batch_rows or time.monotonic() - self._last_flush >= self.flush_interval:
+            self.flush()
+
+    def add_cache(self, row: Mapping[str, Any]) -> None:
+        """Queue one cache entry (`key`, `model`, `output`, tokens, cost, latency...)."""
+        rec = cache_record(row)
+        with self._cv:
+            self._raise_pending_error()
+            self._cache.append(rec)
+
+    def flush(self) -> None:
+        """Write everything queued now, in one transaction."""
+        self._flush_now()
+        with self._cv:
+            self._raise_pending_error()
+
+    def close(self) -> None:
+        """Write what is left and stop the background thread. Safe to call twice."""
+        if self._closed:
+            return
+        with self._cv:
+            self._closing = True
+            self._cv.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        self._closed = True
+        with self._cv:
+            self._error = None  # the final flush below retries whatever an earlier one left
+        self.flush()
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals -----------------------------------------------------------
+
+    def _raise_pending_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _result_record(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        check_fields(row, _RESULT_FIELDS, "result")
+        for required in ("prompt", "case_id", "model"):
+            if row.get(required) is None:
+                raise ValueError(f"a result row needs `{required}`")
+        rec = dict(row)
+        rec["run_id"] = self.run_id
+        rec["case_id"] = str(rec["case_id"])
+        if rec.get("repeat_index") is None:
+            rec["repeat_index"] = 0
+        if not rec.get("result_key"):
+            rec["result_key"] = result_key(rec["prompt"], rec["case_id"], rec["model"], rec["repeat_index"])
+        for name in ("input", "expected"):
+            if name in rec:
+                rec[name] = to_json(rec[name])
+        return rec
+
+    def _score_record(self, key: str, index: int, row: Mapping[str, Any]) -> dict[str, Any]:
+        check_fields(row, _SCORE_FIELDS, "score")
+        if not row.get("evaluator"):
+            raise ValueError("a score row needs `evaluator` (the evaluator's name)")
+        rec = dict(row)
+        rec["run_id"] = self.run_id
+        rec["result_key"] = key
+        if rec.get("idx") is None:
+            rec["idx"] = index
+        if "config" in rec:
+            rec["config"] = to_json(rec["config"])
+        return rec
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                if not self._closing and len(self._results) < self.batch_rows:
+                    self._cv.wait(timeout=self.flush_interval)
+                closing = self._closing
+            self._flush_now()
+            if closing:
+                return
+
+    def _flush_now(self) -> None:
+        with self._flush_lock:
+            with self._cv:
+                results, scores, cache = self._results, self._scores, self._cache
+                if not (results or scores or cache):
+                    self._last_flush = time.monotonic()
+                    return
+                self._results, self._scores, self._cache = [], [], []
+                self._pending_keys = set()
+            try:
+                self._write(results, scores, cache)
+            except BaseException as exc:
+                with self._cv:  # keep the rows for the next attempt (close retries once more)
+                    self._results = results + self._results
+                    self._scores = scores + self._scores
+                    self._cache = cache + self._cache
+                    self._pending_keys.update(r["result_key"] for r in results)
+                    self._error = exc
+                    self._cv.notify_all()
+                return
+            with self._cv:
+                self.results_written += len(results)
+                self.flushes += 1
+                self._last_flush = time.monotonic()
+                self._cv.notify_all()
+
+    def _write(self, results: list[dict[str, Any]], scores: list[dict[str, Any]], cache: list[dict[str, Any]]) -> None:
+        now = utcnow()
+        for rec in results:
+            if rec.get("created_at") is None:
+                rec["created_at"] = now
+        res_tbl = to_arrow(results, RESULT_COLUMNS) if results else None
+        sc_tbl = to_arrow(scores, SCORE_COLUMNS) if scores else None
+        cache_tbl = to_arrow(cache, CACHE_COLUMNS) if cache else None
+        run_id = self.run_id
+        replace_errors = self._replace_errors
+
+        def tx(con: duckdb.DuckDBPyConnection) -> None:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if res_tbl is not None:
+                    con.register("_llmctl_res", res_tbl)
+                    if replace_errors:
+                        for table in ("scores", "results"):
+                            con.execute(_DELETE_REPLACED[table], {"run": run_id})
+                if sc_tbl is not None:
+                    con.register("_llmctl_sc", sc_tbl)
+                    # Scores of a result that is already stored are dropped with it (first wins).
+                    con.execute(_INSERT_NEW_SCORES, [run_id])
+                if res_tbl is not None:
+                    con.execute(insert_sql("results", RESULT_COLUMNS, "_llmctl_res") + " ON CONFLICT DO NOTHING")
+                if cache_tbl is not None:
+                    con.register("_llmctl_cache", cache_tbl)
+                    con.execute(insert_sql("cache", CACHE_COLUMNS, "_llmctl_cache") + " ON CONFLICT DO NOTHING")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+        self.store._db.run(tx)

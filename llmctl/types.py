@@ -1,0 +1,132 @@
+"""Data shared between the engine's parts: cases, calls, scores, outcomes.
+
+These are plain dataclasses so that every layer (models, evaluators, store,
+gate, reports) can be built and tested on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Messages = list[dict[str, str]]
+
+
+@dataclass
+class EvaluatorSpec:
+    """One configured check: its registered `type` and its full configuration.
+
+    `config` holds everything the user wrote (including the common options
+    `not`, `weight`, `threshold`, `metric`), and is stored with every score.
+    """
+
+    type: str
+    config: dict[str, Any] = field(default_factory=dict)
+    file: str | None = None
+    line: int | None = None
+
+    @property
+    def name(self) -> str:
+        """The metric name scores are reported under (`metric:` or the type)."""
+        return str(self.config.get("metric") or self.type)
+
+
+@dataclass
+class Case:
+    """One evaluation case of an evalset. `id` is stable (given or content-derived)."""
+
+    id: str
+    vars: dict[str, Any]
+    expected: Any = None
+    asserts: list[EvaluatorSpec] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelSpec:
+    """A resolved model: what to call and how (from a litellm id or an llmctl.yaml alias)."""
+
+    name: str  # as written by the user (alias or litellm id); stored in results
+    litellm_id: str  # "openai/gpt-4o-mini", "hosted_vllm/...", or "echo" / "scripted"
+    api_base: str | None = None
+    api_key_env: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    input_cost_per_1k: float | None = None
+    output_cost_per_1k: float | None = None
+    max_concurrency: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    timeout: float = 60.0
+    retries: int = 4
+    stream: bool = False
+    # scripted-model options
+    responses: dict[str, str] | None = None
+    default: str | None = None
+    function: str | None = None
+    latency_ms: float | None = None
+
+    @property
+    def offline(self) -> bool:
+        return self.litellm_id in ("echo", "scripted")
+
+
+@dataclass
+class CallResult:
+    """The outcome of one model call (or its cached copy)."""
+
+    output: str | None
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    cached: bool = False
+    retries: int = 0
+
+
+@dataclass
+class EvalInput:
+    """What an evaluator sees for one result."""
+
+    output: str
+    expected: Any = None
+    vars: dict[str, Any] = field(default_factory=dict)
+    case_id: str = ""
+    model: str = ""
+    prompt: str = ""
+    messages: Messages = field(default_factory=list)
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class ScoreResult:
+    """One evaluator's verdict on one result. `error` set means it could not judge (never a pass)."""
+
+    score: float
+    passed: bool
+    reason: str = ""
+    error: str | None = None
+
+
+@dataclass
+class CaseOutcome:
+    """One stored result with its scores, as the gate and the reports see it."""
+
+    prompt: str
+    model: str
+    case_id: str
+    repeat_index: int = 0
+    passed: bool = False  # no error and every evaluator passed
+    error: str | None = None
+    scores: dict[str, float] = field(default_factory=dict)  # evaluator name -> score
+    evaluator_passed: dict[str, bool] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    cached: bool = False
+    output: str | None = None
+    version_hash: str = ""

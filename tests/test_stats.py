@@ -1,0 +1,130 @@
+"""Tests of llmctl.stats against closed forms and brute force."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from llmctl import stats
+
+
+def test_wilson_interval_known_value():
+    lo, hi = stats.wilson_interval(8, 10, 0.95)
+    assert lo == pytest.approx(0.4902, abs=1e-4)
+    assert hi == pytest.approx(0.9433, abs=1e-4)
+    assert stats.wilson_interval(0, 0) == (0.0, 1.0)
+    lo, hi = stats.wilson_interval(0, 20)
+    assert lo == 0.0 and 0 < hi < 0.2
+    lo, hi = stats.wilson_interval(20, 20)
+    assert hi == 1.0 and 0.8 < lo < 1.0
+
+
+def test_binomial_tail_matches_brute_force():
+    rnd = random.Random(1)
+    for _ in range(200):
+        n = rnd.randint(1, 300)
+        k = rnd.randint(0, n + 1)
+        exact = sum(math.comb(n, j) for j in range(k, n + 1)) / 2**n
+        assert stats.binom_half_tail_ge(k, n) == pytest.approx(exact, rel=1e-9, abs=1e-300)
+
+
+def test_mcnemar_exact_values():
+    assert stats.mcnemar_exact(10, 0, "worse") == pytest.approx(0.5**10)
+    assert stats.mcnemar_exact(10, 0) == pytest.approx(2 * 0.5**10)
+    assert stats.mcnemar_exact(0, 10, "better") == pytest.approx(0.5**10)
+    assert stats.mcnemar_exact(0, 10, "worse") == 1.0
+    assert stats.mcnemar_exact(5, 5, "worse") == pytest.approx(sum(math.comb(10, j) for j in range(5, 11)) / 1024)
+    assert stats.mcnemar_exact(0, 0) == 1.0
+    assert stats.mcnemar_exact(3, 3) == 1.0
+    # large counts stay finite and exact-ish
+    p = stats.mcnemar_exact(5200, 4800, "worse")
+    assert 0 < p < 0.001
+
+
+def test_sign_test_is_mcnemar_on_binary_pairs():
+    base = np.array([1, 1, 1, 0, 0, 1, 1, 0, 1, 1], dtype=float)
+    cand = np.array([0, 1, 0, 0, 1, 0, 1, 0, 0, 1], dtype=float)
+    p, worse, better = stats.sign_test(cand - base)
+    assert (worse, better) == (4, 1)
+    assert p == pytest.approx(stats.mcnemar_exact(4, 1, "worse"))
+
+
+def test_paired_bootstrap_is_seeded_and_brackets_the_delta():
+    rng = np.random.default_rng(3)
+    base = (rng.random(300) < 0.8).astype(float)
+    cand = base.copy()
+    cand[rng.choice(300, 30, replace=False)] = 0.0
+    a = stats.paired_bootstrap(base, cand, seed=7)
+    b = stats.paired_bootstrap(base, cand, seed=7)
+    assert a == b
+    assert a.method == "bootstrap"
+    assert a.interval[0] <= a.delta <= a.interval[1]
+    assert a.interval[1] < 0  # a clear drop
+    assert a.p_worse < 0.01
+
+
+def test_multinomial_bootstrap_matches_index_bootstrap():
+    """The fast path (multinomial over distinct values) has the index bootstrap's distribution."""
+    rng = np.random.default_rng(11)
+    base = (rng.random(400) < 0.7).astype(float)
+    cand = (rng.random(400) < 0.65).astype(float)
+    fast = stats.paired_bootstrap(base, cand, resamples=4000, seed=1)
+    d = cand - base
+    idx = rng.integers(0, d.size, size=(4000, d.size))
+    naive = np.quantile(d[idx].mean(axis=1), [0.025, 0.975])
+    assert fast.interval[0] == pytest.approx(naive[0], abs=0.01)
+    assert fast.interval[1] == pytest.approx(naive[1], abs=0.01)
+
+
+def test_bootstrap_normal_fallback_for_large_continuous_data():
+    rng = np.random.default_rng(5)
+    base = rng.random(100_000)
+    cand = base - 0.01 + rng.normal(0, 0.05, 100_000)
+    res = stats.paired_bootstrap(base, cand)
+    assert res.method == "normal"
+    assert res.interval[0] < -0.01 < res.interval[1]
+    assert res.p_worse < 1e-6
+
+
+def test_bootstrap_degenerate_inputs():
+    assert stats.paired_bootstrap([], []).interval == (0.0, 0.0)
+    same = stats.paired_bootstrap([1, 1, 0], [1, 1, 0])
+    assert same.delta == 0 and same.interval == (0.0, 0.0)
+    with pytest.raises(ValueError):
+        stats.paired_bootstrap([1, 0], [1])
+
+
+def test_compare_paired_fields():
+    res = stats.compare_paired([1, 1, 1, 1, 0], [0, 0, 1, 1, 0])
+    assert res.n_pairs == 5
+    assert res.baseline == pytest.approx(0.8) and res.candidate == pytest.approx(0.4)
+    assert res.delta == pytest.approx(-0.4)
+    assert (res.worse, res.better) == (2, 0)
+    assert res.p_worse == pytest.approx(0.25)
+    assert not res.significant_drop(0.95)
+
+
+def test_percentiles():
+    values = list(range(1, 101))
+    assert stats.percentile(values, 50) == pytest.approx(50.5)
+    assert stats.latency_percentiles(values)["p95"] == pytest.approx(95.05)
+    assert stats.latency_percentiles([]) == {"p50": None, "p95": None}
+    assert stats.percentile([], 50) is None
+
+
+def test_aggregate_by_key():
+    means, counts = stats.aggregate_by_key(np.array([0, 0, 1, 2, 2, 2]), np.array([1, 0, 1, 1, 1, 0]), 4)
+    assert counts.tolist() == [2, 1, 3, 0]
+    assert means[:3].tolist() == pytest.approx([0.5, 1.0, 2 / 3])
+    assert math.isnan(means[3])
+
+
+def test_simulation_calibration_is_exact():
+    mu = stats._solve_mu(0.8, 1.5)
+    assert stats._mean_pass_rate(mu, 1.5) == pytest.approx(0.8, abs=1e-9)
+    rng = np.random.default_rng(0)
+    sample = stats._logistic(mu + rng.normal(0, 1.5, 400_000)).mean()
+    assert sample == pytest.approx(0.8, abs=0.003)
