@@ -191,9 +191,7 @@ def check_gate(gate: LineDict, file: str) -> None:
         sub = allowed[key]
         if sub is None:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-                raise InputError(
-                    "gate.confidence must be a number between 0 and 1", file=file, line=gate.line_of(key)
-                )
+                raise InputError("gate.confidence must be a number between 0 and 1", file=file, line=gate.line_of(key))
             continue
         if not isinstance(value, dict):
             raise InputError(f"gate.{key} must be a mapping", file=file, line=gate.line_of(key))

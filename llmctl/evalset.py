@@ -125,9 +125,7 @@ def _plain(value: Any) -> Any:
 
 def _parse_prompt_ref(text: Any, file: str, line: int) -> PromptRef:
     if not isinstance(text, str) or not text.strip():
-        raise InputError(
-            "'prompt' must be a prompt name like summarize or summarize@production", file=file, line=line
-        )
+        raise InputError("'prompt' must be a prompt name like summarize or summarize@production", file=file, line=line)
     name, _, ref = text.strip().partition("@")
     if not name or (_ and not ref):
         raise InputError(f"invalid prompt reference {text!r}", file=file, line=line)
@@ -288,9 +286,7 @@ def _parse_source(value: Any, file: str, line: int) -> SourceSpec:
     if isinstance(value, str):
         return SourceSpec(path=value, line=line)
     if not isinstance(value, dict):
-        raise InputError(
-            "'source' must be a file path or a mapping {path|hf, split, columns}", file=file, line=line
-        )
+        raise InputError("'source' must be a file path or a mapping {path|hf, split, columns}", file=file, line=line)
     for key in value:
         if key not in SOURCE_KEYS:
             raise InputError(
@@ -321,9 +317,7 @@ def resolve_source_path(ev: Evalset, spec: SourceSpec) -> Path:
     assert spec.path is not None
     raw = Path(spec.path)
     if raw.is_absolute():
-        raise InputError(
-            f"source path {spec.path!r} must be relative to the project", file=ev.path, line=spec.line
-        )
+        raise InputError(f"source path {spec.path!r} must be relative to the project", file=ev.path, line=spec.line)
     root = ev.root.resolve()
     for base in (root, (root / ev.path).parent):
         candidate = (base / raw).resolve()
@@ -403,9 +397,7 @@ def load_source_cases(ev: Evalset, spec: SourceSpec) -> list[Case]:
     columns = set(rows[0]) if rows else set()
     if isinstance(vars_cols, str):
         vars_cols = [vars_cols]
-    if vars_cols is not None and not (
-        isinstance(vars_cols, list) and all(isinstance(c, str) for c in vars_cols)
-    ):
+    if vars_cols is not None and not (isinstance(vars_cols, list) and all(isinstance(c, str) for c in vars_cols)):
         raise InputError("source columns.vars must be a column name or a list", file=ev.path, line=spec.line)
     if rows:
         missing = [c for c in vars_cols or [] if c not in columns]
@@ -414,8 +406,7 @@ def load_source_cases(ev: Evalset, spec: SourceSpec) -> list[Case]:
                 missing.append(str(col))
         if missing:
             raise InputError(
-                f"source {shown} has no column(s) {', '.join(missing)} "
-                f"(its columns: {', '.join(sorted(columns))})",
+                f"source {shown} has no column(s) {', '.join(missing)} (its columns: {', '.join(sorted(columns))})",
                 file=ev.path,
                 line=spec.line,
             )

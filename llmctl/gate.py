@@ -318,9 +318,7 @@ def compare(
     elif baseline is not None:
         missing = sorted(set(base_groups) - set(cand_groups))
         if missing:
-            notes.append(
-                "In the baseline only (not compared): " + ", ".join(group_name(p, m) for p, m in missing)
-            )
+            notes.append("In the baseline only (not compared): " + ", ".join(group_name(p, m) for p, m in missing))
     if not candidate:
         notes.append("The candidate run has no results.")
     counts: dict[str, int] = defaultdict(int)
@@ -372,25 +370,55 @@ def _compare_group(
     if gate.min_pass_rate is not None:
         if cand_rate is None:
             metrics.append(
-                MetricVerdict(name, "min_pass_rate", None, None, None, None, None,
-                              f"≥ {_pct(gate.min_pass_rate)}", False,
-                              "no candidate results without errors to check the floor on")
+                MetricVerdict(
+                    name,
+                    "min_pass_rate",
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    f"≥ {_pct(gate.min_pass_rate)}",
+                    False,
+                    "no candidate results without errors to check the floor on",
+                )
             )
         else:
             lo, hi = stats.wilson_interval(cand_rate * n_cand_cases, n_cand_cases, gate.confidence)
             ok = cand_rate >= gate.min_pass_rate
             metrics.append(
-                MetricVerdict(name, "min_pass_rate", None, cand_rate, None, (lo, hi), None,
-                              f"≥ {_pct(gate.min_pass_rate)}", ok,
-                              f"candidate pass rate over {n_cand_cases} case(s) (Wilson interval)")
+                MetricVerdict(
+                    name,
+                    "min_pass_rate",
+                    None,
+                    cand_rate,
+                    None,
+                    (lo, hi),
+                    None,
+                    f"≥ {_pct(gate.min_pass_rate)}",
+                    ok,
+                    f"candidate pass rate over {n_cand_cases} case(s) (Wilson interval)",
+                )
             )
 
     flipped: list[FlippedCase] = []
     if base is None:
         if cand_rate is not None:
             lo, hi = stats.wilson_interval(cand_rate * n_cand_cases, n_cand_cases, gate.confidence)
-            metrics.append(MetricVerdict(name, "pass_rate", None, cand_rate, None, (lo, hi), None,
-                                         REPORT_ONLY, True, "no baseline (Wilson interval)"))
+            metrics.append(
+                MetricVerdict(
+                    name,
+                    "pass_rate",
+                    None,
+                    cand_rate,
+                    None,
+                    (lo, hi),
+                    None,
+                    REPORT_ONLY,
+                    True,
+                    "no baseline (Wilson interval)",
+                )
+            )
         metrics.extend(_report_cost_latency(name, cand))
         notes.append("No baseline for this group: only absolute floors apply.")
     else:
@@ -415,8 +443,18 @@ def _compare_group(
             notes.append("No case has a result in both runs: nothing to compare.")
         else:
             metrics.append(
-                _quality_metric(name, "pass_rate", base.case_pass[bi], cand.case_pass[ci], gate,
-                                alpha, resamples, seed, test="sign", unit="rate")
+                _quality_metric(
+                    name,
+                    "pass_rate",
+                    base.case_pass[bi],
+                    cand.case_pass[ci],
+                    gate,
+                    alpha,
+                    resamples,
+                    seed,
+                    test="sign",
+                    unit="rate",
+                )
             )
             metrics.extend(_evaluator_metrics(name, base, cand, bi, ci, gate, alpha, resamples, seed))
             metrics.append(_cost_metric(name, base.case_cost[bi], cand.case_cost[ci], gate, resamples, seed))
@@ -424,9 +462,18 @@ def _compare_group(
         flipped = _flips(prompt, model, base, cand)
     if cand.errors or (base is not None and base.errors):
         metrics.append(
-            MetricVerdict(name, "errors", float(base.errors) if base is not None else None,
-                          float(cand.errors), None, None, None, REPORT_ONLY, True,
-                          "results with an error are not quality failures; they are left out")
+            MetricVerdict(
+                name,
+                "errors",
+                float(base.errors) if base is not None else None,
+                float(cand.errors),
+                None,
+                None,
+                None,
+                REPORT_ONLY,
+                True,
+                "results with an error are not quality failures; they are left out",
+            )
         )
     if cand.cached:
         notes.append(f"{cand.cached} candidate result(s) came from the cache (recorded latency used).")
@@ -487,8 +534,15 @@ def _quality_metric(
 
 
 def _evaluator_metrics(
-    group: str, base: _Side, cand: _Side, bi: Any, ci: Any, gate: GateConfig,
-    alpha: float, resamples: int, seed: int,
+    group: str,
+    base: _Side,
+    cand: _Side,
+    bi: Any,
+    ci: Any,
+    gate: GateConfig,
+    alpha: float,
+    resamples: int,
+    seed: int,
 ) -> list[MetricVerdict]:
     np = stats._np()
     names = [n for n in cand.evaluator_names() if n in set(base.evaluator_names())]
@@ -518,42 +572,77 @@ def _evaluator_metrics(
     ]
 
 
-def _cost_metric(group: str, base_cost: Any, cand_cost: Any, gate: GateConfig, resamples: int,
-                 seed: int) -> MetricVerdict:
+def _cost_metric(
+    group: str, base_cost: Any, cand_cost: Any, gate: GateConfig, resamples: int, seed: int
+) -> MetricVerdict:
     b = float(base_cost.mean())
     c = float(cand_cost.mean())
-    boot = stats.paired_bootstrap(base_cost, cand_cost, confidence=gate.confidence,
-                                  resamples=resamples, seed=seed)
+    boot = stats.paired_bootstrap(base_cost, cand_cost, confidence=gate.confidence, resamples=resamples, seed=seed)
     limit = gate.cost_max_increase
     if limit is None:
-        return MetricVerdict(group, "cost_per_case", b, c, c - b, boot.interval, None, REPORT_ONLY, True,
-                             "mean cost per case (USD)")
+        return MetricVerdict(
+            group, "cost_per_case", b, c, c - b, boot.interval, None, REPORT_ONLY, True, "mean cost per case (USD)"
+        )
     threshold = f"≤ +{limit * 100:g}%"
     if b == 0 and c == 0:
-        return MetricVerdict(group, "cost_per_case", b, c, 0.0, None, None, threshold, True,
-                             "no cost recorded in either run (skipped)")
+        return MetricVerdict(
+            group, "cost_per_case", b, c, 0.0, None, None, threshold, True, "no cost recorded in either run (skipped)"
+        )
     passed = c <= b * (1.0 + limit)
     change = f"{(c / b - 1) * 100:+.1f}%" if b else "from zero"
-    return MetricVerdict(group, "cost_per_case", b, c, c - b, boot.interval, None, threshold, passed,
-                         f"mean cost per case (USD), {change}")
+    return MetricVerdict(
+        group,
+        "cost_per_case",
+        b,
+        c,
+        c - b,
+        boot.interval,
+        None,
+        threshold,
+        passed,
+        f"mean cost per case (USD), {change}",
+    )
 
 
 def _report_cost_latency(group: str, side: _Side) -> list[MetricVerdict]:
     np = stats._np()
     out = []
     if len(side.case_ids):
-        out.append(MetricVerdict(group, "cost_per_case", None, float(np.nanmean(side.case_cost)), None, None,
-                                 None, REPORT_ONLY, True, "mean cost per case (USD)"))
+        out.append(
+            MetricVerdict(
+                group,
+                "cost_per_case",
+                None,
+                float(np.nanmean(side.case_cost)),
+                None,
+                None,
+                None,
+                REPORT_ONLY,
+                True,
+                "mean cost per case (USD)",
+            )
+        )
     pct = stats.latency_percentiles(side.latency)
     for q in ("p50", "p95"):
         if pct[q] is not None:
-            out.append(MetricVerdict(group, f"latency_{q}", None, pct[q], None, None, None, REPORT_ONLY, True,
-                                     f"ms; {side.cached} cached result(s) use their recorded latency"))
+            out.append(
+                MetricVerdict(
+                    group,
+                    f"latency_{q}",
+                    None,
+                    pct[q],
+                    None,
+                    None,
+                    None,
+                    REPORT_ONLY,
+                    True,
+                    f"ms; {side.cached} cached result(s) use their recorded latency",
+                )
+            )
     return out
 
 
-def _latency_metrics(group: str, base: _Side, cand: _Side, common: list[str], gate: GateConfig
-                     ) -> list[MetricVerdict]:
+def _latency_metrics(group: str, base: _Side, cand: _Side, common: list[str], gate: GateConfig) -> list[MetricVerdict]:
     np = stats._np()
     if common and (len(common) < len(cand.case_ids) or len(common) < len(base.case_ids)):
         keep = set(common)
@@ -567,18 +656,21 @@ def _latency_metrics(group: str, base: _Side, cand: _Side, common: list[str], ga
     out = []
     b50, c50 = bp["p50"], cp["p50"]
     if b50 is not None and c50 is not None:
-        out.append(MetricVerdict(group, "latency_p50", b50, c50, c50 - b50, None, None, REPORT_ONLY, True,
-                                 cache_note))
+        out.append(MetricVerdict(group, "latency_p50", b50, c50, c50 - b50, None, None, REPORT_ONLY, True, cache_note))
     b95, c95 = bp["p95"], cp["p95"]
     if b95 is not None and c95 is not None:
         limit = gate.latency_p95_max_increase
         if limit is None:
-            out.append(MetricVerdict(group, "latency_p95", b95, c95, c95 - b95, None, None, REPORT_ONLY,
-                                     True, cache_note))
+            out.append(
+                MetricVerdict(group, "latency_p95", b95, c95, c95 - b95, None, None, REPORT_ONLY, True, cache_note)
+            )
         else:
             passed = not (c95 > b95 * (1.0 + limit))
-            out.append(MetricVerdict(group, "latency_p95", b95, c95, c95 - b95, None, None,
-                                     f"≤ +{limit * 100:g}%", passed, cache_note))
+            out.append(
+                MetricVerdict(
+                    group, "latency_p95", b95, c95, c95 - b95, None, None, f"≤ +{limit * 100:g}%", passed, cache_note
+                )
+            )
     return out
 
 

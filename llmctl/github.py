@@ -120,9 +120,13 @@ class _Client:
                 detail = str(payload.get("message") or "")
             except (ValueError, AttributeError, OSError):
                 pass
-            raise GitHubError(_scrub(f"GitHub API: {where} returned {exc.code} {exc.reason}"
-                                     + (f": {detail}" if detail else ""), self.token),
-                              hint=_hint(exc.code)) from None
+            raise GitHubError(
+                _scrub(
+                    f"GitHub API: {where} returned {exc.code} {exc.reason}" + (f": {detail}" if detail else ""),
+                    self.token,
+                ),
+                hint=_hint(exc.code),
+            ) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise GitHubError(_scrub(f"GitHub API: {where} failed: {reason}", self.token)) from None
@@ -133,8 +137,9 @@ def _hint(code: int) -> str | None:
     if code == 401:
         return "check the token (GITHUB_TOKEN) is set and valid"
     if code in (403, 404):
-        return ("the token needs `pull-requests: write` (workflow `permissions:`); "
-                "fork pull requests get a read-only token")
+        return (
+            "the token needs `pull-requests: write` (workflow `permissions:`); fork pull requests get a read-only token"
+        )
     return None
 
 
@@ -188,8 +193,9 @@ def upsert_comment(
         raise InputError("no repository to comment on", hint="pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
     pr = pr_number if pr_number is not None else default_pr_number()
     if pr is None:
-        raise InputError("no pull request number",
-                         hint="pass --pr N, or run on a pull_request event (GITHUB_EVENT_PATH)")
+        raise InputError(
+            "no pull request number", hint="pass --pr N, or run on a pull_request event (GITHUB_EVENT_PATH)"
+        )
     token = token or os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
     if not token:
         raise InputError("no GitHub token", hint="set GITHUB_TOKEN (secrets.GITHUB_TOKEN in the workflow)")

@@ -126,9 +126,7 @@ def lint_project(cfg: Config) -> LintReport:
             continue
         if prompt.name in names:
             report.problems.append(
-                InputError(
-                    f"prompt name {prompt.name!r} is also used by {names[prompt.name]}", file=relpath, line=1
-                )
+                InputError(f"prompt name {prompt.name!r} is also used by {names[prompt.name]}", file=relpath, line=1)
             )
         names[prompt.name] = relpath
         report.problems.extend(lint_prompt(prompt))

@@ -221,9 +221,7 @@ def lockfile_path(root: Path, prompts_dir: str = "prompts") -> Path:
 
 
 def dumps(lock: Lockfile) -> str:
-    body = yaml.safe_dump(
-        lock.to_dict(), sort_keys=False, default_flow_style=False, allow_unicode=True, width=100
-    )
+    body = yaml.safe_dump(lock.to_dict(), sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
     return HEADER + body
 
 
@@ -348,9 +346,7 @@ def _parse_entry(name: str, raw: Any, line: int, display: str) -> PromptEntry:
     for version, rel_raw in releases.items():
         rline = releases.line_of(version)
         if not is_version(version):
-            raise InputError(
-                f"release {version!r} of {name!r} must be named v1, v2, ...", file=display, line=rline
-            )
+            raise InputError(f"release {version!r} of {name!r} must be named v1, v2, ...", file=display, line=rline)
         what = f"release {name} {version}"
         rel = _mapping(rel_raw, display, rline, what)
         if rel_raw is None:
@@ -385,7 +381,9 @@ def _parse_entry(name: str, raw: Any, line: int, display: str) -> PromptEntry:
             _keys(ev, _EVAL_KEYS, display, f"an eval of {what}")
             passed = ev.get("gate_passed")
             if passed is not None and not isinstance(passed, bool):
-                raise InputError("'gate_passed' must be true, false or null", file=display, line=ev.line_of("gate_passed"))
+                raise InputError(
+                    "'gate_passed' must be true, false or null", file=display, line=ev.line_of("gate_passed")
+                )
             evals.append(
                 EvalRecord(
                     evalset=_text(ev, "evalset", display, f"an eval of {what}") or "",
@@ -432,7 +430,9 @@ def _parse_entry(name: str, raw: Any, line: int, display: str) -> PromptEntry:
             hversion = _text(move, "version", display, f"a history entry of {what}") or ""
             if not is_version(hversion):
                 raise InputError(
-                    f"history entry of {what} names {hversion!r}, not a version", file=display, line=move.line_of("version")
+                    f"history entry of {what} names {hversion!r}, not a version",
+                    file=display,
+                    line=move.line_of("version"),
                 )
             history.append(
                 LabelMove(

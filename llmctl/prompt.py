@@ -221,13 +221,9 @@ class Prompt:
                     line=msg.line,
                 ) from None
             except jinja2.UndefinedError as exc:
-                raise RenderError(
-                    f"undefined variable: {exc.message}", file=self.path, line=msg.line
-                ) from None
+                raise RenderError(f"undefined variable: {exc.message}", file=self.path, line=msg.line) from None
             except jinja2.TemplateNotFound as exc:
-                raise RenderError(
-                    f"included file not found: {exc.name}", file=self.path, line=msg.line
-                ) from None
+                raise RenderError(f"included file not found: {exc.name}", file=self.path, line=msg.line) from None
             except InputError as exc:
                 raise RenderError(exc.message, file=self.path, line=msg.line) from None
             except jinja2.TemplateError as exc:
@@ -250,9 +246,7 @@ class Prompt:
             try:
                 ast = self.env.parse(text)
             except jinja2.TemplateSyntaxError as exc:
-                raise InputError(
-                    f"template syntax error: {exc.message}", file=relpath, line=exc.lineno
-                ) from None
+                raise InputError(f"template syntax error: {exc.message}", file=relpath, line=exc.lineno) from None
             for var in meta.find_undeclared_variables(ast):
                 used.setdefault(var, self.messages[0].line if self.messages else 1)
         for name in _SAFE_GLOBALS:
@@ -353,9 +347,7 @@ def parse_prompt(source: Source, relpath: str, prompts_dir: str = "prompts") -> 
         if not isinstance(data, LineDict):
             raise InputError("a prompt file must be a YAML mapping", file=relpath, line=1)
     lines = text.splitlines()
-    prompt = Prompt(
-        name=name_from_path(relpath, prompts_dir), path=relpath, source=source, prompts_dir=prompts_dir
-    )
+    prompt = Prompt(name=name_from_path(relpath, prompts_dir), path=relpath, source=source, prompts_dir=prompts_dir)
     _fill_prompt(prompt, data, relpath, lines)
     if body is not None:
         if not body.strip():
@@ -397,9 +389,7 @@ def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str])
     name = want("name", str, "a string")
     if name is not None:
         if not name.strip() or any(c.isspace() for c in name) or "@" in name:
-            raise InputError(
-                "'name' must be non-empty with no spaces or '@'", file=relpath, line=data.line_of("name")
-            )
+            raise InputError("'name' must be non-empty with no spaces or '@'", file=relpath, line=data.line_of("name"))
         prompt.name = name
     prompt.description = want("description", str, "a string") or ""
     prompt.model = want("model", str, "a litellm model id or alias (a string)")
@@ -416,9 +406,7 @@ def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str])
         if isinstance(spec, str):
             spec = {"type": spec}
         if not isinstance(spec, dict):
-            raise InputError(
-                f"input {var!r} must be a mapping like {{type: string}}", file=relpath, line=line
-            )
+            raise InputError(f"input {var!r} must be a mapping like {{type: string}}", file=relpath, line=line)
         for key in spec:
             if key not in INPUT_KEYS:
                 raise InputError(
@@ -443,9 +431,7 @@ def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str])
         default = _plain(spec.get("default"))
         if default is not None:
             if not _type_ok(default, vtype):
-                raise InputError(
-                    f"input {var!r}: default {default!r} is not of type {vtype}", file=relpath, line=line
-                )
+                raise InputError(f"input {var!r}: default {default!r} is not of type {vtype}", file=relpath, line=line)
             if enum is not None and default not in enum:
                 raise InputError(
                     f"input {var!r}: default {default!r} is not one of {_plain(enum)}", file=relpath, line=line
@@ -471,17 +457,13 @@ def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str])
         schema = output.get("json_schema")
         if schema is not None:
             if not isinstance(schema, dict):
-                raise InputError(
-                    "output.json_schema must be a mapping", file=relpath, line=data.line_of("output")
-                )
+                raise InputError("output.json_schema must be a mapping", file=relpath, line=data.line_of("output"))
             prompt.output_schema = _plain(schema)
             prompt.output_schema_line = (
                 output.line_of("json_schema") if isinstance(output, LineDict) else data.line_of("output")
             )
     if "messages" in data and "template" in data:
-        raise InputError(
-            "use either 'messages' or 'template', not both", file=relpath, line=data.line_of("template")
-        )
+        raise InputError("use either 'messages' or 'template', not both", file=relpath, line=data.line_of("template"))
     if "template" in data:
         template = data["template"]
         if not isinstance(template, str):
@@ -521,9 +503,7 @@ def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str])
                     file=relpath,
                     line=msg.line_of("content") if "content" in msg else line,
                 )
-            prompt.messages.append(
-                MessageTemplate(role, content, _content_line(lines, msg.line_of("content")))
-            )
+            prompt.messages.append(MessageTemplate(role, content, _content_line(lines, msg.line_of("content"))))
 
 
 def _collect_includes(prompt: Prompt) -> dict[str, str]:
@@ -545,9 +525,7 @@ def _collect_includes(prompt: Prompt) -> dict[str, str]:
                     file=origin,
                     line=msg.line if origin == prompt.path else None,
                 )
-            relpath = safe_join(
-                prompt.prompts_dir, ref, file=origin, line=msg.line if origin == prompt.path else None
-            )
+            relpath = safe_join(prompt.prompts_dir, ref, file=origin, line=msg.line if origin == prompt.path else None)
             if relpath in found:
                 continue
             data = prompt.source.read(relpath)
@@ -596,8 +574,7 @@ class PromptLibrary:
                 return prompt
         known = sorted(name_from_path(p, self.prompts_dir) for p in self.files())
         raise InputError(
-            f"unknown prompt {name!r}"
-            + (f" at {self.source.label[:12]}" if self.source.label != "WORKTREE" else ""),
+            f"unknown prompt {name!r}" + (f" at {self.source.label[:12]}" if self.source.label != "WORKTREE" else ""),
             hint=f"known prompts: {', '.join(known) or '(none)'}",
         )
 

@@ -46,9 +46,7 @@ PROMPT_SCHEMA: dict[str, Any] = {
                         "type": "object",
                         "additionalProperties": False,
                         "properties": {
-                            "type": {
-                                "enum": ["string", "number", "integer", "boolean", "array", "object", "any"]
-                            },
+                            "type": {"enum": ["string", "number", "integer", "boolean", "array", "object", "any"]},
                             "default": {},
                             "description": {"type": "string"},
                             "required": {"type": "boolean"},
@@ -121,9 +119,7 @@ EVALSET_SCHEMA: dict[str, Any] = {
             ]
         },
         "prompts": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-        "models": {
-            "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]
-        },
+        "models": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
         "repeat": {"type": "integer", "minimum": 1},
         "concurrency": {"type": "integer", "minimum": 1},
         "params": {"type": "object"},

@@ -113,6 +113,4 @@ def open_repo(root: Path) -> Any:
     try:
         return git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise RefError(
-            f"not a git repository: {root}", hint="git refs need a repository; use WORKTREE"
-        ) from None
+        raise RefError(f"not a git repository: {root}", hint="git refs need a repository; use WORKTREE") from None

@@ -24,6 +24,7 @@ numpy is imported lazily so that importing llmctl stays cheap.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -198,9 +199,7 @@ def paired_bootstrap(
     return BootstrapResult(delta, (float(lo), float(hi)), min(1.0, p_worse), "bootstrap")
 
 
-def aggregate_by_key(
-    keys: np.ndarray, values: np.ndarray, n_keys: int
-) -> tuple[np.ndarray, np.ndarray]:
+def aggregate_by_key(keys: np.ndarray, values: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-key (integer-coded) mean of `values` and the count of samples per key."""
     numpy = _np()
     counts = numpy.bincount(keys, minlength=n_keys)
@@ -281,11 +280,16 @@ def _logistic(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + numpy.exp(-x))
 
 
+@functools.lru_cache(maxsize=1)
+def _quadrature() -> tuple[np.ndarray, np.ndarray]:
+    nodes, weights = _np().polynomial.hermite_e.hermegauss(80)
+    return nodes, weights / weights.sum()
+
+
 def _mean_pass_rate(mu: float, sd: float) -> float:
     """E[logistic(mu + sd * Z)], Z ~ N(0, 1), by Gauss-Hermite quadrature."""
-    numpy = _np()
-    nodes, weights = numpy.polynomial.hermite_e.hermegauss(80)
-    return float((weights * _logistic(mu + sd * nodes)).sum() / weights.sum())
+    nodes, weights = _quadrature()
+    return float((weights * _logistic(mu + sd * nodes)).sum())
 
 
 def _solve_mu(target: float, sd: float) -> float:
@@ -293,7 +297,7 @@ def _solve_mu(target: float, sd: float) -> float:
     if not 0.0 < target < 1.0:
         raise ValueError(f"pass rate must be strictly between 0 and 1, got {target}")
     lo, hi = -30.0, 30.0
-    for _ in range(200):
+    for _ in range(100):
         mid = (lo + hi) / 2.0
         if _mean_pass_rate(mid, sd) < target:
             lo = mid

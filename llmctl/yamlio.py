@@ -71,8 +71,7 @@ def decode_text(data: bytes, file: str | Path, *, size: int | None = None) -> st
     size = len(data) if size is None else size
     if size > MAX_FILE_BYTES:
         raise InputError(
-            f"file is too large ({size // (1024 * 1024)} MiB; the limit is "
-            f"{MAX_FILE_BYTES // (1024 * 1024)} MiB)",
+            f"file is too large ({size // (1024 * 1024)} MiB; the limit is {MAX_FILE_BYTES // (1024 * 1024)} MiB)",
             file=file,
         )
     if b"\x00" in data:

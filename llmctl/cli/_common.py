@@ -7,8 +7,6 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
-
 from llmctl.errors import EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE, InputError, LlmctlError
 
 if TYPE_CHECKING:
@@ -46,39 +44,46 @@ def error(message: str) -> None:
     sys.stderr.flush()
 
 
+def _is_click_exception(exc: BaseException) -> bool:
+    """Click's (or typer's vendored click's) usage errors: they know how to show themselves."""
+    return hasattr(exc, "show") and hasattr(exc, "exit_code") and hasattr(exc, "format_message")
+
+
 def invoke(app: typer.Typer, argv: list[str]) -> int:
     """Run the app and turn every outcome into an exit code (DESIGN.md)."""
     try:
-        app(args=argv, prog_name="llmctl", standalone_mode=False)
+        result = app(args=argv, prog_name="llmctl", standalone_mode=False)
     except LlmctlError as exc:
         if DEBUG:
             traceback.print_exc()
         error(exc.located())
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code or 0)
-    except click.exceptions.Abort:
-        sys.stderr.write("interrupted\n")
-        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return EXIT_INTERRUPTED
-    except click.ClickException as exc:
-        if DEBUG:
-            traceback.print_exc()
-        exc.show()
-        return EXIT_USAGE
     except BrokenPipeError:
         return 0
     except Exception as exc:
+        name = type(exc).__name__
+        if name == "Exit":
+            return int(getattr(exc, "exit_code", 0) or 0)
+        if name == "Abort":
+            sys.stderr.write("interrupted\n")
+            return EXIT_INTERRUPTED
+        if _is_click_exception(exc):
+            if DEBUG:
+                traceback.print_exc()
+            exc.show()  # type: ignore[attr-defined]
+            return EXIT_USAGE
         if DEBUG:
             raise
         error(
-            f"internal error: {type(exc).__name__}: {exc}\n"
+            f"internal error: {name}: {exc}\n"
             "  this is a bug in llmctl; run again with --debug for the traceback and report it"
         )
         return EXIT_INFRA
-    return 0
+    # Without standalone mode, click returns the code of a `typer.Exit` instead of raising it.
+    return result if isinstance(result, int) else 0
 
 
 def load_config(path: Path | None = None) -> Config:

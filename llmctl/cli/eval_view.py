@@ -32,9 +32,14 @@ def print_summary(summary: dict[str, Any], title: str) -> None:
         lo, hi = g.get("pass_rate_ci") or (0.0, 0.0)
         name = f"{g['prompt']} / {g['model']}"
         table.add_row(
-            Text(_safe(name)), str(g["n"]), f"{g['pass_rate']:.0%} ({lo:.0%}-{hi:.0%})",
-            f"${g.get('cost_usd_total', 0.0):.4f}", _ms(g.get("latency_p50")), _ms(g.get("latency_p95")),
-            str(g.get("cached", 0)), str(g.get("errors", 0)),
+            Text(_safe(name)),
+            str(g["n"]),
+            f"{g['pass_rate']:.0%} ({lo:.0%}-{hi:.0%})",
+            f"${g.get('cost_usd_total', 0.0):.4f}",
+            _ms(g.get("latency_p50")),
+            _ms(g.get("latency_p95")),
+            str(g.get("cached", 0)),
+            str(g.get("errors", 0)),
         )
         scores = ", ".join(f"{k} {v:.2f}" for k, v in (g.get("scores") or {}).items())
         if scores:
@@ -109,51 +114,84 @@ def print_outcome(cfg: Config, outcome: Any) -> None:
             console.print(f"  complete them with: llmctl eval --resume {info.run_id}")
 
 
-def report_data_for(store: Any, info: Any) -> Any:
-    from llmctl.reports import ReportData
+def combined_report(store: Any, infos: list[Any]) -> tuple[dict[str, Any], list[Any], Any]:
+    """One report over the runs of one invocation (one per evalset): meta, outcomes, verdict."""
+    from llmctl.gate import Verdict
 
-    run = store.get_run(info.run_id)
-    return ReportData(run=run, outcomes=store.outcomes(info.run_id), verdict=info.verdict)
+    runs = [store.get_run(info.run_id) for info in infos]
+    meta = (
+        dict(runs[0])
+        if len(runs) == 1
+        else {
+            "id": ", ".join(r["id"] for r in runs),
+            "evalset": ", ".join(str(r.get("evalset")) for r in runs),
+            "git_commit": runs[0].get("git_commit"),
+            "git_branch": runs[0].get("git_branch"),
+            "started_at": runs[0].get("started_at"),
+            "runs": runs,
+        }
+    )
+    outcomes = [o for info in infos for o in store.outcomes(info.run_id)]
+    verdicts = [info.verdict for info in infos if info.verdict is not None]
+    verdict = None
+    if len(verdicts) == 1:
+        verdict = verdicts[0]
+    elif verdicts:
+        counts: dict[str, int] = {}
+        for v in verdicts:
+            for k, n in v.counts.items():
+                counts[k] = counts.get(k, 0) + n
+        verdict = Verdict(
+            passed=all(v.passed for v in verdicts),
+            groups=[g for v in verdicts for g in v.groups],
+            metrics=[m for v in verdicts for m in v.metrics],
+            flipped=[f for v in verdicts for f in v.flipped],
+            flaky=[f for v in verdicts for f in v.flaky],
+            counts=counts,
+            confidence=verdicts[0].confidence,
+            has_baseline=any(v.has_baseline for v in verdicts),
+            notes=[n for v in verdicts for n in v.notes],
+        )
+    return meta, outcomes, verdict
 
 
 def write_outputs(cfg: Config, outcome: Any, outputs: list[Path]) -> None:
     """--output FILE: results (.jsonl .csv) or reports (.json .md .xml .html), by extension."""
-    if not outcome.runs:
-        return
     import os
 
-    from llmctl.reports import write_report
+    if not outcome.runs or not (outputs or os.environ.get("GITHUB_STEP_SUMMARY")):
+        return
+    from llmctl.reports import ReportData, append_step_summary, render_markdown, write_report
     from llmctl.store import Store
 
     store = Store(cfg.store_path)
-    datas = [report_data_for(store, info) for info in outcome.runs]
+    meta, outcomes, verdict = combined_report(store, outcome.runs)
     for path in outputs:
         suffix = path.suffix.lower()
         if suffix in (".jsonl", ".csv"):
             _export_results(store, [i.run_id for i in outcome.runs], path)
         else:
-            write_report(path, datas)
+            write_report(path, meta, outcomes, verdict)
         _common.err_console().print(f"wrote {path}")
-    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_path:
-        from llmctl.reports import append_step_summary
-
-        append_step_summary(datas)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        append_step_summary(render_markdown(ReportData(run=meta, outcomes=outcomes, verdict=verdict)))
 
 
 def _export_results(store: Any, run_ids: list[str], path: Path) -> None:
-    import pyarrow as pa
+    """Results of every run of this invocation as one JSONL or CSV file."""
+    import tempfile
 
-    tables = [store.results_table(run_id) for run_id in run_ids]
-    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    fmt = path.suffix.lower().lstrip(".")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".csv":
-        import pyarrow.csv as pcsv
-
-        pcsv.write_csv(table, path)
-    else:
-        import json
-
-        with path.open("w", encoding="utf-8") as fh:
-            for row in table.to_pylist():
-                fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    if len(run_ids) == 1:
+        store.export(run_ids[0], fmt, path)
+        return
+    with tempfile.TemporaryDirectory() as tmp, path.open("w", encoding="utf-8") as out:
+        for i, run_id in enumerate(run_ids):
+            part = Path(tmp) / f"{i}.{fmt}"
+            store.export(run_id, fmt, part)
+            with part.open(encoding="utf-8") as fh:
+                if fmt == "csv" and i > 0:
+                    fh.readline()  # one header only
+                for line in fh:
+                    out.write(line)

@@ -21,7 +21,7 @@ def report(
     """
     from llmctl.errors import InputError
     from llmctl.gate import Verdict
-    from llmctl.reports import ReportData, write_report
+    from llmctl.reports import write_report
     from llmctl.store import Store
 
     cfg = _common.load_config()
@@ -36,11 +36,11 @@ def report(
     info = store.get_run(run)
     summary = info.get("summary") or {}
     verdict = Verdict.from_dict(summary["verdict"]) if summary.get("verdict") else None
-    data = ReportData(run=info, outcomes=store.outcomes(info["id"]), verdict=verdict)
+    outcomes = store.outcomes(info["id"])
     for path in output:
         if path.suffix.lower() not in (".md", ".xml", ".json", ".html"):
             raise InputError(f"--output {path}: unknown report format (use .md .xml .json .html)")
-        write_report(path, [data])
+        write_report(path, info, outcomes, verdict)
         typer.echo(f"wrote {path}")
 
 

@@ -8,6 +8,7 @@ script (a folder holding `<folder>.py`, or the `.py` file) works offline.
 
 from __future__ import annotations
 
+import numbers
 import threading
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ class HfEvaluate(Evaluator):
         return score, None, f"{self.key or self.metric_path} {score:.3f}"
 
     def _pick(self, result: Any) -> float:
-        if isinstance(result, (int, float)) and not isinstance(result, bool):
+        if isinstance(result, numbers.Real) and not isinstance(result, bool):
             return float(result)
         if not isinstance(result, dict) or not result:
             raise CheckError(f"evaluate: metric returned {short(result)}, not a mapping of scores")
@@ -111,6 +112,6 @@ class HfEvaluate(Evaluator):
             value = result[name]
         if isinstance(value, (list, tuple)) and len(value) == 1:
             value = value[0]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy numbers included
             raise CheckError(f"evaluate: value {short(value)} is not a number")
         return float(value)

@@ -47,9 +47,7 @@ def _lookup(litellm_id: str, provider: str, model: str) -> Price:
     for key in (litellm_id, f"{provider}/{model}", model):
         entry = table.get(key)
         if isinstance(entry, dict) and "input_cost_per_token" in entry:
-            return float(entry.get("input_cost_per_token") or 0.0), float(
-                entry.get("output_cost_per_token") or 0.0
-            )
+            return float(entry.get("input_cost_per_token") or 0.0), float(entry.get("output_cost_per_token") or 0.0)
     return 0.0, 0.0
 
 

@@ -10,10 +10,12 @@ import os
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from llmctl.models._errors import AttemptError, parse_retry_after, retryable_status
+from llmctl.models._http import LeanHTTP
 from llmctl.models._routing import Route
 from llmctl.types import Messages
 
@@ -35,8 +37,19 @@ except ImportError:  # pragma: no cover - depends on the environment
 # litellm-level options that are not part of an OpenAI request body
 _NOT_BODY = frozenset(
     {
-        "api_key", "api_base", "base_url", "api_version", "num_retries", "max_retries", "timeout",
-        "drop_params", "metadata", "mock_response", "custom_llm_provider", "extra_headers", "extra_body",
+        "api_key",
+        "api_base",
+        "base_url",
+        "api_version",
+        "num_retries",
+        "max_retries",
+        "timeout",
+        "drop_params",
+        "metadata",
+        "mock_response",
+        "custom_llm_provider",
+        "extra_headers",
+        "extra_body",
     }
 )
 _PROXY_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
@@ -62,6 +75,8 @@ class NativeTransport:
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._lean = LeanHTTP()
+        self._lean_loop: asyncio.AbstractEventLoop | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -80,6 +95,7 @@ class NativeTransport:
         return self._session
 
     async def close(self) -> None:
+        self._lean.close()
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
@@ -87,6 +103,17 @@ class NativeTransport:
     @staticmethod
     def prepare(route: Route, timeout_s: float) -> None:
         route.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        route.timeout_s = timeout_s
+        # Plain-http endpoints (local servers) get the lean client, unless a proxy may
+        # apply or LLMCTL_LEAN_HTTP=0; everything else goes through aiohttp.
+        proxied = any(os.environ.get(name) for name in _PROXY_ENV)
+        host = urlsplit(route.url).hostname or ""
+        if (
+            os.environ.get("LLMCTL_LEAN_HTTP", "1") != "0"
+            and LeanHTTP.supports(route.url)
+            and (not proxied or host in ("127.0.0.1", "localhost", "::1"))
+        ):
+            route.lean = LeanHTTP.request_head(route.url, route.headers)
 
     async def call(
         self, route: Route, messages: Messages, params: dict[str, Any], stream: bool, t0: float
@@ -105,6 +132,8 @@ class NativeTransport:
         if stream:
             body["stream"] = True
             body.setdefault("stream_options", {"include_usage": True})
+        elif route.lean is not None and headers is route.headers:
+            return await self._call_lean(route, body)
         session = self._get_session()
         try:
             async with session.post(route.url, data=_dumps(body), headers=headers, timeout=route.timeout) as resp:
@@ -124,23 +153,44 @@ class NativeTransport:
             total = route.timeout.total if route.timeout is not None else None
             raise AttemptError(f"timeout after {total:g}s" if total else "timeout", retryable=True) from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise AttemptError(
-                f"connection error ({type(exc).__name__}): {exc}".rstrip(": "), retryable=True
-            ) from None
+            raise AttemptError(f"connection error ({type(exc).__name__}): {exc}".rstrip(": "), retryable=True) from None
+        return _parse_completion(route, raw)
+
+    async def _call_lean(self, route: Route, body: dict[str, Any]) -> tuple[str, dict[str, Any] | None, None]:
+        loop = asyncio.get_running_loop()
+        if self._lean_loop is not loop:  # connections belong to one event loop
+            self._lean.close()
+            self._lean_loop = loop
+        address, head = route.lean
         try:
-            payload = _loads(raw)
-            message = payload["choices"][0]["message"]
-            content = message.get("content") or ""
-            usage = payload.get("usage")
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            snippet = raw[:120].decode("utf-8", "replace")
-            raise AttemptError(f"malformed response from {route.provider}: {snippet!r}", retryable=True) from None
-        return content, usage, None
+            resp = await self._lean.post(address, head, _dumps(body), route.timeout_s)
+        except asyncio.TimeoutError:
+            raise AttemptError(f"timeout after {route.timeout_s:g}s", retryable=True) from None
+        except OSError as exc:
+            raise AttemptError(f"connection error ({type(exc).__name__}): {exc}".rstrip(": "), retryable=True) from None
+        if resp.status != 200:
+            raise AttemptError(
+                f"HTTP {resp.status} from {route.provider}: {_error_text(resp.body)}",
+                retryable=retryable_status(resp.status),
+                retry_after=parse_retry_after(resp.headers),
+                status=resp.status,
+            )
+        return _parse_completion(route, resp.body)
 
 
-async def _read_stream(
-    resp: aiohttp.ClientResponse, t0: float
-) -> tuple[str, dict[str, Any] | None, float | None]:
+def _parse_completion(route: Route, raw: bytes) -> tuple[str, dict[str, Any] | None, None]:
+    try:
+        payload = _loads(raw)
+        message = payload["choices"][0]["message"]
+        content = message.get("content") or ""
+        usage = payload.get("usage")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        snippet = raw[:120].decode("utf-8", "replace")
+        raise AttemptError(f"malformed response from {route.provider}: {snippet!r}", retryable=True) from None
+    return content, usage, None
+
+
+async def _read_stream(resp: aiohttp.ClientResponse, t0: float) -> tuple[str, dict[str, Any] | None, float | None]:
     parts: list[str] = []
     usage: dict[str, Any] | None = None
     ttft: float | None = None

@@ -110,9 +110,7 @@ def resolve_model(name: str, config: Config) -> ModelSpec:
             "anthropic/claude-3-5-haiku-latest, ollama/llama3.1, hosted_vllm/<model>",
         )
     if spec.function is not None and ":" not in spec.function:
-        raise InputError(
-            f"model {name!r}: function {spec.function!r} must be 'module:function'", file=config.path
-        )
+        raise InputError(f"model {name!r}: function {spec.function!r} must be 'module:function'", file=config.path)
     return spec
 
 

@@ -39,10 +39,32 @@ _NATIVE: dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]] = {
 # Never native: not OpenAI-compatible, or OpenAI-like with their own auth or URL scheme.
 _LITELLM_ONLY = frozenset(
     {
-        "anthropic", "gemini", "vertex_ai", "vertex_ai_beta", "bedrock", "bedrock_converse",
-        "sagemaker", "ollama", "ollama_chat", "azure", "azure_ai", "cohere", "cohere_chat",
-        "huggingface", "replicate", "watsonx", "github_copilot", "chatgpt", "text-completion-openai",
-        "vllm", "openrouter", "mistral", "databricks", "predibase", "clarifai", "cloudflare",
+        "anthropic",
+        "gemini",
+        "vertex_ai",
+        "vertex_ai_beta",
+        "bedrock",
+        "bedrock_converse",
+        "sagemaker",
+        "ollama",
+        "ollama_chat",
+        "azure",
+        "azure_ai",
+        "cohere",
+        "cohere_chat",
+        "huggingface",
+        "replicate",
+        "watsonx",
+        "github_copilot",
+        "chatgpt",
+        "text-completion-openai",
+        "vllm",
+        "openrouter",
+        "mistral",
+        "databricks",
+        "predibase",
+        "clarifai",
+        "cloudflare",
     }
 )
 
@@ -60,6 +82,8 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     price: Price = (0.0, 0.0)
     timeout: Any = None  # aiohttp.ClientTimeout, set by the native transport
+    timeout_s: float = 60.0
+    lean: Any = None  # ((host, port), request head) when the lean HTTP client can serve it
 
 
 def transport_from_env(value: str | None = None) -> str:
@@ -108,9 +132,7 @@ def _litellm_route(spec: ModelSpec, provider: str) -> Route:
     import_litellm()  # here, not in the first call's measured latency
     extra = _NATIVE[provider][2] if provider in _NATIVE else ()
     api_key, key_env = _key(spec, extra)
-    return Route(
-        kind="litellm", provider=provider, api_key=api_key, key_env=key_env, price=price_for(spec)
-    )
+    return Route(kind="litellm", provider=provider, api_key=api_key, key_env=key_env, price=price_for(spec))
 
 
 def needs_litellm(spec: ModelSpec, transport: str = "auto") -> bool:
@@ -143,9 +165,7 @@ def resolve_route(spec: ModelSpec, transport: str = "auto") -> Route:
 
     litellm = import_litellm()
     try:
-        model_name, resolved, dynamic_key, api_base = litellm.get_llm_provider(
-            spec.litellm_id, api_base=spec.api_base
-        )
+        model_name, resolved, dynamic_key, api_base = litellm.get_llm_provider(spec.litellm_id, api_base=spec.api_base)
     except Exception:
         return _litellm_route(spec, provider)
     if resolved in _LITELLM_ONLY or resolved not in litellm.openai_compatible_providers or not api_base:
@@ -164,4 +184,3 @@ def route_key(spec: ModelSpec) -> tuple[Any, ...]:
         spec.output_cost_per_1k,
         spec.timeout,
     )
-

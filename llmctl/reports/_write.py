@@ -34,8 +34,8 @@ def render_report(fmt: str, data: ReportData) -> str:
     if writer is None:
         raise InputError(
             f"unknown report format {fmt!r}",
-            hint="use .md, .xml (JUnit), .json or .html" + ("; .jsonl/.csv are written by `llmctl eval`"
-                                                            if ext.lower() in RUNNER_FORMATS else ""),
+            hint="use .md, .xml (JUnit), .json or .html"
+            + ("; .jsonl/.csv are written by `llmctl eval`" if ext.lower() in RUNNER_FORMATS else ""),
         )
     return writer(data)
 

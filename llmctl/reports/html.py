@@ -88,8 +88,11 @@ def render_html(data: ReportData, *, max_rows: int = MAX_ROWS, max_output_chars:
         parts.append(f"<p>{esc(v.summary_line())}</p>")
     else:
         parts.append("<p>No gate was applied to this run.</p>")
-    meta = " · ".join(f"{esc(k)}: {esc(data.run[k])}" for k in
-                      ("evalset", "id", "commit", "branch", "baseline", "started") if data.run.get(k))
+    meta = " · ".join(
+        f"{esc(k)}: {esc(data.run[k])}"
+        for k in ("evalset", "id", "commit", "branch", "baseline", "started")
+        if data.run.get(k)
+    )
     if meta:
         parts.append(f"<p>{meta}</p>")
     parts.append("</header><main>")
@@ -99,11 +102,15 @@ def render_html(data: ReportData, *, max_rows: int = MAX_ROWS, max_output_chars:
         parts += _gate_table(data)
         parts += _flipped_section(v.flipped, max_output_chars)
         if v.flaky:
-            parts.append(f"<h2>Flaky cases ({len(v.flaky)})</h2><table><tr><th>run</th><th>group</th>"
-                         "<th>case</th><th>passes</th></tr>")
+            parts.append(
+                f"<h2>Flaky cases ({len(v.flaky)})</h2><table><tr><th>run</th><th>group</th>"
+                "<th>case</th><th>passes</th></tr>"
+            )
             for f in v.flaky:
-                parts.append(f"<tr><td>{esc(f.run)}</td><td>{esc(f.prompt)} × {esc(f.model)}</td>"
-                             f"<td>{esc(f.case_id)}</td><td class=num>{f.passes}/{f.samples}</td></tr>")
+                parts.append(
+                    f"<tr><td>{esc(f.run)}</td><td>{esc(f.prompt)} × {esc(f.model)}</td>"
+                    f"<td>{esc(f.case_id)}</td><td class=num>{f.passes}/{f.samples}</td></tr>"
+                )
             parts.append("</table>")
     parts += _summary_section(data)
     parts += _results_section(data, max_rows, max_output_chars)
@@ -117,9 +124,12 @@ def _gate_table(data: ReportData) -> list[str]:
     assert data.verdict is not None
     v = data.verdict
     level = f"{v.confidence * 100:g}%"
-    out = [f"<h2>Gate ({esc(level)} confidence)</h2>", "<table><tr><th>group</th><th>metric</th>"
-           "<th>baseline</th><th>candidate</th><th>Δ</th>"
-           f"<th>{esc(level)} interval</th><th>p</th><th>threshold</th><th>result</th><th>note</th></tr>"]
+    out = [
+        f"<h2>Gate ({esc(level)} confidence)</h2>",
+        "<table><tr><th>group</th><th>metric</th>"
+        "<th>baseline</th><th>candidate</th><th>Δ</th>"
+        f"<th>{esc(level)} interval</th><th>p</th><th>threshold</th><th>result</th><th>note</th></tr>",
+    ]
     for m in v.metrics:
         c = metric_cells(m)
         result = "—" if m.threshold == REPORT_ONLY else c["result"]
@@ -127,7 +137,7 @@ def _gate_table(data: ReportData) -> list[str]:
             f"<tr><td>{esc(c['group'])}</td><td>{esc(c['metric'])}</td><td class=num>{esc(c['baseline'])}</td>"
             f"<td class=num>{esc(c['candidate'])}</td><td class=num>{esc(c['delta'])}</td>"
             f"<td class=num>{esc(c['interval'])}</td><td class=num>{esc(c['p_value'])}</td>"
-            f"<td>{esc(c['threshold'])}</td><td class=\"{esc(result)}\">{esc(result)}</td>"
+            f'<td>{esc(c["threshold"])}</td><td class="{esc(result)}">{esc(result)}</td>'
             f"<td class=muted>{esc(c['note'])}</td></tr>"
         )
     out.append("</table>")
@@ -153,42 +163,69 @@ def _flipped_section(flipped: list[FlippedCase], limit: int) -> list[str]:
             f"<code>{esc(f.case_id)}{rep}</code> <span class=muted>{esc(f.prompt)} × {esc(f.model)}</span>"
             "</summary><div class=sides>"
         )
-        for label, output, reasons in (("baseline", f.baseline_output, f.baseline_reasons),
-                                       ("candidate", f.candidate_output, f.candidate_reasons)):
+        for label, output, reasons in (
+            ("baseline", f.baseline_output, f.baseline_reasons),
+            ("candidate", f.candidate_output, f.candidate_reasons),
+        ):
             items = "".join(f"<li>{esc(k)}: {esc(r)}</li>" for k, r in reasons.items())
-            out.append(f"<div><strong>{label}</strong>" + (f"<ul>{items}</ul>" if items else "")
-                       + f"<pre>{esc(_clip(output, limit))}</pre></div>")
+            out.append(
+                f"<div><strong>{label}</strong>"
+                + (f"<ul>{items}</ul>" if items else "")
+                + f"<pre>{esc(_clip(output, limit))}</pre></div>"
+            )
         out.append("</div></details>")
     return out
 
 
 def _summary_section(data: ReportData) -> list[str]:
-    out = ["<h2>Summary</h2>", "<table><tr><th>prompt</th><th>model</th><th>cases</th><th>results</th>"
-           "<th>pass rate</th><th>95% CI</th><th>errors</th><th>mean cost</th><th>p50</th><th>p95</th>"
-           "<th>cached</th><th>flaky</th></tr>"]
+    out = [
+        "<h2>Summary</h2>",
+        "<table><tr><th>prompt</th><th>model</th><th>cases</th><th>results</th>"
+        "<th>pass rate</th><th>95% CI</th><th>errors</th><th>mean cost</th><th>p50</th><th>p95</th>"
+        "<th>cached</th><th>flaky</th></tr>",
+    ]
     for r in data.summary:
-        ci = (f"[{fmt_rate(r.pass_rate_interval[0])}, {fmt_rate(r.pass_rate_interval[1])}]"
-              if r.pass_rate_interval else "—")
-        cells = [str(r.cases), str(r.results), fmt_rate(r.pass_rate), ci, str(r.errors),
-                 fmt_usd(r.mean_cost_usd), fmt_ms(r.latency_p50_ms), fmt_ms(r.latency_p95_ms), str(r.cached),
-                 str(r.flaky)]
-        out.append(f"<tr><td>{esc(r.prompt)}</td><td>{esc(r.model)}</td>"
-                   + "".join(f"<td class=num>{esc(c)}</td>" for c in cells) + "</tr>")
+        ci = (
+            f"[{fmt_rate(r.pass_rate_interval[0])}, {fmt_rate(r.pass_rate_interval[1])}]"
+            if r.pass_rate_interval
+            else "—"
+        )
+        cells = [
+            str(r.cases),
+            str(r.results),
+            fmt_rate(r.pass_rate),
+            ci,
+            str(r.errors),
+            fmt_usd(r.mean_cost_usd),
+            fmt_ms(r.latency_p50_ms),
+            fmt_ms(r.latency_p95_ms),
+            str(r.cached),
+            str(r.flaky),
+        ]
+        out.append(
+            f"<tr><td>{esc(r.prompt)}</td><td>{esc(r.model)}</td>"
+            + "".join(f"<td class=num>{esc(c)}</td>" for c in cells)
+            + "</tr>"
+        )
     out.append("</table>")
     return out
 
 
 def _results_section(data: ReportData, max_rows: int, limit: int) -> list[str]:
-    rows = sorted(data.outcomes, key=lambda o: (o.passed and o.error is None, o.prompt, o.model, o.case_id,
-                                                o.repeat_index))
+    rows = sorted(
+        data.outcomes, key=lambda o: (o.passed and o.error is None, o.prompt, o.model, o.case_id, o.repeat_index)
+    )
     shown = rows[:max_rows]
-    out = [f"<h2>Results ({len(rows)})</h2>",
-           '<label class="filter"><input type="checkbox" id="only-failures"> Show only failures and errors'
-           "</label>"]
+    out = [
+        f"<h2>Results ({len(rows)})</h2>",
+        '<label class="filter"><input type="checkbox" id="only-failures"> Show only failures and errors</label>',
+    ]
     if len(rows) > len(shown):
         out.append(f"<p class=muted>Showing {len(shown)} of {len(rows)} results (failures first).</p>")
-    out.append('<table id="results"><tr><th>status</th><th>prompt</th><th>model</th><th>case</th><th>#</th>'
-               "<th>reasons</th><th>output</th><th>cost</th><th>latency</th></tr>")
+    out.append(
+        '<table id="results"><tr><th>status</th><th>prompt</th><th>model</th><th>case</th><th>#</th>'
+        "<th>reasons</th><th>output</th><th>cost</th><th>latency</th></tr>"
+    )
     for o in shown:
         status = "ERROR" if o.error is not None else ("PASS" if o.passed else "FAIL")
         klass = "pass" if status == "PASS" else "fail"

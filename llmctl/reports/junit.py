@@ -52,7 +52,10 @@ def render_junit(data: ReportData) -> str:
             seconds = max(0.0, o.latency_ms) / 1000.0
             time_s += seconds
             case = ET.SubElement(
-                suite, "testcase", classname=_text(f"{prompt}.{model}"), name=_text(name),
+                suite,
+                "testcase",
+                classname=_text(f"{prompt}.{model}"),
+                name=_text(name),
                 time=f"{seconds:.3f}",
             )
             if o.error is not None:
@@ -67,8 +70,12 @@ def render_junit(data: ReportData) -> str:
             if o.output is not None and o.error is None:
                 ET.SubElement(case, "system-out").text = _text(o.output)
             props = ET.SubElement(case, "properties")
-            for key, value in (("cost_usd", o.cost_usd), ("latency_ms", o.latency_ms), ("cached", o.cached),
-                               ("version", o.version_hash)):
+            for key, value in (
+                ("cost_usd", o.cost_usd),
+                ("latency_ms", o.latency_ms),
+                ("cached", o.cached),
+                ("version", o.version_hash),
+            ):
                 ET.SubElement(props, "property", name=key, value=_text(value))
             for ev, score in o.scores.items():
                 ET.SubElement(props, "property", name=_text(f"score.{ev}"), value=f"{score:g}")
@@ -83,12 +90,15 @@ def render_junit(data: ReportData) -> str:
         failures = 0
         for m in checked:
             c = metric_cells(m)
-            case = ET.SubElement(suite, "testcase", classname=_text(f"gate.{m.group}"), name=_text(m.metric),
-                                 time="0.000")
+            case = ET.SubElement(
+                suite, "testcase", classname=_text(f"gate.{m.group}"), name=_text(m.metric), time="0.000"
+            )
             if not m.passed:
                 failures += 1
-                message = (f"{m.metric}: baseline {c['baseline']}, candidate {c['candidate']}, "
-                           f"delta {c['delta']} {c['interval']}, p={c['p_value']}; threshold {m.threshold}")
+                message = (
+                    f"{m.metric}: baseline {c['baseline']}, candidate {c['candidate']}, "
+                    f"delta {c['delta']} {c['interval']}, p={c['p_value']}; threshold {m.threshold}"
+                )
                 fail = ET.SubElement(case, "failure", message=_text(message, 1000), type="GateFailed")
                 fail.text = _text(f"{message}\n{m.note}")
         _set_counts(suite, len(checked), failures, 0, 0.0)

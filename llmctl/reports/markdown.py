@@ -47,8 +47,10 @@ def render_markdown(
             lines += [f"> {md_inline(n)}" for n in v.notes] + [""]
         failures = v.failures
         if failures:
-            lines.append(f"**{len(failures)} check(s) failed:** " + "; ".join(
-                f"{md_inline(m.group)}: {md_inline(m.metric)}" for m in failures))
+            lines.append(
+                f"**{len(failures)} check(s) failed:** "
+                + "; ".join(f"{md_inline(m.group)}: {md_inline(m.metric)}" for m in failures)
+            )
             lines.append("")
         lines += _verdict_table(data)
         lines += _flipped(data, max_flipped, max_output_chars)
@@ -58,8 +60,9 @@ def render_markdown(
             lines.append(_row(["run", "group", "case", "passes"]))
             lines.append(_row(["---"] * 4))
             for f in v.flaky[:max_flipped]:
-                lines.append(_row([f.run, md_inline(f"{f.prompt} × {f.model}"), md_inline(f.case_id),
-                                   f"{f.passes}/{f.samples}"]))
+                lines.append(
+                    _row([f.run, md_inline(f"{f.prompt} × {f.model}"), md_inline(f.case_id), f"{f.passes}/{f.samples}"])
+                )
             if len(v.flaky) > max_flipped:
                 lines.append(f"\n… and {len(v.flaky) - max_flipped} more.")
             lines.append("")
@@ -74,19 +77,33 @@ def _verdict_table(data: ReportData) -> list[str]:
     out = [f"### Gate ({level} confidence)", ""]
     if not v.metrics:
         return [*out, "No metrics were checked.", ""]
-    out.append(_row(["group", "metric", "baseline", "candidate", "Δ", f"{level} interval", "p",
-                     "threshold", "result"]))
+    out.append(_row(["group", "metric", "baseline", "candidate", "Δ", f"{level} interval", "p", "threshold", "result"]))
     out.append(_row(["---", "---", "---:", "---:", "---:", "---", "---:", "---", "---"]))
     for m in v.metrics:
         c = metric_cells(m)
         result = "✅ PASS" if m.passed else "❌ **FAIL**"
         if m.threshold == "report only":
             result = "—"
-        out.append(_row([md_inline(c["group"]), md_inline(c["metric"]), c["baseline"], c["candidate"],
-                         c["delta"], c["interval"], c["p_value"], md_inline(c["threshold"]), result]))
+        out.append(
+            _row(
+                [
+                    md_inline(c["group"]),
+                    md_inline(c["metric"]),
+                    c["baseline"],
+                    c["candidate"],
+                    c["delta"],
+                    c["interval"],
+                    c["p_value"],
+                    md_inline(c["threshold"]),
+                    result,
+                ]
+            )
+        )
     out.append("")
-    out.append("<sub>Pass rates: exact McNemar (sign test over cases with repeats), one-sided; "
-               "intervals: paired bootstrap over cases (Wilson without a baseline).</sub>")
+    out.append(
+        "<sub>Pass rates: exact McNemar (sign test over cases with repeats), one-sided; "
+        "intervals: paired bootstrap over cases (Wilson without a baseline).</sub>"
+    )
     out.append("")
     return out
 
@@ -102,8 +119,10 @@ def _flipped(data: ReportData, max_flipped: int, max_chars: int) -> list[str]:
     for f in flipped[:max_flipped]:
         arrow = "❌ pass → fail" if f.direction == "pass->fail" else "✅ fail → pass"
         rep = f" #{f.repeat_index}" if f.repeat_index else ""
-        out.append(f"<details><summary>{arrow}: <code>{_md_html(f.case_id)}{rep}</code> "
-                   f"({_md_html(f.prompt)} × {_md_html(f.model)})</summary>")
+        out.append(
+            f"<details><summary>{arrow}: <code>{_md_html(f.case_id)}{rep}</code> "
+            f"({_md_html(f.prompt)} × {_md_html(f.model)})</summary>"
+        )
         out.append("")
         for label, output, reasons in (
             ("Baseline", f.baseline_output, f.baseline_reasons),
@@ -128,15 +147,48 @@ def _summary(data: ReportData) -> list[str]:
     out = ["### Summary", ""]
     if not data.summary:
         return [*out, "No results.", ""]
-    out.append(_row(["prompt", "model", "cases", "results", "pass rate", "95% CI", "errors",
-                     "mean cost", "p50", "p95", "cached", "flaky"]))
-    out.append(_row(["---", "---", "---:", "---:", "---:", "---", "---:", "---:", "---:", "---:", "---:",
-                     "---:"]))
+    out.append(
+        _row(
+            [
+                "prompt",
+                "model",
+                "cases",
+                "results",
+                "pass rate",
+                "95% CI",
+                "errors",
+                "mean cost",
+                "p50",
+                "p95",
+                "cached",
+                "flaky",
+            ]
+        )
+    )
+    out.append(_row(["---", "---", "---:", "---:", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---:"]))
     for r in data.summary:
-        ci = (f"[{fmt_rate(r.pass_rate_interval[0])}, {fmt_rate(r.pass_rate_interval[1])}]"
-              if r.pass_rate_interval else "—")
-        out.append(_row([md_inline(r.prompt), md_inline(r.model), str(r.cases), str(r.results),
-                         fmt_rate(r.pass_rate), ci, str(r.errors), fmt_usd(r.mean_cost_usd),
-                         fmt_ms(r.latency_p50_ms), fmt_ms(r.latency_p95_ms), str(r.cached), str(r.flaky)]))
+        ci = (
+            f"[{fmt_rate(r.pass_rate_interval[0])}, {fmt_rate(r.pass_rate_interval[1])}]"
+            if r.pass_rate_interval
+            else "—"
+        )
+        out.append(
+            _row(
+                [
+                    md_inline(r.prompt),
+                    md_inline(r.model),
+                    str(r.cases),
+                    str(r.results),
+                    fmt_rate(r.pass_rate),
+                    ci,
+                    str(r.errors),
+                    fmt_usd(r.mean_cost_usd),
+                    fmt_ms(r.latency_p50_ms),
+                    fmt_ms(r.latency_p95_ms),
+                    str(r.cached),
+                    str(r.flaky),
+                ]
+            )
+        )
     out.append("")
     return out

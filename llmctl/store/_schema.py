@@ -124,10 +124,10 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int | None:
     has_table = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
         "AND schema_name = 'main' AND table_name = 'schema_migrations'"
-    ).fetchone()
+    ).fetchall()
     if not has_table or not has_table[0]:
         return None
-    row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    row = con.execute("SELECT max(version) FROM schema_migrations").fetchall()
     return int(row[0]) if row and row[0] is not None else 0
 
 

@@ -119,7 +119,7 @@ class Store:
         ]
 
         def tx(con: duckdb.DuckDBPyConnection) -> None:
-            if con.execute("SELECT 1 FROM runs WHERE id = ?", [rid]).fetchone():
+            if con.execute("SELECT 1 FROM runs WHERE id = ?", [rid]).fetchall():
                 raise InputError(f"run {rid} already exists in {self.path}")
             con.execute(
                 "INSERT INTO runs (id, started_at, status, evalset, config, git_commit, git_branch, "
@@ -202,7 +202,7 @@ class Store:
                 "AND id IN (SELECT run_id FROM results WHERE prompt = $prompt AND version_hash = $v) "
                 "ORDER BY coalesce(finished_at, started_at) DESC, id DESC LIMIT 1",
                 {"evalset": evalset, "prompt": prompt, "v": version_hash},
-            ).fetchone()
+            ).fetchall()
             if row is None:
                 return None
             return self._runs_with_counts(con, [row[0]], prompt=prompt, version_hash=version_hash)[0]
@@ -395,7 +395,7 @@ class Store:
             lambda con: con.execute(
                 f"SELECT {', '.join(names)} FROM prompt_versions WHERE version_hash = ?",  # noqa: S608
                 [version_hash],
-            ).fetchone(),
+            ).fetchall(),
             read_only=True,
         )
         if row is None:
@@ -453,7 +453,7 @@ class Store:
                 con.execute(f"ATTACH {_sql_str(str(src_path))} AS llmctl_src{i} (READ_ONLY)")
             con.execute("BEGIN TRANSACTION")
             try:
-                if not con.execute("SELECT 1 FROM runs WHERE id = ?", [target]).fetchone():
+                if not con.execute("SELECT 1 FROM runs WHERE id = ?", [target]).fetchall():
                     con.execute(
                         "INSERT INTO runs (id, started_at, finished_at, status, git_commit, git_branch, "
                         "evalset, config, baseline_run_id, llmctl_version, shard) "
@@ -509,7 +509,7 @@ class Store:
                 "SELECT (SELECT count(*) FROM runs WHERE id = $id), "
                 "EXISTS (SELECT 1 FROM results WHERE run_id = $id AND error IS NOT NULL)",
                 {"id": run_id},
-            ).fetchone()
+            ).fetchall()
 
         row = self._db.run(q, read_only=True)
         if not row or not row[0]:
@@ -519,11 +519,11 @@ class Store:
     def _resolve(self, con: duckdb.DuckDBPyConnection, ref: str) -> str:
         ref = ref.strip()
         if ref in ("latest", "last"):
-            row = con.execute("SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1").fetchone()
+            row = con.execute("SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1").fetchall()
             if row is None:
                 raise InputError(f"no runs in {self.path} yet")
             return str(row[0])
-        exact = con.execute("SELECT id FROM runs WHERE id = ?", [ref]).fetchone()
+        exact = con.execute("SELECT id FROM runs WHERE id = ?", [ref]).fetchall()
         if exact:
             return str(exact[0])
         matches = [

@@ -116,10 +116,20 @@ def run_matrix(
                 cpu_before = _proc_cpu_s(server.pid) if server else None
                 worker = subprocess.run(
                     [
-                        sys.executable, "-m", "llmctl.testing.loadgen", "--worker",
-                        "--server", server_url, "--transports", transport,
-                        "--concurrency", str(concurrency), "--requests", str(requests),
-                        "--warmup", str(warmup),
+                        sys.executable,
+                        "-m",
+                        "llmctl.testing.loadgen",
+                        "--worker",
+                        "--server",
+                        server_url,
+                        "--transports",
+                        transport,
+                        "--concurrency",
+                        str(concurrency),
+                        "--requests",
+                        str(requests),
+                        "--warmup",
+                        str(warmup),
                     ],
                     capture_output=True,
                     text=True,
@@ -128,9 +138,7 @@ def run_matrix(
                 row = json.loads(worker.stdout.strip().splitlines()[-1])
                 cpu_after = _proc_cpu_s(server.pid) if server else None
                 if cpu_before is not None and cpu_after is not None:
-                    row["server_cpu_ms_per_call"] = round(
-                        (cpu_after - cpu_before) * 1000 / (requests + warmup), 3
-                    )
+                    row["server_cpu_ms_per_call"] = round((cpu_after - cpu_before) * 1000 / (requests + warmup), 3)
                 rows.append(row)
                 print(_format_row(row), file=sys.stderr, flush=True)
     finally:

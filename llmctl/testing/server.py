@@ -316,9 +316,7 @@ async def _stream(
 
 
 async def _start(state: _State, host: str, port: int) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(
-        _make_app(state), access_log=None, handler_cancellation=True, shutdown_timeout=0.5
-    )
+    runner = web.AppRunner(_make_app(state), access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=4096, shutdown_timeout=0.5)
     await site.start()

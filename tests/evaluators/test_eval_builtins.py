@@ -87,7 +87,7 @@ def test_json_valid():
     assert ev.score(inp('{"a": 1}')).passed
     assert ev.score(inp('```json\n{"a": 1}\n```')).passed
     assert ev.score(inp("```\n[1, 2]\n```")).passed
-    bad = ev.score(inp("Sure! {\"a\": 1}"))
+    bad = ev.score(inp('Sure! {"a": 1}'))
     assert not bad.passed and "not valid JSON" in bad.reason
 
 

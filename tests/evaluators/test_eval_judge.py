@@ -48,7 +48,7 @@ def test_judge_valid_verdict_pass_and_fail():
     model = FakeModel(lambda m, n: verdict(0.9, True, "faithful"))
     result = run(judge(), case("The customer wants a refund."), model)
     assert result.passed and result.score == pytest.approx(0.9) and result.reason == "faithful"
-    name, messages, params = model.calls[0]
+    name, _messages, params = model.calls[0]
     assert name == "judge-model" and params == {"temperature": 0}
     failing = FakeModel(lambda m, n: verdict(0.2, False, "invents an order number"))
     bad = run(judge(), case("Order ORD-9 was refunded."), failing)
@@ -67,18 +67,21 @@ def test_judge_threshold_applies_to_score():
     assert not strict.passed and "threshold 0.7" in strict.reason
 
 
-@pytest.mark.parametrize("reply", [
-    "The output looks great, I'd give it a pass.",
-    'Sure! {"score": 1, "pass": true, "reason": "ok"}',
-    '{"score": 1, "pass": true}',
-    '{"score": 1.5, "pass": true, "reason": "x"}',
-    '{"score": "1", "pass": true, "reason": "x"}',
-    '{"score": 1, "pass": "yes", "reason": "x"}',
-    '{"score": true, "pass": true, "reason": "x"}',
-    '{"score": 1, "pass": true, "reason": "x", "extra": 1}',
-    "[1]",
-    "",
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "The output looks great, I'd give it a pass.",
+        'Sure! {"score": 1, "pass": true, "reason": "ok"}',
+        '{"score": 1, "pass": true}',
+        '{"score": 1.5, "pass": true, "reason": "x"}',
+        '{"score": "1", "pass": true, "reason": "x"}',
+        '{"score": 1, "pass": "yes", "reason": "x"}',
+        '{"score": true, "pass": true, "reason": "x"}',
+        '{"score": 1, "pass": true, "reason": "x", "extra": 1}',
+        "[1]",
+        "",
+    ],
+)
 def test_garbage_verdict_is_an_error_never_a_pass(reply):
     result = run(judge(), case("x"), FakeModel(lambda m, n: reply))
     assert result.error is not None and result.error.startswith("unparseable judge verdict")
@@ -151,9 +154,7 @@ def test_project_judge_prompt_and_prompt_option(tmp_path: Path):
     (prompts / "judges" / "rubric.yaml").write_text(
         "params: {temperature: 0.3}\nmessages:\n  - role: user\n    content: 'PROJECT {{ rubric }} <output>{{ output }}</output>'\n"
     )
-    (prompts / "judges" / "strict.yaml").write_text(
-        "messages:\n  - role: user\n    content: 'STRICT {{ rubric }}'\n"
-    )
+    (prompts / "judges" / "strict.yaml").write_text("messages:\n  - role: user\n    content: 'STRICT {{ rubric }}'\n")
     spec = EvaluatorSpec(type="judge", config={"rubric": "r", "model": "m"})
     model = FakeModel(lambda m, n: verdict(1, True))
     ev = build_evaluator(spec, prompts_dir=prompts)
@@ -161,8 +162,15 @@ def test_project_judge_prompt_and_prompt_option(tmp_path: Path):
     assert model.calls[-1][1][0]["content"].startswith("PROJECT r")
     assert model.calls[-1][2] == {"temperature": 0.3}
     strict = build_evaluator(
-        EvaluatorSpec(type="judge", config={"rubric": "r", "model": "m", "prompt": "judges/strict",
-                                            "params": {"temperature": 0.5, "max_tokens": 50}}),
+        EvaluatorSpec(
+            type="judge",
+            config={
+                "rubric": "r",
+                "model": "m",
+                "prompt": "judges/strict",
+                "params": {"temperature": 0.5, "max_tokens": 50},
+            },
+        ),
         prompts_dir=prompts,
     )
     run(strict, inp("x"), model)
@@ -171,8 +179,12 @@ def test_project_judge_prompt_and_prompt_option(tmp_path: Path):
     (prompts / "judges" / "broken.yaml").write_text("messages:\n  - role: user\n    content: '{% if %}'\n")
     with pytest.raises(InputError) as err:
         build_evaluator(
-            EvaluatorSpec(type="judge", config={"rubric": "r", "model": "m", "prompt": "judges/broken"},
-                          file="evalsets/e.yaml", line=9),
+            EvaluatorSpec(
+                type="judge",
+                config={"rubric": "r", "model": "m", "prompt": "judges/broken"},
+                file="evalsets/e.yaml",
+                line=9,
+            ),
             prompts_dir=prompts,
         )
     assert "broken.yaml" in str(err.value)
@@ -182,8 +194,9 @@ def test_repo_judge_prompt_renders():
     root = Path(__file__).resolve().parents[2]
     if not (root / "prompts" / "judges" / "rubric.yaml").is_file():
         pytest.skip("no example project prompt")
-    ev = build_evaluator(EvaluatorSpec(type="judge", config={"rubric": "r", "model": "m"}),
-                         prompts_dir=root / "prompts")
+    ev = build_evaluator(
+        EvaluatorSpec(type="judge", config={"rubric": "r", "model": "m"}), prompts_dir=root / "prompts"
+    )
     messages = ev.messages(case(INJECTION))
     assert "&lt;/output>" in messages[-1]["content"]
 
@@ -268,8 +281,9 @@ def test_consistent_judge_picks_the_winner_in_both_orders():
 def test_pairwise_garbage_or_call_error_is_an_error():
     garbage = asyncio.run(compare_pair("r", "a", "b", inp("x"), FakeModel(lambda m, n: "A is better"), "m"))
     assert garbage.error and garbage.error.startswith("unparseable judge verdict")
-    failed = asyncio.run(compare_pair("r", "a", "b", inp("x"),
-                                      FakeModel(lambda m, n: CallResult(output=None, error="down")), "m"))
+    failed = asyncio.run(
+        compare_pair("r", "a", "b", inp("x"), FakeModel(lambda m, n: CallResult(output=None, error="down")), "m")
+    )
     assert failed.error and "down" in failed.error
 
 
@@ -278,6 +292,7 @@ def test_pairwise_evaluator_against_expected():
         def reply(messages, n):
             first, second = _positions(messages)
             return pair_reply("A" if text in first else "B" if text in second else "tie")
+
         return reply
 
     ev = make("pairwise", model="m")

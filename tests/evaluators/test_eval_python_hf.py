@@ -44,11 +44,14 @@ def test_python_dict_result_and_args():
     assert py("verdict", not_=True).score(inp("no")).passed
 
 
-@pytest.mark.parametrize("name,words", [
-    ("explode", "raised ValueError: boom"),
-    ("out_of_range", "outside 0..1"),
-    ("wrong_type", "returned str"),
-])
+@pytest.mark.parametrize(
+    "name,words",
+    [
+        ("explode", "raised ValueError: boom"),
+        ("out_of_range", "outside 0..1"),
+        ("wrong_type", "returned str"),
+    ],
+)
 def test_python_errors_are_errors_not_passes(name, words):
     result = py(name).score(inp("x"))
     assert result.error and words in result.error

@@ -22,9 +22,24 @@ from llmctl.types import EvalInput, EvaluatorSpec, ScoreResult
 from llmctl.yamlio import load_yaml_text
 
 BUILTINS = {
-    "equals", "contains", "icontains", "contains_any", "contains_all", "regex", "starts_with",
-    "json_valid", "json_schema", "levenshtein", "rouge", "bleu", "cost", "latency", "python",
-    "evaluate", "judge", "pairwise",
+    "equals",
+    "contains",
+    "icontains",
+    "contains_any",
+    "contains_all",
+    "regex",
+    "starts_with",
+    "json_valid",
+    "json_schema",
+    "levenshtein",
+    "rouge",
+    "bleu",
+    "cost",
+    "latency",
+    "python",
+    "evaluate",
+    "judge",
+    "pairwise",
 }
 
 
@@ -46,13 +61,16 @@ def test_every_builtin_is_registered_with_summary():
     assert registry["levenshtein"].default_threshold == 0.8
 
 
-@pytest.mark.parametrize("alias,canonical,config", [
-    ("similarity", "levenshtein", {"value": "x"}),
-    ("contains-any", "contains_any", {"value": ["x"]}),
-    ("is-json", "json_valid", {}),
-    ("llm-rubric", "judge", {"rubric": "r", "model": "m"}),
-    ("Starts-With", "starts_with", {"value": "x"}),
-])
+@pytest.mark.parametrize(
+    "alias,canonical,config",
+    [
+        ("similarity", "levenshtein", {"value": "x"}),
+        ("contains-any", "contains_any", {"value": ["x"]}),
+        ("is-json", "json_valid", {}),
+        ("llm-rubric", "judge", {"rubric": "r", "model": "m"}),
+        ("Starts-With", "starts_with", {"value": "x"}),
+    ],
+)
 def test_aliases_and_spelling(alias, canonical, config):
     ev = make(alias, **config)
     assert ev.type == canonical
@@ -77,34 +95,37 @@ def test_unknown_option_points_at_its_line():
     assert "value" in err.value.message
 
 
-@pytest.mark.parametrize("type_,config,words", [
-    ("regex", {"value": "(unclosed"}, "invalid regex"),
-    ("regex", {"value": "a", "flags": "q"}, "unknown regex flag"),
-    ("json_schema", {"schema": {"type": "objekt"}}, "invalid JSON schema"),
-    ("json_schema", {}, "missing required option 'schema'"),
-    ("judge", {"model": "m"}, "missing required option 'rubric'"),
-    ("judge", {"rubric": "r"}, "judge.model"),
-    ("judge", {"rubric": "r", "model": "m", "aggregate": "median"}, "unknown aggregate"),
-    ("judge", {"rubric": "r", "model": "m", "samples": 0}, "'samples'"),
-    ("judge", {"rubric": "r", "model": "m", "prompt": "judges/nope"}, "not found"),
-    ("pairwise", {}, "judge.model"),
-    ("python", {}, "missing required option 'function'"),
-    ("python", {"function": "no_colon"}, "module:function"),
-    ("python", {"function": "llmctl_no_such_module_x:f"}, "cannot import"),
-    ("evaluate", {}, "missing required option 'path'"),
-    ("evaluate", {"path": "/nonexistent/metric_dir/metric_dir.py"}, "cannot load metric"),
-    ("contains", {"value": "a", "weight": -1}, "'weight'"),
-    ("contains", {"value": "a", "weight": "heavy"}, "must be a number"),
-    ("contains", {"value": "a", "not": "yes"}, "must be true/false"),
-    ("levenshtein", {"threshold": 1.5}, "between 0 and 1"),
-    ("levenshtein", {"method": "soundex"}, "unknown method"),
-    ("rouge", {"variant": "rouge9"}, "unknown rouge variant"),
-    ("bleu", {"tokenize": "klingon"}, "unknown tokenize"),
-    ("contains_any", {"value": []}, "non-empty list"),
-    ("contains_any", {"value": "one"}, "must be a list"),
-    ("cost", {}, "missing required option 'max_usd'"),
-    ("latency", {"max_ms": -5}, ">= 0"),
-])
+@pytest.mark.parametrize(
+    "type_,config,words",
+    [
+        ("regex", {"value": "(unclosed"}, "invalid regex"),
+        ("regex", {"value": "a", "flags": "q"}, "unknown regex flag"),
+        ("json_schema", {"schema": {"type": "objekt"}}, "invalid JSON schema"),
+        ("json_schema", {}, "missing required option 'schema'"),
+        ("judge", {"model": "m"}, "missing required option 'rubric'"),
+        ("judge", {"rubric": "r"}, "judge.model"),
+        ("judge", {"rubric": "r", "model": "m", "aggregate": "median"}, "unknown aggregate"),
+        ("judge", {"rubric": "r", "model": "m", "samples": 0}, "'samples'"),
+        ("judge", {"rubric": "r", "model": "m", "prompt": "judges/nope"}, "not found"),
+        ("pairwise", {}, "judge.model"),
+        ("python", {}, "missing required option 'function'"),
+        ("python", {"function": "no_colon"}, "module:function"),
+        ("python", {"function": "llmctl_no_such_module_x:f"}, "cannot import"),
+        ("evaluate", {}, "missing required option 'path'"),
+        ("evaluate", {"path": "/nonexistent/metric_dir/metric_dir.py"}, "cannot load metric"),
+        ("contains", {"value": "a", "weight": -1}, "'weight'"),
+        ("contains", {"value": "a", "weight": "heavy"}, "must be a number"),
+        ("contains", {"value": "a", "not": "yes"}, "must be true/false"),
+        ("levenshtein", {"threshold": 1.5}, "between 0 and 1"),
+        ("levenshtein", {"method": "soundex"}, "unknown method"),
+        ("rouge", {"variant": "rouge9"}, "unknown rouge variant"),
+        ("bleu", {"tokenize": "klingon"}, "unknown tokenize"),
+        ("contains_any", {"value": []}, "non-empty list"),
+        ("contains_any", {"value": "one"}, "must be a list"),
+        ("cost", {}, "missing required option 'max_usd'"),
+        ("latency", {"max_ms": -5}, ">= 0"),
+    ],
+)
 def test_bad_configs_raise_input_error_with_location(type_, config, words):
     with pytest.raises(InputError) as err:
         build_evaluator(EvaluatorSpec(type=type_, config=config, file="evalsets/b.yaml", line=3))
@@ -223,7 +244,9 @@ def test_build_fills_judge_model_and_schema():
     js = build_evaluator(EvaluatorSpec(type="json_schema", config={}), schema=schema)
     assert js.config["schema"] == schema
     assert build_evaluator(EvaluatorSpec(type="contains", config={"value": "a"}), schema=schema).config == {
-        "type": "contains", "value": "a"}
+        "type": "contains",
+        "value": "a",
+    }
 
 
 def test_resolve_false_skips_loading():
@@ -238,8 +261,9 @@ def test_package_import_is_cheap():
         "heavy = [m for m in ('rapidfuzz','rouge_score','sacrebleu','jsonschema','evaluate','datasets',"
         "'jinja2','litellm','nltk') if m in sys.modules]; print(heavy)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
+    )
     assert out.stdout.strip() == "[]"
 
 

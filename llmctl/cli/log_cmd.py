@@ -1,0 +1,86 @@
+"""`llmctl log NAME`: releases and label moves over time, with their eval results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from llmctl.cli import _common
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _cost(value: Any) -> str:
+    return "-" if value is None else f"${value:.6f}"
+
+
+def _ms(value: Any) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
+
+
+def log(
+    name: str = typer.Argument(..., help="Prompt name."),
+    as_json: bool = typer.Option(False, "--json", help="Print the history as JSON."),
+) -> None:
+    """Show a prompt's versions and labels over time: commit, author, date, pass rate, cost, p95 latency.
+
+    Results come from the store where runs exist; without a store, the lockfile and git only.
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    from llmctl import versions
+
+    cfg = _common.load_config()
+    data = versions.prompt_log(cfg, name, versions.open_store(cfg))
+    if as_json:
+        _common.echo_json(data)
+        return
+    con = _common.console()
+    results = {r["version"]: r.get("results") for r in data["releases"]}
+    if not data["events"]:
+        con.print(Text(f"{name}: no releases yet (release one with `llmctl promote {name} --to LABEL`)"))
+    else:
+        table = Table(title=f"{name}: versions and labels", title_justify="left")
+        for col in ("date", "event", "version", "commit", "author", "pass rate", "cost/case", "p95"):
+            table.add_column(col, no_wrap=col in ("date", "commit"))
+        for ev in data["events"]:
+            res = results.get(ev["version"]) or {}
+            if ev["event"] == "release":
+                what = "release"
+            else:
+                what = f"{ev['label']} -> {ev['version']}"
+                if ev.get("rollback"):
+                    what += " (rollback)"
+            if ev.get("forced"):
+                what += " [forced]"
+            table.add_row(
+                Text(str(ev["date"] or "")),
+                Text(what),
+                Text(ev["version"]),
+                Text((ev.get("commit") or "")[:10]),
+                Text(ev.get("author") or ""),
+                Text(_pct(res.get("pass_rate"))),
+                Text(_cost(res.get("cost_usd_mean"))),
+                Text(_ms(res.get("latency_p95"))),
+            )
+        con.print(table)
+        labels = ", ".join(f"{k} = {v}" for k, v in data["labels"].items()) or "(none)"
+        con.print(Text(f"labels: {labels}"))
+    wt = data.get("worktree")
+    if wt is not None:
+        if wt.get("released_as"):
+            con.print(Text(f"work tree: {wt['hash'][:19]} (= {wt['released_as']})"))
+        else:
+            res = wt.get("results") or {}
+            extra = f", pass rate {_pct(res.get('pass_rate'))}" if res.get("pass_rate") is not None else ""
+            con.print(Text(f"work tree: {wt['hash'][:19]} (unreleased{extra})"))
+    if not data["store"]:
+        con.print(Text("no store yet: results appear after `llmctl eval`"))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("log")(log)

@@ -1,0 +1,152 @@
+"""Build throw-away git repositories for tests (real git, no network).
+
+    repo = GitRepo.init(tmp_path / "proj")
+    sha = repo.commit({"prompts/a.yaml": "..."}, "add a")
+    repo.branch("feature"); repo.tag("t1")
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+LLMCTL_YAML = """\
+default_models: [demo]
+models:
+  demo:
+    model: scripted
+    default: ok
+gate:
+  quality: {min_pass_rate: 0.5, max_drop: 0.05}
+"""
+
+
+def git_env(monkeypatch: object) -> None:
+    """Set a git identity (and no global config) for the test process."""
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)  # type: ignore[attr-defined]
+
+
+class GitRepo:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def init(cls, root: Path, *, branch: str = "main") -> GitRepo:
+        root.mkdir(parents=True, exist_ok=True)
+        repo = cls(root)
+        repo.git("init", "-q", "-b", branch)
+        repo.git("config", "user.name", GIT_ENV["GIT_AUTHOR_NAME"])
+        repo.git("config", "user.email", GIT_ENV["GIT_AUTHOR_EMAIL"])
+        repo.git("config", "commit.gpgsign", "false")
+        repo.git("config", "tag.gpgsign", "false")
+        return repo
+
+    def git(self, *args: str) -> str:
+        env = {**os.environ, **GIT_ENV}
+        done = subprocess.run(
+            ["git", *args], cwd=self.root, env=env, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"git {' '.join(args)} failed: {done.stderr}")
+        return done.stdout.strip()
+
+    def write(self, files: dict[str, str | None]) -> None:
+        """Write (or, with None, delete) files relative to the root."""
+        for rel, text in files.items():
+            path = self.root / rel
+            if text is None:
+                path.unlink(missing_ok=True)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+
+    def commit(self, files: dict[str, str | None] | None = None, message: str = "change") -> str:
+        """Write files, stage everything and commit; returns the new SHA."""
+        if files:
+            self.write(files)
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        return self.head()
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD")
+
+    def branch(self, name: str, start: str = "HEAD") -> None:
+        self.git("branch", name, start)
+
+    def switch(self, name: str) -> None:
+        self.git("switch", "-q", name)
+
+    def tag(self, name: str, target: str = "HEAD", message: str | None = None) -> None:
+        if message is None:
+            self.git("tag", name, target)
+        else:
+            self.git("tag", "-a", name, target, "-m", message)
+
+    def tags(self) -> list[str]:
+        return [t for t in self.git("tag", "--list").splitlines() if t]
+
+    def log(self) -> list[str]:
+        return self.git("log", "--format=%H %s").splitlines()
+
+    def status(self) -> str:
+        return self.git("status", "--porcelain")
+
+    def show(self, spec: str) -> str:
+        return self.git("show", spec)
+
+
+def prompt_yaml(system: str = "You summarize tickets.", *, model: str = "demo", include: bool = True) -> str:
+    user = '{% include "partials/ticket.jinja" %}' if include else "Ticket: {{ ticket }}"
+    return (
+        "description: test prompt\n"
+        f"model: {model}\n"
+        "params: {temperature: 0}\n"
+        "inputs:\n"
+        "  ticket: {type: string}\n"
+        "messages:\n"
+        "  - role: system\n"
+        f"    content: {system}\n"
+        "  - role: user\n"
+        f"    content: '{user}'\n"
+    )
+
+
+EVALSET = """\
+prompt: {prompt}
+models: [demo]
+cases:
+  - id: a
+    vars: {{ticket: one}}
+    assert: [{{type: contains, value: ok}}]
+  - id: b
+    vars: {{ticket: two}}
+    assert: [{{type: contains, value: ok}}]
+"""
+
+
+def make_project(root: Path) -> GitRepo:
+    """A repo with llmctl.yaml, prompts summarize (with an include) and classify, and an evalset."""
+    repo = GitRepo.init(root)
+    repo.commit(
+        {
+            "llmctl.yaml": LLMCTL_YAML,
+            ".gitignore": ".llmctl/\n",
+            "prompts/summarize.yaml": prompt_yaml(),
+            "prompts/partials/ticket.jinja": "Ticket: {{ ticket }}\n",
+            "prompts/classify.yaml": prompt_yaml("Classify the ticket.", include=False),
+            "evalsets/summarize.yaml": EVALSET.format(prompt="summarize"),
+        },
+        "initial",
+    )
+    return repo

@@ -1,0 +1,167 @@
+"""Markdown, JUnit, JSON and HTML reports: structure, counts and escaping of hostile outputs."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+from markdown_it import MarkdownIt
+
+from llmctl.errors import InputError
+from llmctl.reports import (
+    append_step_summary,
+    content_security_policy,
+    md_code_block,
+    md_inline,
+    read_json_report,
+    render_report,
+    summary_rows,
+    terminal_safe,
+    write_report,
+)
+from llmctl.reports._data import ReportData
+
+from report_fixtures import HOSTILE, outcome
+
+
+def test_junit_counts_and_well_formed(tmp_path, hostile_run):
+    run, outcomes, verdict = hostile_run
+    path = write_report(tmp_path / "report.xml", run, outcomes, verdict)
+    root = ET.parse(path).getroot()
+    assert root.tag == "testsuites"
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    group = suites["support/triage × openai/gpt-4o-mini"]
+    assert group.get("tests") == str(len(outcomes)) == "26"
+    assert group.get("failures") == str(len(HOSTILE)) == "6"
+    assert group.get("errors") == "1"
+    assert len(group.findall("testcase")) == 26
+    assert len(group.findall("testcase/failure")) == 6
+    err = group.find("testcase/error")
+    assert err is not None and "RateLimitError" in err.get("message") and "\x1b" not in err.get("message")
+    xml_case = next(c for c in group.findall("testcase") if c.get("name") == "case-xml")
+    failure_text = xml_case.find("failure").text
+    assert "]]>" in failure_text and "\x00" not in failure_text and "\ufffe" not in failure_text
+    gate = suites["llmctl gate"]
+    assert int(gate.get("failures")) == len(verdict.failures) >= 2
+    assert root.get("tests") == str(26 + int(gate.get("tests")))
+    assert root.get("failures") == str(6 + int(gate.get("failures")))
+
+
+def test_junit_repeats_name_each_sample(tmp_path):
+    outs = [outcome("c1", r != 1, "x", repeat_index=r) for r in range(3)]
+    root = ET.fromstring(render_report(".xml", ReportData({}, outs)).split("\n", 1)[1])
+    names = [c.get("name") for c in root.iter("testcase")]
+    assert names == ["c1#0", "c1#1", "c1#2"]
+    assert root.get("failures") == "1"
+
+
+def _render_md(text: str) -> str:
+    # commonmark preset has raw HTML enabled, like GitHub before its sanitizer runs
+    return MarkdownIt("commonmark").enable("table").render(text)
+
+
+def test_markdown_neutralises_hostile_outputs(hostile_run):
+    run, outcomes, verdict = hostile_run
+    md = render_report(".md", ReportData(run, outcomes, verdict))
+    assert md.startswith("## ❌ llmctl: FAIL")
+    assert "\x1b" not in md and "\x07" not in md and "\x00" not in md
+    html = _render_md(md)
+    assert "<script" not in html.lower()
+    assert "<img" not in html.lower()
+    assert "<a " not in html.lower()  # no link from an output, raw or Markdown
+    assert "<textarea" not in html.lower()
+    assert "&lt;script&gt;" in html  # shown, as text
+    # every <details> opened is closed: the output's </details> did not end one early
+    assert html.count("<details>") == html.count("</details>") == len(verdict.flipped)
+    # Outside code blocks (which GitHub renders literally), mentions and bare URLs are
+    # broken with a zero-width space so nobody is notified and nothing is linked.
+    prose = re.sub(r"<pre>.*?</pre>", "", html, flags=re.DOTALL)
+    assert not re.search(r"@octocat|@github/", prose)
+    assert "@\u200boctocat" in prose
+    assert "https://evil" not in prose and "www.evil" not in prose
+    # verdict table and summary are there
+    assert "| support/triage × openai/gpt\\-4o\\-mini | pass\\_rate |" in md
+    assert "❌ **FAIL**" in md and "### Summary" in md and "### Flipped cases (6 pass → fail" in md
+
+
+def test_md_helpers():
+    assert md_inline("a|b\nc") == "a\\|b c"
+    assert md_inline("[x](javascript:alert(1))") == "\\[x\\]\\(javascript:alert\\(1\\)\\)"
+    assert md_inline("<b>&") == "&lt;b&gt;&amp;"
+    block = md_code_block("text with ```` four ticks")
+    assert block.startswith("`````text\n") and block.endswith("\n`````")
+    html = _render_md(md_code_block("```\n<script>x</script>\n```"))
+    assert "<script>" not in html and html.count("<pre>") == 1
+
+
+def test_markdown_without_verdict_and_truncation():
+    outs = [outcome(f"c{i}", i % 2 == 0, "y" * 10) for i in range(4)]
+    md = render_report("md", ReportData({"evalset": "x"}, outs))
+    assert "llmctl: NO GATE" in md and "### Gate" not in md and "| support/triage" in md
+
+
+def test_json_round_trip(tmp_path, hostile_run):
+    run, outcomes, verdict = hostile_run
+    path = write_report(tmp_path / "out" / "report.json", run, outcomes, verdict)
+    doc = json.loads(path.read_text())
+    assert doc["format"] == "llmctl-report" and doc["status"] == "FAIL"
+    back = read_json_report(path)
+    assert back.outcomes == outcomes
+    assert back.verdict.to_dict() == verdict.to_dict()
+    assert [r.to_dict() for r in back.summary] == [r.to_dict() for r in summary_rows(outcomes)]
+    assert back.run == run
+    assert render_report(".json", back) == path.read_text()
+
+
+def test_html_escapes_everything_and_has_strict_csp(tmp_path, hostile_run):
+    run, outcomes, verdict = hostile_run
+    page = write_report(tmp_path / "report.html", run, outcomes, verdict).read_text()
+    assert "<script>document" not in page
+    assert "<img" not in page and "</textarea>" not in page
+    assert "&lt;script&gt;document.title=&#x27;PWNED&#x27;" in page
+    assert "onerror=&quot;" in page
+    assert "\x1b" not in page and "\x07" not in page
+    assert page.count("<script>") == 1  # our own
+    csp = content_security_policy()
+    assert "default-src 'none'" in csp and "script-src 'sha256-" in csp and "unsafe-inline" not in csp
+    head = page.split("<title>")[0]
+    assert 'http-equiv="Content-Security-Policy"' in head
+    assert "http://" not in page.replace("http-equiv", "") and "https://evil" not in page.split("<main>")[0]
+    assert 'id="only-failures"' in page and "llmctl: FAIL" in page
+
+
+def test_write_report_rejects_unknown_extensions(tmp_path):
+    with pytest.raises(InputError) as exc:
+        write_report(tmp_path / "r.csv", {}, [])
+    assert "llmctl eval" in exc.value.located()
+    with pytest.raises(InputError):
+        write_report(tmp_path / "r.pdf", {}, [])
+
+
+def test_step_summary(tmp_path):
+    target = tmp_path / "summary.md"
+    assert append_step_summary("# one", env={"GITHUB_STEP_SUMMARY": str(target)})
+    assert append_step_summary("# two\n", env={"GITHUB_STEP_SUMMARY": str(target)})
+    assert target.read_text() == "# one\n# two\n"
+    assert not append_step_summary("x", env={})
+
+
+def test_terminal_safe():
+    assert terminal_safe(HOSTILE["ansi"]) == "red  bell  cleared"
+    assert terminal_safe("a\r\nb\tc\x00\x9b31m") == "a\nb\tc"
+    assert terminal_safe("left\u202eright") == "leftright"
+    assert terminal_safe(None) == ""
+
+
+def test_summary_rows():
+    outs = [
+        outcome("a", True, "x", repeat_index=0),
+        outcome("a", False, "x", repeat_index=1),
+        outcome("b", True, "x", cached=True),
+        outcome("c", False, None, error="boom"),
+    ]
+    (row,) = summary_rows(outs)
+    assert (row.cases, row.results, row.passed, row.failed, row.errors, row.cached, row.flaky) == (3, 4, 2, 1, 1, 1, 1)
+    assert row.pass_rate == pytest.approx(2 / 3)

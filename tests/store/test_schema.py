@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from llmctl.errors import StoreError
+from llmctl.store import MIGRATIONS, SCHEMA_VERSION, Store
+
+EXPECTED = {
+    "schema_migrations": {"version", "applied_at"},
+    "runs": {
+        "id", "started_at", "finished_at", "status", "git_commit", "git_branch", "evalset", "config",
+        "baseline_run_id", "summary", "llmctl_version", "shard",
+    },
+    "results": {
+        "run_id", "result_key", "prompt", "version_hash", "case_id", "model", "repeat_index", "input",
+        "expected", "output", "error", "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms",
+        "ttft_ms", "cached", "retries", "passed", "score", "created_at",
+    },
+    "scores": {"run_id", "result_key", "idx", "evaluator", "config", "score", "passed", "reason", "error"},
+    "prompt_versions": {"version_hash", "prompt", "path", "content", "first_seen", "git_commit"},
+    "cache": {
+        "key", "model", "output", "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms", "ttft_ms",
+        "created_at",
+    },
+}  # fmt: skip
+
+
+def columns(path: Path) -> dict[str, set[str]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database() AND NOT internal").fetchall()
+    finally:
+        con.close()
+    out: dict[str, set[str]] = {}
+    for table, column in rows:
+        out.setdefault(table, set()).add(column)
+    return out
+
+
+def versions(path: Path) -> list[int]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()]
+    finally:
+        con.close()
+
+
+def test_migrating_an_empty_store_gives_the_schema(store: Store, store_path: Path) -> None:
+    store.create_run(evalset="e", config={}, git_commit=None, git_branch=None)
+    assert columns(store_path) == EXPECTED
+    assert versions(store_path) == list(range(1, len(MIGRATIONS) + 1))
+    assert store.schema_version() == SCHEMA_VERSION
+    # created atomically: no temp files left beside it
+    assert sorted(p.name for p in store_path.parent.iterdir()) == [store_path.name]
+
+
+def test_migrations_apply_to_an_existing_empty_duckdb_file(store_path: Path) -> None:
+    store_path.parent.mkdir(parents=True)
+    duckdb.connect(str(store_path)).close()
+    assert Store(store_path).schema_version() == SCHEMA_VERSION
+    assert columns(store_path) == EXPECTED
+
+
+def test_reopening_is_idempotent(store_path: Path) -> None:
+    Store(store_path).create_run(evalset="e", config={}, git_commit=None, git_branch=None)
+    for n in range(1, 4):
+        s = Store(store_path)
+        assert len(s.list_runs()) == n
+        s.create_run(evalset="e", config={}, git_commit=None, git_branch=None)
+    assert versions(store_path) == list(range(1, len(MIGRATIONS) + 1))
+    assert len(Store(store_path).list_runs()) == 4
+
+
+def test_reading_a_missing_store_creates_nothing(store_path: Path) -> None:
+    s = Store(store_path)
+    assert s.list_runs() == []
+    assert s.cache_get_many(["k"]) == {}
+    assert s.schema_version() == SCHEMA_VERSION
+    assert not store_path.exists()
+
+
+def test_newer_schema_is_refused(store: Store, store_path: Path) -> None:
+    store.create_run(evalset="e", config={}, git_commit=None, git_branch=None)
+    con = duckdb.connect(str(store_path))
+    con.execute("INSERT INTO schema_migrations VALUES (?, now()::TIMESTAMP)", [SCHEMA_VERSION + 4])
+    con.close()
+    with pytest.raises(StoreError) as info:
+        Store(store_path).list_runs()
+    msg = str(info.value)
+    assert "newer llmctl" in msg
+    assert f"schema v{SCHEMA_VERSION + 4}, this one knows v{SCHEMA_VERSION}" in msg
+    assert str(store_path) in msg
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"hello, this is not a database\n" * 20, os.urandom(20000), b"DUCK" + os.urandom(5000)],
+    ids=["empty", "text", "random", "duck-prefix"],
+)
+@pytest.mark.parametrize("op", ["read", "write"])
+def test_a_non_duckdb_file_is_refused_and_untouched(tmp_path: Path, content: bytes, op: str) -> None:
+    path = tmp_path / "llmctl.duckdb"
+    path.write_bytes(content)
+    before = os.stat(path)
+    s = Store(path, lock_timeout=2)
+    with pytest.raises(StoreError) as info:
+        if op == "read":
+            s.list_runs()
+        else:
+            s.create_run(evalset="e", config={}, git_commit=None, git_branch=None)
+    assert str(path) in str(info.value)
+    assert "not an llmctl store" in str(info.value)
+    assert path.read_bytes() == content
+    assert os.stat(path).st_mtime_ns == before.st_mtime_ns
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["llmctl.duckdb"]
+
+
+def test_a_foreign_duckdb_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE customers (id INT)")
+    con.close()
+    with pytest.raises(StoreError, match="not an llmctl store"):
+        Store(path).create_run(evalset="e", config={}, git_commit=None, git_branch=None)
+    assert "runs" not in columns(path)

@@ -1,0 +1,145 @@
+"""The bad-input corpus (tests/bad_inputs/cases.yaml): each case exits 2 with one clear message.
+
+Every case is copied over a minimal project and run through the real CLI
+(`llmctl lint` by default, or `llmctl render ...`). The message must name the
+file and line where there is one, and no traceback may be printed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from llmctl.cli import _common
+from llmctl.cli.main import app
+
+CORPUS = Path(__file__).parent / "bad_inputs"
+CASES: list[dict[str, Any]] = yaml.safe_load((CORPUS / "cases.yaml").read_text(encoding="utf-8"))
+
+
+# --- setups for what cannot be committed as plain files -------------------------------------
+
+
+def symlink_prompt_outside(project: Path, outside: Path) -> None:
+    (outside / "secret.yaml").write_text("template: the secret\n")
+    (project / "prompts" / "leak.yaml").symlink_to(outside / "secret.yaml")
+
+
+def symlink_folder_outside(project: Path, outside: Path) -> None:
+    (outside / "secret.yaml").write_text("template: the secret\n")
+    (project / "prompts" / "ext").symlink_to(outside, target_is_directory=True)
+
+
+def symlink_source_outside(project: Path, outside: Path) -> None:
+    (outside / "rows.csv").write_text("x\nsecret\n")
+    (project / "evalsets" / "data").mkdir(parents=True, exist_ok=True)
+    (project / "evalsets" / "data" / "rows.csv").symlink_to(outside / "rows.csv")
+
+
+def alias_bomb(project: Path, outside: Path) -> None:
+    lines = ["template: hi", "metadata:", "  l0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 10):
+        refs = ", ".join([f"*l{i - 1}"] * 9)
+        lines.append(f"  l{i}: &l{i} [{refs}]")
+    (project / "prompts" / "bomb.yaml").write_text("\n".join(lines) + "\n")
+
+
+SETUPS: dict[str, Callable[[Path, Path], None]] = {
+    "symlink_prompt_outside": symlink_prompt_outside,
+    "symlink_folder_outside": symlink_folder_outside,
+    "symlink_source_outside": symlink_source_outside,
+    "alias_bomb": alias_bomb,
+}
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def make_project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    (project / "prompts").mkdir(parents=True)
+    (project / "evalsets").mkdir()
+    (project / "llmctl.yaml").write_text("default_models: [echo]\n")
+    return project
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    monkeypatch.setattr(_common, "DEBUG", False)
+    code = _common.invoke(app, argv)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+# --- the corpus ------------------------------------------------------------------------------
+
+
+def test_corpus_is_well_formed() -> None:
+    ids = [case["id"] for case in CASES]
+    assert len(ids) == len(set(ids)), "case ids must be unique"
+    assert len(CASES) >= 30
+    for case in CASES:
+        assert {"id", "exit", "message", "where"} <= set(case), case
+        # A case's folder is optional: without one (or a setup) it runs on the bare project.
+        if case.get("setup"):
+            assert case["setup"] in SETUPS, case
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_bad_input(
+    case: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = CORPUS / case["id"]
+    if folder.is_dir():
+        shutil.copytree(folder, project, dirs_exist_ok=True)
+    if case.get("setup"):
+        SETUPS[case["setup"]](project, outside)
+    monkeypatch.chdir(project)
+
+    code, output = run_cli(list(case.get("run", ["lint"])), capsys, monkeypatch)
+
+    assert code == case["exit"], output
+    assert "Traceback" not in output
+    assert case["message"] in output, output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, output
+    # One problem, one line (plus an optional hint).
+    body = [line for line in output.splitlines() if line.strip() and not line.startswith("  hint:")]
+    assert len(body) == 1, output
+    where = case["where"]
+    if where:
+        expected = where if where.endswith(":") else where + ":"
+        assert expected in errors[0], output
+        # Where a line is expected, it is a number: `file:LINE: message`.
+        if where.endswith(":") and where.count(":") == 1:
+            after = errors[0].split(where, 1)[1]
+            assert after.split(":", 1)[0].isdigit(), output
+
+
+def test_huge_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project(tmp_path)
+    huge = project / "prompts" / "huge.yaml"
+    chunk = b"# " + b"x" * 1021 + b"\n"
+    with huge.open("wb") as f:
+        f.write(b"template: hi\n")
+        for _ in range(51 * 1024):
+            f.write(chunk)
+    assert huge.stat().st_size > 50 * 1024 * 1024
+    monkeypatch.chdir(project)
+
+    code, output = run_cli(["lint"], capsys, monkeypatch)
+
+    assert code == 2
+    assert "prompts/huge.yaml: file is too large" in output
+    assert "Traceback" not in output
+    os.remove(huge)
