@@ -428,18 +428,20 @@ def _compare_group(
             baseline_cached=base.cached,
         )
         flaky += _flaky(prompt, model, "baseline", base)
-        common = [cid for cid in cand.case_ids if cid in base.index]
-        counts["paired_cases"] = len(common)
-        only_cand = len(cand.case_ids) - len(common)
-        only_base = len(base.case_ids) - len(common)
+        # cand case code -> base case code (-1: not in the baseline)
+        to_base = np.asarray([base.index.get(c, -1) for c in cand.case_ids], dtype=np.int64)
+        ci = np.flatnonzero(to_base >= 0)
+        bi = to_base[ci]
+        common = ci.size
+        counts["paired_cases"] = common
+        only_cand = len(cand.case_ids) - common
+        only_base = len(base.case_ids) - common
         if only_cand or only_base:
             notes.append(
                 f"{only_cand} case(s) only in the candidate and {only_base} only in the baseline "
                 "(errors included) are left out of the paired comparison."
             )
-        ci = np.fromiter((cand.index[c] for c in common), dtype=np.int64, count=len(common))
-        bi = np.fromiter((base.index[c] for c in common), dtype=np.int64, count=len(common))
-        if len(common) == 0:
+        if common == 0:
             notes.append("No case has a result in both runs: nothing to compare.")
         else:
             metrics.append(
@@ -458,8 +460,8 @@ def _compare_group(
             )
             metrics.extend(_evaluator_metrics(name, base, cand, bi, ci, gate, alpha, resamples, seed))
             metrics.append(_cost_metric(name, base.case_cost[bi], cand.case_cost[ci], gate, resamples, seed))
-        metrics.extend(_latency_metrics(name, base, cand, common, gate))
-        flipped = _flips(prompt, model, base, cand)
+        metrics.extend(_latency_metrics(name, base, cand, ci, bi, gate))
+        flipped = _flips(prompt, model, base, cand, to_base)
     if cand.errors or (base is not None and base.errors):
         metrics.append(
             MetricVerdict(
@@ -642,12 +644,15 @@ def _report_cost_latency(group: str, side: _Side) -> list[MetricVerdict]:
     return out
 
 
-def _latency_metrics(group: str, base: _Side, cand: _Side, common: list[str], gate: GateConfig) -> list[MetricVerdict]:
+def _latency_metrics(group: str, base: _Side, cand: _Side, ci: Any, bi: Any, gate: GateConfig) -> list[MetricVerdict]:
     np = stats._np()
-    if common and (len(common) < len(cand.case_ids) or len(common) < len(base.case_ids)):
-        keep = set(common)
-        b_lat = base.latency[np.fromiter((base.case_ids[k] in keep for k in base.codes.tolist()), bool)]
-        c_lat = cand.latency[np.fromiter((cand.case_ids[k] in keep for k in cand.codes.tolist()), bool)]
+    if ci.size and (ci.size < len(cand.case_ids) or bi.size < len(base.case_ids)):
+        # only results of cases present in both runs
+        c_keep = np.zeros(len(cand.case_ids), dtype=bool)
+        c_keep[ci] = True
+        b_keep = np.zeros(len(base.case_ids), dtype=bool)
+        b_keep[bi] = True
+        b_lat, c_lat = base.latency[b_keep[base.codes]], cand.latency[c_keep[cand.codes]]
     else:
         b_lat, c_lat = base.latency, cand.latency
     bp = stats.latency_percentiles(b_lat)
@@ -674,10 +679,28 @@ def _latency_metrics(group: str, base: _Side, cand: _Side, common: list[str], ga
     return out
 
 
-def _flips(prompt: str, model: str, base: _Side, cand: _Side) -> list[FlippedCase]:
+def _flips(prompt: str, model: str, base: _Side, cand: _Side, to_base: Any) -> list[FlippedCase]:
+    """Results whose verdict differs from the baseline's, paired by (case id, repeat index)."""
     np = stats._np()
-    base_by_key = {(o.case_id, o.repeat_index): i for i, o in enumerate(base.outcomes)}
-    match = np.asarray([base_by_key.get((o.case_id, o.repeat_index), -1) for o in cand.outcomes], dtype=np.int64)
+    if base.n_results and cand.n_results and int(base.samples.max()) == 1 and int(cand.samples.max()) == 1:
+        # one sample per case on both sides: pair through the case codes (no per-result lookups)
+        result_of_case = np.full(len(base.case_ids), -1, dtype=np.int64)
+        result_of_case[base.codes] = np.arange(base.n_results)
+        bcase = to_base[cand.codes]
+        match = np.where(bcase >= 0, result_of_case[np.maximum(bcase, 0)], -1)
+        same_repeat = np.asarray(
+            [
+                cand.outcomes[k].repeat_index == base.outcomes[m].repeat_index if m >= 0 else True
+                for k, m in enumerate(match.tolist())
+            ]
+            if _mixed_repeats(base, cand)
+            else [True] * len(match),
+            dtype=bool,
+        )
+        match = np.where(same_repeat, match, -1)
+    else:
+        base_by_key = {(o.case_id, o.repeat_index): i for i, o in enumerate(base.outcomes)}
+        match = np.asarray([base_by_key.get((o.case_id, o.repeat_index), -1) for o in cand.outcomes], dtype=np.int64)
     paired = match >= 0
     differs = np.zeros(len(cand.outcomes), dtype=bool)
     differs[paired] = base.passed[match[paired]] != cand.passed[paired]
@@ -700,6 +723,11 @@ def _flips(prompt: str, model: str, base: _Side, cand: _Side) -> list[FlippedCas
         )
     flipped.sort(key=lambda f: (f.direction != "pass->fail", f.case_id, f.repeat_index))
     return flipped
+
+
+def _mixed_repeats(base: _Side, cand: _Side) -> bool:
+    """Whether any result has a repeat index other than 0 (then pairs must match on it too)."""
+    return any(o.repeat_index for o in base.outcomes) or any(o.repeat_index for o in cand.outcomes)
 
 
 def _failing_reasons(o: CaseOutcome) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from llmctl.config import Config
 from llmctl.errors import InputError, LlmctlError
@@ -73,7 +74,8 @@ def lint_evalset(ev: Evalset, library: PromptLibrary, cfg: Config) -> list[Llmct
     for case in ev.inline_cases:
         specs.extend(case.asserts)
     # json_schema checks default to the prompt's output contract; judges to llmctl.yaml's judge.
-    schemas = [p.output_schema for p in prompts if p.output_schema is not None] or [None]
+    schemas: list[dict[str, Any] | None] = [p.output_schema for p in prompts if p.output_schema is not None]
+    schemas = schemas or [None]
     for spec in specs:
         seen: set[str] = set()
         for schema in schemas:

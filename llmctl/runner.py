@@ -203,9 +203,17 @@ class Runner:
 
     # -- planning ---------------------------------------------------------------------------
 
-    def _plan(self, ev: Evalset, library: PromptLibrary, ref: str | None) -> _Plan:
+    def _plan(
+        self, ev: Evalset, library: PromptLibrary, ref: str | None, at_ref: dict[str, Prompt] | None = None
+    ) -> _Plan:
+        """The prompts, models and cases of one side. With `at_ref` (every prompt at a baseline
+        ref), prompts missing there are left out: they are new in this change."""
         prompts = []
         for pref in ev.prompts:
+            if at_ref is not None:
+                if pref.name in at_ref:
+                    prompts.append(at_ref[pref.name])
+                continue
             try:
                 prompt = _prompt_at(self.cfg, library, pref.name, pref.ref if ref is None else ref)
             except InputError as exc:
@@ -400,14 +408,16 @@ class Runner:
                         await self._finish(job, result, writer, call_model)
 
                 async def produce() -> None:
-                    batch: list[_Job] = []
-                    for job in self._jobs(plan, skip):
-                        batch.append(job)
-                        if len(batch) >= CHUNK:
-                            await self._dispatch(batch, queue, writer, call_model)
-                            batch = []
-                    if batch:
-                        await self._dispatch(batch, queue, writer, call_model)
+                    # The next chunk is rendered and looked up while this one is dispatched.
+                    ready: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
+                    prepare = asyncio.create_task(self._prepare_chunks(plan, skip, ready))
+                    try:
+                        while (item := await ready.get()) is not None:
+                            if isinstance(item, Exception):
+                                raise item
+                            await self._dispatch(item[0], item[1], queue, writer, call_model)
+                    finally:
+                        prepare.cancel()
                     for _ in range(workers_n):
                         await queue.put(None)
 
@@ -443,9 +453,42 @@ class Runner:
         for job in self._jobs(plan, skip | self._finished):
             await self._finish(job, CallResult(output=None, error="deadline exceeded"), writer, None)
 
-    async def _dispatch(self, batch: list[_Job], queue: asyncio.Queue[Any], writer: Any, call_model: Any) -> None:
+    async def _prepare_chunks(self, plan: _Plan, skip: set[str], ready: asyncio.Queue[Any]) -> None:
+        """Render jobs in chunks of CHUNK and look each chunk up in the cache; hand (jobs, hits)
+        to `ready`, then None (or the exception that stopped it). The lookup runs in a thread: it
+        may wait for the store while the writer holds it, and the event loop must keep serving
+        the calls in flight meanwhile."""
+        try:
+            batch: list[_Job] = []
+            for job in self._jobs(plan, skip):
+                batch.append(job)
+                if len(batch) % 100 == 0:
+                    await asyncio.sleep(0)  # rendering is CPU work: let finished calls through
+                if len(batch) >= CHUNK:
+                    await ready.put((batch, await self._cache_hits(batch)))
+                    batch = []
+            if batch:
+                await ready.put((batch, await self._cache_hits(batch)))
+        except Exception as exc:  # a render or store error: the producer raises it
+            await ready.put(exc)
+            return
+        await ready.put(None)
+
+    async def _cache_hits(self, batch: list[_Job]) -> dict[str, dict[str, Any]]:
         keys = [j.cache_key for j in batch if j.cache_key is not None]
-        hits: dict[str, dict[str, Any]] = self.store.cache_get_many(keys) if keys else {}
+        if not keys:
+            return {}
+        hits: dict[str, dict[str, Any]] = await asyncio.to_thread(self.store.cache_get_many, keys)
+        return hits
+
+    async def _dispatch(
+        self,
+        batch: list[_Job],
+        hits: dict[str, dict[str, Any]],
+        queue: asyncio.Queue[Any],
+        writer: Any,
+        call_model: Any,
+    ) -> None:
         for job in batch:
             hit = hits.get(job.cache_key) if job.cache_key else None
             if hit is not None:
@@ -545,7 +588,7 @@ class Runner:
         opts = self.options
         self._deadline = (time.monotonic() + opts.deadline) if opts.deadline else None
         outcome = EvalOutcome()
-        library = PromptLibrary(source_at(self.cfg, opts.prompt_ref), self.cfg.prompts_dir)
+        library = PromptLibrary(WorktreeSource(self.cfg.root), self.cfg.prompts_dir)
         if opts.resume:
             return self._resume(opts.resume)
         paths = find_evalsets(self.cfg.root, self.cfg.evalsets_dir, opts.evalsets or None)
@@ -555,17 +598,22 @@ class Runner:
         plans = [(ev, self._plan(ev, library, opts.prompt_ref)) for ev in evalsets]
         base_plans: dict[str, _Plan] = {}
         if opts.baseline:
-            base_library = PromptLibrary(source_at(self.cfg, opts.baseline), self.cfg.prompts_dir)
-            base_source = base_library.source
+            from llmctl.versions import resolve_all
+
+            at_baseline = resolve_all(self.cfg, opts.baseline)  # an unknown ref is an error here
+            try:
+                base_source: Source | None = source_at(self.cfg, opts.baseline)
+            except InputError:
+                base_source = None  # a release or label: compare the prompts only
             kept = []
             for ev, plan in plans:
-                try:
-                    base_plan = self._plan(ev, base_library, opts.baseline if not opts.prompt_ref else None)
-                except InputError:
-                    base_plan = None  # the prompt is new in this change: floors only
+                base_plan: _Plan | None = self._plan(ev, library, None, at_ref=at_baseline)
+                if base_plan is not None and not base_plan.prompts:
+                    base_plan = None  # the prompts are new in this change: floors only
                 if opts.changed_only and base_plan is not None:
                     same_prompts = {p.name: p.hash for p in plan.prompts} == {p.name: p.hash for p in base_plan.prompts}
-                    same_evalset = base_source.read(ev.path) == WorktreeSource(self.cfg.root).read(ev.path)
+                    worktree = WorktreeSource(self.cfg.root)
+                    same_evalset = base_source is not None and base_source.read(ev.path) == worktree.read(ev.path)
                     if same_prompts and same_evalset:
                         outcome.skipped.append(ev.name)
                         continue
@@ -619,7 +667,7 @@ class Runner:
             self.options.shard = (int(config["shard"][0]), int(config["shard"][1]))
         ref = config.get("ref")
         ref = None if ref in (None, "WORKTREE") else ref
-        library = PromptLibrary(source_at(self.cfg, ref), self.cfg.prompts_dir)
+        library = PromptLibrary(WorktreeSource(self.cfg.root), self.cfg.prompts_dir)
         plan = self._plan(ev, library, ref)
         recorded = config.get("prompts") or {}
         changed = [p.name for p in plan.prompts if recorded.get(p.name) not in (None, p.hash)]

@@ -1,8 +1,8 @@
 """Build throw-away git repositories for tests (real git, no network).
 
-    repo = GitRepo.init(tmp_path / "proj")
-    sha = repo.commit({"prompts/a.yaml": "..."}, "add a")
-    repo.branch("feature"); repo.tag("t1")
+repo = GitRepo.init(tmp_path / "proj")
+sha = repo.commit({"prompts/a.yaml": "..."}, "add a")
+repo.branch("feature"); repo.tag("t1")
 """
 
 from __future__ import annotations
@@ -24,9 +24,12 @@ default_models: [demo]
 models:
   demo:
     model: scripted
+    responses:
+      "/(?s)FAILME/": "bad answer"
     default: ok
 gate:
   quality: {min_pass_rate: 0.5, max_drop: 0.05}
+  latency: {p95_max_increase: null}   # the offline model's latency is noise
 """
 
 
@@ -53,9 +56,7 @@ class GitRepo:
 
     def git(self, *args: str) -> str:
         env = {**os.environ, **GIT_ENV}
-        done = subprocess.run(
-            ["git", *args], cwd=self.root, env=env, capture_output=True, text=True, check=False
-        )
+        done = subprocess.run(["git", *args], cwd=self.root, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"git {' '.join(args)} failed: {done.stderr}")
         return done.stdout.strip()
@@ -122,17 +123,12 @@ def prompt_yaml(system: str = "You summarize tickets.", *, model: str = "demo", 
     )
 
 
-EVALSET = """\
-prompt: {prompt}
-models: [demo]
-cases:
-  - id: a
-    vars: {{ticket: one}}
-    assert: [{{type: contains, value: ok}}]
-  - id: b
-    vars: {{ticket: two}}
-    assert: [{{type: contains, value: ok}}]
-"""
+def evalset_yaml(prompt: str, n: int = 12) -> str:
+    """An evalset of `n` cases (tickets "0".."n-1") that pass when the output contains "ok"."""
+    cases = "".join(
+        f"  - id: c{i}\n    vars: {{ticket: '{i}'}}\n    assert: [{{type: contains, value: ok}}]\n" for i in range(n)
+    )
+    return f"prompt: {prompt}\nmodels: [demo]\ncases:\n{cases}"
 
 
 def make_project(root: Path) -> GitRepo:
@@ -145,8 +141,37 @@ def make_project(root: Path) -> GitRepo:
             "prompts/summarize.yaml": prompt_yaml(),
             "prompts/partials/ticket.jinja": "Ticket: {{ ticket }}\n",
             "prompts/classify.yaml": prompt_yaml("Classify the ticket.", include=False),
-            "evalsets/summarize.yaml": EVALSET.format(prompt="summarize"),
+            "evalsets/summarize.yaml": evalset_yaml("summarize"),
         },
         "initial",
     )
     return repo
+
+
+def cli(argv: list[str], cwd: Path, capsys: object) -> tuple[int, str, str]:
+    """Run llmctl with this issue's commands registered (main.py may not wire them yet)."""
+    import typer
+
+    from llmctl.cli import _common, bundle_cmd, diff_cmd, log_cmd, promote_cmd
+
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    for module in (promote_cmd, diff_cmd, log_cmd, bundle_cmd):
+        module.register(app)
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        code = _common.invoke(app, argv)
+    finally:
+        os.chdir(old)
+    out = capsys.readouterr()  # type: ignore[attr-defined]
+    return code, out.out, out.err
+
+
+def evaluate(root: Path, evalset: str = "summarize", ref: str | None = None) -> str:
+    """Run an evalset with the offline scripted model; returns the run id."""
+    from llmctl.config import load_config
+    from llmctl.runner import EvalOptions, run_eval
+
+    cfg = load_config(root)
+    outcome = run_eval(cfg, EvalOptions(evalsets=[evalset], prompt_ref=ref))
+    return outcome.runs[0].run_id

@@ -241,11 +241,12 @@ def test_includes_and_macro_imports(tmp_path: Path) -> None:
         ("partials/../../secrets.txt", "escapes prompts/"),
         ("/etc/passwd", "must be relative"),
         ("C:/x.jinja", "must be relative"),
-        ("..\\\\secrets.txt", "must be relative"),
     ],
 )
 def test_include_outside_prompts_is_refused(tmp_path: Path, ref: str, message: str) -> None:
-    write(tmp_path, {"secrets.txt": "KEY", "prompts/p.yaml": f"description: x\ntemplate: \"{{% include '{ref}' %}}\"\n"})
+    write(
+        tmp_path, {"secrets.txt": "KEY", "prompts/p.yaml": f"description: x\ntemplate: \"{{% include '{ref}' %}}\"\n"}
+    )
     with pytest.raises(InputError, match=message) as info:
         load(tmp_path, "prompts/p.yaml")
     assert (info.value.file, info.value.line) == ("prompts/p.yaml", 2)

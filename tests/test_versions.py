@@ -10,14 +10,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gitrepo import GitRepo, git_env, make_project, prompt_yaml  # noqa: E402
+from gitrepo import GitRepo, git_env, make_project, prompt_yaml
 
-from llmctl import lockfile as lf  # noqa: E402
-from llmctl.config import load_config  # noqa: E402
-from llmctl.errors import InputError, RefError  # noqa: E402
-from llmctl.prompt import load_prompt  # noqa: E402
-from llmctl.resolve import load_prompt_ref  # noqa: E402
-from llmctl.versions import (  # noqa: E402
+from llmctl import lockfile as lf
+from llmctl.config import load_config
+from llmctl.errors import InputError, RefError
+from llmctl.prompt import load_prompt
+from llmctl.resolve import load_prompt_ref
+from llmctl.versions import (
     build_bundle,
     promote,
     resolve_all,

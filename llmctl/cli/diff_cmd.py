@@ -119,9 +119,7 @@ def print_report(con: Console, report: DiffReport) -> None:
 
 
 def diff(
-    a: str = typer.Argument(
-        ..., help="Old side: a version (v3, production, main, HEAD~2, WORKTREE, NAME@REF) or run id."
-    ),
+    a: str = typer.Argument(..., help="Old side: v3, production, main, HEAD~2, WORKTREE, NAME@REF, or a run id."),
     b: str = typer.Argument("WORKTREE", help="New side (default: WORKTREE)."),
     run: bool = typer.Option(False, "--run", help="Evaluate whichever side has no run yet (calls models)."),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),

@@ -81,6 +81,24 @@ class _ProgressView:
             self._bar.stop()
 
 
+def _sigterm_as_sigint() -> Any:
+    """Treat SIGTERM (CI cancelling a job, `kill`) like Ctrl-C while a run is going: finished
+    results are kept, the run is marked `interrupted`, exit 130. Returns a function that
+    restores the previous handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        signal.raise_signal(signal.SIGINT)  # whoever handles Ctrl-C now (asyncio's runner) handles this
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
 def eval_(
     evalsets: list[str] = typer.Argument(None, help="Evalset names or files (default: all in evalsets/)."),
     model: list[str] = typer.Option(None, "--model", "-m", help="Model(s) to use instead of the evalset's."),
@@ -135,9 +153,11 @@ def eval_(
         if path.suffix.lower() not in (".json", ".jsonl", ".csv", ".md", ".xml", ".html"):
             raise InputError(f"--output {path}: unknown format (use .json .jsonl .csv .md .xml .html)")
     view = _ProgressView()
+    restore = _sigterm_as_sigint()
     try:
         outcome = run_eval(cfg, options, listener=view)
     finally:
+        restore()
         view.close()
     from llmctl.cli.eval_view import print_outcome, write_outputs
 

@@ -47,17 +47,34 @@ def main(
 
 def _register() -> None:
     from llmctl.cli import (
+        bundle_cmd,
         comment_cmd,
+        diff_cmd,
         eval_cmd,
         init_cmd,
         lint_cmd,
+        log_cmd,
+        promote_cmd,
         render_cmd,
         report_cmd,
         runs_cmd,
         schema_cmd,
     )
 
-    for module in (init_cmd, render_cmd, lint_cmd, schema_cmd, eval_cmd, runs_cmd, report_cmd, comment_cmd):
+    for module in (
+        init_cmd,
+        render_cmd,
+        lint_cmd,
+        schema_cmd,
+        eval_cmd,
+        diff_cmd,
+        promote_cmd,
+        log_cmd,
+        runs_cmd,
+        report_cmd,
+        bundle_cmd,
+        comment_cmd,
+    ):
         module.register(app)
 
 

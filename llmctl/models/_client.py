@@ -100,8 +100,9 @@ class ModelClient:
             self._routes[key] = route
         return route
 
-    async def _route_async(self, spec: ModelSpec) -> Route:
-        """`route()`, importing litellm (when needed) in a thread so the loop keeps running."""
+    async def prepare(self, spec: ModelSpec) -> Route:
+        """Resolve `spec`'s route ahead of the first call (litellm, if needed, is imported
+        in a thread so the loop keeps running). `complete` does this itself when needed."""
         if needs_litellm(spec, self.transport) and "litellm" not in sys.modules:
             from llmctl.models._litellm import import_litellm
 
@@ -134,15 +135,19 @@ class ModelClient:
         `repeat_index` does not change the request (each repeat is a separate call);
         it is part of the cache key (see `cache_key`).
         """
-        route = self._routes.get(route_key(spec)) or await self._route_async(spec)
+        route = self._routes.get(route_key(spec)) or await self.prepare(spec)
         limits = self._model_limits(spec)
         merged = {**spec.params, **params} if params else spec.params
         if route.kind == "offline":
             async with self._global:
                 if limits.semaphore is None:
-                    return await run_offline(spec, messages)
-                async with limits.semaphore:
-                    return await run_offline(spec, messages)
+                    result = await run_offline(spec, messages)
+                else:
+                    async with limits.semaphore:
+                        result = await run_offline(spec, messages)
+            if result.error:
+                result.error = scrub(result.error)
+            return result
 
         attempts = max(0, spec.retries) + 1
         estimate = prompt_tokens(messages) if limits.tpm is not None else 0

@@ -124,7 +124,8 @@ class _Connection(asyncio.Protocol):
         return None
 
     def _parse_chunked(self) -> HTTPResponse | None:
-        buf, pos, parts = self._buf, self._body_at, []
+        buf, pos = self._buf, self._body_at
+        parts: list[bytes] = []
         while True:
             eol = buf.find(b"\r\n", pos)
             if eol < 0:
@@ -183,7 +184,7 @@ class LeanHTTP:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         idle = self._idle.get(address)
-        conn = None
+        conn: _Connection | None = None
         while idle:
             candidate = idle.pop()
             if not candidate.closed:
@@ -191,8 +192,20 @@ class LeanHTTP:
                 break
             self._all.discard(candidate)
         if conn is None:
-            _, conn = await asyncio.wait_for(loop.create_connection(_Connection, *address), timeout)
-            self._all.add(conn)
+            _, new = await asyncio.wait_for(loop.create_connection(_Connection, *address), timeout)
+            self._all.add(new)
+            conn = new
+        return await self._exchange(loop, conn, address, head, body, deadline)
+
+    async def _exchange(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        conn: _Connection,
+        address: tuple[str, int],
+        head: bytes,
+        body: bytes,
+        deadline: float,
+    ) -> HTTPResponse:
         waiter: asyncio.Future[HTTPResponse] = loop.create_future()
         conn.start(head + str(len(body)).encode() + b"\r\n\r\n" + body, waiter)
         timer = loop.call_at(deadline, _expire, waiter, conn)

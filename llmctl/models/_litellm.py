@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
+import warnings
 from typing import Any
 
 from llmctl.models._errors import AttemptError, parse_retry_after, retryable_status
@@ -22,6 +24,9 @@ def import_litellm() -> Any:
         import litellm
 
         litellm.suppress_debug_info = True
+        # third-party noise on first use, not actionable by llmctl users
+        warnings.filterwarnings("ignore", module=r"litellm(\.|$)")
+        warnings.filterwarnings("ignore", message=r".*`ReadOnly` qualifier", category=UserWarning)
         litellm.telemetry = False
         _litellm = litellm
     return _litellm
@@ -57,8 +62,18 @@ def _to_attempt_error(litellm: Any, exc: Exception, timeout: float) -> AttemptEr
     if headers is None:
         headers = getattr(getattr(exc, "response", None), "headers", None)
     retry_after = parse_retry_after(headers) if headers is not None else None
-    message = str(exc).strip() or type(exc).__name__
-    return AttemptError(f"{type(exc).__name__}: {message}", retryable=retryable, retry_after=retry_after, status=status)
+    message = _clean(str(exc)) or type(exc).__name__
+    kind = type(exc).__name__
+    prefix = f"HTTP {status} ({kind})" if status else kind
+    return AttemptError(f"{prefix}: {message}", retryable=retryable, retry_after=retry_after, status=status)
+
+
+_NOISE = re.compile(r"^(?:litellm\.\w+:\s*|\w+Error:\s*|\w+Exception\s*-\s*)+")
+
+
+def _clean(message: str) -> str:
+    """litellm's message without its repeated `litellm.X: X: OpenAIException - ` prefixes."""
+    return _NOISE.sub("", message.strip()).strip()
 
 
 async def call_litellm(
@@ -66,7 +81,7 @@ async def call_litellm(
 ) -> tuple[str, dict[str, Any] | None, float | None]:
     """One attempt through litellm: (output, usage or None, ttft_ms or None)."""
     litellm = import_litellm()
-    kwargs: dict[str, Any] = {**params}
+    kwargs: dict[str, Any] = {k: v for k, v in params.items() if k != "stream"}
     kwargs.update(model=spec.litellm_id, messages=messages, timeout=spec.timeout, max_retries=0, num_retries=0)
     if spec.api_base:
         kwargs["api_base"] = spec.api_base

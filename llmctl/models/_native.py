@@ -48,6 +48,7 @@ _NOT_BODY = frozenset(
         "metadata",
         "mock_response",
         "custom_llm_provider",
+        "stream",
         "extra_headers",
         "extra_body",
     }

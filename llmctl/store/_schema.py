@@ -121,14 +121,21 @@ def utcnow() -> datetime:
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int | None:
     """The applied schema version; None when the file holds no llmctl schema at all."""
-    has_table = con.execute(
+    (has_table,) = first_row(
+        con,
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND table_name = 'schema_migrations'"
-    ).fetchall()
-    if not has_table or not has_table[0]:
+        "AND schema_name = 'main' AND table_name = 'schema_migrations'",
+    ) or (0,)
+    if not has_table:
         return None
-    row = con.execute("SELECT max(version) FROM schema_migrations").fetchall()
-    return int(row[0]) if row and row[0] is not None else 0
+    (version,) = first_row(con, "SELECT max(version) FROM schema_migrations") or (None,)
+    return int(version) if version is not None else 0
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> tuple[Any, ...] | None:
+    """The first row of a query, or None. (fetchall: DuckDB refuses new work on a half-read result.)"""
+    rows = con.execute(sql, params).fetchall()
+    return rows[0] if rows else None
 
 
 def user_tables(con: duckdb.DuckDBPyConnection) -> list[str]:

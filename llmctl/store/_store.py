@@ -6,7 +6,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from llmctl.store._schema import (
     RUN_STATUSES,
     SCORE_COLUMNS,
     current_version,
+    first_row,
     utcnow,
 )
 from llmctl.store._writer import (
@@ -44,7 +45,7 @@ _RUN_COLUMNS = (
     "baseline_run_id, summary, llmctl_version, shard"
 )
 _RESULT_NAMES = ", ".join(f"r.{c[0]}" for c in RESULT_COLUMNS)
-_PROMPT_VERSION_FIELDS = {c[0] for c in PROMPT_VERSION_COLUMNS}
+_PROMPT_VERSION_FIELDS = frozenset(c[0] for c in PROMPT_VERSION_COLUMNS)
 
 
 def _sql_str(value: str) -> str:
@@ -154,6 +155,22 @@ class Store:
 
         self._db.run(tx)
 
+    def mark_interrupted_stale(self, older_than_s: float = 6 * 3600) -> list[str]:
+        """Mark `running` runs with no activity (start or last result) for `older_than_s` seconds
+        as `interrupted` (their process was killed); returns their ids."""
+        cutoff = utcnow() - timedelta(seconds=older_than_s)
+
+        def tx(con: duckdb.DuckDBPyConnection) -> list[str]:
+            rows = con.execute(
+                "UPDATE runs SET status = 'interrupted' WHERE status = 'running' AND greatest(started_at, "
+                "coalesce((SELECT max(created_at) FROM results WHERE run_id = runs.id), started_at)) < ? "
+                "RETURNING id",
+                [cutoff],
+            ).fetchall()
+            return sorted(r[0] for r in rows)
+
+        return self._db.run(tx)
+
     def writer(
         self,
         run_id: str,
@@ -196,13 +213,14 @@ class Store:
         """The most recent completed run with results for this prompt version (counts over them)."""
 
         def q(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
-            row = con.execute(
+            row = first_row(
+                con,
                 "SELECT id FROM runs WHERE status = 'completed' "
                 "AND ($evalset IS NULL OR evalset = $evalset) "
                 "AND id IN (SELECT run_id FROM results WHERE prompt = $prompt AND version_hash = $v) "
                 "ORDER BY coalesce(finished_at, started_at) DESC, id DESC LIMIT 1",
                 {"evalset": evalset, "prompt": prompt, "v": version_hash},
-            ).fetchall()
+            )
             if row is None:
                 return None
             return self._runs_with_counts(con, [row[0]], prompt=prompt, version_hash=version_hash)[0]
@@ -392,10 +410,11 @@ class Store:
         """A stored prompt version (content parsed from JSON), or None."""
         names = [c[0] for c in PROMPT_VERSION_COLUMNS]
         row = self._db.run(
-            lambda con: con.execute(
+            lambda con: first_row(
+                con,
                 f"SELECT {', '.join(names)} FROM prompt_versions WHERE version_hash = ?",  # noqa: S608
                 [version_hash],
-            ).fetchall(),
+            ),
             read_only=True,
         )
         if row is None:
@@ -505,11 +524,12 @@ class Store:
         """For the writer: check the run exists; True when it already has error results."""
 
         def q(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
-            return con.execute(
+            return first_row(
+                con,
                 "SELECT (SELECT count(*) FROM runs WHERE id = $id), "
                 "EXISTS (SELECT 1 FROM results WHERE run_id = $id AND error IS NOT NULL)",
                 {"id": run_id},
-            ).fetchall()
+            )
 
         row = self._db.run(q, read_only=True)
         if not row or not row[0]:
@@ -519,11 +539,11 @@ class Store:
     def _resolve(self, con: duckdb.DuckDBPyConnection, ref: str) -> str:
         ref = ref.strip()
         if ref in ("latest", "last"):
-            row = con.execute("SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1").fetchall()
+            row = first_row(con, "SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1")
             if row is None:
                 raise InputError(f"no runs in {self.path} yet")
             return str(row[0])
-        exact = con.execute("SELECT id FROM runs WHERE id = ?", [ref]).fetchall()
+        exact = first_row(con, "SELECT id FROM runs WHERE id = ?", [ref])
         if exact:
             return str(exact[0])
         matches = [

@@ -36,9 +36,9 @@ from llmctl.store._schema import (
 if TYPE_CHECKING:
     from llmctl.store._store import Store
 
-_RESULT_FIELDS = {name for name, _, _ in RESULT_COLUMNS}
-_SCORE_FIELDS = {name for name, _, _ in SCORE_COLUMNS}
-_CACHE_FIELDS = {name for name, _, _ in CACHE_COLUMNS}
+_RESULT_FIELDS = frozenset(name for name, _, _ in RESULT_COLUMNS)
+_SCORE_FIELDS = frozenset(name for name, _, _ in SCORE_COLUMNS)
+_CACHE_FIELDS = frozenset(name for name, _, _ in CACHE_COLUMNS)
 
 
 # A successful result replaces a stored error for the same key (that is what --resume is for).
@@ -62,10 +62,10 @@ def to_json(value: Any) -> str | None:
     return _ENCODER.encode(value)
 
 
-def check_fields(row: Mapping[str, Any], allowed: set[str], what: str) -> None:
-    unknown = set(row) - allowed
-    if unknown:
-        raise ValueError(f"unknown {what} field(s): {', '.join(sorted(unknown))}")
+def check_fields(row: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
+    if not allowed.issuperset(row):
+        unknown = ", ".join(sorted(set(row) - allowed))
+        raise ValueError(f"unknown {what} field(s): {unknown}")
 
 
 def to_arrow(rows: list[dict[str, Any]], columns: list[tuple[str, pa.DataType, Any]]) -> pa.Table:
@@ -221,13 +221,12 @@ class RunWriter:
         check_fields(row, _SCORE_FIELDS, "score")
         if not row.get("evaluator"):
             raise ValueError("a score row needs `evaluator` (the evaluator's name)")
-        rec = dict(row)
-        rec["run_id"] = self.run_id
-        rec["result_key"] = key
+        rec = {**row, "run_id": self.run_id, "result_key": key}
         if rec.get("idx") is None:
             rec["idx"] = index
-        if "config" in rec:
-            rec["config"] = to_json(rec["config"])
+        config = rec.get("config")
+        if config is not None and not isinstance(config, str):
+            rec["config"] = _ENCODER.encode(config)
         return rec
 
     def _loop(self) -> None:

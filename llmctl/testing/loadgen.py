@@ -58,7 +58,7 @@ async def _run(base_url: str, transport: str, concurrency: int, requests: int, w
         ]
 
     async with ModelClient(concurrency=concurrency, transport=transport) as client:
-        route = await client._route_async(spec)
+        route = await client.prepare(spec)
         await asyncio.gather(*(client.complete(spec, messages(-i - 1)) for i in range(warmup)))
         cpu0, t0 = time.process_time(), time.perf_counter()
         results = await asyncio.gather(*(client.complete(spec, messages(i)) for i in range(requests)))
@@ -95,6 +95,13 @@ def _start_server(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
         proc.kill()
         raise RuntimeError(f"fake server did not start: {line!r}")
     return proc, line.strip().split()[-1]
+
+
+def _worker_env(transport: str) -> dict[str, str]:
+    env = dict(os.environ)
+    if transport == "native-aiohttp":  # the native path without the lean HTTP client
+        env["LLMCTL_LEAN_HTTP"] = "0"
+    return env
 
 
 def run_matrix(
@@ -134,6 +141,7 @@ def run_matrix(
                     capture_output=True,
                     text=True,
                     check=True,
+                    env=_worker_env(transport),
                 )
                 row = json.loads(worker.stdout.strip().splitlines()[-1])
                 cpu_after = _proc_cpu_s(server.pid) if server else None
@@ -173,7 +181,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llmctl.testing.loadgen", description=__doc__.split("\n")[0])
-    parser.add_argument("--transports", default="litellm,native")
+    parser.add_argument(
+        "--transports", default="litellm,native", help="comma-separated: litellm, native, native-aiohttp"
+    )
     parser.add_argument("--concurrency", default="50,200")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=50)
@@ -185,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     transports = [t.strip() for t in args.transports.split(",") if t.strip()]
     concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
     if args.worker:
-        row = run_one(args.server, transports[0], concurrencies[0], args.requests, args.warmup)
+        transport = "native" if transports[0] == "native-aiohttp" else transports[0]
+        row = run_one(args.server, transport, concurrencies[0], args.requests, args.warmup)
+        row["transport"] = transports[0]
         print(json.dumps(row))
         return 0
     rows = run_matrix(transports, concurrencies, args.requests, args.latency_ms, args.server, args.warmup)

@@ -58,7 +58,6 @@ from aiohttp import web
 __all__ = ["FakeOpenAIServer", "ServerConfig", "serve_forever"]
 
 _DIRECTIVE = re.compile(r"\[\[(\w+)=([^\]]*)\]\]")
-_FAULT_KINDS = ("429", "500", "slow", "malformed", "drop", "ok")
 _MALFORMED = b'{"id": "chatcmpl-broken", "choices": [{"message": {"content": "trunc'
 
 
@@ -318,7 +317,7 @@ async def _stream(
 async def _start(state: _State, host: str, port: int) -> tuple[web.AppRunner, int]:
     runner = web.AppRunner(_make_app(state), access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=4096, shutdown_timeout=0.5)
+    site = web.TCPSite(runner, host, port, backlog=4096)
     await site.start()
     server = site._server
     assert server is not None

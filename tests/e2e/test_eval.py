@@ -203,3 +203,28 @@ def test_bad_input_exits_2_and_writes_nothing(
     db = tmp_path / ".llmctl" / "llmctl.duckdb"
     if db.exists():
         assert Store(db).list_runs() == []
+
+
+def test_shard_stores_merge_into_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, {
+        "llmctl.yaml": config(None),
+        "prompts/qa.yaml": prompt("Answer."),
+        "evalsets/qa.yaml": evalset("qa", 20, expected="question", models=["echo"]),
+    })
+    shards = []
+    for i in (1, 2):
+        db = tmp_path / f"shard-{i}.duckdb"
+        monkeypatch.setenv("LLMCTL_DB", str(db))
+        code, out = llmctl(tmp_path, "eval", "--shard", f"{i}/2", capsys=capsys)
+        assert code == 0, out
+        shards.append(db)
+    monkeypatch.delenv("LLMCTL_DB")
+    code, out = llmctl(tmp_path, "runs", "merge", *map(str, shards), capsys=capsys)
+    assert code == 0, out
+    store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
+    [run] = store.list_runs()
+    ids = sorted(o.case_id for o in store.outcomes(run["id"]))
+    assert ids == [f"case-{i:03d}" for i in range(20)]
+    assert run["status"] == "completed"

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from markdown_it import MarkdownIt
+from report_fixtures import HOSTILE, outcome
 
 from llmctl.errors import InputError
 from llmctl.reports import (
@@ -22,8 +23,6 @@ from llmctl.reports import (
     write_report,
 )
 from llmctl.reports._data import ReportData
-
-from report_fixtures import HOSTILE, outcome
 
 
 def test_junit_counts_and_well_formed(tmp_path, hostile_run):

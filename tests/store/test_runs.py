@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
+from store_helpers import fill, new_run, result_row, score_rows
 
 from llmctl.errors import InputError
 from llmctl.store import Store, new_run_id
-
-from store_helpers import fill, new_run, result_row, score_rows
 
 
 def test_new_run_ids_are_short_unique_and_sortable() -> None:
@@ -130,3 +130,17 @@ def test_resume_run(store: Store) -> None:
     store.finish_run(rid, "interrupted", {})
     run = store.resume_run(rid[:-2])
     assert run["status"] == "running" and run["finished_at"] is None
+
+
+def test_mark_interrupted_stale(store: Store) -> None:
+    old = new_run(store, run_id="rold")
+    fresh = new_run(store, run_id="rfresh")
+    done = new_run(store, run_id="rdone")
+    store.finish_run(done, "completed", {})
+    assert store.mark_interrupted_stale(older_than_s=3600) == []
+    time.sleep(0.05)
+    fill(store, fresh, 1)
+    assert store.mark_interrupted_stale(older_than_s=0.03) == [old]
+    assert store.get_run(old)["status"] == "interrupted"
+    assert store.get_run(fresh)["status"] == "running"
+    assert store.get_run(done)["status"] == "completed"

@@ -32,7 +32,9 @@ EXPECTED = {
 def columns(path: Path) -> dict[str, set[str]]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        rows = con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database() AND NOT internal").fetchall()
+        rows = con.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database() AND NOT internal"
+        ).fetchall()
     finally:
         con.close()
     out: dict[str, set[str]] = {}

@@ -1,14 +1,12 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
+from store_helpers import new_run, result_row, score_rows
 
 from llmctl.errors import InputError
 from llmctl.store import Store, result_key
-
-from store_helpers import new_run, result_row, score_rows
 
 
 def counts(store: Store, run_id: str) -> tuple[int, int]:
@@ -93,7 +91,9 @@ def test_duplicates_keep_the_first(store: Store) -> None:
         for i in range(5):
             w.add(result_row(i), score_rows(i))
         w.add(result_row(0, output="second copy in the same batch"), score_rows(0))
-        w.add(result_row(1, output="second copy in a later batch"), [{"evaluator": "extra", "score": 1, "passed": True}])
+        w.add(
+            result_row(1, output="second copy in a later batch"), [{"evaluator": "extra", "score": 1, "passed": True}]
+        )
     with store.writer(rid) as w:  # a later writer (a resume) cannot duplicate either
         for i in range(5):
             w.add(result_row(i, output="third"), score_rows(i))

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from store_helpers import fill, new_run, result_row, score_rows
+
+from llmctl.errors import InputError
+from llmctl.store import Store
+from llmctl.types import CaseOutcome
+
+
+def test_outcomes_join_results_and_scores(store: Store) -> None:
+    rid = new_run(store)
+    with store.writer(rid) as w:
+        w.add(result_row(1, model="b"), score_rows(1))
+        w.add(result_row(3), score_rows(3))  # judge fails
+        w.add(result_row(2, output=None, error="HTTP 500", passed=False), [])
+        w.add(
+            result_row(4, passed=None),
+            [
+                {"evaluator": "contains", "score": 1, "passed": True},
+                {"evaluator": "contains", "score": 0, "passed": False, "reason": "missing y"},
+                {"evaluator": "python", "score": 0, "passed": True, "error": "ImportError: mod"},
+            ],
+        )
+    out = store.outcomes(rid[:-1])
+    assert [(o.model, o.case_id) for o in out] == [
+        ("b", "case-1"),
+        ("echo", "case-2"),
+        ("echo", "case-3"),
+        ("echo", "case-4"),
+    ]
+    first = out[0]
+    assert isinstance(first, CaseOutcome)
+    assert first.passed and first.error is None
+    assert first.scores == {"contains": 1.0, "judge": 0.9}
+    assert first.evaluator_passed == {"contains": True, "judge": True}
+    assert first.reasons == {"contains": "found", "judge": "judged"}
+    assert (first.cost_usd, first.latency_ms, first.output, first.version_hash) == (
+        0.001,
+        101.0,
+        "summary 1",
+        "sha256:v1",
+    )
+    errored = out[1]
+    assert not errored.passed and errored.error == "HTTP 500" and errored.scores == {}
+    assert not out[2].passed and out[2].evaluator_passed["judge"] is False
+    # passed left to the store: computed; same-named evaluators numbered; an evaluator error never passes
+    fourth = out[3]
+    assert fourth.scores == {"contains": 1.0, "contains#2": 0.0, "python": 0.0}
+    assert fourth.evaluator_passed == {"contains": True, "contains#2": False, "python": False}
+    assert fourth.reasons["python"] == "ImportError: mod"
+    assert fourth.passed is False
+
+
+def test_finished_keys(store: Store) -> None:
+    rid = new_run(store)
+    fill(store, rid, 3)
+    with store.writer(rid) as w:
+        w.add(result_row(7, error="boom", output=None), [])
+    assert len(store.finished_keys(rid)) == 3
+    assert store.finished_keys("rother") == set()
+
+
+def test_cache_get_and_put(store: Store) -> None:
+    assert store.cache_get_many([]) == {}
+    store.cache_put_many(
+        [
+            {"key": f"k{i}", "model": "echo", "output": f"out {i}", "completion_tokens": i, "ttft_ms": 1.5}
+            for i in range(2000)
+        ]
+    )
+    store.cache_put_many([{"key": "k1", "model": "echo", "output": "a later copy is ignored"}])
+    got = store.cache_get_many(["k1", "k1999", "missing", "k1"])
+    assert set(got) == {"k1", "k1999"}
+    assert got["k1"]["output"] == "out 1"
+    assert got["k1999"]["completion_tokens"] == 1999 and got["k1999"]["ttft_ms"] == 1.5
+    assert got["k1"]["created_at"] is not None
+    assert len(store.cache_get_many(f"k{i}" for i in range(0, 2000, 2))) == 1000
+
+
+def test_prompt_versions(store: Store) -> None:
+    store.put_prompt_versions(
+        [{"version_hash": "sha256:a", "prompt": "summarize", "path": "prompts/summarize.yaml",
+          "content": {"messages": [{"role": "user", "content": "{{ ticket }}"}]}, "git_commit": "abc"}]
+    )  # fmt: skip
+    store.put_prompt_versions([{"version_hash": "sha256:a", "prompt": "summarize", "git_commit": "later"}])
+    got = store.get_prompt_version("sha256:a")
+    assert got is not None
+    assert got["content"] == {"messages": [{"role": "user", "content": "{{ ticket }}"}]}
+    assert got["git_commit"] == "abc" and got["first_seen"] is not None
+    assert store.get_prompt_version("sha256:b") is None
+    with pytest.raises(ValueError):
+        store.put_prompt_versions([{"prompt": "x"}])
+
+
+@pytest.fixture
+def exported_run(store: Store) -> str:
+    rid = new_run(store)
+    fill(store, rid, 5)
+    with store.writer(rid) as w:
+        w.add(result_row(9, output='tricky, "quoted"\nmultiline', error=None), [])
+    store.finish_run(rid, "completed", {"pass_rate": 0.6})
+    return rid
+
+
+def test_export_jsonl(store: Store, exported_run: str, tmp_path: Path) -> None:
+    dest = store.export(exported_run, "jsonl", tmp_path / "out" / "run.jsonl")
+    rows = [json.loads(line) for line in dest.read_text().splitlines()]
+    assert len(rows) == 6
+    assert rows[0]["case_id"] == "case-0"
+    assert rows[0]["input"] == {"messages": [{"content": "ticket 0", "role": "user"}]}
+    assert [s["evaluator"] for s in rows[0]["scores"]] == ["contains", "judge"]
+    assert rows[0]["scores"][1]["config"] == {"threshold": 0.7, "type": "judge"}
+    assert rows[-1]["output"] == 'tricky, "quoted"\nmultiline' and rows[-1]["scores"] is None
+
+
+def test_export_json(store: Store, exported_run: str, tmp_path: Path) -> None:
+    doc = json.loads(store.export(exported_run[:-2], "json", tmp_path / "run.json").read_text())
+    assert doc["run"]["id"] == exported_run and doc["run"]["summary"] == {"pass_rate": 0.6}
+    assert len(doc["results"]) == 6
+    assert doc["results"][1]["scores"][0] == {
+        "evaluator": "contains", "score": 1.0, "passed": True, "reason": "found", "error": None,
+        "config": {"type": "contains", "value": "x"},
+    }  # fmt: skip
+
+
+def test_export_csv(store: Store, exported_run: str, tmp_path: Path) -> None:
+    with store.export(exported_run, "csv", tmp_path / "run.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 6
+    assert rows[0]["prompt"] == "summarize" and rows[0]["passed"] == "false"
+    assert [s["evaluator"] for s in json.loads(rows[0]["scores"])] == ["contains", "judge"]
+    assert rows[-1]["output"] == 'tricky, "quoted"\nmultiline'
+
+
+def test_export_parquet(store: Store, exported_run: str, tmp_path: Path) -> None:
+    table = pq.read_table(store.export(exported_run, "parquet", tmp_path / "run.parquet"))
+    assert table.num_rows == 6
+    rows = table.to_pylist()
+    assert rows[2]["case_id"] == "case-2" and rows[2]["cost_usd"] == 0.001
+    assert [s["evaluator"] for s in rows[2]["scores"]] == ["contains", "judge"]
+
+
+def test_export_errors_leave_no_file(store: Store, exported_run: str, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="unknown export format"):
+        store.export(exported_run, "xlsx", tmp_path / "run.xlsx")
+    with pytest.raises(InputError, match="no run matches"):
+        store.export("rmissing", "csv", tmp_path / "run.csv")
+    assert list(tmp_path.glob("run.*")) == [] and list(tmp_path.glob(".run*")) == []
