@@ -630,17 +630,13 @@ class Runner:
                     total += sum(1 for _ in self._jobs(base, set()))
             outcome.dry_run_cases = total
             return outcome
+        # Evaluators are built and every case rendered (so a template that breaks or trips the
+        # sandbox at render time is an input error) before any run is stored or any call is made.
         for ev, plan in plans:
-            # Evaluators are built (and validated) before any call is made.
-            for case in plan.cases:
-                for prompt in plan.prompts:
-                    self._evaluators_for(prompt, [*ev.evaluators, *case.asserts])
-                    try:
-                        prompt.resolve_vars(case.vars)
-                    except InputError as exc:
-                        raise InputError(
-                            f"case {case.id!r}: {exc.message}", file=ev.path, line=case.metadata.get("_line")
-                        ) from None
+            self._validate(plan)
+            if ev.name in base_plans:
+                self._validate(base_plans[ev.name])
+        for ev, plan in plans:
             baseline_run_id = None
             base_plan = base_plans.get(ev.name)
             if base_plan is not None:
@@ -651,6 +647,21 @@ class Runner:
             outcome.runs.append(info)
         outcome.exit_code = exit_code_for(outcome)
         return outcome
+
+    def _validate(self, plan: _Plan) -> None:
+        ev = plan.evalset
+        for case in plan.cases:
+            for prompt in plan.prompts:
+                self._evaluators_for(prompt, [*ev.evaluators, *case.asserts])
+                try:
+                    prompt.render(case.vars)
+                except InputError as exc:
+                    raise InputError(
+                        f"case {case.id!r}: {exc.message}",
+                        file=ev.path,
+                        line=case.metadata.get("_line"),
+                        hint=f"while rendering {prompt.path}",
+                    ) from None
 
     def _resume(self, run_ref: str) -> EvalOutcome:
         run = self.store.get_run(run_ref)

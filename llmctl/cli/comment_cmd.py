@@ -25,13 +25,10 @@ def comment(
 
     if not report.is_file():
         raise InputError(f"report not found: {report}")
-    token = os.environ.get("GITHUB_TOKEN")
+    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
     if not token:
         raise InputError("no GitHub token — set GITHUB_TOKEN (in Actions: env: GITHUB_TOKEN: ${{ github.token }})")
-    kwargs = {}
-    if api_url or os.environ.get("GITHUB_API_URL"):
-        kwargs["api_url"] = api_url or os.environ["GITHUB_API_URL"]
-    url = upsert_comment(report.read_text(encoding="utf-8"), repo=repo, pr_number=pr, token=token, **kwargs)
+    url = upsert_comment(report.read_text(encoding="utf-8"), repo=repo, pr_number=pr, token=token, api_url=api_url)
     typer.echo(f"comment: {url}")
 
 

@@ -14,10 +14,11 @@ import duckdb
 import pyarrow as pa
 
 import llmctl
-from llmctl.errors import InputError, StoreError
+from llmctl.errors import InputError
 from llmctl.store._connect import Connector
 from llmctl.store._keys import new_run_id
 from llmctl.store._schema import (
+    CACHE_COLUMNS,
     PROMPT_VERSION_COLUMNS,
     RESULT_COLUMNS,
     RUN_STATUSES,
@@ -27,7 +28,6 @@ from llmctl.store._schema import (
     utcnow,
 )
 from llmctl.store._writer import (
-    CACHE_COLUMNS,
     RunWriter,
     cache_record,
     check_fields,
@@ -651,6 +651,3 @@ class Store:
             os.replace(out, jsonl)
         finally:
             out.unlink(missing_ok=True)
-
-
-__all__ = ["EXPORT_FORMATS", "ExportFormat", "Store", "StoreError"]

@@ -32,8 +32,13 @@ def config(base_url: str | None = None, **extra: Any) -> dict[str, Any]:
             "price": {"input_per_1k": 0.01, "output_per_1k": 0.02},
             "timeout": 5,
         }
-    cfg: dict[str, Any] = {"store": ".llmctl/llmctl.duckdb", "concurrency": 8, "retries": 2, "models": models,
-                           "default_models": ["fake"] if base_url else ["echo"]}
+    cfg: dict[str, Any] = {
+        "store": ".llmctl/llmctl.duckdb",
+        "concurrency": 8,
+        "retries": 2,
+        "models": models,
+        "default_models": ["fake"] if base_url else ["echo"],
+    }
     cfg.update(extra)
     return cfg
 
@@ -72,8 +77,13 @@ def llmctl(root: Path, *argv: str, capsys: Any = None) -> tuple[int, str]:
 
 
 def git(root: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
     return subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True, text=True).stdout
 
 

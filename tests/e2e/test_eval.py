@@ -36,11 +36,14 @@ def test_example_suite_runs_offline(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_server_results_cache_and_no_cache(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with FakeOpenAIServer(responses={"question": "yes indeed"}) as srv:
-        write(tmp_path, {
-            "llmctl.yaml": config(srv.base_url),
-            "prompts/qa.yaml": prompt("Answer briefly."),
-            "evalsets/qa.yaml": evalset("qa", 12),
-        })
+        write(
+            tmp_path,
+            {
+                "llmctl.yaml": config(srv.base_url),
+                "prompts/qa.yaml": prompt("Answer briefly."),
+                "evalsets/qa.yaml": evalset("qa", 12),
+            },
+        )
         code, out = llmctl(tmp_path, "eval", capsys=capsys)
         assert code == 0, out
         assert srv.requests == 12
@@ -68,11 +71,14 @@ def test_server_results_cache_and_no_cache(tmp_path: Path, capsys: pytest.Captur
 
 def test_repeat_makes_separate_calls(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with FakeOpenAIServer(responses={"question": "yes"}) as srv:
-        write(tmp_path, {
-            "llmctl.yaml": config(srv.base_url),
-            "prompts/qa.yaml": prompt("Answer."),
-            "evalsets/qa.yaml": evalset("qa", 4, repeat=3),
-        })
+        write(
+            tmp_path,
+            {
+                "llmctl.yaml": config(srv.base_url),
+                "prompts/qa.yaml": prompt("Answer."),
+                "evalsets/qa.yaml": evalset("qa", 4, repeat=3),
+            },
+        )
         code, out = llmctl(tmp_path, "eval", capsys=capsys)
         assert code == 0, out
         assert srv.requests == 12  # 4 cases x 3 samples, none from the cache
@@ -82,18 +88,22 @@ def test_repeat_makes_separate_calls(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_provider_errors_exit_3_and_name_the_cases(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with FakeOpenAIServer(responses={"question": "yes"}, default="yes") as srv:
-        write(tmp_path, {
-            "llmctl.yaml": config(srv.base_url),
-            "prompts/qa.yaml": prompt("Answer.", "{{ question }}"),
-            "evalsets/qa.yaml": {
-                "prompt": "qa", "models": ["fake"],
-                "evaluators": [{"type": "icontains", "value": "yes"}],
-                "cases": [
-                    {"id": "fine", "vars": {"question": "ok"}},
-                    {"id": "broken", "vars": {"question": "[[faults=500,500,500,500,500]] boom"}},
-                ],
+        write(
+            tmp_path,
+            {
+                "llmctl.yaml": config(srv.base_url),
+                "prompts/qa.yaml": prompt("Answer.", "{{ question }}"),
+                "evalsets/qa.yaml": {
+                    "prompt": "qa",
+                    "models": ["fake"],
+                    "evaluators": [{"type": "icontains", "value": "yes"}],
+                    "cases": [
+                        {"id": "fine", "vars": {"question": "ok"}},
+                        {"id": "broken", "vars": {"question": "[[faults=500,500,500,500,500]] boom"}},
+                    ],
+                },
             },
-        })
+        )
         code, out = llmctl(tmp_path, "eval", capsys=capsys)
         assert code == 3, out
         assert "broken" in out and "--resume" in out
@@ -106,15 +116,19 @@ def test_provider_errors_exit_3_and_name_the_cases(tmp_path: Path, capsys: pytes
 
 def test_retries_recover_from_transient_faults(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with FakeOpenAIServer(default="yes", retry_after=0.05) as srv:
-        write(tmp_path, {
-            "llmctl.yaml": config(srv.base_url),
-            "prompts/qa.yaml": prompt("Answer."),
-            "evalsets/qa.yaml": {
-                "prompt": "qa", "models": ["fake"],
-                "evaluators": [{"type": "icontains", "value": "yes"}],
-                "cases": [{"id": "flaky", "vars": {"question": "[[faults=429,500]] hello"}}],
+        write(
+            tmp_path,
+            {
+                "llmctl.yaml": config(srv.base_url),
+                "prompts/qa.yaml": prompt("Answer."),
+                "evalsets/qa.yaml": {
+                    "prompt": "qa",
+                    "models": ["fake"],
+                    "evaluators": [{"type": "icontains", "value": "yes"}],
+                    "cases": [{"id": "flaky", "vars": {"question": "[[faults=429,500]] hello"}}],
+                },
             },
-        })
+        )
         code, out = llmctl(tmp_path, "eval", capsys=capsys)
         assert code == 0, out
         store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
@@ -127,11 +141,14 @@ def test_output_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     import xml.etree.ElementTree as ET
 
     with FakeOpenAIServer(responses={"question": "yes"}) as srv:
-        write(tmp_path, {
-            "llmctl.yaml": config(srv.base_url),
-            "prompts/qa.yaml": prompt("Answer."),
-            "evalsets/qa.yaml": evalset("qa", 5),
-        })
+        write(
+            tmp_path,
+            {
+                "llmctl.yaml": config(srv.base_url),
+                "prompts/qa.yaml": prompt("Answer."),
+                "evalsets/qa.yaml": evalset("qa", 5),
+            },
+        )
         outs = ["r.json", "r.jsonl", "r.csv", "r.md", "r.xml", "r.html"]
         args = [a for name in outs for a in ("--output", name)]
         code, out = llmctl(tmp_path, "eval", *args, capsys=capsys)
@@ -150,11 +167,14 @@ def test_dry_run_makes_no_calls_and_needs_no_key(
 ) -> None:
     monkeypatch.delenv("FAKE_API_KEY")
     with FakeOpenAIServer(default="yes") as srv:
-        write(tmp_path, {
-            "llmctl.yaml": config(srv.base_url),
-            "prompts/qa.yaml": prompt("Answer."),
-            "evalsets/qa.yaml": evalset("qa", 3),
-        })
+        write(
+            tmp_path,
+            {
+                "llmctl.yaml": config(srv.base_url),
+                "prompts/qa.yaml": prompt("Answer."),
+                "evalsets/qa.yaml": evalset("qa", 3),
+            },
+        )
         code, out = llmctl(tmp_path, "eval", "--dry-run", capsys=capsys)
         assert code == 0, out
         assert "3 call(s)" in out
@@ -164,11 +184,14 @@ def test_dry_run_makes_no_calls_and_needs_no_key(
 
 
 def test_shards_split_cases_stably(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write(tmp_path, {
-        "llmctl.yaml": config(None),
-        "prompts/qa.yaml": prompt("Answer."),
-        "evalsets/qa.yaml": evalset("qa", 30, expected="question", models=["echo"]),
-    })
+    write(
+        tmp_path,
+        {
+            "llmctl.yaml": config(None),
+            "prompts/qa.yaml": prompt("Answer."),
+            "evalsets/qa.yaml": evalset("qa", 30, expected="question", models=["echo"]),
+        },
+    )
     seen: list[str] = []
     for i in (1, 2, 3):
         code, out = llmctl(tmp_path, "eval", "--shard", f"{i}/3", capsys=capsys)
@@ -181,8 +204,14 @@ def test_shards_split_cases_stably(tmp_path: Path, capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(
     ("evalset_data", "message"),
     [
-        ({"prompt": "qa", "evaluators": [{"type": "nope"}], "cases": [{"vars": {"question": "x"}}]}, "unknown evaluator"),
-        ({"prompt": "qa", "evaluators": [{"type": "regex", "value": "("}], "cases": [{"vars": {"question": "x"}}]}, "regex"),
+        (
+            {"prompt": "qa", "evaluators": [{"type": "nope"}], "cases": [{"vars": {"question": "x"}}]},
+            "unknown evaluator",
+        ),
+        (
+            {"prompt": "qa", "evaluators": [{"type": "regex", "value": "("}], "cases": [{"vars": {"question": "x"}}]},
+            "regex",
+        ),
         ({"prompt": "qa", "models": ["no-such-alias"], "cases": [{"vars": {"question": "x"}}]}, "no-such-alias"),
         ({"prompt": "qa", "source": "missing.jsonl"}, "not found"),
         ({"prompt": "qa", "cases": [{"vars": {}}]}, "question"),
@@ -191,11 +220,14 @@ def test_shards_split_cases_stably(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_bad_input_exits_2_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], evalset_data: dict, message: str
 ) -> None:
-    write(tmp_path, {
-        "llmctl.yaml": config(None),
-        "prompts/qa.yaml": prompt("Answer."),
-        "evalsets/qa.yaml": evalset_data,
-    })
+    write(
+        tmp_path,
+        {
+            "llmctl.yaml": config(None),
+            "prompts/qa.yaml": prompt("Answer."),
+            "evalsets/qa.yaml": evalset_data,
+        },
+    )
     code, out = llmctl(tmp_path, "eval", capsys=capsys)
     assert code == 2, out
     assert message in out
@@ -208,11 +240,14 @@ def test_bad_input_exits_2_and_writes_nothing(
 def test_shard_stores_merge_into_one_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write(tmp_path, {
-        "llmctl.yaml": config(None),
-        "prompts/qa.yaml": prompt("Answer."),
-        "evalsets/qa.yaml": evalset("qa", 20, expected="question", models=["echo"]),
-    })
+    write(
+        tmp_path,
+        {
+            "llmctl.yaml": config(None),
+            "prompts/qa.yaml": prompt("Answer."),
+            "evalsets/qa.yaml": evalset("qa", 20, expected="question", models=["echo"]),
+        },
+    )
     shards = []
     for i in (1, 2):
         db = tmp_path / f"shard-{i}.duckdb"

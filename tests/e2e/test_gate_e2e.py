@@ -38,18 +38,27 @@ def server():
 
 @pytest.fixture()
 def repo(tmp_path: Path, server: FakeOpenAIServer) -> Path:
-    write(tmp_path, {
-        "llmctl.yaml": config(server.base_url, gate={"quality": {"max_drop": 0.05}, "cost": {"max_increase": 0.10},
-                                                      "latency": {"p95_max_increase": 0.50}}),
-        "prompts/qa.yaml": qa_prompt("Reply politely: {{ question }}"),
-        "prompts/other.yaml": qa_prompt("Other politely: {{ question }}"),
-        "evalsets/qa.yaml": {
-            "prompt": "qa",
-            "models": ["fake"],
-            "evaluators": [{"type": "icontains", "value": "yes"}],
-            "cases": [{"id": f"case-{i:02d}", "vars": {"question": f"q{i}"}} for i in range(N_CASES)],
+    write(
+        tmp_path,
+        {
+            "llmctl.yaml": config(
+                server.base_url,
+                gate={
+                    "quality": {"max_drop": 0.05},
+                    "cost": {"max_increase": 0.10},
+                    "latency": {"p95_max_increase": 0.50},
+                },
+            ),
+            "prompts/qa.yaml": qa_prompt("Reply politely: {{ question }}"),
+            "prompts/other.yaml": qa_prompt("Other politely: {{ question }}"),
+            "evalsets/qa.yaml": {
+                "prompt": "qa",
+                "models": ["fake"],
+                "evaluators": [{"type": "icontains", "value": "yes"}],
+                "cases": [{"id": f"case-{i:02d}", "vars": {"question": f"q{i}"}} for i in range(N_CASES)],
+            },
         },
-    })
+    )
     init_repo(tmp_path)
     return tmp_path
 
@@ -107,10 +116,13 @@ def test_changed_only_skips_unchanged_evalsets(
 
 
 def test_changed_only_sees_partial_changes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write(repo, {
-        "prompts/partials/tone.jinja": "politely",
-        "prompts/qa.yaml": qa_prompt('Reply {% include "partials/tone.jinja" %}: {{ question }}'),
-    })
+    write(
+        repo,
+        {
+            "prompts/partials/tone.jinja": "politely",
+            "prompts/qa.yaml": qa_prompt('Reply {% include "partials/tone.jinja" %}: {{ question }}'),
+        },
+    )
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "use a partial")
     git(repo, "branch", "base")
