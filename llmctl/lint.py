@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from llmctl.config import Config
 from llmctl.errors import InputError, LlmctlError
-from llmctl.evalset import Evalset, find_evalsets, load_evalset, resolve_source_path
+from llmctl.evalset import Evalset, display_path, find_evalsets, load_evalset, resolve_source_path
 from llmctl.prompt import Prompt, PromptLibrary
 from llmctl.sources import WorktreeSource
 
@@ -95,8 +96,7 @@ def lint_evalset(ev: Evalset, library: PromptLibrary, cfg: Config) -> list[Llmct
                     problems.append(exc)
     if ev.source is not None and ev.source.path:
         try:
-            resolve_source_path(ev, ev.source)
-            ev.cases()  # reads the rows: mapped columns exist, ids are unique
+            _check_source_columns(ev, resolve_source_path(ev, ev.source))
         except InputError as exc:
             problems.append(exc)
     for prompt in prompts:
@@ -112,6 +112,62 @@ def lint_evalset(ev: Evalset, library: PromptLibrary, cfg: Config) -> list[Llmct
                     )
                 )
     return problems
+
+
+def _source_columns(path: Path) -> list[str] | None:
+    """The column names of a source file, read from its header only (lint stays fast)."""
+    suffix = path.suffix.lower()
+    with path.open("rb") as fh:
+        if suffix == ".csv":
+            import csv
+            import io
+
+            header = fh.readline().decode("utf-8-sig", errors="replace")
+            return next(csv.reader(io.StringIO(header)), [])
+        if suffix in (".jsonl", ".ndjson"):
+            import json
+
+            for raw in fh:
+                if raw.strip():
+                    try:
+                        row = json.loads(raw)
+                    except ValueError:
+                        return None  # reported when the eval reads the file
+                    return list(row) if isinstance(row, dict) else None
+            return []
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    return None
+
+
+def _check_source_columns(ev: Evalset, path: Path) -> None:
+    """The columns that `source.columns` maps must exist in the file."""
+    assert ev.source is not None
+    columns = _source_columns(path)
+    if columns is None:
+        return
+    if not columns:
+        raise InputError("source file is empty", file=display_path(path, ev.root), line=1)
+    mapping = ev.source.columns
+    wanted: list[str] = []
+    vars_cols = mapping.get("vars")
+    if isinstance(vars_cols, str):
+        wanted.append(vars_cols)
+    elif isinstance(vars_cols, list):
+        wanted.extend(str(c) for c in vars_cols)
+    for key in ("id", "expected"):
+        if isinstance(mapping.get(key), str):
+            wanted.append(mapping[key])
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise InputError(
+            f"source {ev.source.path} has no column(s) {', '.join(missing)} "
+            f"(its columns: {', '.join(sorted(columns))})",
+            file=ev.path,
+            line=ev.source.line,
+        )
 
 
 def lint_project(cfg: Config) -> LintReport:

@@ -454,19 +454,22 @@ class Runner:
             await self._finish(job, CallResult(output=None, error="deadline exceeded"), writer, None)
 
     async def _prepare_chunks(self, plan: _Plan, skip: set[str], ready: asyncio.Queue[Any]) -> None:
-        """Render jobs in chunks of CHUNK and look each chunk up in the cache; hand (jobs, hits)
-        to `ready`, then None (or the exception that stopped it). The lookup runs in a thread: it
-        may wait for the store while the writer holds it, and the event loop must keep serving
-        the calls in flight meanwhile."""
+        """Render jobs in chunks and look each chunk up in the cache; hand (jobs, hits) to
+        `ready`, then None (or the exception that stopped it). Chunks grow from 2 x concurrency
+        to CHUNK, so the first calls start before the whole first CHUNK is rendered. The lookup
+        runs in a thread: it may wait for the store while the writer holds it, and the event
+        loop must keep serving the calls in flight meanwhile."""
         try:
+            size = min(CHUNK, max(100, 2 * self.concurrency))
             batch: list[_Job] = []
             for job in self._jobs(plan, skip):
                 batch.append(job)
                 if len(batch) % 100 == 0:
                     await asyncio.sleep(0)  # rendering is CPU work: let finished calls through
-                if len(batch) >= CHUNK:
+                if len(batch) >= size:
                     await ready.put((batch, await self._cache_hits(batch)))
                     batch = []
+                    size = min(CHUNK, 2 * size)
             if batch:
                 await ready.put((batch, await self._cache_hits(batch)))
         except Exception as exc:  # a render or store error: the producer raises it

@@ -13,16 +13,7 @@ if TYPE_CHECKING:
 
     from llmctl.diffing import DiffReport, PromptDiff, ResultDiff
 
-try:
-    from llmctl.reports._sanitize import terminal_safe
-except ImportError:  # pragma: no cover - reports not installed
-    import re
-
-    _CTRL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-    def terminal_safe(text: object) -> str:
-        return _CTRL.sub("", "" if text is None else str(text))
-
+from llmctl.safetext import terminal_safe
 
 _LINE_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
 

@@ -10,7 +10,7 @@ from llmctl.config import Config
 
 
 def _safe(text: Any) -> str:
-    from llmctl.reports import terminal_safe
+    from llmctl.safetext import terminal_safe
 
     return terminal_safe(text)
 

@@ -35,7 +35,7 @@ def list_runs(
     from rich.table import Table
     from rich.text import Text
 
-    from llmctl.reports import terminal_safe
+    from llmctl.safetext import terminal_safe
 
     _cfg, store = _store()
     runs = store.list_runs(limit=limit, evalset=evalset, prompt=prompt)

@@ -139,34 +139,34 @@ class Connector:
                     con.close()
             self._create()
         if not self._schema_checked:
-            self._check_schema(read_only)
+            self._check_schema()
         con = duckdb.connect(str(self.path), read_only=read_only)
         try:
             return fn(con)
         finally:
             con.close()
 
-    def _check_schema(self, read_only: bool) -> None:
-        con = duckdb.connect(str(self.path), read_only=read_only)
+    def _check_schema(self) -> None:
+        """Refuse a newer or foreign schema (opening read-only, so a refused file is never
+        touched), and migrate an older one."""
+        con = duckdb.connect(str(self.path), read_only=True)
         try:
             version = current_version(con)
-            if version is None and user_tables(con):
-                raise StoreError(
-                    "is a DuckDB database but not an llmctl store (it has no schema_migrations table)",
-                    file=self.path,
-                )
-            if version is not None and version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {self.path} was written by a newer llmctl "
-                    f"(schema v{version}, this one knows v{SCHEMA_VERSION})",
-                    hint="upgrade llmctl to read it",
-                )
-            if version != SCHEMA_VERSION and not read_only:
-                migrate(con)
-                version = SCHEMA_VERSION
+            foreign = version is None and bool(user_tables(con))
         finally:
             con.close()
-        if version != SCHEMA_VERSION:  # read-only open of an older store: migrate once
+        if foreign:
+            raise StoreError(
+                "is a DuckDB database but not an llmctl store (it has no schema_migrations table)",
+                file=self.path,
+            )
+        if version is not None and version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} was written by a newer llmctl "
+                f"(schema v{version}, this one knows v{SCHEMA_VERSION})",
+                hint="upgrade llmctl to read it",
+            )
+        if version != SCHEMA_VERSION:
             con = duckdb.connect(str(self.path))
             try:
                 migrate(con)

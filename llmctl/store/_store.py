@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -91,6 +91,10 @@ class Store:
     def schema_version(self) -> int:
         """The store's applied schema version (migrating an older store first)."""
         return self._db.run(lambda con: current_version(con) or 0, read_only=True)
+
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one read-only SQL query against the store (for tests, debugging and ad-hoc reports)."""
+        return self._db.run(lambda con: con.execute(sql, params).fetchall(), read_only=True)
 
     # -- runs ------------------------------------------------------------------
 

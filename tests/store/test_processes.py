@@ -35,19 +35,17 @@ def hold(path: Path, seconds: float) -> subprocess.Popen[str]:
 def integrity(store: Store) -> tuple[int, int, int]:
     """(results, results without exactly their two scores, orphan scores)."""
 
-    def q(con):  # type: ignore[no-untyped-def]
-        return con.execute(
-            """
+    ((total, incomplete, orphans),) = store.query(
+        """
             SELECT
               (SELECT count(*) FROM results),
               (SELECT count(*) FROM results r WHERE (SELECT count(*) FROM scores s
                  WHERE s.run_id = r.run_id AND s.result_key = r.result_key) != 2),
               (SELECT count(*) FROM scores s WHERE NOT EXISTS (SELECT 1 FROM results r
                  WHERE s.run_id = r.run_id AND s.result_key = r.result_key))
-            """
-        ).fetchall()[0]
-
-    return store._db.run(q, read_only=True)
+        """
+    )
+    return total, incomplete, orphans
 
 
 @pytest.mark.timeout(120)

@@ -85,17 +85,25 @@ def test_reading_a_missing_store_creates_nothing(store_path: Path) -> None:
     assert not store_path.exists()
 
 
-def test_newer_schema_is_refused(store: Store, store_path: Path) -> None:
+@pytest.mark.parametrize("op", ["read", "write"])
+def test_newer_schema_is_refused_and_untouched(store: Store, store_path: Path, op: str) -> None:
     store.create_run(evalset="e", config={}, git_commit=None, git_branch=None)
     con = duckdb.connect(str(store_path))
     con.execute("INSERT INTO schema_migrations VALUES (?, now()::TIMESTAMP)", [SCHEMA_VERSION + 4])
     con.close()
+    before = store_path.read_bytes()
+    fresh = Store(store_path)
     with pytest.raises(StoreError) as info:
-        Store(store_path).list_runs()
+        if op == "read":
+            fresh.list_runs()
+        else:
+            fresh.create_run(evalset="e", config={}, git_commit=None, git_branch=None)
     msg = str(info.value)
     assert "newer llmctl" in msg
     assert f"schema v{SCHEMA_VERSION + 4}, this one knows v{SCHEMA_VERSION}" in msg
     assert str(store_path) in msg
+    assert store_path.read_bytes() == before
+    assert sorted(p.name for p in store_path.parent.iterdir()) == [store_path.name]
 
 
 @pytest.mark.parametrize(
@@ -126,6 +134,8 @@ def test_a_foreign_duckdb_database_is_refused(tmp_path: Path) -> None:
     con = duckdb.connect(str(path))
     con.execute("CREATE TABLE customers (id INT)")
     con.close()
+    before = path.read_bytes()
     with pytest.raises(StoreError, match="not an llmctl store"):
         Store(path).create_run(evalset="e", config={}, git_commit=None, git_branch=None)
+    assert path.read_bytes() == before
     assert "runs" not in columns(path)

@@ -10,16 +10,12 @@ from llmctl.store import Store, result_key
 
 
 def counts(store: Store, run_id: str) -> tuple[int, int]:
-    # through the store's connector: a raw duckdb.connect here would race the writer thread
-    row = store._db.run(
-        lambda con: con.execute(
-            "SELECT (SELECT count(*) FROM results WHERE run_id = $r), (SELECT count(*) FROM scores WHERE run_id = $r)",
-            {"r": run_id},
-        ).fetchone(),
-        read_only=True,
+    # through the store: a raw duckdb.connect here would race the writer thread
+    ((results, scores),) = store.query(
+        "SELECT (SELECT count(*) FROM results WHERE run_id = $r), (SELECT count(*) FROM scores WHERE run_id = $r)",
+        {"r": run_id},
     )
-    assert row is not None
-    return row[0], row[1]
+    return results, scores
 
 
 def test_result_key_is_stable_and_short() -> None:
