@@ -15,8 +15,25 @@ from tests.reliability.helpers import STORE, make_project, run_cli, store
 
 PAYLOAD = (
     "<script>alert('xss')</script> </textarea><img src=x onerror=alert(2)> "
-    "[click](javascript:alert(1)) **bold** \x1b[2J\x1b]0;pwned\x07 done"
+    "[click](javascript:alert(1)) **bold** \x1b[2J\x1b]0;pwned\x07 done\n"
+    "```\n<script>alert('fence')</script>\n~~~~\n<iframe src=javascript:alert(3)></iframe> @everyone"
 )
+
+
+def _outside_fences(md: str) -> str:
+    """The Markdown text outside fenced code blocks (CommonMark: a fence closes with a run at least as long)."""
+    kept, fence = [], None
+    for line in md.splitlines():
+        stripped = line.lstrip(" ")
+        run = len(stripped) - len(stripped.lstrip(stripped[:1])) if stripped[:1] in ("`", "~") else 0
+        if fence is None:
+            if run >= 3 and len(line) - len(stripped) <= 3:
+                fence = (stripped[0], run)
+                continue
+            kept.append(line)
+        elif stripped[:1] == fence[0] and run >= fence[1] and not stripped[run:].strip():
+            fence = None
+    return "\n".join(kept)
 
 
 def test_hostile_model_output_is_escaped_everywhere(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -43,7 +60,8 @@ def test_hostile_model_output_is_escaped_everywhere(tmp_path: Path, capsys: pyte
     # HTML: no live markup from the output; the report's own single <script> only
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "alert(&#x27;xss&#x27;)" in html or "alert(&#39;xss&#39;)" in html or "alert('xss')" not in html
-    assert "<script>alert" not in html and "</textarea><img" not in html and "<img src=x" not in html
+    for bad in ("<script>alert", "</textarea><img", "<img src=x", "<iframe"):
+        assert bad not in html, bad
     assert "\x1b" not in html and "\x07" not in html
     assert html.lower().count("<script") == 1
     assert 'href="javascript' not in html.lower()
@@ -51,8 +69,9 @@ def test_hostile_model_output_is_escaped_everywhere(tmp_path: Path, capsys: pyte
     for name in ("r.md", "again.md"):
         md = (tmp_path / name).read_text(encoding="utf-8")
         assert "alert" in md  # the output is there...
-        assert "<script" not in md and "</textarea" not in md and "<img" not in md  # ...as text
-        assert "](javascript:" not in md
+        outside = _outside_fences(md)  # ...and whatever is not inert code text has no markup
+        for bad in ("<script", "</textarea", "<img", "<iframe", "](javascript:", "@everyone"):
+            assert bad not in outside, (bad, outside)
         assert "\x1b" not in md and "\x07" not in md
     # XML (JUnit) must stay well-formed
     import xml.etree.ElementTree as ET
