@@ -145,7 +145,12 @@ def load_config(start: Path | None = None) -> Config:
         root = (start or Path.cwd()).resolve()
         cfg = Config(root=root)
     else:
-        cfg = parse_config(load_yaml_file(path, display=str(path)), path)
+        try:
+            cfg = parse_config(load_yaml_file(path, display=str(path)), path)
+        except InputError as exc:
+            if exc.file == str(path):  # name it as the user would: relative to where they are
+                exc.file = os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
+            raise
     env_db = os.environ.get("LLMCTL_DB")
     if env_db:
         cfg.store_path = Path(env_db)
