@@ -564,6 +564,10 @@ class Runner:
         except KeyboardInterrupt:
             self.store.finish_run(run_id, "interrupted", {"interrupted": True})
             raise
+        except Exception as exc:
+            # What finished is stored; the run is marked so `--resume` can complete it.
+            self.store.finish_run(run_id, "failed", {"error": str(exc)})
+            raise
         return run_id
 
     def _outcomes(self, run_id: str) -> list[CaseOutcome]:
@@ -690,6 +694,7 @@ class Runner:
                 f"cannot resume run {run['id']}: prompt(s) {', '.join(changed)} changed since it started",
                 hint="start a new run instead",
             )
+        self.store.resume_run(run["id"])
         self._run_side(
             plan,
             role=config.get("role", "candidate"),

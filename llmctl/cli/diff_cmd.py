@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -16,20 +16,6 @@ if TYPE_CHECKING:
 from llmctl.safetext import terminal_safe
 
 _LINE_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def _interval(value: Any) -> str:
-    if not value:
-        return "-"
-    return f"[{value[0]:.4g}, {value[1]:.4g}]"
 
 
 def _clip(text: str | None, limit: int = 400) -> str:
@@ -58,16 +44,19 @@ def print_results(con: Console, pd: PromptDiff, result: ResultDiff) -> None:
     table = Table(title=terminal_safe(title), title_justify="left")
     for col in ("group", "metric", "A", "B", "delta", "interval", "p", "gate"):
         table.add_column(col)
+    from llmctl.reports._format import metric_cells
+
     for m in verdict.metrics:
         gate = "ok" if m.passed else "FAIL"
+        cells = metric_cells(m)
         table.add_row(
             Text(terminal_safe(m.group)),
             Text(terminal_safe(m.metric)),
-            Text(_num(m.baseline)),
-            Text(_num(m.candidate)),
-            Text(_num(m.delta)),
-            Text(_interval(m.interval)),
-            Text(_num(m.p_value)),
+            Text(cells["baseline"]),
+            Text(cells["candidate"]),
+            Text(cells["delta"]),
+            Text(cells["interval"]),
+            Text(cells["p_value"]),
             Text(gate if m.threshold != "report only" else "-", style="" if m.passed else "bold red"),
         )
     con.print(table)

@@ -111,6 +111,9 @@ def print_outcome(cfg: Config, outcome: Any) -> None:
             console.print(Text(f"{len(info.errors)} case(s) have no result after retries (exit 3):", style="bold red"))
             for prompt, model, case_id in info.errors[:20]:
                 console.print(Text(f"  {_safe(prompt)} / {_safe(model)} / {_safe(case_id)}"))
+            if len(info.errors) > 20:
+                more = len(info.errors) - 20
+                console.print(f"  ... and {more} more (llmctl runs export {info.run_id} lists them all)")
             console.print(f"  complete them with: llmctl eval --resume {info.run_id}")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from llmctl.reports._data import ReportData
 from llmctl.reports._format import fmt_ms, fmt_rate, fmt_usd, metric_cells
-from llmctl.reports._sanitize import _ZWSP, html_text, md_code_block, md_inline
+from llmctl.safetext import _ZWSP, html_text, md_code_block, md_inline
 
 MAX_FLIPPED = 50
 MAX_OUTPUT_CHARS = 3000
