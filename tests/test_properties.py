@@ -102,7 +102,7 @@ INPUTS = st.dictionaries(
     NAMES,
     st.one_of(
         st.fixed_dictionaries({"type": st.just("string")}),
-        st.fixed_dictionaries({"type": st.just("string"), "default": st.text(max_size=10)}),
+        st.fixed_dictionaries({"type": st.just("string"), "default": st.text(YAML_SAFE, max_size=10)}),
         st.fixed_dictionaries({"type": st.just("integer"), "default": st.integers()}),
     ),
     max_size=4,

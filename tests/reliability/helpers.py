@@ -80,7 +80,9 @@ def popen_eval(root: Path, *argv: str, env: dict[str, str] | None = None) -> sub
     )
 
 
-def run_cli(root: Path, *argv: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    root: Path, *argv: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`llmctl ARGV` as a child process in `root`; returns the completed process."""
     return subprocess.run(
         [sys.executable, "-m", "llmctl.cli.main", *argv],

@@ -82,6 +82,8 @@ def test_retries_exhausted_exit_3_and_cases_named(tmp_path: Path, capsys: pytest
         assert "have no result after retries" in out
         for case_id in failed[:20]:
             assert case_id in out
+        if len(failed) > 20:
+            assert f"... and {len(failed) - 20} more" in out
         assert sum(r[3] for r in rows) == srv.requests - n
         # --resume completes the run: only the failed cases are called again
         before = srv.requests
@@ -152,7 +154,9 @@ def test_deadline_with_a_server_that_never_answers(tmp_path: Path, silent_server
     assert all(r[2] is not None and "deadline" in r[2] for r in rows)
 
 
-def test_deadline_in_process_does_not_hang_with_slow_answers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_deadline_in_process_does_not_hang_with_slow_answers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     n = 30
     with FakeOpenAIServer(responses={"question": "yes"}, latency_ms=10_000) as srv:
         make_project(tmp_path, srv.base_url, n, retries=3, timeout=30, concurrency=4)

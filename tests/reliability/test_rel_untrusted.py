@@ -102,7 +102,11 @@ def test_garbage_judge_verdicts_never_pass(tmp_path: Path, capsys: pytest.Captur
         FakeOpenAIServer(responses=verdicts, default="no rule matched") as judge,
     ):
         cfg = config(cand.base_url)
-        cfg["models"]["judge"] = {"model": "openai/judge-model", "api_base": judge.base_url, "api_key_env": "FAKE_API_KEY"}
+        cfg["models"]["judge"] = {
+            "model": "openai/judge-model",
+            "api_base": judge.base_url,
+            "api_key_env": "FAKE_API_KEY",
+        }
         ev = evalset("qa", n)
         ev["evaluators"] = [{"type": "judge", "rubric": "Is the answer right?", "model": "judge"}]
         ev["gate"] = {"quality": {"min_pass_rate": 0.5}}
