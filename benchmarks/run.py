@@ -218,6 +218,7 @@ def make_project(root: Path, base_url: str, cases: int) -> Path:
 
 
 PYCACHE = Path(tempfile.gettempdir()) / "llmctl-bench-pycache"
+SRC = ""  # --src: benchmark the llmctl package in this folder instead of the installed one
 
 
 def child_env(**extra: str) -> dict[str, str]:
@@ -226,6 +227,8 @@ def child_env(**extra: str) -> dict[str, str]:
     drop = ("LLMCTL_DB", "LLMCTL_TRANSPORT", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    if SRC:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, env.get("PYTHONPATH")) if p)
     env[KEY_ENV] = "sk-bench"
     env["NO_COLOR"] = "1"
     env.update(extra)
@@ -270,6 +273,32 @@ class Figure:
         if m is None or self.goal is None:
             return None
         return m >= self.goal if self.higher_is_better else m <= self.goal
+
+
+def summarise_profile(raw: Path, top: int = 12) -> str:
+    """Top self-time frames and top llmctl functions (inclusive) of a `py-spy record -f raw` file."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            if "llmctl/" in frame and "cli/" not in frame:
+                name = frame.split(" (")[0] + " (" + frame.split("llmctl/")[-1].split(":")[0] + ")"
+                inclusive[name] = inclusive.get(name, 0) + n
+    out = [f"{total} samples (py-spy, 250 Hz, all threads, on-CPU)", "", "self time:"]
+    for frame, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        out.append(f"  {100 * n / total:5.1f}%  {frame.strip() or '(native/idle)'}")
+    out += ["", "inclusive, llmctl functions:"]
+    for frame, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        out.append(f"  {100 * n / total:5.1f}%  {frame}")
+    return "\n".join(out)
 
 
 class Bench:
@@ -416,6 +445,29 @@ class Bench:
             self.log(f"  eval {transport}: {evals[transport]}")
         self.details["transport"] = {"loadgen": rows, "eval": evals}
 
+    def profile(self, server: Server) -> None:
+        """py-spy profiles of one uncached and one cached 2,000-case eval (c50)."""
+        pyspy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if not Path(pyspy).exists():
+            self.details["profiles"] = {"note": "py-spy not installed (pip install py-spy)"}
+            return
+        project = make_project(self.tmp / "profile", server.base_url, self.args.cases)
+        fresh_store(project)
+        folder = HERE / "profiles"
+        folder.mkdir(exist_ok=True)
+        profiles = {}
+        for label in ("uncached", "cached"):
+            raw = self.tmp / f"{label}.txt"
+            cmd = [pyspy, "record", "-r", "250", "-f", "raw", "-o", str(raw), "--"]
+            proc = run_proc([*cmd, sys.executable, str(CHILD), "eval", "bench", "50"], project, child_env())
+            check(proc, f"py-spy {label}")
+            text = summarise_profile(raw)
+            name = f"{self.args.profile_label}-{label}.txt"
+            (folder / name).write_text(text + "\n")
+            profiles[label] = text
+            self.log(f"  profile {label}: benchmarks/profiles/{name}")
+        self.details["profiles"] = profiles
+
     def startup(self) -> None:
         project = make_project(self.tmp / "startup", "http://127.0.0.1:9/v1", 10)
         help_text = run_proc([*self.cli, "--help"], project, child_env()).stdout
@@ -485,7 +537,9 @@ class Bench:
                 gate.extra.setdefault("runs_show_s", []).append(round(runs_show.wall_s, 2))
             rate = n / statistics.median(wall.samples)
             wall.note = f"{rate:,.0f} cases/s; physical limit {conc / (server.latency_ms / 1000):,.0f}/s"
+            split = gate.extra["runs"][-1]
             gate.note = (
+                f"store.outcomes of both runs {split['outcomes_s']:.2f} s + gate.compare {split['compare_s']:.2f} s; "
                 f"`llmctl runs show` of a {n:,}-case run: {statistics.median(gate.extra['runs_show_s']):.2f} s wall"
             )
         finally:
@@ -500,11 +554,13 @@ class Bench:
             if "startup" in only:
                 self.log("startup ...")
                 self.startup()
-            if only & {"throughput", "e2e", "cached", "judge", "transport"}:
+            if only & {"throughput", "e2e", "cached", "judge", "transport", "profile"}:
                 server = Server(self.args.latency_ms)
                 try:
                     self.log(f"main suite ({self.args.cases} cases, server {server.base_url}) ...")
                     self.main_suite(server)
+                    if "profile" in only:
+                        self.profile(server)
                 finally:
                     server.close()
             if "scale" in only:
@@ -548,7 +604,7 @@ class Bench:
             "",
             f"- command: `{self.command}` ({self.runs} run(s) per scenario; medians)",
             f"- machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, {m['platform']}",
-            f"- date: {m['date']}; llmctl commit {m['commit']}",
+            f"- date: {m['date']}; llmctl commit {m['commit']}" + (f"; measured the llmctl in `{SRC}`" if SRC else ""),
             f"- load average (1 min) when scenarios started: min {min(self.loads, default=0):.2f}, "
             f"median {statistics.median(self.loads) if self.loads else 0:.2f}, max {max(self.loads, default=0):.2f} "
             "(the machine is shared: the fake server and other work use the same cores)",
@@ -600,6 +656,20 @@ class Bench:
             lines += ["", "Whole `llmctl eval` (c50, fresh store), by `LLMCTL_TRANSPORT`:", ""]
             for name, v in t["eval"].items():
                 lines.append(f"- {name}: {v['wall_s']} s wall, {v['cpu_s']} s CPU")
+        profiles = self.details.get("profiles")
+        if profiles:
+            lines += ["", "## Profiles (2,000 cases, c50, one in-process eval each)", ""]
+            for label, text in profiles.items():
+                lines += [f"This run, {label}:", "", "```", text, "```", ""]
+            for before in sorted((HERE / "profiles").glob("before-*.txt")):
+                lines += [
+                    f"Before (`benchmarks/profiles/{before.name}`):",
+                    "",
+                    "```",
+                    before.read_text().strip(),
+                    "```",
+                    "",
+                ]
         extra = HERE / "NOTES.md"
         if extra.exists():
             lines += ["", extra.read_text().strip()]
@@ -620,7 +690,7 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:.0f} {unit}"
 
 
-SCENARIOS = ("startup", "throughput", "e2e", "cached", "judge", "transport", "scale")
+SCENARIOS = ("startup", "throughput", "e2e", "cached", "judge", "transport", "profile", "scale")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -633,6 +703,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale-cases", type=int, default=None, help="default 100,000 (20,000 with --quick)")
     parser.add_argument("--scale-latency-ms", type=float, default=20.0)
     parser.add_argument("--scale-runs", type=int, default=1, help="pairs of scale runs (each pair: 2 runs + gate)")
+    parser.add_argument(
+        "--src", default=None, help="folder holding another llmctl/ to measure (e.g. `git archive` of a commit)"
+    )
+    parser.add_argument("--profile-label", default="after", help="profiles go to benchmarks/profiles/LABEL-*.txt")
     parser.add_argument("--nice", type=int, default=0, help="run every child at this nice value (root: < 0)")
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
     parser.add_argument("--no-write", action="store_true", help="print only")
@@ -641,8 +715,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = args.only - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
-    global NICE
+    global NICE, SRC
     NICE = args.nice
+    SRC = str(Path(args.src).resolve()) if args.src else ""
     if NICE:
         # With autogroup scheduling (Linux default), nice only ranks processes within one
         # session; this session's weight against other sessions is its autogroup's nice.

@@ -9,15 +9,16 @@ import json
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import aiohttp
 
 from llmctl.models._errors import AttemptError, parse_retry_after, retryable_status
 from llmctl.models._http import LeanHTTP
 from llmctl.models._routing import Route
 from llmctl.types import Messages
+
+if TYPE_CHECKING:
+    import aiohttp  # imported where used: the lean client serves plain-http endpoints without it
 
 _dumps: Callable[[Any], bytes]
 _loads: Callable[[bytes], Any]
@@ -80,6 +81,8 @@ class NativeTransport:
         self._lean_loop: asyncio.AbstractEventLoop | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
             connector = aiohttp.TCPConnector(
@@ -103,7 +106,7 @@ class NativeTransport:
 
     @staticmethod
     def prepare(route: Route, timeout_s: float) -> None:
-        route.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        route.timeout = None  # the aiohttp.ClientTimeout, made on the first aiohttp call
         route.timeout_s = timeout_s
         # Plain-http endpoints (local servers) get the lean client, unless a proxy may
         # apply or LLMCTL_LEAN_HTTP=0; everything else goes through aiohttp.
@@ -135,7 +138,11 @@ class NativeTransport:
             body.setdefault("stream_options", {"include_usage": True})
         elif route.lean is not None and headers is route.headers:
             return await self._call_lean(route, body)
+        import aiohttp
+
         session = self._get_session()
+        if route.timeout is None:
+            route.timeout = aiohttp.ClientTimeout(total=route.timeout_s)
         try:
             async with session.post(route.url, data=_dumps(body), headers=headers, timeout=route.timeout) as resp:
                 if resp.status != 200:

@@ -15,6 +15,9 @@ when `2 * batch_rows` results are pending (backpressure keeps memory small).
 
 from __future__ import annotations
 
+import array
+import datetime
+import itertools
 import json
 import threading
 import time
@@ -75,8 +78,56 @@ def to_arrow(rows: list[dict[str, Any]], columns: list[tuple[str, pa.DataType, A
         values = [r.get(name, default) for r in rows]
         if name in JSON_COLUMNS:
             values = [to_json(v) for v in values]
-        arrays.append(pa.array(values, type=typ))
+        arrays.append(arrow_array(values, typ))
     return pa.Table.from_arrays(arrays, names=[c[0] for c in columns])
+
+
+_EPOCH = datetime.datetime(1970, 1, 1)
+_MICROSECOND = datetime.timedelta(microseconds=1)
+_NUMBER_CODES = {pa.int32(): "i", pa.int64(): "q", pa.float64(): "d"}  # array module type codes
+
+
+def arrow_array(values: list[Any], typ: pa.DataType) -> pa.Array:
+    """`pa.array(values, type=typ)` for the store's column types, built from buffers.
+
+    `pa.array` imports pandas on its first call (0.3-2 s on two busy cores), which
+    nothing else in an eval needs. Strings, 32/64-bit ints, doubles, booleans and
+    microsecond timestamps (naive UTC, or aware) are built here; other types use pa.array.
+    """
+    n = len(values)
+    nulls = values.count(None)
+    validity = _bitmap([v is not None for v in values]) if nulls else None
+    if typ == pa.string():
+        data = [b"" if v is None else v.encode("utf-8") for v in values]
+        offsets = array.array("i", [0])
+        offsets.extend(itertools.accumulate(map(len, data)))
+        return pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))], nulls)
+    code = _NUMBER_CODES.get(typ)
+    if code is not None:
+        zero = 0.0 if code == "d" else 0
+        numbers = array.array(code, [zero if v is None else v for v in values])
+        return pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(numbers)], nulls)
+    if typ == pa.bool_():
+        return pa.Array.from_buffers(typ, n, [validity, _bitmap([bool(v) for v in values])], nulls)
+    if typ == pa.timestamp("us"):
+        micros = array.array("q", [0 if v is None else _micros(v) for v in values])
+        return pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(micros)], nulls)
+    return pa.array(values, type=typ)
+
+
+def _bitmap(bits: list[bool]) -> pa.Buffer:
+    """Arrow's LSB-first bit-packing of `bits`."""
+    packed = bytearray((len(bits) + 7) // 8)
+    for i, bit in enumerate(bits):
+        if bit:
+            packed[i >> 3] |= 1 << (i & 7)
+    return pa.py_buffer(packed)
+
+
+def _micros(value: datetime.datetime) -> int:
+    if value.tzinfo is not None:
+        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return (value - _EPOCH) // _MICROSECOND
 
 
 def cache_record(row: Mapping[str, Any]) -> dict[str, Any]:
