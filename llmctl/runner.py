@@ -9,6 +9,7 @@ background writer. Nothing but the in-flight cases is held in memory.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import time
@@ -157,6 +158,66 @@ def _prompt_at(cfg: Config, library: PromptLibrary, name: str, ref: str | None) 
     return load_prompt_ref(cfg, f"{name}@{ref}")
 
 
+def _cached_result(hit: dict[str, Any]) -> CallResult:
+    """A cache entry as a result: it keeps the latency and cost of the call that produced it."""
+    return CallResult(
+        output=hit.get("output"),
+        prompt_tokens=int(hit.get("prompt_tokens") or 0),
+        completion_tokens=int(hit.get("completion_tokens") or 0),
+        cost_usd=float(hit.get("cost_usd") or 0.0),
+        latency_ms=float(hit.get("latency_ms") or 0.0),
+        ttft_ms=hit.get("ttft_ms"),
+        cached=True,
+    )
+
+
+def _cache_row(key: str, spec: ModelSpec, result: CallResult) -> dict[str, Any]:
+    return {
+        "key": key,
+        "model": spec.litellm_id,
+        "output": result.output,
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "cost_usd": result.cost_usd,
+        "latency_ms": result.latency_ms,
+        "ttft_ms": result.ttft_ms,
+    }
+
+
+class _BatchedCacheLookup:
+    """Cache lookups for calls made while scoring (judges), gathered into one query per tick.
+
+    One store query per judge call would serialise the run on the store; instead the
+    keys asked for within a few milliseconds are looked up together, off the event loop.
+    A failed lookup is a miss: the call is simply made.
+    """
+
+    def __init__(self, store: Any, delay: float = 0.005) -> None:
+        self.store = store
+        self.delay = delay
+        self._pending: dict[str, list[asyncio.Future[dict[str, Any] | None]]] = {}
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(key, []).append(future)
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(self.delay)
+        batch, self._pending, self._flusher = self._pending, {}, None
+        try:
+            hits: dict[str, dict[str, Any]] = await asyncio.to_thread(self.store.cache_get_many, list(batch))
+        except Exception:
+            hits = {}
+        for key, futures in batch.items():
+            for future in futures:
+                if not future.done():
+                    future.set_result(hits.get(key))
+
+
 class Runner:
     """Runs evalsets against models and stores the results (one instance per invocation)."""
 
@@ -297,15 +358,37 @@ class Runner:
             completion_tokens=result.completion_tokens,
         )
 
-    def _call_model_for(self, client: Any) -> Callable[..., Any]:
-        """The `call_model` that model-backed evaluators (judges) use: same client, same limits."""
-        specs: dict[str, ModelSpec] = {}
+    def _call_model_for(self, client: Any, writer: Any) -> Callable[..., Any]:
+        """The `call_model` that model-backed evaluators (judges) use: same client, same limits.
 
-        async def call_model(name: str, messages: list[dict[str, str]], params: dict[str, Any]) -> CallResult:
+        Their calls go through the response cache too, so a fully cached re-run of an
+        evalset with a judge makes no call at all. `_counts` numbers identical calls
+        within one case (a judge's `samples`), so n samples stay n separate calls.
+        """
+        from llmctl.models import cache_key
+
+        specs: dict[str, ModelSpec] = {}
+        lookups = _BatchedCacheLookup(self.store)
+
+        async def call_model(
+            name: str, messages: list[dict[str, str]], params: dict[str, Any], *, _counts: dict[str, int]
+        ) -> CallResult:
             spec = specs.get(name)
             if spec is None:
                 spec = specs[name] = self._resolve_models([name])[0]
-            result: CallResult = await client.complete(spec, messages, params)
+            if spec.offline or self.options.no_cache:
+                result: CallResult = await client.complete(spec, messages, params)
+                return result
+            first = cache_key(spec, messages, params, 0)
+            sample = _counts.get(first, 0)
+            _counts[first] = sample + 1
+            key = first if sample == 0 else cache_key(spec, messages, params, sample)
+            hit = await lookups.get(key)
+            if hit is not None:
+                return _cached_result(hit)
+            result = await client.complete(spec, messages, params, repeat_index=sample)
+            if result.error is None:
+                writer.add_cache(_cache_row(key, spec, result))
             return result
 
         return call_model
@@ -314,12 +397,13 @@ class Runner:
         from llmctl.evaluators import case_passed
 
         scores: list[tuple[Any, ScoreResult]] = []
+        counts: dict[str, int] = {}
         if result.error is None:
             inp = self._score_inputs(job, result)
             for ev in job.evaluators:
                 try:
                     if ev.is_async:
-                        sr = await ev.ascore(inp, call_model)
+                        sr = await ev.ascore(inp, functools.partial(call_model, _counts=counts))
                     else:
                         sr = ev.score(inp)
                 except Exception as exc:  # an evaluator bug must not lose the result
@@ -361,18 +445,7 @@ class Runner:
         writer.add(row, score_rows)
         self._finished.add(job.key)
         if job.cache_key is not None and not result.cached and result.error is None:
-            writer.add_cache(
-                {
-                    "key": job.cache_key,
-                    "model": job.model.litellm_id,
-                    "output": result.output,
-                    "prompt_tokens": result.prompt_tokens,
-                    "completion_tokens": result.completion_tokens,
-                    "cost_usd": result.cost_usd,
-                    "latency_ms": result.latency_ms,
-                    "ttft_ms": result.ttft_ms,
-                }
-            )
+            writer.add_cache(_cache_row(job.cache_key, job.model, result))
         p = self.progress
         p.done += 1
         p.retries += result.retries
@@ -392,7 +465,7 @@ class Runner:
         stop = asyncio.Event()
         try:
             async with ModelClient(concurrency=self.concurrency) as client:
-                call_model = self._call_model_for(client)
+                call_model = self._call_model_for(client, writer)
 
                 async def worker() -> None:
                     while True:
@@ -495,16 +568,7 @@ class Runner:
         for job in batch:
             hit = hits.get(job.cache_key) if job.cache_key else None
             if hit is not None:
-                result = CallResult(
-                    output=hit.get("output"),
-                    prompt_tokens=int(hit.get("prompt_tokens") or 0),
-                    completion_tokens=int(hit.get("completion_tokens") or 0),
-                    cost_usd=float(hit.get("cost_usd") or 0.0),
-                    latency_ms=float(hit.get("latency_ms") or 0.0),
-                    ttft_ms=hit.get("ttft_ms"),
-                    cached=True,
-                )
-                await self._finish(job, result, writer, call_model)
+                await self._finish(job, _cached_result(hit), writer, call_model)
             else:
                 await queue.put(job)
 

@@ -263,3 +263,23 @@ def test_shard_stores_merge_into_one_run(
     ids = sorted(o.case_id for o in store.outcomes(run["id"]))
     assert ids == [f"case-{i:03d}" for i in range(20)]
     assert run["status"] == "completed"
+
+
+def test_judge_calls_are_cached_and_samples_stay_separate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    verdict = '{"score": 0.9, "pass": true, "reason": "fine"}'
+    with FakeOpenAIServer(responses={"<rubric>": verdict, "question": "yes"}) as srv:
+        cfg = config(srv.base_url, judge={"model": "fake"})
+        ev = evalset("qa", 5)
+        ev["evaluators"].append({"type": "judge", "rubric": "Is it polite?", "samples": 3})
+        write(tmp_path, {"llmctl.yaml": cfg, "prompts/qa.yaml": prompt("Answer."), "evalsets/qa.yaml": ev})
+        code, out = llmctl(tmp_path, "eval", capsys=capsys)
+        assert code == 0, out
+        assert srv.requests == 5 + 5 * 3  # each judge sample is its own call
+        code, out = llmctl(tmp_path, "eval", capsys=capsys)
+        assert code == 0, out
+        assert srv.requests == 20  # a fully cached re-run calls neither the model nor the judge
+        store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
+        outcomes = store.outcomes(store.list_runs()[0]["id"])
+        assert all(o.passed and o.scores["judge"] == pytest.approx(0.9) for o in outcomes)
+        code, out = llmctl(tmp_path, "eval", "--no-cache", capsys=capsys)
+        assert srv.requests == 40
