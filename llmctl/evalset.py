@@ -11,7 +11,7 @@ from llmctl.config import check_gate
 from llmctl.errors import InputError
 from llmctl.prompt import canonical_json
 from llmctl.types import Case, EvaluatorSpec
-from llmctl.yamlio import LineDict, LineList, load_yaml_file
+from llmctl.yamlio import LineDict, LineList, load_yaml_file, plain
 
 EVALSET_KEYS = {
     "description",
@@ -111,16 +111,8 @@ def parse_evaluator(item: Any, file: str, line: int | None) -> EvaluatorSpec:
         )
     if isinstance(item, LineDict):
         line = item.line
-    config = _plain(item)
+    config = plain(item)
     return EvaluatorSpec(type=item["type"], config=config, file=file, line=line)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _parse_prompt_ref(text: Any, file: str, line: int) -> PromptRef:
@@ -170,7 +162,7 @@ def load_evalset(path: Path, root: Path) -> Evalset:
         ]
     else:
         prompts = [_parse_prompt_ref(prompt_field, shown, data.line_of(pkey))]
-    ev = Evalset(name=name, path=shown, root=root, prompts=prompts, data=_plain(data))
+    ev = Evalset(name=name, path=shown, root=root, prompts=prompts, data=plain(data))
     ev.description = str(data.get("description") or "")
     models = data.get("models")
     if models is not None:
@@ -189,12 +181,12 @@ def load_evalset(path: Path, root: Path) -> Evalset:
         value = data.get(key)
         if value is not None and not isinstance(value, dict):
             raise InputError(f"{key!r} must be a mapping", file=shown, line=data.line_of(key))
-    ev.gate = _plain(data.get("gate")) if data.get("gate") else None
+    ev.gate = plain(data.get("gate")) if data.get("gate") else None
     if ev.gate:
         check_gate(data["gate"], shown)
     defaults = data.get("defaults") or {}
     if defaults and "vars" in defaults:
-        ev.defaults = _plain(defaults.get("vars") or {})
+        ev.defaults = plain(defaults.get("vars") or {})
         extra = set(defaults) - {"vars"}
         if extra:
             raise InputError(
@@ -203,8 +195,8 @@ def load_evalset(path: Path, root: Path) -> Evalset:
                 line=data.line_of("defaults"),
             )
     else:
-        ev.defaults = _plain(defaults)
-    ev.params = _plain(data.get("params") or {})
+        ev.defaults = plain(defaults)
+    ev.params = plain(data.get("params") or {})
     evaluators = data.get("evaluators") or []
     if not isinstance(evaluators, list):
         raise InputError("'evaluators' must be a list", file=shown, line=data.line_of("evaluators"))
@@ -253,8 +245,8 @@ def _parse_case(item: Any, ev: Evalset, file: str, line: int | None) -> Case:
             file=file,
             line=item.line_of("vars") if isinstance(item, LineDict) else line,
         )
-    merged = {**ev.defaults, **_plain(vars_)}
-    expected = _plain(item.get("expected"))
+    merged = {**ev.defaults, **plain(vars_)}
+    expected = plain(item.get("expected"))
     case_id = item.get("id")
     if case_id is None:
         case_id = derive_case_id(merged, expected)
@@ -275,7 +267,7 @@ def _parse_case(item: Any, ev: Evalset, file: str, line: int | None) -> Case:
         parse_evaluator(a, file, asserts.line_of(i) if isinstance(asserts, LineList) else line)
         for i, a in enumerate(asserts)
     ]
-    metadata = _plain(item.get("metadata") or {})
+    metadata = plain(item.get("metadata") or {})
     if not isinstance(metadata, dict):
         raise InputError("case 'metadata' must be a mapping", file=file, line=line)
     metadata["_line"] = line
@@ -307,7 +299,7 @@ def _parse_source(value: Any, file: str, line: int) -> SourceSpec:
         hf=value.get("hf"),
         hf_name=value.get("name"),
         split=str(value.get("split") or "train"),
-        columns=_plain(columns),
+        columns=plain(columns),
         limit=limit,
         line=line,
     )

@@ -21,7 +21,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from llmctl.errors import InputError, RenderError
 from llmctl.sources import Source, WorktreeSource, safe_join
-from llmctl.yamlio import LineDict, LineList, decode_text, load_yaml_text
+from llmctl.yamlio import LineDict, LineList, decode_text, load_yaml_text, plain
 
 HASH_ALGO = "sha256"
 PROMPT_SUFFIXES = (".yaml", ".yml", ".jinja")
@@ -61,15 +61,6 @@ def content_hash(value: Any) -> str:
     """`sha256:<hex>` of the canonical JSON of `value`."""
     digest = hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
     return f"{HASH_ALGO}:{digest}"
-
-
-def _plain(value: Any) -> Any:
-    """LineDict/LineList to plain dict/list (for hashing and JSON output)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _type_ok(value: Any, type_name: str) -> bool:
@@ -360,7 +351,7 @@ def parse_prompt(source: Source, relpath: str, prompts_dir: str = "prompts") -> 
         prompt.is_template = True
     if not prompt.messages:
         raise InputError("a prompt needs 'messages' (a chat) or 'template'", file=relpath, line=1)
-    canonical = _plain(data)
+    canonical = plain(data)
     if body is not None:
         canonical["template"] = body.strip("\n")
     prompt.data = canonical
@@ -428,13 +419,13 @@ def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str])
         enum = spec.get("enum")
         if enum is not None and (not isinstance(enum, list) or not enum):
             raise InputError(f"input {var!r}: 'enum' must be a non-empty list", file=relpath, line=line)
-        default = _plain(spec.get("default"))
+        default = plain(spec.get("default"))
         if default is not None:
             if not _type_ok(default, vtype):
                 raise InputError(f"input {var!r}: default {default!r} is not of type {vtype}", file=relpath, line=line)
             if enum is not None and default not in enum:
                 raise InputError(
-                    f"input {var!r}: default {default!r} is not one of {_plain(enum)}", file=relpath, line=line
+                    f"input {var!r}: default {default!r} is not one of {plain(enum)}", file=relpath, line=line
                 )
         prompt.inputs[var] = InputSpec(
             name=var,
@@ -442,7 +433,7 @@ def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str])
             default=default,
             required=required,
             description=str(spec.get("description", "")),
-            enum=_plain(enum),
+            enum=plain(enum),
             line=line,
         )
     output = want("output", dict, "a mapping (e.g. {json_schema: {...}})")
@@ -458,7 +449,7 @@ def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str])
         if schema is not None:
             if not isinstance(schema, dict):
                 raise InputError("output.json_schema must be a mapping", file=relpath, line=data.line_of("output"))
-            prompt.output_schema = _plain(schema)
+            prompt.output_schema = plain(schema)
             prompt.output_schema_line = (
                 output.line_of("json_schema") if isinstance(output, LineDict) else data.line_of("output")
             )

@@ -155,3 +155,12 @@ def load_yaml_file(path: Path, display: str | None = None) -> Any:
     except IsADirectoryError:
         raise InputError("is a directory, expected a file", file=name) from None
     return load_yaml_text(decode_text(data, name), name)
+
+
+def plain(value: Any) -> Any:
+    """LineDict/LineList to plain dict/list (for hashing, storing and JSON output)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
