@@ -50,7 +50,39 @@ def alias_bomb(project: Path, outside: Path) -> None:
     (project / "prompts" / "bomb.yaml").write_text("\n".join(lines) + "\n")
 
 
+def store_not_duckdb(project: Path, outside: Path) -> None:
+    (project / ".llmctl").mkdir()
+    (project / ".llmctl" / "llmctl.duckdb").write_text("this is not a database\n")
+
+
+def store_from_newer_schema(project: Path, outside: Path) -> None:
+    import duckdb
+
+    (project / ".llmctl").mkdir()
+    con = duckdb.connect(str(project / ".llmctl" / "llmctl.duckdb"))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER, applied_at TIMESTAMP)")
+    con.execute("INSERT INTO schema_migrations VALUES (999, now())")
+    con.close()
+
+
+def git_repo(project: Path, outside: Path) -> None:
+    import subprocess
+
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e",
+    }
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "initial"]):
+        subprocess.run(["git", *args], cwd=project, env=env, check=True, capture_output=True)
+
+
 SETUPS: dict[str, Callable[[Path, Path], None]] = {
+    "store_not_duckdb": store_not_duckdb,
+    "store_from_newer_schema": store_from_newer_schema,
+    "git_repo": git_repo,
     "symlink_prompt_outside": symlink_prompt_outside,
     "symlink_folder_outside": symlink_folder_outside,
     "symlink_source_outside": symlink_source_outside,
