@@ -130,8 +130,22 @@ def merge(
         if not src.is_file():
             raise InputError(f"no such store file: {src}")
     cfg, store = _store(must_exist=False)
-    run_id = store.merge(run, list(sources))
+    from llmctl.store import Store
+
+    latest = []
+    for src in sources:
+        runs = Store(src).list_runs(limit=1)
+        if not runs:
+            raise InputError("shard store has no runs to merge", file=str(src))
+        latest.append(runs[0])
+    baseline_ids = [r.get("baseline_run_id") for r in latest]
+    merged_baseline = None
+    if all(baseline_ids):
+        merged_baseline = store.merge(None, list(sources), source_run_ids=[str(b) for b in baseline_ids])
+    run_id = store.merge(run, list(sources), source_run_ids=[r["id"] for r in latest], baseline_run_id=merged_baseline)
     typer.echo(f"merged {len(sources)} store(s) into run {run_id}")
+    if merged_baseline:
+        typer.echo(f"merged their baseline runs into run {merged_baseline}")
     from llmctl.cli.eval_view import print_summary, print_verdict
     from llmctl.gate import compare
     from llmctl.runner import summarize
@@ -140,9 +154,15 @@ def merge(
     baseline_id = info.get("baseline_run_id")
     baseline = store.outcomes(baseline_id) if baseline_id else None
     candidate = store.outcomes(run_id)
-    verdict = compare(baseline, candidate, cfg.gate)
+    gate = cfg.gate
+    evalset_path = (info.get("config") or {}).get("evalset_path")
+    if evalset_path and (cfg.root / evalset_path).is_file():
+        from llmctl.evalset import load_evalset
+
+        gate = gate.merged(load_evalset(cfg.root / evalset_path, cfg.root).gate)
+    verdict = compare(baseline, candidate, gate)
     summary = summarize(candidate, verdict)
-    store.finish_run(run_id, "completed", summary)
+    store.finish_run(run_id, info.get("status") or "completed", summary)
     print_summary(summary, f"run {run_id}")
     print_verdict(verdict)
     if not verdict.passed:

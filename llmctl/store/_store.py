@@ -456,12 +456,21 @@ class Store:
 
     # -- merge -------------------------------------------------------------------------
 
-    def merge(self, run_id: str | None, sources: list[Path]) -> str:
+    def merge(
+        self,
+        run_id: str | None,
+        sources: list[Path],
+        *,
+        source_run_ids: list[str] | None = None,
+        baseline_run_id: str | None = None,
+    ) -> str:
         """Combine shard runs from other store files into one run here; returns its id.
 
-        From each source store the most recent run is taken; all must share one
-        evalset and git commit. With `run_id` None a new run is created (status:
-        the worst of the shards', `config.merged_from` lists them); an existing
+        From each source store the most recent run is taken (or the run named in
+        `source_run_ids`, one per source); all must share one evalset and git
+        commit. `baseline_run_id` links the merged run to its (merged) baseline.
+        With `run_id` None a new run is created (status: the worst of the
+        shards', `config.merged_from` lists them); an existing
         `run_id` gets the shards' results added. Duplicate result keys keep the
         first copy, so merging twice changes nothing.
         """
@@ -474,7 +483,11 @@ class Store:
                 raise InputError("shard store does not exist", file=src)
             if src == self.path:
                 raise InputError("cannot merge a store into itself", file=src)
-            runs = Store(src, lock_timeout=self.lock_timeout, on_wait=self.on_wait).list_runs(limit=1)
+            source = Store(src, lock_timeout=self.lock_timeout, on_wait=self.on_wait)
+            if source_run_ids is not None:
+                picked.append((src, source.get_run(source_run_ids[len(picked)])))
+                continue
+            runs = source.list_runs(limit=1)
             if not runs:
                 raise InputError("shard store has no runs to merge", file=src)
             picked.append((src, runs[0]))
@@ -517,7 +530,7 @@ class Store:
                             first["git_branch"],
                             first["evalset"],
                             to_json(config),
-                            first["baseline_run_id"],
+                            baseline_run_id,
                             llmctl.__version__,
                         ],
                     )

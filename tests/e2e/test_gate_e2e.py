@@ -144,3 +144,25 @@ def test_unknown_baseline_ref_is_exit_2(repo: Path, capsys: pytest.CaptureFixtur
     code, out = llmctl(repo, "eval", "--baseline", "no-such-branch", capsys=capsys)
     assert code == 2, out
     assert "no-such-branch" in out
+
+
+def test_sharded_baseline_runs_merge_and_gate(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(repo, {"prompts/qa.yaml": qa_prompt("Reply tersely: {{ question }}")})
+    shards = []
+    for i in (1, 2):
+        db = repo / f"shard-{i}.duckdb"
+        monkeypatch.setenv("LLMCTL_DB", str(db))
+        code, out = llmctl(repo, "eval", "--baseline", "main", "--shard", f"{i}/2", capsys=capsys)
+        assert code == 1, out
+        shards.append(str(db))
+    monkeypatch.delenv("LLMCTL_DB")
+    code, out = llmctl(repo, "runs", "merge", *shards, capsys=capsys)
+    assert code == 1, out  # the whole suite, baseline against candidate, still fails the gate
+    assert "baseline runs" in out and "gate FAILED" in out
+    store = Store(repo / ".llmctl" / "llmctl.duckdb")
+    candidate = store.list_runs()[0]
+    assert candidate["baseline_run_id"]
+    assert len(store.outcomes(candidate["id"])) == N_CASES
+    assert len(store.outcomes(candidate["baseline_run_id"])) == N_CASES
