@@ -44,7 +44,7 @@ def list_runs(
         return
     table = Table()
     for col in ("run", "started", "status", "evalset", "commit", "results", "pass rate", "errors", "cost"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "run")
     for r in runs:
         rate = r.get("pass_rate")
         table.add_row(
@@ -53,9 +53,9 @@ def list_runs(
             r.get("status", ""),
             Text(terminal_safe(r.get("evalset"))),
             (r.get("git_commit") or "")[:8],
-            str(r.get("results", 0)),
+            str(r.get("n_results", 0)),
             "-" if rate is None else f"{rate:.0%}",
-            str(r.get("errors", 0)),
+            str(r.get("n_errors", 0)),
             f"${r.get('cost_usd') or 0:.4f}",
         )
     _common.console().print(table)
