@@ -12,7 +12,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml")) + sorted(
+    (ROOT / "llmctl" / "templates" / "project" / ".github" / "workflows").glob("*.y*ml")
+)
 
 
 def _check_jsonschema() -> str | None:
