@@ -83,11 +83,13 @@ _register()
 
 def run() -> None:
     """Console-script entry point."""
-    if "--debug" in sys.argv[1:]:
+    argv = sys.argv[1:]
+    if "--debug" in argv:  # accepted anywhere on the line, not only before the command
         _common.DEBUG = True
+        argv = [a for a in argv if a != "--debug"]
     if os.environ.get("LLMCTL_DEBUG"):
         _common.DEBUG = True
-    sys.exit(_common.invoke(app, sys.argv[1:]))
+    sys.exit(_common.invoke(app, argv))
 
 
 if __name__ == "__main__":
