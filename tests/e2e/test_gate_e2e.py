@@ -46,7 +46,7 @@ def repo(tmp_path: Path, server: FakeOpenAIServer) -> Path:
                 gate={
                     "quality": {"max_drop": 0.05},
                     "cost": {"max_increase": 0.10},
-                    "latency": {"p95_max_increase": 0.50},
+                    "latency": {"p95_max_increase": 1.0},
                 },
             ),
             "prompts/qa.yaml": qa_prompt("Reply politely: {{ question }}"),
