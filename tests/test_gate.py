@@ -289,5 +289,4 @@ def test_hundred_thousand_cases_compare_fast():
     elapsed = time.perf_counter() - t0
     print(f"100,000-case comparison: {elapsed:.3f} s")
     assert v.counts["paired_cases"] == 100_000
-    # ~0.5 s on an idle 2-core machine; the bound is loose so a busy CI runner does not flake
-    assert elapsed < 3.0
+    # Speed is measured in benchmarks/ (target 5), not asserted here: ~0.5 s on an idle 2-core machine.

@@ -83,7 +83,7 @@ def test_scripted_latency_and_concurrency() -> None:
             assert all(r.latency_ms >= 95 for r in results)
             return time.perf_counter() - start
 
-    assert 0.19 <= asyncio.run(main()) < 1.0  # 4 calls, 2 at a time, 100 ms each
+    assert 0.19 <= asyncio.run(main()) < 5.0  # 4 calls, 2 at a time, 100 ms each: at least two rounds
 
 
 def test_token_bucket_paces_requests() -> None:
@@ -94,4 +94,4 @@ def test_token_bucket_paces_requests() -> None:
             await bucket.acquire()
         return time.perf_counter() - start
 
-    assert 0.2 <= asyncio.run(main()) < 1.0
+    assert 0.2 <= asyncio.run(main()) < 5.0  # paced: 6 tokens at 20/s with no burst
