@@ -147,7 +147,7 @@ def test_deadline_with_a_server_that_never_answers(tmp_path: Path, silent_server
     proc = run_cli(tmp_path, "eval", "--no-cache", "--deadline", "3", timeout=60)
     elapsed = time.monotonic() - t0
     assert proc.returncode == 3, proc.stdout + proc.stderr
-    assert elapsed < 20, elapsed  # 3 s deadline + interpreter start and store work
+    assert elapsed < 45, elapsed  # 3 s deadline + interpreter start and store work; without it: 60 s timeouts x 6 tries
     assert "Traceback" not in proc.stderr
     run = store(tmp_path).list_runs()[0]
     rows = _check_one_row_per_case(tmp_path, run["id"], n)
