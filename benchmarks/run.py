@@ -580,7 +580,8 @@ class Bench:
             out = Path(self.args.output)
             out.write_text(text)
             self.log(f"wrote {out}")
-            (HERE / "results.json").write_text(json.dumps(self.to_json(), indent=2) + "\n")
+            if Path(self.args.output).resolve() == (HERE / "RESULTS.md").resolve():
+                (HERE / "results.json").write_text(json.dumps(self.to_json(), indent=2) + "\n")
         return 0
 
     def to_json(self) -> dict[str, Any]:
@@ -708,9 +709,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile-label", default="after", help="profiles go to benchmarks/profiles/LABEL-*.txt")
     parser.add_argument("--nice", type=int, default=0, help="run every child at this nice value (root: < 0)")
-    parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="where to write the table (default: RESULTS.md for a full run; with --only, print only)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
+    partial = args.only != ",".join(SCENARIOS)
+    if args.output is None:
+        # A partial run must not overwrite the full table (and results.json) with a subset.
+        args.output = str(HERE / "RESULTS.md")
+        args.no_write = args.no_write or partial
     args.only = {s.strip() for s in args.only.split(",") if s.strip()}
     unknown = args.only - set(SCENARIOS)
     if unknown:

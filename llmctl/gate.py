@@ -24,9 +24,11 @@ one side only are counted and left out of the paired statistics.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from llmctl import stats
@@ -278,10 +280,14 @@ def _split(outcomes: list[CaseOutcome]) -> _Side:
     return _Side(outcomes=ok, errors=len(outcomes) - len(ok), cached=sum(1 for o in outcomes if o.cached))
 
 
+_group_key = attrgetter("prompt", "model")
+
+
 def _group(outcomes: list[CaseOutcome] | None) -> dict[tuple[str, str], list[CaseOutcome]]:
     groups: dict[tuple[str, str], list[CaseOutcome]] = defaultdict(list)
-    for o in outcomes or []:
-        groups[(o.prompt, o.model)].append(o)
+    # runs of consecutive results of one group (stored runs come sorted by prompt, model)
+    for key, run in itertools.groupby(outcomes or [], key=_group_key):
+        groups[key].extend(run)
     return groups
 
 

@@ -295,34 +295,42 @@ class Store:
                 "ORDER BY prompt, model, case_id, repeat_index",
                 [rid],
             ).fetchall()
+            # Only the order within a result matters (its evaluators in configuration order).
             scores = con.execute(
-                "SELECT result_key, evaluator, score, passed, reason, error FROM scores "
-                "WHERE run_id = ? ORDER BY result_key, idx",
+                "SELECT result_key, evaluator, COALESCE(score, 0.0::DOUBLE), "
+                "COALESCE(passed, false) AND error IS NULL, COALESCE(error, reason, '') "
+                "FROM scores WHERE run_id = ? ORDER BY idx",
                 [rid],
             ).fetchall()
             return results, scores
 
-        results, scores = self._db.run(q, read_only=True)
         with _gc_paused():
-            by_key: dict[str, list[tuple[Any, ...]]] = {}
-            for s in scores:
-                by_key.setdefault(s[0], []).append(s)
-            out: list[CaseOutcome] = []
-            for key, prompt, model, case_id, rep, passed, error, cost, latency, cached, output, vh in results:
-                values: dict[str, float] = {}
-                oks: dict[str, bool] = {}
-                reasons: dict[str, str] = {}
-                for _, evaluator, score, s_passed, reason, s_error in by_key.get(key, ()):
-                    name, n = evaluator, 1
-                    while name in values:
+            results, scores = self._db.run(q, read_only=True)
+            # result key -> (scores, passed, reasons), each keyed by evaluator name
+            by_key: dict[str, tuple[dict[str, float], dict[str, bool], dict[str, str]]] = {}
+            get = by_key.get
+            for key, name, value, ok, reason in scores:
+                dicts = get(key)
+                if dicts is None:
+                    by_key[key] = ({name: value}, {name: ok}, {name: reason})
+                    continue
+                values, oks, reasons = dicts
+                if name in values:
+                    n = 2
+                    while f"{name}#{n}" in values:
                         n += 1
-                        name = f"{evaluator}#{n}"
-                    values[name] = float(score) if score is not None else 0.0
-                    oks[name] = bool(s_passed) and s_error is None
-                    reasons[name] = s_error if s_error is not None else (reason or "")
+                    name = f"{name}#{n}"
+                values[name] = value
+                oks[name] = ok
+                reasons[name] = reason
+            out: list[CaseOutcome] = []
+            append = out.append
+            for key, prompt, model, case_id, rep, passed, error, cost, latency, cached, output, vh in results:
+                dicts = get(key)
+                values, oks, reasons = dicts if dicts is not None else ({}, {}, {})
                 if passed is None:
                     passed = error is None and all(oks.values())
-                out.append(
+                append(
                     CaseOutcome(
                         prompt=prompt,
                         model=model,
