@@ -363,7 +363,8 @@ class Runner:
 
         Their calls go through the response cache too, so a fully cached re-run of an
         evalset with a judge makes no call at all. `_counts` numbers identical calls
-        within one case (a judge's `samples`), so n samples stay n separate calls.
+        within one case (a judge's `samples`), so n samples stay n separate calls;
+        `_lookup` is whether the graded output itself came from the cache.
         """
         from llmctl.models import cache_key
 
@@ -371,7 +372,12 @@ class Runner:
         lookups = _BatchedCacheLookup(self.store)
 
         async def call_model(
-            name: str, messages: list[dict[str, str]], params: dict[str, Any], *, _counts: dict[str, int]
+            name: str,
+            messages: list[dict[str, str]],
+            params: dict[str, Any],
+            *,
+            _counts: dict[str, int],
+            _lookup: bool,
         ) -> CallResult:
             spec = specs.get(name)
             if spec is None:
@@ -383,7 +389,9 @@ class Runner:
             sample = _counts.get(first, 0)
             _counts[first] = sample + 1
             key = first if sample == 0 else cache_key(spec, messages, params, sample)
-            hit = await lookups.get(key)
+            # A judge's prompt holds the output it grades: a freshly generated output means a
+            # new prompt, so the cache is only worth asking when the output came from it.
+            hit = await lookups.get(key) if _lookup else None
             if hit is not None:
                 return _cached_result(hit)
             result = await client.complete(spec, messages, params, repeat_index=sample)
@@ -403,7 +411,7 @@ class Runner:
             for ev in job.evaluators:
                 try:
                     if ev.is_async:
-                        sr = await ev.ascore(inp, functools.partial(call_model, _counts=counts))
+                        sr = await ev.ascore(inp, functools.partial(call_model, _counts=counts, _lookup=result.cached))
                     else:
                         sr = ev.score(inp)
                 except Exception as exc:  # an evaluator bug must not lose the result
