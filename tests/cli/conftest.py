@@ -1,0 +1,17 @@
+"""Fixtures shared by the CLI tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.gitrepo import GitRepo, git_env, make_project
+
+
+@pytest.fixture
+def git_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
+    """A committed example project in a real temporary git repository (no store yet)."""
+    git_env(monkeypatch)
+    monkeypatch.delenv("LLMCTL_DB", raising=False)
+    return make_project(tmp_path / "proj")
