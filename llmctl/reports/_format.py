@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from llmctl.gate import MetricVerdict
 
 
@@ -77,3 +79,20 @@ def fmt_usd(value: float | None) -> str:
     if value is None:
         return "—"
     return f"${value:.6f}" if abs(value) < 0.01 else f"${value:.4f}"
+
+
+def summary_cells(r: Any) -> list[str]:
+    """The numeric cells of one summary row (a `SummaryRow`), after its prompt and model."""
+    ci = f"[{fmt_rate(r.pass_rate_interval[0])}, {fmt_rate(r.pass_rate_interval[1])}]" if r.pass_rate_interval else "—"
+    return [
+        str(r.cases),
+        str(r.results),
+        fmt_rate(r.pass_rate),
+        ci,
+        str(r.errors),
+        fmt_usd(r.mean_cost_usd),
+        fmt_ms(r.latency_p50_ms),
+        fmt_ms(r.latency_p95_ms),
+        str(r.cached),
+        str(r.flaky),
+    ]

@@ -13,7 +13,7 @@ import hashlib
 
 from llmctl.gate import REPORT_ONLY, FlippedCase
 from llmctl.reports._data import ReportData
-from llmctl.reports._format import fmt_ms, fmt_rate, fmt_usd, metric_cells
+from llmctl.reports._format import fmt_ms, fmt_usd, metric_cells, summary_cells
 from llmctl.reports._sanitize import html_text as esc
 
 MAX_ROWS = 20_000
@@ -185,23 +185,7 @@ def _summary_section(data: ReportData) -> list[str]:
         "<th>cached</th><th>flaky</th></tr>",
     ]
     for r in data.summary:
-        ci = (
-            f"[{fmt_rate(r.pass_rate_interval[0])}, {fmt_rate(r.pass_rate_interval[1])}]"
-            if r.pass_rate_interval
-            else "—"
-        )
-        cells = [
-            str(r.cases),
-            str(r.results),
-            fmt_rate(r.pass_rate),
-            ci,
-            str(r.errors),
-            fmt_usd(r.mean_cost_usd),
-            fmt_ms(r.latency_p50_ms),
-            fmt_ms(r.latency_p95_ms),
-            str(r.cached),
-            str(r.flaky),
-        ]
+        cells = summary_cells(r)
         out.append(
             f"<tr><td>{esc(r.prompt)}</td><td>{esc(r.model)}</td>"
             + "".join(f"<td class=num>{esc(c)}</td>" for c in cells)

@@ -7,7 +7,7 @@ All untrusted text goes through `md_inline` (table cells, headings) or
 from __future__ import annotations
 
 from llmctl.reports._data import ReportData
-from llmctl.reports._format import fmt_ms, fmt_rate, fmt_usd, metric_cells
+from llmctl.reports._format import metric_cells, summary_cells
 from llmctl.safetext import _ZWSP, html_text, md_code_block, md_inline
 
 MAX_FLIPPED = 50
@@ -167,28 +167,6 @@ def _summary(data: ReportData) -> list[str]:
     )
     out.append(_row(["---", "---", "---:", "---:", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---:"]))
     for r in data.summary:
-        ci = (
-            f"[{fmt_rate(r.pass_rate_interval[0])}, {fmt_rate(r.pass_rate_interval[1])}]"
-            if r.pass_rate_interval
-            else "—"
-        )
-        out.append(
-            _row(
-                [
-                    md_inline(r.prompt),
-                    md_inline(r.model),
-                    str(r.cases),
-                    str(r.results),
-                    fmt_rate(r.pass_rate),
-                    ci,
-                    str(r.errors),
-                    fmt_usd(r.mean_cost_usd),
-                    fmt_ms(r.latency_p50_ms),
-                    fmt_ms(r.latency_p95_ms),
-                    str(r.cached),
-                    str(r.flaky),
-                ]
-            )
-        )
+        out.append(_row([md_inline(r.prompt), md_inline(r.model), *summary_cells(r)]))
     out.append("")
     return out
