@@ -20,20 +20,28 @@ def _kind(metric: str) -> str:
 
 
 def fmt_value(metric: str, value: float | None, *, signed: bool = False) -> str:
-    """A metric value for display: rates in %, costs in USD, latency in ms."""
+    """A metric value for display: rates in %, costs in USD, latency in ms.
+
+    Negative values carry a minus before the unit (`-$0.0012`); a value that rounds
+    to zero carries no sign at all (`0 ms`, never `-0 ms`).
+    """
     if value is None:
         return "—"
     kind = _kind(metric)
-    sign = "+" if signed and value > 0 else ""
+    size = abs(value)
     if kind == "rate":
-        return f"{sign}{value * 100:.1f}{' pts' if signed else '%'}"
-    if kind == "cost":
-        return f"{sign}${value:.6f}" if abs(value) < 0.01 else f"{sign}${value:.4f}"
-    if kind == "ms":
-        return f"{sign}{value:.0f} ms"
-    if kind == "count":
-        return f"{sign}{value:.0f}"
-    return f"{sign}{value:.3f}"
+        text = f"{size * 100:.1f}{' pts' if signed else '%'}"
+    elif kind == "cost":
+        text = f"${size:.6f}" if size < 0.01 else f"${size:.4f}"
+    elif kind in ("ms", "count"):
+        text = f"{size:.0f}{' ms' if kind == 'ms' else ''}"
+    else:
+        text = f"{size:.3f}"
+    if not any(ch in "123456789" for ch in text):
+        return text
+    if value < 0:
+        return f"-{text}"
+    return f"+{text}" if signed else text
 
 
 def fmt_interval(metric: str, interval: tuple[float, float] | None, *, signed: bool = True) -> str:
