@@ -44,7 +44,6 @@ class EvalOptions:
     dry_run: bool = False
     prompt_ref: str | None = None  # evaluate prompts as they are at this ref (default: work tree)
     deadline: float | None = None  # seconds for the whole run
-    limit: int | None = None
 
 
 @dataclass
@@ -293,8 +292,6 @@ class Runner:
         if self.options.shard is not None:
             index, count = self.options.shard
             cases = [c for c in cases if _shard_of(c.id, count) == index - 1]
-        if self.options.limit is not None:
-            cases = cases[: self.options.limit]
         return _Plan(evalset=ev, prompts=prompts, models=models, repeat=repeat, cases=cases)
 
     def _evaluators_for(self, prompt: Prompt, specs: list[Any]) -> list[Any]:

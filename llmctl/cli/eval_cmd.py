@@ -46,15 +46,17 @@ class _ProgressView:
                     BarColumn(),
                     MofNCompleteColumn(),
                     TextColumn(
-                        "{task.fields[rate]:.0f}/s  errors {task.fields[errors]}  retries "
-                        "{task.fields[retries]}  cached {task.fields[cached]}"
+                        "{task.fields[rate]:.0f}/s  failed {task.fields[failed]}  errors {task.fields[errors]}  "
+                        "retries {task.fields[retries]}  cached {task.fields[cached]}"
                     ),
                     TimeRemainingColumn(),
                     console=_common.err_console(),
                     transient=True,
                 )
                 self._bar.start()
-                self._task = self._bar.add_task(p.phase, total=p.total, rate=0.0, errors=0, retries=0, cached=0)
+                self._task = self._bar.add_task(
+                    p.phase, total=p.total, rate=0.0, failed=0, errors=0, retries=0, cached=0
+                )
             elapsed = max(time.monotonic() - p.started, 1e-6)
             self._bar.update(
                 self._task,
@@ -62,6 +64,7 @@ class _ProgressView:
                 total=p.total,
                 completed=p.done,
                 rate=p.done / elapsed,
+                failed=p.failed,
                 errors=p.errors,
                 retries=p.retries,
                 cached=p.cached,
@@ -72,8 +75,8 @@ class _ProgressView:
             self._last = now
             elapsed = max(now - p.started, 1e-6)
             sys.stderr.write(
-                f"[{p.phase}] {p.done}/{p.total} done, {p.done / elapsed:.0f}/s, {p.errors} errors, "
-                f"{p.retries} retries, {p.cached} cached\n"
+                f"[{p.phase}] {p.done}/{p.total} done, {p.done / elapsed:.0f}/s, {p.failed} failed checks, "
+                f"{p.errors} errors, {p.retries} retries, {p.cached} cached\n"
             )
 
     def close(self) -> None:

@@ -14,18 +14,10 @@ from pathlib import Path
 import pytest
 
 from llmctl import __version__
-from llmctl.cli import _common
-from llmctl.cli.main import app
+from tests.cli.clirun import run
 
 REPO = Path(__file__).resolve().parents[2]
 LLMCTL = [sys.executable, "-m", "llmctl.cli.main"]
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
-    monkeypatch.setattr(_common, "DEBUG", False)
-    code = _common.invoke(app, argv)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from llmctl.cli import _common
-from llmctl.cli.main import app
+from tests.cli.clirun import run
 
 PROMPT = """\
 model: echo
@@ -25,13 +24,6 @@ messages:
   - role: user
     content: "{{ ticket }}|{{ code }}"
 """
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
-    monkeypatch.setattr(_common, "DEBUG", False)
-    code = _common.invoke(app, argv)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture
