@@ -72,6 +72,15 @@ class InfraError(LlmctlError):
     exit_code = EXIT_INFRA
 
 
+class StoreIOError(InfraError):
+    """The store's disk failed a write or read (full, read-only, I/O error): exit 3.
+
+    `run_id` is set once a run was under way, so the message can say how to resume it.
+    """
+
+    run_id: str | None = None
+
+
 class MultipleErrors(InputError):
     """Several input problems found at once (lint); each keeps its location."""
 

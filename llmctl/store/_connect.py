@@ -14,11 +14,13 @@ with different settings at once.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import random
 import re
 import secrets
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -27,8 +29,8 @@ from typing import TypeVar
 
 import duckdb
 
-from llmctl.errors import StoreError
-from llmctl.store._schema import SCHEMA_VERSION, current_version, migrate, user_tables
+from llmctl.errors import StoreError, StoreIOError
+from llmctl.store._schema import SCHEMA_VERSION, NotAStore, connect, current_version, migrate
 
 log = logging.getLogger("llmctl.store")
 
@@ -50,6 +52,51 @@ def _process_lock(path: Path) -> threading.RLock:
 
 def _is_lock_error(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+# What the disk says when a write cannot happen (DuckDB passes the OS's text through).
+_DISK_ERRORS = ("No space left on device", "Disk quota exceeded", "Read-only file system", "Input/output error")
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_HEADERS_SIZE = 3 * 4096  # DuckDB: a main header, then two database headers
+
+
+def _disk_error(text: str) -> str | None:
+    return next((cause for cause in _DISK_ERRORS if cause in text), None)
+
+
+def _sniff(path: Path) -> None:
+    """Refuse a file that is not a DuckDB database before DuckDB opens it."""
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    if head.startswith(_SQLITE_MAGIC):
+        raise NotAStore("it is a SQLite database, not a DuckDB file")
+    if len(head) < 12 or head[8:12] != b"DUCK":
+        raise NotAStore("not a DuckDB database file")
+
+
+def _truncated(path: Path) -> str | None:
+    """Why a DuckDB file looks cut short, or None.
+
+    The file is three 4 KiB headers followed by whole blocks of the allocation size
+    in the newest database header (8-byte checksum, then iteration, meta block, free
+    list, block count, allocation size: little-endian u64). DuckDB grows and shrinks
+    it by whole blocks, so a size in between means a copy or a download was cut short.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(_HEADERS_SIZE)
+        size = os.fstat(fh.fileno()).st_size
+    if len(head) < _HEADERS_SIZE:
+        return f"{size} bytes, shorter than its headers"
+    best: tuple[int, int] | None = None
+    for offset in (4096, 8192):
+        iteration, _meta, _free, blocks, alloc = struct.unpack_from("<5Q", head, offset + 8)
+        sane = 4096 <= alloc <= 1 << 30 and alloc & (alloc - 1) == 0 and blocks < 1 << 40
+        if sane and (best is None or iteration > best[0]):
+            best = (iteration, alloc)
+    if best is not None and (size - _HEADERS_SIZE) % best[1]:
+        return f"{size} bytes, not a whole number of its {best[1]}-byte blocks"
+    return None
 
 
 def _holder(exc: BaseException) -> str:
@@ -90,6 +137,16 @@ class Connector:
             try:
                 with self._plock:
                     return self._run_once(fn, read_only)
+            except NotAStore as exc:
+                raise StoreError(
+                    f"is not an llmctl store ({exc}); it was left unchanged",
+                    file=self.path,
+                    hint="move it away, or point `store:` in llmctl.yaml (or LLMCTL_DB) elsewhere",
+                ) from None
+            except OSError as exc:
+                if exc.errno not in _DISK_ERRNOS:
+                    raise
+                raise self._disk_failure(os.strerror(exc.errno or 0)) from exc
             except duckdb.Error as exc:
                 if not _is_lock_error(exc):
                     raise self._translate(exc) from exc
@@ -117,8 +174,18 @@ class Connector:
         else:
             log.warning(message)
 
-    def _translate(self, exc: duckdb.Error) -> StoreError:
+    def _disk_failure(self, cause: str) -> StoreIOError:
+        return StoreIOError(
+            f"cannot write the store: {cause}",
+            file=self.path,
+            hint="free some space (or fix the disk) where the store lives",
+        )
+
+    def _translate(self, exc: duckdb.Error) -> StoreError | StoreIOError:
         text = str(exc)
+        cause = _disk_error(text)
+        if cause is not None:
+            return self._disk_failure(cause)
         if "not a valid DuckDB database" in text:
             return StoreError(
                 "is not an llmctl store (not a DuckDB database file); "
@@ -131,7 +198,7 @@ class Connector:
     def _run_once(self, fn: Callable[[duckdb.DuckDBPyConnection], T], read_only: bool) -> T:
         if not self.path.exists():
             if read_only:
-                con = duckdb.connect(":memory:")
+                con = connect(":memory:")
                 try:
                     migrate(con)
                     return fn(con)
@@ -140,34 +207,39 @@ class Connector:
             self._create()
         if not self._schema_checked:
             self._check_schema()
-        con = duckdb.connect(str(self.path), read_only=read_only)
+        con = connect(str(self.path), read_only=read_only)
         try:
             return fn(con)
         finally:
             con.close()
 
     def _check_schema(self) -> None:
-        """Refuse a newer or foreign schema (opening read-only, so a refused file is never
-        touched), and migrate an older one."""
-        con = duckdb.connect(str(self.path), read_only=True)
+        """Refuse anything but a whole llmctl store of a known version, and migrate an older one.
+
+        The file's header is checked before DuckDB opens it, and the schema on a read-only
+        connection, so a refused file is never touched.
+        """
+        _sniff(self.path)
+        truncated = _truncated(self.path)  # the block size never changes: no lock needed
+        if truncated is not None:
+            raise StoreError(
+                f"store is damaged: truncated ({truncated}); it was left unchanged",
+                file=self.path,
+                hint="restore it from a backup, or move it away to start a new store",
+            )
+        con = connect(str(self.path), read_only=True)
         try:
             version = current_version(con)
-            foreign = version is None and bool(user_tables(con))
         finally:
             con.close()
-        if foreign:
-            raise StoreError(
-                "is a DuckDB database but not an llmctl store (it has no schema_migrations table)",
-                file=self.path,
-            )
-        if version is not None and version > SCHEMA_VERSION:
+        if version > SCHEMA_VERSION:
             raise StoreError(
                 f"store {self.path} was written by a newer llmctl "
                 f"(schema v{version}, this one knows v{SCHEMA_VERSION})",
                 hint="upgrade llmctl to read it",
             )
         if version != SCHEMA_VERSION:
-            con = duckdb.connect(str(self.path))
+            con = connect(str(self.path))
             try:
                 migrate(con)
             finally:
@@ -183,7 +255,7 @@ class Connector:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
         try:
-            con = duckdb.connect(str(tmp))
+            con = connect(str(tmp))
             try:
                 migrate(con)
             finally:

@@ -2,21 +2,42 @@
 
 Each migration is a small function applied once, inside a transaction, and
 recorded in `schema_migrations`. Never edit a released migration; append a new
-one (`_m002_...`) and add it to `MIGRATIONS`.
+one (`_m003_...`) and add it to `MIGRATIONS`.
+
+A file is written to only once it is identified positively as an llmctl store
+(`identify`): by the marker row in `llmctl_store` (written by migration 2), or,
+for a store from before the marker, by its version-1 tables. An empty DuckDB
+file is migrated; anything else is refused, untouched.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
 
+T = TypeVar("T")
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
 RUN_STATUSES = ("running", "completed", "failed", "interrupted")
+
+# Every connection: never download or load a DuckDB extension (a SQLite file, or a path
+# with a scheme, would otherwise make DuckDB fetch one from the network).
+CONNECT_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+MARKER = ("format", "llmctl-store")
+_V1_TABLES = {"runs", "results", "scores", "prompt_versions", "cache"}
+
+
+class NotAStore(Exception):
+    """The file is not an llmctl store (the reason is the message); the caller names the file."""
+
+
+def connect(path: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with llmctl's settings (no extension auto-install or auto-load)."""
+    return duckdb.connect(path, read_only=read_only, config=dict(CONNECT_CONFIG))
 
 
 def _m001_initial(con: duckdb.DuckDBPyConnection) -> None:
@@ -110,7 +131,32 @@ def _m001_initial(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m001_initial]
+def _m002_store_hardening(con: duckdb.DuckDBPyConnection) -> None:
+    """The llmctl marker, and the calls that evaluators (judges) made, linked to the result they graded."""
+    con.execute("CREATE TABLE llmctl_store (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    con.execute("INSERT INTO llmctl_store VALUES (?, ?)", list(MARKER))
+    con.execute(
+        """
+        CREATE TABLE judge_calls (
+            run_id TEXT NOT NULL,
+            result_key TEXT NOT NULL,
+            evaluator TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            call_index INTEGER NOT NULL,
+            model TEXT,
+            prompt_tokens BIGINT,
+            completion_tokens BIGINT,
+            cost_usd DOUBLE,
+            latency_ms DOUBLE,
+            cached BOOLEAN,
+            error TEXT,
+            created_at TIMESTAMP
+        )
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [_m001_initial, _m002_store_hardening]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -119,17 +165,33 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def current_version(con: duckdb.DuckDBPyConnection) -> int | None:
-    """The applied schema version; None when the file holds no llmctl schema at all."""
-    (has_table,) = first_row(
-        con,
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND table_name = 'schema_migrations'",
-    ) or (0,)
-    if not has_table:
-        return None
-    (version,) = first_row(con, "SELECT max(version) FROM schema_migrations") or (None,)
-    return int(version) if version is not None else 0
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The applied schema version of an llmctl store (0: an empty database).
+
+    Raises NotAStore for anything that is not positively an llmctl store.
+    """
+    tables = set(user_tables(con))
+    if not tables:
+        return 0
+    if "schema_migrations" not in tables:
+        raise NotAStore("it has no schema_migrations table")
+    versions = [r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()]
+    if not versions:
+        raise NotAStore("its schema_migrations table is empty")
+    odd = [v for v in versions if type(v) is not int]
+    if odd:
+        raise NotAStore(f"its schema_migrations table holds a non-integer version {odd[0]!r}")
+    version = max(versions)
+    if version == 1:
+        if not _V1_TABLES <= tables:
+            raise NotAStore(f"it lacks llmctl's tables ({', '.join(sorted(_V1_TABLES - tables))})")
+        return version
+    marker = []
+    if "llmctl_store" in tables:
+        marker = con.execute("SELECT value FROM llmctl_store WHERE key = ?", [MARKER[0]]).fetchall()
+    if [(MARKER[1],)] != marker:
+        raise NotAStore("it has no llmctl marker (table llmctl_store)")
+    return version
 
 
 def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> tuple[Any, ...] | None:
@@ -139,31 +201,52 @@ def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> t
 
 
 def user_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Tables and views of the database (`schema.name` outside `main`)."""
     rows = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() ORDER BY 1"
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
+        "WHERE database_name = current_database() AND NOT internal ORDER BY 1, 2"
     ).fetchall()
-    return [r[0] for r in rows]
+    return [name if schema == "main" else f"{schema}.{name}" for schema, name in rows]
+
+
+def transaction(con: duckdb.DuckDBPyConnection, fn: Callable[[], T]) -> T:
+    """`fn()` inside BEGIN/COMMIT. On failure the transaction is rolled back and the original
+    error raised: a failed COMMIT (a full disk) ends the transaction itself, and the
+    ROLLBACK's own complaint must never hide the cause."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        out = fn()
+        con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        raise
+    return out
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Apply every pending migration, each in its own transaction. Returns the new version."""
+    """Apply every pending migration, each in its own transaction. Returns the new version.
+
+    On an empty database the first transaction creates `schema_migrations` too, so no
+    llmctl process leaves a file with the table but no migration recorded.
+    """
     version = current_version(con)
-    if version is None:
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
-        )
-        version = 0
     for number, step in enumerate(MIGRATIONS, start=1):
         if number <= version:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+
+        def apply(number: int = number, step: Migration = step) -> None:
+            if number == 1:
+                con.execute(
+                    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+                )
             step(con)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [number, utcnow()])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+
+        transaction(con, apply)
         version = number
     return version
 

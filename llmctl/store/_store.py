@@ -27,6 +27,7 @@ from llmctl.store._schema import (
     SCORE_COLUMNS,
     current_version,
     first_row,
+    transaction,
     utcnow,
 )
 from llmctl.store._writer import (
@@ -109,7 +110,7 @@ class Store:
 
     def schema_version(self) -> int:
         """The store's applied schema version (migrating an older store first)."""
-        return self._db.run(lambda con: current_version(con) or 0, read_only=True)
+        return self._db.run(current_version, read_only=True)
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one read-only SQL query against the store (for tests, debugging and ad-hoc reports)."""
@@ -522,8 +523,8 @@ class Store:
         def tx(con: duckdb.DuckDBPyConnection) -> None:
             for i, (src_path, _) in enumerate(picked):
                 con.execute(f"ATTACH {_sql_str(str(src_path))} AS llmctl_src{i} (READ_ONLY)")
-            con.execute("BEGIN TRANSACTION")
-            try:
+
+            def write() -> None:
                 if not con.execute("SELECT 1 FROM runs WHERE id = ?", [target]).fetchall():
                     con.execute(
                         "INSERT INTO runs (id, started_at, finished_at, status, git_commit, git_branch, "
@@ -562,10 +563,8 @@ class Store:
                         f"INSERT INTO prompt_versions ({pv_cols}) SELECT {pv_cols} "  # noqa: S608
                         f"FROM {src}.prompt_versions ON CONFLICT DO NOTHING"
                     )
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+
+            transaction(con, write)
 
         self._db.run(tx)
         return target

@@ -33,6 +33,7 @@ from llmctl.store._schema import (
     JSON_COLUMNS,
     RESULT_COLUMNS,
     SCORE_COLUMNS,
+    transaction,
     utcnow,
 )
 
@@ -328,8 +329,7 @@ class RunWriter:
         replace_errors = self._replace_errors
 
         def tx(con: duckdb.DuckDBPyConnection) -> None:
-            con.execute("BEGIN TRANSACTION")
-            try:
+            def write() -> None:
                 if res_tbl is not None:
                     con.register("_llmctl_res", res_tbl)
                     if replace_errors:
@@ -344,9 +344,7 @@ class RunWriter:
                 if cache_tbl is not None:
                     con.register("_llmctl_cache", cache_tbl)
                     con.execute(insert_sql("cache", CACHE_COLUMNS, "_llmctl_cache") + " ON CONFLICT DO NOTHING")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+
+            transaction(con, write)
 
         self.store._db.run(tx)

@@ -26,6 +26,11 @@ EXPECTED = {
         "key", "model", "output", "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms", "ttft_ms",
         "created_at",
     },
+    "llmctl_store": {"key", "value"},
+    "judge_calls": {
+        "run_id", "result_key", "evaluator", "idx", "call_index", "model", "prompt_tokens", "completion_tokens",
+        "cost_usd", "latency_ms", "cached", "error", "created_at",
+    },
 }  # fmt: skip
 
 
