@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from llmctl.config import Config, GateConfig
-from llmctl.errors import EXIT_GATE_FAILED, EXIT_INFRA, EXIT_OK, InputError
+from llmctl.errors import EXIT_GATE_FAILED, EXIT_INFRA, EXIT_OK, InputError, StoreIOError
 from llmctl.evalset import Evalset, find_evalsets, load_evalset
 from llmctl.prompt import Prompt, PromptLibrary
 from llmctl.sources import GitSource, Source, WorktreeSource, open_repo
@@ -230,6 +230,7 @@ class Runner:
         self._evaluator_cache: dict[tuple[int, str], Any] = {}
         self._finished: set[str] = set()
         self._deadline: float | None = None
+        self._reserve: Any = None  # llmctl.store._space.SpaceReserve, held while runs write
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -625,6 +626,11 @@ class Runner:
             ]
         )
         self._finished = set(skip)
+        if self._reserve is None:
+            from llmctl.store._space import SpaceReserve
+
+            self._reserve = SpaceReserve(self.store.path)
+            self._reserve.hold()
         self.progress.phase = f"{plan.evalset.name} ({role})"
         self.progress.total += len(plan.prompts) * len(plan.models) * len(plan.cases) * plan.repeat - len(skip)
         deadline = self._deadline
@@ -633,11 +639,29 @@ class Runner:
         except KeyboardInterrupt:
             self.store.finish_run(run_id, "interrupted", {"interrupted": True})
             raise
+        except StoreIOError as exc:
+            raise self._stopped_by_disk(exc, run_id) from None
         except Exception as exc:
             # What finished is stored; the run is marked so `--resume` can complete it.
             self.store.finish_run(run_id, "failed", {"error": str(exc)})
             raise
         return run_id
+
+    def _stopped_by_disk(self, exc: StoreIOError, run_id: str) -> StoreIOError:
+        """The store's disk failed mid-run: free the reserve, mark the run interrupted, say how to resume."""
+        if self._reserve is not None:
+            self._reserve.release()
+        try:
+            self.store.finish_run(run_id, "interrupted", {"interrupted": True, "error": exc.message})
+            state = "is marked interrupted"
+        except Exception:
+            state = "could not be marked interrupted (the disk is still full)"
+        exc.run_id = run_id
+        exc.hint = (
+            f"run {run_id} keeps every result written before the failure and {state}; "
+            f"free some space, then finish it with: llmctl eval --resume {run_id}"
+        )
+        return exc
 
     def _outcomes(self, run_id: str) -> list[CaseOutcome]:
         outcomes: list[CaseOutcome] = self.store.outcomes(run_id)
@@ -653,14 +677,24 @@ class Runner:
         info.errors = sorted({(o.prompt, o.model, o.case_id) for o in candidate if o.error})
         info.summary = summarize(candidate, verdict)
         status = "completed"
-        self.store.finish_run(info.run_id, status, info.summary)
-        if info.baseline_run_id:
-            base_summary = summarize(baseline or [], None)
-            self.store.finish_run(info.baseline_run_id, "completed", base_summary)
+        try:
+            self.store.finish_run(info.run_id, status, info.summary)
+            if info.baseline_run_id:
+                base_summary = summarize(baseline or [], None)
+                self.store.finish_run(info.baseline_run_id, "completed", base_summary)
+        except StoreIOError as exc:
+            raise self._stopped_by_disk(exc, info.run_id) from None
 
     # -- entry point ------------------------------------------------------------------------
 
     def run(self) -> EvalOutcome:
+        try:
+            return self._run()
+        finally:
+            if self._reserve is not None:
+                self._reserve.release()
+
+    def _run(self) -> EvalOutcome:
         opts = self.options
         self._deadline = (time.monotonic() + opts.deadline) if opts.deadline else None
         outcome = EvalOutcome()
