@@ -231,6 +231,7 @@ class Runner:
         self._finished: set[str] = set()
         self._deadline: float | None = None
         self._reserve: Any = None  # llmctl.store._space.SpaceReserve, held while runs write
+        self._run_locks: dict[str, Any] = {}  # run id -> llmctl.store._runlock.RunLock, held to the verdict
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -611,7 +612,9 @@ class Runner:
                 baseline_run_id=baseline_run_id,
                 shard=f"{self.options.shard[0]}/{self.options.shard[1]}" if self.options.shard else None,
             )
+            self._lock_run(run_id)
         else:
+            self._lock_run(run_id)  # before reading what is finished: one resume at a time
             skip = self.store.finished_keys(run_id)
         self.store.put_prompt_versions(
             [
@@ -646,6 +649,13 @@ class Runner:
             self.store.finish_run(run_id, "failed", {"error": str(exc)})
             raise
         return run_id
+
+    def _lock_run(self, run_id: str) -> None:
+        """Hold `run_id`'s lock until this eval ends; RunBusy when another process holds it."""
+        if run_id not in self._run_locks:
+            from llmctl.store._runlock import RunLock
+
+            self._run_locks[run_id] = RunLock(self.store.path, run_id).acquire()
 
     def _stopped_by_disk(self, exc: StoreIOError, run_id: str) -> StoreIOError:
         """The store's disk failed mid-run: free the reserve, mark the run interrupted, say how to resume."""
@@ -693,6 +703,9 @@ class Runner:
         finally:
             if self._reserve is not None:
                 self._reserve.release()
+            for lock in self._run_locks.values():
+                lock.release()
+            self._run_locks.clear()
 
     def _run(self) -> EvalOutcome:
         opts = self.options
@@ -797,6 +810,7 @@ class Runner:
                 f"cannot resume run {run['id']}: prompt(s) {', '.join(changed)} changed since it started",
                 hint="start a new run instead",
             )
+        self._lock_run(run["id"])
         self.store.resume_run(run["id"])
         self._run_side(
             plan,
