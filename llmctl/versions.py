@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from llmctl import lockfile as lf
+from llmctl import promote_tx
 from llmctl.config import Config
 from llmctl.errors import GateFailed, InputError, RefError
 from llmctl.prompt import Prompt, PromptLibrary
@@ -596,6 +597,7 @@ def promote(
     message: str | None = None,
     store: StoreLike | None = None,
     use_store: bool = True,
+    lock_timeout: float = 60.0,
 ) -> PromoteResult:
     """Release `name@ref` (default WORKTREE) if new, move `label` to it, write and commit the lockfile.
 
@@ -603,7 +605,33 @@ def promote(
     the index and the history untouched. `force` passes a failed or missing
     gate (recorded in the lockfile). With `commit=False` the lockfile is written
     but neither committed nor tagged.
+
+    One promote at a time per repository (another one waits up to `lock_timeout`
+    seconds); a promotion that was killed half-way is finished or rolled back
+    first (see `llmctl.promote_tx`).
     """
+    repo = open_repo(cfg.root)
+    with promote_tx.promotion_lock(repo, timeout=lock_timeout):
+        recovered = promote_tx.recover(repo, lf.lockfile_path(cfg.root, cfg.prompts_dir))
+        result = _promote(
+            cfg, name, label, ref, force=force, commit=commit, message=message, store=store, use_store=use_store
+        )
+    result.messages[:0] = recovered
+    return result
+
+
+def _promote(
+    cfg: Config,
+    name: str,
+    label: str,
+    ref: str | None,
+    *,
+    force: bool,
+    commit: bool,
+    message: str | None,
+    store: StoreLike | None,
+    use_store: bool,
+) -> PromoteResult:
     import git
 
     lf.check_label_name(label)
@@ -726,11 +754,26 @@ def promote(
         name, label, version, prompt.hash, content_commit, existing is None, previous, rollback, forced, True, check
     )
     old_bytes = lock.path.read_bytes() if lock.path.exists() else None
+    subject = f"llmctl: promote {name} {version} to {label}"
+    tag_message = _tag_message(name, version, prompt, check, forced, message) if tag is not None else None
+    if commit:  # from here to the tag, a kill is finished or undone by the next promote
+        promote_tx.begin(
+            repo,
+            prompt=name,
+            label=label,
+            version=version,
+            lock_path=lock.path,
+            lock_rel=lock_rel,
+            new_text=lf.dumps(lock),
+            subject=subject,
+            tag=tag,
+            tag_target=content_commit,
+            tag_message=tag_message,
+        )
     lf.save(lock)
     if not commit:
         result.messages.append(f"wrote {lock_rel} (not committed)")
         return result
-    subject = f"llmctl: promote {name} {version} to {label}"
     body = subject + ("\n\n" + message if message else "") + ("\n\nforced past the gate" if forced else "")
     try:
         repo.git.add("--", lock_rel)
@@ -744,11 +787,19 @@ def promote(
             repo.git.reset("-q", "--", lock_rel)
         except git.GitCommandError:
             pass
+        promote_tx.done(repo)
         raise InputError(f"git commit of {lock_rel} failed: {exc.stderr.strip() or exc}") from None
     result.lock_commit = repo.head.commit.hexsha
     if tag is not None:
-        repo.git.tag("-a", tag, content_commit, "-m", _tag_message(name, version, prompt, check, forced, message))
+        try:
+            repo.git.tag("-a", tag, content_commit, "-m", tag_message)
+        except git.GitCommandError as exc:  # the journal stays: the next promote makes the tag
+            raise InputError(
+                f"committed {result.lock_commit[:12]} but could not make tag {tag}: {exc.stderr.strip() or exc}",
+                hint="fix the cause; the next `llmctl promote` makes the missing tag",
+            ) from None
         result.tag = tag
+    promote_tx.done(repo)
     return result
 
 
