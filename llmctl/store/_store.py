@@ -287,68 +287,72 @@ class Store:
         one result is keyed `name#2` (in configuration order). An evaluator that
         errored never passes, and its reason is the error.
         """
-
-        def q(con: duckdb.DuckDBPyConnection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-            rid = self._resolve(con, run_id)
-            results = con.execute(
-                "SELECT result_key, prompt, model, case_id, repeat_index, passed, error, cost_usd, "
-                "latency_ms, cached, output, version_hash FROM results WHERE run_id = ? "
-                "ORDER BY prompt, model, case_id, repeat_index",
-                [rid],
-            ).fetchall()
-            # Only the order within a result matters (its evaluators in configuration order).
-            scores = con.execute(
-                "SELECT result_key, evaluator, COALESCE(score, 0.0::DOUBLE), "
-                "COALESCE(passed, false) AND error IS NULL, COALESCE(error, reason, '') "
-                "FROM scores WHERE run_id = ? ORDER BY idx",
-                [rid],
-            ).fetchall()
-            return results, scores
-
         with _gc_paused():
-            results, scores = self._db.run(q, read_only=True)
-            # result key -> (scores, passed, reasons), each keyed by evaluator name
-            by_key: dict[str, tuple[dict[str, float], dict[str, bool], dict[str, str]]] = {}
-            get = by_key.get
-            for key, name, value, ok, reason in scores:
-                dicts = get(key)
-                if dicts is None:
-                    by_key[key] = ({name: value}, {name: ok}, {name: reason})
-                    continue
-                values, oks, reasons = dicts
-                if name in values:
-                    n = 2
-                    while f"{name}#{n}" in values:
-                        n += 1
-                    name = f"{name}#{n}"
-                values[name] = value
-                oks[name] = ok
-                reasons[name] = reason
-            out: list[CaseOutcome] = []
-            append = out.append
-            for key, prompt, model, case_id, rep, passed, error, cost, latency, cached, output, vh in results:
-                dicts = get(key)
-                values, oks, reasons = dicts if dicts is not None else ({}, {}, {})
-                if passed is None:
-                    passed = error is None and all(oks.values())
-                append(
-                    CaseOutcome(
-                        prompt=prompt,
-                        model=model,
-                        case_id=case_id,
-                        repeat_index=rep,
-                        passed=bool(passed) and error is None,
-                        error=error,
-                        scores=values,
-                        evaluator_passed=oks,
-                        reasons=reasons,
-                        cost_usd=cost or 0.0,
-                        latency_ms=latency or 0.0,
-                        cached=bool(cached),
-                        output=output,
-                        version_hash=vh or "",
-                    )
+            return self._build_outcomes(*self._db.run(lambda con: self._outcome_rows(con, run_id), read_only=True))
+
+    def _outcome_rows(
+        self, con: duckdb.DuckDBPyConnection, run_id: str
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        rid = self._resolve(con, run_id)
+        results = con.execute(
+            "SELECT result_key, prompt, model, case_id, repeat_index, passed, error, cost_usd, "
+            "latency_ms, cached, output, version_hash FROM results WHERE run_id = ? "
+            "ORDER BY prompt, model, case_id, repeat_index",
+            [rid],
+        ).fetchall()
+        # Only the order within a result matters (its evaluators in configuration order).
+        scores = con.execute(
+            "SELECT result_key, evaluator, COALESCE(score, 0.0::DOUBLE), "
+            "COALESCE(passed, false) AND error IS NULL, COALESCE(error, reason, '') "
+            "FROM scores WHERE run_id = ? ORDER BY idx",
+            [rid],
+        ).fetchall()
+        return results, scores
+
+    @staticmethod
+    def _build_outcomes(results: list[tuple[Any, ...]], scores: list[tuple[Any, ...]]) -> list[CaseOutcome]:
+        # result key -> (scores, passed, reasons), each keyed by evaluator name
+        by_key: dict[str, tuple[dict[str, float], dict[str, bool], dict[str, str]]] = {}
+        get = by_key.get
+        for key, name, value, ok, reason in scores:
+            dicts = get(key)
+            if dicts is None:
+                by_key[key] = ({name: value}, {name: ok}, {name: reason})
+                continue
+            values, oks, reasons = dicts
+            if name in values:
+                n = 2
+                while f"{name}#{n}" in values:
+                    n += 1
+                name = f"{name}#{n}"
+            values[name] = value
+            oks[name] = ok
+            reasons[name] = reason
+        out: list[CaseOutcome] = []
+        append = out.append
+        for key, prompt, model, case_id, rep, passed, error, cost, latency, cached, output, vh in results:
+            dicts = get(key)
+            values, oks, reasons = dicts if dicts is not None else ({}, {}, {})
+            if passed is None:
+                passed = error is None and all(oks.values())
+            append(
+                CaseOutcome(
+                    prompt=prompt,
+                    model=model,
+                    case_id=case_id,
+                    repeat_index=rep,
+                    passed=bool(passed) and error is None,
+                    error=error,
+                    scores=values,
+                    evaluator_passed=oks,
+                    reasons=reasons,
+                    cost_usd=cost or 0.0,
+                    latency_ms=latency or 0.0,
+                    cached=bool(cached),
+                    output=output,
+                    version_hash=vh or "",
                 )
+            )
         return out
 
     def results_table(self, run_id: str, *, with_scores: bool = True) -> pa.Table:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,9 +75,7 @@ def test_killed_between_commit_and_tag_is_finished_by_the_next_promote(project: 
     _assert_clean_release(project, {"production": "v1"})
 
 
-@pytest.mark.parametrize(
-    "fault", [{"KILL_BEFORE": "add"}, {"KILL_AFTER": "add"}, {"KILL_BEFORE": "commit"}], ids=str
-)
+@pytest.mark.parametrize("fault", [{"KILL_BEFORE": "add"}, {"KILL_AFTER": "add"}, {"KILL_BEFORE": "commit"}], ids=str)
 def test_killed_before_the_commit_is_rolled_back_by_the_next_promote(project: GitRepo, fault: dict[str, str]) -> None:
     head = project.head()
     killed = _promote(project, "summarize", "--to", "production", **fault)
@@ -103,11 +102,7 @@ def test_two_concurrent_promotes_do_not_interleave(project: GitRepo) -> None:
     _promote(project, "--help")  # writes the shim
     real = shutil.which("git")
     assert real is not None
-    env = sub_env(
-        **GIT_ENV, GIT_PYTHON_GIT_EXECUTABLE=str(project.root.parent / "git-shim"), REAL_GIT=real, **shim_env
-    )
-    import sys
-
+    env = sub_env(**GIT_ENV, GIT_PYTHON_GIT_EXECUTABLE=str(project.root.parent / "git-shim"), REAL_GIT=real, **shim_env)
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "llmctl.cli.main", "promote", "summarize", "--to", label],
