@@ -139,31 +139,37 @@ def merge(
             raise InputError("shard store has no runs to merge", file=str(src))
         latest.append(runs[0])
     baseline_ids = [r.get("baseline_run_id") for r in latest]
-    merged_baseline = None
-    if all(baseline_ids):
-        merged_baseline = store.merge(None, list(sources), source_run_ids=[str(b) for b in baseline_ids])
-    run_id = store.merge(run, list(sources), source_run_ids=[r["id"] for r in latest], baseline_run_id=merged_baseline)
-    typer.echo(f"merged {len(sources)} store(s) into run {run_id}")
-    if merged_baseline:
-        typer.echo(f"merged their baseline runs into run {merged_baseline}")
     from llmctl.cli.eval_view import print_summary, print_verdict
-    from llmctl.gate import compare
+    from llmctl.gate import Verdict, compare
     from llmctl.runner import summarize
 
-    info = store.get_run(run_id)
-    baseline_id = info.get("baseline_run_id")
-    baseline = store.outcomes(baseline_id) if baseline_id else None
-    candidate = store.outcomes(run_id)
     gate = cfg.gate
-    evalset_path = (info.get("config") or {}).get("evalset_path")
+    evalset_path = (latest[0].get("config") or {}).get("evalset_path")
     if evalset_path and (cfg.root / evalset_path).is_file():
         from llmctl.evalset import load_evalset
 
         gate = gate.merged(load_evalset(cfg.root / evalset_path, cfg.root).gate)
-    verdict = compare(baseline, candidate, gate)
-    summary = summarize(candidate, verdict)
-    store.finish_run(run_id, info.get("status") or "completed", summary)
-    print_summary(summary, f"run {run_id}")
+    verdicts: list[Verdict] = []
+
+    def finish(candidate, baseline):  # type: ignore[no-untyped-def]
+        verdict = compare(baseline, candidate, gate)
+        verdicts.append(verdict)
+        return summarize(candidate, verdict), (summarize(baseline, None) if baseline is not None else None)
+
+    # One transaction: the baseline, the run and its verdict are stored together or not at all.
+    run_id = store.merge(
+        run,
+        list(sources),
+        source_run_ids=[r["id"] for r in latest],
+        baseline_source_run_ids=[str(b) for b in baseline_ids] if all(baseline_ids) else None,
+        finish=finish,
+    )
+    info = store.get_run(run_id)
+    typer.echo(f"merged {len(sources)} store(s) into run {run_id}")
+    if info.get("baseline_run_id") and all(baseline_ids):
+        typer.echo(f"merged their baseline runs into run {info['baseline_run_id']}")
+    verdict = verdicts[-1]
+    print_summary(info.get("summary") or {}, f"run {run_id}")
     print_verdict(verdict)
     if not verdict.passed:
         raise typer.Exit(1)

@@ -42,6 +42,8 @@ from llmctl.store._writer import (
 from llmctl.types import CaseOutcome
 
 ExportFormat = Literal["json", "jsonl", "csv", "parquet"]
+# (candidate outcomes, baseline outcomes or None) -> (summary, baseline summary or None)
+MergeFinish = Callable[[list[CaseOutcome], "list[CaseOutcome] | None"], tuple[dict[str, Any], "dict[str, Any] | None"]]
 EXPORT_FORMATS: tuple[str, ...] = ("json", "jsonl", "csv", "parquet")
 
 _RUN_COLUMNS = (
@@ -476,6 +478,8 @@ class Store:
         *,
         source_run_ids: list[str] | None = None,
         baseline_run_id: str | None = None,
+        baseline_source_run_ids: list[str] | None = None,
+        finish: MergeFinish | None = None,
     ) -> str:
         """Combine shard runs from other store files into one run here; returns its id.
 
@@ -486,92 +490,137 @@ class Store:
         shards', `config.merged_from` lists them); an existing
         `run_id` gets the shards' results added. Duplicate result keys keep the
         first copy, so merging twice changes nothing.
+
+        With `baseline_source_run_ids` (one per source) the shards' baseline runs are
+        merged into a new run too, and linked. With `finish(candidate, baseline)` ->
+        (summary, baseline summary) the merged runs get their summaries (the verdict).
+        Everything happens in one transaction: a merge that is killed leaves nothing.
         """
         paths = [Path(s).absolute() for s in sources]
+        picked = self._merge_sources(paths, source_run_ids)
+        base_picked = self._merge_sources(paths, baseline_source_run_ids) if baseline_source_run_ids else None
+        target = run_id or new_run_id()
+        base_target = new_run_id() if base_picked is not None else None
+        if base_target == target:
+            base_target = target + "-b"
+
+        def tx(con: duckdb.DuckDBPyConnection) -> None:
+            for i, src_path in enumerate(paths):
+                con.execute(f"ATTACH {_sql_str(str(src_path))} AS llmctl_src{i} (READ_ONLY)")
+
+            def write() -> None:
+                linked = baseline_run_id
+                if base_picked is not None and base_target is not None:
+                    self._insert_merged(con, base_picked, base_target, None)
+                    linked = base_target
+                self._insert_merged(con, picked, target, linked)
+                if finish is not None:
+                    candidate = self._build_outcomes(*self._outcome_rows(con, target))
+                    baseline_id = linked
+                    baseline = self._build_outcomes(*self._outcome_rows(con, baseline_id)) if baseline_id else None
+                    summary, base_summary = finish(candidate, baseline)
+                    con.execute("UPDATE runs SET summary = ? WHERE id = ?", [to_json(summary), target])
+                    if base_target is not None and base_summary is not None:
+                        con.execute("UPDATE runs SET summary = ? WHERE id = ?", [to_json(base_summary), base_target])
+
+            transaction(con, write)
+
+        self._db.run(tx)
+        return target
+
+    def _merge_sources(self, paths: list[Path], source_run_ids: list[str] | None) -> list[tuple[int, dict[str, Any]]]:
+        """(source index, run) for each shard store, checked to belong to one evalset and commit."""
         if not paths:
             raise InputError("nothing to merge: give one or more shard store files")
-        picked: list[tuple[Path, dict[str, Any]]] = []
-        for src in paths:
+        picked: list[tuple[int, dict[str, Any]]] = []
+        for i, src in enumerate(paths):
             if not src.exists():
                 raise InputError("shard store does not exist", file=src)
-            if src == self.path:
+            # the same file under another name (a hard or symbolic link) is the same store
+            if src == self.path or (self.path.exists() and os.path.samefile(src, self.path)):
                 raise InputError("cannot merge a store into itself", file=src)
             source = Store(src, lock_timeout=self.lock_timeout, on_wait=self.on_wait)
             if source_run_ids is not None:
-                picked.append((src, source.get_run(source_run_ids[len(picked)])))
+                picked.append((i, source.get_run(source_run_ids[i])))
                 continue
             runs = source.list_runs(limit=1)
             if not runs:
                 raise InputError("shard store has no runs to merge", file=src)
-            picked.append((src, runs[0]))
+            picked.append((i, runs[0]))
         evalsets = sorted({str(r["evalset"]) for _, r in picked})
         commits = sorted({str(r["git_commit"]) for _, r in picked})
         if len(evalsets) > 1 or len(commits) > 1:
-            listing = "; ".join(f"{p}: {r['id']} evalset={r['evalset']} commit={r['git_commit']}" for p, r in picked)
+            listing = "; ".join(
+                f"{paths[i]}: {r['id']} evalset={r['evalset']} commit={r['git_commit']}" for i, r in picked
+            )
             raise InputError(f"shard runs differ in evalset or git commit, refusing to merge them: {listing}")
+        return picked
 
-        target = run_id or new_run_id()
+    def _insert_merged(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        picked: list[tuple[int, dict[str, Any]]],
+        target: str,
+        baseline_run_id: str | None,
+    ) -> None:
+        """Inside an open transaction, with source i attached as `llmctl_src{i}`."""
         first = picked[0][1]
         statuses = {r["status"] for _, r in picked}
         status = next((s for s in ("failed", "interrupted", "running") if s in statuses), "completed")
         if status == "running":
             status = "interrupted"
         config = dict(first["config"] or {})
-        config["merged_from"] = [{"store": str(p), "run_id": r["id"], "shard": r["shard"]} for p, r in picked]
+        config["merged_from"] = [
+            {"store": str(self._merge_path(con, i)), "run_id": r["id"], "shard": r["shard"]} for i, r in picked
+        ]
         started = min(r["started_at"] for _, r in picked)
         finished = [r["finished_at"] for _, r in picked if r["finished_at"] is not None]
         results_cols = ", ".join(c[0] for c in RESULT_COLUMNS[2:])
         score_cols = ", ".join(c[0] for c in SCORE_COLUMNS[2:])
         pv_cols = ", ".join(c[0] for c in PROMPT_VERSION_COLUMNS)
+        if not con.execute("SELECT 1 FROM runs WHERE id = ?", [target]).fetchall():
+            con.execute(
+                "INSERT INTO runs (id, started_at, finished_at, status, git_commit, git_branch, "
+                "evalset, config, baseline_run_id, llmctl_version, shard) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                [
+                    target,
+                    started,
+                    max(finished) if finished else None,
+                    status,
+                    first["git_commit"],
+                    first["git_branch"],
+                    first["evalset"],
+                    to_json(config),
+                    baseline_run_id,
+                    llmctl.__version__,
+                ],
+            )
+        for i, run in picked:
+            src = f"llmctl_src{i}"
+            params = {"target": target, "src": run["id"]}
+            con.execute(
+                f"INSERT INTO scores (run_id, result_key, {score_cols}) "  # noqa: S608
+                f"SELECT $target, result_key, {score_cols} FROM {src}.scores s "
+                "WHERE s.run_id = $src AND NOT EXISTS (SELECT 1 FROM results r "
+                "WHERE r.run_id = $target AND r.result_key = s.result_key)",
+                params,
+            )
+            con.execute(
+                f"INSERT INTO results (run_id, result_key, {results_cols}) "  # noqa: S608
+                f"SELECT $target, result_key, {results_cols} FROM {src}.results "
+                "WHERE run_id = $src ON CONFLICT DO NOTHING",
+                params,
+            )
+            con.execute(
+                f"INSERT INTO prompt_versions ({pv_cols}) SELECT {pv_cols} "  # noqa: S608
+                f"FROM {src}.prompt_versions ON CONFLICT DO NOTHING"
+            )
 
-        def tx(con: duckdb.DuckDBPyConnection) -> None:
-            for i, (src_path, _) in enumerate(picked):
-                con.execute(f"ATTACH {_sql_str(str(src_path))} AS llmctl_src{i} (READ_ONLY)")
-
-            def write() -> None:
-                if not con.execute("SELECT 1 FROM runs WHERE id = ?", [target]).fetchall():
-                    con.execute(
-                        "INSERT INTO runs (id, started_at, finished_at, status, git_commit, git_branch, "
-                        "evalset, config, baseline_run_id, llmctl_version, shard) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                        [
-                            target,
-                            started,
-                            max(finished) if finished else None,
-                            status,
-                            first["git_commit"],
-                            first["git_branch"],
-                            first["evalset"],
-                            to_json(config),
-                            baseline_run_id,
-                            llmctl.__version__,
-                        ],
-                    )
-                for i, (_, run) in enumerate(picked):
-                    src = f"llmctl_src{i}"
-                    params = {"target": target, "src": run["id"]}
-                    con.execute(
-                        f"INSERT INTO scores (run_id, result_key, {score_cols}) "  # noqa: S608
-                        f"SELECT $target, result_key, {score_cols} FROM {src}.scores s "
-                        "WHERE s.run_id = $src AND NOT EXISTS (SELECT 1 FROM results r "
-                        "WHERE r.run_id = $target AND r.result_key = s.result_key)",
-                        params,
-                    )
-                    con.execute(
-                        f"INSERT INTO results (run_id, result_key, {results_cols}) "  # noqa: S608
-                        f"SELECT $target, result_key, {results_cols} FROM {src}.results "
-                        "WHERE run_id = $src ON CONFLICT DO NOTHING",
-                        params,
-                    )
-                    con.execute(
-                        f"INSERT INTO prompt_versions ({pv_cols}) SELECT {pv_cols} "  # noqa: S608
-                        f"FROM {src}.prompt_versions ON CONFLICT DO NOTHING"
-                    )
-
-            transaction(con, write)
-
-        self._db.run(tx)
-        return target
+    @staticmethod
+    def _merge_path(con: duckdb.DuckDBPyConnection, i: int) -> str:
+        row = first_row(con, "SELECT path FROM duckdb_databases() WHERE database_name = ?", [f"llmctl_src{i}"])
+        return str(row[0]) if row else ""
 
     # -- internals ---------------------------------------------------------------------
 

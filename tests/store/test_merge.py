@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,45 @@ def test_merge_refuses_mismatched_or_missing_shards(tmp_path: Path, store: Store
     with pytest.raises(InputError, match="into itself"):
         store.merge(None, [store.path])
     assert len(store.list_runs()) == 1
+
+
+def test_a_hard_link_to_the_store_cannot_be_merged_into_it(tmp_path: Path, store: Store) -> None:
+    new_run(store)
+    fill_path = tmp_path / "elsewhere" / "shard.duckdb"
+    fill_path.parent.mkdir()
+    os.link(store.path, fill_path)
+    with pytest.raises(InputError, match="into itself"):
+        store.merge(None, [fill_path])
+    sym = tmp_path / "elsewhere" / "sym.duckdb"
+    sym.symlink_to(store.path)
+    with pytest.raises(InputError, match="into itself"):
+        store.merge(None, [sym])
+    assert len(store.list_runs()) == 1
+
+
+def test_merge_with_baselines_and_verdict_is_one_transaction(tmp_path: Path, store: Store) -> None:
+    a = shard(tmp_path, "a", range(0, 5))
+    b = shard(tmp_path, "b", range(5, 9))
+    baselines = [Store(p).list_runs()[0]["id"] for p in (a, b)]  # the first run of each stands in for its baseline
+    assert shard(tmp_path, "a", range(0, 5)) == a and shard(tmp_path, "b", range(5, 9)) == b
+    latest = [Store(p).list_runs()[0]["id"] for p in (a, b)]
+    assert set(latest).isdisjoint(baselines)
+    seen: list[tuple[int, int]] = []
+
+    def failing_finish(candidate: list, baseline: list | None) -> tuple[dict, dict | None]:
+        seen.append((len(candidate), len(baseline or [])))
+        raise RuntimeError("killed while computing the verdict")
+
+    with pytest.raises(RuntimeError):
+        store.merge(None, [a, b], source_run_ids=latest, baseline_source_run_ids=baselines, finish=failing_finish)
+    assert seen == [(9, 9)]  # both merged runs were there, inside the transaction
+    assert store.list_runs() == [], "a failed merge left a run behind"
+
+    def finish(candidate: list, baseline: list | None) -> tuple[dict, dict | None]:
+        return {"n": len(candidate), "gate_passed": True}, {"n": len(baseline or [])}
+
+    rid = store.merge(None, [a, b], source_run_ids=latest, baseline_source_run_ids=baselines, finish=finish)
+    run = store.get_run(rid)
+    assert run["summary"] == {"n": 9, "gate_passed": True}
+    assert store.get_run(run["baseline_run_id"])["summary"] == {"n": 9}
+    assert len(store.list_runs()) == 2
