@@ -189,7 +189,8 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
     marker = []
     if "llmctl_store" in tables:
         marker = con.execute("SELECT value FROM llmctl_store WHERE key = ?", [MARKER[0]]).fetchall()
-    if [(MARKER[1],)] != marker:
+    newer_with_v1_tables = version > len(MIGRATIONS) and _V1_TABLES <= tables  # refused as newer anyway
+    if [(MARKER[1],)] != marker and not newer_with_v1_tables:
         raise NotAStore("it has no llmctl marker (table llmctl_store)")
     return version
 
