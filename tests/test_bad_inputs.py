@@ -62,6 +62,11 @@ def store_from_newer_schema(project: Path, outside: Path) -> None:
     con = duckdb.connect(str(project / ".llmctl" / "llmctl.duckdb"))
     con.execute("CREATE TABLE schema_migrations (version INTEGER, applied_at TIMESTAMP)")
     con.execute("INSERT INTO schema_migrations VALUES (999, now())")
+    # a newer llmctl's store carries llmctl's marker, like every store it writes
+    from llmctl.store._schema import MARKER
+
+    con.execute("CREATE TABLE llmctl_store (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    con.execute("INSERT INTO llmctl_store VALUES (?, ?)", list(MARKER))
     con.close()
 
 
