@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -64,8 +65,9 @@ class RunLock:
             if not same:  # released and removed between our open and our lock: try again
                 os.close(fd)
                 continue
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
+            # One fixed-width write, no truncate first: a reader never sees a half-written PID.
+            os.pwrite(fd, f"{os.getpid():>10}\n".encode(), 0)
+            os.ftruncate(fd, 11)
             self._fd = fd
             return self
         raise RunBusy(f"cannot lock run {self.run_id}: its lock file keeps changing", file=self.path)
@@ -80,11 +82,17 @@ class RunLock:
 
     @staticmethod
     def _holder(fd: int) -> str:
-        with contextlib.suppress(OSError, ValueError):
-            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-            if text.isdigit():
-                return f" (PID {int(text)})"
-        return ""
+        # The holder writes its PID just after it locks: a refusal that lands in between
+        # waits a moment for it rather than naming no one.
+        deadline = time.monotonic() + 0.5
+        while True:
+            with contextlib.suppress(OSError, ValueError):
+                text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                if text.isdigit():
+                    return f" (PID {int(text)})"
+            if time.monotonic() >= deadline:
+                return ""
+            time.sleep(0.02)
 
     def __enter__(self) -> RunLock:
         return self.acquire()
