@@ -42,7 +42,9 @@ _MAX_LISTED = 12
 class StoreLike(Protocol):
     """The part of `llmctl.store.Store` this module reads."""
 
-    def latest_run_for(self, prompt: str, version_hash: str, evalset: str | None = None) -> dict[str, Any] | None: ...
+    def latest_run_for(
+        self, prompt: str, version_hash: str, evalset: str | None = None, *, candidate_only: bool = False
+    ) -> dict[str, Any] | None: ...
 
     def runs_for_version(self, prompt: str, version_hash: str) -> list[dict[str, Any]]: ...
 
@@ -350,6 +352,18 @@ def evalsets_using(cfg: Config, name: str) -> list[Any]:
     return found
 
 
+def _role(run: dict[str, Any]) -> str:
+    """Which side of an eval a run was: "candidate" (gated) or "baseline" (compared against)."""
+    config = run.get("config") or {}
+    if isinstance(config, str):
+        try:
+            config = json.loads(config)
+        except ValueError:
+            config = {}
+    role = config.get("role") if isinstance(config, dict) else None
+    return str(role or "candidate")
+
+
 def run_summary(run: dict[str, Any]) -> dict[str, Any]:
     summary = run.get("summary") or {}
     if isinstance(summary, str):
@@ -430,7 +444,7 @@ def check_gate(
     if store is not None:
         if evalsets:
             for ev in evalsets:
-                run = store.latest_run_for(name, version_hash, ev.name)
+                run = store.latest_run_for(name, version_hash, ev.name, candidate_only=True)
                 if run is None:
                     check.missing.append(ev.name)
                 else:
@@ -439,7 +453,7 @@ def check_gate(
             seen: set[str] = set()
             for run in store.runs_for_version(name, version_hash):
                 key = str(run.get("evalset"))
-                if run.get("status") == "completed" and key not in seen:
+                if run.get("status") == "completed" and key not in seen and _role(run) != "baseline":
                     seen.add(key)
                     runs.append((None, run))
     else:
@@ -711,9 +725,12 @@ def _promote(
     if not check.passed:
         reasons = "; ".join(check.problems)
         if not force:
-            hint = "run `llmctl eval` on it first, or pass --force (recorded in the lockfile)"
+            at = "" if ref == WORKTREE else f" --at {ref}"
+            hint = f"evaluate it first (`llmctl eval{at}`), or pass --force (recorded in the lockfile)"
             if check.no_eval and not any("gate" in p or "regression" in p for p in check.problems):
                 raise InputError(f"cannot promote {name}@{ref}: {reasons}", hint=hint)
+            if all("no gate verdict" in p or p.startswith("no completed eval") for p in check.problems):
+                raise GateFailed(f"cannot promote {name}@{ref}: {reasons}", hint=hint)
             raise GateFailed(f"cannot promote {name}@{ref}: {reasons}", hint="fix the regression, or pass --force")
         forced = True
     tag = f"{name}/{version}" if existing is None and commit else None

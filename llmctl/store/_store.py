@@ -235,17 +235,24 @@ class Store:
 
         return self._db.run(q, read_only=True)
 
-    def latest_run_for(self, prompt: str, version_hash: str, evalset: str | None = None) -> dict[str, Any] | None:
-        """The most recent completed run with results for this prompt version (counts over them)."""
+    def latest_run_for(
+        self, prompt: str, version_hash: str, evalset: str | None = None, *, candidate_only: bool = False
+    ) -> dict[str, Any] | None:
+        """The most recent completed run with results for this prompt version (counts over them).
+
+        `candidate_only` skips runs made as the baseline side of a comparison: they carry no
+        gate verdict of their own, so they say nothing about whether this version passed.
+        """
 
         def q(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
             row = first_row(
                 con,
                 "SELECT id FROM runs WHERE status = 'completed' "
                 "AND ($evalset IS NULL OR evalset = $evalset) "
+                "AND (NOT $candidate_only OR coalesce(json_extract_string(config, '$.role'), 'candidate') <> 'baseline') "
                 "AND id IN (SELECT run_id FROM results WHERE prompt = $prompt AND version_hash = $v) "
                 "ORDER BY coalesce(finished_at, started_at) DESC, id DESC LIMIT 1",
-                {"evalset": evalset, "prompt": prompt, "v": version_hash},
+                {"evalset": evalset, "prompt": prompt, "v": version_hash, "candidate_only": candidate_only},
             )
             if row is None:
                 return None

@@ -53,6 +53,39 @@ def test_promote_with_passing_eval_then_rollback(git_project: GitRepo, capsys: p
     assert code == 0 and "nothing to do" in out and snapshot(git_project) == before
 
 
+def test_rollback_after_a_baseline_comparison_needs_no_force(
+    git_project: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`eval --baseline production` runs v1 again as the baseline side; that run has no verdict of its own
+    and must not hide the verdict v1 earned as a candidate (issue 14: rollback needed --force)."""
+    from llmctl.config import load_config
+    from llmctl.runner import EvalOptions, run_eval
+
+    evaluate(git_project.root)
+    assert cli(["promote", "summarize", "--to", "production"], git_project.root, capsys)[0] == 0
+    git_project.commit({"prompts/summarize.yaml": prompt_yaml("Version two.")}, "v2")
+    run_eval(load_config(git_project.root), EvalOptions(evalsets=["summarize"], baseline="production"))
+    assert cli(["promote", "summarize", "--to", "production"], git_project.root, capsys)[0] == 0
+    code, out, err = cli(["promote", "summarize@v1", "--to", "production"], git_project.root, capsys)
+    assert code == 0, err
+    assert "production: v2 -> v1" in out and "FORCED" not in out
+    label = lock_of(git_project).prompts["summarize"].labels["production"]
+    assert label.version == "v1" and not label.history[-1].forced
+
+
+def test_no_verdict_hint_points_at_eval_at_ref(git_project: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    from llmctl.config import load_config
+    from llmctl.runner import EvalOptions, run_eval
+
+    evaluate(git_project.root)
+    assert cli(["promote", "summarize", "--to", "production"], git_project.root, capsys)[0] == 0
+    git_project.commit({"prompts/summarize.yaml": prompt_yaml("Version two.")}, "v2")
+    # v2 only ever ran as a baseline side (against HEAD's work tree, which is v2 too: compare HEAD~1)
+    run_eval(load_config(git_project.root), EvalOptions(evalsets=["summarize"], baseline="HEAD", prompt_ref="HEAD~1"))
+    code, _, err = cli(["promote", "summarize@HEAD", "--to", "staging"], git_project.root, capsys)
+    assert code == 2 and "no completed eval" in err and "llmctl eval --at HEAD" in err, err
+
+
 def test_failing_gate_refused_then_forced(git_project: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
     git_project.commit({"prompts/partials/ticket.jinja": "FAILME {{ ticket }}\n"}, "bad")
     evaluate(git_project.root)
