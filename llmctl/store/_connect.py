@@ -78,25 +78,61 @@ def _sniff(path: Path) -> None:
 def _truncated(path: Path) -> str | None:
     """Why a DuckDB file looks cut short, or None.
 
-    The file is three 4 KiB headers followed by whole blocks of the allocation size
-    in the newest database header (8-byte checksum, then iteration, meta block, free
-    list, block count, allocation size: little-endian u64). DuckDB grows and shrinks
-    it by whole blocks, so a size in between means a copy or a download was cut short.
+    The file is three 4 KiB headers followed by blocks of the allocation size in the
+    newest database header (8-byte checksum, then iteration, meta block, free list,
+    block count, allocation size: little-endian u64). The block count is how many
+    blocks the database uses as of that header; a file shorter than that was cut short
+    (a copy or a download). A file longer than that is fine: DuckDB treats the blocks
+    past the count as free, and a process killed while growing the file can leave a
+    partial block at the end, which the next checkpoint reuses.
     """
     with path.open("rb") as fh:
         head = fh.read(_HEADERS_SIZE)
         size = os.fstat(fh.fileno()).st_size
     if len(head) < _HEADERS_SIZE:
         return f"{size} bytes, shorter than its headers"
-    best: tuple[int, int] | None = None
+    best: tuple[int, int, int] | None = None
     for offset in (4096, 8192):
         iteration, _meta, _free, blocks, alloc = struct.unpack_from("<5Q", head, offset + 8)
         sane = 4096 <= alloc <= 1 << 30 and alloc & (alloc - 1) == 0 and blocks < 1 << 40
         if sane and (best is None or iteration > best[0]):
-            best = (iteration, alloc)
-    if best is not None and (size - _HEADERS_SIZE) % best[1]:
-        return f"{size} bytes, not a whole number of its {best[1]}-byte blocks"
+            best = (iteration, blocks, alloc)
+    if best is not None:
+        _iteration, blocks, alloc = best
+        needed = _HEADERS_SIZE + blocks * alloc
+        if size < needed:
+            return f"{size} bytes, but its header counts {blocks} blocks of {alloc} bytes ({needed} bytes)"
     return None
+
+
+def _reads_whole(path: Path) -> bool:
+    """Whether DuckDB can read every row of every table (read-only, so nothing is written).
+
+    Only asked when the size looks short: DuckDB trims free blocks off the end of the file
+    after writing the header that still counts them, so a process killed in between leaves
+    a file shorter than its header says and yet whole. A copy cut short is missing blocks
+    that hold data, and reading every row finds that.
+    """
+    try:
+        con = connect(str(path), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'main' AND table_type = 'BASE TABLE'"
+            ).fetchall()
+        ]
+        for table in tables:
+            quoted = '"' + table.replace('"', '""') + '"'
+            con.execute(f"SELECT count(hash(t)) FROM {quoted} t").fetchall()  # noqa: S608 - names from the catalog
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
+    return True
 
 
 def _holder(exc: BaseException) -> str:
@@ -221,7 +257,7 @@ class Connector:
         """
         _sniff(self.path)
         truncated = _truncated(self.path)  # the block size never changes: no lock needed
-        if truncated is not None:
+        if truncated is not None and not _reads_whole(self.path):
             raise StoreError(
                 f"store is damaged: truncated ({truncated}); it was left unchanged",
                 file=self.path,

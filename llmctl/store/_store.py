@@ -249,7 +249,8 @@ class Store:
                 con,
                 "SELECT id FROM runs WHERE status = 'completed' "
                 "AND ($evalset IS NULL OR evalset = $evalset) "
-                "AND (NOT $candidate_only OR coalesce(json_extract_string(config, '$.role'), 'candidate') <> 'baseline') "
+                "AND (NOT $candidate_only "
+                "OR coalesce(json_extract_string(config, '$.role'), 'candidate') <> 'baseline') "
                 "AND id IN (SELECT run_id FROM results WHERE prompt = $prompt AND version_hash = $v) "
                 "ORDER BY coalesce(finished_at, started_at) DESC, id DESC LIMIT 1",
                 {"evalset": evalset, "prompt": prompt, "v": version_hash, "candidate_only": candidate_only},
