@@ -44,6 +44,12 @@ class LlmctlError(Exception):
         return self.located()
 
 
+class Interrupted(LlmctlError):
+    """Ctrl-C or SIGTERM stopped a command; finished work is kept (the hint says how to go on): exit 130."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
 class InputError(LlmctlError):
     """Malformed or invalid user input (files, flags, refs): exit 2."""
 

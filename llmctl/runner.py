@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from llmctl.config import Config, GateConfig
-from llmctl.errors import EXIT_GATE_FAILED, EXIT_INFRA, EXIT_OK, InputError, StoreIOError
+from llmctl.errors import EXIT_GATE_FAILED, EXIT_INFRA, EXIT_OK, InputError, Interrupted, StoreIOError
 from llmctl.evalset import Evalset, find_evalsets, load_evalset
 from llmctl.prompt import Prompt, PromptLibrary
 from llmctl.sources import GitSource, Source, WorktreeSource, open_repo
@@ -641,7 +641,11 @@ class Runner:
             asyncio.run(self._execute(plan, run_id, skip, deadline))
         except KeyboardInterrupt:
             self.store.finish_run(run_id, "interrupted", {"interrupted": True})
-            raise
+            raise Interrupted(
+                "interrupted",
+                hint=f"run {run_id} keeps its {len(self._finished)} finished result(s); "
+                f"finish it with: llmctl eval --resume {run_id}",
+            ) from None
         except StoreIOError as exc:
             raise self._stopped_by_disk(exc, run_id) from None
         except Exception as exc:

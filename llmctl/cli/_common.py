@@ -7,7 +7,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmctl.errors import EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE, InputError, LlmctlError
+from llmctl.errors import EXIT_INFRA, EXIT_INTERRUPTED, EXIT_USAGE, InputError, Interrupted, LlmctlError
 
 if TYPE_CHECKING:
     import typer
@@ -49,27 +49,50 @@ def _is_click_exception(exc: BaseException) -> bool:
     return hasattr(exc, "show") and hasattr(exc, "exit_code") and hasattr(exc, "format_message")
 
 
+def _interrupt_in(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C (or SIGTERM) behind an exception that click/typer raised in its place."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return None
+        if isinstance(seen, KeyboardInterrupt):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _interrupted(exc: BaseException | None) -> None:
+    """Say that the command was interrupted and, where a run was going, how to finish it."""
+    hint = getattr(exc, "hint", None)
+    sys.stderr.write("interrupted\n" + (f"  hint: {hint}\n" if hint else ""))
+    sys.stderr.flush()
+
+
 def invoke(app: typer.Typer, argv: list[str]) -> int:
     """Run the app and turn every outcome into an exit code (DESIGN.md)."""
     try:
         result = app(args=argv, prog_name="llmctl", standalone_mode=False)
+    except Interrupted as exc:
+        _interrupted(exc)
+        return EXIT_INTERRUPTED
     except LlmctlError as exc:
         if DEBUG:
             traceback.print_exc()
         error(exc.located())
         return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
     except Exception as exc:
         name = type(exc).__name__
+        interrupt = _interrupt_in(exc)
+        if interrupt is not None or name == "Abort":  # click/typer turn Ctrl-C into Abort or Exit(130)
+            _interrupted(interrupt)
+            return EXIT_INTERRUPTED
         if name == "Exit":
             return int(getattr(exc, "exit_code", 0) or 0)
-        if name == "Abort":
-            sys.stderr.write("interrupted\n")
-            return EXIT_INTERRUPTED
         if _is_click_exception(exc):
             if DEBUG:
                 traceback.print_exc()
@@ -83,6 +106,8 @@ def invoke(app: typer.Typer, argv: list[str]) -> int:
         )
         return EXIT_INFRA
     # Without standalone mode, click returns the code of a `typer.Exit` instead of raising it.
+    if result == EXIT_INTERRUPTED:  # typer turns a Ctrl-C outside a run into Exit(130)
+        _interrupted(None)
     return result if isinstance(result, int) else 0
 
 

@@ -129,6 +129,7 @@ def test_interrupt_keeps_finished_results(
         assert "Traceback" not in err
         run = store(tmp_path).list_runs()[0]
         assert run["status"] == "interrupted"
+        assert f"finish it with: llmctl eval --resume {run['id']}" in err, err
         rows = _assert_whole(tmp_path, run["id"])
         stored = [r for r in rows if r[2] is None]
         assert len(stored) >= answered - 4 * 2, (len(stored), answered)  # at most what was in flight is lost
