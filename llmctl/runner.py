@@ -44,6 +44,9 @@ class EvalOptions:
     dry_run: bool = False
     prompt_ref: str | None = None  # evaluate prompts as they are at this ref (default: work tree)
     deadline: float | None = None  # seconds for the whole run
+    limit: int | None = None  # only the first N cases of each evalset (after the other filters)
+    case_globs: list[str] | None = None  # only cases whose id matches one of these globs
+    rerun_failed: str | None = None  # only the cases that failed or errored in this run
 
 
 @dataclass
@@ -229,6 +232,7 @@ class Runner:
         self.concurrency = options.concurrency or cfg.concurrency
         self._evaluator_cache: dict[tuple[int, str], Any] = {}
         self._finished: set[str] = set()
+        self._failed_ids: set[str] | None = None
         self._deadline: float | None = None
         self._reserve: Any = None  # llmctl.store._space.SpaceReserve, held while runs write
         self._run_locks: dict[str, Any] = {}  # run id -> llmctl.store._runlock.RunLock, held to the verdict
@@ -294,7 +298,28 @@ class Runner:
         if self.options.shard is not None:
             index, count = self.options.shard
             cases = [c for c in cases if _shard_of(c.id, count) == index - 1]
+        cases = self._selected(cases)
         return _Plan(evalset=ev, prompts=prompts, models=models, repeat=repeat, cases=cases)
+
+    def _selected(self, cases: list[Case]) -> list[Case]:
+        """`--case GLOB`, `--rerun-failed RUN` and `--limit N`, in that order."""
+        import fnmatch
+
+        opts = self.options
+        if opts.case_globs:
+            cases = [c for c in cases if any(fnmatch.fnmatchcase(c.id, g) for g in opts.case_globs)]
+        if opts.rerun_failed is not None:
+            failed = self._failed_cases(opts.rerun_failed)
+            cases = [c for c in cases if c.id in failed]
+        if opts.limit is not None:
+            cases = cases[: opts.limit]
+        return cases
+
+    def _failed_cases(self, run_ref: str) -> set[str]:
+        if self._failed_ids is None:
+            run = self.store.get_run(run_ref)
+            self._failed_ids = {o.case_id for o in self.store.outcomes(str(run["id"])) if not o.passed or o.error}
+        return self._failed_ids
 
     def _evaluators_for(self, prompt: Prompt, specs: list[Any]) -> list[Any]:
         from llmctl.evaluators import build_evaluator
@@ -604,6 +629,9 @@ class Runner:
                     "evalset_path": plan.evalset.path,
                     "no_cache": self.options.no_cache,
                     "shard": list(self.options.shard) if self.options.shard else None,
+                    "limit": self.options.limit,
+                    "cases": self.options.case_globs,
+                    "rerun_failed": self.options.rerun_failed,
                     "baseline": self.options.baseline,
                     "concurrency": self.concurrency,
                 },
@@ -718,11 +746,23 @@ class Runner:
         library = PromptLibrary(WorktreeSource(self.cfg.root), self.cfg.prompts_dir)
         if opts.resume:
             return self._resume(opts.resume)
-        paths = find_evalsets(self.cfg.root, self.cfg.evalsets_dir, opts.evalsets or None)
+        names = opts.evalsets or None
+        if names is None and opts.rerun_failed is not None:
+            names = [str(self.store.get_run(opts.rerun_failed).get("evalset"))]
+        paths = find_evalsets(self.cfg.root, self.cfg.evalsets_dir, names)
         if not paths:
             raise InputError(f"no evalsets found in {self.cfg.evalsets_dir}/", hint="create one, or run llmctl init")
         evalsets = [load_evalset(p, self.cfg.root) for p in paths]
         plans = [(ev, self._plan(ev, library, opts.prompt_ref)) for ev in evalsets]
+        if opts.case_globs or opts.rerun_failed is not None:
+            plans = [(ev, plan) for ev, plan in plans if plan.cases]
+            if not plans:
+                what = (
+                    f"no case failed in run {opts.rerun_failed}"
+                    if opts.rerun_failed is not None and not opts.case_globs
+                    else "no case matches the selection (--case/--rerun-failed)"
+                )
+                raise InputError(what, hint="`llmctl runs show RUN` lists a run's cases")
         base_plans: dict[str, _Plan] = {}
         if opts.baseline:
             from llmctl.versions import resolve_all
@@ -803,6 +843,9 @@ class Runner:
         self.options.repeat = config.get("repeat") or self.options.repeat
         if config.get("shard"):
             self.options.shard = (int(config["shard"][0]), int(config["shard"][1]))
+        self.options.limit = config.get("limit")
+        self.options.case_globs = config.get("cases")
+        self.options.rerun_failed = config.get("rerun_failed")
         ref = config.get("ref")
         ref = None if ref in (None, "WORKTREE") else ref
         library = PromptLibrary(WorktreeSource(self.cfg.root), self.cfg.prompts_dir)

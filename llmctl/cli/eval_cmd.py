@@ -124,6 +124,13 @@ def eval_(
     prompt_ref: str = typer.Option(
         None, "--at", help="Evaluate the prompts as they are at this ref (default: work tree)."
     ),
+    limit: int = typer.Option(None, "--limit", min=1, help="Only the first N cases of each evalset."),
+    case: list[str] = typer.Option(
+        None, "--case", help="Only cases whose id matches this glob (e.g. 'refund-*'); repeatable."
+    ),
+    rerun_failed: str = typer.Option(
+        None, "--rerun-failed", help="Only the cases that failed or errored in this RUN (a new run)."
+    ),
 ) -> None:
     """Run evalsets, store the run, print a summary and gate it.
 
@@ -137,6 +144,28 @@ def eval_(
 
     if changed_only and not baseline:
         raise InputError("--changed-only needs --baseline REF")
+    if deadline is not None and not deadline > 0:
+        raise InputError(f"--deadline must be a positive number of seconds, got {deadline:g}")
+    if resume:
+        given = {
+            "EVALSET": bool(evalsets),
+            "--model": bool(model),
+            "--baseline": baseline is not None,
+            "--repeat": repeat is not None,
+            "--shard": shard is not None,
+            "--at": prompt_ref is not None,
+            "--limit": limit is not None,
+            "--case": bool(case),
+            "--rerun-failed": rerun_failed is not None,
+            "--changed-only": changed_only,
+            "--dry-run": dry_run,
+        }
+        clash = [name for name, used in given.items() if used]
+        if clash:
+            raise InputError(
+                f"--resume completes a run as it was started; {', '.join(clash)} cannot change it",
+                hint="drop those options, or start a new run",
+            )
     cfg = _common.load_config()
     options = EvalOptions(
         evalsets=list(evalsets or []),
@@ -151,6 +180,9 @@ def eval_(
         dry_run=dry_run,
         prompt_ref=prompt_ref,
         deadline=deadline,
+        limit=limit,
+        case_globs=list(case) if case else None,
+        rerun_failed=rerun_failed,
     )
     for path in output or []:
         if path.suffix.lower() not in (".json", ".jsonl", ".csv", ".md", ".xml", ".html"):
