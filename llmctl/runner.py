@@ -12,6 +12,7 @@ import asyncio
 import functools
 import hashlib
 import json
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -117,25 +118,37 @@ def _shard_of(case_id: str, count: int) -> int:
 
 
 def git_info(root: Path) -> tuple[str | None, str | None]:
-    """(commit, branch) of the project, read from .git without importing gitpython."""
-    for folder in (root, *root.parents):
-        head = folder / ".git" / "HEAD"
-        if head.is_file():
-            text = head.read_text().strip()
-            if text.startswith("ref: "):
-                ref = text[5:]
-                branch = ref.rsplit("/", 1)[-1] if ref.startswith("refs/heads/") else ref
-                ref_file = folder / ".git" / ref
-                if ref_file.is_file():
-                    return ref_file.read_text().strip(), branch
-                packed = folder / ".git" / "packed-refs"
-                if packed.is_file():
-                    for line in packed.read_text().splitlines():
-                        if line.endswith(" " + ref):
-                            return line.split(" ", 1)[0], branch
-                return None, branch
-            return text, None
-    return None, None
+    """(commit, branch) of the project, as git itself resolves them.
+
+    Asked of `git rev-parse`, so a linked worktree records
+    its own commit and a submodule its own, not the superproject's; (None, None) outside
+    git or without a git executable; a detached HEAD has no branch.
+    """
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "HEAD", "--symbolic-full-name", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    lines = proc.stdout.split()
+    commit = lines[0] if proc.returncode == 0 and lines and len(lines[0]) >= 40 else None
+    if commit is None:  # no commit yet: the branch is still known
+        try:
+            sym = subprocess.run(
+                ["git", "symbolic-ref", "-q", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None, None
+        ref = sym.stdout.strip() if sym.returncode == 0 else ""
+    else:
+        ref = lines[1] if len(lines) > 1 else ""
+    branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+    return commit, branch
 
 
 def source_at(cfg: Config, ref: str | None) -> Source:
