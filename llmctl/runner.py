@@ -675,8 +675,9 @@ class Runner:
 
             self._reserve = SpaceReserve(self.store.path)
             self._reserve.hold()
-        self.progress.phase = f"{plan.evalset.name} ({role})"
-        self.progress.total += len(plan.prompts) * len(plan.models) * len(plan.cases) * plan.repeat - len(skip)
+        # Counters per evalset and side: each gets its own line and its own rate and ETA.
+        total = len(plan.prompts) * len(plan.models) * len(plan.cases) * plan.repeat - len(skip)
+        self.progress = Progress(total=max(total, 0), phase=f"{plan.evalset.name} ({role})")
         deadline = self._deadline
         try:
             asyncio.run(self._execute(plan, run_id, skip, deadline))

@@ -27,56 +27,79 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
     return i, n
 
 
+def _eta(p: Any, now: float) -> str:
+    """Time left at the rate so far ("-" until the first result, "0:00" when done)."""
+    left = max(p.total - p.done, 0)
+    if not left:
+        return "0:00"
+    elapsed = now - p.started
+    if p.done <= 0 or elapsed <= 0:
+        return "-"
+    seconds = int(left * elapsed / p.done + 0.5)
+    minutes, sec = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"
+
+
 class _ProgressView:
-    """A rich progress bar on a terminal; a plain line every few seconds in CI logs."""
+    """A rich progress bar per evalset and side on a terminal; a plain line every few seconds in CI logs."""
 
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
         self._last = 0.0
+        self._printed: tuple[str, int] | None = None
         self._bar: Any = None
-        self._task: Any = None
+        self._tasks: dict[str, Any] = {}
 
     def __call__(self, p: Any) -> None:
+        from llmctl.safetext import terminal_safe
+
+        now = time.monotonic()
+        phase = terminal_safe(p.phase)
+        rate = p.done / max(now - p.started, 1e-6)
         if self.tty:
             if self._bar is None:
-                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
                 self._bar = Progress(
-                    TextColumn("{task.description}"),
+                    TextColumn("{task.description}", markup=False),
                     BarColumn(),
                     MofNCompleteColumn(),
                     TextColumn(
                         "{task.fields[rate]:.0f}/s  failed {task.fields[failed]}  errors {task.fields[errors]}  "
-                        "retries {task.fields[retries]}  cached {task.fields[cached]}"
+                        "retries {task.fields[retries]}  cached {task.fields[cached]}  ETA {task.fields[eta]}",
+                        markup=False,
                     ),
-                    TimeRemainingColumn(),
                     console=_common.err_console(),
                     transient=True,
                 )
                 self._bar.start()
-                self._task = self._bar.add_task(
-                    p.phase, total=p.total, rate=0.0, failed=0, errors=0, retries=0, cached=0
+            task = self._tasks.get(phase)
+            if task is None:
+                task = self._tasks[phase] = self._bar.add_task(
+                    phase, total=p.total, rate=0.0, failed=0, errors=0, retries=0, cached=0, eta="-"
                 )
-            elapsed = max(time.monotonic() - p.started, 1e-6)
             self._bar.update(
-                self._task,
-                description=p.phase,
+                task,
                 total=p.total,
                 completed=p.done,
-                rate=p.done / elapsed,
+                rate=rate,
                 failed=p.failed,
                 errors=p.errors,
                 retries=p.retries,
                 cached=p.cached,
+                eta=_eta(p, now),
             )
             return
-        now = time.monotonic()
-        if now - self._last >= 5.0 or (p.total and p.done >= p.total):
+        finished = bool(p.total) and p.done >= p.total
+        if (phase, p.done) == self._printed:
+            return  # the same line again (a late update after the last case)
+        if now - self._last >= 5.0 or finished:
             self._last = now
-            elapsed = max(now - p.started, 1e-6)
+            self._printed = (phase, p.done)
             sys.stderr.write(
-                f"[{p.phase}] {p.done}/{p.total} done, {p.done / elapsed:.0f}/s, {p.failed} failed checks, "
-                f"{p.errors} errors, {p.retries} retries, {p.cached} cached\n"
+                f"[{phase}] {p.done}/{p.total} done, {rate:.0f}/s, {p.failed} failed cases, "
+                f"{p.errors} errors, {p.retries} retries, {p.cached} cached, ETA {_eta(p, now)}\n"
             )
 
     def close(self) -> None:
