@@ -14,7 +14,7 @@ import hashlib
 import json
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from llmctl.config import Config, GateConfig
 from llmctl.errors import EXIT_GATE_FAILED, EXIT_INFRA, EXIT_OK, InputError, Interrupted, StoreIOError
 from llmctl.evalset import Evalset, find_evalsets, load_evalset
 from llmctl.prompt import Prompt, PromptLibrary
+from llmctl.safetext import strip_escapes
 from llmctl.sources import GitSource, Source, WorktreeSource, open_repo
 from llmctl.types import CallResult, Case, CaseOutcome, EvalInput, ModelSpec, ScoreResult
 
@@ -60,6 +61,7 @@ class RunInfo:
     verdict: Any = None  # llmctl.gate.Verdict
     summary: dict[str, Any] = field(default_factory=dict)
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (prompt, model, case_id) with error
+    error_causes: list[tuple[str, int]] = field(default_factory=list)  # (first line of the error, count), most first
     interrupted: bool = False
 
 
@@ -86,6 +88,44 @@ class Progress:
 
 
 Listener = Callable[[Progress], None]
+
+
+class _Breaker:
+    """Stops calling a model that fails every time the same way (a dead server, a bad key).
+
+    A model whose first calls all end (after their retries) in one identical error, or one
+    that then fails the same way many times in a row, is not called again in this run: its
+    remaining cases are recorded as errors at once, with the cause, instead of each spending
+    its own retries. `--resume` calls them again once the cause is fixed.
+    """
+
+    FIRST = 8  # identical failures with no success yet
+    LATER = 50  # identical failures in a row after successes
+
+    def __init__(self, say: Callable[[str], None], run_id: str) -> None:
+        self._say = say
+        self._run_id = run_id
+        self._state: dict[str, tuple[bool, str | None, int]] = {}  # model -> (ever ok, cause, run length)
+        self._open: dict[str, str] = {}
+
+    def open_for(self, model: str) -> str | None:
+        return self._open.get(model)
+
+    def record(self, model: str, error: str | None) -> None:
+        ok, cause, run = self._state.get(model, (False, None, 0))
+        if error is None:
+            self._state[model] = (True, None, 0)
+            return
+        first = (error.strip().splitlines() or [""])[0][:300]
+        run = run + 1 if first == cause else 1
+        self._state[model] = (ok, first, run)
+        if run >= (self.LATER if ok else self.FIRST) and model not in self._open:
+            self._open[model] = f"not called: the previous {run} calls to {model} all failed with: {first}"
+            self._say(
+                f"warning: stopped calling {strip_escapes(model)}: {run} calls in a row failed with: "
+                f"{strip_escapes(first)}; its remaining cases are recorded as errors "
+                f"(fix the cause, then `llmctl eval --resume {self._run_id}` calls them)"
+            )
 
 
 @dataclass
@@ -512,6 +552,8 @@ class Runner:
             async with ModelClient(concurrency=self.concurrency) as client:
                 call_model = self._call_model_for(client, writer)
 
+                breaker = _Breaker(self._wait_message, run_id)
+
                 async def worker() -> None:
                     while True:
                         job = await queue.get()
@@ -519,10 +561,13 @@ class Runner:
                             return
                         if stop.is_set():
                             result = CallResult(output=None, error="deadline exceeded before the call")
+                        elif (opened := breaker.open_for(job.model.name)) is not None:
+                            result = CallResult(output=None, error=opened)
                         else:
                             result = await client.complete(
                                 job.model, job.messages, job.params, repeat_index=job.repeat_index
                             )
+                            breaker.record(job.model.name, result.error)
                         await self._finish(job, result, writer, call_model)
 
                 async def produce() -> None:
@@ -731,6 +776,7 @@ class Runner:
         verdict = compare(baseline, candidate, gate_cfg)
         info.verdict = verdict
         info.errors = sorted({(o.prompt, o.model, o.case_id) for o in candidate if o.error})
+        info.error_causes = error_causes(o.error for o in candidate if o.error)
         info.summary = summarize(candidate, verdict)
         status = "completed"
         try:
@@ -885,6 +931,14 @@ class Runner:
         outcome = EvalOutcome(runs=[info])
         outcome.exit_code = exit_code_for(outcome)
         return outcome
+
+
+def error_causes(errors: Iterable[str]) -> list[tuple[str, int]]:
+    """Errors grouped by cause (their first line), most frequent first."""
+    from collections import Counter
+
+    counts = Counter((e.strip().splitlines() or [""])[0][:300] for e in errors)
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def exit_code_for(outcome: EvalOutcome) -> int:

@@ -109,6 +109,8 @@ def print_outcome(cfg: Config, outcome: Any) -> None:
             from rich.text import Text
 
             console.print(Text(f"{len(info.errors)} case(s) have no result after retries (exit 3):", style="bold red"))
+            for cause, count in getattr(info, "error_causes", [])[:5]:
+                console.print(Text(f"  {count} x {_safe(cause)}", style="red"))
             for prompt, model, case_id in info.errors[:20]:
                 console.print(Text(f"  {_safe(prompt)} / {_safe(model)} / {_safe(case_id)}"))
             if len(info.errors) > 20:

@@ -111,6 +111,8 @@ def test_provider_errors_exit_3_and_name_the_cases(tmp_path: Path, capsys: pytes
         run = store.list_runs()[0]
         outcomes = {o.case_id: o for o in store.outcomes(run["id"])}
         assert outcomes["broken"].error and outcomes["fine"].passed
+        cause = outcomes["broken"].error.splitlines()[0]
+        assert f"1 x {cause}" in out, out  # the reason is printed, not only the case id
         assert "sk-test" not in json.dumps([o.error for o in outcomes.values()])
 
 
@@ -283,3 +285,41 @@ def test_judge_calls_are_cached_and_samples_stay_separate(tmp_path: Path, capsys
         assert all(o.passed and o.scores["judge"] == pytest.approx(0.9) for o in outcomes)
         code, out = llmctl(tmp_path, "eval", "--no-cache", capsys=capsys)
         assert srv.requests == 40
+
+
+def test_a_model_that_always_fails_the_same_way_is_stopped_early(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad key: every call fails identically. After a few, the rest are recorded at once with the cause."""
+    with FakeOpenAIServer(default="yes", require_key="sk-the-right-one") as srv:
+        write(
+            tmp_path,
+            {
+                "llmctl.yaml": config(srv.base_url, concurrency=2),
+                "prompts/qa.yaml": prompt("Answer."),
+                "evalsets/qa.yaml": evalset("qa", 60),
+            },
+        )
+        code, out = llmctl(tmp_path, "eval", capsys=capsys)
+        assert code == 3, out
+        assert srv.requests <= 8 + 2, srv.requests  # the first 8 plus what was in flight, not 60
+        assert "stopped calling fake" in out and "--resume" in out, out
+        store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
+        outcomes = store.outcomes(store.list_runs()[0]["id"])
+        assert len(outcomes) == 60 and all(o.error for o in outcomes)
+        assert sum("not called: the previous" in (o.error or "") for o in outcomes) >= 50
+
+
+def test_intermittent_failures_do_not_stop_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeOpenAIServer(default="yes", rate_500=0.3, seed=3) as srv:
+        write(
+            tmp_path,
+            {
+                "llmctl.yaml": config(srv.base_url, retries=0),
+                "prompts/qa.yaml": prompt("Answer."),
+                "evalsets/qa.yaml": evalset("qa", 60),
+            },
+        )
+        code, out = llmctl(tmp_path, "eval", capsys=capsys)
+        assert code == 3 and "stopped calling" not in out, out
+        assert srv.requests == 60
