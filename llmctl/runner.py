@@ -217,8 +217,8 @@ def _cached_result(hit: dict[str, Any]) -> CallResult:
     """A cache entry as a result: it keeps the latency and cost of the call that produced it."""
     return CallResult(
         output=hit.get("output"),
-        prompt_tokens=int(hit.get("prompt_tokens") or 0),
-        completion_tokens=int(hit.get("completion_tokens") or 0),
+        prompt_tokens=hit.get("prompt_tokens"),  # NULL stays unknown
+        completion_tokens=hit.get("completion_tokens"),
         cost_usd=float(hit.get("cost_usd") or 0.0),
         latency_ms=float(hit.get("latency_ms") or 0.0),
         ttft_ms=hit.get("ttft_ms"),

@@ -76,8 +76,8 @@ class CallResult:
 
     output: str | None
     error: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    prompt_tokens: int | None = 0  # None: unknown (the provider sent no count, or an impossible one)
+    completion_tokens: int | None = 0
     cost_usd: float = 0.0
     latency_ms: float = 0.0
     ttft_ms: float | None = None
@@ -98,8 +98,8 @@ class EvalInput:
     messages: Messages = field(default_factory=list)
     cost_usd: float = 0.0
     latency_ms: float = 0.0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    prompt_tokens: int | None = 0  # None: unknown
+    completion_tokens: int | None = 0
 
 
 @dataclass

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import sys
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -13,12 +15,16 @@ from llmctl.models._cost import cost_usd
 from llmctl.models._errors import AttemptError
 from llmctl.models._limits import TokenBucket
 from llmctl.models._offline import count_tokens, prompt_tokens, run_offline
+from llmctl.models._response import Completion, clean_text
 from llmctl.models._routing import Route, needs_litellm, resolve_route, route_key, transport_from_env
-from llmctl.models._scrub import scrub
+from llmctl.models._scrub import register_secret, scrub, scrubber
+from llmctl.safetext import terminal_safe
 from llmctl.types import CallResult, Messages, ModelSpec
 
 if TYPE_CHECKING:
     from llmctl.models._native import NativeTransport
+
+log = logging.getLogger("llmctl.models")
 
 
 class _ModelLimits:
@@ -71,6 +77,8 @@ class ModelClient:
         self._limits: dict[str, _ModelLimits] = {}
         self._import_lock = asyncio.Lock()
         self._native: NativeTransport | None = None  # aiohttp is imported on first use
+        self._scrubbers: dict[tuple[Any, ...], Callable[[str], str]] = {}
+        self.warnings: dict[tuple[str, str], int] = {}  # (model, odd-response warning) -> count
 
     async def __aenter__(self) -> ModelClient:
         return self
@@ -151,6 +159,7 @@ class ModelClient:
 
         attempts = max(0, spec.retries) + 1
         estimate = prompt_tokens(messages) if limits.tpm is not None else 0
+        scrub_text = self._scrubber(route)
         attempt = 0
         while True:
             try:
@@ -161,42 +170,82 @@ class ModelClient:
                 async with self._global:
                     if limits.semaphore is None:
                         t0 = time.perf_counter()
-                        output, usage, ttft = await self._attempt(spec, route, messages, merged, t0)
+                        completion = await self._attempt(spec, route, messages, merged, t0)
                     else:
                         async with limits.semaphore:
                             t0 = time.perf_counter()
-                            output, usage, ttft = await self._attempt(spec, route, messages, merged, t0)
+                            completion = await self._attempt(spec, route, messages, merged, t0)
                 latency_ms = (time.perf_counter() - t0) * 1000
             except AttemptError as exc:
                 if not exc.retryable or attempt + 1 >= attempts:
                     tried = f" (gave up after {attempt + 1} attempts)" if exc.retryable else ""
-                    message = scrub(exc.message + tried, route.key_env, (route.api_key or "",))
-                    return CallResult(output=None, error=message, retries=attempt)
+                    return CallResult(output=None, error=scrub_text(clean_text(exc.message) + tried), retries=attempt)
                 await asyncio.sleep(self._delay(attempt, exc.retry_after))
                 attempt += 1
                 continue
-            if usage:
-                p_tokens = int(usage.get("prompt_tokens") or 0)
-                c_tokens = int(usage.get("completion_tokens") or 0)
-            else:
-                p_tokens, c_tokens = prompt_tokens(messages), count_tokens(output)
-            if limits.tpm is not None:
-                limits.tpm.debit(c_tokens)
-            return CallResult(
-                output=output,
-                prompt_tokens=p_tokens,
-                completion_tokens=c_tokens,
-                cost_usd=cost_usd(route.price, p_tokens, c_tokens),
-                latency_ms=latency_ms,
-                ttft_ms=ttft if spec.stream else None,
-                retries=attempt,
-            )
+            return self._result(spec, route, messages, completion, latency_ms, attempt, scrub_text)
+
+    def _result(
+        self,
+        spec: ModelSpec,
+        route: Route,
+        messages: Messages,
+        completion: Completion,
+        latency_ms: float,
+        retries: int,
+        scrub_text: Callable[[str], str],
+    ) -> CallResult:
+        output = scrub_text(completion.output)
+        p_tokens: int | None
+        c_tokens: int | None
+        if completion.usage is None:  # none sent: whitespace estimates, as for offline models
+            p_tokens, c_tokens = prompt_tokens(messages), count_tokens(output)
+        else:
+            p_tokens, c_tokens = completion.usage.prompt_tokens, completion.usage.completion_tokens
+        for warning in completion.warnings:
+            self._warn(spec, warning)
+        limits = self._model_limits(spec)
+        if limits.tpm is not None:
+            limits.tpm.debit(c_tokens or 0)
+        return CallResult(
+            output=output,
+            prompt_tokens=p_tokens,
+            completion_tokens=c_tokens,
+            cost_usd=cost_usd(route.price, p_tokens or 0, c_tokens or 0),  # unknown counts cost nothing
+            latency_ms=latency_ms,
+            ttft_ms=completion.ttft_ms if spec.stream else None,
+            retries=retries,
+        )
+
+    def _scrubber(self, route: Route) -> Callable[[str], str]:
+        """The scrub function for a route's texts (its key in every form, and every known key)."""
+        key = (route.key_env, route.api_key)
+        scrub_text = self._scrubbers.get(key)
+        if scrub_text is None:
+            register_secret(route.api_key)
+            scrub_text = self._scrubbers[key] = scrubber(route.key_env, (route.api_key or "",))
+        return scrub_text
+
+    def _warn(self, spec: ModelSpec, warning: str) -> None:
+        """Log an odd-response warning once per model and kind; `warnings` counts them all."""
+        key = (spec.name, warning)
+        self.warnings[key] = self.warnings.get(key, 0) + 1
+        if self.warnings[key] == 1:
+            log.warning("warning: model %s: %s (said once per model)", terminal_safe(spec.name), warning)
 
     async def _attempt(
         self, spec: ModelSpec, route: Route, messages: Messages, params: dict[str, Any], t0: float
-    ) -> tuple[str, dict[str, Any] | None, float | None]:
-        if self._native is not None and route.kind == "native":
-            return await self._native.call(route, messages, params, spec.stream, t0)
-        from llmctl.models._litellm import call_litellm
+    ) -> Completion:
+        try:
+            if self._native is not None and route.kind == "native":
+                return await self._native.call(route, messages, params, spec.stream, t0)
+            from llmctl.models._litellm import call_litellm
 
-        return await call_litellm(spec, route, messages, params, t0)
+            return await call_litellm(spec, route, messages, params, t0)
+        except (AttemptError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a transport bug or an unforeseen body: this case's error, not the run's
+            raise AttemptError(
+                f"unexpected failure in the model call ({type(exc).__name__}: {exc}); please report it",
+                retryable=False,
+            ) from None

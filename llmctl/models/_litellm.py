@@ -10,6 +10,7 @@ import warnings
 from typing import Any
 
 from llmctl.models._errors import AttemptError, parse_retry_after, retryable_status
+from llmctl.models._response import Completion, StreamReader, parse_completion
 from llmctl.models._routing import Route
 from llmctl.types import Messages, ModelSpec
 
@@ -27,6 +28,8 @@ def import_litellm() -> Any:
         # third-party noise on first use, not actionable by llmctl users
         warnings.filterwarnings("ignore", module=r"litellm(\.|$)")
         warnings.filterwarnings("ignore", message=r".*`ReadOnly` qualifier", category=UserWarning)
+        # an odd response shape (llmctl.models._response handles it) makes pydantic warn per call
+        warnings.filterwarnings("ignore", message=r"Pydantic serializer warnings", category=UserWarning)
         litellm.telemetry = False
         _litellm = litellm
     return _litellm
@@ -69,17 +72,32 @@ def _to_attempt_error(litellm: Any, exc: Exception, timeout: float) -> AttemptEr
 
 
 _NOISE = re.compile(r"^(?:litellm\.\w+:\s*|\w+Error:\s*|\w+Exception\s*-\s*)+")
+_TRACEBACK = "Traceback (most recent call last)"
+_FRAME = re.compile(r'\s*File "[^"]*", line \d+.*')
+_PATH = re.compile(r"(?<![\w:/.~-])(?:~|[A-Za-z]:)?[/\\](?:[\w.@+-]+[/\\])+[\w.@+-]*")
+MAX_ERROR_CHARS = 500
 
 
 def _clean(message: str) -> str:
-    """litellm's message without its repeated `litellm.X: X: OpenAIException - ` prefixes."""
-    return _NOISE.sub("", message.strip()).strip()
+    """litellm's message as one clean line: without its repeated `litellm.X: X: OpenAIException - `
+    prefixes, any Python traceback it embeds, or local file paths."""
+    last = ""
+    if _TRACEBACK in message:
+        message, _, tail = message.partition(_TRACEBACK)
+        lines = [ln for ln in tail.splitlines() if ln.strip() and not ln.startswith((" ", "\t"))]
+        last = lines[-1] if lines and not lines[-1].startswith("):") else ""
+    message = "\n".join(ln for ln in message.splitlines() if not _FRAME.match(ln))
+    message = _NOISE.sub("", " ".join(message.split())).strip() or " ".join(last.split())
+    message = _PATH.sub("<path>", message)
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[: MAX_ERROR_CHARS - 3] + "..."
+    return message
 
 
 async def call_litellm(
     spec: ModelSpec, route: Route, messages: Messages, params: dict[str, Any], t0: float
-) -> tuple[str, dict[str, Any] | None, float | None]:
-    """One attempt through litellm: (output, usage or None, ttft_ms or None)."""
+) -> Completion:
+    """One attempt through litellm: the completion (see llmctl.models._response)."""
     litellm = import_litellm()
     kwargs: dict[str, Any] = {k: v for k, v in params.items() if k != "stream"}
     kwargs.update(model=spec.litellm_id, messages=messages, timeout=spec.timeout, max_retries=0, num_retries=0)
@@ -93,26 +111,15 @@ async def call_litellm(
         kwargs["stream"] = True
         kwargs.setdefault("stream_options", {"include_usage": True})
 
-    async def run() -> tuple[str, dict[str, Any] | None, float | None]:
+    async def run() -> Completion:
         response = await litellm.acompletion(**kwargs)
         if not spec.stream:
-            usage = getattr(response, "usage", None)
-            content = response.choices[0].message.content or ""
-            return content, _usage_dict(usage), None
-        parts: list[str] = []
-        usage_out: dict[str, Any] | None = None
-        ttft: float | None = None
+            return parse_completion(_payload(response), provider=route.provider or "litellm")
+        reader = StreamReader()
         async for chunk in response:
-            for choice in getattr(chunk, "choices", None) or ():
-                piece = getattr(getattr(choice, "delta", None), "content", None)
-                if piece:
-                    if ttft is None:
-                        ttft = (time.perf_counter() - t0) * 1000
-                    parts.append(piece)
-            chunk_usage = getattr(chunk, "usage", None)
-            if chunk_usage:
-                usage_out = _usage_dict(chunk_usage)
-        return "".join(parts), usage_out, ttft
+            if reader.add(_payload(chunk, "delta")) and reader.ttft_ms is None:
+                reader.ttft_ms = (time.perf_counter() - t0) * 1000
+        return reader.result()
 
     try:
         return await asyncio.wait_for(run(), spec.timeout)
@@ -122,11 +129,21 @@ async def call_litellm(
         raise _to_attempt_error(litellm, exc, spec.timeout) from None
 
 
-def _usage_dict(usage: Any) -> dict[str, Any] | None:
-    if usage is None:
-        return None
-    prompt = getattr(usage, "prompt_tokens", None)
-    completion = getattr(usage, "completion_tokens", None)
-    if prompt is None and completion is None:
-        return None
-    return {"prompt_tokens": prompt or 0, "completion_tokens": completion or 0}
+def _payload(response: Any, member: str = "message") -> Any:
+    """litellm's response (or stream chunk) object as the OpenAI JSON it came from, for parse_completion."""
+    if isinstance(response, dict):
+        return response
+    choices = getattr(response, "choices", None)
+    payload: dict[str, Any] = {
+        "choices": [{member: {"content": getattr(getattr(c, member, None), "content", None)}} for c in choices]
+        if isinstance(choices, list)
+        else choices
+    }
+    usage = getattr(response, "usage", None)
+    if usage is not None:
+        payload["usage"] = (
+            usage
+            if isinstance(usage, (dict, list, str, int, float))
+            else {name: getattr(usage, name, None) for name in ("prompt_tokens", "completion_tokens")}
+        )
+    return payload

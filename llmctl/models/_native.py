@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from llmctl.models._errors import AttemptError, parse_retry_after, retryable_status
 from llmctl.models._http import LeanHTTP
+from llmctl.models._response import Completion, StreamReader, decode_json, error_message, parse_body
 from llmctl.models._routing import Route
 from llmctl.types import Messages
 
@@ -21,19 +22,16 @@ if TYPE_CHECKING:
     import aiohttp  # imported where used: the lean client serves plain-http endpoints without it
 
 _dumps: Callable[[Any], bytes]
-_loads: Callable[[bytes], Any]
 try:  # the fastest codec available
     import orjson
 
     _dumps = orjson.dumps
-    _loads = orjson.loads
 except ImportError:  # pragma: no cover - depends on the environment
     _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
     def _dumps(value: Any) -> bytes:
         return _encoder.encode(value).encode()
 
-    _loads = json.loads
 
 # litellm-level options that are not part of an OpenAI request body
 _NOT_BODY = frozenset(
@@ -59,15 +57,13 @@ _PROXY_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_pro
 
 def _error_text(raw: bytes) -> str:
     try:
-        payload = _loads(raw)
-        error = payload.get("error") if isinstance(payload, dict) else None
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-        if isinstance(error, str):
-            return error
-    except ValueError:
-        pass
-    return raw[:300].decode("utf-8", "replace").strip() or "(empty body)"
+        payload = decode_json(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        payload = None
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if error:
+        return error_message(error)
+    return " ".join(raw[:300].decode("utf-8", "replace").split()) or "(empty body)"
 
 
 class NativeTransport:
@@ -121,8 +117,8 @@ class NativeTransport:
 
     async def call(
         self, route: Route, messages: Messages, params: dict[str, Any], stream: bool, t0: float
-    ) -> tuple[str, dict[str, Any] | None, float | None]:
-        """One attempt: (output, usage or None, ttft_ms or None); AttemptError on failure."""
+    ) -> Completion:
+        """One attempt: the completion (see llmctl.models._response); AttemptError on failure."""
         body: dict[str, Any] = {"model": route.model, "messages": messages}
         headers = route.headers
         if params:
@@ -162,9 +158,9 @@ class NativeTransport:
             raise AttemptError(f"timeout after {total:g}s" if total else "timeout", retryable=True) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise AttemptError(f"connection error ({type(exc).__name__}): {exc}".rstrip(": "), retryable=True) from None
-        return _parse_completion(route, raw)
+        return parse_body(raw, route.provider)
 
-    async def _call_lean(self, route: Route, body: dict[str, Any]) -> tuple[str, dict[str, Any] | None, None]:
+    async def _call_lean(self, route: Route, body: dict[str, Any]) -> Completion:
         loop = asyncio.get_running_loop()
         if self._lean_loop is not loop:  # connections belong to one event loop
             self._lean.close()
@@ -183,25 +179,11 @@ class NativeTransport:
                 retry_after=parse_retry_after(resp.headers),
                 status=resp.status,
             )
-        return _parse_completion(route, resp.body)
+        return parse_body(resp.body, route.provider)
 
 
-def _parse_completion(route: Route, raw: bytes) -> tuple[str, dict[str, Any] | None, None]:
-    try:
-        payload = _loads(raw)
-        message = payload["choices"][0]["message"]
-        content = message.get("content") or ""
-        usage = payload.get("usage")
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        snippet = raw[:120].decode("utf-8", "replace")
-        raise AttemptError(f"malformed response from {route.provider}: {snippet!r}", retryable=True) from None
-    return content, usage, None
-
-
-async def _read_stream(resp: aiohttp.ClientResponse, t0: float) -> tuple[str, dict[str, Any] | None, float | None]:
-    parts: list[str] = []
-    usage: dict[str, Any] | None = None
-    ttft: float | None = None
+async def _read_stream(resp: aiohttp.ClientResponse, t0: float) -> Completion:
+    reader = StreamReader()
     done = False
     try:
         async for line in resp.content:
@@ -211,19 +193,10 @@ async def _read_stream(resp: aiohttp.ClientResponse, t0: float) -> tuple[str, di
             if data == b"[DONE]":
                 done = True
                 break
-            chunk = _loads(data)
-            if chunk.get("error"):
-                raise AttemptError(f"stream error: {chunk['error']}", retryable=True)
-            for choice in chunk.get("choices") or ():
-                piece = (choice.get("delta") or {}).get("content")
-                if piece:
-                    if ttft is None:
-                        ttft = (time.perf_counter() - t0) * 1000
-                    parts.append(piece)
-            if chunk.get("usage"):
-                usage = chunk["usage"]
-    except (ValueError, AttributeError, TypeError) as exc:
+            if reader.add(decode_json(data)) and reader.ttft_ms is None:
+                reader.ttft_ms = (time.perf_counter() - t0) * 1000
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise AttemptError(f"malformed stream: {exc}", retryable=True) from None
-    if not done and not parts:
+    if not done and not reader.pieces:
         raise AttemptError("stream ended without data", retryable=True)
-    return "".join(parts), usage, ttft
+    return reader.result()

@@ -24,6 +24,7 @@ from typing import Any
 from llmctl.errors import InputError
 from llmctl.models._cost import Price, price_for
 from llmctl.models._resolve import key_env_names
+from llmctl.models._scrub import header_key, register_secret
 from llmctl.types import ModelSpec
 
 TRANSPORTS = ("auto", "native", "litellm")
@@ -103,10 +104,16 @@ def _env_first(names: tuple[str, ...]) -> str | None:
 
 
 def _key(spec: ModelSpec, extra_env: tuple[str, ...] = ()) -> tuple[str | None, tuple[str, ...]]:
+    """The model's key (trimmed; InputError if a control character is inside it) and its env names."""
     names = key_env_names(spec) or extra_env
     if not spec.api_key_env:
         names = tuple(dict.fromkeys((*names, *extra_env)))
-    return _env_first(names), names
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            register_secret(value)
+            return header_key(value, name) or None, names
+    return None, names
 
 
 def _native_route(spec: ModelSpec, provider: str, model: str, api_base: str, api_key: str | None) -> Route:
@@ -171,7 +178,10 @@ def resolve_route(spec: ModelSpec, transport: str = "auto") -> Route:
     if resolved in _LITELLM_ONLY or resolved not in litellm.openai_compatible_providers or not api_base:
         return _litellm_route(spec, provider)
     api_key, _ = _key(spec)
-    return _native_route(spec, resolved, model_name, api_base, api_key or dynamic_key)
+    if not api_key and dynamic_key:
+        register_secret(dynamic_key)
+        api_key = header_key(dynamic_key, f"{resolved.upper()}_API_KEY") or None
+    return _native_route(spec, resolved, model_name, api_base, api_key)
 
 
 def route_key(spec: ModelSpec) -> tuple[Any, ...]:

@@ -1,17 +1,38 @@
-"""Keep API keys out of every message: replace known secret values with ***."""
+"""Keep API keys out of every message, output and stored row: replace known secret values with ***.
+
+A key is scrubbed in every form it may come back in: as set, trimmed (a pasted key
+with a trailing newline, echoed back without it), URL-encoded (`quote`, `quote_plus`)
+and JSON-escaped. Known keys are the values of the provider key variables, of any
+`*_API_KEY` / `*_TOKEN` / `*_SECRET`... variable, of an alias's `api_key_env`, and
+every key a model route has read (`register_secret`), so the store writer, which
+knows no config, scrubs them too.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from urllib.parse import quote, quote_plus
 
+from llmctl.errors import InputError
 from llmctl.models._resolve import PROVIDER_KEY_ENV
 
 _SECRET_NAME = re.compile(r"(API_KEY|API_TOKEN|_TOKEN|_SECRET|SECRET_KEY|ACCESS_KEY|_KEY)$")
 _KNOWN = {name for names in PROVIDER_KEY_ENV.values() for name in names}
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',]{6,}")
 _SK = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MIN_LEN = 6  # shorter values ("true", "1") are not secrets worth replacing everywhere
+_registered: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Scrub `value` from now on in this process (a key a model route has read)."""
+    if value and len(value.strip()) >= _MIN_LEN:
+        _registered.add(value)
 
 
 def secret_values(extra_env: Iterable[str] = (), extra_values: Iterable[str] = ()) -> list[str]:
@@ -21,13 +42,55 @@ def secret_values(extra_env: Iterable[str] = (), extra_values: Iterable[str] = (
     values = {os.environ.get(n, "") for n in names}
     values.update(v for k, v in os.environ.items() if _SECRET_NAME.search(k))
     values.update(extra_values)
-    return sorted((v for v in values if len(v) >= 6), key=len, reverse=True)
+    values.update(_registered)
+    return sorted((v for v in values if len(v.strip()) >= _MIN_LEN), key=len, reverse=True)
+
+
+def secret_forms(value: str) -> set[str]:
+    """The forms in which `value` may come back: as is, trimmed, URL-encoded, JSON-escaped."""
+    forms: set[str] = set()
+    for v in {value, value.strip()}:
+        forms.update((v, quote(v, safe=""), quote_plus(v)))
+        forms.update((json.dumps(v)[1:-1], json.dumps(v, ensure_ascii=False)[1:-1]))
+    return {f for f in forms if len(f.strip()) >= _MIN_LEN}
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(values: tuple[str, ...]) -> re.Pattern[str] | None:
+    forms = {f for v in values for f in secret_forms(v)}
+    if not forms:
+        return None
+    return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
+
+
+def scrubber(extra_env: Iterable[str] = (), extra_values: Iterable[str] = ()) -> Callable[[str], str]:
+    """`scrub` with the secret values read once (for many texts: a batch of rows, a run's outputs)."""
+    pattern = _pattern(tuple(secret_values(extra_env, [v for v in extra_values if v])))
+
+    def scrub_text(text: str) -> str:
+        if pattern is not None:
+            text = pattern.sub("***", text)
+        if "earer" in text or "EARER" in text:
+            text = _BEARER.sub(r"\1***", text)
+        if "sk-" in text:
+            text = _SK.sub("sk-***", text)
+        return text
+
+    return scrub_text
 
 
 def scrub(text: str, extra_env: Iterable[str] = (), extra_values: Iterable[str] = ()) -> str:
-    """`text` with every secret value, bearer token and sk-... key replaced by ***."""
-    for value in secret_values(extra_env, extra_values):
-        if value in text:
-            text = text.replace(value, "***")
-    text = _BEARER.sub(r"\1***", text)
-    return _SK.sub("sk-***", text)
+    """`text` with every secret value (in every form), bearer token and sk-... key replaced by ***."""
+    return scrubber(extra_env, extra_values)(text)
+
+
+def header_key(value: str, env_name: str) -> str:
+    """A key read from `env_name`, fit for an HTTP header: surrounding whitespace (a pasted
+    trailing newline) is stripped; a control character inside it is refused (InputError)."""
+    key = value.strip()
+    if _CONTROL.search(key):
+        raise InputError(
+            f"the key in ${env_name} contains a control character",
+            hint="set the variable to the key alone (no newline or tab inside it)",
+        )
+    return key

@@ -19,6 +19,7 @@ import array
 import datetime
 import itertools
 import json
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -60,10 +61,20 @@ _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
 
 
 def to_json(value: Any) -> str | None:
-    """A JSON column's text: strings are kept as given (already JSON), anything else is dumped."""
-    if value is None or isinstance(value, str):
+    """A JSON column's text: a string that is JSON is kept as given, any other string is stored
+    as a JSON string, anything else is dumped (never an error: the batch must not fail)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return _ENCODER.encode(value)
         return value
-    return _ENCODER.encode(value)
+    try:
+        return _ENCODER.encode(value)
+    except (ValueError, TypeError, RecursionError):  # a circular structure
+        return _ENCODER.encode(repr(value))
 
 
 def check_fields(row: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
@@ -88,7 +99,55 @@ _MICROSECOND = datetime.timedelta(microseconds=1)
 _NUMBER_CODES = {pa.int32(): "i", pa.int64(): "q", pa.float64(): "d"}  # array module type codes
 
 
+_INT_RANGE = {pa.int32(): 2**31, pa.int64(): 2**63}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONVERSION_ERRORS = (TypeError, ValueError, OverflowError, UnicodeError, AttributeError, pa.ArrowException)
+
+
 def arrow_array(values: list[Any], typ: pa.DataType) -> pa.Array:
+    """`arrow_array_strict`, or, when a value does not fit the column type, the same with every
+    value coerced (`coerce_value`): a lone surrogate, a huge or non-integer number never fails a batch."""
+    try:
+        return arrow_array_strict(values, typ)
+    except _CONVERSION_ERRORS:
+        return arrow_array_strict([coerce_value(v, typ) for v in values], typ)
+
+
+def coerce_value(value: Any, typ: pa.DataType) -> Any:
+    """`value` made to fit a store column of type `typ`, or None (NULL) where it cannot."""
+    if value is None:
+        return None
+    if typ == pa.string():
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        elif not isinstance(value, str):
+            try:
+                value = str(value)
+            except Exception:
+                return None
+        return _SURROGATE.sub("\ufffd", value)
+    limit = _INT_RANGE.get(typ)
+    if limit is not None:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int) and -limit <= value < limit:
+            return int(value)
+        return None
+    if typ == pa.float64():
+        if isinstance(value, (int, float)):
+            try:
+                return float(value)
+            except OverflowError:
+                return None
+        return None
+    if typ == pa.bool_():
+        return value if isinstance(value, bool) else None
+    if typ == pa.timestamp("us"):
+        return value if isinstance(value, datetime.datetime) else None
+    return value
+
+
+def arrow_array_strict(values: list[Any], typ: pa.DataType) -> pa.Array:
     """`pa.array(values, type=typ)` for the store's column types, built from buffers.
 
     `pa.array` imports pandas on its first call (0.3-2 s on two busy cores), which
@@ -131,6 +190,15 @@ def _micros(value: datetime.datetime) -> int:
     return (value - _EPOCH) // _MICROSECOND
 
 
+def _index(value: Any, name: str) -> int:
+    """A NOT NULL integer column's value (None is 0); ValueError at add() for anything else."""
+    if value is None:
+        return 0
+    if isinstance(value, int) and 0 <= value < 2**31:
+        return int(value)
+    raise ValueError(f"`{name}` must be a non-negative integer, got {value!r}")
+
+
 def cache_record(row: Mapping[str, Any]) -> dict[str, Any]:
     check_fields(row, _CACHE_FIELDS, "cache")
     if not row.get("key"):
@@ -148,6 +216,28 @@ def insert_sql(table: str, columns: list[tuple[str, pa.DataType, Any]], source: 
 
 _NEW_KEYS_ONLY = " WHERE NOT EXISTS (SELECT 1 FROM results r WHERE r.run_id = ? AND r.result_key = s.result_key)"
 _INSERT_NEW_SCORES = insert_sql("scores", SCORE_COLUMNS, "_llmctl_sc s") + _NEW_KEYS_ONLY
+
+
+# Columns holding text from models, evaluators and evalsets: API keys are scrubbed from them.
+_SCRUBBED = {
+    "results": ("input", "expected", "output", "error"),
+    "scores": ("reason", "error"),
+    "cache": ("output",),
+}
+
+
+def _scrub_rows(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    """Replace every known API key (in every form, see llmctl.models._scrub) in `columns`, in place."""
+    if not rows:
+        return
+    from llmctl.models._scrub import scrubber
+
+    scrub_text = scrubber()
+    for row in rows:
+        for name in columns:
+            value = row.get(name)
+            if isinstance(value, str) and value:
+                row[name] = scrub_text(value)
 
 
 class RunWriter:
@@ -260,8 +350,7 @@ class RunWriter:
         rec = dict(row)
         rec["run_id"] = self.run_id
         rec["case_id"] = str(rec["case_id"])
-        if rec.get("repeat_index") is None:
-            rec["repeat_index"] = 0
+        rec["repeat_index"] = _index(rec.get("repeat_index"), "repeat_index")
         if not rec.get("result_key"):
             rec["result_key"] = result_key(rec["prompt"], rec["case_id"], rec["model"], rec["repeat_index"])
         for name in ("input", "expected"):
@@ -274,8 +363,7 @@ class RunWriter:
         if not row.get("evaluator"):
             raise ValueError("a score row needs `evaluator` (the evaluator's name)")
         rec = {**row, "run_id": self.run_id, "result_key": key}
-        if rec.get("idx") is None:
-            rec["idx"] = index
+        rec["idx"] = index if rec.get("idx") is None else _index(rec["idx"], "idx")
         config = rec.get("config")
         if config is not None and not isinstance(config, str):
             rec["config"] = _ENCODER.encode(config)
@@ -322,6 +410,9 @@ class RunWriter:
         for rec in results:
             if rec.get("created_at") is None:
                 rec["created_at"] = now
+        _scrub_rows(results, _SCRUBBED["results"])
+        _scrub_rows(scores, _SCRUBBED["scores"])
+        _scrub_rows(cache, _SCRUBBED["cache"])
         res_tbl = to_arrow(results, RESULT_COLUMNS) if results else None
         sc_tbl = to_arrow(scores, SCORE_COLUMNS) if scores else None
         cache_tbl = to_arrow(cache, CACHE_COLUMNS) if cache else None

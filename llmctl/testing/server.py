@@ -20,7 +20,10 @@ Faults are injected with fixed rates drawn from one ``random.Random(seed)``:
 connection is closed with no response). A ``[[faults=429,500,ok]]`` directive
 in the last user message scripts the outcome of the 1st, 2nd, ... request with
 that message exactly (kinds: ``429 500 slow malformed drop ok``); later requests
-succeed. ``require_key`` answers 401 (quoting the key sent, as OpenAI does)
+succeed. ``bodies`` maps a substring of the last user message to the body of a
+200 answer sent instead of the completion (bytes or str verbatim, anything else
+as JSON, so a string's lone surrogate arrives as a ``\\ud800`` escape): odd
+response shapes for the reliability tests. ``require_key`` answers 401 (quoting the key sent, as OpenAI does)
 to requests without ``Authorization: Bearer <require_key>``.
 
 Counters (``requests``, ``requests_for(prompt)``, ``statuses``, ``max_in_flight``)
@@ -79,6 +82,7 @@ class ServerConfig:
     retry_after: float = 1.0  # seconds, sent with every 429
     slow_ms: float = 30_000.0
     require_key: str | None = None
+    bodies: dict[str, Any] = field(default_factory=dict)
 
 
 def _text(content: Any) -> str:
@@ -217,6 +221,14 @@ def _make_app(state: _State) -> web.Application:
             if transport is not None:
                 transport.abort()
             raise asyncio.CancelledError  # aiohttp drops the request without writing
+
+        for needle, raw in cfg.bodies.items():
+            if needle in last_user:
+                state.statuses["200"] += 1
+                if not isinstance(raw, (bytes, str)):
+                    raw = json.dumps(raw)
+                data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+                return web.Response(body=data, content_type="application/json")
 
         answer = state.answer(last_user)
         finish = "stop"
