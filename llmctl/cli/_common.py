@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -25,8 +26,16 @@ def console() -> Console:
     if _console is None:
         from rich.console import Console
 
-        _console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+        _console = Console(highlight=False, width=_width(sys.stdout.isatty()))
     return _console
+
+
+def _width(tty: bool) -> int | None:
+    """`COLUMNS` when set; a terminal's own width; else wide enough that logs are never hard-wrapped."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return None if tty else 1000
 
 
 def err_console() -> Console:
@@ -34,7 +43,7 @@ def err_console() -> Console:
     if _err_console is None:
         from rich.console import Console
 
-        _err_console = Console(stderr=True, highlight=False)
+        _err_console = Console(stderr=True, highlight=False, width=_width(sys.stderr.isatty()))
     return _err_console
 
 
