@@ -35,6 +35,7 @@ def list_runs(
     from rich.table import Table
     from rich.text import Text
 
+    from llmctl.reports._format import fmt_time
     from llmctl.safetext import terminal_safe
 
     _cfg, store = _store()
@@ -49,7 +50,7 @@ def list_runs(
         rate = r.get("pass_rate")
         table.add_row(
             r["id"],
-            str(r.get("started_at", ""))[:19],
+            fmt_time(r.get("started_at")),
             r.get("status", ""),
             Text(terminal_safe(r.get("evalset"))),
             (r.get("git_commit") or "")[:8],
@@ -71,6 +72,8 @@ def show(
     Example: llmctl runs show r20261125
     """
     from llmctl.cli.eval_view import print_summary, print_verdict
+    from llmctl.reports._format import fmt_time
+    from llmctl.safetext import terminal_safe
 
     _cfg, store = _store()
     info = store.get_run(run)
@@ -79,8 +82,8 @@ def show(
         return
     summary = info.get("summary") or {}
     typer.echo(
-        f"run {info['id']}  {info.get('status')}  evalset {info.get('evalset')}  "
-        f"commit {(info.get('git_commit') or '')[:12]}  started {info.get('started_at')}"
+        f"run {info['id']}  {info.get('status')}  evalset {terminal_safe(info.get('evalset'))}  "
+        f"commit {(info.get('git_commit') or '')[:12]}  started {fmt_time(info.get('started_at'))}"
     )
     if info.get("baseline_run_id"):
         typer.echo(f"baseline run {info['baseline_run_id']}")

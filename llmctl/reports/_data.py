@@ -110,6 +110,24 @@ class ReportData:
         parts = ["llmctl eval", str(name), f"run {run_id}" if run_id else ""]
         return " · ".join(p for p in parts if p)
 
+    def meta(self) -> list[tuple[str, str]]:
+        """(label, text) of what the report is about: evalset, run, commit, branch, baseline, start time."""
+        from llmctl.reports._format import fmt_time
+
+        run = self.run
+        config = run.get("config") if isinstance(run.get("config"), dict) else {}
+        baseline = run.get("baseline_run_id") or run.get("baseline")
+        ref = (config or {}).get("baseline")
+        items = [
+            ("evalset", run.get("evalset")),
+            ("run", run.get("id") or run.get("run_id")),
+            ("commit", str(run.get("git_commit") or run.get("commit") or "")[:12]),
+            ("branch", run.get("git_branch") or run.get("branch")),
+            ("baseline", f"{ref} (run {baseline})" if ref and baseline else baseline or ref),
+            ("started", fmt_time(run["started_at"]) if run.get("started_at") else run.get("started")),
+        ]
+        return [(label, str(value)) for label, value in items if value]
+
     @property
     def status_word(self) -> str:
         """PASS / FAIL from the verdict; without one, from the results (errors/failures)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from llmctl.gate import MetricVerdict
@@ -104,3 +105,22 @@ def summary_cells(r: Any) -> list[str]:
         str(r.cached),
         str(r.flaky),
     ]
+
+
+def fmt_time(value: Any) -> str:
+    """A timestamp as UTC ISO-8601 with `Z` (`2026-12-02T06:15:09Z`), the one form every screen uses.
+
+    The store keeps naive UTC timestamps; aware ones are converted; text is parsed when it can be.
+    """
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if not isinstance(value, datetime):
+        return str(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.replace(microsecond=0).isoformat() + "Z"

@@ -88,11 +88,7 @@ def render_html(data: ReportData, *, max_rows: int = MAX_ROWS, max_output_chars:
         parts.append(f"<p>{esc(v.summary_line())}</p>")
     else:
         parts.append("<p>No gate was applied to this run.</p>")
-    meta = " · ".join(
-        f"{esc(k)}: {esc(data.run[k])}"
-        for k in ("evalset", "id", "commit", "branch", "baseline", "started")
-        if data.run.get(k)
-    )
+    meta = " · ".join(f"{esc(k)}: {esc(v)}" for k, v in data.meta())
     if meta:
         parts.append(f"<p>{meta}</p>")
     parts.append("</header><main>")

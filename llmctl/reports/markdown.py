@@ -37,9 +37,8 @@ def render_markdown(
     lines.append(f"## {icon} llmctl: {data.status_word}")
     lines.append("")
     meta = []
-    for key in ("evalset", "id", "commit", "branch", "baseline", "started"):
-        if data.run.get(key):
-            meta.append(f"**{key}** {md_inline(data.run[key], max_len=80)}")
+    for key, value in data.meta():
+        meta.append(f"**{key}** {md_inline(value, max_len=80)}")
     if meta:
         lines += [" · ".join(meta), ""]
     if v is not None:
