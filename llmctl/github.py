@@ -91,11 +91,34 @@ def default_pr_number(env: dict[str, str] | None = None) -> int | None:
     return number if isinstance(number, int) else None
 
 
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only within the origin (scheme, host, port) of the request: the token
+    goes in an unredirected header, so it is re-added here, never sent to another host."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        if _origin(newurl) != _origin(req.full_url):
+            raise GitHubError(
+                f"GitHub API: {req.get_method()} {urllib.parse.urlsplit(req.full_url).path} was redirected "
+                f"({code}) to another host ({_origin(newurl)}); not followed, so the token stays with the API",
+                hint="check GITHUB_API_URL",
+            )
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None:
+            new.add_unredirected_header("Authorization", f"Bearer {self.token}")
+        return new
+
+
 class _Client:
     def __init__(self, api_url: str, token: str, timeout: float) -> None:
         self.api_url = api_url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self._opener = urllib.request.build_opener(_SameOriginRedirects(token))
 
     def request(self, method: str, url: str, body: dict[str, Any] | None = None) -> tuple[Any, dict[str, str]]:
         if not url.startswith(("http://", "https://")):
@@ -105,12 +128,12 @@ class _Client:
         req.add_header("Accept", "application/vnd.github+json")
         req.add_header("X-GitHub-Api-Version", "2022-11-28")
         req.add_header("User-Agent", USER_AGENT)
-        req.add_header("Authorization", f"Bearer {self.token}")
+        req.add_unredirected_header("Authorization", f"Bearer {self.token}")  # never copied to a redirect
         if data is not None:
             req.add_header("Content-Type", "application/json")
         where = f"{method} {urllib.parse.urlsplit(url).path}"
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
+            with self._opener.open(req, timeout=self.timeout) as resp:
                 raw = resp.read()
                 headers = {k.lower(): v for k, v in resp.headers.items()}
         except urllib.error.HTTPError as exc:

@@ -168,3 +168,79 @@ def test_defaults_from_the_actions_environment(tmp_path, monkeypatch, github):
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "missing.json"))
     with pytest.raises(InputError, match="pull request number"):
         upsert_comment("hello", token=TOKEN)
+
+
+class _Redirector(BaseHTTPRequestHandler):
+    """Answers every request with `code` to `target` + path; records what it received."""
+
+    code = 307
+    target = ""
+    seen: list[tuple[str, str | None]] = []
+
+    def log_message(self, *args):
+        pass
+
+    def _redirect(self):
+        type(self).seen.append((self.path, self.headers.get("Authorization")))
+        self.send_response(self.code)
+        self.send_header("Location", self.target + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_PATCH = _redirect
+
+
+def _serve(handler):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("code", [301, 302, 307, 308])
+def test_a_redirect_to_another_host_is_refused_and_gets_no_token(github, code):
+    other = FakeGitHub()
+    other_server = _serve(make_handler(other))  # another origin (port) that would accept the token
+    handler = type("R", (_Redirector,), {"code": code, "target": f"http://localhost:{other_server.server_address[1]}"})
+    handler.seen = []
+    front = _serve(handler)
+    try:
+        with pytest.raises(GitHubError) as err:
+            upsert_comment(
+                "hi", repo=REPO, pr_number=7, token=TOKEN, api_url=f"http://127.0.0.1:{front.server_address[1]}"
+            )
+    finally:
+        front.shutdown()
+        front.server_close()
+        other_server.shutdown()
+        other_server.server_close()
+    assert other.requests == []  # never reached the other host, so the token never did
+    assert handler.seen and all(auth == f"Bearer {TOKEN}" for _, auth in handler.seen)
+    assert "another host" in str(err.value) and TOKEN not in str(err.value)
+
+
+def test_a_redirect_within_the_api_host_keeps_the_token(github):
+    # a repository renamed: the API answers 301 on its own origin, which is followed with the token
+    base = make_handler(github)
+
+    class Renamed(base):
+        def do_GET(self):
+            if self.path.startswith("/repos/acme/old-name/"):
+                github.requests.append(("GET", self.path))
+                self.send_response(301)
+                self.send_header("Location", github.base + self.path.replace("/old-name/", "/prompts/"))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            super().do_GET()
+
+    server = _serve(Renamed)
+    github.base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        github.add(f"{MARKER}\nold")
+        url = upsert_comment("new", repo="acme/old-name", pr_number=7, token=TOKEN, api_url=github.base)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert url.startswith("https://github.test/c/")
+    assert github.requests[0][1].startswith("/repos/acme/old-name/")
+    assert ("GET", f"/repos/{REPO}/issues/7/comments?per_page=100") in github.requests  # followed, authorised

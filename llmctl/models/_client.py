@@ -47,6 +47,10 @@ class ModelClient:
     attempt), connection errors and malformed bodies, with exponential backoff and full
     jitter (`backoff_base * 2**n`, capped at `backoff_max`), or at least the server's
     `Retry-After` (capped at `max_retry_after`). Other 4xx errors are not retried.
+    Nothing a server sends escapes `complete()`: every body goes through
+    `llmctl.models._response` (odd shapes read, impossible token counts None with a
+    warning logged once per model and kind, counted in `warnings`), and an unforeseen
+    exception in a transport is that call's error. Outputs and errors are scrubbed of keys.
 
     Concurrency: at most `concurrency` calls in flight overall and `spec.max_concurrency`
     per model; `spec.rpm` / `spec.tpm` are token buckets (tpm is charged the prompt's
@@ -245,7 +249,8 @@ class ModelClient:
         except (AttemptError, asyncio.CancelledError):
             raise
         except Exception as exc:  # a transport bug or an unforeseen body: this case's error, not the run's
+            detail = " ".join(str(exc).split())[:300]
             raise AttemptError(
-                f"unexpected failure in the model call ({type(exc).__name__}: {exc}); please report it",
+                f"unexpected failure in the model call ({type(exc).__name__}: {detail}); please report it",
                 retryable=False,
             ) from None

@@ -12,6 +12,7 @@ bodies and streaming stay with aiohttp.
 from __future__ import annotations
 
 import asyncio
+import select
 from urllib.parse import urlsplit
 
 
@@ -38,6 +39,7 @@ class _Connection(asyncio.Protocol):
         self._headers: dict[str, str] | None = None
         self._body_at = 0
         self._length = -1  # -1: until close; -2: chunked
+        self._http10 = False
 
     # asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -80,6 +82,23 @@ class _Connection(asyncio.Protocol):
             waiter.set_exception(exc)
         self.abort()
 
+    def peer_closed(self) -> bool:
+        """Whether an idle connection has become unusable: the server's FIN (or anything else)
+        is already waiting though the event loop has not read it yet. Such a connection is
+        closed here, as reusing it would fail the next request."""
+        sock = self.transport.get_extra_info("socket") if self.transport is not None else None
+        if sock is None:
+            return False
+        try:
+            poller = select.poll()
+            poller.register(sock.fileno(), select.POLLIN)
+            ready = bool(poller.poll(0))
+        except (OSError, ValueError, AttributeError):  # no poll() here, or a closed descriptor
+            return False
+        if ready:  # an idle HTTP/1.1 connection has nothing to say but its end
+            self.abort()
+        return ready
+
     def abort(self) -> None:
         self.closed = True
         if self.transport is not None:
@@ -100,6 +119,7 @@ class _Connection(asyncio.Protocol):
                 return None
             lines = bytes(buf[:end]).decode("latin-1").split("\r\n")
             status = int(lines[0].split(" ", 2)[1])
+            self._http10 = lines[0].startswith("HTTP/1.0")
             if 100 <= status < 200:  # interim response: skip it
                 del buf[: end + 4]
                 return self._parse()
@@ -145,7 +165,8 @@ class _Connection(asyncio.Protocol):
     def _done(self, body: bytes) -> HTTPResponse:
         assert self._headers is not None
         response = HTTPResponse(self._status, self._headers, body)
-        if self._headers.get("connection", "").lower() == "close":
+        connection = self._headers.get("connection", "").lower()
+        if connection == "close" or (self._http10 and connection != "keep-alive"):  # HTTP/1.0 closes by default
             self.closed = True
             if self.transport is not None:
                 self.transport.close()
@@ -187,7 +208,7 @@ class LeanHTTP:
         conn: _Connection | None = None
         while idle:
             candidate = idle.pop()
-            if not candidate.closed:
+            if not candidate.closed and not candidate.peer_closed():
                 conn = candidate
                 break
             self._all.discard(candidate)

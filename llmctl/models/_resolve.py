@@ -126,9 +126,16 @@ def check_credentials(spec: ModelSpec) -> None:
 
     Offline built-ins, local servers (an `api_base` without `api_key_env`) and
     providers with no key variable (ollama, hosted_vllm, cloud IAM) need none.
+    A key with a control character inside it (not just a trailing newline, which is
+    stripped before sending) is refused here too.
     """
     if spec.offline:
         return
+    from llmctl.models._scrub import header_key
+
+    for name in key_env_names(spec):  # a key that cannot go in a header is refused before the run
+        if os.environ.get(name):
+            header_key(os.environ[name], name)
     if spec.api_base and not spec.api_key_env:
         return
     names = key_env_names(spec)

@@ -141,7 +141,9 @@ def coerce_value(value: Any, typ: pa.DataType) -> Any:
                 return None
         return None
     if typ == pa.bool_():
-        return value if isinstance(value, bool) else None
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        return None
     if typ == pa.timestamp("us"):
         return value if isinstance(value, datetime.datetime) else None
     return value
@@ -168,6 +170,8 @@ def arrow_array_strict(values: list[Any], typ: pa.DataType) -> pa.Array:
         numbers = array.array(code, [zero if v is None else v for v in values])
         return pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(numbers)], nulls)
     if typ == pa.bool_():
+        if not all(v is None or v is True or v is False for v in values):
+            raise TypeError("a boolean column holds a value that is not a boolean")
         return pa.Array.from_buffers(typ, n, [validity, _bitmap([bool(v) for v in values])], nulls)
     if typ == pa.timestamp("us"):
         micros = array.array("q", [0 if v is None else _micros(v) for v in values])

@@ -96,3 +96,42 @@ def test_canary_key_never_leaks(
         assert len(files) >= len(OUTPUTS) + len(EXPORTS) + 1
         for name, data in files.items():
             assert canary.encode() not in data, f"{name} contains the API key"
+
+
+def test_a_key_in_other_forms_never_leaks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pasted key (trailing newline) is sent trimmed; the server reflects it in successful
+    completions as is, trimmed, URL-encoded and JSON-escaped: none of it is stored or printed."""
+    import json
+    from urllib.parse import quote, quote_plus
+
+    key = "canary+Key/7d1e0c9b55aa=="
+    monkeypatch.setenv("LLM_CREDENTIAL", key + "\n")
+    forms = [key, quote(key, safe=""), quote_plus(key), json.dumps(key + "\n")[1:-1]]
+    answer = "yes, your key: " + " | ".join(forms)
+    with FakeOpenAIServer(responses={"question": answer}, require_key=key) as srv:  # 401 unless sent trimmed
+        make_project(tmp_path, srv.base_url, 5)
+        cfg = (tmp_path / "llmctl.yaml").read_text().replace("api_key_env: FAKE_API_KEY", "api_key_env: LLM_CREDENTIAL")
+        (tmp_path / "llmctl.yaml").write_text(cfg)
+        text = _everything(tmp_path, capsys, expect=0)
+        assert srv.statuses.get("200", 0) == 5 and "401" not in srv.statuses
+    outputs = [o.output for o in store(tmp_path).outcomes(store(tmp_path).list_runs()[0]["id"])]
+    assert outputs and all(o and o.startswith("yes, your key: ***") for o in outputs), outputs[:1]
+    for form in forms:
+        assert form not in text
+        for name, data in _artifacts_text(tmp_path).items():
+            assert form.encode() not in data, f"{name} contains the key as {form!r}"
+
+
+def test_a_key_with_a_control_character_inside_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_API_KEY", "sk-first-half\r\nX-Injected: 1")
+    with FakeOpenAIServer(responses={"question": "yes"}) as srv:
+        make_project(tmp_path, srv.base_url, 3)
+        code, out = llmctl(tmp_path, "eval", "--no-cache", capsys=capsys)
+        assert srv.requests == 0
+    assert code == 2, out
+    assert "the key in $FAKE_API_KEY contains a control character" in out
+    assert "first-half" not in out and "Traceback" not in out
