@@ -286,6 +286,11 @@ class Runner:
         self._evaluator_cache: dict[tuple[int, str], Any] = {}
         self._finished: set[str] = set()
         self._failed_ids: set[str] | None = None
+        # Groups the runs of one `llmctl eval` (one per evalset and side): `report latest`,
+        # `runs show latest` and the PR comment cover all of them.
+        from llmctl.store import new_run_id
+
+        self.invocation = "i" + new_run_id()[1:]
         self._deadline: float | None = None
         self._reserve: Any = None  # llmctl.store._space.SpaceReserve, held while runs write
         self._run_locks: dict[str, Any] = {}  # run id -> llmctl.store._runlock.RunLock, held to the verdict
@@ -680,6 +685,7 @@ class Runner:
                 evalset=plan.evalset.name,
                 config={
                     "role": role,
+                    "invocation": self.invocation,
                     "ref": ref or "WORKTREE",
                     "models": [m.name for m in plan.models],
                     "repeat": plan.repeat,
@@ -903,6 +909,7 @@ class Runner:
         self.options.repeat = config.get("repeat") or self.options.repeat
         if config.get("shard"):
             self.options.shard = (int(config["shard"][0]), int(config["shard"][1]))
+        self.invocation = str(config.get("invocation") or self.invocation)
         self.options.limit = config.get("limit")
         self.options.case_globs = config.get("cases")
         self.options.rerun_failed = config.get("rerun_failed")

@@ -10,7 +10,7 @@ from llmctl.cli import _common
 
 
 def report(
-    run: str = typer.Argument(..., help="Run id (or a unique prefix); 'latest' for the newest run."),
+    run: str = typer.Argument(..., help="Run id (or a unique prefix); 'latest': every run of the newest eval."),
     output: list[Path] = typer.Option(
         ..., "--output", "-o", help="report.md, report.xml (JUnit), report.json or report.html; repeatable."
     ),
@@ -19,6 +19,9 @@ def report(
 
     Example: llmctl report latest -o report.html -o report.xml
     """
+    from types import SimpleNamespace
+
+    from llmctl.cli.eval_view import combined_report
     from llmctl.errors import InputError
     from llmctl.gate import Verdict
     from llmctl.reports import write_report
@@ -28,19 +31,19 @@ def report(
     if not cfg.store_path.exists():
         raise InputError(f"no store at {cfg.store_path} yet", hint="run llmctl eval first")
     store = Store(cfg.store_path)
-    if run == "latest":
-        runs = store.list_runs(limit=1)
-        if not runs:
-            raise InputError("the store has no runs yet")
-        run = runs[0]["id"]
-    info = store.get_run(run)
-    summary = info.get("summary") or {}
-    verdict = Verdict.from_dict(summary["verdict"]) if summary.get("verdict") else None
-    outcomes = store.outcomes(info["id"])
     for path in output:
         if path.suffix.lower() not in (".md", ".xml", ".json", ".html"):
             raise InputError(f"--output {path}: unknown report format (use .md .xml .json .html)")
-        write_report(path, info, outcomes, verdict)
+    # `latest` is the newest `llmctl eval`: every evalset it ran, as its own report did.
+    run_ids = store.invocation_runs("latest") if run in ("latest", "last") else [store.get_run(run)["id"]]
+    infos = []
+    for run_id in run_ids:
+        summary = store.get_run(run_id).get("summary") or {}
+        verdict = Verdict.from_dict(summary["verdict"]) if summary.get("verdict") else None
+        infos.append(SimpleNamespace(run_id=run_id, verdict=verdict))
+    meta, outcomes, verdict = combined_report(store, infos)
+    for path in output:
+        write_report(path, meta, outcomes, verdict)
         typer.echo(f"wrote {path}")
 
 

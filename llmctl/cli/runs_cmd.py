@@ -64,10 +64,10 @@ def list_runs(
 
 @runs_app.command("show")
 def show(
-    run: str = typer.Argument(..., help="Run id (or a unique prefix)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    run: str = typer.Argument(..., help="Run id (or a unique prefix); 'latest' for every run of the newest eval."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (a list for several runs)."),
 ) -> None:
-    """Show one run: its configuration, summary table and gate verdict.
+    """Show a run: its configuration, summary table and gate verdict.
 
     Example: llmctl runs show r20261125
     """
@@ -76,22 +76,24 @@ def show(
     from llmctl.safetext import terminal_safe
 
     _cfg, store = _store()
-    info = store.get_run(run)
+    run_ids = store.invocation_runs("latest") if run in ("latest", "last") else [run]
+    infos = [store.get_run(r) for r in run_ids]
     if as_json:
-        _common.echo_json(info)
+        _common.echo_json(infos[0] if len(infos) == 1 else infos)
         return
-    summary = info.get("summary") or {}
-    typer.echo(
-        f"run {info['id']}  {info.get('status')}  evalset {terminal_safe(info.get('evalset'))}  "
-        f"commit {(info.get('git_commit') or '')[:12]}  started {fmt_time(info.get('started_at'))}"
-    )
-    if info.get("baseline_run_id"):
-        typer.echo(f"baseline run {info['baseline_run_id']}")
-    print_summary(summary, "summary")
-    if summary.get("verdict"):
-        from llmctl.gate import Verdict
+    for info in infos:
+        summary = info.get("summary") or {}
+        typer.echo(
+            f"run {info['id']}  {info.get('status')}  evalset {terminal_safe(info.get('evalset'))}  "
+            f"commit {(info.get('git_commit') or '')[:12]}  started {fmt_time(info.get('started_at'))}"
+        )
+        if info.get("baseline_run_id"):
+            typer.echo(f"baseline run {info['baseline_run_id']}")
+        print_summary(summary, "summary")
+        if summary.get("verdict"):
+            from llmctl.gate import Verdict
 
-        print_verdict(Verdict.from_dict(summary["verdict"]))
+            print_verdict(Verdict.from_dict(summary["verdict"]))
 
 
 @runs_app.command("export")

@@ -261,6 +261,30 @@ class Store:
 
         return self._db.run(q, read_only=True)
 
+    def invocation_runs(self, run_ref: str) -> list[str]:
+        """The candidate runs made by the same `llmctl eval` as this run, in the order they started.
+
+        A run from before invocations were recorded (or made by `runs merge`) stands alone.
+        """
+
+        def q(con: duckdb.DuckDBPyConnection) -> list[str]:
+            run_id = self._resolve(con, run_ref)
+            row = first_row(con, "SELECT json_extract_string(config, '$.invocation') FROM runs WHERE id = ?", [run_id])
+            invocation = row[0] if row else None
+            if not invocation:
+                return [run_id]
+            return [
+                str(r[0])
+                for r in con.execute(
+                    "SELECT id FROM runs WHERE json_extract_string(config, '$.invocation') = ? "
+                    "AND coalesce(json_extract_string(config, '$.role'), 'candidate') <> 'baseline' "
+                    "ORDER BY started_at, id",
+                    [invocation],
+                ).fetchall()
+            ] or [run_id]
+
+        return self._db.run(q, read_only=True)
+
     def runs_for_version(self, prompt: str, version_hash: str) -> list[dict[str, Any]]:
         """Every run (any status, newest first) with results for this prompt version."""
 
