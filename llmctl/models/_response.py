@@ -182,7 +182,7 @@ class StreamReader:
 def _part_text(part: Any) -> str:
     if isinstance(part, str):
         return clean_text(part)
-    if isinstance(part, dict) and part.get("type", "text") in _TEXT_PART_TYPES:
+    if isinstance(part, dict) and str(part.get("type", "text")) in _TEXT_PART_TYPES:
         text = part.get("text")
         if isinstance(text, str):
             return clean_text(text)

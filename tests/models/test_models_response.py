@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llmctl.models._errors import AttemptError
 from llmctl.models._litellm import _clean
@@ -168,3 +170,44 @@ def test_litellm_errors_are_one_clean_line(message: str, expected: str) -> None:
 
 def test_litellm_error_length_is_capped() -> None:
     assert len(_clean("x" * 10_000)) <= 500
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+_keys = st.sampled_from(
+    ["choices", "message", "content", "usage", "prompt_tokens", "completion_tokens", "text", "type", "delta", "error"]
+)
+_shaped = st.recursive(
+    _json,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=_shaped)
+def test_any_payload_is_a_completion_or_one_attempt_error(payload: Any) -> None:
+    try:
+        completion = parse_completion(payload)
+    except AttemptError:
+        return
+    completion.output.encode("utf-8")  # always storable text
+    usage = completion.usage
+    if usage is not None:
+        for count in (usage.prompt_tokens, usage.completion_tokens):
+            assert count is None or (type(count) is int and 0 <= count <= MAX_TOKENS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(chunks=st.lists(_shaped, max_size=5))
+def test_any_stream_is_a_completion_or_one_attempt_error(chunks: list[Any]) -> None:
+    reader = StreamReader()
+    try:
+        for chunk in chunks:
+            reader.add(chunk)
+    except AttemptError:
+        return
+    reader.result().output.encode("utf-8")

@@ -98,14 +98,16 @@ def test_canary_key_never_leaks(
             assert canary.encode() not in data, f"{name} contains the API key"
 
 
+@pytest.mark.parametrize("transport", ["native", pytest.param("litellm", marks=pytest.mark.slow)])
 def test_a_key_in_other_forms_never_leaks(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, transport: str
 ) -> None:
     """A pasted key (trailing newline) is sent trimmed; the server reflects it in successful
     completions as is, trimmed, URL-encoded and JSON-escaped: none of it is stored or printed."""
     import json
     from urllib.parse import quote, quote_plus
 
+    monkeypatch.setenv("LLMCTL_TRANSPORT", transport)
     key = "canary+Key/7d1e0c9b55aa=="
     monkeypatch.setenv("LLM_CREDENTIAL", key + "\n")
     forms = [key, quote(key, safe=""), quote_plus(key), json.dumps(key + "\n")[1:-1]]
