@@ -50,4 +50,4 @@ def test_a_single_run_id_reports_that_run(tmp_path: Path, capsys: pytest.Capture
     code, out = llmctl(tmp_path, "runs", "list", "--json", capsys=capsys)
     qa = next(r["id"] for r in json.loads(out) if r["evalset"] == "qa")
     code, out = llmctl(tmp_path, "runs", "show", qa, "--json", capsys=capsys)
-    assert json.loads(out)["evalset"] == "qa"
+    assert code == 0 and json.loads(out)["evalset"] == "qa"
