@@ -98,7 +98,7 @@ class _SourceLoader(jinja2.BaseLoader):
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
         relpath = safe_join(self.prompts_dir, template)
-        data = self.source.read(relpath)
+        data = self.source.read(relpath, within=self.prompts_dir)
         if data is None:
             raise jinja2.TemplateNotFound(template)
         return decode_text(data, relpath), relpath, lambda: True
@@ -294,7 +294,7 @@ def split_front_matter(text: str, relpath: str) -> tuple[str | None, str, int]:
     raise InputError("front matter opened with '---' is never closed", file=relpath, line=1)
 
 
-def is_prompt_file(relpath: str, source: Source | None = None) -> bool:
+def is_prompt_file(relpath: str, source: Source | None = None, prompts_dir: str = "prompts") -> bool:
     """Prompt files are .yaml/.yml, and .jinja with front matter (others are partials)."""
     base = relpath.rsplit("/", 1)[-1]
     if base in NOT_PROMPTS or not relpath.endswith(PROMPT_SUFFIXES):
@@ -302,14 +302,14 @@ def is_prompt_file(relpath: str, source: Source | None = None) -> bool:
     if relpath.endswith(".jinja"):
         if source is None:
             return True
-        data = source.read(relpath) or b""
+        data = source.read(relpath, within=prompts_dir) or b""
         return data.lstrip(b"\xef\xbb\xbf").startswith(b"---")
     return True
 
 
 def parse_prompt(source: Source, relpath: str, prompts_dir: str = "prompts") -> Prompt:
     """Parse and validate one prompt file; every problem names the file and line."""
-    data_bytes = source.read(relpath)
+    data_bytes = source.read(relpath, within=prompts_dir)
     if data_bytes is None:
         raise InputError("file not found", file=relpath)
     text = decode_text(data_bytes, relpath)
@@ -519,7 +519,7 @@ def _collect_includes(prompt: Prompt) -> dict[str, str]:
             relpath = safe_join(prompt.prompts_dir, ref, file=origin, line=msg.line if origin == prompt.path else None)
             if relpath in found:
                 continue
-            data = prompt.source.read(relpath)
+            data = prompt.source.read(relpath, within=prompt.prompts_dir)
             if data is None:
                 raise InputError(
                     f"included file not found: {ref} (looked for {relpath})",
@@ -541,7 +541,7 @@ class PromptLibrary:
         self._cache: dict[str, Prompt] = {}
 
     def files(self) -> list[str]:
-        return [p for p in self.source.list_files(self.prompts_dir) if is_prompt_file(p, self.source)]
+        return [p for p in self.source.list_files(self.prompts_dir) if is_prompt_file(p, self.source, self.prompts_dir)]
 
     def load_path(self, relpath: str) -> Prompt:
         if relpath not in self._cache:
@@ -552,7 +552,9 @@ class PromptLibrary:
         """The prompt called `name` (path-derived, or its `name:` field)."""
         for suffix in PROMPT_SUFFIXES:
             relpath = f"{self.prompts_dir}/{name}{suffix}"
-            if self.source.read(relpath) is not None and is_prompt_file(relpath, self.source):
+            if self.source.read(relpath, within=self.prompts_dir) is not None and is_prompt_file(
+                relpath, self.source, self.prompts_dir
+            ):
                 prompt = self.load_path(relpath)
                 if prompt.name == name:
                     return prompt

@@ -812,7 +812,7 @@ class Runner:
         paths = find_evalsets(self.cfg.root, self.cfg.evalsets_dir, names)
         if not paths:
             raise InputError(f"no evalsets found in {self.cfg.evalsets_dir}/", hint="create one, or run llmctl init")
-        evalsets = [load_evalset(p, self.cfg.root) for p in paths]
+        evalsets = [load_evalset(p, self.cfg.root, self.cfg.evalsets_dir) for p in paths]
         plans = [(ev, self._plan(ev, library, opts.prompt_ref)) for ev in evalsets]
         if opts.case_globs or opts.rerun_failed is not None:
             plans = [(ev, plan) for ev, plan in plans if plan.cases]
@@ -898,7 +898,7 @@ class Runner:
         path = config.get("evalset_path")
         if not path:
             raise InputError(f"run {run['id']} has no evalset path recorded; cannot resume")
-        ev = load_evalset(self.cfg.root / path, self.cfg.root)
+        ev = load_evalset(self.cfg.root / path, self.cfg.root, self.cfg.evalsets_dir)
         self.options.models = config.get("models") or self.options.models
         self.options.repeat = config.get("repeat") or self.options.repeat
         if config.get("shard"):
