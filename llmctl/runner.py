@@ -485,7 +485,12 @@ class Runner:
         counts: dict[str, int] = {}
         if result.error is None:
             inp = self._score_inputs(job, result)
+            deadline = self._deadline
             for ev in job.evaluators:
+                if deadline is not None and time.monotonic() >= deadline:
+                    # --deadline covers scoring too: what is left after it is an error, not a pass.
+                    scores.append((ev, ScoreResult(score=0.0, passed=False, error="deadline exceeded before scoring")))
+                    continue
                 try:
                     if ev.is_async:
                         sr = await ev.ascore(inp, functools.partial(call_model, _counts=counts, _lookup=result.cached))
