@@ -24,6 +24,7 @@ from llmctl.errors import EXIT_GATE_FAILED, EXIT_INFRA, EXIT_OK, InputError, Int
 from llmctl.evalset import Evalset, find_evalsets, load_evalset
 from llmctl.prompt import Prompt, PromptLibrary
 from llmctl.safetext import strip_escapes
+from llmctl.sandbox import DeadlineExceeded
 from llmctl.sources import GitSource, Source, WorktreeSource, open_repo
 from llmctl.types import CallResult, Case, CaseOutcome, EvalInput, ModelSpec, ScoreResult
 
@@ -392,15 +393,25 @@ class Runner:
             out.append(built)
         return out
 
-    def _jobs(self, plan: _Plan, skip: set[str]) -> Iterator[_Job]:
+    def _jobs(self, plan: _Plan, skip: set[str], *, render: bool = True) -> Iterator[_Job]:
+        """Every (prompt, case, model, repeat) not in `skip`, rendered (`render=False`: with no
+        messages, for recording cases the deadline left unfinished without rendering them again)."""
         from llmctl.models import cache_key
         from llmctl.store import result_key
 
-        use_cache = not self.options.no_cache
+        use_cache = not self.options.no_cache and render
         for prompt in plan.prompts:
             params = {**prompt.params, **plan.evalset.params}
             for case in plan.cases:
                 evaluators = self._evaluators_for(prompt, [*plan.evalset.evaluators, *case.asserts])
+                if not render:
+                    messages: list[dict[str, str]] = []
+                    for model in plan.models:
+                        for r in range(plan.repeat):
+                            key = result_key(prompt.name, case.id, model.name, r)
+                            if key not in skip:
+                                yield _Job(prompt, model, case, r, messages, params, key, None, evaluators)
+                    continue
                 try:
                     messages = prompt.render(case.vars)
                 except InputError as exc:
@@ -618,7 +629,7 @@ class Runner:
         for t in tasks:
             t.cancel()
         await asyncio.gather(producer, *tasks, return_exceptions=True)
-        for job in self._jobs(plan, skip | self._finished):
+        for job in self._jobs(plan, skip | self._finished, render=False):
             await self._finish(job, CallResult(output=None, error="deadline exceeded"), writer, None)
 
     async def _prepare_chunks(self, plan: _Plan, skip: set[str], ready: asyncio.Queue[Any]) -> None:
@@ -795,8 +806,14 @@ class Runner:
     # -- entry point ------------------------------------------------------------------------
 
     def run(self) -> EvalOutcome:
+        from llmctl import sandbox
+
+        opts = self.options
+        self._deadline = (time.monotonic() + opts.deadline) if opts.deadline else None
         try:
-            return self._run()
+            # --deadline covers rendering too: a render still going at the deadline stops there.
+            with sandbox.deadline(self._deadline):
+                return self._run()
         finally:
             if self._reserve is not None:
                 self._reserve.release()
@@ -806,7 +823,6 @@ class Runner:
 
     def _run(self) -> EvalOutcome:
         opts = self.options
-        self._deadline = (time.monotonic() + opts.deadline) if opts.deadline else None
         outcome = EvalOutcome()
         library = PromptLibrary(WorktreeSource(self.cfg.root), self.cfg.prompts_dir)
         if opts.resume:
@@ -887,6 +903,13 @@ class Runner:
                 self._evaluators_for(prompt, [*ev.evaluators, *case.asserts])
                 try:
                     prompt.render(case.vars)
+                except DeadlineExceeded as exc:
+                    raise DeadlineExceeded(
+                        f"case {case.id!r}: {exc.message}",
+                        file=exc.file,
+                        line=exc.line,
+                        hint="every case is rendered before the first call: nothing was called or stored",
+                    ) from None
                 except InputError as exc:
                     raise InputError(
                         f"case {case.id!r}: {exc.message}",
