@@ -419,7 +419,7 @@ class Runner:
                         f"case {case.id!r}: {exc.message}",
                         file=plan.evalset.path,
                         line=case.metadata.get("_line"),
-                        hint=f"while rendering {prompt.path}",
+                        hint=f"while rendering {_located(exc, prompt.path)}",
                     ) from None
                 for model in plan.models:
                     for r in range(plan.repeat):
@@ -915,7 +915,7 @@ class Runner:
                         f"case {case.id!r}: {exc.message}",
                         file=ev.path,
                         line=case.metadata.get("_line"),
-                        hint=f"while rendering {prompt.path}",
+                        hint=f"while rendering {_located(exc, prompt.path)}",
                     ) from None
 
     def _resume(self, run_ref: str) -> EvalOutcome:
@@ -967,6 +967,12 @@ def error_causes(errors: Iterable[str]) -> list[tuple[str, int]]:
 
     counts = Counter((e.strip().splitlines() or [""])[0][:300] for e in errors)
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _located(exc: InputError, default: str) -> str:
+    """`file:line` of a render error (the prompt or the included file it happened in)."""
+    file = exc.file or default
+    return f"{file}:{exc.line}" if exc.line else file
 
 
 def exit_code_for(outcome: EvalOutcome) -> int:
