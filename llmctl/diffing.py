@@ -304,7 +304,7 @@ def _evalset_gate(cfg: Config, evalset: str) -> dict[str, Any] | None:
 
     try:
         for path in find_evalsets(cfg.root, cfg.evalsets_dir, [evalset]):
-            return load_evalset(path, cfg.root).gate
+            return load_evalset(path, cfg.root, cfg.evalsets_dir).gate
     except InputError:
         return None
     return None

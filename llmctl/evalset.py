@@ -10,6 +10,7 @@ from typing import Any
 from llmctl.config import check_gate
 from llmctl.errors import InputError
 from llmctl.prompt import canonical_json
+from llmctl.sources import check_contained
 from llmctl.types import Case, EvaluatorSpec
 from llmctl.yamlio import LineDict, LineList, load_yaml_file, plain
 
@@ -72,6 +73,7 @@ class Evalset:
     source: SourceSpec | None = None
     description: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    scope: str | None = None  # the folder its source files must stay in (None: the project)
     _cases: list[Case] | None = None
 
     def cases(self) -> list[Case]:
@@ -131,8 +133,11 @@ def display_path(path: Path, root: Path) -> str:
         return str(path)
 
 
-def load_evalset(path: Path, root: Path) -> Evalset:
+def load_evalset(path: Path, root: Path, evalsets_dir: str = "evalsets") -> Evalset:
     """Parse and validate an evalset file (cases from `source:` load lazily)."""
+    scope = _scope_of(path, root, evalsets_dir)
+    if path.absolute().is_relative_to(root.absolute()):
+        check_contained(path, root, scope, shown=path.absolute().relative_to(root.absolute()).as_posix())
     shown = display_path(path, root)
     data = load_yaml_file(path, display=shown)
     if data is None:
@@ -162,7 +167,7 @@ def load_evalset(path: Path, root: Path) -> Evalset:
         ]
     else:
         prompts = [_parse_prompt_ref(prompt_field, shown, data.line_of(pkey))]
-    ev = Evalset(name=name, path=shown, root=root, prompts=prompts, data=plain(data))
+    ev = Evalset(name=name, path=shown, root=root, prompts=prompts, data=plain(data), scope=scope)
     ev.description = str(data.get("description") or "")
     models = data.get("models")
     if models is not None:
@@ -306,26 +311,50 @@ def _parse_source(value: Any, file: str, line: int) -> SourceSpec:
 
 
 def resolve_source_path(ev: Evalset, spec: SourceSpec) -> Path:
+    """The file of a `source: PATH`, relative to the project or to the evalset's folder.
+
+    After resolving symbolic links it must lie inside the evalsets folder (or, for an
+    evalset given by a path elsewhere in the project, inside that evalset's folder),
+    never in a `.git` folder.
+    """
     assert spec.path is not None
     raw = Path(spec.path)
     if raw.is_absolute():
         raise InputError(f"source path {spec.path!r} must be relative to the project", file=ev.path, line=spec.line)
     root = ev.root.resolve()
+    scope = root / ev.scope if ev.scope else root
+
+    def inside(candidate: Path) -> bool:
+        return candidate.is_relative_to(scope) and ".git" not in candidate.relative_to(root).parts
+
     for base in (root, (root / ev.path).parent):
         candidate = (base / raw).resolve()
-        if candidate.is_relative_to(root) and candidate.is_file():
+        if inside(candidate) and candidate.is_file():
             return candidate
+    where = f"{ev.scope}/" if ev.scope else "the project"
     for base in (root, (root / ev.path).parent):
         candidate = (base / raw).resolve()
-        if not candidate.is_relative_to(root) and (candidate.exists() or (base / raw).is_symlink()):
+        if not inside(candidate) and (candidate.exists() or (base / raw).is_symlink()):
             raise InputError(
-                f"source path {spec.path!r} leads outside the project (through '..' or a symbolic link)",
+                f"source path {spec.path!r} leads outside {where} (through '..' or a symbolic link)",
                 file=ev.path,
                 line=spec.line,
             )
     if not (root / raw).resolve().is_relative_to(root):
         raise InputError(f"source path {spec.path!r} escapes the project", file=ev.path, line=spec.line)
     raise InputError(f"source file not found: {spec.path}", file=ev.path, line=spec.line)
+
+
+def _scope_of(path: Path, root: Path, evalsets_dir: str) -> str | None:
+    """The folder (relative to the project) an evalset's files must stay in; None: the project."""
+    try:
+        rel = path.absolute().relative_to(root.absolute())
+    except ValueError:
+        return None
+    folder = Path(evalsets_dir)
+    if rel.parts[: len(folder.parts)] == folder.parts:
+        return folder.as_posix()
+    return None if rel.parent == Path(".") else rel.parent.as_posix()
 
 
 def _read_table(ev: Evalset, spec: SourceSpec) -> list[dict[str, Any]]:

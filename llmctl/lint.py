@@ -191,7 +191,7 @@ def lint_project(cfg: Config) -> LintReport:
     for path in find_evalsets(cfg.root, cfg.evalsets_dir):
         report.evalsets += 1
         try:
-            ev = load_evalset(path, cfg.root)
+            ev = load_evalset(path, cfg.root, cfg.evalsets_dir)
         except LlmctlError as exc:
             report.problems.append(exc)
             continue

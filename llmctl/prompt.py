@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from llmctl import sandbox
 from llmctl.errors import InputError, RenderError
 from llmctl.sources import Source, WorktreeSource, safe_join
 from llmctl.yamlio import LineDict, LineList, decode_text, load_yaml_text, plain
@@ -98,7 +99,7 @@ class _SourceLoader(jinja2.BaseLoader):
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
         relpath = safe_join(self.prompts_dir, template)
-        data = self.source.read(relpath)
+        data = self.source.read(relpath, within=self.prompts_dir)
         if data is None:
             raise jinja2.TemplateNotFound(template)
         return decode_text(data, relpath), relpath, lambda: True
@@ -106,7 +107,7 @@ class _SourceLoader(jinja2.BaseLoader):
 
 def make_environment(source: Source, prompts_dir: str = "prompts") -> ImmutableSandboxedEnvironment:
     """The sandboxed Jinja environment every prompt renders in."""
-    env = ImmutableSandboxedEnvironment(
+    env = sandbox.LimitedEnvironment(
         loader=_SourceLoader(source, prompts_dir),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -117,7 +118,9 @@ def make_environment(source: Source, prompts_dir: str = "prompts") -> ImmutableS
     for name in list(env.globals):
         if name not in _SAFE_GLOBALS:
             del env.globals[name]
-    env.filters["tojson"] = lambda value, indent=None: json.dumps(value, indent=indent, ensure_ascii=False)
+    env.filters["tojson"] = sandbox.limited_filter(
+        "tojson", lambda value, indent=None: json.dumps(value, indent=indent, ensure_ascii=False)
+    )
     return env
 
 
@@ -201,30 +204,59 @@ class Prompt:
         values = dict(variables or {})
         values.update(kwargs)
         context = self.resolve_vars(values)
-        rendered = []
-        for msg, template in zip(self.messages, self._templates(), strict=True):
-            try:
-                text = template.render(context)
-            except SecurityError as exc:
-                raise RenderError(
-                    f"template tried an unsafe operation (blocked by the sandbox): {exc}",
-                    file=self.path,
-                    line=msg.line,
-                ) from None
-            except jinja2.UndefinedError as exc:
-                raise RenderError(f"undefined variable: {exc.message}", file=self.path, line=msg.line) from None
-            except jinja2.TemplateNotFound as exc:
-                raise RenderError(f"included file not found: {exc.name}", file=self.path, line=msg.line) from None
-            except InputError as exc:
-                raise RenderError(exc.message, file=self.path, line=msg.line) from None
-            except jinja2.TemplateError as exc:
-                raise RenderError(f"template error: {exc}", file=self.path, line=msg.line) from None
-            except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-                raise RenderError(
-                    f"template error: {type(exc).__name__}: {exc}", file=self.path, line=msg.line
-                ) from None
-            rendered.append({"role": msg.role, "content": text})
-        return rendered
+        templates = self._templates()
+        started = sandbox.start()
+        try:
+            return [
+                {"role": msg.role, "content": self._render_one(msg, template, context)}
+                for msg, template in zip(self.messages, templates, strict=True)
+            ]
+        finally:
+            if started:
+                sandbox.stop()
+
+    def _render_one(self, msg: MessageTemplate, template: jinja2.Template, context: dict[str, Any]) -> str:
+        """One message under the sandbox's limits; every failure is a RenderError at file:line."""
+        try:
+            return template.render(context)
+        except sandbox.RenderLimit as exc:
+            file, line = self._where(exc, msg)
+            if sandbox.is_deadline(exc):
+                raise sandbox.DeadlineExceeded(str(exc), file=file, line=line) from None
+            raise RenderError(f"template exceeds a render limit: {exc}", file=file, line=line) from None
+        except RecursionError as exc:
+            file, line = self._where(exc, msg)
+            raise RenderError(
+                "template recursion is too deep (a macro that calls itself?)", file=file, line=line
+            ) from None
+        except MemoryError:
+            raise RenderError("template needs too much memory", file=self.path, line=msg.line) from None
+        except SecurityError as exc:
+            raise RenderError(
+                f"template tried an unsafe operation (blocked by the sandbox): {exc}",
+                file=self.path,
+                line=msg.line,
+            ) from None
+        except jinja2.UndefinedError as exc:
+            raise RenderError(f"undefined variable: {exc.message}", file=self.path, line=msg.line) from None
+        except jinja2.TemplateNotFound as exc:
+            raise RenderError(f"included file not found: {exc.name}", file=self.path, line=msg.line) from None
+        except InputError as exc:
+            raise RenderError(exc.message, file=self.path, line=msg.line) from None
+        except jinja2.TemplateError as exc:
+            raise RenderError(f"template error: {exc}", file=self.path, line=msg.line) from None
+        except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+            raise RenderError(f"template error: {type(exc).__name__}: {exc}", file=self.path, line=msg.line) from None
+
+    def _where(self, exc: BaseException, msg: MessageTemplate) -> tuple[str, int | None]:
+        """The file and line a render failure happened at (an included file, or the prompt's)."""
+        found = sandbox.template_location(exc, self.includes)
+        if found is None:
+            return self.path, msg.line
+        name, line = found
+        if name == "<template>":
+            return self.path, msg.line + line - 1
+        return name, line
 
     def variables_used(self) -> dict[str, int]:
         """Variables a template reads without defining them, with the line that uses them."""
@@ -294,7 +326,7 @@ def split_front_matter(text: str, relpath: str) -> tuple[str | None, str, int]:
     raise InputError("front matter opened with '---' is never closed", file=relpath, line=1)
 
 
-def is_prompt_file(relpath: str, source: Source | None = None) -> bool:
+def is_prompt_file(relpath: str, source: Source | None = None, prompts_dir: str = "prompts") -> bool:
     """Prompt files are .yaml/.yml, and .jinja with front matter (others are partials)."""
     base = relpath.rsplit("/", 1)[-1]
     if base in NOT_PROMPTS or not relpath.endswith(PROMPT_SUFFIXES):
@@ -302,14 +334,14 @@ def is_prompt_file(relpath: str, source: Source | None = None) -> bool:
     if relpath.endswith(".jinja"):
         if source is None:
             return True
-        data = source.read(relpath) or b""
+        data = source.read(relpath, within=prompts_dir) or b""
         return data.lstrip(b"\xef\xbb\xbf").startswith(b"---")
     return True
 
 
 def parse_prompt(source: Source, relpath: str, prompts_dir: str = "prompts") -> Prompt:
     """Parse and validate one prompt file; every problem names the file and line."""
-    data_bytes = source.read(relpath)
+    data_bytes = source.read(relpath, within=prompts_dir)
     if data_bytes is None:
         raise InputError("file not found", file=relpath)
     text = decode_text(data_bytes, relpath)
@@ -497,9 +529,25 @@ def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str])
             prompt.messages.append(MessageTemplate(role, content, _content_line(lines, msg.line_of("content"))))
 
 
+def _template_refs(ast: nodes.Template) -> list[tuple[str | None, int]]:
+    """(name, line) of every include/import/extends in a template (None: not a literal name)."""
+    refs: list[tuple[str | None, int]] = []
+    for node in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+        target = node.template  # type: ignore[attr-defined]
+        name = target.value if isinstance(target, nodes.Const) and isinstance(target.value, str) else None
+        refs.append((name, node.lineno))
+    return refs
+
+
 def _collect_includes(prompt: Prompt) -> dict[str, str]:
-    """Every file the prompt includes or imports, transitively (relpath -> text)."""
+    """Every file the prompt includes or imports, transitively (relpath -> text).
+
+    Includes must name a file literally, may not form a cycle (a file that includes
+    itself, directly or through others) and may not nest deeper than
+    `sandbox.MAX_INCLUDE_DEPTH`: each is an InputError at the include's file and line.
+    """
     found: dict[str, str] = {}
+    edges: dict[str, list[tuple[str, int]]] = {}
     pending: list[tuple[str, str, MessageTemplate]] = [(m.content, prompt.path, m) for m in prompt.messages]
     while pending:
         text, origin, msg = pending.pop()
@@ -509,27 +557,54 @@ def _collect_includes(prompt: Prompt) -> dict[str, str]:
             if origin == prompt.path:
                 raise _syntax_error(exc, prompt.path, msg) from None
             raise InputError(f"template syntax error: {exc.message}", file=origin, line=exc.lineno) from None
-        for ref in meta.find_referenced_templates(ast):
+        for ref, ref_line in _template_refs(ast):
+            line = msg.line + ref_line - 1 if origin == prompt.path else ref_line
             if ref is None:
                 raise InputError(
                     "includes must name a file literally (dynamic includes cannot be versioned)",
                     file=origin,
-                    line=msg.line if origin == prompt.path else None,
+                    line=line,
                 )
-            relpath = safe_join(prompt.prompts_dir, ref, file=origin, line=msg.line if origin == prompt.path else None)
+            relpath = safe_join(prompt.prompts_dir, ref, file=origin, line=line)
+            edges.setdefault(origin, []).append((relpath, line))
             if relpath in found:
                 continue
-            data = prompt.source.read(relpath)
+            data = prompt.source.read(relpath, within=prompt.prompts_dir)
             if data is None:
-                raise InputError(
-                    f"included file not found: {ref} (looked for {relpath})",
-                    file=origin,
-                    line=msg.line if origin == prompt.path else None,
-                )
+                raise InputError(f"included file not found: {ref} (looked for {relpath})", file=origin, line=line)
             included = decode_text(data, relpath)
             found[relpath] = included
             pending.append((included, relpath, msg))
+    _check_include_graph(prompt.path, edges)
     return found
+
+
+def _check_include_graph(top: str, edges: dict[str, list[tuple[str, int]]]) -> None:
+    """Refuse include cycles and chains deeper than the sandbox allows (iteratively: no recursion)."""
+    limit = sandbox.MAX_INCLUDE_DEPTH
+    chain: list[str] = [top]
+    on_chain = {top}
+    done: set[str] = set()
+    stack: list[Iterator[tuple[str, int]]] = [iter(edges.get(top, []))]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+            done.add(chain[-1])
+            on_chain.discard(chain.pop())
+            continue
+        target, line = child
+        parent = chain[-1]
+        if target in on_chain:
+            cycle = " -> ".join([*chain[chain.index(target) :], target])
+            raise InputError(f"include cycle: {cycle}", file=parent, line=line)
+        if target in done:
+            continue
+        if len(chain) >= limit:
+            raise InputError(f"includes nested more than {limit} deep (through {target})", file=parent, line=line)
+        chain.append(target)
+        on_chain.add(target)
+        stack.append(iter(edges.get(target, [])))
 
 
 class PromptLibrary:
@@ -541,7 +616,7 @@ class PromptLibrary:
         self._cache: dict[str, Prompt] = {}
 
     def files(self) -> list[str]:
-        return [p for p in self.source.list_files(self.prompts_dir) if is_prompt_file(p, self.source)]
+        return [p for p in self.source.list_files(self.prompts_dir) if is_prompt_file(p, self.source, self.prompts_dir)]
 
     def load_path(self, relpath: str) -> Prompt:
         if relpath not in self._cache:
@@ -552,7 +627,9 @@ class PromptLibrary:
         """The prompt called `name` (path-derived, or its `name:` field)."""
         for suffix in PROMPT_SUFFIXES:
             relpath = f"{self.prompts_dir}/{name}{suffix}"
-            if self.source.read(relpath) is not None and is_prompt_file(relpath, self.source):
+            if self.source.read(relpath, within=self.prompts_dir) is not None and is_prompt_file(
+                relpath, self.source, self.prompts_dir
+            ):
                 prompt = self.load_path(relpath)
                 if prompt.name == name:
                     return prompt

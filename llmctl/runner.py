@@ -24,6 +24,7 @@ from llmctl.errors import EXIT_GATE_FAILED, EXIT_INFRA, EXIT_OK, InputError, Int
 from llmctl.evalset import Evalset, find_evalsets, load_evalset
 from llmctl.prompt import Prompt, PromptLibrary
 from llmctl.safetext import strip_escapes
+from llmctl.sandbox import DeadlineExceeded
 from llmctl.sources import GitSource, Source, WorktreeSource, open_repo
 from llmctl.types import CallResult, Case, CaseOutcome, EvalInput, ModelSpec, ScoreResult
 
@@ -397,15 +398,25 @@ class Runner:
             out.append(built)
         return out
 
-    def _jobs(self, plan: _Plan, skip: set[str]) -> Iterator[_Job]:
+    def _jobs(self, plan: _Plan, skip: set[str], *, render: bool = True) -> Iterator[_Job]:
+        """Every (prompt, case, model, repeat) not in `skip`, rendered (`render=False`: with no
+        messages, for recording cases the deadline left unfinished without rendering them again)."""
         from llmctl.models import cache_key
         from llmctl.store import result_key
 
-        use_cache = not self.options.no_cache
+        use_cache = not self.options.no_cache and render
         for prompt in plan.prompts:
             params = {**prompt.params, **plan.evalset.params}
             for case in plan.cases:
                 evaluators = self._evaluators_for(prompt, [*plan.evalset.evaluators, *case.asserts])
+                if not render:
+                    messages: list[dict[str, str]] = []
+                    for model in plan.models:
+                        for r in range(plan.repeat):
+                            key = result_key(prompt.name, case.id, model.name, r)
+                            if key not in skip:
+                                yield _Job(prompt, model, case, r, messages, params, key, None, evaluators)
+                    continue
                 try:
                     messages = prompt.render(case.vars)
                 except InputError as exc:
@@ -413,7 +424,7 @@ class Runner:
                         f"case {case.id!r}: {exc.message}",
                         file=plan.evalset.path,
                         line=case.metadata.get("_line"),
-                        hint=f"while rendering {prompt.path}",
+                        hint=f"while rendering {_located(exc, prompt.path)}",
                     ) from None
                 for model in plan.models:
                     for r in range(plan.repeat):
@@ -490,7 +501,12 @@ class Runner:
         counts: dict[str, int] = {}
         if result.error is None:
             inp = self._score_inputs(job, result)
+            deadline = self._deadline
             for ev in job.evaluators:
+                if deadline is not None and time.monotonic() >= deadline:
+                    # --deadline covers scoring too: what is left after it is an error, not a pass.
+                    scores.append((ev, ScoreResult(score=0.0, passed=False, error="deadline exceeded before scoring")))
+                    continue
                 try:
                     if ev.is_async:
                         sr = await ev.ascore(inp, functools.partial(call_model, _counts=counts, _lookup=result.cached))
@@ -618,7 +634,7 @@ class Runner:
         for t in tasks:
             t.cancel()
         await asyncio.gather(producer, *tasks, return_exceptions=True)
-        for job in self._jobs(plan, skip | self._finished):
+        for job in self._jobs(plan, skip | self._finished, render=False):
             await self._finish(job, CallResult(output=None, error="deadline exceeded"), writer, None)
 
     async def _prepare_chunks(self, plan: _Plan, skip: set[str], ready: asyncio.Queue[Any]) -> None:
@@ -796,8 +812,14 @@ class Runner:
     # -- entry point ------------------------------------------------------------------------
 
     def run(self) -> EvalOutcome:
+        from llmctl import sandbox
+
+        opts = self.options
+        self._deadline = (time.monotonic() + opts.deadline) if opts.deadline else None
         try:
-            return self._run()
+            # --deadline covers rendering too: a render still going at the deadline stops there.
+            with sandbox.deadline(self._deadline):
+                return self._run()
         finally:
             if self._reserve is not None:
                 self._reserve.release()
@@ -807,7 +829,6 @@ class Runner:
 
     def _run(self) -> EvalOutcome:
         opts = self.options
-        self._deadline = (time.monotonic() + opts.deadline) if opts.deadline else None
         outcome = EvalOutcome()
         library = PromptLibrary(WorktreeSource(self.cfg.root), self.cfg.prompts_dir)
         if opts.resume:
@@ -818,7 +839,7 @@ class Runner:
         paths = find_evalsets(self.cfg.root, self.cfg.evalsets_dir, names)
         if not paths:
             raise InputError(f"no evalsets found in {self.cfg.evalsets_dir}/", hint="create one, or run llmctl init")
-        evalsets = [load_evalset(p, self.cfg.root) for p in paths]
+        evalsets = [load_evalset(p, self.cfg.root, self.cfg.evalsets_dir) for p in paths]
         plans = [(ev, self._plan(ev, library, opts.prompt_ref)) for ev in evalsets]
         if opts.case_globs or opts.rerun_failed is not None:
             plans = [(ev, plan) for ev, plan in plans if plan.cases]
@@ -888,12 +909,19 @@ class Runner:
                 self._evaluators_for(prompt, [*ev.evaluators, *case.asserts])
                 try:
                     prompt.render(case.vars)
+                except DeadlineExceeded as exc:
+                    raise DeadlineExceeded(
+                        f"case {case.id!r}: {exc.message}",
+                        file=exc.file,
+                        line=exc.line,
+                        hint="every case is rendered before the first call: nothing was called or stored",
+                    ) from None
                 except InputError as exc:
                     raise InputError(
                         f"case {case.id!r}: {exc.message}",
                         file=ev.path,
                         line=case.metadata.get("_line"),
-                        hint=f"while rendering {prompt.path}",
+                        hint=f"while rendering {_located(exc, prompt.path)}",
                     ) from None
 
     def _resume(self, run_ref: str) -> EvalOutcome:
@@ -904,7 +932,7 @@ class Runner:
         path = config.get("evalset_path")
         if not path:
             raise InputError(f"run {run['id']} has no evalset path recorded; cannot resume")
-        ev = load_evalset(self.cfg.root / path, self.cfg.root)
+        ev = load_evalset(self.cfg.root / path, self.cfg.root, self.cfg.evalsets_dir)
         self.options.models = config.get("models") or self.options.models
         self.options.repeat = config.get("repeat") or self.options.repeat
         if config.get("shard"):
@@ -946,6 +974,12 @@ def error_causes(errors: Iterable[str]) -> list[tuple[str, int]]:
 
     counts = Counter((e.strip().splitlines() or [""])[0][:300] for e in errors)
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _located(exc: InputError, default: str) -> str:
+    """`file:line` of a render error (the prompt or the included file it happened in)."""
+    file = exc.file or default
+    return f"{file}:{exc.line}" if exc.line else file
 
 
 def exit_code_for(outcome: EvalOutcome) -> int:

@@ -57,21 +57,31 @@ def xml_safe(text: object) -> str:
 _MD_PUNCT = re.compile(r"([\\`*_{}\[\]()#+!|~$-])")
 
 
+# GitHub autolinks issue and pull references (`#123`, `owner/repo#123`, `GH-123`) and
+# notifies `@user`/`@org/team`; a zero-width space after `#`, `GH-` and `@` stops both.
+_REF = re.compile(r"(#|\bGH-)(?=\d)", re.IGNORECASE)
+
+
+def defuse_refs(text: str) -> str:
+    """`#123`, `o/r#3`, `GH-2` and `@mention` as plain text on GitHub (a zero-width space inside)."""
+    return _REF.sub(lambda m: m.group(1) + _ZWSP, text).replace("@", "@" + _ZWSP)
+
+
 def md_inline(text: object, *, max_len: int | None = None) -> str:
     """One line of untrusted text for a Markdown paragraph or table cell.
 
     Newlines become spaces; HTML is entity-escaped; Markdown punctuation (links,
     images, emphasis, code, tables, fences) is backslash-escaped; `@mentions`,
-    `#123` references, bare URLs and emails get a zero-width space so GitHub does
-    not link or notify.
+    `#123`/`owner/repo#123`/`GH-123` references, bare URLs and emails get a
+    zero-width space so GitHub does not link or notify.
     """
     s = strip_escapes("" if text is None else str(text))
     s = " ".join(s.split())
     if max_len is not None and len(s) > max_len:
         s = s[: max_len - 1] + "…"
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    s = defuse_refs(s)  # no issue/PR references, no mentions, no email autolinks
     s = _MD_PUNCT.sub(r"\\\1", s)
-    s = s.replace("@", "@" + _ZWSP)  # no mentions, no email autolinks
     s = s.replace("://", ":" + _ZWSP + "//")  # no bare-URL autolinks
     s = re.sub(r"(?i)\b(www)\.", r"\1" + _ZWSP + ".", s)  # no www. autolinks
     return s

@@ -6,6 +6,7 @@ includes) resolves identically at `WORKTREE`, `main` or `HEAD~2`.
 
 from __future__ import annotations
 
+import posixpath
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -14,11 +15,16 @@ from llmctl.errors import InputError, RefError
 
 
 class Source(Protocol):
-    """Read-only view of the project's files (paths are POSIX, relative to the project root)."""
+    """Read-only view of the project's files (paths are POSIX, relative to the project root).
+
+    `read(relpath, within=FOLDER)` follows symbolic links only while they stay inside
+    FOLDER (a project-relative folder such as `prompts`); without `within`, inside the
+    project. A link that leads anywhere else, or into a `.git` folder, is an InputError.
+    """
 
     label: str
 
-    def read(self, relpath: str) -> bytes | None: ...
+    def read(self, relpath: str, within: str | None = None) -> bytes | None: ...
 
     def list_files(self, folder: str) -> list[str]: ...
 
@@ -31,12 +37,11 @@ class WorktreeSource:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def read(self, relpath: str) -> bytes | None:
+    def read(self, relpath: str, within: str | None = None) -> bytes | None:
         path = self.root / relpath
         try:
-            # A link anywhere on the way (the file or a folder above it) may lead out of the project.
-            if not path.resolve().is_relative_to(self.root.resolve()):
-                raise InputError("symbolic link points outside the project", file=relpath)
+            # A link anywhere on the way (the file or a folder above it) may lead out of `within`.
+            check_contained(path, self.root, within, shown=relpath)
             return path.read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
@@ -69,14 +74,47 @@ class GitSource:
 
     @cached_property
     def _tree_files(self) -> dict[str, Any]:
+        """Every blob of the commit by repository path (symbolic links included, as link blobs)."""
         files: dict[str, Any] = {}
         for blob in self.commit.tree.traverse():
             if blob.type == "blob":
                 files[blob.path] = blob
         return files
 
-    def read(self, relpath: str) -> bytes | None:
-        blob = self._tree_files.get(self.prefix + relpath)
+    def _resolve(self, path: str) -> str | None:
+        """`path` (repository-relative) with every committed symbolic link on the way followed.
+
+        None when a link leads out of the repository or loops; the caller then refuses it.
+        """
+        files = self._tree_files
+        parts = path.split("/")
+        hops = 0
+        i = 0
+        while i < len(parts):
+            head = "/".join(parts[: i + 1])
+            blob = files.get(head)
+            if blob is not None and blob.mode == _GIT_LINK_MODE:
+                hops += 1
+                target = blob.data_stream.read().decode("utf-8", "surrogateescape")
+                if hops > _MAX_LINK_HOPS or target.startswith("/"):
+                    return None
+                joined = posixpath.normpath(posixpath.join(posixpath.dirname(head), target))
+                if joined == ".." or joined.startswith("../"):
+                    return None
+                parts = [p for p in joined.split("/") if p not in ("", ".")] + parts[i + 1 :]
+                i = 0
+                continue
+            i += 1
+        return "/".join(parts)
+
+    def read(self, relpath: str, within: str | None = None) -> bytes | None:
+        wanted = self.prefix + relpath
+        files = self._tree_files
+        resolved = self._resolve(wanted)
+        scope = self.prefix + (within.strip("/") + "/" if within else "")
+        if resolved is None or not resolved.startswith(scope) or ".git" in resolved.split("/"):
+            raise InputError(f"symbolic link points outside {_scope_name(within)} (at {self.label[:12]})", file=relpath)
+        blob = files.get(resolved)
         if blob is None:
             return None
         data: bytes = blob.data_stream.read()
@@ -85,6 +123,29 @@ class GitSource:
     def list_files(self, folder: str) -> list[str]:
         start = self.prefix + folder.rstrip("/") + "/"
         return sorted(p[len(self.prefix) :] for p in self._tree_files if p.startswith(start))
+
+
+_GIT_LINK_MODE = 0o120000
+_MAX_LINK_HOPS = 40
+
+
+def _scope_name(within: str | None) -> str:
+    return f"{within.strip('/')}/" if within else "the project"
+
+
+def check_contained(path: Path, root: Path, within: str | None, *, shown: str) -> Path:
+    """`path` with links resolved; an InputError when that leaves `root/within` or enters `.git`.
+
+    `within` is a folder relative to `root` (e.g. `prompts`); None means the whole project.
+    The folder itself is taken as written: if `prompts/` is a link out of the project,
+    everything in it is outside.
+    """
+    real = path.resolve()
+    top = root.resolve()
+    scope = top / within if within else top
+    if not real.is_relative_to(scope) or ".git" in real.relative_to(top).parts:
+        raise InputError(f"symbolic link points outside {_scope_name(within)}", file=shown)
+    return real
 
 
 def safe_join(base: str, name: str, *, file: str | None = None, line: int | None = None) -> str:

@@ -63,7 +63,7 @@ class MemorySource:
         self.files = dict(files)
         self.label = label
 
-    def read(self, relpath: str) -> bytes | None:
+    def read(self, relpath: str, within: str | None = None) -> bytes | None:
         text = self.files.get(relpath)
         return None if text is None else text.encode("utf-8")
 
@@ -344,7 +344,7 @@ def evalsets_using(cfg: Config, name: str) -> list[Any]:
     found = []
     for path in find_evalsets(cfg.root, cfg.evalsets_dir):
         try:
-            ev = load_evalset(path, cfg.root)
+            ev = load_evalset(path, cfg.root, cfg.evalsets_dir)
         except InputError:
             continue  # `llmctl lint` reports broken evalsets; they cannot gate anything
         if any(p.name == name and p.ref is None for p in ev.prompts):
@@ -928,7 +928,7 @@ def build_bundle(cfg: Config, labels: list[str] | None = None) -> dict[str, Any]
             if release.version not in versions:
                 continue
             prompt = load_release(cfg, name, release, repo)
-            raw = prompt.source.read(prompt.path)
+            raw = prompt.source.read(prompt.path, within=prompt.prompts_dir)
             files = {prompt.path: (raw or b"").decode("utf-8")}
             files.update(prompt.includes)
             releases[release.version] = {

@@ -42,6 +42,48 @@ def symlink_source_outside(project: Path, outside: Path) -> None:
     (project / "evalsets" / "data" / "rows.csv").symlink_to(outside / "rows.csv")
 
 
+def _fake_git_dir(project: Path) -> None:
+    (project / ".git").mkdir(exist_ok=True)
+    (project / ".git" / "config").write_text(
+        '[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW4=\n'
+    )
+
+
+def _include_prompt(project: Path, partial: str) -> None:
+    (project / "prompts" / "partials").mkdir(parents=True, exist_ok=True)
+    (project / "prompts" / "p.yaml").write_text(f"template: '{{% include \"partials/{partial}\" %}}'\n")
+
+
+def symlink_include_git_config(project: Path, outside: Path) -> None:
+    _fake_git_dir(project)
+    _include_prompt(project, "gc.jinja")
+    (project / "prompts" / "partials" / "gc.jinja").symlink_to("../../.git/config")
+
+
+def symlink_include_dotenv(project: Path, outside: Path) -> None:
+    (project / ".env").write_text("OPENAI_API_KEY=sk-secret\n")
+    _include_prompt(project, "env.jinja")
+    (project / "prompts" / "partials" / "env.jinja").symlink_to("../../.env")
+
+
+def symlink_folder_to_project(project: Path, outside: Path) -> None:
+    (project / "leak.yaml").write_text("template: the project root\n")
+    (project / "prompts" / "cfg").symlink_to("..", target_is_directory=True)
+
+
+def symlink_source_git(project: Path, outside: Path) -> None:
+    _fake_git_dir(project)
+    (project / "prompts" / "p.yaml").write_text("template: '{{ x }}'\ninputs: {x: {type: string}}\n")
+    (project / "evalsets" / "e.yaml").write_text("prompt: p\nsource: {path: data/rows.csv, columns: {vars: [x]}}\n")
+    (project / "evalsets" / "data").mkdir(parents=True, exist_ok=True)
+    (project / "evalsets" / "data" / "rows.csv").symlink_to("../../.git/config")
+
+
+def symlink_evalset_dotenv(project: Path, outside: Path) -> None:
+    (project / ".env").write_text("prompt: p\ncases: [{vars: {}}]\n")
+    (project / "evalsets" / "e.yaml").symlink_to("../.env")
+
+
 def alias_bomb(project: Path, outside: Path) -> None:
     lines = ["template: hi", "metadata:", "  l0: &l0 [x, x, x, x, x, x, x, x, x]"]
     for i in range(1, 10):
@@ -92,6 +134,11 @@ SETUPS: dict[str, Callable[[Path, Path], None]] = {
     "symlink_folder_outside": symlink_folder_outside,
     "symlink_source_outside": symlink_source_outside,
     "alias_bomb": alias_bomb,
+    "symlink_include_git_config": symlink_include_git_config,
+    "symlink_include_dotenv": symlink_include_dotenv,
+    "symlink_folder_to_project": symlink_folder_to_project,
+    "symlink_source_git": symlink_source_git,
+    "symlink_evalset_dotenv": symlink_evalset_dotenv,
 }
 
 

@@ -49,7 +49,10 @@ def err_console() -> Console:
 
 def error(message: str) -> None:
     """Print one error message to stderr (plain text; never rich markup from inputs)."""
-    sys.stderr.write(f"error: {message}\n")
+    from llmctl.safetext import terminal_safe
+
+    # Messages quote names from files (evaluator metrics, model aliases, keys): no escapes.
+    sys.stderr.write(f"error: {terminal_safe(message)}\n")
     sys.stderr.flush()
 
 

@@ -41,7 +41,7 @@ def print_results(con: Console, pd: PromptDiff, result: ResultDiff) -> None:
 
     verdict = result.verdict
     title = f"{pd.name} on evalset {result.evalset}: {result.a_run} (A) -> {result.b_run} (B)"
-    table = Table(title=terminal_safe(title), title_justify="left")
+    table = Table(title=Text(terminal_safe(title)), title_justify="left")
     for col in ("group", "metric", "A", "B", "delta", "interval", "p", "gate"):
         table.add_column(col)
     from llmctl.reports._format import metric_cells

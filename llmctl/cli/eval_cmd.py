@@ -223,7 +223,9 @@ def eval_(
         typer.echo(f"dry run: {outcome.dry_run_cases} call(s) rendered and validated; no model was called")
         return
     for name in outcome.skipped:
-        typer.echo(f"skipped {name}: no prompt or evalset change since {baseline}")
+        from llmctl.safetext import terminal_safe
+
+        typer.echo(terminal_safe(f"skipped {name}: no prompt or evalset change since {baseline}"))
     print_outcome(cfg, outcome)
     write_outputs(cfg, outcome, list(output or []))
     if outcome.exit_code:

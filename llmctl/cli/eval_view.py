@@ -24,7 +24,7 @@ def print_summary(summary: dict[str, Any], title: str) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(title), title_justify="left")
+    table = Table(title=Text(_safe(title)), title_justify="left")
     for col in ("prompt / model", "n", "pass rate (95% CI)", "cost", "p50", "p95", "cached", "errors"):
         table.add_column(col, justify="left" if col == "prompt / model" else "right")
     score_lines = []
@@ -70,13 +70,8 @@ def print_verdict(verdict: Any) -> None:
             status = Text("PASS", style="green") if m.passed else Text("FAIL", style="bold red")
         table.add_row(
             Text(_safe(m.group)),
-            m.metric,
-            cells["baseline"],
-            cells["candidate"],
-            cells["delta"],
-            cells["interval"],
-            cells["p_value"],
-            cells["threshold"],
+            Text(_safe(m.metric)),
+            *(Text(_safe(cells[k])) for k in ("baseline", "candidate", "delta", "interval", "p_value", "threshold")),
             status,
         )
     console.print(table)
@@ -94,7 +89,7 @@ def print_verdict(verdict: Any) -> None:
             Text(f"  flaky: {_safe(flaky.prompt)} / {_safe(flaky.model)} / {_safe(flaky.case_id)}", style="yellow")
         )
     style = "bold green" if verdict.passed else "bold red"
-    console.print(Text(verdict.summary_line(), style=style))
+    console.print(Text(_safe(verdict.summary_line()), style=style))
 
 
 def print_outcome(cfg: Config, outcome: Any) -> None:

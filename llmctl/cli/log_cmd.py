@@ -33,6 +33,7 @@ def log(
     from rich.text import Text
 
     from llmctl import versions
+    from llmctl.safetext import terminal_safe as safe
 
     cfg = _common.load_config()
     data = versions.prompt_log(cfg, name, versions.open_store(cfg))
@@ -42,9 +43,9 @@ def log(
     con = _common.console()
     results = {r["version"]: r.get("results") for r in data["releases"]}
     if not data["events"]:
-        con.print(Text(f"{name}: no releases yet (release one with `llmctl promote {name} --to LABEL`)"))
+        con.print(Text(safe(f"{name}: no releases yet (release one with `llmctl promote {name} --to LABEL`)")))
     else:
-        table = Table(title=f"{name}: versions and labels", title_justify="left")
+        table = Table(title=Text(safe(f"{name}: versions and labels")), title_justify="left")
         for col in ("date", "event", "version", "commit", "author", "pass rate", "cost/case", "p95"):
             table.add_column(col, no_wrap=col in ("date", "commit"))
         for ev in data["events"]:
@@ -58,22 +59,22 @@ def log(
             if ev.get("forced"):
                 what += " [forced]"
             table.add_row(
-                Text(str(ev["date"] or "")),
-                Text(what),
-                Text(ev["version"]),
-                Text((ev.get("commit") or "")[:10]),
-                Text(ev.get("author") or ""),
+                Text(safe(ev["date"] or "")),
+                Text(safe(what)),
+                Text(safe(ev["version"])),
+                Text(safe((ev.get("commit") or "")[:10])),
+                Text(safe(ev.get("author") or "")),
                 Text(_pct(res.get("pass_rate"))),
                 Text(_cost(res.get("cost_usd_mean"))),
                 Text(_ms(res.get("latency_p95"))),
             )
         con.print(table)
         labels = ", ".join(f"{k} = {v}" for k, v in data["labels"].items()) or "(none)"
-        con.print(Text(f"labels: {labels}"))
+        con.print(Text(safe(f"labels: {labels}")))
     wt = data.get("worktree")
     if wt is not None:
         if wt.get("released_as"):
-            con.print(Text(f"work tree: {wt['hash'][:19]} (= {wt['released_as']})"))
+            con.print(Text(safe(f"work tree: {wt['hash'][:19]} (= {wt['released_as']})")))
         else:
             res = wt.get("results") or {}
             extra = f", pass rate {_pct(res.get('pass_rate'))}" if res.get("pass_rate") is not None else ""

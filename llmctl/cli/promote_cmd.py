@@ -54,7 +54,9 @@ def promote(
         if result.tag:
             out.append(f"  tagged {result.tag}")
         out.extend(f"  {m}" for m in result.messages)
-    typer.echo("\n".join(out))
+    from llmctl.safetext import terminal_safe
+
+    typer.echo(terminal_safe("\n".join(out)))  # prompt, label and evalset names come from files
 
 
 def register(app: typer.Typer) -> None:

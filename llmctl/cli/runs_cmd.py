@@ -153,7 +153,7 @@ def merge(
     if evalset_path and (cfg.root / evalset_path).is_file():
         from llmctl.evalset import load_evalset
 
-        gate = gate.merged(load_evalset(cfg.root / evalset_path, cfg.root).gate)
+        gate = gate.merged(load_evalset(cfg.root / evalset_path, cfg.root, cfg.evalsets_dir).gate)
     verdicts: list[Verdict] = []
 
     def finish(candidate, baseline):  # type: ignore[no-untyped-def]

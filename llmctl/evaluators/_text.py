@@ -8,7 +8,6 @@ fraction of values found (pass needs all of them, or `threshold` of them).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from llmctl.evaluators._base import CheckError, Evaluator, Raw, opt, short
@@ -160,7 +159,11 @@ class ContainsAll(_ContainsMany):
         return fraction, passed, f"expected to contain {short(missing)}"
 
 
-_FLAG_LETTERS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "a": re.ASCII}
+# The `regex` package (not `re`): its `timeout=` stops a catastrophically backtracking
+# pattern (`^(\w+\s?)*$` on a long output) instead of blocking the event loop for hours.
+# VERSION0 keeps Python `re` syntax and semantics. Imported where a regex is built.
+_FLAG_NAMES = {"i": "IGNORECASE", "m": "MULTILINE", "s": "DOTALL", "x": "VERBOSE", "a": "ASCII"}
+REGEX_TIMEOUT_S = 1.0
 
 
 @evaluator("regex", aliases=["regexp", "matches"])
@@ -170,43 +173,64 @@ class Regex(Evaluator):
     options = {
         "value": opt(str, help="the pattern, Python `re` syntax, searched anywhere in the output"),
         "flags": opt(str, list, help="letters 'imsxa' or names like [IGNORECASE, MULTILINE]"),
+        "timeout": opt(
+            int,
+            float,
+            default=REGEX_TIMEOUT_S,
+            help="seconds one match may take; longer (catastrophic backtracking) fails the case with an error",
+        ),
     }
 
     def setup(self, *, resolve: bool = True) -> None:
+        import regex
+
         self.flags = self._parse_flags(self.config.get("flags"))
+        self.timeout = float(self.option("timeout"))
+        if not 0 < self.timeout <= 3600:
+            raise self.error("'timeout' must be more than 0 and at most 3600 seconds", "timeout")
         pattern = self.config.get("value")
-        self._pattern: re.Pattern[str] | None = None
+        self._pattern: Any = None
         if pattern is not None:
             try:
-                self._pattern = re.compile(pattern, self.flags)
-            except re.error as exc:
+                self._pattern = regex.compile(pattern, self.flags | regex.VERSION0)
+            except regex.error as exc:
                 raise self.error(f"invalid regex {short(pattern)}: {exc}", "value") from None
 
     def _parse_flags(self, flags: Any) -> int:
+        import regex
+
         if flags is None:
             return 0
         result = 0
         if isinstance(flags, str):
             for letter in flags.lower():
-                if letter not in _FLAG_LETTERS:
+                if letter not in _FLAG_NAMES:
                     raise self.error(f"unknown regex flag {letter!r} (use letters from 'imsxa')", "flags")
-                result |= _FLAG_LETTERS[letter]
+                result |= getattr(regex, _FLAG_NAMES[letter])
             return result
         for name in flags:
-            flag = getattr(re.RegexFlag, str(name).upper(), None)
-            if not isinstance(flag, re.RegexFlag):
+            if str(name).upper() not in _FLAG_NAMES.values():
                 raise self.error(f"unknown regex flag {name!r}", "flags")
-            result |= flag
+            result |= getattr(regex, str(name).upper())
         return result
 
     def check(self, inp: EvalInput) -> Raw:
+        import regex
+
         pattern = self._pattern
         if pattern is None:
             try:
-                pattern = re.compile(_as_text(self.reference(inp)), self.flags)
-            except re.error as exc:
+                pattern = regex.compile(_as_text(self.reference(inp)), self.flags | regex.VERSION0)
+            except regex.error as exc:
                 raise CheckError(f"regex: invalid pattern in the case's expected: {exc}") from None
-        if pattern.search(inp.output):
+        try:
+            found = pattern.search(inp.output, timeout=self.timeout)
+        except TimeoutError:
+            raise CheckError(
+                f"regex: /{short(pattern.pattern)[1:-1]}/ took more than {self.timeout:g} s on a "
+                f"{len(inp.output)}-character output (catastrophic backtracking?); raise `timeout:` or simplify it"
+            ) from None
+        if found:
             return 1.0, None, f"matches /{pattern.pattern}/"
         return 0.0, None, f"expected to match /{short(pattern.pattern)[1:-1]}/"
 

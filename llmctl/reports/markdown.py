@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from llmctl.reports._data import ReportData
 from llmctl.reports._format import metric_cells, summary_cells
-from llmctl.safetext import _ZWSP, html_text, md_code_block, md_inline
+from llmctl.safetext import _ZWSP, defuse_refs, html_text, md_code_block, md_inline
 
 MAX_FLIPPED = 50
 MAX_OUTPUT_CHARS = 3000
@@ -19,8 +19,8 @@ def _md_html(text: object, max_len: int = 200) -> str:
     s = " ".join(str(text or "").split())
     if len(s) > max_len:
         s = s[: max_len - 1] + "…"
-    s = html_text(s)
-    return s.replace("@", "@" + _ZWSP).replace("://", ":" + _ZWSP + "//").replace("`", "&#96;")
+    s = defuse_refs(html_text(s))
+    return s.replace("://", ":" + _ZWSP + "//").replace("`", "&#96;")
 
 
 def _row(cells: list[str]) -> str:
@@ -117,7 +117,7 @@ def _flipped(data: ReportData, max_flipped: int, max_chars: int) -> list[str]:
     out = [f"### Flipped cases ({down} pass → fail, {up} fail → pass)", ""]
     for f in flipped[:max_flipped]:
         arrow = "❌ pass → fail" if f.direction == "pass->fail" else "✅ fail → pass"
-        rep = f" #{f.repeat_index}" if f.repeat_index else ""
+        rep = f" (repeat {f.repeat_index})" if f.repeat_index else ""  # not `#N`: GitHub would link it
         out.append(
             f"<details><summary>{arrow}: <code>{_md_html(f.case_id)}{rep}</code> "
             f"({_md_html(f.prompt)} × {_md_html(f.model)})</summary>"

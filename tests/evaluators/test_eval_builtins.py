@@ -73,6 +73,26 @@ def test_regex():
     assert make("regex").score(inp("abc", expected="(")).error
 
 
+def test_catastrophic_regex_times_out_as_a_failed_case():
+    """`^(a|aa)+$` backtracks exponentially; the match stops at `timeout` with a reason (issue 10 item 4)."""
+    import time
+
+    ev = make("regex", value=r"^(a|aa)+$", timeout=0.2)
+    started = time.monotonic()
+    result = ev.score(inp("a" * 40 + "!"))
+    assert time.monotonic() - started < 5
+    assert not result.passed and result.score == 0.0
+    assert result.error and "took more than 0.2 s" in result.error and "41-character output" in result.error
+    assert make("regex", value=r"^(a|aa)+$").score(inp("aaaa")).passed  # the pattern itself is fine
+
+
+def test_regex_timeout_option_is_checked():
+    from llmctl.errors import InputError
+
+    with pytest.raises(InputError, match="'timeout' must be more than 0"):
+        make("regex", value="a", timeout=0)
+
+
 def test_starts_with():
     ev = make("starts_with", value="Dear")
     assert ev.score(inp("  Dear Ana,")).passed

@@ -95,6 +95,22 @@ def test_md_helpers():
     assert "<script>" not in html and html.count("<pre>") == 1
 
 
+def test_md_inline_defuses_references_and_mentions():
+    """GitHub must not link `#123`, `o/r#3`, `GH-2` or notify `@team` from untrusted text (issue 10 item 7)."""
+    import re
+
+    from llmctl.reports.markdown import _md_html
+
+    text = "fixes #123, see octo/repo#3 and GH-2, gh-7; cc @org/team and a@b.c"
+    for rendered in (md_inline(text), _md_html(text)):
+        plain = rendered.replace("\\", "")
+        assert not re.search(r"#\d", plain), rendered
+        assert not re.search(r"(?i)\bGH-\d", plain), rendered
+        assert not re.search(r"@[A-Za-z]", plain), rendered
+        assert "123" in plain and "octo/repo" in plain  # the text is still there
+    assert md_inline("issue #1") == "issue \\#\u200b1"
+
+
 def test_markdown_without_verdict_and_truncation():
     outs = [outcome(f"c{i}", i % 2 == 0, "y" * 10) for i in range(4)]
     md = render_report("md", ReportData({"evalset": "x"}, outs))
