@@ -70,7 +70,7 @@ def print_verdict(verdict: Any) -> None:
             status = Text("PASS", style="green") if m.passed else Text("FAIL", style="bold red")
         table.add_row(
             Text(_safe(m.group)),
-            m.metric,
+            Text(_safe(m.metric)),  # `pass_rate[contains]` is not rich markup
             cells["baseline"],
             cells["candidate"],
             cells["delta"],
@@ -93,8 +93,12 @@ def print_verdict(verdict: Any) -> None:
         console.print(
             Text(f"  flaky: {_safe(flaky.prompt)} / {_safe(flaky.model)} / {_safe(flaky.case_id)}", style="yellow")
         )
+    for m in verdict.metrics:
+        if m.metric.startswith("critical[") and not m.passed:
+            console.print(Text(f"critical check {_safe(m.metric[9:-1])} failed in {_safe(m.group)}:", style="bold red"))
+            console.print(Text(f"  {_safe(m.note)}"))
     style = "bold green" if verdict.passed else "bold red"
-    console.print(Text(verdict.summary_line(), style=style))
+    console.print(Text(_safe(verdict.summary_line()), style=style))
 
 
 def print_outcome(cfg: Config, outcome: Any) -> None:

@@ -2,6 +2,7 @@
 
 Answers are deterministic functions of the request:
 
+- ``responder(messages)``, when set, answers first (None falls through);
 - the last user message is matched against ``responses`` (substring -> answer,
   first match in order); otherwise ``default``; otherwise the last user message
   is echoed back;
@@ -52,7 +53,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,9 @@ class ServerConfig:
     slow_ms: float = 30_000.0
     require_key: str | None = None
     bodies: dict[str, Any] = field(default_factory=dict)
+    # Answers from the whole conversation, before `responses` (None: fall through to them):
+    # lets a test model obey or ignore its system prompt.
+    responder: Callable[[list[dict[str, Any]]], str | None] | None = None
 
 
 def _text(content: Any) -> str:
@@ -136,7 +140,11 @@ class _State:
             r -= rate
         return "ok"
 
-    def answer(self, last_user: str) -> str:
+    def answer(self, last_user: str, messages: list[dict[str, Any]] | None = None) -> str:
+        if self.config.responder is not None:
+            reply = self.config.responder(list(messages or []))
+            if reply is not None:
+                return reply
         for needle, reply in self.config.responses.items():
             if needle in last_user:
                 return reply
@@ -230,7 +238,7 @@ def _make_app(state: _State) -> web.Application:
                 data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
                 return web.Response(body=data, content_type="application/json")
 
-        answer = state.answer(last_user)
+        answer = state.answer(last_user, messages)
         finish = "stop"
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
         words = answer.split()
