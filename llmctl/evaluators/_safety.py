@@ -490,8 +490,9 @@ class Moderation(Evaluator):
     async def acheck(self, inp: EvalInput, call_model: CallModel) -> Raw | ScoreResult:
         import os
 
-        import litellm
+        from llmctl.models._litellm import import_litellm
 
+        litellm = import_litellm()  # bundled cost map: nothing fetched at run time
         kwargs: dict[str, Any] = {}
         if self.config.get("api_base"):
             kwargs["api_base"] = self.config["api_base"]

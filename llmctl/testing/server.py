@@ -2,6 +2,7 @@
 
 Answers are deterministic functions of the request:
 
+- ``/v1/moderations`` flags an input containing a key of ``moderation_flags`` (in its category);
 - ``responder(messages)``, when set, answers first (None falls through);
 - the last user message is matched against ``responses`` (substring -> answer,
   first match in order); otherwise ``default``; otherwise the last user message
@@ -86,6 +87,8 @@ class ServerConfig:
     bodies: dict[str, Any] = field(default_factory=dict)
     # Answers from the whole conversation, before `responses` (None: fall through to them):
     # lets a test model obey or ignore its system prompt.
+    # /v1/moderations: an input containing a key is flagged in that key's category
+    moderation_flags: dict[str, str] = field(default_factory=dict)
     responder: Callable[[list[dict[str, Any]]], str | None] | None = None
 
 
@@ -280,9 +283,24 @@ def _make_app(state: _State) -> web.Application:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "llmctl"} for m in state.config.models]
         return web.json_response({"object": "list", "data": data})
 
+    async def moderations(request: web.Request) -> web.Response:
+        state.requests += 1
+        body = json.loads(await request.read())
+        inputs = body.get("input")
+        texts = inputs if isinstance(inputs, list) else [inputs]
+        results = []
+        for text in texts:
+            hits = {cat for needle, cat in state.config.moderation_flags.items() if needle in str(text)}
+            cats = {c: c in hits for c in sorted({*state.config.moderation_flags.values(), "hate", "violence"})}
+            scores = {c: 0.97 if hit else 0.01 for c, hit in cats.items()}
+            results.append({"flagged": bool(hits), "categories": cats, "category_scores": scores})
+        state.statuses["200"] += 1
+        return web.json_response({"id": f"modr-fake-{state.requests}", "model": body.get("model"), "results": results})
+
     app = web.Application()
     for prefix in ("/v1", ""):
         app.router.add_post(f"{prefix}/chat/completions", chat)
+        app.router.add_post(f"{prefix}/moderations", moderations)
         app.router.add_get(f"{prefix}/models", models)
     return app
 

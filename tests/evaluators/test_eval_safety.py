@@ -293,26 +293,43 @@ def test_moderation_without_a_model_is_a_config_error_never_a_pass() -> None:
     assert exc.value.line == 7
 
 
-def test_moderation_flags_through_litellm(monkeypatch: pytest.MonkeyPatch) -> None:
-    import litellm
+def test_moderation_flags_through_litellm_against_the_local_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmctl.testing.server import FakeOpenAIServer
 
-    async def fake(input: str, model: str, **kw: object) -> dict[str, object]:
-        flagged = "hate" in input
-        return {
-            "results": [
-                {
-                    "flagged": flagged,
-                    "categories": {"hate": flagged},
-                    "category_scores": {"hate": 0.9 if flagged else 0.01},
-                }
-            ]
-        }
+    monkeypatch.setenv("FAKE_MODERATION_KEY", "sk-test-not-a-real-key")
+    with FakeOpenAIServer(moderation_flags={"kill": "violence"}) as srv:
+        ev = make(
+            "moderation",
+            model="openai/omni-moderation-latest",
+            api_base=srv.base_url,
+            api_key_env="FAKE_MODERATION_KEY",
+        )
+        bad = run(ev, inp("I will kill you"))
+        assert not bad.passed and bad.reason == "flagged by openai/omni-moderation-latest: violence"
+        assert bad.score == pytest.approx(0.03)
+        good = run(ev, inp("a kind note"))
+        assert good.passed and good.error is None
+        only_hate = make(
+            "moderation",
+            model="openai/omni-moderation-latest",
+            api_base=srv.base_url,
+            api_key_env="FAKE_MODERATION_KEY",
+            categories=["hate"],
+        )
+        assert run(only_hate, inp("I will kill you")).passed
+        assert srv.requests == 3
 
-    monkeypatch.setattr(litellm, "amoderation", fake)
-    ev = make("moderation", model="openai/omni-moderation-latest")
-    bad = run(ev, inp("some hate speech"))
-    assert not bad.passed and "flagged by openai/omni-moderation-latest: hate" in bad.reason
-    assert run(ev, inp("a kind note")).passed
+
+def test_moderation_unreachable_endpoint_is_an_error_not_a_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_MODERATION_KEY", "sk-test-not-a-real-key")
+    ev = make(
+        "moderation",
+        model="openai/omni-moderation-latest",
+        api_base="http://127.0.0.1:9/v1",
+        api_key_env="FAKE_MODERATION_KEY",
+    )
+    r = run(ev, inp("hello"))
+    assert r.error and not r.passed and "sk-test-not-a-real-key" not in r.error
 
 
 def test_moderation_call_error_is_an_error() -> None:
