@@ -284,6 +284,25 @@ def test_refusal_custom_patterns() -> None:
         make("refusal", only=True)
 
 
+def test_refusal_judge_is_asked_only_when_no_pattern_matches() -> None:
+    from tests.evaluators.evalkit import FakeModel, verdict
+
+    ev = make("refusal", judge="demo-judge")
+    assert ev.is_async and not make("refusal").is_async
+    model = FakeModel(lambda messages, n: verdict(1.0, True, "it declines politely"))
+    assert run(ev, inp("I can't help with that."), model).passed
+    assert model.calls == []  # a pattern matched: no call
+    r = run(ev, inp("Hmm, let's talk about something else."), model)
+    assert r.passed and r.reason == "judge demo-judge: it declines politely"
+    assert len(model.calls) == 1 and model.calls[0][0] == "demo-judge"
+    assert "refuses or declines" in model.calls[0][1][0]["content"] + model.calls[0][1][-1]["content"]
+    no = FakeModel(lambda messages, n: verdict(0.0, False, "it answers"))
+    assert not run(ev, inp("Sure, here it is."), no).passed
+    broken = FakeModel(lambda messages, n: "not json")
+    r = run(ev, inp("Sure, here it is."), broken)
+    assert r.error and not r.passed
+
+
 # -- moderation --------------------------------------------------------------------------------
 
 
