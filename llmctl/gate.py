@@ -63,6 +63,7 @@ class MetricVerdict:
     threshold: str
     passed: bool
     note: str = ""
+    cases: list[str] = field(default_factory=list)  # the failing cases a critical check names
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -83,6 +84,7 @@ class MetricVerdict:
             threshold=data.get("threshold", ""),
             passed=bool(data["passed"]),
             note=data.get("note", ""),
+            cases=list(data.get("cases") or []),
         )
 
 
@@ -196,7 +198,7 @@ class Verdict:
             checked = sum(1 for m in self.metrics if m.threshold != REPORT_ONLY)
             text = f"gate PASSED ({checked} check(s) over {len(self.groups)} group(s))"
         else:
-            failed = ", ".join(f"{m.group}: {m.metric}" for m in self.failures)
+            failed = ", ".join(f"{m.group}: {m.metric}{_named_cases(m.cases)}" for m in self.failures)
             text = f"gate FAILED: {failed}"
         if not self.has_baseline:
             text += " [no baseline: absolute floors only]"
@@ -318,6 +320,7 @@ def compare(
     for key in sorted(cand_groups):
         base = base_groups.get(key) if has_baseline else None
         groups.append(_compare_group(key, base, cand_groups[key], gate, resamples=resamples, seed=seed))
+        apply_critical(groups[-1], base, cand_groups[key])
     notes: list[str] = []
     if not has_baseline:
         notes.append("No baseline: only absolute floors (min_pass_rate) were applied.")
@@ -753,3 +756,75 @@ def _flaky(prompt: str, model: str, run: str, side: _Side) -> list[FlakyCase]:
         n = int(side.samples[k])
         out.append(FlakyCase(prompt, model, side.case_ids[k], run, round(float(rate[k]) * n), n))
     return out
+
+
+# --- critical checks (DESIGN.md "Safety") ---------------------------------------------------------
+
+
+def _named_cases(cases: list[str], limit: int = 5) -> str:
+    if not cases:
+        return ""
+    more = f" and {len(cases) - limit} more" if len(cases) > limit else ""
+    return f" (case {', '.join(cases[:limit])}{more})"
+
+
+def _critical_failures(outcomes: list[CaseOutcome] | None) -> tuple[dict[str, list[CaseOutcome]], dict[str, int]]:
+    """Per `severity: critical` evaluator: the results it failed (an evaluator error is a failure) and how many
+    it checked. Results with a call error have no output to check and are left out."""
+    failing: dict[str, list[CaseOutcome]] = defaultdict(list)
+    checked: dict[str, int] = defaultdict(int)
+    for o in outcomes or []:
+        if o.error is not None:
+            continue
+        for name in o.critical:
+            checked[name] += 1
+            if not o.evaluator_passed.get(name, False):
+                failing[name].append(o)
+    return failing, checked
+
+
+def critical_metrics(
+    group: str, baseline: list[CaseOutcome] | None, candidate: list[CaseOutcome]
+) -> list[MetricVerdict]:
+    """One verdict per critical evaluator: it fails on a single failing case, whatever the statistics say.
+
+    The verdict names the failing cases (`cases`, and in `note` with the first reason)."""
+    failing, checked = _critical_failures(candidate)
+    base_failing, base_checked = _critical_failures(baseline)
+    out = []
+    for name in sorted(checked):
+        fails = failing.get(name, [])
+        ids = list(dict.fromkeys(o.case_id for o in fails))
+        if fails:
+            first = fails[0]
+            note = (
+                f"{len(fails)} of {checked[name]} result(s) failed a critical check; "
+                f"{first.case_id}: {first.reasons.get(name, '')}"
+            )
+        else:
+            note = f"all {checked[name]} result(s) passed"
+        base_value = float(len(base_failing.get(name, []))) if base_checked.get(name) else None
+        out.append(
+            MetricVerdict(
+                group,
+                f"critical[{name}]",
+                base_value,
+                float(len(fails)),
+                None,
+                None,
+                None,
+                "no failing case",
+                not fails,
+                note,
+                ids,
+            )
+        )
+    return out
+
+
+def apply_critical(verdict: GroupVerdict, baseline: list[CaseOutcome] | None, candidate: list[CaseOutcome]) -> None:
+    """Add the critical checks of one group to its verdict (a failing one fails the group)."""
+    metrics = critical_metrics(verdict.name, baseline, candidate)
+    if metrics:
+        verdict.metrics.extend(metrics)
+        verdict.passed = verdict.passed and all(m.passed for m in metrics)

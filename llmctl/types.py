@@ -130,3 +130,4 @@ class CaseOutcome:
     cached: bool = False
     output: str | None = None
     version_hash: str = ""
+    critical: list[str] = field(default_factory=list)  # names of its `severity: critical` evaluators

@@ -88,6 +88,10 @@ def print_verdict(verdict: Any) -> None:
         console.print(
             Text(f"  flaky: {_safe(flaky.prompt)} / {_safe(flaky.model)} / {_safe(flaky.case_id)}", style="yellow")
         )
+    for m in verdict.metrics:
+        if m.metric.startswith("critical[") and not m.passed:
+            console.print(Text(f"critical check {_safe(m.metric[9:-1])} failed in {_safe(m.group)}:", style="bold red"))
+            console.print(Text(f"  {_safe(m.note)}"))
     style = "bold green" if verdict.passed else "bold red"
     console.print(Text(_safe(verdict.summary_line()), style=style))
 

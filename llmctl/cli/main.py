@@ -55,6 +55,7 @@ def _register() -> None:
         lint_cmd,
         log_cmd,
         promote_cmd,
+        redteam_cmd,
         render_cmd,
         report_cmd,
         runs_cmd,
@@ -74,6 +75,7 @@ def _register() -> None:
         report_cmd,
         bundle_cmd,
         comment_cmd,
+        redteam_cmd,
     ):
         module.register(app)
 

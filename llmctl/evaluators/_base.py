@@ -61,7 +61,9 @@ COMMON_OPTIONS: dict[str, Option] = {
     "weight": opt(int, float, default=1.0, help="weight in the case's weighted score (>= 0)"),
     "threshold": opt(int, float, help="pass when score >= threshold (after `not`)"),
     "metric": opt(str, help="the name scores are reported under (default: the type)"),
+    "severity": opt(str, help="critical: one failing case fails the gate, whatever the statistics"),
 }
+SEVERITIES = ("normal", "critical")
 
 
 def short(value: Any, limit: int = 60) -> str:
@@ -99,6 +101,10 @@ class Evaluator:
         if weight < 0:
             raise self.error("'weight' must be >= 0", "weight")
         self.weight = weight
+        severity = self.config.get("severity")
+        if severity is not None and severity not in SEVERITIES:
+            raise self.error(f"unknown severity {severity!r} (known: {', '.join(SEVERITIES)})", "severity")
+        self.critical = severity == "critical"
         threshold = self.config.get("threshold")
         self.threshold = self.default_threshold if threshold is None else float(threshold)
         if not 0.0 <= self.threshold <= 1.0 and self.validates_threshold_range():

@@ -15,7 +15,7 @@ def _kind(metric: str) -> str:
         return "cost"
     if metric.startswith("latency"):
         return "ms"
-    if metric == "errors":
+    if metric == "errors" or metric.startswith("critical["):
         return "count"
     return "score"
 

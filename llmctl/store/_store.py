@@ -337,7 +337,8 @@ class Store:
         # Only the order within a result matters (its evaluators in configuration order).
         scores = con.execute(
             "SELECT result_key, evaluator, COALESCE(score, 0.0::DOUBLE), "
-            "COALESCE(passed, false) AND error IS NULL, COALESCE(error, reason, '') "
+            "COALESCE(passed, false) AND error IS NULL, COALESCE(error, reason, ''), "
+            "COALESCE(json_extract_string(config, '$.severity') = 'critical', false) "
             "FROM scores WHERE run_id = ? ORDER BY idx",
             [rid],
         ).fetchall()
@@ -347,21 +348,24 @@ class Store:
     def _build_outcomes(results: list[tuple[Any, ...]], scores: list[tuple[Any, ...]]) -> list[CaseOutcome]:
         # result key -> (scores, passed, reasons), each keyed by evaluator name
         by_key: dict[str, tuple[dict[str, float], dict[str, bool], dict[str, str]]] = {}
+        critical: dict[str, list[str]] = {}  # result key -> its `severity: critical` evaluators
         get = by_key.get
-        for key, name, value, ok, reason in scores:
+        for key, name, value, ok, reason, is_critical in scores:
             dicts = get(key)
             if dicts is None:
                 by_key[key] = ({name: value}, {name: ok}, {name: reason})
-                continue
-            values, oks, reasons = dicts
-            if name in values:
-                n = 2
-                while f"{name}#{n}" in values:
-                    n += 1
-                name = f"{name}#{n}"
-            values[name] = value
-            oks[name] = ok
-            reasons[name] = reason
+            else:
+                values, oks, reasons = dicts
+                if name in values:
+                    n = 2
+                    while f"{name}#{n}" in values:
+                        n += 1
+                    name = f"{name}#{n}"
+                values[name] = value
+                oks[name] = ok
+                reasons[name] = reason
+            if is_critical:
+                critical.setdefault(key, []).append(name)
         out: list[CaseOutcome] = []
         append = out.append
         for key, prompt, model, case_id, rep, passed, error, cost, latency, cached, output, vh in results:
@@ -385,6 +389,7 @@ class Store:
                     cached=bool(cached),
                     output=output,
                     version_hash=vh or "",
+                    critical=critical.get(key, []),
                 )
             )
         return out

@@ -2,6 +2,8 @@
 
 Answers are deterministic functions of the request:
 
+- ``/v1/moderations`` flags an input containing a key of ``moderation_flags`` (in its category);
+- ``responder(messages)``, when set, answers first (None falls through);
 - the last user message is matched against ``responses`` (substring -> answer,
   first match in order); otherwise ``default``; otherwise the last user message
   is echoed back;
@@ -52,7 +54,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +85,11 @@ class ServerConfig:
     slow_ms: float = 30_000.0
     require_key: str | None = None
     bodies: dict[str, Any] = field(default_factory=dict)
+    # Answers from the whole conversation, before `responses` (None: fall through to them):
+    # lets a test model obey or ignore its system prompt.
+    # /v1/moderations: an input containing a key is flagged in that key's category
+    moderation_flags: dict[str, str] = field(default_factory=dict)
+    responder: Callable[[list[dict[str, Any]]], str | None] | None = None
 
 
 def _text(content: Any) -> str:
@@ -136,7 +143,11 @@ class _State:
             r -= rate
         return "ok"
 
-    def answer(self, last_user: str) -> str:
+    def answer(self, last_user: str, messages: list[dict[str, Any]] | None = None) -> str:
+        if self.config.responder is not None:
+            reply = self.config.responder(list(messages or []))
+            if reply is not None:
+                return reply
         for needle, reply in self.config.responses.items():
             if needle in last_user:
                 return reply
@@ -230,7 +241,7 @@ def _make_app(state: _State) -> web.Application:
                 data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
                 return web.Response(body=data, content_type="application/json")
 
-        answer = state.answer(last_user)
+        answer = state.answer(last_user, messages)
         finish = "stop"
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
         words = answer.split()
@@ -272,9 +283,24 @@ def _make_app(state: _State) -> web.Application:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "llmctl"} for m in state.config.models]
         return web.json_response({"object": "list", "data": data})
 
+    async def moderations(request: web.Request) -> web.Response:
+        state.requests += 1
+        body = json.loads(await request.read())
+        inputs = body.get("input")
+        texts = inputs if isinstance(inputs, list) else [inputs]
+        results = []
+        for text in texts:
+            hits = {cat for needle, cat in state.config.moderation_flags.items() if needle in str(text)}
+            cats = {c: c in hits for c in sorted({*state.config.moderation_flags.values(), "hate", "violence"})}
+            scores = {c: 0.97 if hit else 0.01 for c, hit in cats.items()}
+            results.append({"flagged": bool(hits), "categories": cats, "category_scores": scores})
+        state.statuses["200"] += 1
+        return web.json_response({"id": f"modr-fake-{state.requests}", "model": body.get("model"), "results": results})
+
     app = web.Application()
     for prefix in ("/v1", ""):
         app.router.add_post(f"{prefix}/chat/completions", chat)
+        app.router.add_post(f"{prefix}/moderations", moderations)
         app.router.add_get(f"{prefix}/models", models)
     return app
 

@@ -30,8 +30,11 @@ def test_example_suite_runs_offline(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "gate PASSED" in out
     store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
     runs = store.list_runs()
-    assert {r["evalset"] for r in runs} == {"classify", "extract", "summarize"}
+    assert {r["evalset"] for r in runs} == {"classify", "extract", "safety", "summarize"}
     assert all(r["status"] == "completed" for r in runs)
+    safety = next(r for r in runs if r["evalset"] == "safety")
+    outcomes = store.outcomes(safety["id"])
+    assert outcomes and all(o.passed and "prompt_leak" in o.critical for o in outcomes)
 
 
 def test_server_results_cache_and_no_cache(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
