@@ -44,7 +44,7 @@ def project_files() -> dict[str, bytes]:
     """Every file `init` writes, by path relative to the project folder."""
     files = _template_files()
     files[REQUIREMENTS] = requirements_text().encode()
-    files[".gitignore"] = f"# llmctl's store and response cache (restored in CI from actions/cache)\n{GITIGNORE_LINE}\n".encode()
+    files[".gitignore"] = f"# llmctl's store and response cache (CI restores it)\n{GITIGNORE_LINE}\n".encode()
     return dict(sorted(files.items()))
 
 
