@@ -220,13 +220,43 @@ def _prompt_at(cfg: Config, library: PromptLibrary, name: str, ref: str | None) 
     return load_prompt_ref(cfg, f"{name}@{ref}")
 
 
-def _cached_result(hit: dict[str, Any]) -> CallResult:
-    """A cache entry as a result: it keeps the latency and cost of the call that produced it."""
+def _config_at(cfg: Config, source: Source) -> Config | None:
+    """llmctl.yaml as `source` has it (None when absent or invalid there: the project's is used)."""
+    from llmctl.config import CONFIG_NAME, parse_config
+    from llmctl.yamlio import load_yaml_text
+
+    path = cfg.path or cfg.root / CONFIG_NAME
+    try:
+        rel = path.resolve().relative_to(cfg.root.resolve()).as_posix()
+    except ValueError:
+        return None
+    raw = source.read(rel)
+    if raw is None:
+        return None
+    try:
+        return parse_config(load_yaml_text(raw.decode("utf-8"), rel), path)
+    except (InputError, UnicodeDecodeError):
+        return None
+
+
+def _cached_result(hit: dict[str, Any], spec: ModelSpec | None = None) -> CallResult:
+    """A cache entry as a result: it keeps the latency of the call that produced it, and its cost
+    unless the model's `price:` is set, then its tokens are priced as this run prices them
+    (a price change in llmctl.yaml reaches cached results too)."""
+    prompt_tokens = hit.get("prompt_tokens")
+    completion_tokens = hit.get("completion_tokens")
+    cost = float(hit.get("cost_usd") or 0.0)
+    priced = spec is not None and (spec.input_cost_per_1k is not None or spec.output_cost_per_1k is not None)
+    if spec is not None and priced and prompt_tokens is not None and completion_tokens is not None:
+        from llmctl.models import price_for
+        from llmctl.models._cost import cost_usd
+
+        cost = cost_usd(price_for(spec), prompt_tokens, completion_tokens)
     return CallResult(
         output=hit.get("output"),
-        prompt_tokens=hit.get("prompt_tokens"),  # NULL stays unknown
-        completion_tokens=hit.get("completion_tokens"),
-        cost_usd=float(hit.get("cost_usd") or 0.0),
+        prompt_tokens=prompt_tokens,  # NULL stays unknown
+        completion_tokens=completion_tokens,
+        cost_usd=cost,
         latency_ms=float(hit.get("latency_ms") or 0.0),
         ttft_ms=hit.get("ttft_ms"),
         cached=True,
@@ -301,6 +331,7 @@ class Runner:
         self._deadline: float | None = None
         self._reserve: Any = None  # llmctl.store._space.SpaceReserve, held while runs write
         self._run_locks: dict[str, Any] = {}  # run id -> llmctl.store._runlock.RunLock, held to the verdict
+        self._base_cfg: Config | None = None  # llmctl.yaml as it is at --baseline (its aliases price that side)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -321,12 +352,14 @@ class Runner:
         if self.listener is not None:
             self.listener(self.progress)
 
-    def _resolve_models(self, names: list[str]) -> list[ModelSpec]:
+    def _resolve_models(self, names: list[str], cfg: Config | None = None) -> list[ModelSpec]:
+        """Specs for `names` from `cfg` (the baseline's llmctl.yaml) where it has the alias, else the project's."""
         from llmctl.models import check_credentials, resolve_model
 
         specs = []
         for name in names:
-            spec = resolve_model(name, self.cfg)
+            use = cfg if cfg is not None and name in cfg.models else self.cfg
+            spec = resolve_model(name, use)
             if not self.options.dry_run:
                 check_credentials(spec)
             specs.append(spec)
@@ -357,7 +390,7 @@ class Runner:
         if not model_names:
             defaults = {p.model for p in prompts if p.model}
             model_names = sorted(defaults) if defaults else list(self.cfg.default_models)
-        models = self._resolve_models(model_names)
+        models = self._resolve_models(model_names, self._base_cfg if at_ref is not None else None)
         repeat = self.options.repeat or ev.repeat
         cases = ev.cases()
         if self.options.shard is not None:
@@ -685,7 +718,7 @@ class Runner:
         for job in batch:
             hit = hits.get(job.cache_key) if job.cache_key else None
             if hit is not None:
-                await self._finish(job, _cached_result(hit), writer, call_model)
+                await self._finish(job, _cached_result(hit, job.model), writer, call_model)
             else:
                 await queue.put(job)
 
@@ -875,6 +908,8 @@ class Runner:
                 base_source: Source | None = source_at(self.cfg, opts.baseline)
             except InputError:
                 base_source = None  # a release or label: compare the prompts only
+            if base_source is not None:
+                self._base_cfg = _config_at(self.cfg, base_source)
             kept = []
             for ev, plan in plans:
                 base_plan: _Plan | None = self._plan(ev, library, None, at_ref=at_baseline)
