@@ -192,11 +192,20 @@ class Verdict:
         """The metrics that failed their gate."""
         return [m for m in self.metrics if not m.passed]
 
+    @property
+    def checked(self) -> int:
+        """How many metrics were held to a threshold (report-only ones are not checks)."""
+        return sum(1 for m in self.metrics if m.threshold != REPORT_ONLY)
+
     def summary_line(self) -> str:
-        """One line for the terminal: PASS/FAIL and what failed."""
-        if self.passed:
-            checked = sum(1 for m in self.metrics if m.threshold != REPORT_ONLY)
-            text = f"gate PASSED ({checked} check(s) over {len(self.groups)} group(s))"
+        """One line for the terminal: PASS/FAIL and what failed; a gate that checked nothing says so."""
+        if self.passed and not self.checked:
+            text = (
+                "gate checked NOTHING: no threshold applies to these results "
+                "(set gate.quality.min_pass_rate in llmctl.yaml, or compare with --baseline)"
+            )
+        elif self.passed:
+            text = f"gate PASSED ({self.checked} check(s) over {len(self.groups)} group(s))"
         else:
             failed = ", ".join(f"{m.group}: {m.metric}{_named_cases(m.cases)}" for m in self.failures)
             text = f"gate FAILED: {failed}"

@@ -231,3 +231,31 @@ def upsert_comment(
     else:
         result, _ = client.request("POST", f"/repos/{repo}/issues/{pr}/comments", {"body": body})
     return str((result or {}).get("html_url") or (result or {}).get("url") or "")
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(message: str, *, file: str | None = None, line: int | None = None, level: str = "error") -> str:
+    """A GitHub Actions workflow command (`::error file=...,line=...::message`), escaped as the runner expects.
+
+    The message is untrusted text: newlines and `%` are encoded, so it cannot start a second command.
+    """
+    from llmctl.safetext import terminal_safe
+
+    props = []
+    if file:
+        props.append(f"file={_escape_property(file)}")
+        if line:
+            props.append(f"line={int(line)}")
+    head = f"::{level} {','.join(props)}" if props else f"::{level}"
+    return f"{head}::{_escape_data(terminal_safe(message))}"
+
+
+def in_actions(env: dict[str, str] | None = None) -> bool:
+    return (env if env is not None else os.environ).get("GITHUB_ACTIONS") == "true"

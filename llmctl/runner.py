@@ -64,6 +64,7 @@ class RunInfo:
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (prompt, model, case_id) with error
     error_causes: list[tuple[str, int]] = field(default_factory=list)  # (first line of the error, count), most first
     interrupted: bool = False
+    reasons: list[str] = field(default_factory=list)  # what changed since the baseline (fingerprint)
 
 
 @dataclass
@@ -72,6 +73,9 @@ class EvalOutcome:
     exit_code: int = EXIT_OK
     dry_run_cases: int = 0
     skipped: list[str] = field(default_factory=list)  # evalsets skipped by --changed-only
+    dry_run_tokens: int = 0  # estimated prompt tokens of the calls a dry run counted
+    dry_run_cost: float | None = None  # estimated prompt cost (USD) where every model has a price
+    dry_run_by_evalset: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -151,6 +155,8 @@ class _Plan:
     models: list[ModelSpec]
     repeat: int
     cases: list[Case]
+    fingerprint: str | None = None  # llmctl.fingerprint.digest of what the run depends on
+    reasons: list[str] | None = None  # why it is evaluated (None: not compared with a baseline)
 
 
 def _shard_of(case_id: str, count: int) -> int:
@@ -214,13 +220,43 @@ def _prompt_at(cfg: Config, library: PromptLibrary, name: str, ref: str | None) 
     return load_prompt_ref(cfg, f"{name}@{ref}")
 
 
-def _cached_result(hit: dict[str, Any]) -> CallResult:
-    """A cache entry as a result: it keeps the latency and cost of the call that produced it."""
+def _config_at(cfg: Config, source: Source) -> Config | None:
+    """llmctl.yaml as `source` has it (None when absent or invalid there: the project's is used)."""
+    from llmctl.config import CONFIG_NAME, parse_config
+    from llmctl.yamlio import load_yaml_text
+
+    path = cfg.path or cfg.root / CONFIG_NAME
+    try:
+        rel = path.resolve().relative_to(cfg.root.resolve()).as_posix()
+    except ValueError:
+        return None
+    raw = source.read(rel)
+    if raw is None:
+        return None
+    try:
+        return parse_config(load_yaml_text(raw.decode("utf-8"), rel), path)
+    except (InputError, UnicodeDecodeError):
+        return None
+
+
+def _cached_result(hit: dict[str, Any], spec: ModelSpec | None = None) -> CallResult:
+    """A cache entry as a result: it keeps the latency of the call that produced it, and its cost
+    unless the model's `price:` is set, then its tokens are priced as this run prices them
+    (a price change in llmctl.yaml reaches cached results too)."""
+    prompt_tokens = hit.get("prompt_tokens")
+    completion_tokens = hit.get("completion_tokens")
+    cost = float(hit.get("cost_usd") or 0.0)
+    priced = spec is not None and (spec.input_cost_per_1k is not None or spec.output_cost_per_1k is not None)
+    if spec is not None and priced and prompt_tokens is not None and completion_tokens is not None:
+        from llmctl.models import price_for
+        from llmctl.models._cost import cost_usd
+
+        cost = cost_usd(price_for(spec), prompt_tokens, completion_tokens)
     return CallResult(
         output=hit.get("output"),
-        prompt_tokens=hit.get("prompt_tokens"),  # NULL stays unknown
-        completion_tokens=hit.get("completion_tokens"),
-        cost_usd=float(hit.get("cost_usd") or 0.0),
+        prompt_tokens=prompt_tokens,  # NULL stays unknown
+        completion_tokens=completion_tokens,
+        cost_usd=cost,
         latency_ms=float(hit.get("latency_ms") or 0.0),
         ttft_ms=hit.get("ttft_ms"),
         cached=True,
@@ -295,6 +331,7 @@ class Runner:
         self._deadline: float | None = None
         self._reserve: Any = None  # llmctl.store._space.SpaceReserve, held while runs write
         self._run_locks: dict[str, Any] = {}  # run id -> llmctl.store._runlock.RunLock, held to the verdict
+        self._base_cfg: Config | None = None  # llmctl.yaml as it is at --baseline (its aliases price that side)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -315,12 +352,14 @@ class Runner:
         if self.listener is not None:
             self.listener(self.progress)
 
-    def _resolve_models(self, names: list[str]) -> list[ModelSpec]:
+    def _resolve_models(self, names: list[str], cfg: Config | None = None) -> list[ModelSpec]:
+        """Specs for `names` from `cfg` (the baseline's llmctl.yaml) where it has the alias, else the project's."""
         from llmctl.models import check_credentials, resolve_model
 
         specs = []
         for name in names:
-            spec = resolve_model(name, self.cfg)
+            use = cfg if cfg is not None and name in cfg.models else self.cfg
+            spec = resolve_model(name, use)
             if not self.options.dry_run:
                 check_credentials(spec)
             specs.append(spec)
@@ -351,7 +390,7 @@ class Runner:
         if not model_names:
             defaults = {p.model for p in prompts if p.model}
             model_names = sorted(defaults) if defaults else list(self.cfg.default_models)
-        models = self._resolve_models(model_names)
+        models = self._resolve_models(model_names, self._base_cfg if at_ref is not None else None)
         repeat = self.options.repeat or ev.repeat
         cases = ev.cases()
         if self.options.shard is not None:
@@ -679,7 +718,7 @@ class Runner:
         for job in batch:
             hit = hits.get(job.cache_key) if job.cache_key else None
             if hit is not None:
-                await self._finish(job, _cached_result(hit), writer, call_model)
+                await self._finish(job, _cached_result(hit, job.model), writer, call_model)
             else:
                 await queue.put(job)
 
@@ -714,6 +753,8 @@ class Runner:
                     "rerun_failed": self.options.rerun_failed,
                     "baseline": self.options.baseline,
                     "concurrency": self.concurrency,
+                    "fingerprint": plan.fingerprint,
+                    "changed": plan.reasons,
                 },
                 git_commit=commit,
                 git_branch=branch,
@@ -796,6 +837,14 @@ class Runner:
         candidate = self._outcomes(info.run_id)
         baseline = self._outcomes(info.baseline_run_id) if info.baseline_run_id else None
         verdict = compare(baseline, candidate, gate_cfg)
+        if info.reasons:
+            verdict.notes.insert(0, "evaluated because: " + "; ".join(info.reasons))
+        if baseline is not None:
+            reused = sum(1 for o in baseline if o.cached)
+            verdict.notes.append(
+                f"baseline: {reused} of {len(baseline)} result(s) reused from the store, "
+                f"{len(baseline) - reused} evaluated now"
+            )
         info.verdict = verdict
         info.errors = sorted({(o.prompt, o.model, o.case_id) for o in candidate if o.error})
         info.error_causes = error_causes(o.error for o in candidate if o.error)
@@ -859,30 +908,24 @@ class Runner:
                 base_source: Source | None = source_at(self.cfg, opts.baseline)
             except InputError:
                 base_source = None  # a release or label: compare the prompts only
+            if base_source is not None:
+                self._base_cfg = _config_at(self.cfg, base_source)
             kept = []
             for ev, plan in plans:
                 base_plan: _Plan | None = self._plan(ev, library, None, at_ref=at_baseline)
+                if base_source is not None:
+                    self._compare_fingerprints(ev, plan, base_plan, base_source)
                 if base_plan is not None and not base_plan.prompts:
                     base_plan = None  # the prompts are new in this change: floors only
-                if opts.changed_only and base_plan is not None:
-                    same_prompts = {p.name: p.hash for p in plan.prompts} == {p.name: p.hash for p in base_plan.prompts}
-                    worktree = WorktreeSource(self.cfg.root)
-                    same_evalset = base_source is not None and base_source.read(ev.path) == worktree.read(ev.path)
-                    if same_prompts and same_evalset:
-                        outcome.skipped.append(ev.name)
-                        continue
+                if opts.changed_only and plan.reasons == []:
+                    outcome.skipped.append(ev.name)
+                    continue
                 if base_plan is not None:
                     base_plans[ev.name] = base_plan
                 kept.append((ev, plan))
             plans = kept
         if opts.dry_run:
-            total = 0
-            for _ev, plan in plans:
-                total += sum(1 for _ in self._jobs(plan, set()))
-                base = base_plans.get(_ev.name)
-                if base is not None:
-                    total += sum(1 for _ in self._jobs(base, set()))
-            outcome.dry_run_cases = total
+            self._dry_run(plans, base_plans, outcome)
             return outcome
         # Evaluators are built and every case rendered (so a template that breaks or trips the
         # sandbox at render time is an input error) before any run is stored or any call is made.
@@ -896,11 +939,50 @@ class Runner:
             if base_plan is not None:
                 baseline_run_id = self._run_side(base_plan, role="baseline", baseline_run_id=None, ref=opts.baseline)
             run_id = self._run_side(plan, role="candidate", baseline_run_id=baseline_run_id, ref=opts.prompt_ref)
-            info = RunInfo(run_id=run_id, evalset=ev.name, baseline_run_id=baseline_run_id)
+            info = RunInfo(
+                run_id=run_id, evalset=ev.name, baseline_run_id=baseline_run_id, reasons=list(plan.reasons or [])
+            )
             self._finalize(info, plan, self.cfg.gate.merged(ev.gate))
             outcome.runs.append(info)
         outcome.exit_code = exit_code_for(outcome)
         return outcome
+
+    def _compare_fingerprints(self, ev: Evalset, plan: _Plan, base_plan: _Plan | None, base: Source) -> None:
+        """Set `plan.fingerprint` and `plan.reasons` (what changed since the baseline ref)."""
+        from llmctl import fingerprint as fpr
+
+        names = fpr.model_names(ev, [m.name for m in plan.models], self.cfg)
+        if base_plan is not None:
+            names |= {m.name for m in base_plan.models}
+        defaults = not self.options.models and not ev.models
+        cand = fpr.fingerprint(
+            self.cfg, WorktreeSource(self.cfg.root), ev, plan.prompts, names, uses_default_models=defaults
+        )
+        before = fpr.fingerprint(
+            self.cfg, base, ev, base_plan.prompts if base_plan else [], names, uses_default_models=defaults
+        )
+        plan.fingerprint = fpr.digest(cand)
+        plan.reasons = fpr.changes(before, cand)
+        if base_plan is not None:
+            base_plan.fingerprint = fpr.digest(before)
+
+    def _dry_run(self, plans: list[tuple[Evalset, _Plan]], base_plans: dict[str, _Plan], outcome: EvalOutcome) -> None:
+        """Render every case (errors are input errors), count the calls, estimate prompt tokens and cost."""
+        from llmctl.models import estimate_tokens, price_for
+
+        cost = 0.0
+        for ev, plan in plans:
+            sides = [plan] + ([base_plans[ev.name]] if ev.name in base_plans else [])
+            calls = 0
+            for side in sides:
+                for job in self._jobs(side, set()):
+                    calls += 1
+                    tokens = estimate_tokens(job.messages)
+                    outcome.dry_run_tokens += tokens
+                    cost += tokens * price_for(job.model)[0]
+            outcome.dry_run_by_evalset[ev.name] = calls
+            outcome.dry_run_cases += calls
+        outcome.dry_run_cost = cost
 
     def _validate(self, plan: _Plan) -> None:
         ev = plan.evalset

@@ -124,8 +124,16 @@ def invoke(app: typer.Typer, argv: list[str]) -> int:
 
 
 def load_config(path: Path | None = None) -> Config:
+    """The project's config; no llmctl.yaml here or in a parent folder is an input error (exit 2)."""
+    from llmctl.config import find_config
     from llmctl.config import load_config as _load
 
+    if find_config(path) is None:
+        where = (path or Path.cwd()).resolve()
+        raise InputError(
+            f"no llmctl.yaml in {where} or any parent folder",
+            hint="run `llmctl init` to create a project here, or cd into one",
+        )
     return _load(path)
 
 

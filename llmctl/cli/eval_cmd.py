@@ -130,7 +130,10 @@ def eval_(
     model: list[str] = typer.Option(None, "--model", "-m", help="Model(s) to use instead of the evalset's."),
     baseline: str = typer.Option(None, "--baseline", help="Also evaluate the prompts at this git ref and compare."),
     changed_only: bool = typer.Option(
-        False, "--changed-only", help="Only evalsets whose prompts changed since --baseline."
+        False,
+        "--changed-only",
+        help="Only evalsets whose fingerprint (prompts, includes, evalset, data, evaluator code, judge prompts, "
+        "llmctl.yaml entries used) differs from --baseline's.",
     ),
     concurrency: int = typer.Option(None, "--concurrency", "-j", min=1, help="Concurrent model calls."),
     repeat: int = typer.Option(None, "--repeat", min=1, help="Samples per case (each a separate call)."),
@@ -217,17 +220,34 @@ def eval_(
     finally:
         restore()
         view.close()
-    from llmctl.cli.eval_view import print_outcome, write_outputs
+    from llmctl.cli.eval_view import (
+        annotate_failures,
+        print_outcome,
+        write_dry_run_outputs,
+        write_outputs,
+        write_skipped_outputs,
+    )
+    from llmctl.safetext import terminal_safe
 
-    if dry_run:
-        typer.echo(f"dry run: {outcome.dry_run_cases} call(s) rendered and validated; no model was called")
-        return
     for name in outcome.skipped:
-        from llmctl.safetext import terminal_safe
-
-        typer.echo(terminal_safe(f"skipped {name}: no prompt or evalset change since {baseline}"))
+        typer.echo(terminal_safe(f"skipped {name}: nothing it depends on changed since {baseline}"))
+    if dry_run:
+        for name, calls in outcome.dry_run_by_evalset.items():
+            typer.echo(terminal_safe(f"dry run {name}: {calls} call(s) rendered and validated"))
+        cost = "" if outcome.dry_run_cost is None else f", about ${outcome.dry_run_cost:.4f} of prompt tokens"
+        typer.echo(
+            f"dry run: {outcome.dry_run_cases} call(s), about {outcome.dry_run_tokens:,} prompt token(s){cost}; "
+            "no model was called"
+        )
+        write_dry_run_outputs(outcome, baseline, list(output or []))
+        return
+    if not outcome.runs and outcome.skipped:
+        typer.echo(terminal_safe(f"no evalset affected by this change (compared with {baseline})"))
+        write_skipped_outputs(outcome, baseline, list(output or []))
+        return
     print_outcome(cfg, outcome)
     write_outputs(cfg, outcome, list(output or []))
+    annotate_failures(cfg, outcome)
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
 

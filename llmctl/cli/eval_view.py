@@ -92,6 +92,8 @@ def print_verdict(verdict: Any) -> None:
         if m.metric.startswith("critical[") and not m.passed:
             console.print(Text(f"critical check {_safe(m.metric[9:-1])} failed in {_safe(m.group)}:", style="bold red"))
             console.print(Text(f"  {_safe(m.note)}"))
+    for note in verdict.notes:
+        console.print(Text(_safe(note)))
     style = "bold green" if verdict.passed else "bold red"
     console.print(Text(_safe(verdict.summary_line()), style=style))
 
@@ -199,3 +201,140 @@ def _export_results(store: Any, run_ids: list[str], path: Path) -> None:
                     fh.readline()  # one header only
                 for line in fh:
                     out.write(line)
+
+
+def _write_text_report(path: Path, markdown: str, payload: dict[str, Any]) -> None:
+    """A report of an invocation that stored no run (all skipped, or a dry run), in every format."""
+    import json
+
+    from llmctl.safetext import html_text, xml_safe
+
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".md":
+        path.write_text(markdown, encoding="utf-8")
+    elif suffix == ".json":
+        path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    elif suffix == ".html":
+        body = "".join(f"<p>{html_text(line)}</p>" for line in markdown.splitlines() if line.strip())
+        path.write_text(
+            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>llmctl</title></head>'
+            f"<body>{body}</body></html>\n",
+            encoding="utf-8",
+        )
+    elif suffix == ".xml":
+        name = xml_safe(payload.get("status", "llmctl")).replace('"', "'")
+        path.write_text(
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="llmctl {name}" tests="0" failures="0"/>\n',
+            encoding="utf-8",
+        )
+    else:  # .jsonl / .csv: no results
+        path.write_text("", encoding="utf-8")
+    _common.err_console().print(f"wrote {path}")
+
+
+def _publish(markdown: str, payload: dict[str, Any], outputs: list[Path]) -> None:
+    import os
+
+    from llmctl.reports import append_step_summary
+
+    for path in outputs:
+        _write_text_report(path, markdown, payload)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        append_step_summary(markdown)
+
+
+def write_skipped_outputs(outcome: Any, baseline: str | None, outputs: list[Path]) -> None:
+    """`--changed-only` skipped every evalset: still a current report, so an old FAIL comment is replaced."""
+    from llmctl.safetext import md_inline
+
+    names = ", ".join(md_inline(n) for n in outcome.skipped)
+    markdown = (
+        "## ✅ llmctl: nothing to evaluate\n\n"
+        f"No evalset affected by this change (compared with {md_inline(baseline or '')}): "
+        "nothing any evalset depends on changed (prompts and includes, evalset files, their data, "
+        "python evaluator modules, judge prompts, the llmctl.yaml entries they use).\n\n"
+        f"Not evaluated: {names}.\n"
+    )
+    payload = {"status": "SKIPPED", "baseline": baseline, "skipped": list(outcome.skipped)}
+    _publish(markdown, payload, outputs)
+
+
+def write_dry_run_outputs(outcome: Any, baseline: str | None, outputs: list[Path]) -> None:
+    """A dry run's report: what would be evaluated, how many calls, estimated tokens and cost."""
+    from llmctl.safetext import md_inline
+
+    lines = [
+        "## ℹ️ llmctl: dry run (not evaluated)",
+        "",
+        "This run had no model access (no secrets: a pull request from a fork, or `--dry-run`). "
+        "Every case was rendered and validated; no model was called. A maintainer can evaluate it "
+        "by re-running the workflow from a branch of this repository.",
+        "",
+    ]
+    if outcome.dry_run_by_evalset:
+        lines += ["| evalset | calls |", "| --- | --- |"]
+        lines += [f"| {md_inline(n)} | {c} |" for n, c in outcome.dry_run_by_evalset.items()]
+        lines.append("")
+    cost = "" if outcome.dry_run_cost is None else f", about ${outcome.dry_run_cost:.4f} for the prompts"
+    lines.append(
+        f"{outcome.dry_run_cases} call(s), about {outcome.dry_run_tokens:,} prompt token(s){cost} "
+        "(completions not included)."
+    )
+    if outcome.skipped:
+        lines += [
+            "",
+            f"Not affected by this change (vs {md_inline(baseline or '')}): "
+            + ", ".join(md_inline(n) for n in outcome.skipped)
+            + ".",
+        ]
+    payload = {
+        "status": "DRY RUN",
+        "calls": outcome.dry_run_cases,
+        "calls_by_evalset": dict(outcome.dry_run_by_evalset),
+        "estimated_prompt_tokens": outcome.dry_run_tokens,
+        "estimated_prompt_cost_usd": outcome.dry_run_cost,
+        "skipped": list(outcome.skipped),
+    }
+    _publish("\n".join(lines) + "\n", payload, outputs)
+
+
+def annotate_failures(cfg: Config, outcome: Any) -> None:
+    """In GitHub Actions: one `::error` annotation per failing evalset, on each of its prompt files."""
+    from llmctl.github import annotation, in_actions
+
+    if not in_actions():
+        return
+    import sys
+
+    from llmctl.store import Store
+
+    store = Store(cfg.store_path)
+    for info in outcome.runs:
+        if info.verdict is None or info.verdict.passed:
+            continue
+        config = store.get_run(info.run_id).get("config") or {}
+        if isinstance(config, str):
+            import json
+
+            config = json.loads(config)
+        failed = "; ".join(f"{m.group}: {m.metric}" for m in info.verdict.failures)
+        files: list[str] = sorted(set(_prompt_files(cfg, config))) or [str(config.get("evalset_path"))]
+        for file in files:
+            sys.stdout.write(
+                annotation(f"llmctl: evalset {info.evalset} failed its gate ({failed})", file=file, line=1) + "\n"
+            )
+
+
+def _prompt_files(cfg: Config, config: dict[str, Any]) -> list[str]:
+    from llmctl.prompt import PromptLibrary
+    from llmctl.sources import WorktreeSource
+
+    library = PromptLibrary(WorktreeSource(cfg.root), cfg.prompts_dir)
+    out = []
+    for name in config.get("prompts") or {}:
+        try:
+            out.append(library.get(name).path)
+        except Exception:  # noqa: S112 - a prompt gone from the work tree has no file to point at
+            continue
+    return out

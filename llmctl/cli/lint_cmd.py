@@ -5,20 +5,51 @@ from __future__ import annotations
 import typer
 
 from llmctl.cli import _common
-from llmctl.errors import MultipleErrors
+from llmctl.errors import EXIT_USAGE, MultipleErrors
+
+FORMATS = ("text", "github", "json")
 
 
-def lint() -> None:
+def lint(
+    fmt: str = typer.Option(
+        "text",
+        "--format",
+        help="text (file:line: message), github (::error annotations for GitHub Actions) or json.",
+    ),
+) -> None:
     """Validate every prompt and evalset; print each problem as file:line: message.
 
     Checks unknown keys, wrong types, undeclared template variables, includes
     outside prompts/, unknown evaluators and bad options, duplicate case ids.
     Exits 2 if anything is wrong.
     """
+    from llmctl.errors import InputError
     from llmctl.lint import lint_project
 
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     cfg = _common.load_config()
     report = lint_project(cfg)
+    if fmt == "json":
+        _common.echo_json(
+            {
+                "ok": report.ok,
+                "prompts": report.prompts,
+                "evalsets": report.evalsets,
+                "problems": [
+                    {"file": p.file, "line": p.line, "message": p.message, "hint": p.hint} for p in report.problems
+                ],
+            }
+        )
+        if not report.ok:
+            raise typer.Exit(EXIT_USAGE)
+        return
+    if fmt == "github" and not report.ok:
+        from llmctl.github import annotation
+
+        for p in report.problems:
+            message = p.message + (f" (hint: {p.hint})" if p.hint else "")
+            typer.echo(annotation(message, file=p.file, line=p.line))
     if not report.ok:
         raise MultipleErrors(report.problems)
     typer.echo(f"ok: {report.prompts} prompt(s), {report.evalsets} evalset(s)")

@@ -64,3 +64,11 @@ def price_for(spec: ModelSpec, provider: str = "", model: str = "") -> Price:
 
 def cost_usd(price: Price, prompt_tokens: int, completion_tokens: int) -> float:
     return price[0] * prompt_tokens + price[1] * completion_tokens
+
+
+def estimate_tokens(messages: Any) -> int:
+    """A rough prompt-token count for a dry run (about 4 characters a token, as OpenAI's rule of thumb)."""
+    from llmctl.models._offline import content_text
+
+    chars = sum(len(content_text(m.get("content"))) + 4 for m in messages)
+    return max(1, -(-chars // 4))

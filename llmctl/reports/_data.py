@@ -132,5 +132,7 @@ class ReportData:
     def status_word(self) -> str:
         """PASS / FAIL from the verdict; without one, from the results (errors/failures)."""
         if self.verdict is not None:
+            if self.verdict.passed and not self.verdict.checked:
+                return "NOTHING CHECKED"
             return "PASS" if self.verdict.passed else "FAIL"
         return "NO GATE"

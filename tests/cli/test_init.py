@@ -1,4 +1,4 @@
-"""`llmctl init`: a starter project that lints clean, and never an overwrite."""
+"""`llmctl init`: a starter project that lints clean, never an overwrite, a partial one filled in."""
 
 from __future__ import annotations
 
@@ -34,10 +34,13 @@ def test_init_then_lint_then_refuse(
 
     before = {p: Path(p).read_bytes() for p in created}
     code, out, err = run(["init"], capsys, monkeypatch)
-    assert code == 2 and out == ""
-    assert err.startswith("error: refusing to overwrite existing files: ")
-    for path in created:
-        assert path in err
+    assert (code, err) == (0, "")
+    assert "nothing to do" in out and "created" not in out
+    assert {p: Path(p).read_bytes() for p in created} == before
+
+    Path("evalsets/summarize.yaml").unlink()
+    code, out, err = run(["init"], capsys, monkeypatch)
+    assert code == 0 and "created evalsets/summarize.yaml" in out and "kept    llmctl.yaml (exists)" in out
     assert {p: Path(p).read_bytes() for p in created} == before
 
 

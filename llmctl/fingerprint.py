@@ -1,0 +1,186 @@
+"""What one evalset's run depends on, and what changed in it between two refs (`eval --changed-only`).
+
+A fingerprint maps each dependency to a canonical value: a content digest for files (prompt with
+its includes by the prompt's content hash, the evalset file, its `source:` data, the modules of
+`python` evaluators, judge prompt files) and the raw entries of llmctl.yaml the run uses (the model
+aliases it calls, with api_base, params and price; the judge model; the gate). Two fingerprints are
+compared entry by entry, so the reason an evalset is evaluated can be named:
+"llmctl.yaml: models.local.price changed".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from llmctl.config import CONFIG_NAME, Config
+from llmctl.evalset import Evalset
+from llmctl.prompt import Prompt
+from llmctl.sources import Source
+from llmctl.types import EvaluatorSpec
+
+ALGORITHM = "sha256"
+ABSENT = "absent"
+_JUDGE_DEFAULTS = {"judge": "judge_prompt", "pairwise": "pairwise_prompt"}
+
+
+def _digest(data: bytes | None) -> str:
+    return ABSENT if data is None else f"{ALGORITHM}:{hashlib.sha256(data).hexdigest()}"
+
+
+def digest(fingerprint: dict[str, Any]) -> str:
+    """One identity for a whole fingerprint (stored with the run)."""
+    text = json.dumps(fingerprint, sort_keys=True, separators=(",", ":"), default=str)
+    return f"{ALGORITHM}:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
+def _specs(ev: Evalset) -> list[EvaluatorSpec]:
+    specs = list(ev.evaluators)
+    for case in ev.inline_cases:
+        specs.extend(case.asserts)
+    return specs
+
+
+def _relative(cfg: Config, path: Path) -> str | None:
+    try:
+        return path.resolve().relative_to(cfg.root.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def _module_files(cfg: Config, target: str) -> list[str]:
+    """The repository files a `python` evaluator's `module:function` may load (path or dotted name)."""
+    module = target.rpartition(":")[0]
+    if not module:
+        return []
+    if module.endswith(".py") or "/" in module or "\\" in module:
+        return [Path(module).as_posix()]
+    base = module.replace(".", "/")
+    return [f"{base}.py", f"{base}/__init__.py"]
+
+
+def _judge_files(cfg: Config, spec: EvaluatorSpec) -> list[str]:
+    prompt = spec.config.get("prompt")
+    default = _JUDGE_DEFAULTS.get(spec.type)
+    if prompt is None:
+        return [f"{cfg.prompts_dir}/{default}.yaml"] if default else []
+    raw = Path(str(prompt))
+    if raw.is_absolute():
+        rel = _relative(cfg, raw)
+        return [rel] if rel else []
+    return [raw.as_posix(), f"{cfg.prompts_dir}/{raw.as_posix()}.yaml", f"{cfg.prompts_dir}/{raw.as_posix()}"]
+
+
+def _config_data(source: Source, cfg: Config) -> dict[str, Any]:
+    rel = _relative(cfg, cfg.path) if cfg.path is not None else CONFIG_NAME
+    raw = source.read(rel or CONFIG_NAME)
+    if raw is None:
+        return {}
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return {"<unparsable>": _digest(raw)}
+    return data if isinstance(data, dict) else {}
+
+
+def model_names(ev: Evalset, models: Iterable[str], cfg: Config) -> set[str]:
+    """Every model name the run may call: the evaluated models, judge models, evaluator `model:`s."""
+    names = set(models)
+    for spec in _specs(ev):
+        value = spec.config.get("model")
+        if isinstance(value, str):
+            names.add(value)
+        elif spec.type in _JUDGE_DEFAULTS and cfg.judge_model:
+            names.add(cfg.judge_model)  # llmctl.yaml's judge model grades this evalset
+    return names
+
+
+def fingerprint(
+    cfg: Config,
+    source: Source,
+    ev: Evalset,
+    prompts: list[Prompt],
+    names: set[str],
+    *,
+    uses_default_models: bool,
+) -> dict[str, Any]:
+    """The fingerprint of one evalset's run as read from `source` (the work tree or a git ref)."""
+    fp: dict[str, Any] = {}
+    for prompt in prompts:
+        fp[f"prompt {prompt.name}"] = prompt.hash
+    fp[ev.path] = _digest(source.read(ev.path))
+    if ev.source is not None and ev.source.path:
+        from llmctl.evalset import resolve_source_path
+
+        try:
+            rel = _relative(cfg, resolve_source_path(ev, ev.source))
+        except Exception:
+            rel = None
+        rel = rel or str(ev.source.path)
+        fp[rel] = _digest(source.read(rel))
+    elif ev.source is not None and ev.source.hf:
+        fp["hf dataset"] = f"{ev.source.hf}:{ev.source.hf_name}:{ev.source.split}"  # remote data: its name only
+    for spec in _specs(ev):
+        files: list[str] = []
+        if spec.type == "python" and isinstance(spec.config.get("function"), str):
+            files = _module_files(cfg, spec.config["function"])
+        elif spec.type in _JUDGE_DEFAULTS or spec.config.get("prompt") is not None:
+            files = _judge_files(cfg, spec)
+        for rel in files:
+            fp[rel] = _digest(source.read(rel))
+    data = _config_data(source, cfg)
+    raw_models = data.get("models")
+    models: dict[str, Any] = raw_models if isinstance(raw_models, dict) else {}
+    for name in sorted(names):
+        if name in models:
+            fp[f"{CONFIG_NAME}: models.{name}"] = models[name]
+    for key in ("judge", "gate"):
+        fp[f"{CONFIG_NAME}: {key}"] = data.get(key)
+    if uses_default_models:
+        fp[f"{CONFIG_NAME}: default_models"] = data.get("default_models")
+    return fp
+
+
+def _sub_changes(label: str, before: Any, after: Any) -> list[str]:
+    """`llmctl.yaml: models.local` -> `llmctl.yaml: models.local.price changed` where one sub-key differs."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        out = []
+        for key in sorted(set(before) | set(after), key=str):
+            if before.get(key) != after.get(key):
+                out.extend(_sub_changes(f"{label}.{key}", before.get(key), after.get(key)))
+        return out
+    if before is None:
+        return [f"{label} added"]
+    if after is None:
+        return [f"{label} removed"]
+    return [f"{label} changed"]
+
+
+def changes(baseline: dict[str, Any], candidate: dict[str, Any]) -> list[str]:
+    """Why two fingerprints differ, one reason per dependency (empty: nothing this run depends on changed)."""
+    reasons: list[str] = []
+    for key in sorted(set(baseline) | set(candidate)):
+        before, after = baseline.get(key), candidate.get(key)
+        if before == after:
+            continue
+        if key.startswith(f"{CONFIG_NAME}: "):
+            reasons.extend(_sub_changes(key, before, after))
+        elif key.startswith("prompt "):
+            if before is None:
+                reasons.append(f"{key} is new")
+            elif after is None:
+                reasons.append(f"{key} was removed")
+            else:
+                reasons.append(f"{key} changed (template or includes)")
+        elif before in (None, ABSENT):
+            reasons.append(f"{key} added")
+        elif after in (None, ABSENT):
+            reasons.append(f"{key} removed")
+        else:
+            reasons.append(f"{key} changed")
+    return reasons
