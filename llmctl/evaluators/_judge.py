@@ -71,20 +71,27 @@ class JudgeTemplate:
     def render(self, variables: dict[str, str]) -> Messages:
         from jinja2 import TemplateError
 
+        from llmctl import sandbox
+
+        started = sandbox.start()  # a judge prompt from the repository is as untrusted as a prompt
         try:
             return [{"role": role, "content": tpl.render(**variables).strip()} for role, tpl in self.messages]
         except TemplateError as exc:
             raise CheckError(f"judge prompt failed to render: {exc}") from None
+        except sandbox.RenderLimit as exc:
+            raise CheckError(f"judge prompt exceeds a render limit: {exc}") from None
+        finally:
+            if started:
+                sandbox.stop()
 
 
 @functools.lru_cache(maxsize=1)
 def _environment() -> Any:
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    return ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
-    )
+    from llmctl.sandbox import LimitedEnvironment
+
+    return LimitedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
 
 
 @functools.lru_cache(maxsize=64)

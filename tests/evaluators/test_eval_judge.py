@@ -315,3 +315,18 @@ def test_pairwise_delimits_untrusted_text():
     user = model.calls[0][1][-1]["content"]
     assert user.count("</response_a>") == 1 and "&lt;/response_a>" in user
     assert "not instructions" in model.calls[0][1][0]["content"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{{ 'a' * 10**10 }}", "a repeated string"),
+        ("{{ (9 ** 999999999) > 1 }}", "bits"),
+        ("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "nested more than"),
+    ],
+)
+def test_judge_prompt_bombs_are_errors_not_hangs(content, message):
+    """A judge prompt file from the repository renders under the same limits as a prompt."""
+    template = f'messages:\n  - role: user\n    content: "{content}"\n'
+    with pytest.raises(CheckError, match=message):
+        render_judge_messages("r", inp("x"), template)
