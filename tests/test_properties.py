@@ -23,7 +23,7 @@ class MemorySource:
     def __init__(self, files: dict[str, bytes]) -> None:
         self.files = files
 
-    def read(self, relpath: str) -> bytes | None:
+    def read(self, relpath: str, within: str | None = None) -> bytes | None:
         return self.files.get(relpath)
 
     def list_files(self, folder: str) -> list[str]:
