@@ -301,11 +301,14 @@ def _limited_concat(chunks: Iterable[str]) -> str:
     """`Template.render`'s join of the output, with the size and the clock checked per batch."""
     it = iter(chunks)
     parts = list(islice(it, _CHECK_EVERY))
+    if len(parts) < _CHECK_EVERY:  # the usual case: a short template, one batch
+        text = "".join(parts)
+        if len(text) > MAX_OUTPUT_CHARS:
+            raise _too_big("the rendered prompt", len(text))
+        return text
     total = sum(map(len, parts))
     if total > MAX_OUTPUT_CHARS:
         raise _too_big("the rendered prompt", total)
-    if len(parts) < _CHECK_EVERY:
-        return "".join(parts)  # the usual case: a short template, one batch
     b = _budget()
     while True:
         if b is not None:
