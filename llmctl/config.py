@@ -76,6 +76,9 @@ class GateConfig:
     max_drop: float = 0.05
     cost_max_increase: float | None = 0.10
     latency_p95_max_increase: float | None = 0.20
+    cost_min_usd: float = 0.0  # an increase in mean cost per case below this is never a regression
+    latency_min_ms: float = 50.0  # an increase in p95 below this is never a regression
+    latency_min_fresh: int = 10  # paired cases with fresh (uncached) results both sides, to compare latency
 
     def merged(self, override: dict[str, Any] | None) -> GateConfig:
         """A copy with an evalset's `gate:` mapping applied on top."""
@@ -92,9 +95,15 @@ class GateConfig:
         cost = override.get("cost") or {}
         if "max_increase" in cost:
             new.cost_max_increase = _opt_float(cost["max_increase"])
+        if cost.get("min_usd") is not None:
+            new.cost_min_usd = float(cost["min_usd"])
         latency = override.get("latency") or {}
         if "p95_max_increase" in latency:
             new.latency_p95_max_increase = _opt_float(latency["p95_max_increase"])
+        if latency.get("min_ms") is not None:
+            new.latency_min_ms = float(latency["min_ms"])
+        if latency.get("min_fresh") is not None:
+            new.latency_min_fresh = int(latency["min_fresh"])
         return new
 
 
@@ -183,8 +192,8 @@ def check_gate(gate: LineDict, file: str) -> None:
     allowed = {
         "confidence": None,
         "quality": {"min_pass_rate", "max_drop"},
-        "cost": {"max_increase"},
-        "latency": {"p95_max_increase"},
+        "cost": {"max_increase", "min_usd"},
+        "latency": {"p95_max_increase", "min_ms", "min_fresh"},
     }
     for key, value in gate.items():
         if key not in allowed:

@@ -94,12 +94,16 @@ _GATE: dict[str, Any] = {
         "cost": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"max_increase": {"type": ["number", "null"]}},
+            "properties": {"max_increase": {"type": ["number", "null"]}, "min_usd": {"type": "number", "minimum": 0}},
         },
         "latency": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"p95_max_increase": {"type": ["number", "null"]}},
+            "properties": {
+                "p95_max_increase": {"type": ["number", "null"]},
+                "min_ms": {"type": "number", "minimum": 0},
+                "min_fresh": {"type": "integer", "minimum": 1},
+            },
         },
     },
 }

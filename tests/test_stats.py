@@ -128,3 +128,48 @@ def test_simulation_calibration_is_exact():
     rng = np.random.default_rng(0)
     sample = stats._logistic(mu + rng.normal(0, 1.5, 400_000)).mean()
     assert sample == pytest.approx(0.8, abs=0.003)
+
+
+def test_mcnemar_midp_against_the_binomial_sum() -> None:
+    from math import comb
+
+    from llmctl.stats import mcnemar_midp
+
+    for worse, better in [(0, 0), (3, 0), (7, 3), (12, 20), (30, 0), (50, 41)]:
+        m = worse + better
+        if m == 0:
+            assert mcnemar_midp(worse, better) == 1.0
+            continue
+        tail = sum(comb(m, j) for j in range(worse + 1, m + 1)) / 2**m
+        half = comb(m, worse) / 2**m / 2
+        assert mcnemar_midp(worse, better) == pytest.approx(tail + half, rel=1e-9)
+
+
+def test_holm_step_down() -> None:
+    from llmctl.stats import holm
+
+    # equal weights: Holm 1979 (0.01 <= 0.05/4, 0.015 <= 0.05/3, 0.03 > 0.05/2: stop)
+    assert holm([0.03, 0.01, 0.015, 0.04], [1, 1, 1, 1], 0.05) == [False, True, True, False]
+    assert holm([0.001, 0.02, 0.04], [1, 1, 1], 0.05) == [True, True, True]
+    # weights: the heavy hypothesis gets 8/10 of alpha first
+    assert holm([0.03, 0.5, 0.5], [8, 1, 1], 0.05) == [True, False, False]
+    assert holm([0.03, 0.5, 0.5], [1, 1, 1], 0.05) == [False, False, False]
+    assert holm([], [], 0.05) == []
+
+
+def test_ratio_bootstrap_point_interval_and_p() -> None:
+    import numpy as np
+
+    from llmctl.stats import paired_ratio_bootstrap
+
+    base = np.linspace(1.0, 2.0, 50)
+    same = paired_ratio_bootstrap(base, base * 1.3)  # no variation in the ratio: the interval is the point
+    assert same.change == pytest.approx(0.3) and same.interval == pytest.approx((0.3, 0.3))
+    assert same.p_increase < 0.001
+    rng = np.random.default_rng(1)
+    noisy_b = rng.lognormal(4, 0.5, 200)
+    noisy_c = rng.lognormal(4, 0.5, 200)
+    r = paired_ratio_bootstrap(noisy_b, noisy_c, statistic="p95")
+    assert r.interval[0] < r.change < r.interval[1]
+    assert r.p_increase > 0.01  # two samples of one distribution: no significant increase
+    assert paired_ratio_bootstrap([], []).n == 0
