@@ -172,6 +172,8 @@ def rehearsal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     with FakeOpenAIServer(responses={"BREAK": "no idea"}, default="The customer wants a refund.") as srv:
         repo = GitRepo.init(tmp_path / "proj")
         scaffold(repo.root)
+        for folder in ("prompts", "evalsets"):  # the rehearsal's own suite replaces the examples
+            shutil.rmtree(repo.root / folder)
         repo.write(
             {
                 "llmctl.yaml": config(srv.base_url),
