@@ -90,6 +90,8 @@ class ServerConfig:
     # /v1/moderations: an input containing a key is flagged in that key's category
     moderation_flags: dict[str, str] = field(default_factory=dict)
     responder: Callable[[list[dict[str, Any]]], str | None] | None = None
+    # Latency from the conversation (ms), before headers and directives: jitter, slower prompts.
+    latency_fn: Callable[[list[dict[str, Any]]], float] | None = None
 
 
 def _text(content: Any) -> str:
@@ -198,7 +200,7 @@ def _make_app(state: _State) -> web.Application:
                 return _error(401, f"Incorrect API key provided: {sent}.", "invalid_api_key")
 
         fault = state.pick_fault(nth, directives)
-        latency = cfg.latency_ms
+        latency = cfg.latency_ms if cfg.latency_fn is None else float(cfg.latency_fn(list(messages)))
         header_latency = request.headers.get("X-Fake-Latency-Ms")
         if header_latency is not None:
             latency = float(header_latency)
