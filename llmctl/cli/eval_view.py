@@ -94,6 +94,9 @@ def print_verdict(verdict: Any) -> None:
             console.print(Text(f"  {_safe(m.note)}"))
     for note in verdict.notes:
         console.print(Text(_safe(note)))
+    for m in getattr(verdict, "metrics", []):
+        if m.group == "judges":  # gate.judges: say why a judge is refused (or how it is calibrated)
+            console.print(Text(f"  {_safe(m.note)}", style="red" if not m.passed else ""))
     style = "bold green" if verdict.passed else "bold red"
     console.print(Text(_safe(verdict.summary_line()), style=style))
 

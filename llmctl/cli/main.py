@@ -52,6 +52,8 @@ def _register() -> None:
         diff_cmd,
         eval_cmd,
         init_cmd,
+        judge_cmd,
+        labels_cmd,
         lint_cmd,
         log_cmd,
         promote_cmd,
@@ -76,6 +78,8 @@ def _register() -> None:
         bundle_cmd,
         comment_cmd,
         redteam_cmd,
+        labels_cmd,
+        judge_cmd,
     ):
         module.register(app)
 
