@@ -62,6 +62,7 @@ def _register() -> None:
         report_cmd,
         runs_cmd,
         schema_cmd,
+        view_cmd,
     )
 
     for module in (
@@ -80,6 +81,7 @@ def _register() -> None:
         redteam_cmd,
         labels_cmd,
         judge_cmd,
+        view_cmd,
     ):
         module.register(app)
 
