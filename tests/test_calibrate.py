@@ -95,3 +95,26 @@ def test_gate_refuses_an_uncalibrated_or_weak_judge(tmp_path: Path, capsys, monk
     )
     code, out, err = cli(["eval", "support"], capsys, monkeypatch)
     assert code == 0, out + err
+
+
+def test_promote_shows_the_calibration_of_the_judges_behind_its_gate(tmp_path: Path, capsys, monkeypatch) -> None:
+    git_env(monkeypatch)
+    monkeypatch.delenv("LLMCTL_DB", raising=False)
+    root = tmp_path / "proj"
+    make(root, extra="gate: {judges: {min_kappa: 0.3}}\n")
+    monkeypatch.chdir(root)
+    cli(["eval", "support"], capsys, monkeypatch)
+    cli(["labels", "import", str(write_csv(root / "r.csv"))], capsys, monkeypatch)
+    cli(["judge", "calibrate"], capsys, monkeypatch)
+    assert cli(["eval", "support"], capsys, monkeypatch)[0] == 0
+    code, out, err = cli(["promote", "summarize", "--to", "production", "--no-commit"], capsys, monkeypatch)
+    assert code == 0, out + err
+    assert "judge judge: kappa 0.400 [" in out and "on 10 label(s)" in out
+
+
+def test_any_evaluator_can_ask_to_be_calibrated() -> None:
+    from llmctl.calibrate import is_judge
+
+    assert is_judge({"type": "judge"}) and is_judge({"type": "pairwise"})
+    assert is_judge({"type": "contains", "calibrate": True})
+    assert not is_judge({"type": "contains"})

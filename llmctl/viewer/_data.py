@@ -13,6 +13,7 @@ from llmctl.store import Store
 
 RUN_FILTERS = ("evalset", "prompt", "model", "branch", "status")
 RESULT_FILTERS = ("all", "failed", "flipped", "errors", "flaky")
+MAX_MATRIX_ROWS = 500  # cases on one run page; filters and search narrow a bigger run
 
 
 def _jsonable(value: Any) -> Any:
@@ -196,7 +197,12 @@ def matrix(rows: list[dict[str, Any]], baseline: list[dict[str, Any]] | None, fl
                     "cells": [by_col.get(c, []) for c in columns],
                 }
             )
-    return {"columns": columns, "rows": out_rows, "flipped": sorted(flipped)}
+    return {
+        "columns": columns,
+        "rows": out_rows[:MAX_MATRIX_ROWS],
+        "total_rows": len(out_rows),
+        "flipped": sorted(flipped),
+    }
 
 
 def compare(store: Store, a: str, b: str) -> dict[str, Any]:

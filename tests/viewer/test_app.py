@@ -48,6 +48,7 @@ def test_run_matrix_shows_the_right_cells(client) -> None:
     assert re.findall(r'<tr data-case="(c\d)">', only) == []  # no baseline run: nothing to flip against
     search = c.get(f"/runs/{second}", params={"q": "nope"}).text
     assert re.findall(r'<tr data-case="(c\d)">', search) == ["c3"]
+    assert 'id="truncated"' not in page
     results = c.get(f"/api/runs/{second}/results").json()
     assert len(results) == 10 and {r["case_id"] for r in results if not r["passed"]} == {
         "c3",
@@ -140,3 +141,13 @@ def test_llmctl_view_serves_on_127_0_0_1(viewed) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_big_matrix_is_cut_with_a_note(client, monkeypatch) -> None:
+    from llmctl.viewer import _data
+
+    c, _app, (_root, _store, _first, second) = client
+    monkeypatch.setattr(_data, "MAX_MATRIX_ROWS", 3)
+    page = c.get(f"/runs/{second}").text
+    assert len(re.findall(r'<tr data-case="', page)) == 3
+    assert "showing 3 of 10 cases" in page
