@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 LABEL_VALUES = ("pass", "fail")
 LABELS_DIR = Path("evalsets") / "labels"
+PREFERENCES_SUFFIX = ".preferences.jsonl"  # pairwise human preferences, beside the labels
 _FIELDS = ("case_id", "model", "output_sha256", "label", "score", "note", "by", "at")
 
 
@@ -189,12 +190,57 @@ def sync_store(root: Path, store: Store) -> int:
     """Mirror every labels file under `evalsets/labels/` into the store. Returns how many labels."""
     folder = root / LABELS_DIR
     total = 0
-    for path in sorted(folder.rglob("*.jsonl")) if folder.is_dir() else []:
+    for path in _label_files(folder):
         evalset = path.relative_to(folder).with_suffix("").as_posix()
         labels = read_labels(path)
         store.put_labels(evalset, [lb.to_dict() for lb in labels], replace=True)
         total += len(labels)
     return total
+
+
+def _label_files(folder: Path) -> list[Path]:
+    """The labels files under `folder` (not the pairwise preference files)."""
+    if not folder.is_dir():
+        return []
+    return [p for p in sorted(folder.rglob("*.jsonl")) if not p.name.endswith(PREFERENCES_SUFFIX)]
+
+
+def preferences_path(root: Path, evalset: str) -> Path:
+    """`<root>/evalsets/labels/<evalset>.preferences.jsonl`."""
+    return labels_path(root, evalset).with_name(Path(evalset).name + PREFERENCES_SUFFIX)
+
+
+def add_preference(
+    root: Path,
+    evalset: str,
+    *,
+    case_id: str,
+    model: str,
+    preferred: str | None,
+    other: str | None,
+    tie: bool = False,
+    note: str = "",
+) -> Path:
+    """Append one pairwise judgement: `preferred`'s output is better than `other`'s (or a tie).
+
+    One JSON object a line: `{"case_id", "model", "preferred_sha256", "other_sha256", "tie",
+    "note", "by", "at"}` (with a tie, the order of the two hashes means nothing).
+    """
+    path = preferences_path(root, evalset)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "case_id": case_id,
+        "model": model,
+        "preferred_sha256": output_sha256(preferred),
+        "other_sha256": output_sha256(other),
+        "tie": bool(tie),
+        "note": note,
+        "by": default_reviewer(),
+        "at": now_iso(),
+    }
+    with path.open("a", encoding="utf-8", newline="\n") as fh:
+        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
 
 
 class LabelIndex:
@@ -213,7 +259,7 @@ class LabelIndex:
     @classmethod
     def from_folder(cls, root: Path) -> LabelIndex:
         folder = root / LABELS_DIR
-        return cls.from_files(sorted(folder.rglob("*.jsonl")) if folder.is_dir() else [])
+        return cls.from_files(_label_files(folder))
 
     def get(self, case_id: str, model: str, output: str | None) -> Label | None:
         return self._by_key.get((case_id, model, output_sha256(output)))
@@ -326,10 +372,12 @@ __all__ = [
     "Label",
     "LabelIndex",
     "add_labels",
+    "add_preference",
     "import_labels",
     "labels_path",
     "make_label",
     "output_sha256",
+    "preferences_path",
     "read_labels",
     "sync_store",
     "write_labels",

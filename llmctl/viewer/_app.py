@@ -115,6 +115,51 @@ def create_app(
         data = _data.prompt_history(store, request.path_params["name"], root)
         return page("prompt.html", **data)
 
+    async def review_pairs_page(request: Request) -> Response:
+        import random
+
+        a, b = _data.get_run(store, request.path_params["a"]), _data.get_run(store, request.path_params["b"])
+        pairs = _data.blind_pairs(store, a["id"], b["id"], random.SystemRandom())
+        return page("pairs.html", a=a, b=b, pairs=pairs)
+
+    async def api_preference(request: Request) -> Response:
+        from llmctl.labels import add_preference
+
+        body = await _body(request)
+        if body is None:
+            return failed(request, 400, "the body must be JSON or a form")
+        if not secrets.compare_digest(str(body.get("token") or request.headers.get("x-llmctl-token") or ""), token):
+            return failed(request, 403, "missing or wrong token (reload the page)")
+        a, b = _data.get_run(store, str(body.get("run_a") or "")), _data.get_run(store, str(body.get("run_b") or ""))
+        case_id, model = str(body.get("case_id") or ""), str(body.get("model") or "")
+        shas = [str(body.get("first") or ""), str(body.get("second") or "")]
+        outputs = {
+            r["output_sha256"]: r["output"]
+            for run_id in (a["id"], b["id"])
+            for r in _data.results(store, run_id)
+            if r["case_id"] == case_id and r["model"] == model and r.get("output") is not None
+        }
+        if any(sha not in outputs for sha in shas) or shas[0] == shas[1]:
+            return failed(request, 404, f"these runs have no such pair of outputs for case {case_id!r}")
+        choice = str(body.get("choice") or "")
+        if choice not in ("1", "2", "tie"):
+            return failed(request, 400, "choice must be 1, 2 or tie")
+        preferred, other = (shas[0], shas[1]) if choice in ("1", "tie") else (shas[1], shas[0])
+        path = add_preference(
+            root,
+            str(b["evalset"] or a["evalset"] or ""),
+            case_id=case_id,
+            model=model,
+            preferred=outputs[preferred],
+            other=outputs[other],
+            tie=choice == "tie",
+            note=str(body.get("note") or ""),
+        )
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            target = f"/compare/{quote(a['id'])}/{quote(b['id'])}/review"
+            return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
+        return api({"file": str(path.relative_to(root)), "preferred_sha256": preferred, "tie": choice == "tie"})
+
     async def api_runs(request: Request) -> Response:
         filters = {k: request.query_params.get(k, "") for k in (*_data.RUN_FILTERS, "q")}
         return api(_data.list_runs(store, filters))
@@ -134,20 +179,23 @@ def create_app(
     async def api_prompt(request: Request) -> Response:
         return api(_data.prompt_history(store, request.path_params["name"], root))
 
+    async def _body(request: Request) -> dict[str, Any] | None:
+        raw = await request.body()
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=50))
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
     async def api_label(request: Request) -> Response:
         from llmctl.labels import add_labels, make_label
 
         is_form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
-        if is_form:
-            raw = (await request.body()).decode("utf-8", "replace")
-            body: dict[str, Any] = dict(parse_qsl(raw, keep_blank_values=True, max_num_fields=50))
-        else:
-            try:
-                body = json.loads(await request.body())
-            except ValueError:
-                return failed(request, 400, "the body must be JSON or a form")
-            if not isinstance(body, dict):
-                return failed(request, 400, "the body must be a JSON object")
+        body = await _body(request)
+        if body is None:
+            return failed(request, 400, "the body must be a JSON object or a form")
         if not secrets.compare_digest(str(body.get("token") or request.headers.get("x-llmctl-token") or ""), token):
             return failed(request, 403, "missing or wrong token (reload the page)")
         run = _data.get_run(store, str(body.get("run_id") or ""))
@@ -195,6 +243,7 @@ def create_app(
         Route("/runs/{run_id}", run_page),
         Route("/runs/{run_id}/cases/{case_id:path}", case_page),
         Route("/compare/{a}/{b}", compare_page),
+        Route("/compare/{a}/{b}/review", review_pairs_page),
         Route("/prompts/{name:path}", prompt_page),
         Route("/api/runs", api_runs),
         Route("/api/runs/{run_id}", api_run),
@@ -203,6 +252,7 @@ def create_app(
         Route("/api/compare/{a}/{b}", api_compare),
         Route("/api/prompts/{name:path}", api_prompt),
         Route("/api/labels", api_label, methods=["POST"]),
+        Route("/api/preferences", api_preference, methods=["POST"]),
         Route("/static/{name}", static),
     ]
 
@@ -224,7 +274,7 @@ def create_app(
         if hosts is not None and host not in hosts:
             await failed(request, 421, f"unexpected Host {host!r}")(scope, receive, send)
             return
-        if request.method not in ("GET", "HEAD") and request.url.path != "/api/labels":
+        if request.method not in ("GET", "HEAD") and request.url.path not in ("/api/labels", "/api/preferences"):
             await failed(request, 405, "the viewer is read-only")(scope, receive, send)
             return
         await app(scope, receive, send)

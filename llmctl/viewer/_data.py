@@ -317,3 +317,25 @@ def facets(runs: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
         out["prompt"].update(r.get("prompts") or [])
         out["model"].update(r.get("models") or [])
     return {k: sorted(v) for k, v in out.items()}
+
+
+def blind_pairs(store: Store, a: str, b: str, rng: Any) -> list[dict[str, Any]]:
+    """The pairs of two runs whose outputs differ, each in a random order, without saying which
+    run gave which output (for a human's pairwise judgement)."""
+    out = []
+    for p in compare(store, a, b)["pairs"]:
+        x, y = p["a"], p["b"]
+        if not x or not y or x.get("output") is None or y.get("output") is None or x["output"] == y["output"]:
+            continue
+        first, second = (x, y) if rng.random() < 0.5 else (y, x)
+        out.append(
+            {
+                "case_id": p["case_id"],
+                "model": p["model"],
+                "repeat_index": p["repeat_index"],
+                "outputs": [first["output"], second["output"]],
+                "sha256": [first["output_sha256"], second["output_sha256"]],
+            }
+        )
+    rng.shuffle(out)
+    return out

@@ -151,3 +151,30 @@ def test_a_big_matrix_is_cut_with_a_note(client, monkeypatch) -> None:
     page = c.get(f"/runs/{second}").text
     assert len(re.findall(r'<tr data-case="', page)) == 3
     assert "showing 3 of 10 cases" in page
+
+
+def test_blind_pairwise_review_writes_a_preference(client) -> None:
+    from llmctl.labels import LabelIndex, output_sha256
+
+    c, app, (root, _store, first, second) = client
+    page = c.get(f"/compare/{first}/{second}/review").text
+    # only c3 differs between the runs; the page names neither run next to the outputs
+    assert re.findall(r'<section class="pair" data-case="(c\d)">', page) == ["c3"]
+    section = page.split('<section class="pair"', 1)[1]
+    outputs = re.findall(r'<pre class="output">(.*?)</pre>', section, re.DOTALL)
+    assert sorted(outputs) == ["answer ok", "nope"]
+    assert "baseline" not in section.split("<form")[0]
+    shas = re.findall(r'name="(first|second)" value="([0-9a-f]{64})"', section)
+    form = {"token": app.token, "run_a": first, "run_b": second, "case_id": "c3", "model": "demo",
+            **dict(shas), "choice": "1" if outputs[0] == "answer ok" else "2"}  # fmt: skip
+    resp = c.post("/api/preferences", data=form, follow_redirects=False)
+    assert resp.status_code == 303
+    [row] = read_jsonl(root / "evalsets" / "labels" / "support.preferences.jsonl")
+    assert row["preferred_sha256"] == output_sha256("answer ok") and row["other_sha256"] == output_sha256("nope")
+    assert row["tie"] is False and row["by"] == "rev"
+    # the preference file is not a labels file
+    assert len(LabelIndex.from_folder(root)) == 0
+    # a pair the runs do not have is refused
+    bad = {**form, "first": "0" * 64}
+    assert c.post("/api/preferences", data=bad).status_code == 404
+    assert c.post("/api/preferences", data={**form, "token": "x"}).status_code == 403
