@@ -394,10 +394,12 @@ class Store:
             )
         return out
 
-    def results_table(self, run_id: str, *, with_scores: bool = True) -> pa.Table:
+    def results_table(self, run_id: str, *, with_scores: bool = True, case_id: str | None = None) -> pa.Table:
         """A run's results as an Arrow table (with a nested `scores` list column by default)."""
         return self._db.run(
-            lambda con: con.sql(self._results_query(self._resolve(con, run_id), with_scores)).to_arrow_table(),
+            lambda con: con.sql(
+                self._results_query(self._resolve(con, run_id), with_scores, case_id=case_id)
+            ).to_arrow_table(),
             read_only=True,
         )
 
@@ -874,10 +876,11 @@ class Store:
         return [by_id[i] for i in ids if i in by_id]
 
     @staticmethod
-    def _results_query(run_id: str, with_scores: bool, scores_as_json: bool = False) -> str:
+    def _results_query(run_id: str, with_scores: bool, scores_as_json: bool = False, case_id: str | None = None) -> str:
         rid = _sql_str(run_id)
+        where = f"r.run_id = {rid}" + (f" AND r.case_id = {_sql_str(case_id)}" if case_id is not None else "")
         if not with_scores:
-            return f"SELECT {_RESULT_NAMES} FROM results r WHERE r.run_id = {rid} ORDER BY r.prompt, r.model, r.case_id, r.repeat_index"  # noqa: S608, E501
+            return f"SELECT {_RESULT_NAMES} FROM results r WHERE {where} ORDER BY r.prompt, r.model, r.case_id, r.repeat_index"  # noqa: S608, E501
         scores = (
             "list(struct_pack(evaluator := s.evaluator, score := s.score, passed := s.passed, "
             "reason := s.reason, error := s.error, config := s.config) ORDER BY s.idx)"
@@ -888,7 +891,7 @@ class Store:
             f"SELECT {_RESULT_NAMES}, s.scores FROM results r LEFT JOIN ("  # noqa: S608
             f"SELECT s.result_key, {scores} AS scores FROM scores s WHERE s.run_id = {rid} "
             f"GROUP BY s.result_key) s ON s.result_key = r.result_key "
-            f"WHERE r.run_id = {rid} ORDER BY r.prompt, r.model, r.case_id, r.repeat_index"
+            f"WHERE {where} ORDER BY r.prompt, r.model, r.case_id, r.repeat_index"
         )
 
     @staticmethod

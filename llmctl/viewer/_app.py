@@ -136,8 +136,8 @@ def create_app(
         outputs = {
             r["output_sha256"]: r["output"]
             for run_id in (a["id"], b["id"])
-            for r in _data.results(store, run_id)
-            if r["case_id"] == case_id and r["model"] == model and r.get("output") is not None
+            for r in _data.results(store, run_id, case_id=case_id)
+            if r["model"] == model and r.get("output") is not None
         }
         if any(sha not in outputs for sha in shas) or shas[0] == shas[1]:
             return failed(request, 404, f"these runs have no such pair of outputs for case {case_id!r}")
@@ -203,8 +203,8 @@ def create_app(
         repeat = int(body.get("repeat_index") or 0)
         match = [
             r
-            for r in _data.results(store, run["id"])
-            if r["case_id"] == case_id and r["model"] == model and int(r["repeat_index"]) == repeat
+            for r in _data.results(store, run["id"], case_id=case_id)
+            if r["model"] == model and int(r["repeat_index"]) == repeat
         ]
         if not match or match[0].get("output") is None:
             return failed(request, 404, f"run {run['id']} has no output for case {case_id!r} and model {model!r}")

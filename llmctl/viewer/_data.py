@@ -114,10 +114,10 @@ def get_run(store: Store, run_id: str) -> dict[str, Any]:
     )
 
 
-def results(store: Store, run_id: str, root: Path | None = None) -> list[dict[str, Any]]:
-    """Every result of a run with its scores and (when `root` is given) its human label."""
+def results(store: Store, run_id: str, root: Path | None = None, case_id: str | None = None) -> list[dict[str, Any]]:
+    """Every result of a run (or of one case) with its scores and (given `root`) its human label."""
     run = store.get_run(run_id)
-    table = store.results_table(str(run["id"])).to_pylist()
+    table = store.results_table(str(run["id"]), case_id=case_id).to_pylist()
     index = _label_index(root, run.get("evalset"))
     out = []
     for row in table:
@@ -288,13 +288,14 @@ def _lock_labels(root: Path | None, name: str) -> dict[str, list[str]]:
 def case(store: Store, run_id: str, case_id: str, root: Path | None = None) -> dict[str, Any]:
     """One case of a run: every result (model, repeat) with scores, judge calls and label."""
     run = get_run(store, run_id)
-    items = [r for r in results(store, run["id"], root) if r["case_id"] == case_id]
+    items = results(store, run["id"], root, case_id=case_id)
     if not items:
         raise InputError(f"run {run['id']} has no case {case_id!r}")
     calls = store.query(
         "SELECT result_key, evaluator, call_index, model, prompt_tokens, completion_tokens, cost_usd, latency_ms, "
-        "cached, error FROM judge_calls WHERE run_id = ? ORDER BY result_key, idx, call_index",
-        [run["id"]],
+        "cached, error FROM judge_calls WHERE run_id = ? AND result_key IN "
+        "(SELECT result_key FROM results WHERE run_id = ? AND case_id = ?) ORDER BY result_key, idx, call_index",
+        [run["id"], run["id"], case_id],
     )
     by_key: dict[str, list[dict[str, Any]]] = {}
     names = ("result_key", "evaluator", "call_index", "model", "prompt_tokens", "completion_tokens", "cost_usd",
