@@ -106,7 +106,11 @@ class GateConfig:
             new.latency_min_ms = float(latency["min_ms"])
         if latency.get("min_fresh") is not None:
             new.latency_min_fresh = int(latency["min_fresh"])
-        "judges": {"min_kappa", "min_labels"},
+        judges = override.get("judges") or {}
+        if "min_kappa" in judges:
+            new.judge_min_kappa = _opt_float(judges["min_kappa"])
+        if "min_labels" in judges:
+            new.judge_min_labels = None if judges["min_labels"] is None else int(judges["min_labels"])
         return new
 
 
