@@ -79,6 +79,8 @@ class GateConfig:
     cost_min_usd: float = 0.0  # an increase in mean cost per case below this is never a regression
     latency_min_ms: float = 50.0  # an increase in p95 below this is never a regression
     latency_min_fresh: int = 10  # paired cases with fresh (uncached) results both sides, to compare latency
+    judge_min_kappa: float | None = None  # gate.judges: refuse judges below this Cohen's kappa
+    judge_min_labels: int | None = None  # gate.judges: ... or calibrated on fewer labels
 
     def merged(self, override: dict[str, Any] | None) -> GateConfig:
         """A copy with an evalset's `gate:` mapping applied on top."""
@@ -104,6 +106,11 @@ class GateConfig:
             new.latency_min_ms = float(latency["min_ms"])
         if latency.get("min_fresh") is not None:
             new.latency_min_fresh = int(latency["min_fresh"])
+        judges = override.get("judges") or {}
+        if "min_kappa" in judges:
+            new.judge_min_kappa = _opt_float(judges["min_kappa"])
+        if "min_labels" in judges:
+            new.judge_min_labels = None if judges["min_labels"] is None else int(judges["min_labels"])
         return new
 
 
@@ -194,6 +201,7 @@ def check_gate(gate: LineDict, file: str) -> None:
         "quality": {"min_pass_rate", "max_drop"},
         "cost": {"max_increase", "min_usd"},
         "latency": {"p95_max_increase", "min_ms", "min_fresh"},
+        "judges": {"min_kappa", "min_labels"},
     }
     for key, value in gate.items():
         if key not in allowed:

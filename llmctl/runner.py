@@ -580,8 +580,8 @@ class Runner:
             {
                 "evaluator": ev.name,
                 "config": ev.config,
-                "score": sr.score,
-                "passed": sr.passed,
+                "score": None if sr.unscored else sr.score,
+                "passed": None if sr.unscored else sr.passed,
                 "reason": sr.reason,
                 "error": sr.error,
             }
@@ -832,6 +832,7 @@ class Runner:
         return outcomes
 
     def _finalize(self, info: RunInfo, plan: _Plan, gate_cfg: GateConfig) -> None:
+        from llmctl.calibrate import judge_gate
         from llmctl.gate import compare
 
         candidate = self._outcomes(info.run_id)
@@ -845,6 +846,12 @@ class Runner:
                 f"baseline: {reused} of {len(baseline)} result(s) reused from the store, "
                 f"{len(baseline) - reused} evaluated now"
             )
+        judges = judge_gate(self.store, info.run_id, gate_cfg)
+        if judges:
+            verdict.metrics.extend(judges)
+            if any(not m.passed for m in judges):
+                verdict.passed = False
+                verdict.notes.extend(m.note for m in judges if not m.passed)
         info.verdict = verdict
         info.errors = sorted({(o.prompt, o.model, o.case_id) for o in candidate if o.error})
         info.error_causes = error_causes(o.error for o in candidate if o.error)

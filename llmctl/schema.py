@@ -105,6 +105,14 @@ _GATE: dict[str, Any] = {
                 "min_fresh": {"type": "integer", "minimum": 1},
             },
         },
+        "judges": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "min_kappa": {"type": ["number", "null"], "minimum": -1, "maximum": 1},
+                "min_labels": {"type": ["integer", "null"], "minimum": 0},
+            },
+        },
     },
 }
 

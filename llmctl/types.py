@@ -104,12 +104,17 @@ class EvalInput:
 
 @dataclass
 class ScoreResult:
-    """One evaluator's verdict on one result. `error` set means it could not judge (never a pass)."""
+    """One evaluator's verdict on one result. `error` set means it could not judge (never a pass).
+
+    `unscored` (the `human` evaluator on an unlabelled output): no verdict at all; it neither
+    passes nor fails the case and is stored with NULL score and passed.
+    """
 
     score: float
     passed: bool
     reason: str = ""
     error: str | None = None
+    unscored: bool = False
 
 
 @dataclass

@@ -94,6 +94,9 @@ def print_verdict(verdict: Any) -> None:
             console.print(Text(f"  {_safe(m.note)}"))
     for note in verdict.notes:
         console.print(Text(_safe(note)))
+    for m in getattr(verdict, "metrics", []):
+        if m.group == "judges":  # gate.judges: say why a judge is refused (or how it is calibrated)
+            console.print(Text(f"  {_safe(m.note)}", style="red" if not m.passed else ""))
     style = "bold green" if verdict.passed else "bold red"
     console.print(Text(_safe(verdict.summary_line()), style=style))
 
@@ -120,11 +123,14 @@ def print_outcome(cfg: Config, outcome: Any) -> None:
             console.print(f"  complete them with: llmctl eval --resume {info.run_id}")
 
 
-def combined_report(store: Any, infos: list[Any]) -> tuple[dict[str, Any], list[Any], Any]:
+def combined_report(store: Any, infos: list[Any], root: Path | None = None) -> tuple[dict[str, Any], list[Any], Any]:
     """One report over the runs of one invocation (one per evalset): meta, outcomes, verdict."""
     from llmctl.gate import Verdict
+    from llmctl.reports._context import report_context
 
     runs = [store.get_run(info.run_id) for info in infos]
+    if len(runs) == 1 and root is not None:
+        runs[0] = {**runs[0], "context": report_context(store, runs[0], root)}
     meta = (
         dict(runs[0])
         if len(runs) == 1
@@ -171,7 +177,7 @@ def write_outputs(cfg: Config, outcome: Any, outputs: list[Path]) -> None:
     from llmctl.store import Store
 
     store = Store(cfg.store_path)
-    meta, outcomes, verdict = combined_report(store, outcome.runs)
+    meta, outcomes, verdict = combined_report(store, outcome.runs, cfg.root)
     for path in outputs:
         suffix = path.suffix.lower()
         if suffix in (".jsonl", ".csv"):

@@ -52,6 +52,8 @@ def _register() -> None:
         diff_cmd,
         eval_cmd,
         init_cmd,
+        judge_cmd,
+        labels_cmd,
         lint_cmd,
         log_cmd,
         promote_cmd,
@@ -60,6 +62,7 @@ def _register() -> None:
         report_cmd,
         runs_cmd,
         schema_cmd,
+        view_cmd,
     )
 
     for module in (
@@ -76,6 +79,9 @@ def _register() -> None:
         bundle_cmd,
         comment_cmd,
         redteam_cmd,
+        labels_cmd,
+        judge_cmd,
+        view_cmd,
     ):
         module.register(app)
 

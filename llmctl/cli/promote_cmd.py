@@ -43,6 +43,7 @@ def promote(
         for record in result.gate.evals:
             verdict = {True: "passed", False: "FAILED", None: "no verdict"}[record.gate_passed]
             out.append(f"  eval {record.evalset}: run {record.run}, gate {verdict}")
+            out.extend(f"    {line}" for line in _judge_lines(cfg, record.run))
         for comp in result.gate.comparisons:
             out.append(f"  vs {comp['baseline_run']} on {comp['evalset']}: {comp['verdict'].summary_line()}")
         for note in result.gate.notes:
@@ -57,6 +58,17 @@ def promote(
     from llmctl.safetext import terminal_safe
 
     typer.echo(terminal_safe("\n".join(out)))  # prompt, label and evalset names come from files
+
+
+def _judge_lines(cfg, run_id: str | None) -> list[str]:  # type: ignore[no-untyped-def]
+    """The calibration of the judges behind a run's gate (nothing when it has no judge)."""
+    from llmctl.calibrate import describe, run_judges
+    from llmctl.safetext import terminal_safe
+    from llmctl.store import Store
+
+    if not run_id or not cfg.store_path.exists():
+        return []
+    return [terminal_safe(describe(name, cal)) for name, _h, cal in run_judges(Store(cfg.store_path), run_id)]
 
 
 def register(app: typer.Typer) -> None:

@@ -41,7 +41,7 @@ def report(
         summary = store.get_run(run_id).get("summary") or {}
         verdict = Verdict.from_dict(summary["verdict"]) if summary.get("verdict") else None
         infos.append(SimpleNamespace(run_id=run_id, verdict=verdict))
-    meta, outcomes, verdict = combined_report(store, infos)
+    meta, outcomes, verdict = combined_report(store, infos, cfg.root)
     for path in output:
         write_report(path, meta, outcomes, verdict)
         typer.echo(f"wrote {path}")

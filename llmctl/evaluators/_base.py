@@ -62,6 +62,7 @@ COMMON_OPTIONS: dict[str, Option] = {
     "threshold": opt(int, float, help="pass when score >= threshold (after `not`)"),
     "metric": opt(str, help="the name scores are reported under (default: the type)"),
     "severity": opt(str, help="critical: one failing case fails the gate, whatever the statistics"),
+    "calibrate": opt(bool, default=False, help="calibrate against human labels like a judge (llmctl judge calibrate)"),
 }
 SEVERITIES = ("normal", "critical")
 
@@ -164,7 +165,7 @@ class Evaluator:
 
     # -- scoring --------------------------------------------------------------------------
 
-    def check(self, inp: EvalInput) -> Raw:
+    def check(self, inp: EvalInput) -> Raw | ScoreResult:
         """The raw, un-negated verdict of a sync evaluator."""
         raise NotImplementedError
 
@@ -182,6 +183,8 @@ class Evaluator:
             return errored(str(exc))
         except Exception as exc:  # a broken check must not stop a 100k-case run
             return errored(f"{type(exc).__name__}: {exc}")
+        if isinstance(raw, ScoreResult):  # e.g. unscored
+            return raw
         return self.finish(raw)
 
     async def ascore(self, inp: EvalInput, call_model: CallModel) -> ScoreResult:
@@ -239,12 +242,14 @@ def case_passed(scores: Sequence[tuple[float, ScoreResult]], error: str | None =
     """A case's verdict from `(weight, ScoreResult)` pairs: `(passed, weighted_score)`.
 
     It passes when there is no call `error` and every evaluator passed (an
-    evaluator error is a fail). The weighted score is the weighted mean of the
-    scores (errors count as 0); with no evaluators it is 1.0 (0.0 on a call error).
+    evaluator error is a fail); unscored results (an unlabelled `human`) are left out.
+    The weighted score is the weighted mean of the scores (errors count as 0); with no
+    evaluators it is 1.0 (0.0 on a call error).
     A case whose weights are all 0 gets the plain mean.
     """
     if error is not None:
         return False, 0.0
+    scores = [(w, r) for w, r in scores if not r.unscored]
     if not scores:
         return True, 1.0
     passed = True

@@ -11,6 +11,7 @@ anything else is an error, never a pass.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -249,6 +250,8 @@ class _ModelJudge(Evaluator):
             self.template_source = str(path)
             text = path.read_text(encoding="utf-8")
         self.template_text = text
+        # recorded with every score: a judge's identity (for calibration) covers its prompt's text
+        self.config["prompt_sha256"] = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
         self.template = compile_template(text, self.template_source)
         self.params = {"temperature": 0, **self.template.params, **dict(self.config.get("params") or {})}
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+from typing import Any
 
 from llmctl.gate import REPORT_ONLY, FlippedCase
 from llmctl.reports._data import ReportData
@@ -92,6 +94,7 @@ def render_html(data: ReportData, *, max_rows: int = MAX_ROWS, max_output_chars:
     if meta:
         parts.append(f"<p>{meta}</p>")
     parts.append("</header><main>")
+    parts += _context_section(data)
     if v is not None:
         if v.notes:
             parts.append('<ul class="notes">' + "".join(f"<li>{esc(n)}</li>" for n in v.notes) + "</ul>")
@@ -116,6 +119,43 @@ def render_html(data: ReportData, *, max_rows: int = MAX_ROWS, max_output_chars:
     return "\n".join(parts) + "\n"
 
 
+def _json_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _context_section(data: ReportData) -> list[str]:
+    """What this run is compared with: baseline ref and run, and the version hashes of both sides."""
+    ctx = data.run.get("context") or {}
+    if not ctx:
+        return []
+    out = ['<h2>Context</h2><table id="context">']
+    ref = ctx.get("baseline_ref")
+    out.append(f"<tr><th>baseline ref</th><td>{esc(ref) if ref else 'none (absolute floors only)'}</td></tr>")
+    if ctx.get("baseline_run"):
+        out.append(f"<tr><th>baseline run</th><td><code>{esc(ctx['baseline_run'])}</code></td></tr>")
+    for label, key in (("candidate versions", "versions"), ("baseline versions", "baseline_versions")):
+        versions = ctx.get(key) or {}
+        if versions:
+            cells = "<br>".join(
+                f"{esc(p)}: " + ", ".join(f"<code>{esc(h)}</code>" for h in hashes) for p, hashes in versions.items()
+            )
+            out.append(f"<tr><th>{label}</th><td>{cells}</td></tr>")
+    out.append("</table>")
+    return out
+
+
+def _case_context(data: ReportData, case_id: str) -> str:
+    case = ((data.run.get("context") or {}).get("cases") or {}).get(case_id)
+    if not case:
+        return ""
+    parts = []
+    if case.get("vars"):
+        parts.append(f"<div class=muted>vars: <code>{esc(_clip(_json_text(case['vars']), 300))}</code></div>")
+    if case.get("expected") is not None:
+        parts.append(f"<div class=muted>expected: <code>{esc(_clip(_json_text(case['expected']), 300))}</code></div>")
+    return "".join(parts)
+
+
 def _gate_table(data: ReportData) -> list[str]:
     assert data.verdict is not None
     v = data.verdict
@@ -138,6 +178,17 @@ def _gate_table(data: ReportData) -> list[str]:
         )
     out.append("</table>")
     return out
+
+
+SHORT_OUTPUT = 160
+
+
+def _output_cell(output: str | None, limit: int) -> str:
+    """A short output inline; a long one shows its start, the whole in a <details>."""
+    if output is not None and len(output) <= SHORT_OUTPUT and "\n" not in output.strip():
+        return f'<pre class="short">{esc(output)}</pre>'
+    head = esc(_clip((output or "").strip().split("\n", 1)[0], 80)) if output else "(no output)"
+    return f"<details><summary>{head}</summary><pre>{esc(_clip(output, limit))}</pre></details>"
 
 
 def _clip(text: str | None, limit: int) -> str:
@@ -217,9 +268,9 @@ def _results_section(data: ReportData, max_rows: int, limit: int) -> list[str]:
             )
         out.append(
             f'<tr class="result {klass}"><td class="{status}">{status}{" (cached)" if o.cached else ""}</td>'
-            f"<td>{esc(o.prompt)}</td><td>{esc(o.model)}</td><td>{esc(o.case_id)}</td>"
+            f"<td>{esc(o.prompt)}</td><td>{esc(o.model)}</td><td>{esc(o.case_id)}{_case_context(data, o.case_id)}</td>"
             f"<td class=num>{o.repeat_index}</td><td>{reasons}</td>"
-            f"<td><details><summary>output</summary><pre>{esc(_clip(o.output, limit))}</pre></details></td>"
+            f"<td>{_output_cell(o.output, limit)}</td>"
             f"<td class=num>{esc(fmt_usd(o.cost_usd))}</td><td class=num>{esc(fmt_ms(o.latency_ms))}</td></tr>"
         )
     out.append("</table>")

@@ -156,7 +156,48 @@ def _m002_store_hardening(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m001_initial, _m002_store_hardening]
+def _m004_labels(con: duckdb.DuckDBPyConnection) -> None:
+    """Human labels (mirrored from evalsets/labels/*.jsonl) and judge calibrations."""
+    con.execute(
+        """
+        CREATE TABLE labels (
+            evalset TEXT NOT NULL,
+            case_id TEXT NOT NULL,
+            model TEXT NOT NULL,
+            output_sha256 TEXT NOT NULL,
+            label TEXT NOT NULL,
+            score DOUBLE,
+            note TEXT,
+            labelled_by TEXT,
+            labelled_at TEXT,
+            PRIMARY KEY (evalset, case_id, model, output_sha256)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE judge_calibrations (
+            judge_hash TEXT NOT NULL,
+            evaluator TEXT NOT NULL,
+            config JSON,
+            evalsets JSON,
+            n INTEGER NOT NULL,
+            tp INTEGER NOT NULL,
+            fp INTEGER NOT NULL,
+            tn INTEGER NOT NULL,
+            fn INTEGER NOT NULL,
+            kappa DOUBLE,
+            kappa_low DOUBLE,
+            kappa_high DOUBLE,
+            calibrated_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+
+
+# _m003 is another branch's migration; _m004 is numbered as assigned and takes its place in the
+# list (by position) until both are merged.
+MIGRATIONS: list[Migration] = [_m001_initial, _m002_store_hardening, _m004_labels]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

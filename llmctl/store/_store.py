@@ -339,7 +339,7 @@ class Store:
             "SELECT result_key, evaluator, COALESCE(score, 0.0::DOUBLE), "
             "COALESCE(passed, false) AND error IS NULL, COALESCE(error, reason, ''), "
             "COALESCE(json_extract_string(config, '$.severity') = 'critical', false) "
-            "FROM scores WHERE run_id = ? ORDER BY idx",
+            "FROM scores WHERE run_id = ? AND NOT (passed IS NULL AND error IS NULL) ORDER BY idx",
             [rid],
         ).fetchall()
         return results, scores
@@ -394,10 +394,12 @@ class Store:
             )
         return out
 
-    def results_table(self, run_id: str, *, with_scores: bool = True) -> pa.Table:
+    def results_table(self, run_id: str, *, with_scores: bool = True, case_id: str | None = None) -> pa.Table:
         """A run's results as an Arrow table (with a nested `scores` list column by default)."""
         return self._db.run(
-            lambda con: con.sql(self._results_query(self._resolve(con, run_id), with_scores)).to_arrow_table(),
+            lambda con: con.sql(
+                self._results_query(self._resolve(con, run_id), with_scores, case_id=case_id)
+            ).to_arrow_table(),
             read_only=True,
         )
 
@@ -659,6 +661,126 @@ class Store:
         row = first_row(con, "SELECT path FROM duckdb_databases() WHERE database_name = ?", [f"llmctl_src{i}"])
         return str(row[0]) if row else ""
 
+    # -- labels and judge calibrations ---------------------------------------------
+
+    def put_labels(self, evalset: str, labels: Iterable[Mapping[str, Any]], *, replace: bool = False) -> None:
+        """Mirror labels of `evalset` (see `llmctl.labels`); `replace` first drops the evalset's old rows."""
+        rows = [
+            [
+                evalset,
+                str(lb["case_id"]),
+                str(lb["model"]),
+                str(lb["output_sha256"]),
+                str(lb["label"]),
+                lb.get("score"),
+                lb.get("note"),
+                lb.get("by"),
+                lb.get("at"),
+            ]
+            for lb in labels
+        ]
+
+        def tx(con: duckdb.DuckDBPyConnection) -> None:
+            def write() -> None:
+                if replace:
+                    con.execute("DELETE FROM labels WHERE evalset = ?", [evalset])
+                for row in rows:
+                    con.execute(
+                        "INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        row,
+                    )
+
+            transaction(con, write)
+
+        self._db.run(tx)
+
+    def labels(self, evalset: str | None = None) -> list[dict[str, Any]]:
+        """Mirrored labels (of one evalset, or all)."""
+        rows = self._db.run(
+            lambda con: con.execute(
+                "SELECT evalset, case_id, model, output_sha256, label, score, note, labelled_by, labelled_at "
+                "FROM labels WHERE ($e IS NULL OR evalset = $e) ORDER BY evalset, case_id, model",
+                {"e": evalset},
+            ).fetchall(),
+            read_only=True,
+        )
+        names = ("evalset", "case_id", "model", "output_sha256", "label", "score", "note", "by", "at")
+        return [dict(zip(names, r, strict=True)) for r in rows]
+
+    def put_calibration(self, row: Mapping[str, Any]) -> None:
+        """Record one judge calibration (see `llmctl.calibrate`)."""
+        values = [
+            row["judge_hash"],
+            row["evaluator"],
+            to_json(row.get("config")),
+            to_json(row.get("evalsets")),
+            row["n"],
+            row["tp"],
+            row["fp"],
+            row["tn"],
+            row["fn"],
+            row.get("kappa"),
+            (row.get("kappa_ci") or [None, None])[0],
+            (row.get("kappa_ci") or [None, None])[1],
+            utcnow(),
+        ]
+
+        def tx(con: duckdb.DuckDBPyConnection) -> None:
+            transaction(
+                con,
+                lambda: con.execute(
+                    "INSERT INTO judge_calibrations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
+                ),
+            )
+
+        self._db.run(tx)
+
+    def latest_calibration(self, judge_hash: str) -> dict[str, Any] | None:
+        """The most recent calibration recorded for a judge content hash, or None."""
+        row = self._db.run(
+            lambda con: first_row(
+                con,
+                "SELECT judge_hash, evaluator, n, tp, fp, tn, fn, kappa, kappa_low, kappa_high, calibrated_at "
+                "FROM judge_calibrations WHERE judge_hash = ? ORDER BY calibrated_at DESC LIMIT 1",
+                [judge_hash],
+            ),
+            read_only=True,
+        )
+        if row is None:
+            return None
+        names = ("judge_hash", "evaluator", "n", "tp", "fp", "tn", "fn", "kappa", "kappa_low", "kappa_high", "at")
+        return dict(zip(names, row, strict=True))
+
+    def run_evaluators(self, run_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """The distinct (evaluator name, config) pairs scored in a run."""
+        rows = self._db.run(
+            lambda con: con.execute(
+                "SELECT DISTINCT evaluator, config::VARCHAR FROM scores WHERE run_id = ? ORDER BY 1, 2", [run_id]
+            ).fetchall(),
+            read_only=True,
+        )
+        return [(str(r[0]), _loads(r[1]) or {}) for r in rows]
+
+    def judge_scores(self, evalsets: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Every stored score with its result's case, model, output and run evalset (for calibration)."""
+        rows = self._db.run(
+            lambda con: con.execute(
+                "SELECT runs.evalset, r.run_id, r.case_id, r.model, r.output, s.evaluator, s.config, s.passed, "
+                "s.score, s.error FROM scores s JOIN results r ON r.run_id = s.run_id AND r.result_key = s.result_key "
+                "JOIN runs ON runs.id = r.run_id WHERE r.output IS NOT NULL "
+                "AND ($e IS NULL OR list_contains($e, runs.evalset)) ORDER BY runs.started_at, r.case_id",
+                {"e": list(evalsets) if evalsets else None},
+            ).fetchall(),
+            read_only=True,
+        )
+        names = ("evalset", "run_id", "case_id", "model", "output", "evaluator", "config", "passed", "score", "error")
+        out = []
+        for r in rows:
+            d = dict(zip(names, r, strict=True))
+            d["config"] = _loads(d["config"]) or {}
+            out.append(d)
+        return out
+
     # -- internals ---------------------------------------------------------------------
 
     def _run_has_errors(self, run_id: str) -> bool:
@@ -754,10 +876,11 @@ class Store:
         return [by_id[i] for i in ids if i in by_id]
 
     @staticmethod
-    def _results_query(run_id: str, with_scores: bool, scores_as_json: bool = False) -> str:
+    def _results_query(run_id: str, with_scores: bool, scores_as_json: bool = False, case_id: str | None = None) -> str:
         rid = _sql_str(run_id)
+        where = f"r.run_id = {rid}" + (f" AND r.case_id = {_sql_str(case_id)}" if case_id is not None else "")
         if not with_scores:
-            return f"SELECT {_RESULT_NAMES} FROM results r WHERE r.run_id = {rid} ORDER BY r.prompt, r.model, r.case_id, r.repeat_index"  # noqa: S608, E501
+            return f"SELECT {_RESULT_NAMES} FROM results r WHERE {where} ORDER BY r.prompt, r.model, r.case_id, r.repeat_index"  # noqa: S608, E501
         scores = (
             "list(struct_pack(evaluator := s.evaluator, score := s.score, passed := s.passed, "
             "reason := s.reason, error := s.error, config := s.config) ORDER BY s.idx)"
@@ -768,7 +891,7 @@ class Store:
             f"SELECT {_RESULT_NAMES}, s.scores FROM results r LEFT JOIN ("  # noqa: S608
             f"SELECT s.result_key, {scores} AS scores FROM scores s WHERE s.run_id = {rid} "
             f"GROUP BY s.result_key) s ON s.result_key = r.result_key "
-            f"WHERE r.run_id = {rid} ORDER BY r.prompt, r.model, r.case_id, r.repeat_index"
+            f"WHERE {where} ORDER BY r.prompt, r.model, r.case_id, r.repeat_index"
         )
 
     @staticmethod

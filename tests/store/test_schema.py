@@ -31,6 +31,13 @@ EXPECTED = {
         "run_id", "result_key", "evaluator", "idx", "call_index", "model", "prompt_tokens", "completion_tokens",
         "cost_usd", "latency_ms", "cached", "error", "created_at",
     },
+    "labels": {
+        "evalset", "case_id", "model", "output_sha256", "label", "score", "note", "labelled_by", "labelled_at",
+    },
+    "judge_calibrations": {
+        "judge_hash", "evaluator", "config", "evalsets", "n", "tp", "fp", "tn", "fn", "kappa", "kappa_low",
+        "kappa_high", "calibrated_at",
+    },
 }  # fmt: skip
 
 

@@ -1,0 +1,303 @@
+"""The `llmctl view` web app (Starlette): pages and a JSON API over the store.
+
+Read-only, except labels: POST /api/labels writes `evalsets/labels/<evalset>.jsonl` (and the
+store's mirror). Model outputs are untrusted: templates autoescape everything, and every
+response carries a strict Content-Security-Policy (scripts and styles only from this app's
+own vendored files, no inline script, no other origin). A write needs the per-process token
+that the pages carry, and every request must name this server as its Host (no DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from llmctl.errors import InputError, LlmctlError
+from llmctl.store import Store
+from llmctl.viewer import _data
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+_STATIC = {"viewer.css": "text/css; charset=utf-8", "viewer.js": "text/javascript; charset=utf-8"}
+
+
+def _environment() -> Any:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("llmctl.viewer", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pct"] = lambda v: "-" if v is None else f"{v:.0%}"
+    env.filters["usd"] = lambda v: "-" if v is None else f"${v:.4f}"
+    env.filters["ms"] = lambda v: "-" if v is None else f"{v:.0f} ms"
+    env.filters["short"] = lambda v, n=8: (str(v or "").split(":")[-1])[:n]
+    env.filters["q"] = lambda v: quote(str(v), safe="")
+    env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
+    env.filters["zip_values"] = lambda names, rows, key: [(n, r.get(key)) for n, r in zip(names, rows, strict=True)]
+    env.globals["fmt_pct"] = lambda v: "-" if v is None else f"{v:.0%}"
+    env.globals["fmt_usd"] = lambda v: "-" if v is None else f"{v:.4f}"
+    env.globals["fmt_ms"] = lambda v: "-" if v is None else f"{v:.0f}"
+    env.filters["clip"] = lambda v, n=200: (v if len(v or "") <= n else (v or "")[: n - 1] + "…") if v else ""
+    return env
+
+
+def create_app(
+    store: Store, root: Path, *, allowed_hosts: tuple[str, ...] | None = ("127.0.0.1", "localhost", "::1")
+) -> Any:
+    """The ASGI app. `root` is the project (where `evalsets/labels/` is written).
+
+    `allowed_hosts`: the Host names served (None: any)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+    from starlette.routing import Route
+
+    env = _environment()
+    token = secrets.token_urlsafe(24)
+
+    def page(name: str, **ctx: Any) -> HTMLResponse:
+        html = env.get_template(name).render(token=token, **ctx)
+        return HTMLResponse(html, headers=SECURITY_HEADERS)
+
+    def api(data: Any, status: int = 200) -> JSONResponse:
+        return JSONResponse(json.loads(json.dumps(data, default=str)), status_code=status, headers=SECURITY_HEADERS)
+
+    def failed(request: Request, status: int, message: str) -> Response:
+        if request.url.path.startswith("/api/"):
+            return api({"error": message}, status)
+        return HTMLResponse(
+            env.get_template("error.html").render(token=token, status=status, message=message),
+            status_code=status,
+            headers=SECURITY_HEADERS,
+        )
+
+    async def runs_page(request: Request) -> Response:
+        filters = {k: request.query_params.get(k, "") for k in (*_data.RUN_FILTERS, "q")}
+        runs = _data.list_runs(store, filters)
+        return page("runs.html", runs=runs, filters=filters, facets=_data.facets(_data.list_runs(store, {})))
+
+    async def run_page(request: Request) -> Response:
+        run = _data.get_run(store, request.path_params["run_id"])
+        rows = _data.results(store, run["id"], root)
+        baseline = _data.results(store, run["baseline_run_id"]) if run.get("baseline_run_id") else None
+        flt = request.query_params.get("filter", "all")
+        if flt not in _data.RESULT_FILTERS:
+            flt = "all"
+        q = request.query_params.get("q", "")
+        return page("run.html", run=run, matrix=_data.matrix(rows, baseline, flt, q), filter=flt, q=q,
+                    filters=_data.RESULT_FILTERS)  # fmt: skip
+
+    async def case_page(request: Request) -> Response:
+        data = _data.case(store, request.path_params["run_id"], request.path_params["case_id"], root)
+        return page("case.html", **data)
+
+    async def compare_page(request: Request) -> Response:
+        data = _data.compare(store, request.path_params["a"], request.path_params["b"])
+        return page("compare.html", **data)
+
+    async def prompt_page(request: Request) -> Response:
+        data = _data.prompt_history(store, request.path_params["name"], root)
+        return page("prompt.html", **data)
+
+    async def review_pairs_page(request: Request) -> Response:
+        import random
+
+        a, b = _data.get_run(store, request.path_params["a"]), _data.get_run(store, request.path_params["b"])
+        pairs = _data.blind_pairs(store, a["id"], b["id"], random.SystemRandom())
+        return page("pairs.html", a=a, b=b, pairs=pairs)
+
+    async def api_preference(request: Request) -> Response:
+        from llmctl.labels import add_preference
+
+        body = await _body(request)
+        if body is None:
+            return failed(request, 400, "the body must be JSON or a form")
+        if not secrets.compare_digest(str(body.get("token") or request.headers.get("x-llmctl-token") or ""), token):
+            return failed(request, 403, "missing or wrong token (reload the page)")
+        a, b = _data.get_run(store, str(body.get("run_a") or "")), _data.get_run(store, str(body.get("run_b") or ""))
+        case_id, model = str(body.get("case_id") or ""), str(body.get("model") or "")
+        shas = [str(body.get("first") or ""), str(body.get("second") or "")]
+        outputs = {
+            r["output_sha256"]: r["output"]
+            for run_id in (a["id"], b["id"])
+            for r in _data.results(store, run_id, case_id=case_id)
+            if r["model"] == model and r.get("output") is not None
+        }
+        if any(sha not in outputs for sha in shas) or shas[0] == shas[1]:
+            return failed(request, 404, f"these runs have no such pair of outputs for case {case_id!r}")
+        choice = str(body.get("choice") or "")
+        if choice not in ("1", "2", "tie"):
+            return failed(request, 400, "choice must be 1, 2 or tie")
+        preferred, other = (shas[0], shas[1]) if choice in ("1", "tie") else (shas[1], shas[0])
+        path = add_preference(
+            root,
+            str(b["evalset"] or a["evalset"] or ""),
+            case_id=case_id,
+            model=model,
+            preferred=outputs[preferred],
+            other=outputs[other],
+            tie=choice == "tie",
+            note=str(body.get("note") or ""),
+        )
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            target = f"/compare/{quote(a['id'])}/{quote(b['id'])}/review"
+            return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
+        return api({"file": str(path.relative_to(root)), "preferred_sha256": preferred, "tie": choice == "tie"})
+
+    async def api_runs(request: Request) -> Response:
+        filters = {k: request.query_params.get(k, "") for k in (*_data.RUN_FILTERS, "q")}
+        return api(_data.list_runs(store, filters))
+
+    async def api_run(request: Request) -> Response:
+        return api(_data.get_run(store, request.path_params["run_id"]))
+
+    async def api_results(request: Request) -> Response:
+        return api(_data.results(store, request.path_params["run_id"], root))
+
+    async def api_case(request: Request) -> Response:
+        return api(_data.case(store, request.path_params["run_id"], request.path_params["case_id"], root))
+
+    async def api_compare(request: Request) -> Response:
+        return api(_data.compare(store, request.path_params["a"], request.path_params["b"]))
+
+    async def api_prompt(request: Request) -> Response:
+        return api(_data.prompt_history(store, request.path_params["name"], root))
+
+    async def _body(request: Request) -> dict[str, Any] | None:
+        raw = await request.body()
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=50))
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    async def api_label(request: Request) -> Response:
+        from llmctl.labels import add_labels, make_label
+
+        is_form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+        body = await _body(request)
+        if body is None:
+            return failed(request, 400, "the body must be a JSON object or a form")
+        if not secrets.compare_digest(str(body.get("token") or request.headers.get("x-llmctl-token") or ""), token):
+            return failed(request, 403, "missing or wrong token (reload the page)")
+        run = _data.get_run(store, str(body.get("run_id") or ""))
+        case_id, model = str(body.get("case_id") or ""), str(body.get("model") or "")
+        repeat = int(body.get("repeat_index") or 0)
+        match = [
+            r
+            for r in _data.results(store, run["id"], case_id=case_id)
+            if r["model"] == model and int(r["repeat_index"]) == repeat
+        ]
+        if not match or match[0].get("output") is None:
+            return failed(request, 404, f"run {run['id']} has no output for case {case_id!r} and model {model!r}")
+        score_text = str(body.get("score") or "").strip()
+        try:
+            score = float(score_text) if score_text else None
+        except ValueError:
+            return failed(request, 400, f"score must be a number from 0 to 1, got {score_text!r}")
+        try:
+            label = make_label(
+                case_id,
+                model,
+                match[0]["output"],
+                str(body.get("label") or ""),
+                score=score,
+                note=str(body.get("note") or ""),
+            )
+        except InputError as exc:
+            return failed(request, 400, exc.message)
+        path = add_labels(root, str(run["evalset"] or ""), [label], store)
+        if is_form:
+            back = str(body.get("back") or "")
+            target = back if back.startswith("/") and not back.startswith("//") else f"/runs/{quote(run['id'])}"
+            return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
+        return api({"label": label.to_dict(), "file": str(path.relative_to(root))})
+
+    async def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in _STATIC:
+            return failed(request, 404, "not found")
+        text = resources.files("llmctl.viewer").joinpath("static").joinpath(name).read_text(encoding="utf-8")
+        return Response(text, media_type=_STATIC[name], headers=SECURITY_HEADERS)
+
+    routes = [
+        Route("/", runs_page),
+        Route("/runs/{run_id}", run_page),
+        Route("/runs/{run_id}/cases/{case_id:path}", case_page),
+        Route("/compare/{a}/{b}", compare_page),
+        Route("/compare/{a}/{b}/review", review_pairs_page),
+        Route("/prompts/{name:path}", prompt_page),
+        Route("/api/runs", api_runs),
+        Route("/api/runs/{run_id}", api_run),
+        Route("/api/runs/{run_id}/results", api_results),
+        Route("/api/runs/{run_id}/cases/{case_id:path}", api_case),
+        Route("/api/compare/{a}/{b}", api_compare),
+        Route("/api/prompts/{name:path}", api_prompt),
+        Route("/api/labels", api_label, methods=["POST"]),
+        Route("/api/preferences", api_preference, methods=["POST"]),
+        Route("/static/{name}", static),
+    ]
+
+    async def on_input_error(request: Request, exc: Exception) -> Response:
+        return failed(request, 404, getattr(exc, "message", str(exc)))
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        return failed(request, 500, getattr(exc, "message", str(exc)))
+
+    app = Starlette(routes=routes, exception_handlers={InputError: on_input_error, LlmctlError: on_error})
+    hosts = set(allowed_hosts) if allowed_hosts is not None else None
+
+    async def guard(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        host = (request.headers.get("host") or "").rsplit(":", 1)[0].strip("[]")
+        if hosts is not None and host not in hosts:
+            await failed(request, 421, f"unexpected Host {host!r}")(scope, receive, send)
+            return
+        if request.method not in ("GET", "HEAD") and request.url.path not in ("/api/labels", "/api/preferences"):
+            await failed(request, 405, "the viewer is read-only")(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    guard.token = token  # type: ignore[attr-defined]  # for tests
+    return guard
+
+
+def serve(store: Store, root: Path, host: str, port: int, *, open_browser: bool) -> None:
+    """Run the viewer until Ctrl-C."""
+    import threading
+    import webbrowser
+
+    import uvicorn
+
+    loopback = ("127.0.0.1", "localhost", "::1")
+    # on loopback only these Host names are served (no DNS rebinding); on another address
+    # (a deliberate --host) the names the machine is reached by cannot be known
+    hosts: tuple[str, ...] | None = loopback if host in loopback else None
+    app = create_app(store, root, allowed_hosts=hosts)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    url = f"http://{shown}:{port}/"
+    print(f"llmctl view: {url} (Ctrl-C to stop)", flush=True)
+    if open_browser:
+        threading.Timer(0.8, lambda: webbrowser.open(url)).start()
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
