@@ -1,5 +1,11 @@
 """The native transport: POST /chat/completions to OpenAI-compatible endpoints over one
 pooled aiohttp session. About a tenth of litellm's CPU per call (see llmctl.testing.loadgen).
+
+HTTP is aiohttp's: keep-alive pooling, gzip/deflate bodies, chunked framing, 204/304,
+redirects (307/308 keep the POST and its body; the Authorization header is not sent to
+another origin), proxies from the environment (HTTP(S)_PROXY, NO_PROXY), a CA bundle from
+SSL_CERT_FILE, and caps on header lines (MAX_FIELD), header count (MAX_HEADERS) and body
+size (MAX_BODY). Credentials in a URL become an Authorization header (llmctl.models._routing).
 """
 
 from __future__ import annotations
@@ -7,19 +13,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import ssl
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from llmctl.models._errors import AttemptError, parse_retry_after, retryable_status
-from llmctl.models._http import LeanHTTP
 from llmctl.models._response import Completion, StreamReader, decode_json, error_message, parse_body
 from llmctl.models._routing import Route
 from llmctl.types import Messages
 
 if TYPE_CHECKING:
-    import aiohttp  # imported where used: the lean client serves plain-http endpoints without it
+    import aiohttp  # imported on the first native call, not at start-up
 
 _dumps: Callable[[Any], bytes]
 try:  # the fastest codec available
@@ -53,6 +58,19 @@ _NOT_BODY = frozenset(
     }
 )
 _PROXY_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+MAX_BODY = 32 << 20  # bytes of one response body (decompressed)
+MAX_FIELD = 16 << 10  # bytes of one header line
+MAX_HEADERS = 128  # header lines in one response
+MAX_REDIRECTS = 5
+
+
+def _ssl_context() -> ssl.SSLContext | bool:
+    """The system's trust store, or the bundle named by SSL_CERT_FILE (and SSL_CERT_DIR)."""
+    cafile = os.environ.get("SSL_CERT_FILE") or None
+    capath = os.environ.get("SSL_CERT_DIR") or None
+    if not cafile and not capath:
+        return True  # aiohttp's default verified context
+    return ssl.create_default_context(cafile=cafile, capath=capath)
 
 
 def _error_text(raw: bytes) -> str:
@@ -66,6 +84,30 @@ def _error_text(raw: bytes) -> str:
     return " ".join(raw[:300].decode("utf-8", "replace").split()) or "(empty body)"
 
 
+def _new_session(limit: int, force_close: bool) -> aiohttp.ClientSession:
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(
+        limit=limit,
+        limit_per_host=0,
+        ttl_dns_cache=300,
+        keepalive_timeout=None if force_close else 60,
+        force_close=force_close,
+        ssl=_ssl_context(),
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        # HTTP(S)_PROXY, NO_PROXY (looked up per request, hence only where one is set)
+        trust_env=any(os.environ.get(name) for name in _PROXY_ENV),
+        read_bufsize=1 << 20,
+        skip_auto_headers=("User-Agent",),
+        max_line_size=MAX_FIELD,
+        max_field_size=MAX_FIELD,
+        max_headers=MAX_HEADERS,
+    )
+
+
 class NativeTransport:
     """One aiohttp session per event loop; connections are kept alive and reused."""
 
@@ -73,47 +115,34 @@ class NativeTransport:
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._lean = LeanHTTP()
-        self._lean_loop: asyncio.AbstractEventLoop | None = None
+        self._fresh: aiohttp.ClientSession | None = None
+        self._fresh_loop: asyncio.AbstractEventLoop | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
-        import aiohttp
-
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
-            connector = aiohttp.TCPConnector(
-                limit=self._limit, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                cookie_jar=aiohttp.DummyCookieJar(),
-                trust_env=any(os.environ.get(name) for name in _PROXY_ENV),
-                read_bufsize=1 << 20,
-                skip_auto_headers=("User-Agent",),
-            )
+            self._session = _new_session(self._limit, force_close=False)
             self._loop = loop
         return self._session
 
+    def _fresh_session(self) -> aiohttp.ClientSession:
+        """A session whose connections serve one request each (for resends after a stale connection)."""
+        if self._fresh is None or self._fresh.closed or self._fresh_loop is not asyncio.get_running_loop():
+            self._fresh = _new_session(0, force_close=True)
+            self._fresh_loop = asyncio.get_running_loop()
+        return self._fresh
+
     async def close(self) -> None:
-        self._lean.close()
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        for session in (self._session, self._fresh):
+            if session is not None and not session.closed:
+                await session.close()
+        self._session = self._fresh = None
 
     @staticmethod
     def prepare(route: Route, timeout_s: float) -> None:
-        route.timeout = None  # the aiohttp.ClientTimeout, made on the first aiohttp call
+        route.timeout = None  # the aiohttp.ClientTimeout, made on the first call
         route.timeout_s = timeout_s
-        # Plain-http endpoints (local servers) get the lean client, unless a proxy may
-        # apply or LLMCTL_LEAN_HTTP=0; everything else goes through aiohttp.
-        proxied = any(os.environ.get(name) for name in _PROXY_ENV)
-        host = urlsplit(route.url).hostname or ""
-        if (
-            os.environ.get("LLMCTL_LEAN_HTTP", "1") != "0"
-            and LeanHTTP.supports(route.url)
-            and (not proxied or host in ("127.0.0.1", "localhost", "::1"))
-        ):
-            route.lean = LeanHTTP.request_head(route.url, route.headers)
+        route.target = None  # the URL as a yarl.URL, parsed once
 
     async def call(
         self, route: Route, messages: Messages, params: dict[str, Any], stream: bool, t0: float
@@ -132,54 +161,72 @@ class NativeTransport:
         if stream:
             body["stream"] = True
             body.setdefault("stream_options", {"include_usage": True})
-        elif route.lean is not None and headers is route.headers:
-            return await self._call_lean(route, body)
         import aiohttp
 
         session = self._get_session()
         if route.timeout is None:
+            from yarl import URL
+
             route.timeout = aiohttp.ClientTimeout(total=route.timeout_s)
+            route.target = URL(route.url)
+        data = _dumps(body)
         try:
-            async with session.post(route.url, data=_dumps(body), headers=headers, timeout=route.timeout) as resp:
-                if resp.status != 200:
-                    raw = await resp.read()
-                    status = resp.status
-                    raise AttemptError(
-                        f"HTTP {status} from {route.provider}: {_error_text(raw)}",
-                        retryable=retryable_status(status),
-                        retry_after=parse_retry_after(resp.headers),
-                        status=status,
-                    )
-                if stream:
-                    return await _read_stream(resp, t0)
-                raw = await resp.read()
+            try:
+                return await _post(session, route, data, headers, stream, t0)
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                # Nothing came back: most likely a pooled connection the server had closed
+                # while it sat idle (a keep-alive timeout racing this request). Sent once more
+                # on a connection of its own; not counted as a retry.
+                return await _post(self._fresh_session(), route, data, headers, stream, t0)
         except asyncio.TimeoutError:
             total = route.timeout.total if route.timeout is not None else None
             raise AttemptError(f"timeout after {total:g}s" if total else "timeout", retryable=True) from None
+        except aiohttp.TooManyRedirects:
+            raise AttemptError(f"more than {MAX_REDIRECTS} redirects from {route.provider}", retryable=False) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise AttemptError(f"connection error ({type(exc).__name__}): {exc}".rstrip(": "), retryable=True) from None
-        return parse_body(raw, route.provider)
 
-    async def _call_lean(self, route: Route, body: dict[str, Any]) -> Completion:
-        loop = asyncio.get_running_loop()
-        if self._lean_loop is not loop:  # connections belong to one event loop
-            self._lean.close()
-            self._lean_loop = loop
-        address, head = route.lean
-        try:
-            resp = await self._lean.post(address, head, _dumps(body), route.timeout_s)
-        except asyncio.TimeoutError:
-            raise AttemptError(f"timeout after {route.timeout_s:g}s", retryable=True) from None
-        except OSError as exc:
-            raise AttemptError(f"connection error ({type(exc).__name__}): {exc}".rstrip(": "), retryable=True) from None
+
+async def _post(
+    session: aiohttp.ClientSession, route: Route, data: bytes, headers: dict[str, str], stream: bool, t0: float
+) -> Completion:
+    async with session.post(
+        route.target, data=data, headers=headers, timeout=route.timeout, max_redirects=MAX_REDIRECTS
+    ) as resp:
         if resp.status != 200:
+            raw = await _read_body(resp, 4096, cut=True) or b""
+            status = resp.status
             raise AttemptError(
-                f"HTTP {resp.status} from {route.provider}: {_error_text(resp.body)}",
-                retryable=retryable_status(resp.status),
+                f"HTTP {status} from {route.provider}: {_error_text(raw)}",
+                retryable=retryable_status(status),
                 retry_after=parse_retry_after(resp.headers),
-                status=resp.status,
+                status=status,
             )
-        return parse_body(resp.body, route.provider)
+        if stream:
+            return await _read_stream(resp, t0)
+        body = await _read_body(resp, MAX_BODY)
+        if body is None:
+            raise AttemptError(f"response from {route.provider} larger than {MAX_BODY >> 20} MiB", retryable=False)
+    return parse_body(body, route.provider)
+
+
+async def _read_body(resp: aiohttp.ClientResponse, cap: int, cut: bool = False) -> bytes | None:
+    """The body (decompressed), or None when it is larger than `cap` bytes (`cut`: its first `cap`)."""
+    length = resp.content_length
+    plain = not resp.headers.get("Content-Encoding")
+    if plain and length is not None:
+        if length <= cap:
+            return await resp.read()
+        if not cut:
+            return None
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        parts.append(chunk)
+        size += len(chunk)
+        if size > cap:
+            return b"".join(parts)[:cap] if cut else None
+    return b"".join(parts)
 
 
 async def _read_stream(resp: aiohttp.ClientResponse, t0: float) -> Completion:

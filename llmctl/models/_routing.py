@@ -17,9 +17,11 @@ goes through litellm).
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from llmctl.errors import InputError
 from llmctl.models._cost import Price, price_for
@@ -84,7 +86,7 @@ class Route:
     price: Price = (0.0, 0.0)
     timeout: Any = None  # aiohttp.ClientTimeout, set by the native transport
     timeout_s: float = 60.0
-    lean: Any = None  # ((host, port), request head) when the lean HTTP client can serve it
+    target: Any = None  # route.url as a yarl.URL, set by the native transport
 
 
 def transport_from_env(value: str | None = None) -> str:
@@ -116,10 +118,32 @@ def _key(spec: ModelSpec, extra_env: tuple[str, ...] = ()) -> tuple[str | None, 
     return None, names
 
 
+def _split_credentials(api_base: str) -> tuple[str, str | None]:
+    """`api_base` without `user:pass@`, and those credentials as a Basic Authorization value."""
+    parts = urlsplit(api_base)
+    if parts.username is None and parts.password is None:
+        return api_base, None
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    for secret in (password, f"{user}:{password}"):
+        if secret:
+            register_secret(secret)
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    register_secret(token)
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=netloc)), f"Basic {token}"
+
+
 def _native_route(spec: ModelSpec, provider: str, model: str, api_base: str, api_key: str | None) -> Route:
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    api_base, basic = _split_credentials(api_base)
+    if api_key and basic:
+        raise InputError(
+            f"model {spec.name!r}: its api_base has credentials in the URL and it has an API key; use one of them"
+        )
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
+    elif basic:
+        headers["Authorization"] = basic
     _, key_env = _key(spec)
     return Route(
         kind="native",

@@ -97,13 +97,6 @@ def _start_server(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
     return proc, line.strip().split()[-1]
 
 
-def _worker_env(transport: str) -> dict[str, str]:
-    env = dict(os.environ)
-    if transport == "native-aiohttp":  # the native path without the lean HTTP client
-        env["LLMCTL_LEAN_HTTP"] = "0"
-    return env
-
-
 def run_matrix(
     transports: list[str],
     concurrencies: list[int],
@@ -141,7 +134,6 @@ def run_matrix(
                     capture_output=True,
                     text=True,
                     check=True,
-                    env=_worker_env(transport),
                 )
                 row = json.loads(worker.stdout.strip().splitlines()[-1])
                 cpu_after = _proc_cpu_s(server.pid) if server else None
@@ -181,9 +173,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llmctl.testing.loadgen", description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--transports", default="litellm,native", help="comma-separated: litellm, native, native-aiohttp"
-    )
+    parser.add_argument("--transports", default="litellm,native", help="comma-separated: litellm, native")
     parser.add_argument("--concurrency", default="50,200")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=50)
@@ -195,8 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     transports = [t.strip() for t in args.transports.split(",") if t.strip()]
     concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
     if args.worker:
-        transport = "native" if transports[0] == "native-aiohttp" else transports[0]
-        row = run_one(args.server, transport, concurrencies[0], args.requests, args.warmup)
+        row = run_one(args.server, transports[0], concurrencies[0], args.requests, args.warmup)
         row["transport"] = transports[0]
         print(json.dumps(row))
         return 0

@@ -1,17 +1,14 @@
-"""The fake OpenAI-compatible server itself (llmctl.testing.server) and the lean HTTP client."""
+"""The fake OpenAI-compatible server itself (llmctl.testing.server)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
 from typing import Any
 
 import httpx
-import pytest
 
-from llmctl.models._http import HTTPResponse, _Connection
 from llmctl.testing import FakeOpenAIServer
 
 
@@ -84,32 +81,3 @@ def test_cli_serves_until_terminated() -> None:
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
-
-
-def parse(*chunks: bytes, close: bool = False) -> HTTPResponse:
-    async def main() -> HTTPResponse:
-        loop = asyncio.get_running_loop()
-        conn = _Connection()
-        waiter: asyncio.Future[HTTPResponse] = loop.create_future()
-        conn.waiter = waiter
-        for chunk in chunks:
-            conn.data_received(chunk)
-        if close:
-            conn.connection_lost(None)
-        return await asyncio.wait_for(waiter, 1)
-
-    return asyncio.run(main())
-
-
-def test_lean_http_parses_length_chunked_and_close_framing() -> None:
-    resp = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nRetry-After: 2\r\n\r\nhe", b"llo")
-    assert (resp.status, resp.body, resp.headers["retry-after"]) == (200, b"hello", "2")
-    resp = parse(
-        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 429 Too Many\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab",
-        b"c\r\n2;x=y\r\nde\r\n0\r\n\r\n",
-    )
-    assert (resp.status, resp.body) == (429, b"abcde")
-    resp = parse(b"HTTP/1.0 200 OK\r\n\r\nuntil close", close=True)
-    assert resp.body == b"until close"
-    with pytest.raises(ConnectionError):
-        parse(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort", close=True)
