@@ -41,6 +41,8 @@ _MODEL_KEYS = {
     "function",
     "latency_ms",
     "stream",
+    "transport",
+    "headers",
 }
 
 
@@ -60,6 +62,8 @@ class ModelAlias:
     tpm: int | None = None
     timeout: float | None = None
     stream: bool = False
+    transport: str = "auto"
+    headers: dict[str, str] = field(default_factory=dict)
     # scripted model options
     responses: dict[str, str] | None = None
     default: str | None = None
@@ -326,4 +330,48 @@ def _parse_alias(name: str, spec: Any, path: Path, line: int) -> ModelAlias:
         alias.responses = {str(k): str(v) for k, v in responses.items()}
     alias.default = spec.get("default")
     alias.function = spec.get("function")
+    _parse_transport(alias, spec, path)
     return alias
+
+
+def _parse_transport(alias: ModelAlias, spec: LineDict, path: Path) -> None:
+    """`transport:` (auto | native | litellm) and `headers:` of an alias; a `params` option the
+    chosen native transport does not implement is refused here, naming it."""
+    from llmctl.models._options import NATIVE_PARAMS, TRANSPORT_CHOICES
+
+    name = alias.name
+    if "transport" in spec:
+        value = str(spec["transport"]).strip().lower()
+        if value not in TRANSPORT_CHOICES:
+            raise InputError(
+                f"model {name!r}: transport must be one of {', '.join(TRANSPORT_CHOICES)}, not {value!r}",
+                file=path,
+                line=spec.line_of("transport"),
+            )
+        alias.transport = value
+    if "headers" in spec:
+        headers = spec["headers"]
+        if not isinstance(headers, dict):
+            raise InputError(
+                f"model {name!r}: 'headers' must be a mapping of header name to value",
+                file=path,
+                line=spec.line_of("headers"),
+            )
+        for key, value in headers.items():
+            key, value = str(key), str(value)
+            if not key or any(c in key for c in " :\r\n\t") or any(c in value for c in "\r\n\0"):
+                raise InputError(
+                    f"model {name!r}: header {key!r} has a character not allowed in an HTTP header",
+                    file=path,
+                    line=spec.line_of("headers"),
+                )
+            alias.headers[key] = value
+    if alias.transport == "native":
+        for key in alias.params:
+            if key not in NATIVE_PARAMS:
+                raise InputError(
+                    f"model {name!r}: option {key!r} is not implemented by the native transport",
+                    file=path,
+                    line=spec.line_of("params"),
+                    hint="remove it, or use transport: litellm (or auto, which picks litellm for it)",
+                )

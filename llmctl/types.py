@@ -59,6 +59,8 @@ class ModelSpec:
     timeout: float = 60.0
     retries: int = 4
     stream: bool = False
+    transport: str = "auto"  # auto | native | litellm (the alias's `transport:`)
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every call, on both transports
     # scripted-model options
     responses: dict[str, str] | None = None
     default: str | None = None

@@ -107,6 +107,8 @@ async def call_litellm(
         kwargs["api_key"] = route.api_key
     elif spec.api_base:
         kwargs["api_key"] = "no-key"  # local OpenAI-compatible servers; the SDK insists on one
+    if spec.headers:
+        kwargs["extra_headers"] = {**spec.headers, **(kwargs.get("extra_headers") or {})}
     if spec.stream:
         kwargs["stream"] = True
         kwargs.setdefault("stream_options", {"include_usage": True})

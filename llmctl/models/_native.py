@@ -95,8 +95,11 @@ def _new_session(limit: int, force_close: bool) -> aiohttp.ClientSession:
         force_close=force_close,
         ssl=_ssl_context(),
     )
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_reuseconn.append(_on_reuse)
     return aiohttp.ClientSession(
         connector=connector,
+        trace_configs=[trace],
         cookie_jar=aiohttp.DummyCookieJar(),
         # HTTP(S)_PROXY, NO_PROXY (looked up per request, hence only where one is set)
         trust_env=any(os.environ.get(name) for name in _PROXY_ENV),
@@ -171,13 +174,17 @@ class NativeTransport:
             route.target = URL(route.url)
         data = _dumps(body)
         try:
+            reuse = _Reuse()
             try:
-                return await _post(session, route, data, headers, stream, t0)
+                return await _post(session, route, data, headers, stream, t0, reuse)
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-                # Nothing came back: most likely a pooled connection the server had closed
-                # while it sat idle (a keep-alive timeout racing this request). Sent once more
-                # on a connection of its own; not counted as a retry.
-                return await _post(self._fresh_session(), route, data, headers, stream, t0)
+                if not reuse.reused:
+                    raise
+                # Nothing came back on a pooled connection: most likely one the server had
+                # closed while it sat idle (a keep-alive timeout racing this request). Sent once
+                # more on a connection of its own; not counted as a retry. A fresh connection
+                # that fails this way is an ordinary (retryable) connection error.
+                return await _post(self._fresh_session(), route, data, headers, stream, t0, None)
         except asyncio.TimeoutError:
             total = route.timeout.total if route.timeout is not None else None
             raise AttemptError(f"timeout after {total:g}s" if total else "timeout", retryable=True) from None
@@ -187,11 +194,37 @@ class NativeTransport:
             raise AttemptError(f"connection error ({type(exc).__name__}): {exc}".rstrip(": "), retryable=True) from None
 
 
+class _Reuse:
+    """Set by the trace hook when a request goes out on a pooled connection."""
+
+    __slots__ = ("reused",)
+
+    def __init__(self) -> None:
+        self.reused = False
+
+
+async def _on_reuse(session: Any, ctx: Any, params: Any) -> None:
+    reuse = ctx.trace_request_ctx
+    if isinstance(reuse, _Reuse):
+        reuse.reused = True
+
+
 async def _post(
-    session: aiohttp.ClientSession, route: Route, data: bytes, headers: dict[str, str], stream: bool, t0: float
+    session: aiohttp.ClientSession,
+    route: Route,
+    data: bytes,
+    headers: dict[str, str],
+    stream: bool,
+    t0: float,
+    reuse: _Reuse | None,
 ) -> Completion:
     async with session.post(
-        route.target, data=data, headers=headers, timeout=route.timeout, max_redirects=MAX_REDIRECTS
+        route.target,
+        data=data,
+        headers=headers,
+        timeout=route.timeout,
+        max_redirects=MAX_REDIRECTS,
+        trace_request_ctx=reuse,
     ) as resp:
         if resp.status != 200:
             raw = await _read_body(resp, 4096, cut=True) or b""

@@ -66,7 +66,7 @@ def _from_alias(alias: ModelAlias, config: Config) -> ModelSpec:
             hint="use a provider prefix, e.g. openai/gpt-4o-mini or hosted_vllm/<model>",
         )
     api_base = os.path.expandvars(alias.api_base) if alias.api_base else None
-    return ModelSpec(
+    spec = ModelSpec(
         name=alias.name,
         litellm_id=alias.model,
         api_base=api_base,
@@ -80,11 +80,21 @@ def _from_alias(alias: ModelAlias, config: Config) -> ModelSpec:
         timeout=alias.timeout if alias.timeout is not None else config.timeout,
         retries=config.retries,
         stream=alias.stream,
+        transport=alias.transport,
+        headers=dict(alias.headers),
         responses=dict(alias.responses) if alias.responses is not None else None,
         default=alias.default,
         function=alias.function,
         latency_ms=alias.latency_ms,
     )
+    if spec.transport == "native" and not spec.offline:
+        from llmctl.models._routing import resolve_route
+
+        try:  # refused here, before any call: an option or endpoint the native path cannot serve
+            resolve_route(spec)
+        except InputError as exc:
+            raise InputError(exc.message, file=config.path, hint=exc.hint) from None
+    return spec
 
 
 def resolve_model(name: str, config: Config) -> ModelSpec:

@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from llmctl.errors import InputError
 from llmctl.models._cost import Price, price_for
+from llmctl.models._options import native_refusal
 from llmctl.models._resolve import key_env_names
 from llmctl.models._scrub import header_key, register_secret
 from llmctl.types import ModelSpec
@@ -144,6 +145,7 @@ def _native_route(spec: ModelSpec, provider: str, model: str, api_base: str, api
         headers["Authorization"] = f"Bearer {api_key}"
     elif basic:
         headers["Authorization"] = basic
+    headers.update(spec.headers)
     _, key_env = _key(spec)
     return Route(
         kind="native",
@@ -170,19 +172,49 @@ def needs_litellm(spec: ModelSpec, transport: str = "auto") -> bool:
     """Whether resolving or calling `spec` imports litellm."""
     if spec.offline:
         return False
-    provider = spec.litellm_id.partition("/")[0]
+    provider, _, model = spec.litellm_id.partition("/")
+    if spec.transport in ("native", "litellm"):
+        transport = spec.transport
     if transport == "litellm" or provider not in _NATIVE:
+        return True
+    if native_refusal(provider, model, spec.params, dict(os.environ)) is not None:
         return True
     default_base, base_env, _ = _NATIVE[provider]
     return not (spec.api_base or _env_first(base_env) or default_base)
 
 
 def resolve_route(spec: ModelSpec, transport: str = "auto") -> Route:
-    """Pick the transport for `spec` (see the module docstring). May import litellm once."""
+    """Pick the transport for `spec` (see the module docstring). May import litellm once.
+
+    The alias's own `transport:` wins over `transport` (LLMCTL_TRANSPORT). Under `auto` the
+    native path serves only calls it makes exactly as litellm would (llmctl.models._options);
+    an alias with `transport: native` that it cannot serve is an InputError naming why."""
     if spec.offline:
         return Route(kind="offline", provider=spec.litellm_id)
+    strict = spec.transport == "native"
+    if spec.transport in ("native", "litellm"):
+        transport = spec.transport
+    route = _pick_route(spec, transport)
+    if strict and route.kind != "native":
+        raise InputError(
+            f"model {spec.name!r} has transport: native, but {spec.litellm_id!r} is not an OpenAI-compatible "
+            "endpoint with a known api_base",
+            hint="use transport: litellm or auto",
+        )
+    return route
+
+
+def _pick_route(spec: ModelSpec, transport: str) -> Route:
     provider, _, model = spec.litellm_id.partition("/")
     if transport == "litellm" or provider in _LITELLM_ONLY:
+        return _litellm_route(spec, provider)
+    refusal = native_refusal(provider, model, spec.params, dict(os.environ))
+    if refusal is not None:
+        if spec.transport == "native":
+            raise InputError(
+                f"model {spec.name!r}: {refusal} is not honoured by the native transport as litellm honours it",
+                hint="use transport: litellm or auto (auto sends this model through litellm)",
+            )
         return _litellm_route(spec, provider)
     if provider in _NATIVE:
         default_base, base_env, key_env = _NATIVE[provider]
@@ -217,4 +249,7 @@ def route_key(spec: ModelSpec) -> tuple[Any, ...]:
         spec.input_cost_per_1k,
         spec.output_cost_per_1k,
         spec.timeout,
+        spec.transport,
+        tuple(sorted(spec.headers.items())),
+        tuple(sorted(spec.params)),
     )
