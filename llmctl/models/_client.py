@@ -15,6 +15,7 @@ from llmctl.models._cost import cost_usd
 from llmctl.models._errors import AttemptError
 from llmctl.models._limits import TokenBucket
 from llmctl.models._offline import count_tokens, prompt_tokens, run_offline
+from llmctl.models._options import NATIVE_PARAMS
 from llmctl.models._response import Completion, clean_text
 from llmctl.models._routing import Route, needs_litellm, resolve_route, route_key, transport_from_env
 from llmctl.models._scrub import register_secret, scrub, scrubber
@@ -112,6 +113,19 @@ class ModelClient:
             self._routes[key] = route
         return route
 
+    async def _litellm_route(self, spec: ModelSpec) -> Route:
+        key = ("litellm", *route_key(spec))
+        route = self._routes.get(key)
+        if route is None:
+            if "litellm" not in sys.modules:
+                from llmctl.models._litellm import import_litellm
+
+                async with self._import_lock:
+                    await asyncio.to_thread(import_litellm)
+            route = resolve_route(spec, "litellm")
+            self._routes[key] = route
+        return route
+
     async def prepare(self, spec: ModelSpec) -> Route:
         """Resolve `spec`'s route ahead of the first call (litellm, if needed, is imported
         in a thread so the loop keeps running). `complete` does this itself when needed."""
@@ -150,6 +164,14 @@ class ModelClient:
         route = self._routes.get(route_key(spec)) or await self.prepare(spec)
         limits = self._model_limits(spec)
         merged = {**spec.params, **params} if params else spec.params
+        if route.kind == "native" and params and any(key not in NATIVE_PARAMS for key in params):
+            # a prompt's params the native path does not implement: this call goes through litellm
+            key = next(key for key in params if key not in NATIVE_PARAMS)
+            if spec.transport == "native":
+                return CallResult(
+                    output=None, error=f"option {key!r} is not implemented by the native transport (transport: native)"
+                )
+            route = await self._litellm_route(spec)
         if route.kind == "offline":
             async with self._global:
                 if limits.semaphore is None:

@@ -74,6 +74,21 @@ def test_mock_response_goes_through_litellm_and_makes_no_call(tmp_path: Path, se
     assert server.requests == [] and server.connections == 0
 
 
+def test_a_prompts_mock_response_goes_through_litellm_too(tmp_path: Path, server: RawServer) -> None:
+    spec = spec_of(tmp_path, f"    model: openai/m\n    api_base: {server.base}\n")
+
+    async def main() -> tuple[str, CallResult, CallResult]:
+        async with ModelClient(backoff_base=0.01) as client:
+            kind = client.route(spec).kind
+            mocked = await client.complete(spec, [{"role": "user", "content": "hi"}], {"mock_response": "mocked"})
+            plain = await client.complete(spec, [{"role": "user", "content": "hi"}], {"temperature": 0})
+            return kind, mocked, plain
+
+    kind, mocked, plain = asyncio.run(main())
+    assert kind == "native" and mocked.output == "mocked" and plain.output == "from the server"
+    assert len(server.requests) == 1 and json.loads(server.requests[0].body)["temperature"] == 0
+
+
 def test_auto_sends_options_native_does_not_implement_to_litellm(tmp_path: Path) -> None:
     client = ModelClient()
     plain = spec_of(tmp_path, "    model: openai/gpt-4o-mini\n    params: {temperature: 0, seed: 1}\n")
