@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import ssl
 import time
 from collections.abc import Callable
@@ -84,10 +85,47 @@ def _error_text(raw: bytes) -> str:
     return " ".join(raw[:300].decode("utf-8", "replace").split()) or "(empty body)"
 
 
+def _peer_closed(conn: Any) -> bool:
+    """Whether an idle plain-http connection already has something waiting (the server's FIN:
+    an idle HTTP/1.1 connection has nothing else to say) that the event loop has not read yet."""
+    transport = conn.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return False
+    try:
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no poll() here, or a closed descriptor
+        return False
+
+
+_CONNECTOR: Any = None
+
+
+def _connector_class() -> Any:
+    """aiohttp's TCPConnector, never handing out a pooled plain-http connection the server has
+    closed while it sat idle (TLS connections are not checked: session tickets may be waiting)."""
+    global _CONNECTOR
+    if _CONNECTOR is None:
+        import aiohttp
+
+        class Connector(aiohttp.TCPConnector):
+            async def _get(self, key: Any, *args: Any) -> Any:
+                while True:
+                    conn = await super()._get(key, *args)
+                    if conn is None or getattr(key, "is_ssl", True) or not _peer_closed(conn):
+                        return conn
+                    conn.close()
+
+        _CONNECTOR = Connector if hasattr(aiohttp.TCPConnector, "_get") else aiohttp.TCPConnector
+    return _CONNECTOR
+
+
 def _new_session(limit: int, force_close: bool) -> aiohttp.ClientSession:
     import aiohttp
 
-    connector = aiohttp.TCPConnector(
+    connector = _connector_class()(
         limit=limit,
         limit_per_host=0,
         ttl_dns_cache=300,
@@ -177,13 +215,14 @@ class NativeTransport:
             reuse = _Reuse()
             try:
                 return await _post(session, route, data, headers, stream, t0, reuse)
-            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-                if not reuse.reused:
+            except aiohttp.ClientOSError as exc:
+                if not reuse.reused or isinstance(exc, aiohttp.ClientConnectorError):
                     raise
-                # Nothing came back on a pooled connection: most likely one the server had
-                # closed while it sat idle (a keep-alive timeout racing this request). Sent once
-                # more on a connection of its own; not counted as a retry. A fresh connection
-                # that fails this way is an ordinary (retryable) connection error.
+                # The request could not be written to a pooled connection: the server had
+                # closed it while it sat idle (a keep-alive timeout racing this request), so it
+                # never saw this request. Sent once more on a connection of its own; not
+                # counted as a retry. A disconnect after the request was written is an
+                # ordinary retryable error (the server may have acted on it).
                 return await _post(self._fresh_session(), route, data, headers, stream, t0, None)
         except asyncio.TimeoutError:
             total = route.timeout.total if route.timeout is not None else None
