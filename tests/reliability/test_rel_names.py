@@ -32,7 +32,11 @@ def _hostile_project(root: Path) -> None:
             "prompts/p.yaml": "inputs: {q: {type: string}}\ntemplate: '{{ q }}'\n",
             "evalsets/e.yaml": {
                 "prompt": "p",
-                "evaluators": [{"type": "contains", "value": "yes", "metric": METRIC}],
+                # two evaluators: each gets its own gate row (one evaluator's row would be the pass rate)
+                "evaluators": [
+                    {"type": "contains", "value": "yes", "metric": METRIC},
+                    {"type": "contains", "value": "no"},
+                ],
                 "cases": [{"id": "c1", "vars": {"q": "yes"}}, {"id": "c2", "vars": {"q": "no"}}],
             },
         },
