@@ -260,7 +260,19 @@ def _cached_result(hit: dict[str, Any], spec: ModelSpec | None = None) -> CallRe
         latency_ms=float(hit.get("latency_ms") or 0.0),
         ttft_ms=hit.get("ttft_ms"),
         cached=True,
+        tool_calls=_loads_calls(hit.get("tool_calls")),
+        finish_reason=hit.get("finish_reason"),
     )
+
+
+def _loads_calls(value: Any) -> list[dict[str, Any]] | None:
+    """Stored tool calls (JSON text, or already decoded) as a list; None when there are none."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, list) and value else None
 
 
 def _cache_row(key: str, spec: ModelSpec, result: CallResult) -> dict[str, Any]:
@@ -273,6 +285,8 @@ def _cache_row(key: str, spec: ModelSpec, result: CallResult) -> dict[str, Any]:
         "cost_usd": result.cost_usd,
         "latency_ms": result.latency_ms,
         "ttft_ms": result.ttft_ms,
+        "tool_calls": result.tool_calls,
+        "finish_reason": result.finish_reason,
     }
 
 
@@ -445,7 +459,7 @@ class Runner:
 
         use_cache = not self.options.no_cache and render
         for prompt in plan.prompts:
-            params = {**prompt.params, **plan.evalset.params}
+            params = {**prompt.params, **prompt.request_params(), **plan.evalset.params}
             for case in plan.cases:
                 evaluators = self._evaluators_for(prompt, [*plan.evalset.evaluators, *case.asserts])
                 if not render:
@@ -488,6 +502,9 @@ class Runner:
             latency_ms=result.latency_ms,
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
+            tool_calls=list(result.tool_calls or ()),
+            finish_reason=result.finish_reason,
+            tools=job.prompt.tool_schemas() if job.prompt.tools else None,
         )
 
     def _call_model_for(self, client: Any, writer: Any) -> Callable[..., Any]:
@@ -573,6 +590,8 @@ class Runner:
             "ttft_ms": result.ttft_ms,
             "cached": result.cached,
             "retries": result.retries,
+            "tool_calls": result.tool_calls,
+            "finish_reason": result.finish_reason,
             "passed": None if result.error else passed,
             "score": None if result.error else score,
         }

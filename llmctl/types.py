@@ -62,7 +62,7 @@ class ModelSpec:
     transport: str = "auto"  # auto | native | litellm (the alias's `transport:`)
     headers: dict[str, str] = field(default_factory=dict)  # sent with every call, on both transports
     # scripted-model options
-    responses: dict[str, str] | None = None
+    responses: dict[str, Any] | None = None
     default: str | None = None
     function: str | None = None
     latency_ms: float | None = None
@@ -85,6 +85,8 @@ class CallResult:
     ttft_ms: float | None = None
     cached: bool = False
     retries: int = 0
+    tool_calls: list[dict[str, Any]] | None = None  # {id, name, arguments, raw_arguments}
+    finish_reason: str | None = None
 
 
 @dataclass
@@ -102,6 +104,9 @@ class EvalInput:
     latency_ms: float = 0.0
     prompt_tokens: int | None = 0  # None: unknown
     completion_tokens: int | None = 0
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {id, name, arguments, raw_arguments}
+    finish_reason: str | None = None
+    tools: dict[str, dict[str, Any]] | None = None  # the prompt's declared tools: name -> parameters schema
 
 
 @dataclass
