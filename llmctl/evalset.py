@@ -28,7 +28,7 @@ EVALSET_KEYS = {
     "params",
     "concurrency",
 }
-CASE_KEYS = {"id", "vars", "expected", "assert", "metadata", "description"}
+CASE_KEYS = {"id", "vars", "expected", "assert", "metadata", "description", "expected_tool_calls"}
 SOURCE_KEYS = {"path", "hf", "name", "split", "columns", "limit"}
 COLUMN_KEYS = {"id", "expected", "vars"}
 COMMON_EVALUATOR_KEYS = {"type", "not", "weight", "threshold", "metric"}
@@ -276,7 +276,21 @@ def _parse_case(item: Any, ev: Evalset, file: str, line: int | None) -> Case:
     if not isinstance(metadata, dict):
         raise InputError("case 'metadata' must be a mapping", file=file, line=line)
     metadata["_line"] = line
-    return Case(id=str(case_id), vars=merged, expected=expected, asserts=specs, metadata=metadata)
+    calls = None
+    if item.get("expected_tool_calls") is not None:
+        calls = plain(item["expected_tool_calls"])
+        at = item.line_of("expected_tool_calls") if isinstance(item, LineDict) else line
+        if not isinstance(calls, list) or any(
+            not isinstance(c, dict)
+            or not isinstance(c.get("name"), str)
+            or not isinstance(c.get("args", {}), dict)
+            or set(c) - {"name", "args"}
+            for c in calls
+        ):
+            raise InputError("case 'expected_tool_calls' must be a list of {name, args}", file=file, line=at)
+    return Case(
+        id=str(case_id), vars=merged, expected=expected, asserts=specs, metadata=metadata, expected_tool_calls=calls
+    )
 
 
 def _parse_source(value: Any, file: str, line: int) -> SourceSpec:

@@ -505,6 +505,7 @@ class Runner:
             tool_calls=list(result.tool_calls or ()),
             finish_reason=result.finish_reason,
             tools=job.prompt.tool_schemas() if job.prompt.tools else None,
+            expected_tool_calls=job.case.expected_tool_calls,
         )
 
     def _call_model_for(self, client: Any, writer: Any) -> Callable[..., Any]:

@@ -40,6 +40,7 @@ class Case:
     expected: Any = None
     asserts: list[EvaluatorSpec] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    expected_tool_calls: list[dict[str, Any]] | None = None  # [{name, args}] for tool_call_f1
 
 
 @dataclass
@@ -107,6 +108,7 @@ class EvalInput:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {id, name, arguments, raw_arguments}
     finish_reason: str | None = None
     tools: dict[str, dict[str, Any]] | None = None  # the prompt's declared tools: name -> parameters schema
+    expected_tool_calls: list[dict[str, Any]] | None = None
 
 
 @dataclass
