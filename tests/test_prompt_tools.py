@@ -87,5 +87,5 @@ def test_structured_needs_a_schema(tmp_path: Path) -> None:
         "output: {json_schema: {type: object, properties: {answer: {type: string}}}, structured: true}",
         "output: {structured: true}",
     )
-    with pytest.raises(InputError, match="needs output.json_schema"):
+    with pytest.raises(InputError, match=r"needs output\.json_schema"):
         load(tmp_path, text)
