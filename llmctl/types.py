@@ -145,3 +145,13 @@ class CaseOutcome:
     output: str | None = None
     version_hash: str = ""
     critical: list[str] = field(default_factory=list)  # names of its `severity: critical` evaluators
+    tool_calls: list[dict[str, Any]] | None = None  # {id, name, arguments, raw_arguments}
+
+    @property
+    def shown_output(self) -> str | None:
+        """The output text followed by one `-> name(arguments)` line per tool call (for reports)."""
+        if not self.tool_calls:
+            return self.output
+        lines = [self.output] if self.output else []
+        lines += [f"-> {c.get('name')}({c.get('raw_arguments', '')})" for c in self.tool_calls]
+        return "\n".join(lines)

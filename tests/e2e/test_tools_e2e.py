@@ -110,6 +110,7 @@ def test_a_tool_description_change_that_breaks_argument_extraction_fails_the_gat
     assert code == 1, out
     assert "gate FAILED" in out
     assert "order-1" in out and "order-3" in out
+    assert '-> get_order({"order_id": "1"})' in out  # the flipped case shows its tool calls
     sent = server.last_request or {}
     assert [t["function"]["name"] for t in sent["tools"]] == ["get_order", "cancel_order"]
     assert sent["tool_choice"] == "auto"
@@ -135,6 +136,7 @@ def test_must_not_call_fails_when_the_model_calls_the_tool(
     ]
     project(tmp_path, server, cases)
     code, out = llmctl(tmp_path, "eval", capsys=capsys)
+    assert code in (0, 1), out
     store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
     rows = dict(store.query("SELECT case_id, passed FROM results ORDER BY case_id"))
     assert rows == {"cancels": False, "looks-up": True}, out
