@@ -262,6 +262,106 @@ def _cached_result(hit: dict[str, Any], spec: ModelSpec | None = None) -> CallRe
         cached=True,
         tool_calls=_loads_calls(hit.get("tool_calls")),
         finish_reason=hit.get("finish_reason"),
+        turns=_loads_calls(hit.get("turns")),
+    )
+
+
+def _loop_params(case: Case, params: dict[str, Any]) -> dict[str, Any]:
+    """The params a cache key covers: an agent loop's answer depends on its tool results and turns too."""
+    if case.max_turns <= 1 or case.tool_results is None:
+        return params
+    return {**params, "_llmctl_loop": {"tool_results": case.tool_results, "max_turns": case.max_turns}}
+
+
+def tool_result_for(case: Case, name: str, index: int) -> str | None:
+    """The text fed back for the `index`-th call (0-based, over the whole loop) to tool `name`;
+    None when the case has no result for it (the loop stops)."""
+    results = case.tool_results
+    if isinstance(results, dict):
+        if name not in results:
+            return None
+        value = results[name]
+    elif isinstance(results, list):
+        if index >= len(results):
+            return None
+        value = results[index]
+    else:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+async def agent_loop(client: Any, job: _Job) -> CallResult:
+    """Call the model; while it calls tools the case has results for, feed them back and call
+    again, up to the case's `max_turns` calls. The result is the last answer, with every tool
+    call of the loop, the tokens, cost and latency summed, and each call as a turn."""
+    case = job.case
+    result: CallResult = await client.complete(job.model, job.messages, job.params, repeat_index=job.repeat_index)
+    if case.max_turns <= 1 or case.tool_results is None:
+        return result
+    messages: Any = list(job.messages)  # with assistant tool calls and tool results (not only strings)
+    turns: list[dict[str, Any]] = []
+    all_calls: list[dict[str, Any]] = []
+    totals = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "latency_ms": 0.0, "retries": 0}
+    unknown_tokens = False
+    fed = 0
+    while True:
+        turns.append(
+            {
+                "output": result.output,
+                "tool_calls": result.tool_calls,
+                "finish_reason": result.finish_reason,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "cost_usd": result.cost_usd,
+                "latency_ms": result.latency_ms,
+                "error": result.error,
+            }
+        )
+        for name in ("cost_usd", "latency_ms", "retries"):
+            totals[name] += getattr(result, name) or 0
+        for name in ("prompt_tokens", "completion_tokens"):
+            value = getattr(result, name)
+            unknown_tokens = unknown_tokens or value is None
+            totals[name] += value or 0
+        all_calls += result.tool_calls or []
+        if result.error is not None or not result.tool_calls or len(turns) >= case.max_turns:
+            break
+        replies = []
+        for call in result.tool_calls:
+            text = tool_result_for(case, call["name"], fed)
+            if text is None:
+                break
+            fed += 1
+            replies.append({"role": "tool", "tool_call_id": call.get("id") or "", "content": text})
+        if len(replies) < len(result.tool_calls):
+            break
+        messages.append(
+            {
+                "role": "assistant",
+                "content": result.output or None,
+                "tool_calls": [
+                    {
+                        "id": c.get("id") or "",
+                        "type": "function",
+                        "function": {"name": c["name"], "arguments": c["raw_arguments"]},
+                    }
+                    for c in result.tool_calls
+                ],
+            }
+        )
+        messages += replies
+        result = await client.complete(job.model, messages, job.params, repeat_index=job.repeat_index)
+    return CallResult(
+        output=result.output,
+        error=result.error,
+        prompt_tokens=None if unknown_tokens else int(totals["prompt_tokens"]),
+        completion_tokens=None if unknown_tokens else int(totals["completion_tokens"]),
+        cost_usd=float(totals["cost_usd"]),
+        latency_ms=float(totals["latency_ms"]),
+        retries=int(totals["retries"]),
+        tool_calls=all_calls or None,
+        finish_reason=result.finish_reason,
+        turns=turns,
     )
 
 
@@ -287,6 +387,7 @@ def _cache_row(key: str, spec: ModelSpec, result: CallResult) -> dict[str, Any]:
         "ttft_ms": result.ttft_ms,
         "tool_calls": result.tool_calls,
         "finish_reason": result.finish_reason,
+        "turns": result.turns,
     }
 
 
@@ -471,7 +572,7 @@ class Runner:
                                 yield _Job(prompt, model, case, r, messages, params, key, None, evaluators)
                     continue
                 try:
-                    messages = prompt.render(case.vars)
+                    messages = prompt.render(case.vars) + case.messages
                 except InputError as exc:
                     raise InputError(
                         f"case {case.id!r}: {exc.message}",
@@ -484,7 +585,11 @@ class Runner:
                         key = result_key(prompt.name, case.id, model.name, r)
                         if key in skip:
                             continue
-                        ck = cache_key(model, messages, params, r) if use_cache and not model.offline else None
+                        ck = (
+                            cache_key(model, messages, _loop_params(case, params), r)
+                            if use_cache and not model.offline
+                            else None
+                        )
                         yield _Job(prompt, model, case, r, messages, params, key, ck, evaluators)
 
     # -- execution --------------------------------------------------------------------------
@@ -593,6 +698,7 @@ class Runner:
             "retries": result.retries,
             "tool_calls": result.tool_calls,
             "finish_reason": result.finish_reason,
+            "turns": result.turns,
             "passed": None if result.error else passed,
             "score": None if result.error else score,
         }
@@ -644,9 +750,7 @@ class Runner:
                         elif (opened := breaker.open_for(job.model.name)) is not None:
                             result = CallResult(output=None, error=opened)
                         else:
-                            result = await client.complete(
-                                job.model, job.messages, job.params, repeat_index=job.repeat_index
-                            )
+                            result = await agent_loop(client, job)
                             breaker.record(job.model.name, result.error)
                         await self._finish(job, result, writer, call_model)
 

@@ -41,6 +41,9 @@ class Case:
     asserts: list[EvaluatorSpec] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     expected_tool_calls: list[dict[str, Any]] | None = None  # [{name, args}] for tool_call_f1
+    messages: list[dict[str, Any]] = field(default_factory=list)  # history after the rendered prompt
+    tool_results: dict[str, Any] | list[Any] | None = None  # by tool name, or a list in call order
+    max_turns: int = 1  # model calls in the agent loop (1: no loop)
 
 
 @dataclass
@@ -88,6 +91,7 @@ class CallResult:
     retries: int = 0
     tool_calls: list[dict[str, Any]] | None = None  # {id, name, arguments, raw_arguments}
     finish_reason: str | None = None
+    turns: list[dict[str, Any]] | None = None  # agent loops: every call's output, calls, tokens, cost
 
 
 @dataclass

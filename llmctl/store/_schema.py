@@ -196,11 +196,12 @@ def _m004_labels(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _m005_tool_calls(con: duckdb.DuckDBPyConnection) -> None:
-    """Tool calls ({id, name, arguments, raw_arguments} list) and the finish reason of each result
-    and cache entry."""
+    """Tool calls ({id, name, arguments, raw_arguments} list), the finish reason and, for agent
+    loops, every turn (each call's output, tool calls, tokens and cost) of each result and cache entry."""
     for table in ("results", "cache"):
         con.execute(f"ALTER TABLE {table} ADD COLUMN tool_calls JSON")
         con.execute(f"ALTER TABLE {table} ADD COLUMN finish_reason TEXT")
+        con.execute(f"ALTER TABLE {table} ADD COLUMN turns JSON")
 
 
 # _m003 is another branch's migration; _m004 and _m005 are numbered as assigned and take their
@@ -304,7 +305,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 # ---------------------------------------------------------------------------
 # Column layout used by the writer (Arrow batches inserted by column name).
 
-JSON_COLUMNS = {"input", "expected", "config", "content", "tool_calls"}
+JSON_COLUMNS = {"input", "expected", "config", "content", "tool_calls", "turns"}
 
 RESULT_COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("run_id", pa.string(), None),
@@ -327,6 +328,7 @@ RESULT_COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("retries", pa.int32(), 0),
     ("tool_calls", pa.string(), None),
     ("finish_reason", pa.string(), None),
+    ("turns", pa.string(), None),
     ("passed", pa.bool_(), None),
     ("score", pa.float64(), None),
     ("created_at", pa.timestamp("us"), None),
@@ -355,6 +357,7 @@ CACHE_COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("ttft_ms", pa.float64(), None),
     ("tool_calls", pa.string(), None),
     ("finish_reason", pa.string(), None),
+    ("turns", pa.string(), None),
     ("created_at", pa.timestamp("us"), None),
 ]
 

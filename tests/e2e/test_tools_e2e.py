@@ -195,3 +195,68 @@ def test_malformed_tool_definition_is_exit_2_at_file_line(
     assert code == 2, out
     assert f"prompts/agent.yaml:{line}" in out and "tool name" in out
     assert server.requests == 0
+
+
+def test_a_three_turn_agent_loop_stores_every_turn_and_its_cost(
+    tmp_path: Path, server: FakeOpenAIServer, transport: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.configure(
+        responses={
+            '"status": "shipped"': {"tool_calls": [{"name": "cancel_order", "args": {"order_id": "ORD-5"}}]},
+            '"cancelled": true': "Your order ORD-5 has been cancelled.",
+            "ORD-5": {"tool_calls": [{"name": "get_order", "args": {"order_id": "ORD-5"}}]},
+        }
+    )
+    cases = [
+        {
+            "id": "cancel-flow",
+            "vars": {"question": "Please cancel ORD-5"},
+            "messages": [
+                {"role": "assistant", "content": "Which order?"},
+                {"role": "user", "content": "The one I asked about: ORD-5"},
+            ],
+            "tool_results": {"get_order": {"status": "shipped"}, "cancel_order": {"cancelled": True}},
+            "max_turns": 3,
+            "assert": [
+                {"type": "tool_sequence", "names": ["get_order", "cancel_order"], "extra": False},
+                {"type": "icontains", "value": "cancelled"},
+            ],
+        }
+    ]
+    project(tmp_path, server, cases)
+    code, out = llmctl(tmp_path, "eval", capsys=capsys)
+    assert code == 0, out
+    store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
+    ((output, turns, calls, cost, finish),) = store.query(
+        "SELECT output, turns, tool_calls, cost_usd, finish_reason FROM results"
+    )
+    turns = json.loads(turns)
+    assert output == "Your order ORD-5 has been cancelled." and finish == "stop"
+    assert [t["finish_reason"] for t in turns] == ["tool_calls", "tool_calls", "stop"]
+    assert [c["name"] for c in json.loads(calls)] == ["get_order", "cancel_order"]
+    assert all(t["cost_usd"] > 0 for t in turns) and cost == pytest.approx(sum(t["cost_usd"] for t in turns))
+    last = server.last_request or {}
+    roles = [m["role"] for m in last["messages"]]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "tool", "assistant", "tool"]
+    assert last["messages"][-1]["tool_call_id"] and json.loads(last["messages"][-1]["content"]) == {"cancelled": True}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("tool_results", "shipped", "'tool_results' must be a mapping"),
+        ("tool_results", {"get_order": {"error": 3}}, "a failed tool result is"),
+        ("max_turns", 0, "'max_turns' must be a whole number"),
+        ("messages", [{"role": "robot", "content": "hi"}], "each case message needs a role"),
+    ],
+)
+def test_malformed_conversation_fields_are_exit_2_at_file_line(
+    tmp_path: Path, server: FakeOpenAIServer, key: str, value: Any, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project(tmp_path, server, [{"id": "c", "vars": {"question": "q"}, key: value}])
+    text = (tmp_path / "evalsets/agent.yaml").read_text()
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if ln.strip().startswith(f"{key}:"))
+    line += key == "messages"  # the message item itself
+    code, out = llmctl(tmp_path, "eval", capsys=capsys)
+    assert code == 2, out
+    assert message in out and f"evalsets/agent.yaml:{line}" in out
