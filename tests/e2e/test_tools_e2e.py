@@ -260,3 +260,39 @@ def test_malformed_conversation_fields_are_exit_2_at_file_line(
     code, out = llmctl(tmp_path, "eval", capsys=capsys)
     assert code == 2, out
     assert message in out and f"evalsets/agent.yaml:{line}" in out
+
+
+def test_cached_results_keep_their_tool_calls_and_turns(
+    tmp_path: Path, server: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.configure(
+        responses={
+            '"status": "shipped"': "It has shipped.",
+            '"status": "lost"': "It is lost.",
+            "ORD-5": {"tool_calls": [{"name": "get_order", "args": {"order_id": "ORD-5"}}]},
+        }
+    )
+    case = {
+        "id": "loop",
+        "vars": {"question": "Where is ORD-5?"},
+        "tool_results": {"get_order": {"status": "shipped"}},
+        "max_turns": 2,
+        "assert": [{"type": "tool_call", "name": "get_order", "args": {"order_id": "ORD-5"}}],
+    }
+    project(tmp_path, server, [case])
+    assert llmctl(tmp_path, "eval", capsys=capsys)[0] == 0
+    assert server.requests == 2
+    code, out = llmctl(tmp_path, "eval", capsys=capsys)
+    assert code == 0 and server.requests == 2, out  # all from the cache
+    store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
+    cached, calls, turns, output = store.query(
+        "SELECT cached, tool_calls, turns, output FROM results WHERE run_id = ?", [store.list_runs()[0]["id"]]
+    )[0]
+    assert cached and json.loads(calls)[0]["name"] == "get_order" and len(json.loads(turns)) == 2
+    assert output == "It has shipped."
+    # other tool results are another request: not answered from the cache
+    write(tmp_path, {"evalsets/agent.yaml": {"prompt": "agent", "models": ["fake"], "cases": [
+        {**case, "tool_results": {"get_order": {"status": "lost"}}}
+    ]}})  # fmt: skip
+    assert llmctl(tmp_path, "eval", capsys=capsys)[0] == 0
+    assert server.requests == 4
