@@ -43,7 +43,7 @@ CASE_KEYS = {
 HISTORY_ROLES = ("user", "assistant", "tool", "system", "developer")
 SOURCE_KEYS = {"path", "hf", "name", "split", "columns", "limit"}
 COLUMN_KEYS = {"id", "expected", "vars"}
-COMMON_EVALUATOR_KEYS = {"type", "not", "weight", "threshold", "metric"}
+COMMON_EVALUATOR_KEYS = {"type", "not", "weight", "threshold", "metric", "scope"}
 
 
 @dataclass

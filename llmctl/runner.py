@@ -611,6 +611,7 @@ class Runner:
             finish_reason=result.finish_reason,
             tools=job.prompt.tool_schemas() if job.prompt.tools else None,
             expected_tool_calls=job.case.expected_tool_calls,
+            turns=result.turns,
         )
 
     def _call_model_for(self, client: Any, writer: Any) -> Callable[..., Any]:

@@ -16,6 +16,7 @@ _EVALUATOR: dict[str, Any] = {
                 "weight": {"type": "number", "minimum": 0},
                 "threshold": {"type": "number"},
                 "metric": {"type": "string", "description": "name the score is reported under"},
+                "scope": {"type": "string", "pattern": "^(final|transcript|turn:[1-9][0-9]*)$"},
             },
             "additionalProperties": True,
         },

@@ -113,6 +113,7 @@ class EvalInput:
     finish_reason: str | None = None
     tools: dict[str, dict[str, Any]] | None = None  # the prompt's declared tools: name -> parameters schema
     expected_tool_calls: list[dict[str, Any]] | None = None
+    turns: list[dict[str, Any]] | None = None  # an agent loop's calls: {output, tool_calls, ...} each
 
 
 @dataclass

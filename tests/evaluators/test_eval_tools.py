@@ -138,3 +138,22 @@ def test_json_path() -> None:
         make("json_path", path="items", exists=True)
     with pytest.raises(InputError, match="exactly one of"):
         make("json_path", path="$.a")
+
+
+def test_scope_final_transcript_and_turn() -> None:
+    turns = [
+        {"output": "Let me look.", "tool_calls": calls(("get_order", {"order_id": "A"}))},
+        {"output": "", "tool_calls": calls(("cancel_order", {"order_id": "A"}))},
+        {"output": "Cancelled.", "tool_calls": None},
+    ]
+    everything = inp("Cancelled.", tool_calls=[c for t in turns for c in t["tool_calls"] or ()], turns=turns)
+    assert run(make("tool_call", name="get_order"), everything).passed  # no scope: every call of the loop
+    assert not run(make("tool_call", name="get_order", scope="final"), everything).passed
+    assert run(make("tool_call", name="cancel_order", scope="turn:2"), everything).passed
+    assert not run(make("icontains", value="look", scope="final"), everything).passed
+    assert run(make("icontains", value="look", scope="transcript"), everything).passed
+    assert run(make("equals", value="Let me look.", scope="turn:1"), everything).passed
+    assert "has 3 turn(s)" in (run(make("icontains", value="x", scope="turn:4"), everything).error or "")
+    assert run(make("icontains", value="plain", scope="turn:1"), inp("plain answer")).passed  # no loop: one turn
+    with pytest.raises(InputError, match="'scope' must be"):
+        make("icontains", value="x", scope="turn:0")
