@@ -49,10 +49,15 @@ def test_tools_short_and_full_forms_become_openai_request_params(tmp_path: Path)
     assert prompt.tool_schemas()["cancel_order"] == {}
 
 
-def test_a_tool_description_change_is_a_new_version(tmp_path: Path) -> None:
-    before = load(tmp_path, AGENT).hash
-    after = load(tmp_path, AGENT.replace("Look up an order by id", "Look up an order")).hash
-    assert before != after
+def test_a_tool_description_change_is_a_new_version_and_shows_in_diff(tmp_path: Path) -> None:
+    from llmctl.diffing import Version, template_diff
+
+    before = load(tmp_path, AGENT)
+    after = load(tmp_path, AGENT.replace("Look up an order by id", "Look up an order"))
+    assert before.hash != after.hash
+    lines = template_diff(Version.of(before, "agent@a"), Version.of(after, "agent@b"))
+    changed = [(ln[0], ln[1:].strip()) for ln in lines[2:] if ln[0] in "+-"]
+    assert changed == [("-", "description: Look up an order by id"), ("+", "description: Look up an order")]
 
 
 def test_without_structured_no_response_format(tmp_path: Path) -> None:
