@@ -56,7 +56,7 @@ def test_a_tool_description_change_is_a_new_version_and_shows_in_diff(tmp_path: 
     after = load(tmp_path, AGENT.replace("Look up an order by id", "Look up an order"))
     assert before.hash != after.hash
     lines = template_diff(Version.of(before, "agent@a"), Version.of(after, "agent@b"))
-    changed = [(ln[0], ln[1:].strip()) for ln in lines[2:] if ln[0] in "+-"]
+    changed = [(ln[0], ln[1:].strip().removeprefix("- ")) for ln in lines[2:] if ln[0] in "+-"]
     assert changed == [("-", "description: Look up an order by id"), ("+", "description: Look up an order")]
 
 
