@@ -39,6 +39,7 @@ CASE_KEYS = {
     "messages",
     "tool_results",
     "max_turns",
+    "turns",
 }
 HISTORY_ROLES = ("user", "assistant", "tool", "system", "developer")
 SOURCE_KEYS = {"path", "hf", "name", "split", "columns", "limit"}
@@ -348,6 +349,11 @@ def _parse_conversation(case: Case, item: Any, file: str, line: int | None) -> N
         if isinstance(turns, bool) or not isinstance(turns, int) or not 1 <= turns <= 50:
             raise InputError("case 'max_turns' must be a whole number from 1 to 50", file=file, line=at("max_turns"))
         case.max_turns = turns
+    scripted = item.get("turns")
+    if scripted is not None:
+        if not isinstance(scripted, list) or not all(isinstance(t, str) for t in scripted) or len(scripted) > 50:
+            raise InputError("case 'turns' must be a list of user messages (strings)", file=file, line=at("turns"))
+        case.turns = list(scripted)
 
 
 def _parse_source(value: Any, file: str, line: int) -> SourceSpec:

@@ -268,9 +268,10 @@ def _cached_result(hit: dict[str, Any], spec: ModelSpec | None = None) -> CallRe
 
 def _loop_params(case: Case, params: dict[str, Any]) -> dict[str, Any]:
     """The params a cache key covers: an agent loop's answer depends on its tool results and turns too."""
-    if case.max_turns <= 1 or case.tool_results is None:
+    if (case.max_turns <= 1 or case.tool_results is None) and not case.turns:
         return params
-    return {**params, "_llmctl_loop": {"tool_results": case.tool_results, "max_turns": case.max_turns}}
+    loop = {"tool_results": case.tool_results, "max_turns": case.max_turns, "turns": case.turns}
+    return {**params, "_llmctl_loop": loop}
 
 
 def tool_result_for(case: Case, name: str, index: int) -> str | None:
@@ -292,11 +293,13 @@ def tool_result_for(case: Case, name: str, index: int) -> str | None:
 
 async def agent_loop(client: Any, job: _Job) -> CallResult:
     """Call the model; while it calls tools the case has results for, feed them back and call
-    again, up to the case's `max_turns` calls. The result is the last answer, with every tool
-    call of the loop, the tokens, cost and latency summed, and each call as a turn."""
+    again, up to the case's `max_turns` calls per user message; then each scripted user turn
+    (`turns:`) is appended after the answer and the same runs again. The result is the last
+    answer, with every tool call, the tokens, cost and latency summed, and each call as a turn."""
     case = job.case
     result: CallResult = await client.complete(job.model, job.messages, job.params, repeat_index=job.repeat_index)
-    if case.max_turns <= 1 or case.tool_results is None:
+    looping = case.max_turns > 1 and case.tool_results is not None
+    if not looping and not case.turns:
         return result
     messages: Any = list(job.messages)  # with assistant tool calls and tool results (not only strings)
     turns: list[dict[str, Any]] = []
@@ -304,9 +307,13 @@ async def agent_loop(client: Any, job: _Job) -> CallResult:
     totals = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "latency_ms": 0.0, "retries": 0}
     unknown_tokens = False
     fed = 0
+    user_turn = 0
+    calls_this_turn = 0
     while True:
+        calls_this_turn += 1
         turns.append(
             {
+                "user_turn": user_turn,
                 "output": result.output,
                 "tool_calls": result.tool_calls,
                 "finish_reason": result.finish_reason,
@@ -324,32 +331,26 @@ async def agent_loop(client: Any, job: _Job) -> CallResult:
             unknown_tokens = unknown_tokens or value is None
             totals[name] += value or 0
         all_calls += result.tool_calls or []
-        if result.error is not None or not result.tool_calls or len(turns) >= case.max_turns:
+        if result.error is not None:
             break
         replies = []
-        for call in result.tool_calls:
-            text = tool_result_for(case, call["name"], fed)
-            if text is None:
-                break
-            fed += 1
-            replies.append({"role": "tool", "tool_call_id": call.get("id") or "", "content": text})
-        if len(replies) < len(result.tool_calls):
+        if looping and result.tool_calls and calls_this_turn < case.max_turns:
+            for call in result.tool_calls:
+                text = tool_result_for(case, call["name"], fed)
+                if text is None:
+                    break
+                fed += 1
+                replies.append({"role": "tool", "tool_call_id": call.get("id") or "", "content": text})
+        if replies and len(replies) == len(result.tool_calls or ()):
+            messages.append(_assistant_message(result))
+            messages += replies
+        elif user_turn < len(case.turns):  # the next scripted user message
+            messages.append({"role": "assistant", "content": result.output or ""})
+            messages.append({"role": "user", "content": case.turns[user_turn]})
+            user_turn += 1
+            calls_this_turn = 0
+        else:
             break
-        messages.append(
-            {
-                "role": "assistant",
-                "content": result.output or None,
-                "tool_calls": [
-                    {
-                        "id": c.get("id") or "",
-                        "type": "function",
-                        "function": {"name": c["name"], "arguments": c["raw_arguments"]},
-                    }
-                    for c in result.tool_calls
-                ],
-            }
-        )
-        messages += replies
         result = await client.complete(job.model, messages, job.params, repeat_index=job.repeat_index)
     return CallResult(
         output=result.output,
@@ -363,6 +364,22 @@ async def agent_loop(client: Any, job: _Job) -> CallResult:
         finish_reason=result.finish_reason,
         turns=turns,
     )
+
+
+def _assistant_message(result: CallResult) -> dict[str, Any]:
+    """The assistant message that made `result`'s tool calls, as OpenAI expects it back."""
+    return {
+        "role": "assistant",
+        "content": result.output or None,
+        "tool_calls": [
+            {
+                "id": c.get("id") or "",
+                "type": "function",
+                "function": {"name": c["name"], "arguments": c["raw_arguments"]},
+            }
+            for c in result.tool_calls or ()
+        ],
+    }
 
 
 def _loads_calls(value: Any) -> list[dict[str, Any]] | None:

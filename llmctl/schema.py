@@ -208,6 +208,7 @@ EVALSET_SCHEMA: dict[str, Any] = {
                     },
                     "tool_results": {"type": ["object", "array"]},
                     "max_turns": {"type": "integer", "minimum": 1, "maximum": 50},
+                    "turns": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
                 },
             },
         },

@@ -43,7 +43,8 @@ class Case:
     expected_tool_calls: list[dict[str, Any]] | None = None  # [{name, args}] for tool_call_f1
     messages: list[dict[str, Any]] = field(default_factory=list)  # history after the rendered prompt
     tool_results: dict[str, Any] | list[Any] | None = None  # by tool name, or a list in call order
-    max_turns: int = 1  # model calls in the agent loop (1: no loop)
+    max_turns: int = 1  # model calls in the agent loop per user message (1: no loop)
+    turns: list[str] = field(default_factory=list)  # scripted user messages after the first answer
 
 
 @dataclass

@@ -296,3 +296,54 @@ def test_cached_results_keep_their_tool_calls_and_turns(
     ]}})  # fmt: skip
     assert llmctl(tmp_path, "eval", capsys=capsys)[0] == 0
     assert server.requests == 4
+
+
+def test_scripted_user_turns_run_a_multi_turn_conversation_offline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bot = {
+        "model": "scripted",
+        "responses": {
+            "ORD-8": {"tool_calls": [{"name": "get_order", "args": {"order_id": "ORD-8"}}]},
+            '"status": "late"': "ORD-8 is late, sorry.",
+            "refund": "A refund for ORD-8 is on its way.",
+        },
+        "default": "Hello! How can I help?",
+    }
+    write(
+        tmp_path,
+        {
+            "llmctl.yaml": {**config(), "models": {"bot": bot}, "default_models": ["bot"]},
+            "prompts/agent.yaml": agent_prompt(),
+            "evalsets/agent.yaml": {
+                "prompt": "agent",
+                "models": ["bot"],
+                "cases": [
+                    {
+                        "id": "chat",
+                        "vars": {"question": "Hi"},
+                        "turns": ["Where is ORD-8?", "Then I want a refund."],
+                        "tool_results": {"get_order": {"status": "late"}},
+                        "max_turns": 2,
+                        "assert": [
+                            {"type": "icontains", "value": "refund", "scope": "final"},
+                            {"type": "equals", "value": "Hello! How can I help?", "scope": "turn:1"},
+                            {"type": "icontains", "value": "late", "scope": "transcript"},
+                            {"type": "tool_call", "name": "get_order", "scope": "turn:2"},
+                        ],
+                    }
+                ],
+            },
+        },
+    )
+    code, out = llmctl(tmp_path, "eval", capsys=capsys)
+    assert code == 0, out
+    store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
+    ((turns,),) = store.query("SELECT turns FROM results")
+    turns = json.loads(turns)
+    assert [(t["user_turn"], t["output"]) for t in turns] == [
+        (0, "Hello! How can I help?"),
+        (1, ""),
+        (1, "ORD-8 is late, sorry."),
+        (2, "A refund for ORD-8 is on its way."),
+    ]
