@@ -65,7 +65,7 @@ class ModelAlias:
     transport: str = "auto"
     headers: dict[str, str] = field(default_factory=dict)
     # scripted model options
-    responses: dict[str, str] | None = None
+    responses: dict[str, Any] | None = None
     default: str | None = None
     function: str | None = None
     latency_ms: float | None = None
@@ -327,7 +327,10 @@ def _parse_alias(name: str, spec: Any, path: Path, line: int) -> ModelAlias:
         responses = spec["responses"]
         if not isinstance(responses, dict):
             raise InputError("'responses' must be a mapping", file=path, line=spec.line_of("responses"))
-        alias.responses = {str(k): str(v) for k, v in responses.items()}
+        alias.responses = {
+            str(k): _scripted_answer(v, path, responses.line_of(k) if isinstance(responses, LineDict) else None)
+            for k, v in responses.items()
+        }
     alias.default = spec.get("default")
     alias.function = spec.get("function")
     _parse_transport(alias, spec, path)
@@ -375,3 +378,24 @@ def _parse_transport(alias: ModelAlias, spec: LineDict, path: Path) -> None:
                     line=spec.line_of("params"),
                     hint="remove it, or use transport: litellm (or auto, which picks litellm for it)",
                 )
+
+
+def _scripted_answer(value: Any, path: Any, line: int | None) -> Any:
+    """A scripted answer: text, or `{content, tool_calls: [{name, args}]}` (checked here)."""
+    if not isinstance(value, dict):
+        return str(value)
+    extra = sorted(set(value) - {"content", "tool_calls"})
+    if extra:
+        raise InputError(
+            f"unknown key {extra[0]!r} in a scripted answer (allowed: content, tool_calls)", file=path, line=line
+        )
+    calls = value.get("tool_calls") or []
+    if not isinstance(calls, list) or any(
+        not isinstance(c, dict) or not isinstance(c.get("name"), str) or not isinstance(c.get("args", {}), dict)
+        for c in calls
+    ):
+        raise InputError("a scripted answer's tool_calls must be a list of {name, args}", file=path, line=line)
+    content = value.get("content")
+    if content is not None and not isinstance(content, str):
+        raise InputError("a scripted answer's content must be a string", file=path, line=line)
+    return {"content": content, "tool_calls": [{"name": c["name"], "args": dict(c.get("args") or {})} for c in calls]}

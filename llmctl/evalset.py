@@ -28,10 +28,23 @@ EVALSET_KEYS = {
     "params",
     "concurrency",
 }
-CASE_KEYS = {"id", "vars", "expected", "assert", "metadata", "description"}
+CASE_KEYS = {
+    "id",
+    "vars",
+    "expected",
+    "assert",
+    "metadata",
+    "description",
+    "expected_tool_calls",
+    "messages",
+    "tool_results",
+    "max_turns",
+    "turns",
+}
+HISTORY_ROLES = ("user", "assistant", "tool", "system", "developer")
 SOURCE_KEYS = {"path", "hf", "name", "split", "columns", "limit"}
 COLUMN_KEYS = {"id", "expected", "vars"}
-COMMON_EVALUATOR_KEYS = {"type", "not", "weight", "threshold", "metric"}
+COMMON_EVALUATOR_KEYS = {"type", "not", "weight", "threshold", "metric", "scope"}
 
 
 @dataclass
@@ -276,7 +289,71 @@ def _parse_case(item: Any, ev: Evalset, file: str, line: int | None) -> Case:
     if not isinstance(metadata, dict):
         raise InputError("case 'metadata' must be a mapping", file=file, line=line)
     metadata["_line"] = line
-    return Case(id=str(case_id), vars=merged, expected=expected, asserts=specs, metadata=metadata)
+    calls = None
+    if item.get("expected_tool_calls") is not None:
+        calls = plain(item["expected_tool_calls"])
+        at = item.line_of("expected_tool_calls") if isinstance(item, LineDict) else line
+        if not isinstance(calls, list) or any(
+            not isinstance(c, dict)
+            or not isinstance(c.get("name"), str)
+            or not isinstance(c.get("args", {}), dict)
+            or set(c) - {"name", "args"}
+            for c in calls
+        ):
+            raise InputError("case 'expected_tool_calls' must be a list of {name, args}", file=file, line=at)
+    case = Case(
+        id=str(case_id), vars=merged, expected=expected, asserts=specs, metadata=metadata, expected_tool_calls=calls
+    )
+    _parse_conversation(case, item, file, line)
+    return case
+
+
+def _parse_conversation(case: Case, item: Any, file: str, line: int | None) -> None:
+    """A case's `messages` (history), `tool_results` and `max_turns`, checked at file:line."""
+
+    def at(key: str) -> int | None:
+        return item.line_of(key) if isinstance(item, LineDict) else line
+
+    history = item.get("messages")
+    if history is not None:
+        if not isinstance(history, list):
+            raise InputError("case 'messages' must be a list of {role, content}", file=file, line=at("messages"))
+        for i, msg in enumerate(history):
+            where = history.line_of(i) if isinstance(history, LineList) else at("messages")
+            if not isinstance(msg, dict) or msg.get("role") not in HISTORY_ROLES:
+                raise InputError(
+                    f"each case message needs a role ({', '.join(HISTORY_ROLES)}) and content", file=file, line=where
+                )
+            if not isinstance(msg.get("content"), str) and not (msg["role"] == "assistant" and msg.get("tool_calls")):
+                raise InputError("a case message's 'content' must be a string", file=file, line=where)
+        case.messages = plain(history)
+    results = item.get("tool_results")
+    if results is not None:
+        if not isinstance(results, (dict, list)):
+            raise InputError(
+                "case 'tool_results' must be a mapping {tool: result} or a list of results in call order",
+                file=file,
+                line=at("tool_results"),
+            )
+        values = results.values() if isinstance(results, dict) else results
+        for value in values:
+            if (
+                isinstance(value, dict)
+                and "error" in value
+                and (len(value) != 1 or not isinstance(value["error"], str))
+            ):
+                raise InputError('a failed tool result is {error: "message"}', file=file, line=at("tool_results"))
+        case.tool_results = plain(results)
+    turns = item.get("max_turns")
+    if turns is not None:
+        if isinstance(turns, bool) or not isinstance(turns, int) or not 1 <= turns <= 50:
+            raise InputError("case 'max_turns' must be a whole number from 1 to 50", file=file, line=at("max_turns"))
+        case.max_turns = turns
+    scripted = item.get("turns")
+    if scripted is not None:
+        if not isinstance(scripted, list) or not all(isinstance(t, str) for t in scripted) or len(scripted) > 50:
+            raise InputError("case 'turns' must be a list of user messages (strings)", file=file, line=at("turns"))
+        case.turns = list(scripted)
 
 
 def _parse_source(value: Any, file: str, line: int) -> SourceSpec:

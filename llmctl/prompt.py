@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,8 @@ PROMPT_KEYS = {
     "messages",
     "template",
     "output",
+    "tools",
+    "tool_choice",
     "tags",
     "metadata",
 }
@@ -140,6 +143,9 @@ class Prompt:
     is_template: bool = False  # a single `template`/body rendered as one user message
     output_schema: dict[str, Any] | None = None
     output_schema_line: int | None = None
+    structured: bool = False  # output.structured: send output_schema as response_format (strict)
+    tools: list[dict[str, Any]] = field(default_factory=list)  # OpenAI function tools, full form
+    tool_choice: Any = None  # OpenAI form: "auto" | "required" | "none" | {type: function, ...}
     data: dict[str, Any] = field(default_factory=dict)  # the canonical (plain) file content
     includes: dict[str, str] = field(default_factory=dict)  # relpath -> text
     hash: str = ""
@@ -276,6 +282,24 @@ class Prompt:
             used.pop(name, None)
         return used
 
+    def request_params(self) -> dict[str, Any]:
+        """What the prompt adds to every request: `tools`, `tool_choice`, `response_format`."""
+        out: dict[str, Any] = {}
+        if self.tools:
+            out["tools"] = self.tools
+        if self.tool_choice is not None:
+            out["tool_choice"] = self.tool_choice
+        if self.structured and self.output_schema is not None:
+            out["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": _schema_name(self.name), "schema": self.output_schema, "strict": True},
+            }
+        return out
+
+    def tool_schemas(self) -> dict[str, dict[str, Any]]:
+        """Declared tool name -> its parameters schema ({} when it declares none)."""
+        return {t["function"]["name"]: t["function"].get("parameters") or {} for t in self.tools}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -284,6 +308,104 @@ class Prompt:
             "content": self.data,
             "includes": sorted(self.includes),
         }
+
+
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_TOOL_KEYS = ("name", "description", "parameters", "strict")
+
+
+def _schema_name(name: str) -> str:
+    """A response_format schema name (OpenAI: [A-Za-z0-9_-], at most 64) from the prompt's name."""
+    return (re.sub(r"[^A-Za-z0-9_-]", "_", name) or "output")[:64]
+
+
+def parse_tools(value: Any, relpath: str, line: int | None) -> list[dict[str, Any]]:
+    """`tools:` (short `{name, description, parameters}` or full `{type: function, function: {...}}`)
+    as OpenAI function tools in full form; InputError at file:line for anything else."""
+    if not isinstance(value, list) or not value:
+        raise InputError("'tools' must be a non-empty list of {name, description, parameters}", file=relpath, line=line)
+    tools: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        at = value.line_of(i) if isinstance(value, LineList) else line
+        if not isinstance(item, dict):
+            raise InputError("each tool must be a mapping {name, description, parameters}", file=relpath, line=at)
+        fn: Any = item
+        if "function" in item or "type" in item:
+            extra = sorted(set(item) - {"type", "function"})
+            if item.get("type") != "function" or not isinstance(item.get("function"), dict) or extra:
+                raise InputError(
+                    "a full-form tool is {type: function, function: {name, description, parameters}}",
+                    file=relpath,
+                    line=at,
+                )
+            fn = item["function"]
+            at = item.line_of("function") if isinstance(item, LineDict) else at
+        for key in fn:
+            if key not in _TOOL_KEYS:
+                raise InputError(
+                    f"unknown key {key!r} in tool (allowed: {', '.join(_TOOL_KEYS)})",
+                    file=relpath,
+                    line=fn.line_of(key) if isinstance(fn, LineDict) else at,
+                )
+        name = fn.get("name")
+        if not isinstance(name, str) or not _TOOL_NAME.match(name):
+            raise InputError(f"tool name must be 1-64 letters, digits, '_' or '-', got {name!r}", file=relpath, line=at)
+        if name in seen:
+            raise InputError(f"tool {name!r} is declared twice", file=relpath, line=at)
+        seen.add(name)
+        description = fn.get("description")
+        if description is not None and not isinstance(description, str):
+            raise InputError(f"tool {name!r}: 'description' must be a string", file=relpath, line=at)
+        params = fn.get("parameters")
+        if params is not None:
+            p_line = fn.line_of("parameters") if isinstance(fn, LineDict) else at
+            if not isinstance(params, dict):
+                raise InputError(
+                    f"tool {name!r}: 'parameters' must be a JSON Schema mapping", file=relpath, line=p_line
+                )
+            _check_schema(plain(params), f"tool {name!r}: parameters", relpath, p_line)
+        if "strict" in fn and not isinstance(fn["strict"], bool):
+            raise InputError(f"tool {name!r}: 'strict' must be true or false", file=relpath, line=at)
+        tools.append({"type": "function", "function": plain({k: fn[k] for k in _TOOL_KEYS if k in fn})})
+    return tools
+
+
+def parse_tool_choice(value: Any, tools: list[dict[str, Any]], relpath: str, line: int | None) -> Any:
+    """`tool_choice:` auto | required | none | {name: X} | the OpenAI form, in the OpenAI form."""
+    names = [t["function"]["name"] for t in tools]
+    if not tools:
+        raise InputError("'tool_choice' needs 'tools'", file=relpath, line=line)
+    if value in ("auto", "required", "none"):
+        return value
+    name = None
+    if isinstance(value, dict):
+        if set(value) == {"name"}:
+            name = value["name"]
+        elif value.get("type") == "function" and isinstance(value.get("function"), dict):
+            name = value["function"].get("name")
+    if name is None:
+        raise InputError(
+            f"'tool_choice' must be auto, required, none or {{name: TOOL}}, got {plain(value)!r}",
+            file=relpath,
+            line=line,
+        )
+    if name not in names:
+        raise InputError(
+            f"'tool_choice' names {name!r}, which is not a declared tool ({', '.join(names)})",
+            file=relpath,
+            line=line,
+        )
+    return {"type": "function", "function": {"name": name}}
+
+
+def _check_schema(schema: Any, what: str, relpath: str, line: int | None) -> None:
+    import jsonschema  # deferred: only prompts that declare tools pay for it
+
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise InputError(f"{what} is not a valid JSON Schema: {exc.message}", file=relpath, line=line) from None
 
 
 def _syntax_error(exc: jinja2.TemplateSyntaxError, path: str, msg: MessageTemplate) -> InputError:
@@ -471,9 +593,9 @@ def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str])
     output = want("output", dict, "a mapping (e.g. {json_schema: {...}})")
     if output:
         for key in output:
-            if key != "json_schema":
+            if key not in ("json_schema", "structured"):
                 raise InputError(
-                    f"unknown key {key!r} in output (allowed: json_schema)",
+                    f"unknown key {key!r} in output (allowed: json_schema, structured)",
                     file=relpath,
                     line=output.line_of(key) if isinstance(output, LineDict) else data.line_of("output"),
                 )
@@ -485,6 +607,17 @@ def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str])
             prompt.output_schema_line = (
                 output.line_of("json_schema") if isinstance(output, LineDict) else data.line_of("output")
             )
+        structured = output.get("structured", False)
+        out_line = output.line_of("structured") if isinstance(output, LineDict) else data.line_of("output")
+        if not isinstance(structured, bool):
+            raise InputError("output.structured must be true or false", file=relpath, line=out_line)
+        if structured and prompt.output_schema is None:
+            raise InputError("output.structured needs output.json_schema", file=relpath, line=out_line)
+        prompt.structured = structured
+    if "tools" in data:
+        prompt.tools = parse_tools(data["tools"], relpath, data.line_of("tools"))
+    if "tool_choice" in data:
+        prompt.tool_choice = parse_tool_choice(data["tool_choice"], prompt.tools, relpath, data.line_of("tool_choice"))
     if "messages" in data and "template" in data:
         raise InputError("use either 'messages' or 'template', not both", file=relpath, line=data.line_of("template"))
     if "template" in data:

@@ -260,7 +260,136 @@ def _cached_result(hit: dict[str, Any], spec: ModelSpec | None = None) -> CallRe
         latency_ms=float(hit.get("latency_ms") or 0.0),
         ttft_ms=hit.get("ttft_ms"),
         cached=True,
+        tool_calls=_loads_calls(hit.get("tool_calls")),
+        finish_reason=hit.get("finish_reason"),
+        turns=_loads_calls(hit.get("turns")),
     )
+
+
+def _loop_params(case: Case, params: dict[str, Any]) -> dict[str, Any]:
+    """The params a cache key covers: an agent loop's answer depends on its tool results and turns too."""
+    if (case.max_turns <= 1 or case.tool_results is None) and not case.turns:
+        return params
+    loop = {"tool_results": case.tool_results, "max_turns": case.max_turns, "turns": case.turns}
+    return {**params, "_llmctl_loop": loop}
+
+
+def tool_result_for(case: Case, name: str, index: int) -> str | None:
+    """The text fed back for the `index`-th call (0-based, over the whole loop) to tool `name`;
+    None when the case has no result for it (the loop stops)."""
+    results = case.tool_results
+    if isinstance(results, dict):
+        if name not in results:
+            return None
+        value = results[name]
+    elif isinstance(results, list):
+        if index >= len(results):
+            return None
+        value = results[index]
+    else:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+async def agent_loop(client: Any, job: _Job) -> CallResult:
+    """Call the model; while it calls tools the case has results for, feed them back and call
+    again, up to the case's `max_turns` calls per user message; then each scripted user turn
+    (`turns:`) is appended after the answer and the same runs again. The result is the last
+    answer, with every tool call, the tokens, cost and latency summed, and each call as a turn."""
+    case = job.case
+    result: CallResult = await client.complete(job.model, job.messages, job.params, repeat_index=job.repeat_index)
+    looping = case.max_turns > 1 and case.tool_results is not None
+    if not looping and not case.turns:
+        return result
+    messages: Any = list(job.messages)  # with assistant tool calls and tool results (not only strings)
+    turns: list[dict[str, Any]] = []
+    all_calls: list[dict[str, Any]] = []
+    totals = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "latency_ms": 0.0, "retries": 0}
+    unknown_tokens = False
+    fed = 0
+    user_turn = 0
+    calls_this_turn = 0
+    while True:
+        calls_this_turn += 1
+        turns.append(
+            {
+                "user_turn": user_turn,
+                "output": result.output,
+                "tool_calls": result.tool_calls,
+                "finish_reason": result.finish_reason,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "cost_usd": result.cost_usd,
+                "latency_ms": result.latency_ms,
+                "error": result.error,
+            }
+        )
+        for name in ("cost_usd", "latency_ms", "retries"):
+            totals[name] += getattr(result, name) or 0
+        for name in ("prompt_tokens", "completion_tokens"):
+            value = getattr(result, name)
+            unknown_tokens = unknown_tokens or value is None
+            totals[name] += value or 0
+        all_calls += result.tool_calls or []
+        if result.error is not None:
+            break
+        replies = []
+        if looping and result.tool_calls and calls_this_turn < case.max_turns:
+            for call in result.tool_calls:
+                text = tool_result_for(case, call["name"], fed)
+                if text is None:
+                    break
+                fed += 1
+                replies.append({"role": "tool", "tool_call_id": call.get("id") or "", "content": text})
+        if replies and len(replies) == len(result.tool_calls or ()):
+            messages.append(_assistant_message(result))
+            messages += replies
+        elif user_turn < len(case.turns):  # the next scripted user message
+            messages.append({"role": "assistant", "content": result.output or ""})
+            messages.append({"role": "user", "content": case.turns[user_turn]})
+            user_turn += 1
+            calls_this_turn = 0
+        else:
+            break
+        result = await client.complete(job.model, messages, job.params, repeat_index=job.repeat_index)
+    return CallResult(
+        output=result.output,
+        error=result.error,
+        prompt_tokens=None if unknown_tokens else int(totals["prompt_tokens"]),
+        completion_tokens=None if unknown_tokens else int(totals["completion_tokens"]),
+        cost_usd=float(totals["cost_usd"]),
+        latency_ms=float(totals["latency_ms"]),
+        retries=int(totals["retries"]),
+        tool_calls=all_calls or None,
+        finish_reason=result.finish_reason,
+        turns=turns,
+    )
+
+
+def _assistant_message(result: CallResult) -> dict[str, Any]:
+    """The assistant message that made `result`'s tool calls, as OpenAI expects it back."""
+    return {
+        "role": "assistant",
+        "content": result.output or None,
+        "tool_calls": [
+            {
+                "id": c.get("id") or "",
+                "type": "function",
+                "function": {"name": c["name"], "arguments": c["raw_arguments"]},
+            }
+            for c in result.tool_calls or ()
+        ],
+    }
+
+
+def _loads_calls(value: Any) -> list[dict[str, Any]] | None:
+    """Stored tool calls (JSON text, or already decoded) as a list; None when there are none."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, list) and value else None
 
 
 def _cache_row(key: str, spec: ModelSpec, result: CallResult) -> dict[str, Any]:
@@ -273,6 +402,9 @@ def _cache_row(key: str, spec: ModelSpec, result: CallResult) -> dict[str, Any]:
         "cost_usd": result.cost_usd,
         "latency_ms": result.latency_ms,
         "ttft_ms": result.ttft_ms,
+        "tool_calls": result.tool_calls,
+        "finish_reason": result.finish_reason,
+        "turns": result.turns,
     }
 
 
@@ -445,7 +577,7 @@ class Runner:
 
         use_cache = not self.options.no_cache and render
         for prompt in plan.prompts:
-            params = {**prompt.params, **plan.evalset.params}
+            params = {**prompt.params, **prompt.request_params(), **plan.evalset.params}
             for case in plan.cases:
                 evaluators = self._evaluators_for(prompt, [*plan.evalset.evaluators, *case.asserts])
                 if not render:
@@ -457,7 +589,7 @@ class Runner:
                                 yield _Job(prompt, model, case, r, messages, params, key, None, evaluators)
                     continue
                 try:
-                    messages = prompt.render(case.vars)
+                    messages = prompt.render(case.vars) + case.messages
                 except InputError as exc:
                     raise InputError(
                         f"case {case.id!r}: {exc.message}",
@@ -470,7 +602,11 @@ class Runner:
                         key = result_key(prompt.name, case.id, model.name, r)
                         if key in skip:
                             continue
-                        ck = cache_key(model, messages, params, r) if use_cache and not model.offline else None
+                        ck = (
+                            cache_key(model, messages, _loop_params(case, params), r)
+                            if use_cache and not model.offline
+                            else None
+                        )
                         yield _Job(prompt, model, case, r, messages, params, key, ck, evaluators)
 
     # -- execution --------------------------------------------------------------------------
@@ -488,6 +624,11 @@ class Runner:
             latency_ms=result.latency_ms,
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
+            tool_calls=list(result.tool_calls or ()),
+            finish_reason=result.finish_reason,
+            tools=job.prompt.tool_schemas() if job.prompt.tools else None,
+            expected_tool_calls=job.case.expected_tool_calls,
+            turns=result.turns,
         )
 
     def _call_model_for(self, client: Any, writer: Any) -> Callable[..., Any]:
@@ -573,6 +714,9 @@ class Runner:
             "ttft_ms": result.ttft_ms,
             "cached": result.cached,
             "retries": result.retries,
+            "tool_calls": result.tool_calls,
+            "finish_reason": result.finish_reason,
+            "turns": result.turns,
             "passed": None if result.error else passed,
             "score": None if result.error else score,
         }
@@ -624,9 +768,7 @@ class Runner:
                         elif (opened := breaker.open_for(job.model.name)) is not None:
                             result = CallResult(output=None, error=opened)
                         else:
-                            result = await client.complete(
-                                job.model, job.messages, job.params, repeat_index=job.repeat_index
-                            )
+                            result = await agent_loop(client, job)
                             breaker.record(job.model.name, result.error)
                         await self._finish(job, result, writer, call_model)
 

@@ -16,6 +16,7 @@ _EVALUATOR: dict[str, Any] = {
                 "weight": {"type": "number", "minimum": 0},
                 "threshold": {"type": "number"},
                 "metric": {"type": "string", "description": "name the score is reported under"},
+                "scope": {"type": "string", "pattern": "^(final|transcript|turn:[1-9][0-9]*)$"},
             },
             "additionalProperties": True,
         },
@@ -73,12 +74,52 @@ PROMPT_SCHEMA: dict[str, Any] = {
         "output": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"json_schema": {"type": "object"}},
+            "properties": {"json_schema": {"type": "object"}, "structured": {"type": "boolean"}},
+        },
+        "tools": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "oneOf": [
+                    {"$ref": "#/$defs/function"},
+                    {
+                        "type": "object",
+                        "required": ["type", "function"],
+                        "additionalProperties": False,
+                        "properties": {"type": {"const": "function"}, "function": {"$ref": "#/$defs/function"}},
+                    },
+                ]
+            },
+        },
+        "tool_choice": {
+            "oneOf": [
+                {"enum": ["auto", "required", "none"]},
+                {
+                    "type": "object",
+                    "required": ["name"],
+                    "additionalProperties": False,
+                    "properties": {"name": {"type": "string"}},
+                },
+                {"type": "object", "required": ["type", "function"]},
+            ]
         },
         "tags": {"type": "array", "items": {"type": "string"}},
         "metadata": {"type": "object"},
     },
     "not": {"required": ["messages", "template"]},
+    "$defs": {
+        "function": {
+            "type": "object",
+            "required": ["name"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                "description": {"type": "string"},
+                "parameters": {"type": "object"},
+                "strict": {"type": "boolean"},
+            },
+        }
+    },
 }
 
 _GATE: dict[str, Any] = {
@@ -148,6 +189,26 @@ EVALSET_SCHEMA: dict[str, Any] = {
                     "expected": {},
                     "assert": {"type": "array", "items": _EVALUATOR},
                     "metadata": {"type": "object"},
+                    "expected_tool_calls": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["name"],
+                            "additionalProperties": False,
+                            "properties": {"name": {"type": "string"}, "args": {"type": "object"}},
+                        },
+                    },
+                    "messages": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["role"],
+                            "properties": {"role": {"enum": ["system", "user", "assistant", "developer", "tool"]}},
+                        },
+                    },
+                    "tool_results": {"type": ["object", "array"]},
+                    "max_turns": {"type": "integer", "minimum": 1, "maximum": 50},
+                    "turns": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
                 },
             },
         },

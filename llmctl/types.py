@@ -40,6 +40,11 @@ class Case:
     expected: Any = None
     asserts: list[EvaluatorSpec] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    expected_tool_calls: list[dict[str, Any]] | None = None  # [{name, args}] for tool_call_f1
+    messages: list[dict[str, Any]] = field(default_factory=list)  # history after the rendered prompt
+    tool_results: dict[str, Any] | list[Any] | None = None  # by tool name, or a list in call order
+    max_turns: int = 1  # model calls in the agent loop per user message (1: no loop)
+    turns: list[str] = field(default_factory=list)  # scripted user messages after the first answer
 
 
 @dataclass
@@ -62,7 +67,7 @@ class ModelSpec:
     transport: str = "auto"  # auto | native | litellm (the alias's `transport:`)
     headers: dict[str, str] = field(default_factory=dict)  # sent with every call, on both transports
     # scripted-model options
-    responses: dict[str, str] | None = None
+    responses: dict[str, Any] | None = None
     default: str | None = None
     function: str | None = None
     latency_ms: float | None = None
@@ -85,6 +90,9 @@ class CallResult:
     ttft_ms: float | None = None
     cached: bool = False
     retries: int = 0
+    tool_calls: list[dict[str, Any]] | None = None  # {id, name, arguments, raw_arguments}
+    finish_reason: str | None = None
+    turns: list[dict[str, Any]] | None = None  # agent loops: every call's output, calls, tokens, cost
 
 
 @dataclass
@@ -102,6 +110,11 @@ class EvalInput:
     latency_ms: float = 0.0
     prompt_tokens: int | None = 0  # None: unknown
     completion_tokens: int | None = 0
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {id, name, arguments, raw_arguments}
+    finish_reason: str | None = None
+    tools: dict[str, dict[str, Any]] | None = None  # the prompt's declared tools: name -> parameters schema
+    expected_tool_calls: list[dict[str, Any]] | None = None
+    turns: list[dict[str, Any]] | None = None  # an agent loop's calls: {output, tool_calls, ...} each
 
 
 @dataclass
@@ -138,3 +151,13 @@ class CaseOutcome:
     output: str | None = None
     version_hash: str = ""
     critical: list[str] = field(default_factory=list)  # names of its `severity: critical` evaluators
+    tool_calls: list[dict[str, Any]] | None = None  # {id, name, arguments, raw_arguments}
+
+    @property
+    def shown_output(self) -> str | None:
+        """The output text followed by one `-> name(arguments)` line per tool call (for reports)."""
+        if not self.tool_calls:
+            return self.output
+        lines = [self.output] if self.output else []
+        lines += [f"-> {c.get('name')}({c.get('raw_arguments', '')})" for c in self.tool_calls]
+        return "\n".join(lines)

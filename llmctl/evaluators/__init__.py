@@ -16,7 +16,7 @@ sacrebleu, jsonschema, evaluate, jinja2) load when an evaluator needing them is 
 from __future__ import annotations
 
 # Built-ins register themselves on import (cheap: their heavy imports are deferred).
-from llmctl.evaluators import _budget, _hf, _human, _json, _python, _safety, _similarity, _text  # noqa: F401
+from llmctl.evaluators import _budget, _hf, _human, _json, _python, _safety, _similarity, _text, _tools  # noqa: F401
 from llmctl.evaluators._base import (
     COMMON_OPTIONS,
     CallModel,

@@ -12,7 +12,7 @@ behave the same for every evaluator.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -63,6 +63,7 @@ COMMON_OPTIONS: dict[str, Option] = {
     "metric": opt(str, help="the name scores are reported under (default: the type)"),
     "severity": opt(str, help="critical: one failing case fails the gate, whatever the statistics"),
     "calibrate": opt(bool, default=False, help="calibrate against human labels like a judge (llmctl judge calibrate)"),
+    "scope": opt(str, help="in an agent loop: final (the last call) | transcript (every call) | turn:N"),
 }
 SEVERITIES = ("normal", "critical")
 
@@ -110,6 +111,7 @@ class Evaluator:
         self.threshold = self.default_threshold if threshold is None else float(threshold)
         if not 0.0 <= self.threshold <= 1.0 and self.validates_threshold_range():
             raise self.error(f"'threshold' must be between 0 and 1, got {threshold}", "threshold")
+        self.scope = self._parse_scope(self.config.get("scope"))
         self.setup(resolve=resolve)
 
     # -- building -------------------------------------------------------------------------
@@ -120,6 +122,33 @@ class Evaluator:
 
     def setup(self, *, resolve: bool = True) -> None:
         """Validate and prepare options. `resolve=False` skips expensive loading (lint)."""
+
+    def _parse_scope(self, scope: Any) -> int | str | None:
+        """`scope:` as "final", "transcript" or a 1-based turn number; None when not set."""
+        if scope is None or scope in ("final", "transcript"):
+            return scope
+        if isinstance(scope, str) and scope.startswith("turn:") and scope[5:].isdigit() and int(scope[5:]) >= 1:
+            return int(scope[5:])
+        raise self.error(f"'scope' must be final, transcript or turn:N (N >= 1), got {short(scope)}", "scope")
+
+    def scoped(self, inp: EvalInput) -> EvalInput:
+        """What this evaluator sees of a result under its `scope` (unset: the final answer's text
+        and every tool call of the loop). CheckError for a turn the result does not have."""
+        if self.scope is None:
+            return inp
+        turns = inp.turns or [{"output": inp.output, "tool_calls": inp.tool_calls}]
+        if self.scope == "final":
+            picked = turns[-1:]
+        elif self.scope == "transcript":
+            picked = turns
+        else:
+            assert isinstance(self.scope, int)
+            if self.scope > len(turns):
+                raise CheckError(f"{self.type}: scope turn:{self.scope}, but the result has {len(turns)} turn(s)")
+            picked = [turns[self.scope - 1]]
+        texts = [str(t.get("output") or "") for t in picked]
+        calls = [c for t in picked for c in t.get("tool_calls") or ()]
+        return replace(inp, output="\n".join(t for t in texts if t), tool_calls=calls)
 
     def option(self, key: str, default: Any = _MISSING) -> Any:
         """The configured value of `key`, else `default`, else the declared default."""
@@ -178,7 +207,7 @@ class Evaluator:
         if self.is_async:
             raise TypeError(f"evaluator {self.type!r} is async: use `await ascore(inp, call_model)`")
         try:
-            raw = self.check(inp)
+            raw = self.check(self.scoped(inp))
         except CheckError as exc:
             return errored(str(exc))
         except Exception as exc:  # a broken check must not stop a 100k-case run
@@ -192,7 +221,7 @@ class Evaluator:
         if not self.is_async:
             return self.score(inp)
         try:
-            raw = await self.acheck(inp, call_model)
+            raw = await self.acheck(self.scoped(inp), call_model)
         except CheckError as exc:
             return errored(str(exc))
         except Exception as exc:

@@ -16,7 +16,7 @@ from llmctl.models._errors import AttemptError
 from llmctl.models._limits import TokenBucket
 from llmctl.models._offline import count_tokens, prompt_tokens, run_offline
 from llmctl.models._options import NATIVE_PARAMS
-from llmctl.models._response import Completion, clean_text
+from llmctl.models._response import Completion, clean_text, tool_call
 from llmctl.models._routing import Route, needs_litellm, resolve_route, route_key, transport_from_env
 from llmctl.models._scrub import register_secret, scrub, scrubber
 from llmctl.safetext import terminal_safe
@@ -241,6 +241,8 @@ class ModelClient:
             latency_ms=latency_ms,
             ttft_ms=completion.ttft_ms if spec.stream else None,
             retries=retries,
+            tool_calls=_scrub_calls(completion.tool_calls, scrub_text),
+            finish_reason=completion.finish_reason,
         )
 
     def _scrubber(self, route: Route) -> Callable[[str], str]:
@@ -276,3 +278,18 @@ class ModelClient:
                 f"unexpected failure in the model call ({type(exc).__name__}: {detail}); please report it",
                 retryable=False,
             ) from None
+
+
+def _scrub_calls(calls: list[dict[str, Any]] | None, scrub_text: Callable[[str], str]) -> list[dict[str, Any]] | None:
+    """Tool calls with keys scrubbed from their name and argument text (re-parsed when it changed)."""
+    if not calls:
+        return None
+    out = []
+    for call in calls:
+        raw = scrub_text(call["raw_arguments"])
+        name = scrub_text(call["name"])
+        if raw == call["raw_arguments"] and name == call["name"]:
+            out.append(call)
+        else:
+            out.append(tool_call(name, raw, call.get("id")))
+    return out

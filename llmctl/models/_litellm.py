@@ -137,9 +137,7 @@ def _payload(response: Any, member: str = "message") -> Any:
         return response
     choices = getattr(response, "choices", None)
     payload: dict[str, Any] = {
-        "choices": [{member: {"content": getattr(getattr(c, member, None), "content", None)}} for c in choices]
-        if isinstance(choices, list)
-        else choices
+        "choices": [_choice(c, member) for c in choices] if isinstance(choices, list) else choices
     }
     usage = getattr(response, "usage", None)
     if usage is not None:
@@ -149,3 +147,31 @@ def _payload(response: Any, member: str = "message") -> Any:
             else {name: getattr(usage, name, None) for name in ("prompt_tokens", "completion_tokens")}
         )
     return payload
+
+
+def _choice(choice: Any, member: str) -> dict[str, Any]:
+    """One litellm choice as OpenAI JSON: its content, tool calls and finish reason."""
+    message = getattr(choice, member, None)
+    body: dict[str, Any] = {"content": getattr(message, "content", None)}
+    calls = getattr(message, "tool_calls", None)
+    if isinstance(calls, list) and calls:
+        body["tool_calls"] = [_call(c) for c in calls]
+    out: dict[str, Any] = {member: body}
+    finish = getattr(choice, "finish_reason", None)
+    if isinstance(finish, str):
+        out["finish_reason"] = finish
+    return out
+
+
+def _call(call: Any) -> Any:
+    if isinstance(call, dict):
+        return call
+    fn = getattr(call, "function", None)
+    out: dict[str, Any] = {
+        "id": getattr(call, "id", None),
+        "function": {"name": getattr(fn, "name", None), "arguments": getattr(fn, "arguments", None)},
+    }
+    index = getattr(call, "index", None)
+    if type(index) is int:
+        out["index"] = index
+    return out

@@ -316,6 +316,6 @@ async def _read_stream(resp: aiohttp.ClientResponse, t0: float) -> Completion:
                 reader.ttft_ms = (time.perf_counter() - t0) * 1000
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise AttemptError(f"malformed stream: {exc}", retryable=True) from None
-    if not done and not reader.pieces:
+    if not done and not reader.has_data:
         raise AttemptError("stream ended without data", retryable=True)
     return reader.result()

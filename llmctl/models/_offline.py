@@ -3,9 +3,12 @@
 - `echo` answers with the rendered prompt: the content of every message, in
   order, joined with newlines (system message included).
 - `scripted` answers from `responses` ({substring or /regex/: answer}, first match
-  in order, matched against the last user message), else `default`, else like
-  `echo`. With `function: "module:function"` it calls that function with the
-  messages instead (it may be async; it returns the answer text).
+  in order, matched against the last user message, or the last tool result when
+  the conversation ends with one), else `default`, else like `echo`. An answer is
+  text, or `{content: ..., tool_calls: [{name, args}]}` to answer with tool calls
+  as OpenAI does (finish_reason `tool_calls`). With `function: "module:function"`
+  it calls that function with the messages instead (it may be async; it returns
+  the answer text, or such a mapping).
   `latency_ms` sleeps that long first, to simulate a slow model.
 
 Tokens are counted by whitespace; cost is always 0.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import json
 import os
 import re
 import sys
@@ -25,6 +29,7 @@ from functools import lru_cache
 from typing import Any
 
 from llmctl.errors import InputError
+from llmctl.models._response import tool_call
 from llmctl.types import CallResult, Messages, ModelSpec
 
 
@@ -52,6 +57,14 @@ def last_user_message(messages: Messages) -> str:
     return ""
 
 
+def _matched_text(messages: Messages) -> str:
+    """What scripted answers match: the last tool result when the conversation ends with tool
+    results (so an agent loop can move on), else the last user message."""
+    if messages and messages[-1].get("role") == "tool":
+        return content_text(messages[-1].get("content"))
+    return last_user_message(messages)
+
+
 def echo_text(messages: Messages) -> str:
     return "\n".join(content_text(m.get("content")) for m in messages)
 
@@ -61,8 +74,8 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def scripted_answer(spec: ModelSpec, messages: Messages) -> str:
-    last = last_user_message(messages)
+def scripted_answer(spec: ModelSpec, messages: Messages) -> Any:
+    last = _matched_text(messages)
     for key, answer in (spec.responses or {}).items():
         if len(key) >= 2 and key.startswith("/") and key.endswith("/"):
             if _regex(key[1:-1]).search(last):
@@ -113,15 +126,26 @@ async def run_offline(spec: ModelSpec, messages: Messages) -> CallResult:
                 value = await value
         except Exception as exc:
             return CallResult(output=None, error=f"scripted function {spec.function} failed: {exc!r}")
-        output = "" if value is None else str(value)
     elif spec.litellm_id == "scripted":
-        output = scripted_answer(spec, messages)
+        value = scripted_answer(spec, messages)
     else:
-        output = echo_text(messages)
+        value = echo_text(messages)
+    calls = None
+    if isinstance(value, dict):
+        calls = [
+            tool_call(str(c["name"]), json.dumps(c.get("args") or {}, ensure_ascii=False), f"call_{i + 1}")
+            for i, c in enumerate(value.get("tool_calls") or [])
+            if isinstance(c, dict) and "name" in c
+        ] or None
+        value = value.get("content")
+    output = "" if value is None else str(value)
+    raw_args = " ".join(c["raw_arguments"] for c in calls or ())
     return CallResult(
         output=output,
         prompt_tokens=prompt_tokens(messages),
-        completion_tokens=count_tokens(output),
+        completion_tokens=count_tokens(output) + count_tokens(raw_args),
         cost_usd=0.0,
         latency_ms=(time.perf_counter() - start) * 1000,
+        tool_calls=calls,
+        finish_reason="tool_calls" if calls else "stop",
     )

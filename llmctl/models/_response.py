@@ -14,6 +14,10 @@ Every transport (native, litellm, a streaming body) hands its decoded payload to
 - `usage`: each of `prompt_tokens` / `completion_tokens` must be a JSON integer in
   0..MAX_TOKENS; anything else (negative, huge, fractional, a string, a usage
   that is not an object) is stored as unknown (NULL), with a warning.
+- `choices[0].message.tool_calls` (or the legacy `function_call`): each call as
+  `{"id", "name", "arguments", "raw_arguments"}` (`arguments`: the parsed JSON
+  object, or None when the model's argument text is not JSON); streamed calls are
+  assembled from their `index`ed deltas. `finish_reason` is kept as sent (a string).
 - Lone UTF-16 surrogates (`"\\ud800"`) in any text are replaced with U+FFFD.
 - A body that is not JSON is retried (a truncated body usually is a network fault);
   JSON that is not a completion (no choices, an `error` object) is one clean error.
@@ -59,6 +63,8 @@ class Completion:
     ttft_ms: float | None = None
     parts: list[Any] | None = None  # the content parts as sent, when content was not a plain string
     warnings: list[str] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] | None = None  # {id, name, arguments, raw_arguments}; None: no calls
+    finish_reason: str | None = None
 
 
 def clean_text(text: str) -> str:
@@ -125,7 +131,57 @@ def parse_completion(payload: Any, *, provider: str = "the provider") -> Complet
     output = content_text(content, warnings)
     parts = content if isinstance(content, list) else None
     usage = parse_usage(payload.get("usage"), warnings) if "usage" in payload else None
-    return Completion(output=output, usage=usage, parts=parts, warnings=warnings)
+    calls = message.get("tool_calls")
+    if calls is None and isinstance(message.get("function_call"), dict):
+        calls = [{"function": message["function_call"]}]
+    tool_calls = parse_tool_calls(calls, warnings)
+    finish = choice.get("finish_reason") if isinstance(choice, dict) else None
+    return Completion(
+        output=output,
+        usage=usage,
+        parts=parts,
+        warnings=warnings,
+        tool_calls=tool_calls,
+        finish_reason=clean_text(finish)[:100] if isinstance(finish, str) else None,
+    )
+
+
+def tool_call(name: str, raw_arguments: str, call_id: str | None = None) -> dict[str, Any]:
+    """One stored tool call: `arguments` is `raw_arguments` parsed (None when it is not JSON)."""
+    try:
+        arguments = decode_json(raw_arguments) if raw_arguments.strip() else {}
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        arguments = None
+    return {"id": call_id, "name": name, "arguments": arguments, "raw_arguments": raw_arguments}
+
+
+def parse_tool_calls(calls: Any, warnings: list[str] | None = None) -> list[dict[str, Any]] | None:
+    """A message's `tool_calls` (any shape) as stored calls; None when there are none."""
+    if calls is None or calls == []:
+        return None
+    if not isinstance(calls, list):
+        if warnings is not None:
+            warnings.append(f"tool_calls was {_kind(calls)}, not a list; ignored")
+        return None
+    out: list[dict[str, Any]] = []
+    for call in calls:
+        fn = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            if warnings is not None:
+                warnings.append("a tool call without a function name was ignored")
+            continue
+        raw = fn.get("arguments")
+        if raw is None:
+            raw = ""
+        elif not isinstance(raw, str):  # some servers send the object itself
+            raw = _json_text(raw)
+        call_id = call.get("id")
+        out.append(
+            tool_call(
+                clean_text(fn["name"]), clean_text(raw), clean_text(call_id) if isinstance(call_id, str) else None
+            )
+        )
+    return out or None
 
 
 def content_text(content: Any, warnings: list[str] | None = None) -> str:
@@ -153,6 +209,8 @@ class StreamReader:
         self.usage: Any = None
         self.ttft_ms: float | None = None
         self.warnings: list[str] = []
+        self.calls: dict[int, dict[str, str]] = {}  # index -> {id, name, arguments} so far
+        self.finish_reason: str | None = None
 
     def add(self, chunk: Any) -> bool:
         """Take one chunk; True when it carried answer text. AttemptError for an error chunk."""
@@ -169,14 +227,53 @@ class StreamReader:
                 if piece:
                     self.pieces.append(piece)
                     text = True
+            if isinstance(delta, dict) and isinstance(delta.get("tool_calls"), list):
+                for part in delta["tool_calls"]:
+                    text = self._add_call(part) or text
+            finish = choice.get("finish_reason") if isinstance(choice, dict) else None
+            if isinstance(finish, str):
+                self.finish_reason = clean_text(finish)[:100]
         if chunk.get("usage"):
             self.usage = chunk["usage"]
         return text
 
+    def _add_call(self, part: Any) -> bool:
+        if not isinstance(part, dict):
+            return False
+        index = part.get("index", len(self.calls))
+        if type(index) is not int:
+            return False
+        call = self.calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+        if isinstance(part.get("id"), str):
+            call["id"] = part["id"]
+        fn = part.get("function")
+        if isinstance(fn, dict):
+            if isinstance(fn.get("name"), str):
+                call["name"] += fn["name"]
+            if isinstance(fn.get("arguments"), str):
+                call["arguments"] += fn["arguments"]
+        return True
+
+    @property
+    def has_data(self) -> bool:
+        """Whether any answer text or tool call arrived."""
+        return bool(self.pieces or self.calls)
+
     def result(self) -> Completion:
         warnings = self.warnings
         usage = parse_usage(self.usage, warnings)
-        return Completion(output="".join(self.pieces), usage=usage, ttft_ms=self.ttft_ms, warnings=warnings)
+        calls = [
+            {"id": c["id"] or None, "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for _, c in sorted(self.calls.items())
+        ]
+        return Completion(
+            output="".join(self.pieces),
+            usage=usage,
+            ttft_ms=self.ttft_ms,
+            warnings=warnings,
+            tool_calls=parse_tool_calls(calls, warnings),
+            finish_reason=self.finish_reason,
+        )
 
 
 def _part_text(part: Any) -> str:

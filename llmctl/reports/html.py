@@ -270,7 +270,7 @@ def _results_section(data: ReportData, max_rows: int, limit: int) -> list[str]:
             f'<tr class="result {klass}"><td class="{status}">{status}{" (cached)" if o.cached else ""}</td>'
             f"<td>{esc(o.prompt)}</td><td>{esc(o.model)}</td><td>{esc(o.case_id)}{_case_context(data, o.case_id)}</td>"
             f"<td class=num>{o.repeat_index}</td><td>{reasons}</td>"
-            f"<td>{_output_cell(o.output, limit)}</td>"
+            f"<td>{_output_cell(o.shown_output, limit)}</td>"
             f"<td class=num>{esc(fmt_usd(o.cost_usd))}</td><td class=num>{esc(fmt_ms(o.latency_ms))}</td></tr>"
         )
     out.append("</table>")

@@ -66,9 +66,9 @@ def render_junit(data: ReportData) -> str:
                 failures += 1
                 message = _failure_message(o)
                 fail = ET.SubElement(case, "failure", message=_text(message, 1000), type="EvalFailure")
-                fail.text = _text(f"{message}\n\noutput:\n{o.output if o.output is not None else ''}")
+                fail.text = _text(f"{message}\n\noutput:\n{o.shown_output if o.output is not None else ''}")
             if o.output is not None and o.error is None:
-                ET.SubElement(case, "system-out").text = _text(o.output)
+                ET.SubElement(case, "system-out").text = _text(o.shown_output or "")
             props = ET.SubElement(case, "properties")
             for key, value in (
                 ("cost_usd", o.cost_usd),

@@ -195,9 +195,18 @@ def _m004_labels(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-# _m003 is another branch's migration; _m004 is numbered as assigned and takes its place in the
-# list (by position) until both are merged.
-MIGRATIONS: list[Migration] = [_m001_initial, _m002_store_hardening, _m004_labels]
+def _m005_tool_calls(con: duckdb.DuckDBPyConnection) -> None:
+    """Tool calls ({id, name, arguments, raw_arguments} list), the finish reason and, for agent
+    loops, every turn (each call's output, tool calls, tokens and cost) of each result and cache entry."""
+    for table in ("results", "cache"):
+        con.execute(f"ALTER TABLE {table} ADD COLUMN tool_calls JSON")
+        con.execute(f"ALTER TABLE {table} ADD COLUMN finish_reason TEXT")
+        con.execute(f"ALTER TABLE {table} ADD COLUMN turns JSON")
+
+
+# _m003 is another branch's migration; _m004 and _m005 are numbered as assigned and take their
+# places in the list (by position) until all are merged.
+MIGRATIONS: list[Migration] = [_m001_initial, _m002_store_hardening, _m004_labels, _m005_tool_calls]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -296,7 +305,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 # ---------------------------------------------------------------------------
 # Column layout used by the writer (Arrow batches inserted by column name).
 
-JSON_COLUMNS = {"input", "expected", "config", "content"}
+JSON_COLUMNS = {"input", "expected", "config", "content", "tool_calls", "turns"}
 
 RESULT_COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("run_id", pa.string(), None),
@@ -317,6 +326,9 @@ RESULT_COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("ttft_ms", pa.float64(), None),
     ("cached", pa.bool_(), False),
     ("retries", pa.int32(), 0),
+    ("tool_calls", pa.string(), None),
+    ("finish_reason", pa.string(), None),
+    ("turns", pa.string(), None),
     ("passed", pa.bool_(), None),
     ("score", pa.float64(), None),
     ("created_at", pa.timestamp("us"), None),
@@ -343,6 +355,9 @@ CACHE_COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("cost_usd", pa.float64(), 0.0),
     ("latency_ms", pa.float64(), 0.0),
     ("ttft_ms", pa.float64(), None),
+    ("tool_calls", pa.string(), None),
+    ("finish_reason", pa.string(), None),
+    ("turns", pa.string(), None),
     ("created_at", pa.timestamp("us"), None),
 ]
 

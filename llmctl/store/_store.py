@@ -330,7 +330,7 @@ class Store:
         rid = self._resolve(con, run_id)
         results = con.execute(
             "SELECT result_key, prompt, model, case_id, repeat_index, passed, error, cost_usd, "
-            "latency_ms, cached, output, version_hash FROM results WHERE run_id = ? "
+            "latency_ms, cached, output, version_hash, tool_calls FROM results WHERE run_id = ? "
             "ORDER BY prompt, model, case_id, repeat_index",
             [rid],
         ).fetchall()
@@ -368,7 +368,7 @@ class Store:
                 critical.setdefault(key, []).append(name)
         out: list[CaseOutcome] = []
         append = out.append
-        for key, prompt, model, case_id, rep, passed, error, cost, latency, cached, output, vh in results:
+        for key, prompt, model, case_id, rep, passed, error, cost, latency, cached, output, vh, calls in results:
             dicts = get(key)
             values, oks, reasons = dicts if dicts is not None else ({}, {}, {})
             if passed is None:
@@ -390,6 +390,7 @@ class Store:
                     output=output,
                     version_hash=vh or "",
                     critical=critical.get(key, []),
+                    tool_calls=_loads(calls) if calls else None,
                 )
             )
         return out

@@ -7,6 +7,15 @@ Answers are deterministic functions of the request:
 - the last user message is matched against ``responses`` (substring -> answer,
   first match in order); otherwise ``default``; otherwise the last user message
   is echoed back;
+- a reply may be ``{"content": ..., "tool_calls": [{"name", "args"}]}``: the answer
+  calls those tools as OpenAI does (``message.tool_calls`` with JSON-text arguments,
+  ``finish_reason: tool_calls``; streamed as ``index``ed deltas), if the request
+  declares them in ``tools`` (else only the content is sent). When the request has
+  ``tools``, needles are matched against the last user message followed by the JSON
+  of the tools, so a needle ``"ORD-1 && by its id"`` needs both texts (a tool
+  description change can change the answer). When the conversation ends with a
+  ``tool`` message, its content is matched instead of the last user message;
+- ``last_request`` is the last chat request body received (tools, response_format...);
 - usage counts tokens by whitespace (prompt: every message; completion: the answer);
 - ``max_tokens`` truncates the answer to that many words (``finish_reason: length``).
 
@@ -72,7 +81,7 @@ class ServerConfig:
 
     latency_ms: float = 0.0
     stream_delay_ms: float = 0.0
-    responses: dict[str, str] = field(default_factory=dict)
+    responses: dict[str, Any] = field(default_factory=dict)
     default: str | None = None
     models: list[str] = field(default_factory=lambda: ["fake-model"])
     seed: int = 0
@@ -89,7 +98,7 @@ class ServerConfig:
     # lets a test model obey or ignore its system prompt.
     # /v1/moderations: an input containing a key is flagged in that key's category
     moderation_flags: dict[str, str] = field(default_factory=dict)
-    responder: Callable[[list[dict[str, Any]]], str | None] | None = None
+    responder: Callable[[list[dict[str, Any]]], Any] | None = None
     # Latency from the conversation (ms), before headers and directives: jitter, slower prompts.
     latency_fn: Callable[[list[dict[str, Any]]], float] | None = None
 
@@ -114,6 +123,7 @@ class _State:
         self.in_flight = 0
         self.max_in_flight = 0
         self.seq = 0
+        self.last_request: dict[str, Any] | None = None
 
     def reset(self) -> None:
         self.rng = random.Random(self.config.seed)
@@ -145,13 +155,13 @@ class _State:
             r -= rate
         return "ok"
 
-    def answer(self, last_user: str, messages: list[dict[str, Any]] | None = None) -> str:
+    def answer(self, last_user: str, messages: list[dict[str, Any]] | None = None, matched: str | None = None) -> Any:
         if self.config.responder is not None:
             reply = self.config.responder(list(messages or []))
             if reply is not None:
                 return reply
         for needle, reply in self.config.responses.items():
-            if needle in last_user:
+            if all(part in (last_user if matched is None else matched) for part in needle.split(" && ")):
                 return reply
         if self.config.default is not None:
             return self.config.default
@@ -189,6 +199,13 @@ def _make_app(state: _State) -> web.Application:
                 last_user = _text(message.get("content"))
                 break
         state.per_prompt[last_user] += 1
+        state.last_request = body if isinstance(body, dict) else None
+        matched = last_user
+        if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool":
+            matched = _text(messages[-1].get("content"))
+        tools = body.get("tools") if isinstance(body, dict) else None
+        if isinstance(tools, list) and tools:
+            matched += "\n" + json.dumps(tools, sort_keys=True)
         nth = state.per_prompt[last_user]
         directives = dict(_DIRECTIVE.findall(last_user)) if "[[" in last_user else {}
 
@@ -243,8 +260,21 @@ def _make_app(state: _State) -> web.Application:
                 data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
                 return web.Response(body=data, content_type="application/json")
 
-        answer = state.answer(last_user, messages)
-        finish = "stop"
+        answer = state.answer(last_user, messages, matched)
+        calls: list[dict[str, Any]] = []
+        if isinstance(answer, dict):
+            declared = {(t.get("function") or {}).get("name") for t in tools or () if isinstance(t, dict)}
+            calls = [
+                {
+                    "id": f"call_{state.seq + 1}_{i}",
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": json.dumps(c.get("args") or {})},
+                }
+                for i, c in enumerate(answer.get("tool_calls") or ())
+                if c.get("name") in declared
+            ]
+            answer = answer.get("content") or ""
+        finish = "tool_calls" if calls else "stop"
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
         words = answer.split()
         if isinstance(max_tokens, int) and 0 < max_tokens < len(words):
@@ -252,10 +282,11 @@ def _make_app(state: _State) -> web.Application:
             words = words[:max_tokens]
             finish = "length"
         prompt_tokens = sum(len(_text(m.get("content")).split()) for m in messages)
+        completion_tokens = len(words) + sum(len(c["function"]["arguments"].split()) for c in calls)
         usage = {
             "prompt_tokens": prompt_tokens,
-            "completion_tokens": len(words),
-            "total_tokens": prompt_tokens + len(words),
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
         }
         state.seq += 1
         model = body.get("model", "fake-model")
@@ -264,7 +295,7 @@ def _make_app(state: _State) -> web.Application:
         if body.get("stream"):
             delay = float(directives.get("stream_delay_ms", cfg.stream_delay_ms))
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return await _stream(request, ident, model, answer, finish, usage if include_usage else None, delay)
+            return await _stream(request, ident, model, answer, finish, usage if include_usage else None, delay, calls)
         payload = {
             "id": ident,
             "object": "chat.completion",
@@ -273,7 +304,8 @@ def _make_app(state: _State) -> web.Application:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": answer},
+                    "message": {"role": "assistant", "content": answer if answer or not calls else None}
+                    | ({"tool_calls": calls} if calls else {}),
                     "finish_reason": finish,
                 }
             ],
@@ -315,6 +347,7 @@ async def _stream(
     finish: str,
     usage: dict[str, int] | None,
     delay_ms: float,
+    calls: list[dict[str, Any]] | None = None,
 ) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
@@ -338,6 +371,13 @@ async def _stream(
             await asyncio.sleep(delay_ms / 1000)
         delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
         await response.write(chunk(delta, None))
+    for i, call in enumerate(calls or ()):  # as OpenAI streams them: id and name first, then argument pieces
+        head = {"index": i, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"]}}
+        await response.write(chunk({"tool_calls": [head]}, None))
+        args = call["function"]["arguments"]
+        for start in range(0, len(args), 8):
+            piece = {"index": i, "function": {"arguments": args[start : start + 8]}}
+            await response.write(chunk({"tool_calls": [piece]}, None))
     await response.write(chunk({}, finish))
     if usage is not None:
         usage_chunk = {
@@ -459,6 +499,11 @@ class FakeOpenAIServer:
     @property
     def per_prompt(self) -> dict[str, int]:
         return dict(self._state.per_prompt)
+
+    @property
+    def last_request(self) -> dict[str, Any] | None:
+        """The last chat request body received (its tools, tool_choice, response_format...)."""
+        return self._state.last_request
 
     @property
     def statuses(self) -> dict[str, int]:

@@ -95,3 +95,42 @@ def test_token_bucket_paces_requests() -> None:
         return time.perf_counter() - start
 
     assert 0.2 <= asyncio.run(main()) < 5.0  # paced: 6 tokens at 20/s with no burst
+
+
+def test_scripted_answers_with_tool_calls_then_from_the_tool_result() -> None:
+    spec = ModelSpec(
+        name="s",
+        litellm_id="scripted",
+        responses={
+            '"status": "shipped"': "It has shipped.",
+            "ORD-1": {"content": None, "tool_calls": [{"name": "get_order", "args": {"order_id": "ORD-1"}}]},
+        },
+    )
+    first = complete(spec, [{"role": "user", "content": "Where is ORD-1?"}])
+    assert first.output == "" and first.finish_reason == "tool_calls"
+    assert first.tool_calls == [
+        {
+            "id": "call_1",
+            "name": "get_order",
+            "arguments": {"order_id": "ORD-1"},
+            "raw_arguments": '{"order_id": "ORD-1"}',
+        }
+    ]
+    history = [
+        {"role": "user", "content": "Where is ORD-1?"},
+        {"role": "assistant", "content": None, "tool_calls": []},
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"status": "shipped"}'},
+    ]
+    second = complete(spec, history)  # type: ignore[arg-type]
+    assert second.output == "It has shipped." and second.tool_calls is None and second.finish_reason == "stop"
+
+
+def test_scripted_tool_call_answers_are_checked_in_llmctl_yaml(tmp_path: Path) -> None:
+    from llmctl.config import load_config
+
+    (tmp_path / "llmctl.yaml").write_text(
+        "models:\n  s:\n    model: scripted\n    responses:\n      hi: {tool_calls: [{args: {}}]}\n", encoding="utf-8"
+    )
+    with pytest.raises(InputError, match="tool_calls must be a list of") as info:
+        load_config(tmp_path)
+    assert info.value.line == 5

@@ -211,3 +211,45 @@ def test_any_stream_is_a_completion_or_one_attempt_error(chunks: list[Any]) -> N
     except AttemptError:
         return
     reader.result().output.encode("utf-8")
+
+
+def test_tool_calls_and_finish_reason_are_kept() -> None:
+    calls = [
+        {"id": "call_1", "type": "function", "function": {"name": "get_order", "arguments": '{"order_id": "A"}'}},
+        {"id": "call_2", "type": "function", "function": {"name": "refund", "arguments": "{broken"}},
+        {"id": "call_3", "type": "function", "function": {"name": "ping", "arguments": {"n": 1}}},
+        {"type": "function", "function": {"arguments": "{}"}},  # no name: dropped with a warning
+    ]
+    payload = {"choices": [{"message": {"content": None, "tool_calls": calls}, "finish_reason": "tool_calls"}]}
+    completion = parse_completion(payload)
+    assert completion.output == "" and completion.finish_reason == "tool_calls"
+    assert completion.tool_calls == [
+        {"id": "call_1", "name": "get_order", "arguments": {"order_id": "A"}, "raw_arguments": '{"order_id": "A"}'},
+        {"id": "call_2", "name": "refund", "arguments": None, "raw_arguments": "{broken"},
+        {"id": "call_3", "name": "ping", "arguments": {"n": 1}, "raw_arguments": '{"n": 1}'},
+    ]
+    assert completion.warnings == ["a tool call without a function name was ignored"]
+
+
+def test_legacy_function_call_and_odd_tool_calls() -> None:
+    legacy = {"choices": [{"message": {"content": "", "function_call": {"name": "f", "arguments": "{}"}}}]}
+    assert parse_completion(legacy).tool_calls == [{"id": None, "name": "f", "arguments": {}, "raw_arguments": "{}"}]
+    odd = parse_completion({"choices": [{"message": {"content": "x", "tool_calls": "nope"}, "finish_reason": 3}]})
+    assert odd.tool_calls is None and odd.finish_reason is None and odd.warnings
+
+
+def test_streamed_tool_calls_are_assembled_from_indexed_deltas() -> None:
+    reader = StreamReader()
+    head = {"index": 0, "id": "call_9", "type": "function", "function": {"name": "get_order", "arguments": ""}}
+    chunks = [
+        {"choices": [{"delta": {"role": "assistant", "tool_calls": [head]}}]},
+        {"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": '{"order_'}}]}}]},
+        {"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": 'id": "B"}'}}]}}]},
+        {"choices": [{"delta": {}, "finish_reason": "tool_calls"}]},
+    ]
+    assert [reader.add(c) for c in chunks] == [True, True, True, False]
+    completion = reader.result()
+    assert completion.finish_reason == "tool_calls" and reader.has_data
+    assert completion.tool_calls == [
+        {"id": "call_9", "name": "get_order", "arguments": {"order_id": "B"}, "raw_arguments": '{"order_id": "B"}'}
+    ]

@@ -180,3 +180,21 @@ def test_summary_rows():
     (row,) = summary_rows(outs)
     assert (row.cases, row.results, row.passed, row.failed, row.errors, row.cached, row.flaky) == (3, 4, 2, 1, 1, 1, 1)
     assert row.pass_rate == pytest.approx(2 / 3)
+
+
+def test_tool_calls_show_in_html_and_junit_escaped(tmp_path):
+    from llmctl.config import GateConfig
+    from llmctl.gate import compare
+    from llmctl.models._response import tool_call
+
+    hostile = '{"q": "<script>alert(1)</script>"}'
+    calls = [tool_call("get_order", '{"order_id": "ORD-1"}', "c1"), tool_call("search", hostile, "c2")]
+    rows = [outcome("tools", False, "", tool_calls=calls)] + [outcome(f"ok-{i}", True, "fine") for i in range(3)]
+    assert rows[0].shown_output == '-> get_order({"order_id": "ORD-1"})\n-> search(' + hostile + ")"
+    verdict = compare(rows, rows, GateConfig(min_pass_rate=0.5))
+    run = {"id": "run-7", "evalset": "agent"}
+    page = write_report(tmp_path / "report.html", run, rows, verdict).read_text()
+    assert "-&gt; get_order({&quot;order_id&quot;: &quot;ORD-1&quot;})" in page and "<script>alert" not in page
+    junit = ET.parse(write_report(tmp_path / "report.xml", run, rows, verdict)).getroot()
+    failure = next(tc for tc in junit.iter("testcase") if "tools" in tc.get("name", "")).find("failure")
+    assert failure is not None and "-> search(" in (failure.text or "")

@@ -18,13 +18,13 @@ EXPECTED = {
     "results": {
         "run_id", "result_key", "prompt", "version_hash", "case_id", "model", "repeat_index", "input",
         "expected", "output", "error", "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms",
-        "ttft_ms", "cached", "retries", "passed", "score", "created_at",
+        "ttft_ms", "cached", "retries", "passed", "score", "created_at", "tool_calls", "finish_reason", "turns",
     },
     "scores": {"run_id", "result_key", "idx", "evaluator", "config", "score", "passed", "reason", "error"},
     "prompt_versions": {"version_hash", "prompt", "path", "content", "first_seen", "git_commit"},
     "cache": {
         "key", "model", "output", "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms", "ttft_ms",
-        "created_at",
+        "created_at", "tool_calls", "finish_reason", "turns",
     },
     "llmctl_store": {"key", "value"},
     "judge_calls": {
