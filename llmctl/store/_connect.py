@@ -115,7 +115,9 @@ def _reads_whole(path: Path) -> bool:
     """
     try:
         con = connect(str(path), read_only=True)
-    except duckdb.Error:
+    except duckdb.Error as exc:
+        if _is_lock_error(exc):
+            raise  # another process has the file open (and may be mid-checkpoint): retry later
         return False
     try:
         tables = [
@@ -128,7 +130,9 @@ def _reads_whole(path: Path) -> bool:
         for table in tables:
             quoted = '"' + table.replace('"', '""') + '"'
             con.execute(f"SELECT count(hash(t)) FROM {quoted} t").fetchall()  # noqa: S608 - names from the catalog
-    except duckdb.Error:
+    except duckdb.Error as exc:
+        if _is_lock_error(exc):
+            raise
         return False
     finally:
         con.close()

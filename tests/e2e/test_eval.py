@@ -30,7 +30,7 @@ def test_example_suite_runs_offline(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "gate PASSED" in out
     store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
     runs = store.list_runs()
-    assert {r["evalset"] for r in runs} == {"classify", "extract", "safety", "summarize"}
+    assert {r["evalset"] for r in runs} == {"classify", "extract", "safety", "summarize", "support_agent"}
     assert all(r["status"] == "completed" for r in runs)
     safety = next(r for r in runs if r["evalset"] == "safety")
     outcomes = store.outcomes(safety["id"])
