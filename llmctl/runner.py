@@ -9,6 +9,7 @@ background writer. Nothing but the in-flight cases is held in memory.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hashlib
 import json
@@ -106,6 +107,9 @@ class _Breaker:
 
     FIRST = 8  # identical failures with no success yet
     LATER = 50  # identical failures in a row after successes
+    # Load-dependent failures never open it: a cold server or a busy machine can time out or
+    # rate-limit every one of the first concurrent calls, and the next ones may well succeed.
+    TRANSIENT = ("timeout after", "HTTP 429")
 
     def __init__(self, say: Callable[[str], None], run_id: str) -> None:
         self._say = say
@@ -122,6 +126,9 @@ class _Breaker:
             self._state[model] = (True, None, 0)
             return
         first = (error.strip().splitlines() or [""])[0][:300]
+        if any(first.startswith(t) or t in first for t in self.TRANSIENT):
+            self._state[model] = (ok, None, 0)
+            return
         run = run + 1 if first == cause else 1
         self._state[model] = (ok, first, run)
         if run >= (self.LATER if ok else self.FIRST) and model not in self._open:
@@ -144,6 +151,8 @@ class _Job:
     key: str  # result key
     cache_key: str | None
     evaluators: list[Any]
+    side: _Side | None = None  # the run it belongs to (None: a dry run)
+    follows: asyncio.Future[CallResult] | None = None  # the same request already in flight: share its result
 
 
 @dataclass
@@ -157,6 +166,31 @@ class _Plan:
     cases: list[Case]
     fingerprint: str | None = None  # llmctl.fingerprint.digest of what the run depends on
     reasons: list[str] | None = None  # why it is evaluated (None: not compared with a baseline)
+
+
+@dataclass
+class _Side:
+    """One run being executed: its plan, its stored run and what of it is finished."""
+
+    plan: _Plan
+    run_id: str
+    role: str
+    skip: set[str]  # result keys finished before this invocation (a resume)
+    finished: set[str] = field(default_factory=set)  # result keys finished so far
+    writer: Any = None  # llmctl.store._writer.RunWriter while executing
+
+
+def _interleave(iterators: list[Iterator[_Job]]) -> Iterator[_Job]:
+    """Round-robin over the sides' jobs: the baseline's and the candidate's call for one case
+    are made next to each other, so drift of the provider or the machine hits both alike."""
+    live = list(iterators)
+    while live:
+        for it in list(live):
+            job = next(it, None)
+            if job is None:
+                live.remove(it)
+            else:
+                yield job
 
 
 def _shard_of(case_id: str, count: int) -> int:
@@ -453,7 +487,6 @@ class Runner:
         self._store: Any = None
         self.concurrency = options.concurrency or cfg.concurrency
         self._evaluator_cache: dict[tuple[int, str], Any] = {}
-        self._finished: set[str] = set()
         self._failed_ids: set[str] | None = None
         # Groups the runs of one `llmctl eval` (one per evalset and side): `report latest`,
         # `runs show latest` and the PR comment cover all of them.
@@ -569,7 +602,7 @@ class Runner:
             out.append(built)
         return out
 
-    def _jobs(self, plan: _Plan, skip: set[str], *, render: bool = True) -> Iterator[_Job]:
+    def _jobs(self, plan: _Plan, skip: set[str], *, render: bool = True, side: _Side | None = None) -> Iterator[_Job]:
         """Every (prompt, case, model, repeat) not in `skip`, rendered (`render=False`: with no
         messages, for recording cases the deadline left unfinished without rendering them again)."""
         from llmctl.models import cache_key
@@ -586,7 +619,7 @@ class Runner:
                         for r in range(plan.repeat):
                             key = result_key(prompt.name, case.id, model.name, r)
                             if key not in skip:
-                                yield _Job(prompt, model, case, r, messages, params, key, None, evaluators)
+                                yield _Job(prompt, model, case, r, messages, params, key, None, evaluators, side)
                     continue
                 try:
                     messages = prompt.render(case.vars) + case.messages
@@ -607,7 +640,7 @@ class Runner:
                             if use_cache and not model.offline
                             else None
                         )
-                        yield _Job(prompt, model, case, r, messages, params, key, ck, evaluators)
+                        yield _Job(prompt, model, case, r, messages, params, key, ck, evaluators, side)
 
     # -- execution --------------------------------------------------------------------------
 
@@ -674,7 +707,7 @@ class Runner:
 
         return call_model
 
-    async def _finish(self, job: _Job, result: CallResult, writer: Any, call_model: Any) -> None:
+    async def _finish(self, job: _Job, result: CallResult, call_model: Any) -> None:
         from llmctl.evaluators import case_passed
 
         scores: list[tuple[Any, ScoreResult]] = []
@@ -731,10 +764,12 @@ class Runner:
             }
             for ev, sr in scores
         ]
-        writer.add(row, score_rows)
-        self._finished.add(job.key)
+        side = job.side
+        assert side is not None
+        side.writer.add(row, score_rows)
+        side.finished.add(job.key)
         if job.cache_key is not None and not result.cached and result.error is None:
-            writer.add_cache(_cache_row(job.cache_key, job.model, result))
+            side.writer.add_cache(_cache_row(job.cache_key, job.model, result))
         p = self.progress
         p.done += 1
         p.retries += result.retries
@@ -745,18 +780,42 @@ class Runner:
         elif not passed:
             p.failed += 1
 
-    async def _execute(self, plan: _Plan, run_id: str, skip: set[str], deadline: float | None) -> None:
+    async def _execute(self, sides: list[_Side], deadline: float | None) -> None:
+        """Run the sides' jobs through one pool of `concurrency` workers, interleaved.
+
+        Two jobs of one invocation with the same cache key (an unchanged prompt on both sides)
+        make one call: the second waits for the first and records its result as cached.
+        """
         from llmctl.models import ModelClient
 
         queue: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=self.concurrency * 4)
-        writer = self.store.writer(run_id)
+        for side in sides:
+            side.writer = self.store.writer(side.run_id)
         workers_n = self.concurrency
         stop = asyncio.Event()
+        inflight: dict[str, asyncio.Future[CallResult]] = {}
         try:
             async with ModelClient(concurrency=self.concurrency) as client:
-                call_model = self._call_model_for(client, writer)
+                call_models = {id(side): self._call_model_for(client, side.writer) for side in sides}
+                breaker = _Breaker(self._wait_message, sides[-1].run_id)
 
-                breaker = _Breaker(self._wait_message, run_id)
+                async def call(job: _Job) -> CallResult:
+                    if job.follows is not None:
+                        first = await job.follows
+                        if first.error is None:
+                            return dataclasses.replace(first, cached=True, retries=0)
+                    leads = job.follows is None and job.cache_key is not None and job.cache_key in inflight
+                    result = CallResult(output=None, error="not called")
+                    try:
+                        if (opened := breaker.open_for(job.model.name)) is not None:
+                            result = CallResult(output=None, error=opened)
+                        else:
+                            result = await agent_loop(client, job)
+                            breaker.record(job.model.name, result.error)
+                        return result
+                    finally:
+                        if leads:
+                            self._settle(inflight, job, result)
 
                 async def worker() -> None:
                     while True:
@@ -765,22 +824,21 @@ class Runner:
                             return
                         if stop.is_set():
                             result = CallResult(output=None, error="deadline exceeded before the call")
-                        elif (opened := breaker.open_for(job.model.name)) is not None:
-                            result = CallResult(output=None, error=opened)
                         else:
-                            result = await agent_loop(client, job)
-                            breaker.record(job.model.name, result.error)
-                        await self._finish(job, result, writer, call_model)
+                            result = await call(job)
+                        assert job.side is not None
+                        await self._finish(job, result, call_models[id(job.side)])
 
                 async def produce() -> None:
                     # The next chunk is rendered and looked up while this one is dispatched.
                     ready: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
-                    prepare = asyncio.create_task(self._prepare_chunks(plan, skip, ready))
+                    jobs = _interleave([self._jobs(side.plan, side.skip, side=side) for side in sides])
+                    prepare = asyncio.create_task(self._prepare_chunks(jobs, ready))
                     try:
                         while (item := await ready.get()) is not None:
                             if isinstance(item, Exception):
                                 raise item
-                            await self._dispatch(item[0], item[1], queue, writer, call_model)
+                            await self._dispatch(item[0], item[1], queue, call_models, inflight)
                     finally:
                         prepare.cancel()
                     for _ in range(workers_n):
@@ -795,7 +853,7 @@ class Runner:
                         await asyncio.wait([producer, *tasks], timeout=remaining, return_when=asyncio.ALL_COMPLETED)
                         if not all(t.done() for t in [producer, *tasks]):
                             stop.set()
-                            await self._abort_on_deadline(producer, tasks, plan, writer, skip)
+                            await self._abort_on_deadline(producer, tasks, sides)
                     else:
                         await asyncio.gather(producer, *tasks)
                 finally:
@@ -804,21 +862,24 @@ class Runner:
                         if not t.done():
                             t.cancel()
         finally:
-            writer.close()
+            for side in sides:
+                if side.writer is not None:
+                    side.writer.close()
             self._emit()
 
     async def _abort_on_deadline(
-        self, producer: asyncio.Task[None], tasks: list[asyncio.Task[None]], plan: _Plan, writer: Any, skip: set[str]
+        self, producer: asyncio.Task[None], tasks: list[asyncio.Task[None]], sides: list[_Side]
     ) -> None:
         """Record every unfinished case as a deadline error, so each case has exactly one row."""
         producer.cancel()
         for t in tasks:
             t.cancel()
         await asyncio.gather(producer, *tasks, return_exceptions=True)
-        for job in self._jobs(plan, skip | self._finished, render=False):
-            await self._finish(job, CallResult(output=None, error="deadline exceeded"), writer, None)
+        for side in sides:
+            for job in self._jobs(side.plan, side.skip | side.finished, render=False, side=side):
+                await self._finish(job, CallResult(output=None, error="deadline exceeded"), None)
 
-    async def _prepare_chunks(self, plan: _Plan, skip: set[str], ready: asyncio.Queue[Any]) -> None:
+    async def _prepare_chunks(self, jobs: Iterator[_Job], ready: asyncio.Queue[Any]) -> None:
         """Render jobs in chunks and look each chunk up in the cache; hand (jobs, hits) to
         `ready`, then None (or the exception that stopped it). Chunks grow from 2 x concurrency
         to CHUNK, so the first calls start before the whole first CHUNK is rendered. The lookup
@@ -827,7 +888,7 @@ class Runner:
         try:
             size = min(CHUNK, max(100, 2 * self.concurrency))
             batch: list[_Job] = []
-            for job in self._jobs(plan, skip):
+            for job in jobs:
                 batch.append(job)
                 if len(batch) % 100 == 0:
                     await asyncio.sleep(0)  # rendering is CPU work: let finished calls through
@@ -854,15 +915,29 @@ class Runner:
         batch: list[_Job],
         hits: dict[str, dict[str, Any]],
         queue: asyncio.Queue[Any],
-        writer: Any,
-        call_model: Any,
+        call_models: dict[int, Any],
+        inflight: dict[str, asyncio.Future[CallResult]],
     ) -> None:
         for job in batch:
             hit = hits.get(job.cache_key) if job.cache_key else None
             if hit is not None:
-                await self._finish(job, _cached_result(hit, job.model), writer, call_model)
-            else:
-                await queue.put(job)
+                await self._finish(job, _cached_result(hit, job.model), call_models[id(job.side)])
+                continue
+            if job.cache_key is not None:
+                leader = inflight.get(job.cache_key)
+                if leader is not None:
+                    job.follows = leader
+                else:
+                    inflight[job.cache_key] = asyncio.get_running_loop().create_future()
+            await queue.put(job)
+
+    @staticmethod
+    def _settle(inflight: dict[str, asyncio.Future[CallResult]], job: _Job, result: CallResult) -> None:
+        """Hand a leading call's result to the jobs that follow it; later ones call again."""
+        assert job.cache_key is not None
+        future = inflight.pop(job.cache_key, None)
+        if future is not None and not future.done():
+            future.set_result(result)
 
     async def _tick(self) -> None:
         while True:
@@ -871,10 +946,10 @@ class Runner:
 
     # -- one evalset ------------------------------------------------------------------------
 
-    def _run_side(
+    def _open_side(
         self, plan: _Plan, *, role: str, baseline_run_id: str | None, ref: str | None, run_id: str | None = None
-    ) -> str:
-        """Run one side of one evalset; returns its run id. Results are written as they finish."""
+    ) -> _Side:
+        """Create (or, with `run_id`, reopen for a resume) the stored run of one side of one evalset."""
         commit, branch = git_info(self.cfg.root)
         skip: set[str] = set()
         if run_id is None:
@@ -919,32 +994,41 @@ class Runner:
                 for p in plan.prompts
             ]
         )
-        self._finished = set(skip)
+        return _Side(plan=plan, run_id=run_id, role=role, skip=set(skip), finished=set(skip))
+
+    def _run_sides(self, sides: list[_Side]) -> None:
+        """Execute the sides of one evalset together (baseline and candidate interleaved in one
+        pool); results are written as they finish."""
         if self._reserve is None:
             from llmctl.store._space import SpaceReserve
 
             self._reserve = SpaceReserve(self.store.path)
             self._reserve.hold()
-        # Counters per evalset and side: each gets its own line and its own rate and ETA.
-        total = len(plan.prompts) * len(plan.models) * len(plan.cases) * plan.repeat - len(skip)
-        self.progress = Progress(total=max(total, 0), phase=f"{plan.evalset.name} ({role})")
-        deadline = self._deadline
+        # Counters per evalset: one line with its own rate and ETA (both sides when compared).
+        total = sum(
+            len(s.plan.prompts) * len(s.plan.models) * len(s.plan.cases) * s.plan.repeat - len(s.skip) for s in sides
+        )
+        roles = " + ".join(s.role for s in sides)
+        self.progress = Progress(total=max(total, 0), phase=f"{sides[0].plan.evalset.name} ({roles})")
+        head = sides[-1]  # the candidate: resuming it resumes its baseline too
         try:
-            asyncio.run(self._execute(plan, run_id, skip, deadline))
+            asyncio.run(self._execute(sides, self._deadline))
         except KeyboardInterrupt:
-            self.store.finish_run(run_id, "interrupted", {"interrupted": True})
+            for side in sides:
+                self.store.finish_run(side.run_id, "interrupted", {"interrupted": True})
+            kept = sum(len(s.finished) for s in sides)
             raise Interrupted(
                 "interrupted",
-                hint=f"run {run_id} keeps its {len(self._finished)} finished result(s); "
-                f"finish it with: llmctl eval --resume {run_id}",
+                hint=f"run {head.run_id} keeps its {kept} finished result(s); "
+                f"finish it with: llmctl eval --resume {head.run_id}",
             ) from None
         except StoreIOError as exc:
-            raise self._stopped_by_disk(exc, run_id) from None
+            raise self._stopped_by_disk(exc, head.run_id, [s.run_id for s in sides]) from None
         except Exception as exc:
-            # What finished is stored; the run is marked so `--resume` can complete it.
-            self.store.finish_run(run_id, "failed", {"error": str(exc)})
+            # What finished is stored; the runs are marked so `--resume` can complete them.
+            for side in sides:
+                self.store.finish_run(side.run_id, "failed", {"error": str(exc)})
             raise
-        return run_id
 
     def _lock_run(self, run_id: str) -> None:
         """Hold `run_id`'s lock until this eval ends; RunBusy when another process holds it."""
@@ -953,12 +1037,13 @@ class Runner:
 
             self._run_locks[run_id] = RunLock(self.store.path, run_id).acquire()
 
-    def _stopped_by_disk(self, exc: StoreIOError, run_id: str) -> StoreIOError:
+    def _stopped_by_disk(self, exc: StoreIOError, run_id: str, also: Iterable[str] = ()) -> StoreIOError:
         """The store's disk failed mid-run: free the reserve, mark the run interrupted, say how to resume."""
         if self._reserve is not None:
             self._reserve.release()
         try:
-            self.store.finish_run(run_id, "interrupted", {"interrupted": True, "error": exc.message})
+            for rid in dict.fromkeys([*also, run_id]):
+                self.store.finish_run(rid, "interrupted", {"interrupted": True, "error": exc.message})
             state = "is marked interrupted"
         except Exception:
             state = "could not be marked interrupted (the disk is still full)"
@@ -1083,11 +1168,14 @@ class Runner:
             if ev.name in base_plans:
                 self._validate(base_plans[ev.name])
         for ev, plan in plans:
-            baseline_run_id = None
+            sides = []
             base_plan = base_plans.get(ev.name)
             if base_plan is not None:
-                baseline_run_id = self._run_side(base_plan, role="baseline", baseline_run_id=None, ref=opts.baseline)
-            run_id = self._run_side(plan, role="candidate", baseline_run_id=baseline_run_id, ref=opts.prompt_ref)
+                sides.append(self._open_side(base_plan, role="baseline", baseline_run_id=None, ref=opts.baseline))
+            baseline_run_id = sides[0].run_id if sides else None
+            sides.append(self._open_side(plan, role="candidate", baseline_run_id=baseline_run_id, ref=opts.prompt_ref))
+            self._run_sides(sides)
+            run_id = sides[-1].run_id
             info = RunInfo(
                 run_id=run_id, evalset=ev.name, baseline_run_id=baseline_run_id, reasons=list(plan.reasons or [])
             )
@@ -1183,20 +1271,51 @@ class Runner:
                 f"cannot resume run {run['id']}: prompt(s) {', '.join(changed)} changed since it started",
                 hint="start a new run instead",
             )
+        sides = []
+        base_id = run.get("baseline_run_id")
+        base_run = self.store.get_run(base_id) if base_id else None
+        if base_run is not None and base_run.get("status") != "completed":
+            # Interrupted while both sides ran interleaved: finish the baseline with it.
+            sides.append(self._resumed_baseline(ev, library, base_run))
         self._lock_run(run["id"])
-        self.store.resume_run(run["id"])
-        self._run_side(
-            plan,
-            role=config.get("role", "candidate"),
-            baseline_run_id=run.get("baseline_run_id"),
-            ref=ref,
-            run_id=run["id"],
+        for side_run in [*([base_run] if sides else []), run]:
+            self.store.resume_run(side_run["id"])
+        sides.append(
+            self._open_side(
+                plan,
+                role=config.get("role", "candidate"),
+                baseline_run_id=base_id,
+                ref=ref,
+                run_id=run["id"],
+            )
         )
+        self._run_sides(sides)
         info = RunInfo(run_id=run["id"], evalset=ev.name, baseline_run_id=run.get("baseline_run_id"))
         self._finalize(info, plan, self.cfg.gate.merged(ev.gate))
         outcome = EvalOutcome(runs=[info])
         outcome.exit_code = exit_code_for(outcome)
         return outcome
+
+    def _resumed_baseline(self, ev: Evalset, library: PromptLibrary, base_run: dict[str, Any]) -> _Side:
+        """The unfinished baseline run of a candidate being resumed, planned as it was started."""
+        from llmctl.versions import resolve_all
+
+        config = base_run.get("config") or {}
+        if isinstance(config, str):
+            config = json.loads(config)
+        ref = str(config.get("ref") or "")
+        try:
+            self._base_cfg = _config_at(self.cfg, source_at(self.cfg, ref))
+        except InputError:
+            self._base_cfg = None
+        plan = self._plan(ev, library, None, at_ref=resolve_all(self.cfg, ref))
+        recorded = config.get("prompts") or {}
+        if {p.name: p.hash for p in plan.prompts} != recorded:
+            raise InputError(
+                f"cannot resume baseline run {base_run['id']}: the prompts at {ref} are not the ones it started with",
+                hint="start a new run instead",
+            )
+        return self._open_side(plan, role="baseline", baseline_run_id=None, ref=ref, run_id=str(base_run["id"]))
 
 
 def error_causes(errors: Iterable[str]) -> list[tuple[str, int]]:
