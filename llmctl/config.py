@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from llmctl.errors import InputError
+from llmctl.suggest import unknown_key
 from llmctl.yamlio import LineDict, load_yaml_file
 
 CONFIG_NAME = "llmctl.yaml"
@@ -52,6 +53,7 @@ class ModelAlias:
 
     name: str
     model: str
+    line: int | None = None  # where llmctl.yaml defines it
     api_base: str | None = None
     api_key_env: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
@@ -138,6 +140,7 @@ class Config:
     judge_model: str | None = None
     prompts_dir: str = "prompts"
     evalsets_dir: str = "evalsets"
+    lines: dict[str, int] = field(default_factory=dict)  # llmctl.yaml line of each top-level key (for lint)
 
     @property
     def prompts_path(self) -> Path:
@@ -182,11 +185,8 @@ def load_config(start: Path | None = None) -> Config:
 def _check_keys(data: LineDict, allowed: set[str], file: Path, what: str) -> None:
     for key in data:
         if key not in allowed:
-            raise InputError(
-                f"unknown key {key!r} in {what} (allowed: {', '.join(sorted(allowed))})",
-                file=file,
-                line=data.line_of(key),
-            )
+            message, hint = unknown_key(key, allowed, f"in {what}")
+            raise InputError(message, file=file, line=data.line_of(key), hint=hint)
 
 
 def _num(data: LineDict, key: str, file: Path, kind: type = float) -> Any:
@@ -209,11 +209,8 @@ def check_gate(gate: LineDict, file: str) -> None:
     }
     for key, value in gate.items():
         if key not in allowed:
-            raise InputError(
-                f"unknown key {key!r} in gate (allowed: {', '.join(allowed)})",
-                file=file,
-                line=gate.line_of(key),
-            )
+            message, hint = unknown_key(key, allowed, "in gate")
+            raise InputError(message, file=file, line=gate.line_of(key), hint=hint)
         sub = allowed[key]
         if sub is None:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
@@ -223,11 +220,9 @@ def check_gate(gate: LineDict, file: str) -> None:
             raise InputError(f"gate.{key} must be a mapping", file=file, line=gate.line_of(key))
         for k, v in value.items():
             if k not in sub:
-                raise InputError(
-                    f"unknown key {k!r} in gate.{key} (allowed: {', '.join(sorted(sub))})",
-                    file=file,
-                    line=value.line_of(k) if isinstance(value, LineDict) else None,
-                )
+                message, hint = unknown_key(k, sub, f"in gate.{key}")
+                at = value.line_of(k) if isinstance(value, LineDict) else None
+                raise InputError(message, file=file, line=at, hint=hint)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
                 raise InputError(
                     f"gate.{key}.{k} must be a number",
@@ -243,6 +238,7 @@ def parse_config(data: Any, path: Path) -> Config:
     if not isinstance(data, LineDict):
         raise InputError("llmctl.yaml must be a mapping", file=path, line=1)
     _check_keys(data, _TOP_KEYS, path, "llmctl.yaml")
+    cfg.lines = {str(key): data.line_of(key) for key in data}
     if "store" in data:
         cfg.store_path = Path(str(data["store"]))
     if "concurrency" in data:
@@ -275,6 +271,7 @@ def parse_config(data: Any, path: Path) -> Config:
         )
     for name, spec in models_map.items():
         cfg.models[name] = _parse_alias(name, spec, path, models_map.line_of(name))
+        cfg.models[name].line = models_map.line_of(name)
     gate = data.get("gate")
     if gate is not None:
         if not isinstance(gate, LineDict):
@@ -285,6 +282,10 @@ def parse_config(data: Any, path: Path) -> Config:
         except (TypeError, ValueError) as exc:
             raise InputError(f"invalid gate: {exc}", file=path, line=data.line_of("gate")) from None
     judge = data.get("judge")
+    if isinstance(judge, LineDict):
+        _check_keys(judge, {"model"}, path, "judge")
+    elif judge is not None and not isinstance(judge, str):
+        raise InputError("'judge' must be a model name or {model: NAME}", file=path, line=data.line_of("judge"))
     if isinstance(judge, dict) and judge.get("model"):
         cfg.judge_model = str(judge["model"])
     elif isinstance(judge, str):
