@@ -8,43 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from llmctl.errors import InputError
+from llmctl.schema import CONFIG_SCHEMA, keys_of
 from llmctl.suggest import unknown_key
 from llmctl.yamlio import LineDict, load_yaml_file
 
 CONFIG_NAME = "llmctl.yaml"
 DEFAULT_STORE = ".llmctl/llmctl.duckdb"
 
-_TOP_KEYS = {
-    "store",
-    "concurrency",
-    "timeout",
-    "retries",
-    "default_models",
-    "models",
-    "gate",
-    "judge",
-    "prompts_dir",
-    "evalsets_dir",
-    "cache",
-}
-_MODEL_KEYS = {
-    "model",
-    "api_base",
-    "api_key_env",
-    "params",
-    "price",
-    "max_concurrency",
-    "rpm",
-    "tpm",
-    "timeout",
-    "responses",
-    "default",
-    "function",
-    "latency_ms",
-    "stream",
-    "transport",
-    "headers",
-}
+_TOP_KEYS = keys_of(CONFIG_SCHEMA)
+_MODEL_KEYS = keys_of(CONFIG_SCHEMA, "models")
+_PRICE_KEYS = keys_of(CONFIG_SCHEMA, "models", "price")
+_JUDGE_KEYS = keys_of(CONFIG_SCHEMA, "judge")
 
 
 @dataclass
@@ -182,7 +156,7 @@ def load_config(start: Path | None = None) -> Config:
     return cfg
 
 
-def _check_keys(data: LineDict, allowed: set[str], file: Path, what: str) -> None:
+def _check_keys(data: LineDict, allowed: frozenset[str], file: Path, what: str) -> None:
     for key in data:
         if key not in allowed:
             message, hint = unknown_key(key, allowed, f"in {what}")
@@ -200,13 +174,8 @@ def _num(data: LineDict, key: str, file: Path, kind: type = float) -> Any:
 
 def check_gate(gate: LineDict, file: str) -> None:
     """Validate a `gate:` mapping (of an evalset or llmctl.yaml): known keys, numbers."""
-    allowed = {
-        "confidence": None,
-        "quality": {"min_pass_rate", "max_drop"},
-        "cost": {"max_increase", "min_usd"},
-        "latency": {"p95_max_increase", "min_ms", "min_fresh"},
-        "judges": {"min_kappa", "min_labels"},
-    }
+    sections = keys_of(CONFIG_SCHEMA, "gate")
+    allowed = {key: None if key == "confidence" else keys_of(CONFIG_SCHEMA, "gate", key) for key in sections}
     for key, value in gate.items():
         if key not in allowed:
             message, hint = unknown_key(key, allowed, "in gate")
@@ -243,10 +212,16 @@ def parse_config(data: Any, path: Path) -> Config:
         cfg.store_path = Path(str(data["store"]))
     if "concurrency" in data:
         cfg.concurrency = _num(data, "concurrency", path, int)
+        if cfg.concurrency < 1:
+            raise InputError("'concurrency' must be at least 1", file=path, line=data.line_of("concurrency"))
     if "timeout" in data:
         cfg.timeout = _num(data, "timeout", path)
+        if cfg.timeout <= 0:
+            raise InputError("'timeout' must be more than 0 seconds", file=path, line=data.line_of("timeout"))
     if "retries" in data:
         cfg.retries = _num(data, "retries", path, int)
+        if cfg.retries < 0:
+            raise InputError("'retries' must be 0 or more", file=path, line=data.line_of("retries"))
     if "prompts_dir" in data:
         cfg.prompts_dir = str(data["prompts_dir"])
     if "evalsets_dir" in data:
@@ -283,7 +258,7 @@ def parse_config(data: Any, path: Path) -> Config:
             raise InputError(f"invalid gate: {exc}", file=path, line=data.line_of("gate")) from None
     judge = data.get("judge")
     if isinstance(judge, LineDict):
-        _check_keys(judge, {"model"}, path, "judge")
+        _check_keys(judge, _JUDGE_KEYS, path, "judge")
     elif judge is not None and not isinstance(judge, str):
         raise InputError("'judge' must be a model name or {model: NAME}", file=path, line=data.line_of("judge"))
     if isinstance(judge, dict) and judge.get("model"):
@@ -313,7 +288,7 @@ def _parse_alias(name: str, spec: Any, path: Path, line: int) -> ModelAlias:
             line=spec.line_of("price"),
         )
     if price:
-        _check_keys(price, {"input_per_1k", "output_per_1k"}, path, f"model {name!r} price")
+        _check_keys(price, _PRICE_KEYS, path, f"model {name!r} price")
         alias.input_cost_per_1k = _num(price, "input_per_1k", path) if "input_per_1k" in price else 0.0
         alias.output_cost_per_1k = _num(price, "output_per_1k", path) if "output_per_1k" in price else 0.0
     for key in ("max_concurrency", "rpm", "tpm"):

@@ -10,41 +10,17 @@ from typing import Any
 from llmctl.config import check_gate
 from llmctl.errors import InputError
 from llmctl.prompt import canonical_json
+from llmctl.schema import EVALSET_SCHEMA, keys_of
 from llmctl.sources import check_contained
 from llmctl.suggest import did_you_mean, unknown_key
 from llmctl.types import Case, EvaluatorSpec
 from llmctl.yamlio import LineDict, LineList, load_yaml_file, plain
 
-EVALSET_KEYS = {
-    "description",
-    "prompt",
-    "prompts",
-    "models",
-    "repeat",
-    "cases",
-    "source",
-    "evaluators",
-    "gate",
-    "defaults",
-    "params",
-    "concurrency",
-}
-CASE_KEYS = {
-    "id",
-    "vars",
-    "expected",
-    "assert",
-    "metadata",
-    "description",
-    "expected_tool_calls",
-    "messages",
-    "tool_results",
-    "max_turns",
-    "turns",
-}
+EVALSET_KEYS = keys_of(EVALSET_SCHEMA)
+CASE_KEYS = keys_of(EVALSET_SCHEMA, "cases")
 HISTORY_ROLES = ("user", "assistant", "tool", "system", "developer")
-SOURCE_KEYS = {"path", "hf", "name", "split", "columns", "limit"}
-COLUMN_KEYS = {"id", "expected", "vars"}
+SOURCE_KEYS = keys_of(EVALSET_SCHEMA, "source")
+COLUMN_KEYS = keys_of(EVALSET_SCHEMA, "source", "columns")
 COMMON_EVALUATOR_KEYS = {"type", "not", "weight", "threshold", "metric", "scope"}
 
 

@@ -22,6 +22,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from llmctl import sandbox
 from llmctl.errors import InputError, RenderError
+from llmctl.schema import PROMPT_SCHEMA, keys_of
 from llmctl.sources import Source, WorktreeSource, safe_join
 from llmctl.suggest import did_you_mean, unknown_key
 from llmctl.yamlio import LineDict, LineList, decode_text, load_yaml_text, plain
@@ -29,21 +30,8 @@ from llmctl.yamlio import LineDict, LineList, decode_text, load_yaml_text, plain
 HASH_ALGO = "sha256"
 PROMPT_SUFFIXES = (".yaml", ".yml", ".jinja")
 NOT_PROMPTS = ("llmctl.lock",)
-PROMPT_KEYS = {
-    "name",
-    "description",
-    "model",
-    "params",
-    "inputs",
-    "messages",
-    "template",
-    "output",
-    "tools",
-    "tool_choice",
-    "tags",
-    "metadata",
-}
-INPUT_KEYS = {"type", "default", "description", "required", "enum"}
+PROMPT_KEYS = keys_of(PROMPT_SCHEMA)
+INPUT_KEYS = keys_of(PROMPT_SCHEMA, "inputs")
 INPUT_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "number": (int, float),
