@@ -8,42 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from llmctl.errors import InputError
+from llmctl.schema import CONFIG_SCHEMA, keys_of
+from llmctl.suggest import unknown_key
 from llmctl.yamlio import LineDict, load_yaml_file
 
 CONFIG_NAME = "llmctl.yaml"
 DEFAULT_STORE = ".llmctl/llmctl.duckdb"
 
-_TOP_KEYS = {
-    "store",
-    "concurrency",
-    "timeout",
-    "retries",
-    "default_models",
-    "models",
-    "gate",
-    "judge",
-    "prompts_dir",
-    "evalsets_dir",
-    "cache",
-}
-_MODEL_KEYS = {
-    "model",
-    "api_base",
-    "api_key_env",
-    "params",
-    "price",
-    "max_concurrency",
-    "rpm",
-    "tpm",
-    "timeout",
-    "responses",
-    "default",
-    "function",
-    "latency_ms",
-    "stream",
-    "transport",
-    "headers",
-}
+_TOP_KEYS = keys_of(CONFIG_SCHEMA)
+_MODEL_KEYS = keys_of(CONFIG_SCHEMA, "models")
+_PRICE_KEYS = keys_of(CONFIG_SCHEMA, "models", "price")
+_JUDGE_KEYS = keys_of(CONFIG_SCHEMA, "judge")
 
 
 @dataclass
@@ -52,6 +27,7 @@ class ModelAlias:
 
     name: str
     model: str
+    line: int | None = None  # where llmctl.yaml defines it
     api_base: str | None = None
     api_key_env: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
@@ -138,6 +114,7 @@ class Config:
     judge_model: str | None = None
     prompts_dir: str = "prompts"
     evalsets_dir: str = "evalsets"
+    lines: dict[str, int] = field(default_factory=dict)  # llmctl.yaml line of each top-level key (for lint)
 
     @property
     def prompts_path(self) -> Path:
@@ -179,14 +156,11 @@ def load_config(start: Path | None = None) -> Config:
     return cfg
 
 
-def _check_keys(data: LineDict, allowed: set[str], file: Path, what: str) -> None:
+def _check_keys(data: LineDict, allowed: frozenset[str], file: Path, what: str) -> None:
     for key in data:
         if key not in allowed:
-            raise InputError(
-                f"unknown key {key!r} in {what} (allowed: {', '.join(sorted(allowed))})",
-                file=file,
-                line=data.line_of(key),
-            )
+            message, hint = unknown_key(key, allowed, f"in {what}")
+            raise InputError(message, file=file, line=data.line_of(key), hint=hint)
 
 
 def _num(data: LineDict, key: str, file: Path, kind: type = float) -> Any:
@@ -200,20 +174,12 @@ def _num(data: LineDict, key: str, file: Path, kind: type = float) -> Any:
 
 def check_gate(gate: LineDict, file: str) -> None:
     """Validate a `gate:` mapping (of an evalset or llmctl.yaml): known keys, numbers."""
-    allowed = {
-        "confidence": None,
-        "quality": {"min_pass_rate", "max_drop"},
-        "cost": {"max_increase", "min_usd"},
-        "latency": {"p95_max_increase", "min_ms", "min_fresh"},
-        "judges": {"min_kappa", "min_labels"},
-    }
+    sections = keys_of(CONFIG_SCHEMA, "gate")
+    allowed = {key: None if key == "confidence" else keys_of(CONFIG_SCHEMA, "gate", key) for key in sections}
     for key, value in gate.items():
         if key not in allowed:
-            raise InputError(
-                f"unknown key {key!r} in gate (allowed: {', '.join(allowed)})",
-                file=file,
-                line=gate.line_of(key),
-            )
+            message, hint = unknown_key(key, allowed, "in gate")
+            raise InputError(message, file=file, line=gate.line_of(key), hint=hint)
         sub = allowed[key]
         if sub is None:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
@@ -223,11 +189,9 @@ def check_gate(gate: LineDict, file: str) -> None:
             raise InputError(f"gate.{key} must be a mapping", file=file, line=gate.line_of(key))
         for k, v in value.items():
             if k not in sub:
-                raise InputError(
-                    f"unknown key {k!r} in gate.{key} (allowed: {', '.join(sorted(sub))})",
-                    file=file,
-                    line=value.line_of(k) if isinstance(value, LineDict) else None,
-                )
+                message, hint = unknown_key(k, sub, f"in gate.{key}")
+                at = value.line_of(k) if isinstance(value, LineDict) else None
+                raise InputError(message, file=file, line=at, hint=hint)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
                 raise InputError(
                     f"gate.{key}.{k} must be a number",
@@ -243,14 +207,21 @@ def parse_config(data: Any, path: Path) -> Config:
     if not isinstance(data, LineDict):
         raise InputError("llmctl.yaml must be a mapping", file=path, line=1)
     _check_keys(data, _TOP_KEYS, path, "llmctl.yaml")
+    cfg.lines = {str(key): data.line_of(key) for key in data}
     if "store" in data:
         cfg.store_path = Path(str(data["store"]))
     if "concurrency" in data:
         cfg.concurrency = _num(data, "concurrency", path, int)
+        if cfg.concurrency < 1:
+            raise InputError("'concurrency' must be at least 1", file=path, line=data.line_of("concurrency"))
     if "timeout" in data:
         cfg.timeout = _num(data, "timeout", path)
+        if cfg.timeout <= 0:
+            raise InputError("'timeout' must be more than 0 seconds", file=path, line=data.line_of("timeout"))
     if "retries" in data:
         cfg.retries = _num(data, "retries", path, int)
+        if cfg.retries < 0:
+            raise InputError("'retries' must be 0 or more", file=path, line=data.line_of("retries"))
     if "prompts_dir" in data:
         cfg.prompts_dir = str(data["prompts_dir"])
     if "evalsets_dir" in data:
@@ -275,6 +246,7 @@ def parse_config(data: Any, path: Path) -> Config:
         )
     for name, spec in models_map.items():
         cfg.models[name] = _parse_alias(name, spec, path, models_map.line_of(name))
+        cfg.models[name].line = models_map.line_of(name)
     gate = data.get("gate")
     if gate is not None:
         if not isinstance(gate, LineDict):
@@ -285,6 +257,10 @@ def parse_config(data: Any, path: Path) -> Config:
         except (TypeError, ValueError) as exc:
             raise InputError(f"invalid gate: {exc}", file=path, line=data.line_of("gate")) from None
     judge = data.get("judge")
+    if isinstance(judge, LineDict):
+        _check_keys(judge, _JUDGE_KEYS, path, "judge")
+    elif judge is not None and not isinstance(judge, str):
+        raise InputError("'judge' must be a model name or {model: NAME}", file=path, line=data.line_of("judge"))
     if isinstance(judge, dict) and judge.get("model"):
         cfg.judge_model = str(judge["model"])
     elif isinstance(judge, str):
@@ -312,7 +288,7 @@ def _parse_alias(name: str, spec: Any, path: Path, line: int) -> ModelAlias:
             line=spec.line_of("price"),
         )
     if price:
-        _check_keys(price, {"input_per_1k", "output_per_1k"}, path, f"model {name!r} price")
+        _check_keys(price, _PRICE_KEYS, path, f"model {name!r} price")
         alias.input_cost_per_1k = _num(price, "input_per_1k", path) if "input_per_1k" in price else 0.0
         alias.output_cost_per_1k = _num(price, "output_per_1k", path) if "output_per_1k" in price else 0.0
     for key in ("max_concurrency", "rpm", "tpm"):

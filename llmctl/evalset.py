@@ -10,40 +10,17 @@ from typing import Any
 from llmctl.config import check_gate
 from llmctl.errors import InputError
 from llmctl.prompt import canonical_json
+from llmctl.schema import EVALSET_SCHEMA, keys_of
 from llmctl.sources import check_contained
+from llmctl.suggest import did_you_mean, unknown_key
 from llmctl.types import Case, EvaluatorSpec
 from llmctl.yamlio import LineDict, LineList, load_yaml_file, plain
 
-EVALSET_KEYS = {
-    "description",
-    "prompt",
-    "prompts",
-    "models",
-    "repeat",
-    "cases",
-    "source",
-    "evaluators",
-    "gate",
-    "defaults",
-    "params",
-    "concurrency",
-}
-CASE_KEYS = {
-    "id",
-    "vars",
-    "expected",
-    "assert",
-    "metadata",
-    "description",
-    "expected_tool_calls",
-    "messages",
-    "tool_results",
-    "max_turns",
-    "turns",
-}
+EVALSET_KEYS = keys_of(EVALSET_SCHEMA)
+CASE_KEYS = keys_of(EVALSET_SCHEMA, "cases")
 HISTORY_ROLES = ("user", "assistant", "tool", "system", "developer")
-SOURCE_KEYS = {"path", "hf", "name", "split", "columns", "limit"}
-COLUMN_KEYS = {"id", "expected", "vars"}
+SOURCE_KEYS = keys_of(EVALSET_SCHEMA, "source")
+COLUMN_KEYS = keys_of(EVALSET_SCHEMA, "source", "columns")
 COMMON_EVALUATOR_KEYS = {"type", "not", "weight", "threshold", "metric", "scope"}
 
 
@@ -77,6 +54,7 @@ class Evalset:
     root: Path
     prompts: list[PromptRef]
     models: list[str] | None = None
+    model_lines: list[int] = field(default_factory=list)  # the file line of each of `models`
     repeat: int = 1
     evaluators: list[EvaluatorSpec] = field(default_factory=list)
     gate: dict[str, Any] | None = None
@@ -159,11 +137,8 @@ def load_evalset(path: Path, root: Path, evalsets_dir: str = "evalsets") -> Eval
         raise InputError("an evalset must be a YAML mapping", file=shown, line=1)
     for key in data:
         if key not in EVALSET_KEYS:
-            raise InputError(
-                f"unknown key {key!r} (allowed: {', '.join(sorted(EVALSET_KEYS))})",
-                file=shown,
-                line=data.line_of(key),
-            )
+            message, hint = unknown_key(key, EVALSET_KEYS)
+            raise InputError(message, file=shown, line=data.line_of(key), hint=hint)
     name = shown[: -len(path.suffix)] if path.suffix else shown
     if name.startswith("evalsets/"):
         name = name[len("evalsets/") :]
@@ -191,6 +166,9 @@ def load_evalset(path: Path, root: Path, evalsets_dir: str = "evalsets") -> Eval
                 "'models' must be a non-empty list of model names", file=shown, line=data.line_of("models")
             )
         ev.models = list(models)
+        raw = data["models"]
+        at = data.line_of("models")
+        ev.model_lines = [raw.line_of(i) if isinstance(raw, LineList) else at for i in range(len(models))]
     repeat = data.get("repeat", 1)
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise InputError("'repeat' must be a whole number >= 1", file=shown, line=data.line_of("repeat"))
@@ -207,11 +185,8 @@ def load_evalset(path: Path, root: Path, evalsets_dir: str = "evalsets") -> Eval
         ev.defaults = plain(defaults.get("vars") or {})
         extra = set(defaults) - {"vars"}
         if extra:
-            raise InputError(
-                f"unknown key {sorted(extra)[0]!r} in defaults (allowed: vars)",
-                file=shown,
-                line=data.line_of("defaults"),
-            )
+            message, hint = unknown_key(sorted(extra)[0], {"vars"}, "in defaults")
+            raise InputError(message, file=shown, line=data.line_of("defaults"), hint=hint)
     else:
         ev.defaults = plain(defaults)
     ev.params = plain(data.get("params") or {})
@@ -251,10 +226,9 @@ def _parse_case(item: Any, ev: Evalset, file: str, line: int | None) -> Case:
         )
     for key in item:
         if key not in CASE_KEYS:
+            message, hint = unknown_key(key, CASE_KEYS, "in case")
             raise InputError(
-                f"unknown key {key!r} in case (allowed: {', '.join(sorted(CASE_KEYS))})",
-                file=file,
-                line=item.line_of(key) if isinstance(item, LineDict) else line,
+                message, file=file, line=item.line_of(key) if isinstance(item, LineDict) else line, hint=hint
             )
     vars_ = item.get("vars") or {}
     if not isinstance(vars_, dict):
@@ -363,16 +337,20 @@ def _parse_source(value: Any, file: str, line: int) -> SourceSpec:
         raise InputError("'source' must be a file path or a mapping {path|hf, split, columns}", file=file, line=line)
     for key in value:
         if key not in SOURCE_KEYS:
+            message, hint = unknown_key(key, SOURCE_KEYS, "in source")
             raise InputError(
-                f"unknown key {key!r} in source (allowed: {', '.join(sorted(SOURCE_KEYS))})",
-                file=file,
-                line=value.line_of(key) if isinstance(value, LineDict) else line,
+                message, file=file, line=value.line_of(key) if isinstance(value, LineDict) else line, hint=hint
             )
     if bool(value.get("path")) == bool(value.get("hf")):
         raise InputError("'source' needs exactly one of 'path' or 'hf'", file=file, line=line)
     columns = value.get("columns") or {}
-    if not isinstance(columns, dict) or any(k not in COLUMN_KEYS for k in columns):
+    if not isinstance(columns, dict):
         raise InputError("source 'columns' maps id/expected/vars to column names", file=file, line=line)
+    for key in columns:
+        if key not in COLUMN_KEYS:
+            message, hint = unknown_key(key, COLUMN_KEYS, "in source columns")
+            at = columns.line_of(key) if isinstance(columns, LineDict) else line
+            raise InputError(message, file=file, line=at, hint=hint)
     limit = value.get("limit")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InputError("source 'limit' must be a whole number >= 1", file=file, line=line)
@@ -524,6 +502,12 @@ def load_source_cases(ev: Evalset, spec: SourceSpec) -> list[Case]:
     return cases
 
 
+def _evalset_name(shown: str, evalsets_dir: str) -> str:
+    """`evalsets/qa/extract.yaml` -> `qa/extract`: the name an evalset is given by."""
+    name = shown[len(evalsets_dir) + 1 :] if shown.startswith(evalsets_dir + "/") else shown
+    return name.rsplit(".", 1)[0] if name.endswith((".yaml", ".yml")) else name
+
+
 def find_evalsets(root: Path, evalsets_dir: str, names: list[str] | None = None) -> list[Path]:
     """Evalset files by name or path; all of `evalsets/` (not its data/ folder) by default."""
     base = root / evalsets_dir
@@ -535,7 +519,10 @@ def find_evalsets(root: Path, evalsets_dir: str, names: list[str] | None = None)
             match = next((c for c in candidates if c.is_file()), None)
             if match is None:
                 known = [display_path(p, root) for p in find_evalsets(root, evalsets_dir)]
-                raise InputError(f"unknown evalset {name!r}", hint=f"known: {', '.join(known) or '(none)'}")
+                short = [_evalset_name(k, evalsets_dir) for k in known]
+                guess = did_you_mean(name, short) or did_you_mean(name, known)
+                listed = f"known: {', '.join(short) or '(none)'}"
+                raise InputError(f"unknown evalset {name!r}", hint=f"{guess} ({listed})" if guess else listed)
             found.append(match)
         return found
     if not base.is_dir():

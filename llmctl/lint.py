@@ -9,8 +9,10 @@ from typing import Any
 from llmctl.config import Config
 from llmctl.errors import InputError, LlmctlError
 from llmctl.evalset import Evalset, display_path, find_evalsets, load_evalset, resolve_source_path
-from llmctl.prompt import Prompt, PromptLibrary
+from llmctl.prompt import Prompt, PromptLibrary, name_from_path
 from llmctl.sources import WorktreeSource
+from llmctl.suggest import closest
+from llmctl.types import EvaluatorSpec
 
 
 @dataclass
@@ -58,8 +60,13 @@ def lint_prompt(prompt: Prompt) -> list[LlmctlError]:
     return problems
 
 
-def lint_evalset(ev: Evalset, library: PromptLibrary, cfg: Config) -> list[LlmctlError]:
-    """Problems in an evalset: unknown prompts or evaluators, bad options, missing variables."""
+def lint_evalset(
+    ev: Evalset, library: PromptLibrary, cfg: Config, broken: set[str] | frozenset[str] = frozenset()
+) -> list[LlmctlError]:
+    """Problems in an evalset: unknown prompts, models or evaluators, bad options, missing variables.
+
+    `broken`: names of prompts whose file failed to load (already reported; not blamed on the evalset).
+    """
     from llmctl.evaluators import build_evaluator
 
     problems: list[LlmctlError] = []
@@ -70,7 +77,10 @@ def lint_evalset(ev: Evalset, library: PromptLibrary, cfg: Config) -> list[Llmct
         try:
             prompts.append(library.get(ref.name))
         except InputError as exc:
-            problems.append(InputError(exc.message, file=ev.path, line=ref.line, hint=exc.hint))
+            if ref.name not in broken:
+                problems.append(InputError(exc.message, file=ev.path, line=ref.line, hint=exc.hint))
+    for name, line in zip(ev.models or [], ev.model_lines, strict=False):
+        problems.extend(check_model(name, cfg, file=ev.path, line=line))
     specs = list(ev.evaluators)
     for case in ev.inline_cases:
         specs.extend(case.asserts)
@@ -94,21 +104,140 @@ def lint_evalset(ev: Evalset, library: PromptLibrary, cfg: Config) -> list[Llmct
                 if exc.located() not in seen:
                     seen.add(exc.located())
                     problems.append(exc)
+        model = spec.config.get("model") if isinstance(spec.config, dict) else None
+        if isinstance(model, str) and spec.type != "moderation":
+            problems.extend(check_model(model, cfg, file=spec.file, line=spec.line))
+    problems.extend(_check_references(ev))
     if ev.source is not None and ev.source.path:
         try:
             _check_source_columns(ev, resolve_source_path(ev, ev.source))
         except InputError as exc:
             problems.append(exc)
-    for prompt in prompts:
-        required = [n for n, s in prompt.inputs.items() if s.required]
-        for case in ev.inline_cases:
-            missing = [n for n in required if n not in case.vars]
-            if missing:
+    problems.extend(_check_case_variables(ev, prompts))
+    return problems
+
+
+def check_model(name: str, cfg: Config, *, file: str | None, line: int | None) -> list[LlmctlError]:
+    """The problem with model `name` that `eval` would refuse (unknown alias, bad alias), at file:line.
+
+    API keys are not checked: lint runs where no keys are set (forks, pre-commit)."""
+    from llmctl.models import resolve_model
+
+    try:
+        resolve_model(name, cfg)
+    except InputError as exc:
+        alias = cfg.models.get(name.strip())
+        if alias is not None and cfg.path is not None:  # the alias itself is wrong: point at its definition
+            return [InputError(exc.message, file=_config_file(cfg), line=alias.line, hint=exc.hint)]
+        return [InputError(exc.message, file=file, line=line, hint=exc.hint)]
+    return []
+
+
+def _config_file(cfg: Config) -> str:
+    assert cfg.path is not None
+    return display_path(cfg.path, cfg.root)
+
+
+def _check_references(ev: Evalset) -> list[LlmctlError]:
+    """Evaluators that compare with a `value` (equals, contains, regex, ...) but have none, on cases
+    with no `expected` either: each such check would be an error on every run."""
+    from llmctl.evaluators import lookup
+
+    def needs_reference(spec: EvaluatorSpec) -> bool:
+        info = lookup(spec.type) if isinstance(spec.type, str) else None
+        config = spec.config if isinstance(spec.config, dict) else {}
+        return info is not None and "value" in info.options and config.get("value") is None
+
+    problems: list[LlmctlError] = []
+    for case in ev.inline_cases:
+        if case.expected is not None:
+            continue
+        for spec in case.asserts:
+            if needs_reference(spec):
                 problems.append(
                     InputError(
-                        f"case {case.id!r} lacks required variable(s) {', '.join(missing)} of prompt {prompt.name!r}",
+                        f"evaluator {spec.type!r} of case {case.id!r} has no 'value' and the case has no 'expected'",
+                        file=spec.file,
+                        line=spec.line,
+                        hint="add `value: ...` to the evaluator, or `expected: ...` to the case",
+                    )
+                )
+    shared = [spec for spec in ev.evaluators if needs_reference(spec)]
+    if not shared:
+        return problems
+    lacking = [case.id for case in ev.inline_cases if case.expected is None]
+    if ev.source is not None and not _source_has_expected(ev):
+        lacking.append(f"every row of {ev.source.path or ev.source.hf}")
+    if lacking:
+        shown = ", ".join(repr(c) for c in lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
+        for spec in shared:
+            problems.append(
+                InputError(
+                    f"evaluator {spec.type!r} has no 'value' and case(s) {shown} have no 'expected'",
+                    file=spec.file,
+                    line=spec.line,
+                    hint="add `value: ...` to the evaluator, or `expected: ...` to those cases",
+                )
+            )
+    return problems
+
+
+def _source_has_expected(ev: Evalset) -> bool:
+    """Whether the rows of `source:` can carry an expected value (unknown counts as yes)."""
+    assert ev.source is not None
+    column = ev.source.columns.get("expected", "expected")
+    if not ev.source.path:
+        return True  # a Hugging Face dataset: its columns are known only when it is downloaded
+    try:
+        columns = _source_columns(resolve_source_path(ev, ev.source))
+    except (InputError, OSError):
+        return True  # reported by the source checks
+    return columns is None or column in columns
+
+
+def _check_case_variables(ev: Evalset, prompts: list[Prompt]) -> list[LlmctlError]:
+    """Variables a prompt needs (required inputs, undeclared template variables) that a case lacks,
+    with "did you mean" when the case has a variable no prompt uses that is close to it."""
+    problems: list[LlmctlError] = []
+    known: set[str] = set()
+    needs: dict[str, list[str]] = {}
+    for prompt in prompts:
+        try:
+            used = prompt.variables_used()
+        except InputError:
+            used = {}  # reported by lint_prompt
+        known.update(prompt.inputs, used)
+        required = [n for n, s in prompt.inputs.items() if s.required]
+        required += [v for v in sorted(used) if v not in prompt.inputs]
+        needs[prompt.name] = required
+    for case in ev.inline_cases:
+        unused = [v for v in case.vars if v not in known]
+        line = case.metadata.get("_line")
+        for prompt_name, required in needs.items():
+            missing = [n for n in required if n not in case.vars]
+            if not missing:
+                continue
+            guesses = [f"{u!r} for {m!r}" for m in missing if (u := closest(m, unused)) is not None]
+            unused_list = ", ".join(repr(u) for u in unused)
+            hint = f"did you mean {', '.join(guesses)}? (no prompt uses {unused_list})" if guesses else None
+            problems.append(
+                InputError(
+                    f"case {case.id!r} lacks required variable(s) {', '.join(missing)} of prompt {prompt_name!r}",
+                    file=ev.path,
+                    line=line,
+                    hint=hint,
+                )
+            )
+        optional = sorted(known - set(case.vars) - {m for r in needs.values() for m in r})
+        for var in unused:
+            guess = closest(var, optional)
+            if guess is not None:
+                problems.append(
+                    InputError(
+                        f"case {case.id!r} sets variable {var!r}, which no prompt of the evalset uses",
                         file=ev.path,
-                        line=case.metadata.get("_line"),
+                        line=line,
+                        hint=f"did you mean {guess!r}?",
                     )
                 )
     return problems
@@ -170,17 +299,21 @@ def _check_source_columns(ev: Evalset, path: Path) -> None:
         )
 
 
-def lint_project(cfg: Config) -> LintReport:
-    """Lint every prompt and evalset of the project's work tree."""
+def lint_project(cfg: Config, evalsets: list[str] | None = None) -> LintReport:
+    """Lint every prompt and evalset of the project's work tree (or only the named `evalsets`,
+    names or paths as `eval` takes them; an unknown name is an InputError)."""
     report = LintReport()
     library = PromptLibrary(WorktreeSource(cfg.root), cfg.prompts_dir)
     names: dict[str, str] = {}
+    broken: set[str] = set()
+    report.problems.extend(_lint_config_models(cfg))
     for relpath in library.files():
         report.prompts += 1
         try:
             prompt = library.load_path(relpath)
         except LlmctlError as exc:
             report.problems.append(exc)
+            broken.add(name_from_path(relpath, cfg.prompts_dir))
             continue
         if prompt.name in names:
             report.problems.append(
@@ -188,12 +321,42 @@ def lint_project(cfg: Config) -> LintReport:
             )
         names[prompt.name] = relpath
         report.problems.extend(lint_prompt(prompt))
-    for path in find_evalsets(cfg.root, cfg.evalsets_dir):
+        if prompt.model is not None:
+            report.problems.extend(check_model(prompt.model, cfg, file=prompt.path, line=prompt.model_line))
+    for path in find_evalsets(cfg.root, cfg.evalsets_dir, evalsets):
         report.evalsets += 1
         try:
             ev = load_evalset(path, cfg.root, cfg.evalsets_dir)
         except LlmctlError as exc:
             report.problems.append(exc)
             continue
-        report.problems.extend(lint_evalset(ev, library, cfg))
+        report.problems.extend(lint_evalset(ev, library, cfg, broken))
+    report.problems = _unique(report.problems)
     return report
+
+
+def _lint_config_models(cfg: Config) -> list[LlmctlError]:
+    """llmctl.yaml's aliases, `default_models` and `judge` model: each must resolve."""
+    if cfg.path is None:
+        return []
+    shown = _config_file(cfg)
+    problems: list[LlmctlError] = []
+    for name in cfg.models:
+        problems.extend(check_model(name, cfg, file=shown, line=cfg.models[name].line))
+    if "default_models" in cfg.lines:
+        for name in cfg.default_models:
+            problems.extend(check_model(name, cfg, file=shown, line=cfg.lines["default_models"]))
+    if cfg.judge_model is not None:
+        problems.extend(check_model(cfg.judge_model, cfg, file=shown, line=cfg.lines.get("judge")))
+    return problems
+
+
+def _unique(problems: list[LlmctlError]) -> list[LlmctlError]:
+    """The problems in order, each reported once (an alias used in many places is one problem)."""
+    seen: set[str] = set()
+    out = []
+    for problem in problems:
+        if problem.located() not in seen:
+            seen.add(problem.located())
+            out.append(problem)
+    return out

@@ -22,27 +22,16 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from llmctl import sandbox
 from llmctl.errors import InputError, RenderError
+from llmctl.schema import PROMPT_SCHEMA, keys_of
 from llmctl.sources import Source, WorktreeSource, safe_join
+from llmctl.suggest import did_you_mean, unknown_key
 from llmctl.yamlio import LineDict, LineList, decode_text, load_yaml_text, plain
 
 HASH_ALGO = "sha256"
 PROMPT_SUFFIXES = (".yaml", ".yml", ".jinja")
 NOT_PROMPTS = ("llmctl.lock",)
-PROMPT_KEYS = {
-    "name",
-    "description",
-    "model",
-    "params",
-    "inputs",
-    "messages",
-    "template",
-    "output",
-    "tools",
-    "tool_choice",
-    "tags",
-    "metadata",
-}
-INPUT_KEYS = {"type", "default", "description", "required", "enum"}
+PROMPT_KEYS = keys_of(PROMPT_SCHEMA)
+INPUT_KEYS = keys_of(PROMPT_SCHEMA, "inputs")
 INPUT_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "number": (int, float),
@@ -137,6 +126,7 @@ class Prompt:
     prompts_dir: str = "prompts"
     description: str = ""
     model: str | None = None
+    model_line: int | None = None
     params: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, InputSpec] = field(default_factory=dict)
     messages: list[MessageTemplate] = field(default_factory=list)
@@ -343,10 +333,9 @@ def parse_tools(value: Any, relpath: str, line: int | None) -> list[dict[str, An
             at = item.line_of("function") if isinstance(item, LineDict) else at
         for key in fn:
             if key not in _TOOL_KEYS:
+                message, hint = unknown_key(key, _TOOL_KEYS, "in tool")
                 raise InputError(
-                    f"unknown key {key!r} in tool (allowed: {', '.join(_TOOL_KEYS)})",
-                    file=relpath,
-                    line=fn.line_of(key) if isinstance(fn, LineDict) else at,
+                    message, file=relpath, line=fn.line_of(key) if isinstance(fn, LineDict) else at, hint=hint
                 )
         name = fn.get("name")
         if not isinstance(name, str) or not _TOOL_NAME.match(name):
@@ -519,11 +508,8 @@ def parse_prompt(source: Source, relpath: str, prompts_dir: str = "prompts") -> 
 def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str]) -> None:
     for key in data:
         if key not in PROMPT_KEYS:
-            raise InputError(
-                f"unknown key {key!r} (allowed: {', '.join(sorted(PROMPT_KEYS))})",
-                file=relpath,
-                line=data.line_of(key),
-            )
+            message, hint = unknown_key(key, PROMPT_KEYS)
+            raise InputError(message, file=relpath, line=data.line_of(key), hint=hint)
 
     def want(key: str, kind: type | tuple[type, ...], what: str) -> Any:
         value = data.get(key)
@@ -538,6 +524,7 @@ def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str])
         prompt.name = name
     prompt.description = want("description", str, "a string") or ""
     prompt.model = want("model", str, "a litellm model id or alias (a string)")
+    prompt.model_line = data.line_of("model") if prompt.model is not None else None
     prompt.params = dict(want("params", dict, "a mapping (e.g. {temperature: 0})") or {})
     want("tags", list, "a list")
     want("metadata", dict, "a mapping")
@@ -554,10 +541,9 @@ def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str])
             raise InputError(f"input {var!r} must be a mapping like {{type: string}}", file=relpath, line=line)
         for key in spec:
             if key not in INPUT_KEYS:
+                message, hint = unknown_key(key, INPUT_KEYS, f"in input {var!r}")
                 raise InputError(
-                    f"unknown key {key!r} in input {var!r} (allowed: {', '.join(sorted(INPUT_KEYS))})",
-                    file=relpath,
-                    line=spec.line_of(key) if isinstance(spec, LineDict) else line,
+                    message, file=relpath, line=spec.line_of(key) if isinstance(spec, LineDict) else line, hint=hint
                 )
         vtype = spec.get("type", "string")
         if vtype not in INPUT_TYPES:
@@ -565,6 +551,7 @@ def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str])
                 f"input {var!r} has unknown type {vtype!r} (one of: {', '.join(INPUT_TYPES)})",
                 file=relpath,
                 line=line,
+                hint=did_you_mean(str(vtype), INPUT_TYPES),
             )
         has_default = "default" in spec
         required = spec.get("required", not has_default)
@@ -594,10 +581,12 @@ def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str])
     if output:
         for key in output:
             if key not in ("json_schema", "structured"):
+                message, hint = unknown_key(key, ("json_schema", "structured"), "in output")
                 raise InputError(
-                    f"unknown key {key!r} in output (allowed: json_schema, structured)",
+                    message,
                     file=relpath,
                     line=output.line_of(key) if isinstance(output, LineDict) else data.line_of("output"),
+                    hint=hint,
                 )
         schema = output.get("json_schema")
         if schema is not None:
@@ -640,11 +629,8 @@ def _fill_prompt(prompt: Prompt, data: LineDict, relpath: str, lines: list[str])
                 raise InputError("each message must be a mapping {role, content}", file=relpath, line=line)
             for key in msg:
                 if key not in ("role", "content"):
-                    raise InputError(
-                        f"unknown key {key!r} in message (allowed: content, role)",
-                        file=relpath,
-                        line=msg.line_of(key),
-                    )
+                    message, hint = unknown_key(key, ("role", "content"), "in message")
+                    raise InputError(message, file=relpath, line=msg.line_of(key), hint=hint)
             role = msg.get("role")
             if role not in ROLES:
                 raise InputError(
@@ -774,9 +760,11 @@ class PromptLibrary:
             if prompt.name == name:
                 return prompt
         known = sorted(name_from_path(p, self.prompts_dir) for p in self.files())
+        guess = did_you_mean(name, known)
+        listed = f"known prompts: {', '.join(known) or '(none)'}"
         raise InputError(
             f"unknown prompt {name!r}" + (f" at {self.source.label[:12]}" if self.source.label != "WORKTREE" else ""),
-            hint=f"known prompts: {', '.join(known) or '(none)'}",
+            hint=f"{guess} ({listed})" if guess else listed,
         )
 
     def all(self) -> list[Prompt]:

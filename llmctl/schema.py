@@ -1,4 +1,7 @@
-"""JSON Schemas of the prompt and evalset files, for editors (`llmctl schema`)."""
+"""JSON Schemas of the prompt, evalset and llmctl.yaml files, for editors (`llmctl schema`).
+
+The loaders take their key names from here (`keys_of`), so a key the schema lists is the
+key the loader accepts."""
 
 from __future__ import annotations
 
@@ -248,4 +251,128 @@ EVALSET_SCHEMA: dict[str, Any] = {
     "anyOf": [{"required": ["prompt"]}, {"required": ["prompts"]}],
 }
 
-SCHEMAS = {"prompt": PROMPT_SCHEMA, "evalset": EVALSET_SCHEMA}
+TRANSPORTS = ("auto", "native", "litellm")
+
+_NUMBER = {"type": "number", "minimum": 0}
+_COUNT = {"type": "integer", "minimum": 1}
+
+_SCRIPTED_ANSWER: dict[str, Any] = {
+    "oneOf": [
+        {"type": ["string", "number", "boolean", "null"], "description": "the answer's text"},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "content": {"type": ["string", "null"]},
+                "tool_calls": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {"name": {"type": "string"}, "args": {"type": "object"}},
+                    },
+                },
+            },
+        },
+    ]
+}
+
+_MODEL_ALIAS: dict[str, Any] = {
+    "type": "object",
+    "required": ["model"],
+    "additionalProperties": False,
+    "properties": {
+        "model": {"type": "string", "description": "a litellm id (provider/model), or echo / scripted"},
+        "api_base": {"type": "string", "description": "endpoint URL; $VARS are expanded"},
+        "api_key_env": {"type": "string", "description": "the environment variable holding the key"},
+        "params": {"type": "object", "description": "model parameters sent with every call"},
+        "price": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"input_per_1k": _NUMBER, "output_per_1k": _NUMBER},
+            "description": "USD per 1,000 tokens, for models litellm has no price for",
+        },
+        "max_concurrency": _COUNT,
+        "rpm": _COUNT,
+        "tpm": _COUNT,
+        "timeout": {"type": "number", "exclusiveMinimum": 0, "description": "seconds per call"},
+        "stream": {"type": "boolean"},
+        "transport": {"enum": list(TRANSPORTS)},
+        "headers": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+        "responses": {
+            "type": "object",
+            "additionalProperties": _SCRIPTED_ANSWER,
+            "description": "scripted model: substring or /regex/ of the prompt -> answer",
+        },
+        "default": {"type": "string", "description": "scripted model: the answer when no response matches"},
+        "function": {"type": "string", "pattern": "^[^:]+:[^:]+$", "description": "module:function answering"},
+        "latency_ms": _NUMBER,
+    },
+}
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://llmctl.dev/schema/llmctl.json",
+    "title": "llmctl project configuration (llmctl.yaml)",
+    "type": ["object", "null"],
+    "additionalProperties": False,
+    "properties": {
+        "store": {"type": "string", "description": "the DuckDB file (default .llmctl/llmctl.duckdb)"},
+        "concurrency": {"type": "integer", "minimum": 1},
+        "timeout": {"type": "number", "exclusiveMinimum": 0, "description": "seconds per model call"},
+        "retries": {"type": "integer", "minimum": 0},
+        "default_models": {
+            "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+            "description": "models of evalsets and prompts that name none",
+        },
+        "models": {
+            "type": "object",
+            "additionalProperties": {"oneOf": [{"type": "string", "description": "a litellm id"}, _MODEL_ALIAS]},
+        },
+        "gate": _GATE,
+        "judge": {
+            "oneOf": [
+                {"type": "string"},
+                {"type": "object", "additionalProperties": False, "properties": {"model": {"type": "string"}}},
+            ],
+            "description": "the model of judge checks that name none",
+        },
+        "prompts_dir": {"type": "string"},
+        "evalsets_dir": {"type": "string"},
+        "cache": {"description": "reserved: accepted and not read by this version"},
+    },
+}
+
+SCHEMAS = {"prompt": PROMPT_SCHEMA, "evalset": EVALSET_SCHEMA, "config": CONFIG_SCHEMA}
+
+
+def keys_of(schema: dict[str, Any], *path: str) -> frozenset[str]:
+    """The property names of the object at `path`: `keys_of(CONFIG_SCHEMA, "models")` is an
+    alias's keys, `keys_of(EVALSET_SCHEMA, "cases")` a case's. Lists, maps of names
+    (`additionalProperties`) and `oneOf` (its object branch) are stepped through."""
+    node = _object_of(schema)
+    for step in path:
+        node = _object_of(node["properties"][step])
+    return frozenset(node["properties"])
+
+
+def _object_of(node: dict[str, Any]) -> dict[str, Any]:
+    """The nearest schema with `properties` inside `node` (through items, oneOf, maps of names)."""
+    while "properties" not in node:
+        if isinstance(node.get("items"), dict):
+            node = node["items"]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        elif any(isinstance(b, dict) for b in node.get("oneOf", ())):
+            node = next(b for b in node["oneOf"] if isinstance(b, dict) and _has_object(b))
+        else:
+            raise KeyError("no object schema here")
+    return node
+
+
+def _has_object(node: dict[str, Any]) -> bool:
+    try:
+        _object_of(node)
+    except (KeyError, StopIteration):
+        return False
+    return True

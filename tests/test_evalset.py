@@ -114,7 +114,7 @@ def test_duplicate_ids_between_inline_and_source(tmp_path: Path) -> None:
         ("prompt: p\ncases: [{vars: {}}]\nevaluators: [{value: x}]\n", "must be a mapping with a 'type'", 3),
         ("prompt: p\ncases: [{vars: {}}]\ngate: {quality: {max_drop: x}}\n", "must be a number", 3),
         ("prompt: p\nsource: {path: a.csv, hf: b}\n", "exactly one of 'path' or 'hf'", 2),
-        ("prompt: p\nsource: {path: a.csv, columns: {text: q}}\n", "maps id/expected/vars", 2),
+        ("prompt: p\nsource: {path: a.csv, columns: {text: q}}\n", "unknown key .text. in source columns", 2),
         ("prompt: p\nsource: {path: a.csv, limit: 0}\n", "'limit' must be a whole number", 2),
     ],
 )

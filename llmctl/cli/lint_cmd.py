@@ -11,6 +11,9 @@ FORMATS = ("text", "github", "json")
 
 
 def lint(
+    evalsets: list[str] = typer.Argument(
+        None, help="Evalset names or files to check, as `eval` takes them (default: all in evalsets/)."
+    ),
     fmt: str = typer.Option(
         "text",
         "--format",
@@ -19,9 +22,11 @@ def lint(
 ) -> None:
     """Validate every prompt and evalset; print each problem as file:line: message.
 
-    Checks unknown keys, wrong types, undeclared template variables, includes
-    outside prompts/, unknown evaluators and bad options, duplicate case ids.
-    Exits 2 if anything is wrong.
+    Checks what `eval` would reject: unknown keys, wrong types, undeclared
+    template variables, includes outside prompts/, unknown evaluators and bad
+    options, unknown model aliases, duplicate case ids, variables a case does
+    not provide, checks with neither a `value` nor the case's `expected`.
+    Misspelled names get a "did you mean" hint. Exits 2 if anything is wrong.
     """
     from llmctl.errors import InputError
     from llmctl.lint import lint_project
@@ -29,7 +34,7 @@ def lint(
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     cfg = _common.load_config()
-    report = lint_project(cfg)
+    report = lint_project(cfg, list(evalsets) if evalsets else None)
     if fmt == "json":
         _common.echo_json(
             {

@@ -6,19 +6,21 @@ import typer
 
 
 def schema(
-    kind: str = typer.Argument("all", help="prompt, evalset or all"),
+    kind: str = typer.Argument("all", help="prompt, evalset, config (llmctl.yaml) or all"),
 ) -> None:
-    """Print the JSON Schemas of prompt and evalset files (for editor validation)."""
+    """Print the JSON Schemas of prompt, evalset and llmctl.yaml files (for editor validation)."""
     from llmctl.cli._common import echo_json
     from llmctl.errors import InputError
     from llmctl.schema import SCHEMAS
+    from llmctl.suggest import did_you_mean
 
     if kind == "all":
         echo_json(SCHEMAS)
     elif kind in SCHEMAS:
         echo_json(SCHEMAS[kind])
     else:
-        raise InputError(f"unknown schema {kind!r} (one of: prompt, evalset, all)")
+        names = [*SCHEMAS, "all"]
+        raise InputError(f"unknown schema {kind!r} (one of: {', '.join(names)})", hint=did_you_mean(kind, names))
 
 
 def register(app: typer.Typer) -> None:

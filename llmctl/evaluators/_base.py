@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from llmctl.errors import InputError
+from llmctl.suggest import did_you_mean
 from llmctl.types import CallResult, EvalInput, EvaluatorSpec, Messages, ScoreResult
 
 CallModel = Callable[[str, Messages, dict[str, Any]], Awaitable[CallResult]]
@@ -172,8 +173,10 @@ class Evaluator:
         for key, value in self.config.items():
             spec = known.get(key)
             if spec is None:
-                allowed = ", ".join(sorted(k for k in known if k != "type"))
-                raise self.error(f"unknown option {key!r} (allowed: {allowed})", key)
+                names = sorted(k for k in known if k != "type")
+                error = self.error(f"unknown option {key!r} (allowed: {', '.join(names)})", key)
+                error.hint = did_you_mean(key, names)
+                raise error
             if value is None and not spec.required:
                 continue
             if not _is_instance(value, spec.types):

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from llmctl.errors import InputError
 from llmctl.evaluators._base import COMMON_OPTIONS, Evaluator, Option
+from llmctl.suggest import did_you_mean
 from llmctl.types import EvaluatorSpec
 
 Factory = Callable[[EvaluatorSpec], Evaluator]
@@ -111,7 +112,8 @@ def build_evaluator(
     info = lookup(spec.type)
     if info is None:
         known = ", ".join(sorted(_REGISTRY))
-        raise InputError(f"unknown evaluator {spec.type!r} (known: {known})", file=spec.file, line=spec.line)
+        hint = did_you_mean(_key(spec.type), [*_REGISTRY, *_ALIASES])
+        raise InputError(f"unknown evaluator {spec.type!r} (known: {known})", file=spec.file, line=spec.line, hint=hint)
     if not isinstance(spec.config, dict):
         raise InputError(f"evaluator {spec.type!r} must be a mapping", file=spec.file, line=spec.line)
     config = copy.copy(spec.config)  # keeps a LineDict's line numbers

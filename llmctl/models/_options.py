@@ -1,10 +1,12 @@
 """Which model options the native transport implements (imported by the config parser, so it
-imports nothing). Any other option sends a model through litellm under `transport: auto`, and
+imports only the schema). Any other option sends a model through litellm under `transport: auto`, and
 is a config error under `transport: native`."""
 
 from __future__ import annotations
 
-TRANSPORT_CHOICES = ("auto", "native", "litellm")
+from llmctl.schema import TRANSPORTS
+
+TRANSPORT_CHOICES = TRANSPORTS  # llmctl.yaml's `transport:` values, from its schema
 
 # OpenAI chat-completions body fields, sent as they are; plus extra_body / extra_headers.
 NATIVE_PARAMS = frozenset(

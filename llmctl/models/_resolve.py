@@ -6,6 +6,7 @@ import os
 
 from llmctl.config import Config, ModelAlias
 from llmctl.errors import InputError
+from llmctl.suggest import did_you_mean
 from llmctl.types import ModelSpec
 
 BUILTIN_MODELS = ("echo", "scripted")
@@ -113,10 +114,12 @@ def resolve_model(name: str, config: Config) -> ModelSpec:
         spec = ModelSpec(name=name, litellm_id=name, timeout=config.timeout, retries=config.retries)
     else:
         known = ", ".join(sorted(config.models)) or "none"
+        guess = did_you_mean(name, [*config.models, *BUILTIN_MODELS])
         raise InputError(
             f"unknown model {name!r}: not an alias in llmctl.yaml (aliases: {known}), "
             f"a built-in ({', '.join(BUILTIN_MODELS)}) or a litellm id",
-            hint="litellm ids have a provider prefix, e.g. openai/gpt-4o-mini, "
+            hint=guess
+            or "litellm ids have a provider prefix, e.g. openai/gpt-4o-mini, "
             "anthropic/claude-3-5-haiku-latest, ollama/llama3.1, hosted_vllm/<model>",
         )
     if spec.function is not None and ":" not in spec.function:

@@ -58,6 +58,21 @@ def test_lint_reports_every_problem(
     assert "Traceback" not in err
 
 
+def test_lint_named_evalsets_and_did_you_mean(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project / "prompts/p.yaml").write_text("template: hi\n")
+    (project / "evalsets/extract.yaml").write_text("prompt: p\nmodels: [ech]\ncases: [{vars: {}}]\n")
+    (project / "evalsets/other.yaml").write_text("prompt: p\ncases: [{vars: {}}]\n")
+    code, out, err = run(["lint", "extrct"], capsys, monkeypatch)
+    assert (code, out) == (2, "")
+    assert err == "error: unknown evalset 'extrct'\n  hint: did you mean 'extract'? (known: extract, other)\n"
+    code, out, err = run(["lint", "other"], capsys, monkeypatch)
+    assert (code, out, err) == (0, "ok: 1 prompt(s), 1 evalset(s)\n", "")
+    code, out, err = run(["lint", "extract", "--format", "json"], capsys, monkeypatch)
+    assert code == 2 and '"file": "evalsets/extract.yaml"' in out and '"hint": "did you mean \'echo\'?"' in out
+
+
 def test_config_found_from_a_sub_folder(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

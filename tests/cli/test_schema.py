@@ -56,8 +56,8 @@ def test_schemas_are_valid_and_accept_the_examples(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     schemas = schema_output(["schema"], capsys, monkeypatch)
-    assert set(schemas) == {"prompt", "evalset"}
-    for kind in ("prompt", "evalset"):
+    assert set(schemas) == {"prompt", "evalset", "config"}
+    for kind in ("prompt", "evalset", "config"):
         Draft202012Validator.check_schema(schemas[kind])
         assert schema_output(["schema", kind], capsys, monkeypatch) == schemas[kind]
     prompts, evalsets = example_files()
@@ -79,6 +79,70 @@ def test_schema_rejects_what_lint_rejects(capsys: pytest.CaptureFixture[str], mo
     evalset = Draft202012Validator(schemas["evalset"])
     assert not evalset.is_valid({"cases": []})
     assert not evalset.is_valid({"prompt": "p", "repeat": 0})
+
+
+def test_config_schema_accepts_the_shipped_and_scaffolded_llmctl_yaml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmctl.scaffold import scaffold
+
+    schema = Draft202012Validator(schema_output(["schema", "config"], capsys, monkeypatch))
+    scaffold(tmp_path / "new")
+    texts = {
+        "llmctl.yaml": (REPO / "llmctl.yaml").read_text(),
+        "template:llmctl.yaml": _template_files()["llmctl.yaml"].decode(),
+        "init:llmctl.yaml": (tmp_path / "new" / "llmctl.yaml").read_text(),
+    }
+    for name, text in texts.items():
+        errors = [
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in schema.iter_errors(yaml.safe_load(text))
+        ]
+        assert not errors, (name, errors)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"modles": {}},
+        {"concurrency": 0},
+        {"timeout": 0},
+        {"retries": -1},
+        {"default_models": [1]},
+        {"models": {"m": {"api_base": "http://x"}}},
+        {"models": {"m": {"model": "scripted", "defualt": "x"}}},
+        {"models": {"m": {"model": "openai/x", "transport": "grpc"}}},
+        {"models": {"m": {"model": "openai/x", "price": {"input": 1}}}},
+        {"models": {"m": {"model": "scripted", "responses": {"a": {"text": "x"}}}}},
+        {"judge": {"modle": "echo"}},
+        {"gate": {"quality": {"max_dorp": 0.1}}},
+        {"gate": {"confidence": 1.5}},
+    ],
+)
+def test_config_schema_rejects_what_the_loader_rejects(
+    config: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmctl.config import load_config
+    from llmctl.errors import InputError
+
+    schema = Draft202012Validator(schema_output(["schema", "config"], capsys, monkeypatch))
+    assert not schema.is_valid(config)
+    (tmp_path / "llmctl.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(InputError):
+        load_config(tmp_path)
+
+
+def test_loaders_take_their_keys_from_the_schemas() -> None:
+    """One description of each file: a key added to a schema is a key its loader accepts."""
+    from llmctl import config, evalset, prompt
+    from llmctl.schema import CONFIG_SCHEMA, EVALSET_SCHEMA, PROMPT_SCHEMA
+
+    assert config._TOP_KEYS == set(CONFIG_SCHEMA["properties"])
+    assert config._MODEL_KEYS == set(
+        CONFIG_SCHEMA["properties"]["models"]["additionalProperties"]["oneOf"][1]["properties"]
+    )
+    assert evalset.EVALSET_KEYS == set(EVALSET_SCHEMA["properties"])
+    assert evalset.CASE_KEYS == set(EVALSET_SCHEMA["properties"]["cases"]["items"]["properties"])
+    assert prompt.PROMPT_KEYS == set(PROMPT_SCHEMA["properties"])
 
 
 def test_unknown_schema(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
