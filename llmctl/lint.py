@@ -11,6 +11,7 @@ from llmctl.errors import InputError, LlmctlError
 from llmctl.evalset import Evalset, display_path, find_evalsets, load_evalset, resolve_source_path
 from llmctl.prompt import Prompt, PromptLibrary
 from llmctl.sources import WorktreeSource
+from llmctl.types import Case
 
 
 @dataclass
@@ -111,6 +112,26 @@ def lint_evalset(ev: Evalset, library: PromptLibrary, cfg: Config) -> list[Llmct
                         line=case.metadata.get("_line"),
                     )
                 )
+            problems.extend(_image_problems(ev, prompt, case))
+    return problems
+
+
+def _image_problems(ev: Evalset, prompt: Prompt, case: Case) -> list[LlmctlError]:
+    """A case's image inputs that cannot be sent: missing, outside evalsets/, too large, not an image."""
+    from llmctl.images import evalset_loader
+
+    names = [n for n in prompt.image_inputs() if isinstance(case.vars.get(n), str)]
+    if not names:
+        return []
+    loader = evalset_loader(
+        ev.root, ev.path, ev.scope, line=case.metadata.get("_line"), lines=case.metadata.get("_var_lines")
+    )
+    problems: list[LlmctlError] = []
+    for name in names:
+        try:
+            loader(name, case.vars[name])
+        except InputError as exc:
+            problems.append(InputError(f"case {case.id!r}: {exc.message}", file=exc.file, line=exc.line))
     return problems
 
 
