@@ -11,7 +11,7 @@ from llmctl.config import check_gate
 from llmctl.errors import InputError
 from llmctl.prompt import canonical_json
 from llmctl.schema import EVALSET_SCHEMA, keys_of
-from llmctl.sources import check_contained
+from llmctl.sources import check_contained, is_inside
 from llmctl.suggest import did_you_mean, unknown_key
 from llmctl.types import Case, EvaluatorSpec
 from llmctl.yamlio import LineDict, LineList, load_yaml_file, plain
@@ -263,6 +263,8 @@ def _parse_case(item: Any, ev: Evalset, file: str, line: int | None) -> Case:
     if not isinstance(metadata, dict):
         raise InputError("case 'metadata' must be a mapping", file=file, line=line)
     metadata["_line"] = line
+    if isinstance(vars_, LineDict):
+        metadata["_var_lines"] = {k: vars_.line_of(k) for k in vars_}
     calls = None
     if item.get("expected_tool_calls") is not None:
         calls = plain(item["expected_tool_calls"])
@@ -377,10 +379,9 @@ def resolve_source_path(ev: Evalset, spec: SourceSpec) -> Path:
     if raw.is_absolute():
         raise InputError(f"source path {spec.path!r} must be relative to the project", file=ev.path, line=spec.line)
     root = ev.root.resolve()
-    scope = root / ev.scope if ev.scope else root
 
     def inside(candidate: Path) -> bool:
-        return candidate.is_relative_to(scope) and ".git" not in candidate.relative_to(root).parts
+        return is_inside(candidate, root, ev.scope)
 
     for base in (root, (root / ev.path).parent):
         candidate = (base / raw).resolve()

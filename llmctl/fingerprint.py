@@ -1,10 +1,11 @@
 """What one evalset's run depends on, and what changed in it between two refs (`eval --changed-only`).
 
 A fingerprint maps each dependency to a canonical value: a content digest for files (prompt with
-its includes by the prompt's content hash, the evalset file, its `source:` data, the modules of
-`python` evaluators, judge prompt files) and the raw entries of llmctl.yaml the run uses (the model
-aliases it calls, with api_base, params and price; the judge model; the gate). Two fingerprints are
-compared entry by entry, so the reason an evalset is evaluated can be named:
+its includes by the prompt's content hash, the evalset file, its `source:` data, the image files
+its cases give `type: image` inputs, the modules of `python` evaluators, judge prompt files) and
+the raw entries of llmctl.yaml the run uses (the model aliases it calls, with api_base, params
+and price; the judge model; the gate). Two fingerprints are compared entry by entry, so the
+reason an evalset is evaluated can be named:
 "llmctl.yaml: models.local.price changed".
 """
 
@@ -100,6 +101,28 @@ def model_names(ev: Evalset, models: Iterable[str], cfg: Config) -> set[str]:
     return names
 
 
+def _image_files(cfg: Config, ev: Evalset, prompts: list[Prompt]) -> list[str]:
+    """The image files (project-relative) the cases give the prompts' `type: image` inputs."""
+    names = {n for p in prompts for n in p.image_inputs()}
+    if not names:
+        return []
+    from llmctl.images import evalset_loader
+
+    try:
+        cases = ev.cases()
+    except Exception:
+        cases = ev.inline_cases  # a source that does not load now fails the run itself
+    loader = evalset_loader(cfg.root, ev.path, ev.scope, line=None)
+    found: set[str] = set()
+    for case in cases:
+        for name in names:
+            path = loader.file_of(case.vars.get(name))
+            rel = _relative(cfg, path) if path is not None else None
+            if rel is not None:
+                found.add(rel)
+    return sorted(found)
+
+
 def fingerprint(
     cfg: Config,
     source: Source,
@@ -125,6 +148,8 @@ def fingerprint(
         fp[rel] = _digest(source.read(rel))
     elif ev.source is not None and ev.source.hf:
         fp["hf dataset"] = f"{ev.source.hf}:{ev.source.hf_name}:{ev.source.split}"  # remote data: its name only
+    for rel in _image_files(cfg, ev, prompts):
+        fp[rel] = _digest(source.read(rel))
     for spec in _specs(ev):
         files: list[str] = []
         if spec.type == "python" and isinstance(spec.config.get("function"), str):

@@ -12,7 +12,7 @@ from llmctl.evalset import Evalset, display_path, find_evalsets, load_evalset, r
 from llmctl.prompt import Prompt, PromptLibrary, name_from_path
 from llmctl.sources import WorktreeSource
 from llmctl.suggest import closest
-from llmctl.types import EvaluatorSpec
+from llmctl.types import Case, EvaluatorSpec
 
 
 @dataclass
@@ -114,6 +114,9 @@ def lint_evalset(
         except InputError as exc:
             problems.append(exc)
     problems.extend(_check_case_variables(ev, prompts))
+    for prompt in prompts:
+        for case in ev.inline_cases:
+            problems.extend(_image_problems(ev, prompt, case))
     return problems
 
 
@@ -240,6 +243,25 @@ def _check_case_variables(ev: Evalset, prompts: list[Prompt]) -> list[LlmctlErro
                         hint=f"did you mean {guess!r}?",
                     )
                 )
+    return problems
+
+
+def _image_problems(ev: Evalset, prompt: Prompt, case: Case) -> list[LlmctlError]:
+    """A case's image inputs that cannot be sent: missing, outside evalsets/, too large, not an image."""
+    from llmctl.images import evalset_loader
+
+    names = [n for n in prompt.image_inputs() if isinstance(case.vars.get(n), str)]
+    if not names:
+        return []
+    loader = evalset_loader(
+        ev.root, ev.path, ev.scope, line=case.metadata.get("_line"), lines=case.metadata.get("_var_lines")
+    )
+    problems: list[LlmctlError] = []
+    for name in names:
+        try:
+            loader(name, case.vars[name])
+        except InputError as exc:
+            problems.append(InputError(f"case {case.id!r}: {exc.message}", file=exc.file, line=exc.line))
     return problems
 
 

@@ -20,7 +20,7 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from llmctl import sandbox
+from llmctl import images, sandbox
 from llmctl.errors import InputError, RenderError
 from llmctl.schema import PROMPT_SCHEMA, keys_of
 from llmctl.sources import Source, WorktreeSource, safe_join
@@ -40,6 +40,7 @@ INPUT_TYPES: dict[str, tuple[type, ...]] = {
     "array": (list, tuple),
     "object": (dict,),
     "any": (object,),
+    "image": (str,),  # a file path (relative to the evalset), an http(s) URL or a data URL: llmctl.images
 }
 ROLES = {"system", "user", "assistant", "developer", "tool"}
 _SAFE_GLOBALS = ("range", "dict", "namespace")
@@ -195,21 +196,49 @@ class Prompt:
         out.update(values)  # extra values are visible but need no declaration
         return out
 
-    def render(self, variables: dict[str, Any] | None = None, **kwargs: Any) -> list[dict[str, str]]:
-        """Render to chat messages: `[{"role": ..., "content": ...}, ...]`."""
+    def render(
+        self,
+        variables: dict[str, Any] | None = None,
+        *,
+        image_loader: images.ImageResolver | None = None,
+        **kwargs: Any,
+    ) -> list[dict[str, Any]]:
+        """Render to chat messages: `[{"role": ..., "content": ...}, ...]`.
+
+        Inputs of `type: image` are attached to the last user message as image content parts
+        (its content becomes a list: the text, then the images). `image_loader(name, value)`
+        turns a value into the URL sent (`llmctl eval` reads files relative to the evalset,
+        inside `evalsets/`); without one a file path is read relative to the working directory.
+        In the template an image variable is the value as written (the path or URL).
+        """
         values = dict(variables or {})
         values.update(kwargs)
         context = self.resolve_vars(values)
         templates = self._templates()
         started = sandbox.start()
         try:
-            return [
+            messages: list[dict[str, Any]] = [
                 {"role": msg.role, "content": self._render_one(msg, template, context)}
                 for msg, template in zip(self.messages, templates, strict=True)
             ]
         finally:
             if started:
                 sandbox.stop()
+        return images.attach(messages, self._image_urls(context, image_loader))
+
+    def image_inputs(self) -> list[str]:
+        """The names of the inputs of `type: image`, in declared order."""
+        return [name for name, spec in self.inputs.items() if spec.type == "image"]
+
+    def _image_urls(self, context: dict[str, Any], loader: images.ImageResolver | None) -> list[str]:
+        urls = []
+        for name in self.image_inputs():
+            value = context.get(name)
+            if value is None:
+                continue  # an optional image the case does not give
+            resolve = loader or images.ImageLoader(base=Path.cwd(), file=self.path, line=self.inputs[name].line)
+            urls.append(resolve(name, value))
+        return urls
 
     def _render_one(self, msg: MessageTemplate, template: jinja2.Template, context: dict[str, Any]) -> str:
         """One message under the sandbox's limits; every failure is a RenderError at file:line."""
@@ -795,6 +824,6 @@ def load_prompt(
     return PromptLibrary(WorktreeSource(cfg.root), cfg.prompts_dir).get(name)
 
 
-def render(name: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> list[dict[str, str]]:
+def render(name: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> list[dict[str, Any]]:
     """Render a prompt of the work tree by name: `render("summarize", ticket="...")`."""
     return load_prompt(name).render(variables, **kwargs)

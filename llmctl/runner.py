@@ -146,7 +146,7 @@ class _Job:
     model: ModelSpec
     case: Case
     repeat_index: int
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     params: dict[str, Any]
     key: str  # result key
     cache_key: str | None
@@ -614,7 +614,7 @@ class Runner:
             for case in plan.cases:
                 evaluators = self._evaluators_for(prompt, [*plan.evalset.evaluators, *case.asserts])
                 if not render:
-                    messages: list[dict[str, str]] = []
+                    messages: list[dict[str, Any]] = []
                     for model in plan.models:
                         for r in range(plan.repeat):
                             key = result_key(prompt.name, case.id, model.name, r)
@@ -622,14 +622,9 @@ class Runner:
                                 yield _Job(prompt, model, case, r, messages, params, key, None, evaluators, side)
                     continue
                 try:
-                    messages = prompt.render(case.vars) + case.messages
+                    messages = render_case(plan.evalset, prompt, case) + case.messages
                 except InputError as exc:
-                    raise InputError(
-                        f"case {case.id!r}: {exc.message}",
-                        file=plan.evalset.path,
-                        line=case.metadata.get("_line"),
-                        hint=f"while rendering {_located(exc, prompt.path)}",
-                    ) from None
+                    raise _case_error(exc, plan.evalset, prompt, case) from None
                 for model in plan.models:
                     for r in range(plan.repeat):
                         key = result_key(prompt.name, case.id, model.name, r)
@@ -1227,7 +1222,7 @@ class Runner:
             for prompt in plan.prompts:
                 self._evaluators_for(prompt, [*ev.evaluators, *case.asserts])
                 try:
-                    prompt.render(case.vars)
+                    render_case(ev, prompt, case)
                 except DeadlineExceeded as exc:
                     raise DeadlineExceeded(
                         f"case {case.id!r}: {exc.message}",
@@ -1236,12 +1231,7 @@ class Runner:
                         hint="every case is rendered before the first call: nothing was called or stored",
                     ) from None
                 except InputError as exc:
-                    raise InputError(
-                        f"case {case.id!r}: {exc.message}",
-                        file=ev.path,
-                        line=case.metadata.get("_line"),
-                        hint=f"while rendering {_located(exc, prompt.path)}",
-                    ) from None
+                    raise _case_error(exc, ev, prompt, case) from None
 
     def _resume(self, run_ref: str) -> EvalOutcome:
         run = self.store.get_run(run_ref)
@@ -1324,6 +1314,31 @@ def error_causes(errors: Iterable[str]) -> list[tuple[str, int]]:
 
     counts = Counter((e.strip().splitlines() or [""])[0][:300] for e in errors)
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def render_case(ev: Evalset, prompt: Prompt, case: Case) -> list[dict[str, Any]]:
+    """`prompt` rendered with `case`'s vars; its image inputs are read relative to the evalset
+    and stay inside the evalsets folder (llmctl.images)."""
+    from llmctl.images import evalset_loader
+
+    loader = None
+    if prompt.image_inputs():
+        line = case.metadata.get("_line")
+        loader = evalset_loader(ev.root, ev.path, ev.scope, line=line, lines=case.metadata.get("_var_lines"))
+    return prompt.render(case.vars, image_loader=loader)
+
+
+def _case_error(exc: InputError, ev: Evalset, prompt: Prompt, case: Case) -> InputError:
+    """A case's render failure at the case's line in the evalset (an error located in the
+    evalset itself, such as a bad image path, keeps its own line)."""
+    if exc.file == ev.path:
+        return InputError(f"case {case.id!r}: {exc.message}", file=ev.path, line=exc.line, hint=exc.hint)
+    return InputError(
+        f"case {case.id!r}: {exc.message}",
+        file=ev.path,
+        line=case.metadata.get("_line"),
+        hint=f"while rendering {_located(exc, prompt.path)}",
+    )
 
 
 def _located(exc: InputError, default: str) -> str:

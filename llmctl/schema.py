@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmctl.prompt import INPUT_TYPES  # the input types prompt files accept (one list for both)
+
 _EVALUATOR: dict[str, Any] = {
     "oneOf": [
         {"type": "string", "description": "shorthand: an evaluator type with no options"},
@@ -43,14 +45,14 @@ PROMPT_SCHEMA: dict[str, Any] = {
                 "oneOf": [
                     {
                         "type": "string",
-                        "enum": ["string", "number", "integer", "boolean", "array", "object", "any"],
+                        "enum": list(INPUT_TYPES),
                     },
                     {"type": "null"},
                     {
                         "type": "object",
                         "additionalProperties": False,
                         "properties": {
-                            "type": {"enum": ["string", "number", "integer", "boolean", "array", "object", "any"]},
+                            "type": {"enum": list(INPUT_TYPES)},
                             "default": {},
                             "description": {"type": "string"},
                             "required": {"type": "boolean"},

@@ -141,11 +141,16 @@ def check_contained(path: Path, root: Path, within: str | None, *, shown: str) -
     everything in it is outside.
     """
     real = path.resolve()
-    top = root.resolve()
-    scope = top / within if within else top
-    if not real.is_relative_to(scope) or ".git" in real.relative_to(top).parts:
+    if not is_inside(real, root, within):
         raise InputError(f"symbolic link points outside {_scope_name(within)}", file=shown)
     return real
+
+
+def is_inside(real: Path, root: Path, within: str | None) -> bool:
+    """Whether `real` (a path with links resolved) lies in `root/within` (None: the project), not in `.git`."""
+    top = root.resolve()
+    scope = top / within if within else top
+    return real.is_relative_to(scope) and ".git" not in real.relative_to(top).parts
 
 
 def safe_join(base: str, name: str, *, file: str | None = None, line: int | None = None) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-Messages = list[dict[str, str]]
+Messages = list[dict[str, Any]]  # content: text, or OpenAI content parts (images)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from llmctl.errors import InputError
 from llmctl.evaluators._base import CallModel, CheckError, Evaluator, Raw, errored, opt, short
 from llmctl.evaluators._json import strip_json_fence
 from llmctl.evaluators._registry import evaluator
+from llmctl.images import content_text  # an image reads as its placeholder
 from llmctl.types import EvalInput, Messages, ScoreResult
 
 DEFAULT_JUDGE_PROMPT = "judge_prompt.yaml"
@@ -51,11 +52,11 @@ def _text(value: Any) -> str:
 
 def input_text(inp: EvalInput) -> str:
     """What the model was asked: its rendered user messages, else the case's vars as JSON."""
-    users = [m.get("content", "") for m in inp.messages if m.get("role") == "user"]
+    users = [content_text(m.get("content")) for m in inp.messages if m.get("role") == "user"]
     if users:
         return "\n\n".join(users)
     if inp.messages:
-        return "\n\n".join(m.get("content", "") for m in inp.messages)
+        return "\n\n".join(content_text(m.get("content")) for m in inp.messages)
     return json.dumps(inp.vars, ensure_ascii=False, sort_keys=True, default=str) if inp.vars else ""
 
 

@@ -68,7 +68,7 @@ def cost_usd(price: Price, prompt_tokens: int, completion_tokens: int) -> float:
 
 def estimate_tokens(messages: Any) -> int:
     """A rough prompt-token count for a dry run (about 4 characters a token, as OpenAI's rule of thumb)."""
-    from llmctl.models._offline import content_text
+    from llmctl.images import content_text
 
     chars = sum(len(content_text(m.get("content"))) + 4 for m in messages)
     return max(1, -(-chars // 4))

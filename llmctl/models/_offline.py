@@ -1,7 +1,8 @@
 """The offline built-in models `echo` and `scripted` (no network, no litellm).
 
 - `echo` answers with the rendered prompt: the content of every message, in
-  order, joined with newlines (system message included).
+  order, joined with newlines (system message included); an image content part
+  reads as a placeholder naming its type, size and sha256 (llmctl.images.describe).
 - `scripted` answers from `responses` ({substring or /regex/: answer}, first match
   in order, matched against the last user message, or the last tool result when
   the conversation ends with one), else `default`, else like `echo`. An answer is
@@ -29,17 +30,9 @@ from functools import lru_cache
 from typing import Any
 
 from llmctl.errors import InputError
+from llmctl.images import content_text
 from llmctl.models._response import tool_call
 from llmctl.types import CallResult, Messages, ModelSpec
-
-
-def content_text(content: Any) -> str:
-    """A message's content as text (joins the text parts of multi-part content)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return "" if content is None else str(content)
 
 
 def count_tokens(text: str) -> int:

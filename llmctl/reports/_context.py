@@ -48,11 +48,12 @@ def report_context(store: Any, run: dict[str, Any], root: Path | None = None) ->
     if root is not None and path:
         try:
             from llmctl.evalset import load_evalset
+            from llmctl.images import redact
 
             ev = load_evalset(root / str(path), root)
             for case in ev.cases():
                 if case.id in cases:
-                    cases[case.id]["vars"] = case.vars
+                    cases[case.id]["vars"] = redact(case.vars)  # a data URL shows as a placeholder
         except (LlmctlError, OSError):
             pass  # the evalset moved or no longer parses: the report shows expected values only
     ctx["cases"] = cases

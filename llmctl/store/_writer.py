@@ -357,6 +357,10 @@ class RunWriter:
         rec["repeat_index"] = _index(rec.get("repeat_index"), "repeat_index")
         if not rec.get("result_key"):
             rec["result_key"] = result_key(rec["prompt"], rec["case_id"], rec["model"], rec["repeat_index"])
+        if isinstance(rec.get("input"), list):
+            from llmctl.images import redact
+
+            rec["input"] = redact(rec["input"])  # an image is kept as its sha256, never its bytes
         for name in ("input", "expected"):
             if name in rec:
                 rec[name] = to_json(rec[name])

@@ -6,7 +6,9 @@ Answers are deterministic functions of the request:
 - ``responder(messages)``, when set, answers first (None falls through);
 - the last user message is matched against ``responses`` (substring -> answer,
   first match in order); otherwise ``default``; otherwise the last user message
-  is echoed back;
+  is echoed back. An image content part reads as ``[image image/png 69 B sha256:HEX]``
+  (the sha256 of its bytes; an http(s) URL as ``[image URL]``), so a needle
+  ``sha256:HEX`` answers for one image;
 - a reply may be ``{"content": ..., "tool_calls": [{"name", "args"}]}``: the answer
   calls those tools as OpenAI does (``message.tool_calls`` with JSON-text arguments,
   ``finish_reason: tool_calls``; streamed as ``index``ed deltas), if the request
@@ -69,6 +71,8 @@ from typing import Any
 
 from aiohttp import web
 
+from llmctl.images import content_text
+
 __all__ = ["FakeOpenAIServer", "ServerConfig", "serve_forever"]
 
 _DIRECTIVE = re.compile(r"\[\[(\w+)=([^\]]*)\]\]")
@@ -104,11 +108,9 @@ class ServerConfig:
 
 
 def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return "" if content is None else str(content)
+    """A message's text; content parts are joined, an image part read as its placeholder
+    `[image image/png 69 B sha256:...]` (llmctl.images.describe), so a needle can "see" an image."""
+    return content_text(content)
 
 
 class _State:
