@@ -274,18 +274,20 @@ def _config_at(cfg: Config, source: Source) -> Config | None:
 
 
 def _cached_result(hit: dict[str, Any], spec: ModelSpec | None = None) -> CallResult:
-    """A cache entry as a result: it keeps the latency of the call that produced it, and its cost
-    unless the model's `price:` is set, then its tokens are priced as this run prices them
-    (a price change in llmctl.yaml reaches cached results too)."""
+    """A cache entry as a result: it keeps the latency of the call that produced it; its cost is
+    its tokens at today's prices (the alias's `price:`, else litellm's cost map, with the cached
+    prompt tokens and reasoning tokens at their own rates), which the run reports as saved, not
+    spent. An entry whose token counts are unknown keeps the cost it was stored with."""
     prompt_tokens = hit.get("prompt_tokens")
     completion_tokens = hit.get("completion_tokens")
+    cached_tokens = hit.get("cached_tokens")
+    reasoning_tokens = hit.get("reasoning_tokens")
     cost = float(hit.get("cost_usd") or 0.0)
-    priced = spec is not None and (spec.input_cost_per_1k is not None or spec.output_cost_per_1k is not None)
-    if spec is not None and priced and prompt_tokens is not None and completion_tokens is not None:
+    if spec is not None and prompt_tokens is not None and completion_tokens is not None:
         from llmctl.models import price_for
         from llmctl.models._cost import cost_usd
 
-        cost = cost_usd(price_for(spec), prompt_tokens, completion_tokens)
+        cost = cost_usd(price_for(spec), prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens)
     return CallResult(
         output=hit.get("output"),
         prompt_tokens=prompt_tokens,  # NULL stays unknown
@@ -294,6 +296,8 @@ def _cached_result(hit: dict[str, Any], spec: ModelSpec | None = None) -> CallRe
         latency_ms=float(hit.get("latency_ms") or 0.0),
         ttft_ms=hit.get("ttft_ms"),
         cached=True,
+        cached_tokens=cached_tokens,
+        reasoning_tokens=reasoning_tokens,
         tool_calls=_loads_calls(hit.get("tool_calls")),
         finish_reason=hit.get("finish_reason"),
         turns=_loads_calls(hit.get("turns")),
@@ -340,6 +344,7 @@ async def agent_loop(client: Any, job: _Job) -> CallResult:
     all_calls: list[dict[str, Any]] = []
     totals = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "latency_ms": 0.0, "retries": 0}
     unknown_tokens = False
+    details: dict[str, int | None] = {"cached_tokens": None, "reasoning_tokens": None}  # None: never reported
     fed = 0
     user_turn = 0
     calls_this_turn = 0
@@ -364,6 +369,10 @@ async def agent_loop(client: Any, job: _Job) -> CallResult:
             value = getattr(result, name)
             unknown_tokens = unknown_tokens or value is None
             totals[name] += value or 0
+        for name in details:
+            value = getattr(result, name)
+            if value is not None:
+                details[name] = (details[name] or 0) + value
         all_calls += result.tool_calls or []
         if result.error is not None:
             break
@@ -397,6 +406,8 @@ async def agent_loop(client: Any, job: _Job) -> CallResult:
         tool_calls=all_calls or None,
         finish_reason=result.finish_reason,
         turns=turns,
+        cached_tokens=details["cached_tokens"],
+        reasoning_tokens=details["reasoning_tokens"],
     )
 
 
@@ -433,6 +444,8 @@ def _cache_row(key: str, spec: ModelSpec, result: CallResult) -> dict[str, Any]:
         "output": result.output,
         "prompt_tokens": result.prompt_tokens,
         "completion_tokens": result.completion_tokens,
+        "cached_tokens": result.cached_tokens,
+        "reasoning_tokens": result.reasoning_tokens,
         "cost_usd": result.cost_usd,
         "latency_ms": result.latency_ms,
         "ttft_ms": result.ttft_ms,
@@ -440,6 +453,27 @@ def _cache_row(key: str, spec: ModelSpec, result: CallResult) -> dict[str, Any]:
         "finish_reason": result.finish_reason,
         "turns": result.turns,
     }
+
+
+def _judge_rows(evaluator: str, idx: int, calls: list[tuple[str, CallResult]]) -> list[dict[str, Any]]:
+    """The judge_calls rows of one evaluator's model calls (`idx`: its score's position)."""
+    return [
+        {
+            "evaluator": evaluator,
+            "idx": idx,
+            "call_index": i,
+            "model": model,
+            "prompt_tokens": r.prompt_tokens,
+            "completion_tokens": r.completion_tokens,
+            "cached_tokens": r.cached_tokens,
+            "reasoning_tokens": r.reasoning_tokens,
+            "cost_usd": r.cost_usd,
+            "latency_ms": r.latency_ms,
+            "cached": r.cached,
+            "error": r.error,
+        }
+        for i, (model, r) in enumerate(calls)
+    ]
 
 
 class _BatchedCacheLookup:
@@ -665,7 +699,9 @@ class Runner:
         Their calls go through the response cache too, so a fully cached re-run of an
         evalset with a judge makes no call at all. `_counts` numbers identical calls
         within one case (a judge's `samples`), so n samples stay n separate calls;
-        `_lookup` is whether the graded output itself came from the cache.
+        `_lookup` is whether the graded output itself came from the cache. Every call's
+        (model, result) is appended to `_record` (stored as the result's judge calls); a
+        cached call is priced at today's prices (saved, not spent).
         """
         from llmctl.models import cache_key
 
@@ -679,6 +715,15 @@ class Runner:
             *,
             _counts: dict[str, int],
             _lookup: bool,
+            _record: list[tuple[str, CallResult]] | None = None,
+        ) -> CallResult:
+            result = await call(name, messages, params, _counts, _lookup)
+            if _record is not None:
+                _record.append((name, result))
+            return result
+
+        async def call(
+            name: str, messages: list[dict[str, str]], params: dict[str, Any], _counts: dict[str, int], _lookup: bool
         ) -> CallResult:
             spec = specs.get(name)
             if spec is None:
@@ -694,7 +739,7 @@ class Runner:
             # new prompt, so the cache is only worth asking when the output came from it.
             hit = await lookups.get(key) if _lookup else None
             if hit is not None:
-                return _cached_result(hit)
+                return _cached_result(hit, spec)
             result = await client.complete(spec, messages, params, repeat_index=sample)
             if result.error is None:
                 writer.add_cache(_cache_row(key, spec, result))
@@ -706,6 +751,7 @@ class Runner:
         from llmctl.evaluators import case_passed
 
         scores: list[tuple[Any, ScoreResult]] = []
+        judge_rows: list[dict[str, Any]] = []
         counts: dict[str, int] = {}
         if result.error is None:
             inp = self._score_inputs(job, result)
@@ -715,13 +761,16 @@ class Runner:
                     # --deadline covers scoring too: what is left after it is an error, not a pass.
                     scores.append((ev, ScoreResult(score=0.0, passed=False, error="deadline exceeded before scoring")))
                     continue
+                calls: list[tuple[str, CallResult]] = []
                 try:
                     if ev.is_async:
-                        sr = await ev.ascore(inp, functools.partial(call_model, _counts=counts, _lookup=result.cached))
+                        call = functools.partial(call_model, _counts=counts, _lookup=result.cached, _record=calls)
+                        sr = await ev.ascore(inp, call)
                     else:
                         sr = ev.score(inp)
                 except Exception as exc:  # an evaluator bug must not lose the result
                     sr = ScoreResult(score=0.0, passed=False, error=f"{type(exc).__name__}: {exc}")
+                judge_rows += _judge_rows(ev.name, len(scores), calls)
                 scores.append((ev, sr))
         passed, score = case_passed([(ev.weight, sr) for ev, sr in scores], result.error)
         row = {
@@ -737,6 +786,8 @@ class Runner:
             "error": result.error,
             "prompt_tokens": result.prompt_tokens,
             "completion_tokens": result.completion_tokens,
+            "cached_tokens": result.cached_tokens,
+            "reasoning_tokens": result.reasoning_tokens,
             "cost_usd": result.cost_usd,
             "latency_ms": result.latency_ms,
             "ttft_ms": result.ttft_ms,
@@ -761,7 +812,7 @@ class Runner:
         ]
         side = job.side
         assert side is not None
-        side.writer.add(row, score_rows)
+        side.writer.add(row, score_rows, judge_rows)
         side.finished.add(job.key)
         if job.cache_key is not None and not result.cached and result.error is None:
             side.writer.add_cache(_cache_row(job.cache_key, job.model, result))
@@ -1367,7 +1418,13 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def summarize(outcomes: list[CaseOutcome], verdict: Any) -> dict[str, Any]:
-    """Per prompt x model: pass rate with a 95% Wilson interval, mean scores, cost, latency, errors."""
+    """Per prompt x model: pass rate with a 95% Wilson interval, mean scores, cost, latency, errors;
+    and what the run spent and saved (`spend`, see llmctl.spend), per group and in total.
+
+    `cost_usd_total` / `cost_usd_mean` are the results' cost at today's prices, cached ones
+    included (what the gate compares); `spent_usd` is the model calls made in this run,
+    `judge_usd` the evaluators' calls, `saved_usd` the cached results and judge calls."""
+    from llmctl.spend import spend_of
     from llmctl.stats import wilson_interval
 
     groups: dict[tuple[str, str], list[CaseOutcome]] = {}
@@ -1384,6 +1441,7 @@ def summarize(outcomes: list[CaseOutcome], verdict: Any) -> dict[str, Any]:
                 if value is not None:
                     scores.setdefault(name, []).append(value)
         latencies = [o.latency_ms for o in ok]
+        spend = spend_of(items)
         rows.append(
             {
                 "prompt": prompt,
@@ -1400,9 +1458,16 @@ def summarize(outcomes: list[CaseOutcome], verdict: Any) -> dict[str, Any]:
                 "latency_p95": _percentile(latencies, 0.95),
                 "cached": sum(1 for o in items if o.cached),
                 "errors": len(items) - len(ok),
+                "spent_usd": spend.model_usd,
+                "judge_usd": spend.judge_usd,
+                "saved_usd": spend.saved_usd,
             }
         )
-    summary: dict[str, Any] = {"groups": rows, "errors": sum(r["errors"] for r in rows)}
+    summary: dict[str, Any] = {
+        "groups": rows,
+        "errors": sum(r["errors"] for r in rows),
+        "spend": spend_of(outcomes).to_dict(),
+    }
     if verdict is not None:
         summary["gate_passed"] = bool(verdict.passed)
         summary["verdict"] = verdict.to_dict()

@@ -85,11 +85,13 @@ class CallResult:
     error: str | None = None
     prompt_tokens: int | None = 0  # None: unknown (the provider sent no count, or an impossible one)
     completion_tokens: int | None = 0
-    cost_usd: float = 0.0
+    cost_usd: float = 0.0  # a cached copy: what the call would cost at today's prices (saved, not spent)
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     cached: bool = False
     retries: int = 0
+    cached_tokens: int | None = None  # of prompt_tokens, read from the provider's prompt cache; None: not reported
+    reasoning_tokens: int | None = None  # of completion_tokens; None: not reported
     tool_calls: list[dict[str, Any]] | None = None  # {id, name, arguments, raw_arguments}
     finish_reason: str | None = None
     turns: list[dict[str, Any]] | None = None  # agent loops: every call's output, calls, tokens, cost
@@ -152,6 +154,19 @@ class CaseOutcome:
     version_hash: str = ""
     critical: list[str] = field(default_factory=list)  # names of its `severity: critical` evaluators
     tool_calls: list[dict[str, Any]] | None = None  # {id, name, arguments, raw_arguments}
+    # Tokens of the model call(s) (None: unknown or not reported); a cached result's `cost_usd`
+    # is its price today, saved rather than spent.
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    # The model calls its evaluators (judges) made: how many, their tokens, what the fresh ones
+    # cost (`judge_cost_usd`, spent) and what the cached ones would have cost today (saved).
+    judge_calls: int = 0
+    judge_prompt_tokens: int = 0
+    judge_completion_tokens: int = 0
+    judge_cost_usd: float = 0.0
+    judge_saved_usd: float = 0.0
 
     @property
     def shown_output(self) -> str | None:

@@ -25,7 +25,7 @@ def print_summary(summary: dict[str, Any], title: str) -> None:
     from rich.text import Text
 
     table = Table(title=Text(_safe(title)), title_justify="left")
-    for col in ("prompt / model", "n", "pass rate (95% CI)", "cost", "p50", "p95", "cached", "errors"):
+    for col in ("prompt / model", "n", "pass rate (95% CI)", "spent", "p50", "p95", "cached", "errors"):
         table.add_column(col, justify="left" if col == "prompt / model" else "right")
     score_lines = []
     for g in summary.get("groups", []):
@@ -35,7 +35,7 @@ def print_summary(summary: dict[str, Any], title: str) -> None:
             Text(_safe(name)),
             str(g["n"]),
             f"{g['pass_rate']:.0%} ({lo:.0%}-{hi:.0%})",
-            f"${g.get('cost_usd_total', 0.0):.4f}",
+            _spent(g),
             _ms(g.get("latency_p50")),
             _ms(g.get("latency_p95")),
             str(g.get("cached", 0)),
@@ -47,6 +47,22 @@ def print_summary(summary: dict[str, Any], title: str) -> None:
     _common.console().print(table)
     for line in score_lines:
         _common.console().print(Text(_safe(line)))
+    if isinstance(summary.get("spend"), dict):
+        from llmctl.spend import Spend, spend_line, tokens_line
+
+        spend = Spend.from_dict(summary["spend"])
+        _common.console().print(Text(spend_line(spend)))
+        _common.console().print(Text(tokens_line(spend), style="dim"))
+
+
+def _spent(group: dict[str, Any]) -> str:
+    """A group's model spend (+ its judges'); a summary from before spend was kept shows its cost."""
+    if "spent_usd" not in group:
+        return f"${group.get('cost_usd_total', 0.0):.4f}"
+    text = f"${group['spent_usd']:.4f}"
+    if group.get("judge_usd"):
+        text += f" + judge ${group['judge_usd']:.4f}"
+    return text
 
 
 def print_verdict(verdict: Any) -> None:

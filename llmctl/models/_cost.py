@@ -1,5 +1,11 @@
 """Prices per token: the alias's `price:` when given, else litellm's bundled cost map.
 
+From the cost map come the input and output rates and, where the model has them, the rate
+of prompt tokens read from the provider's prompt cache (`cache_read_input_token_cost`) and
+of reasoning tokens (`output_cost_per_reasoning_token`); `cost_usd` prices a call's usage
+as litellm's `cost_per_token` does: cached prompt tokens at the cache-read rate, reasoning
+tokens (a part of the completion tokens) at the reasoning rate, else the output rate.
+
 The cost map is read offline: from `litellm.model_cost` when litellm is already
 imported (with LITELLM_LOCAL_MODEL_COST_MAP=True), else straight from the JSON file
 litellm ships, so the native path never pays litellm's import time for prices.
@@ -12,11 +18,22 @@ import os
 import sys
 from functools import lru_cache
 from importlib.util import find_spec
-from typing import Any
+from typing import Any, NamedTuple
 
 from llmctl.types import ModelSpec
 
-Price = tuple[float, float]  # (input, output) USD per token
+
+class Price(NamedTuple):
+    """USD per token. `cache_read` / `reasoning`: None where the model has no such rate
+    (cached prompt tokens then cost the input rate, reasoning tokens the output rate)."""
+
+    input: float
+    output: float
+    cache_read: float | None = None
+    reasoning: float | None = None
+
+
+FREE = Price(0.0, 0.0)
 _COST_MAP_FILE = "model_prices_and_context_window_backup.json"
 
 
@@ -47,23 +64,52 @@ def _lookup(litellm_id: str, provider: str, model: str) -> Price:
     for key in (litellm_id, f"{provider}/{model}", model):
         entry = table.get(key)
         if isinstance(entry, dict) and "input_cost_per_token" in entry:
-            return float(entry.get("input_cost_per_token") or 0.0), float(entry.get("output_cost_per_token") or 0.0)
-    return 0.0, 0.0
+            return Price(
+                float(entry.get("input_cost_per_token") or 0.0),
+                float(entry.get("output_cost_per_token") or 0.0),
+                _rate(entry.get("cache_read_input_token_cost")),
+                _rate(entry.get("output_cost_per_reasoning_token")),
+            )
+    return FREE
+
+
+def _rate(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else None
 
 
 def price_for(spec: ModelSpec, provider: str = "", model: str = "") -> Price:
     """USD per (prompt, completion) token for `spec`; (0, 0) for unknown and offline models."""
     if spec.offline:
-        return 0.0, 0.0
+        return FREE
     if spec.input_cost_per_1k is not None or spec.output_cost_per_1k is not None:
-        return (spec.input_cost_per_1k or 0.0) / 1000, (spec.output_cost_per_1k or 0.0) / 1000
+        return Price((spec.input_cost_per_1k or 0.0) / 1000, (spec.output_cost_per_1k or 0.0) / 1000)
     if not provider:
         provider, _, model = spec.litellm_id.partition("/")
     return _lookup(spec.litellm_id, provider, model or spec.litellm_id)
 
 
-def cost_usd(price: Price, prompt_tokens: int, completion_tokens: int) -> float:
-    return price[0] * prompt_tokens + price[1] * completion_tokens
+def cost_usd(
+    price: Price | tuple[float, float],
+    prompt_tokens: int,
+    completion_tokens: int,
+    cached_tokens: int | None = None,
+    reasoning_tokens: int | None = None,
+) -> float:
+    """The cost of one call's usage. `cached_tokens` is a part of `prompt_tokens` and
+    `reasoning_tokens` a part of `completion_tokens` (as OpenAI reports them); each is
+    capped at the count it is a part of."""
+    if not isinstance(price, Price):
+        price = Price(*price)
+    cached = min(max(cached_tokens or 0, 0), max(prompt_tokens, 0))
+    reasoning = min(max(reasoning_tokens or 0, 0), max(completion_tokens, 0))
+    cache_rate = price.input if price.cache_read is None else price.cache_read
+    reasoning_rate = price.output if price.reasoning is None else price.reasoning
+    return (
+        price.input * (prompt_tokens - cached)
+        + cache_rate * cached
+        + price.output * (completion_tokens - reasoning)
+        + reasoning_rate * reasoning
+    )
 
 
 def estimate_tokens(messages: Any) -> int:

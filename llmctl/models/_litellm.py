@@ -141,12 +141,19 @@ def _payload(response: Any, member: str = "message") -> Any:
     }
     usage = getattr(response, "usage", None)
     if usage is not None:
-        payload["usage"] = (
-            usage
-            if isinstance(usage, (dict, list, str, int, float))
-            else {name: getattr(usage, name, None) for name in ("prompt_tokens", "completion_tokens")}
-        )
+        payload["usage"] = usage if isinstance(usage, (dict, list, str, int, float)) else _usage(usage)
     return payload
+
+
+def _usage(usage: Any) -> dict[str, Any]:
+    """litellm's Usage object as OpenAI's `usage` JSON: the counts and the cached / reasoning details."""
+    out: dict[str, Any] = {name: getattr(usage, name, None) for name in ("prompt_tokens", "completion_tokens")}
+    for member, name in (("prompt_tokens_details", "cached_tokens"), ("completion_tokens_details", "reasoning_tokens")):
+        details = getattr(usage, member, None)
+        value = details.get(name) if isinstance(details, dict) else getattr(details, name, None)
+        if value is not None:
+            out[member] = {name: value}
+    return out
 
 
 def _choice(choice: Any, member: str) -> dict[str, Any]:

@@ -48,10 +48,18 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 @dataclass
 class Usage:
-    """Token counts as the provider reported them; None where the value was not a count."""
+    """Token counts as the provider reported them; None where the value was not a count.
+
+    `cached_tokens` (`usage.prompt_tokens_details.cached_tokens`: prompt tokens read from the
+    provider's prompt cache, part of `prompt_tokens`) and `reasoning_tokens`
+    (`usage.completion_tokens_details.reasoning_tokens`, part of `completion_tokens`) are None
+    when the provider sent no such detail.
+    """
 
     prompt_tokens: int | None
     completion_tokens: int | None
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
 
 
 @dataclass
@@ -301,10 +309,20 @@ def parse_usage(usage: Any, warnings: list[str] | None = None) -> Usage | None:
     return Usage(
         _token_count(usage, "prompt_tokens", warnings),
         _token_count(usage, "completion_tokens", warnings),
+        _detail_count(usage, "prompt_tokens_details", "cached_tokens", warnings),
+        _detail_count(usage, "completion_tokens_details", "reasoning_tokens", warnings),
     )
 
 
-def _token_count(usage: dict[str, Any], name: str, warnings: list[str] | None) -> int | None:
+def _detail_count(usage: dict[str, Any], member: str, name: str, warnings: list[str] | None) -> int | None:
+    """`usage[member][name]` as a token count; None when absent (or, with a warning, not a count)."""
+    details = usage.get(member)
+    if not isinstance(details, dict):
+        return None
+    return _token_count(details, name, warnings, f"{member}.{name}")
+
+
+def _token_count(usage: dict[str, Any], name: str, warnings: list[str] | None, label: str = "") -> int | None:
     if name not in usage or usage[name] is None:
         return None
     value = usage[name]
@@ -314,7 +332,7 @@ def _token_count(usage: dict[str, Any], name: str, warnings: list[str] | None) -
         shown = repr(value) if isinstance(value, (int, float)) else _kind(value)
         if len(shown) > 40:
             shown = shown[:37] + "..."
-        warnings.append(f"usage.{name} was {shown}, not a token count; stored as unknown")
+        warnings.append(f"usage.{label or name} was {shown}, not a token count; stored as unknown")
     return None
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from llmctl.errors import InputError
-from llmctl.models._cost import Price, price_for
+from llmctl.models._cost import FREE, Price, price_for
 from llmctl.models._options import native_refusal
 from llmctl.models._resolve import key_env_names
 from llmctl.models._scrub import header_key, register_secret
@@ -84,7 +84,7 @@ class Route:
     api_key: str | None = None
     key_env: tuple[str, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
-    price: Price = (0.0, 0.0)
+    price: Price = FREE
     timeout: Any = None  # aiohttp.ClientTimeout, set by the native transport
     timeout_s: float = 60.0
     target: Any = None  # route.url as a yarl.URL, set by the native transport

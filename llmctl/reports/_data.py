@@ -8,6 +8,7 @@ from typing import Any
 
 from llmctl import stats
 from llmctl.gate import Verdict, group_name
+from llmctl.spend import Spend, spend_of
 from llmctl.types import CaseOutcome
 
 
@@ -102,6 +103,11 @@ class ReportData:
             self.summary = summary_rows(self.outcomes)
         else:
             self.summary = [r if isinstance(r, SummaryRow) else SummaryRow.from_dict(r) for r in self.summary]
+
+    @property
+    def spend(self) -> Spend:
+        """What the run spent (model + judge calls) and saved (cached results, at today's prices)."""
+        return spend_of(self.outcomes)
 
     @property
     def title(self) -> str:

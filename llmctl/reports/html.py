@@ -17,6 +17,8 @@ from llmctl.gate import REPORT_ONLY, FlippedCase
 from llmctl.reports._data import ReportData
 from llmctl.reports._format import fmt_ms, fmt_usd, metric_cells, summary_cells
 from llmctl.reports._sanitize import html_text as esc
+from llmctl.spend import spend_line, tokens_line
+from llmctl.types import CaseOutcome
 
 MAX_ROWS = 20_000
 MAX_OUTPUT_CHARS = 20_000
@@ -239,7 +241,17 @@ def _summary_section(data: ReportData) -> list[str]:
             + "</tr>"
         )
     out.append("</table>")
+    spend = data.spend
+    out.append(f'<p class="spend"><b>{esc(spend_line(spend))}</b><br>{esc(tokens_line(spend))}</p>')
     return out
+
+
+def _cost_cell(o: CaseOutcome) -> str:
+    """A result's model cost (a cached one's is saved, not spent) and its judge calls' cost."""
+    text = fmt_usd(o.cost_usd) + (" saved (cached)" if o.cached else "")
+    if o.judge_cost_usd or o.judge_saved_usd:
+        text += f" + judge {fmt_usd(o.judge_cost_usd)}"
+    return text
 
 
 def _results_section(data: ReportData, max_rows: int, limit: int) -> list[str]:
@@ -271,7 +283,7 @@ def _results_section(data: ReportData, max_rows: int, limit: int) -> list[str]:
             f"<td>{esc(o.prompt)}</td><td>{esc(o.model)}</td><td>{esc(o.case_id)}{_case_context(data, o.case_id)}</td>"
             f"<td class=num>{o.repeat_index}</td><td>{reasons}</td>"
             f"<td>{_output_cell(o.shown_output, limit)}</td>"
-            f"<td class=num>{esc(fmt_usd(o.cost_usd))}</td><td class=num>{esc(fmt_ms(o.latency_ms))}</td></tr>"
+            f"<td class=num>{esc(_cost_cell(o))}</td><td class=num>{esc(fmt_ms(o.latency_ms))}</td></tr>"
         )
     out.append("</table>")
     return out

@@ -35,6 +35,7 @@ def report_dict(data: ReportData) -> dict[str, Any]:
             "status": data.status_word,
             "run": data.run,
             "summary": [r.to_dict() for r in data.summary],
+            "spend": data.spend.to_dict(),
             "verdict": data.verdict.to_dict() if data.verdict is not None else None,
             "results": [asdict(o) for o in data.outcomes],
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from llmctl.reports._data import ReportData
 from llmctl.reports._format import metric_cells, summary_cells
 from llmctl.safetext import _ZWSP, defuse_refs, html_text, md_code_block, md_inline
+from llmctl.spend import spend_line, tokens_line
 
 MAX_FLIPPED = 50
 MAX_OUTPUT_CHARS = 3000
@@ -168,4 +169,6 @@ def _summary(data: ReportData) -> list[str]:
     for r in data.summary:
         out.append(_row([md_inline(r.prompt), md_inline(r.model), *summary_cells(r)]))
     out.append("")
+    spend = data.spend
+    out += [f"**{md_inline(spend_line(spend))}**", "", md_inline(tokens_line(spend)), ""]
     return out

@@ -204,9 +204,24 @@ def _m005_tool_calls(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"ALTER TABLE {table} ADD COLUMN turns JSON")
 
 
+def _m006_token_details(con: duckdb.DuckDBPyConnection) -> None:
+    """The provider's token details: prompt tokens read from its prompt cache (`cached_tokens`,
+    priced at the cache-read rate) and reasoning tokens (part of `completion_tokens`), for
+    results, cache entries and judge calls."""
+    for table in ("results", "cache", "judge_calls"):
+        con.execute(f"ALTER TABLE {table} ADD COLUMN cached_tokens BIGINT")
+        con.execute(f"ALTER TABLE {table} ADD COLUMN reasoning_tokens BIGINT")
+
+
 # _m003 is another branch's migration; _m004 and _m005 are numbered as assigned and take their
 # places in the list (by position) until all are merged.
-MIGRATIONS: list[Migration] = [_m001_initial, _m002_store_hardening, _m004_labels, _m005_tool_calls]
+MIGRATIONS: list[Migration] = [
+    _m001_initial,
+    _m002_store_hardening,
+    _m004_labels,
+    _m005_tool_calls,
+    _m006_token_details,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -321,6 +336,8 @@ RESULT_COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("error", pa.string(), None),
     ("prompt_tokens", pa.int64(), 0),
     ("completion_tokens", pa.int64(), 0),
+    ("cached_tokens", pa.int64(), None),
+    ("reasoning_tokens", pa.int64(), None),
     ("cost_usd", pa.float64(), 0.0),
     ("latency_ms", pa.float64(), 0.0),
     ("ttft_ms", pa.float64(), None),
@@ -352,12 +369,32 @@ CACHE_COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("output", pa.string(), None),
     ("prompt_tokens", pa.int64(), 0),
     ("completion_tokens", pa.int64(), 0),
+    ("cached_tokens", pa.int64(), None),
+    ("reasoning_tokens", pa.int64(), None),
     ("cost_usd", pa.float64(), 0.0),
     ("latency_ms", pa.float64(), 0.0),
     ("ttft_ms", pa.float64(), None),
     ("tool_calls", pa.string(), None),
     ("finish_reason", pa.string(), None),
     ("turns", pa.string(), None),
+    ("created_at", pa.timestamp("us"), None),
+]
+
+JUDGE_CALL_COLUMNS: list[tuple[str, pa.DataType, Any]] = [
+    ("run_id", pa.string(), None),
+    ("result_key", pa.string(), None),
+    ("evaluator", pa.string(), None),
+    ("idx", pa.int32(), 0),
+    ("call_index", pa.int32(), 0),
+    ("model", pa.string(), None),
+    ("prompt_tokens", pa.int64(), None),
+    ("completion_tokens", pa.int64(), None),
+    ("cached_tokens", pa.int64(), None),
+    ("reasoning_tokens", pa.int64(), None),
+    ("cost_usd", pa.float64(), 0.0),
+    ("latency_ms", pa.float64(), 0.0),
+    ("cached", pa.bool_(), False),
+    ("error", pa.string(), None),
     ("created_at", pa.timestamp("us"), None),
 ]
 

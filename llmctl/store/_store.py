@@ -21,6 +21,7 @@ from llmctl.store._connect import Connector
 from llmctl.store._keys import new_run_id
 from llmctl.store._schema import (
     CACHE_COLUMNS,
+    JUDGE_CALL_COLUMNS,
     PROMPT_VERSION_COLUMNS,
     RESULT_COLUMNS,
     RUN_STATUSES,
@@ -329,10 +330,16 @@ class Store:
     ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         rid = self._resolve(con, run_id)
         results = con.execute(
-            "SELECT result_key, prompt, model, case_id, repeat_index, passed, error, cost_usd, "
-            "latency_ms, cached, output, version_hash, tool_calls FROM results WHERE run_id = ? "
-            "ORDER BY prompt, model, case_id, repeat_index",
-            [rid],
+            "SELECT r.result_key, prompt, r.model, case_id, repeat_index, passed, r.error, r.cost_usd, "
+            "r.latency_ms, r.cached, output, version_hash, tool_calls, r.prompt_tokens, r.completion_tokens, "
+            "r.cached_tokens, r.reasoning_tokens, j.n, j.p, j.c, j.spent, j.saved FROM results r "
+            "LEFT JOIN (SELECT result_key, count(*) FILTER (fresh) AS n, sum(prompt_tokens) FILTER (fresh) AS p, "
+            "sum(completion_tokens) FILTER (fresh) AS c, sum(cost_usd) FILTER (fresh) AS spent, "
+            "sum(cost_usd) FILTER (NOT fresh) AS saved "
+            "FROM (SELECT *, NOT coalesce(cached, false) AS fresh FROM judge_calls WHERE run_id = $rid) "
+            "GROUP BY result_key) j ON j.result_key = r.result_key WHERE r.run_id = $rid "
+            "ORDER BY prompt, r.model, case_id, repeat_index",
+            {"rid": rid},
         ).fetchall()
         # Only the order within a result matters (its evaluators in configuration order).
         scores = con.execute(
@@ -368,7 +375,30 @@ class Store:
                 critical.setdefault(key, []).append(name)
         out: list[CaseOutcome] = []
         append = out.append
-        for key, prompt, model, case_id, rep, passed, error, cost, latency, cached, output, vh, calls in results:
+        for (
+            key,
+            prompt,
+            model,
+            case_id,
+            rep,
+            passed,
+            error,
+            cost,
+            latency,
+            cached,
+            output,
+            vh,
+            calls,
+            p_tokens,
+            c_tokens,
+            cached_tokens,
+            reasoning_tokens,
+            j_n,
+            j_p,
+            j_c,
+            j_spent,
+            j_saved,
+        ) in results:
             dicts = get(key)
             values, oks, reasons = dicts if dicts is not None else ({}, {}, {})
             if passed is None:
@@ -391,6 +421,15 @@ class Store:
                     version_hash=vh or "",
                     critical=critical.get(key, []),
                     tool_calls=_loads(calls) if calls else None,
+                    prompt_tokens=p_tokens,
+                    completion_tokens=c_tokens,
+                    cached_tokens=cached_tokens,
+                    reasoning_tokens=reasoning_tokens,
+                    judge_calls=int(j_n or 0),
+                    judge_prompt_tokens=int(j_p or 0),
+                    judge_completion_tokens=int(j_c or 0),
+                    judge_cost_usd=float(j_spent or 0.0),
+                    judge_saved_usd=float(j_saved or 0.0),
                 )
             )
         return out
@@ -617,6 +656,7 @@ class Store:
         finished = [r["finished_at"] for _, r in picked if r["finished_at"] is not None]
         results_cols = ", ".join(c[0] for c in RESULT_COLUMNS[2:])
         score_cols = ", ".join(c[0] for c in SCORE_COLUMNS[2:])
+        judge_cols = ", ".join(c[0] for c in JUDGE_CALL_COLUMNS[2:])
         pv_cols = ", ".join(c[0] for c in PROMPT_VERSION_COLUMNS)
         if not con.execute("SELECT 1 FROM runs WHERE id = ?", [target]).fetchall():
             con.execute(
@@ -642,6 +682,13 @@ class Store:
             con.execute(
                 f"INSERT INTO scores (run_id, result_key, {score_cols}) "  # noqa: S608
                 f"SELECT $target, result_key, {score_cols} FROM {src}.scores s "
+                "WHERE s.run_id = $src AND NOT EXISTS (SELECT 1 FROM results r "
+                "WHERE r.run_id = $target AND r.result_key = s.result_key)",
+                params,
+            )
+            con.execute(
+                f"INSERT INTO judge_calls (run_id, result_key, {judge_cols}) "  # noqa: S608
+                f"SELECT $target, result_key, {judge_cols} FROM {src}.judge_calls s "
                 "WHERE s.run_id = $src AND NOT EXISTS (SELECT 1 FROM results r "
                 "WHERE r.run_id = $target AND r.result_key = s.result_key)",
                 params,

@@ -1,9 +1,10 @@
-"""`RunWriter`: streams a run's results, scores and cache entries into the store.
+"""`RunWriter`: streams a run's results, scores, judge calls and cache entries into the store.
 
 Rows are buffered and written in batches: when `batch_rows` results are
 pending, every `flush_interval` seconds, on `flush()` and on `close()`. One
-batch is one transaction (results, their scores and cache entries together),
-so a result is never stored without its scores and a crash loses at most the
+batch is one transaction (results, their scores, the judge calls that graded
+them and cache entries together), so a result is never stored without its
+scores and judge calls, and a crash loses at most the
 unflushed rows. Opening the file costs ~20-40 ms (DuckDB allows one writing
 process at a time, so it is opened per batch and closed again), hence the
 batching.
@@ -32,6 +33,7 @@ from llmctl.store._keys import result_key
 from llmctl.store._schema import (
     CACHE_COLUMNS,
     JSON_COLUMNS,
+    JUDGE_CALL_COLUMNS,
     RESULT_COLUMNS,
     SCORE_COLUMNS,
     transaction,
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 _RESULT_FIELDS = frozenset(name for name, _, _ in RESULT_COLUMNS)
 _SCORE_FIELDS = frozenset(name for name, _, _ in SCORE_COLUMNS)
 _CACHE_FIELDS = frozenset(name for name, _, _ in CACHE_COLUMNS)
+_JUDGE_FIELDS = frozenset(name for name, _, _ in JUDGE_CALL_COLUMNS)
 
 
 # A successful result replaces a stored error for the same key (that is what --resume is for).
@@ -53,7 +56,7 @@ _REPLACED_KEYS = (
 )
 _DELETE_REPLACED = {
     table: f"DELETE FROM {table} WHERE run_id = $run AND result_key IN ({_REPLACED_KEYS})"  # noqa: S608
-    for table in ("scores", "results")
+    for table in ("scores", "judge_calls", "results")
 }
 
 
@@ -220,12 +223,14 @@ def insert_sql(table: str, columns: list[tuple[str, pa.DataType, Any]], source: 
 
 _NEW_KEYS_ONLY = " WHERE NOT EXISTS (SELECT 1 FROM results r WHERE r.run_id = ? AND r.result_key = s.result_key)"
 _INSERT_NEW_SCORES = insert_sql("scores", SCORE_COLUMNS, "_llmctl_sc s") + _NEW_KEYS_ONLY
+_INSERT_NEW_JUDGE_CALLS = insert_sql("judge_calls", JUDGE_CALL_COLUMNS, "_llmctl_jc s") + _NEW_KEYS_ONLY
 
 
 # Columns holding text from models, evaluators and evalsets: API keys are scrubbed from them.
 _SCRUBBED = {
     "results": ("input", "expected", "output", "error"),
     "scores": ("reason", "error"),
+    "judge_calls": ("error",),
     "cache": ("output",),
 }
 
@@ -265,6 +270,7 @@ class RunWriter:
         self.flushes = 0
         self._results: list[dict[str, Any]] = []
         self._scores: list[dict[str, Any]] = []
+        self._judge: list[dict[str, Any]] = []
         self._cache: list[dict[str, Any]] = []
         self._pending_keys: set[str] = set()
         self._last_flush = time.monotonic()
@@ -282,10 +288,18 @@ class RunWriter:
 
     # -- public --------------------------------------------------------------
 
-    def add(self, result_row: Mapping[str, Any], score_rows: Iterable[Mapping[str, Any]] = ()) -> None:
-        """Queue one result and its scores. A result key already queued or stored is ignored."""
+    def add(
+        self,
+        result_row: Mapping[str, Any],
+        score_rows: Iterable[Mapping[str, Any]] = (),
+        judge_rows: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
+        """Queue one result, its scores and the model calls its evaluators made (`judge_rows`:
+        `evaluator`, `idx` (the score's position), `call_index`, `model`, tokens, `cost_usd`,
+        `latency_ms`, `cached`, `error`). A result key already queued or stored is ignored."""
         rec = self._result_record(result_row)
         scores = [self._score_record(rec["result_key"], i, s) for i, s in enumerate(score_rows)]
+        judges = [self._judge_record(rec["result_key"], j) for j in judge_rows]
         with self._cv:
             self._raise_pending_error()
             if self._closed:
@@ -295,6 +309,7 @@ class RunWriter:
             self._pending_keys.add(rec["result_key"])
             self._results.append(rec)
             self._scores.extend(scores)
+            self._judge.extend(judges)
             pending = len(self._results)
             if self._thread is not None:
                 if pending >= self.batch_rows:
@@ -377,6 +392,15 @@ class RunWriter:
             rec["config"] = _ENCODER.encode(config)
         return rec
 
+    def _judge_record(self, key: str, row: Mapping[str, Any]) -> dict[str, Any]:
+        check_fields(row, _JUDGE_FIELDS, "judge call")
+        if not row.get("evaluator"):
+            raise ValueError("a judge call row needs `evaluator` (the evaluator's name)")
+        rec = {**row, "run_id": self.run_id, "result_key": key}
+        rec["idx"] = _index(rec.get("idx"), "idx")
+        rec["call_index"] = _index(rec.get("call_index"), "call_index")
+        return rec
+
     def _loop(self) -> None:
         while True:
             with self._cv:
@@ -390,18 +414,19 @@ class RunWriter:
     def _flush_now(self) -> None:
         with self._flush_lock:
             with self._cv:
-                results, scores, cache = self._results, self._scores, self._cache
+                results, scores, judges, cache = self._results, self._scores, self._judge, self._cache
                 if not (results or scores or cache):
                     self._last_flush = time.monotonic()
                     return
-                self._results, self._scores, self._cache = [], [], []
+                self._results, self._scores, self._judge, self._cache = [], [], [], []
                 self._pending_keys = set()
             try:
-                self._write(results, scores, cache)
+                self._write(results, scores, cache, judges)
             except BaseException as exc:
                 with self._cv:  # keep the rows for the next attempt (close retries once more)
                     self._results = results + self._results
                     self._scores = scores + self._scores
+                    self._judge = judges + self._judge
                     self._cache = cache + self._cache
                     self._pending_keys.update(r["result_key"] for r in results)
                     self._error = exc
@@ -413,16 +438,25 @@ class RunWriter:
                 self._last_flush = time.monotonic()
                 self._cv.notify_all()
 
-    def _write(self, results: list[dict[str, Any]], scores: list[dict[str, Any]], cache: list[dict[str, Any]]) -> None:
+    def _write(
+        self,
+        results: list[dict[str, Any]],
+        scores: list[dict[str, Any]],
+        cache: list[dict[str, Any]],
+        judges: list[dict[str, Any]] | None = None,
+    ) -> None:
         now = utcnow()
-        for rec in results:
+        judges = judges or []
+        for rec in itertools.chain(results, judges):
             if rec.get("created_at") is None:
                 rec["created_at"] = now
         _scrub_rows(results, _SCRUBBED["results"])
         _scrub_rows(scores, _SCRUBBED["scores"])
+        _scrub_rows(judges, _SCRUBBED["judge_calls"])
         _scrub_rows(cache, _SCRUBBED["cache"])
         res_tbl = to_arrow(results, RESULT_COLUMNS) if results else None
         sc_tbl = to_arrow(scores, SCORE_COLUMNS) if scores else None
+        jc_tbl = to_arrow(judges, JUDGE_CALL_COLUMNS) if judges else None
         cache_tbl = to_arrow(cache, CACHE_COLUMNS) if cache else None
         run_id = self.run_id
         replace_errors = self._replace_errors
@@ -432,12 +466,16 @@ class RunWriter:
                 if res_tbl is not None:
                     con.register("_llmctl_res", res_tbl)
                     if replace_errors:
-                        for table in ("scores", "results"):
+                        for table in ("scores", "judge_calls", "results"):
                             con.execute(_DELETE_REPLACED[table], {"run": run_id})
                 if sc_tbl is not None:
                     con.register("_llmctl_sc", sc_tbl)
                     # Scores of a result that is already stored are dropped with it (first wins).
                     con.execute(_INSERT_NEW_SCORES, [run_id])
+                if jc_tbl is not None:
+                    con.register("_llmctl_jc", jc_tbl)
+                    # Like scores: the judge calls of a result that is already stored are dropped with it.
+                    con.execute(_INSERT_NEW_JUDGE_CALLS, [run_id])
                 if res_tbl is not None:
                     con.execute(insert_sql("results", RESULT_COLUMNS, "_llmctl_res") + " ON CONFLICT DO NOTHING")
                 if cache_tbl is not None:

@@ -19,6 +19,10 @@ Answers are deterministic functions of the request:
   ``tool`` message, its content is matched instead of the last user message;
 - ``last_request`` is the last chat request body received (tools, response_format...);
 - usage counts tokens by whitespace (prompt: every message; completion: the answer);
+  ``cached_tokens`` (at most the prompt's) is sent as ``usage.prompt_tokens_details.cached_tokens``
+  and ``reasoning_tokens`` as ``usage.completion_tokens_details.reasoning_tokens`` (added to
+  ``completion_tokens``, as OpenAI counts them), each when non-zero; a ``[[cached_tokens=N]]``
+  or ``[[reasoning_tokens=N]]`` directive in the last user message sets them per request;
 - ``max_tokens`` truncates the answer to that many words (``finish_reason: length``).
 
 Latency is ``latency_ms`` (fixed), overridable per request with the
@@ -97,6 +101,8 @@ class ServerConfig:
     retry_after: float = 1.0  # seconds, sent with every 429
     slow_ms: float = 30_000.0
     require_key: str | None = None
+    cached_tokens: int = 0  # prompt tokens reported as read from the prompt cache
+    reasoning_tokens: int = 0  # reasoning tokens reported (and counted in completion_tokens)
     bodies: dict[str, Any] = field(default_factory=dict)
     # Answers from the whole conversation, before `responses` (None: fall through to them):
     # lets a test model obey or ignore its system prompt.
@@ -285,11 +291,18 @@ def _make_app(state: _State) -> web.Application:
             finish = "length"
         prompt_tokens = sum(len(_text(m.get("content")).split()) for m in messages)
         completion_tokens = len(words) + sum(len(c["function"]["arguments"].split()) for c in calls)
-        usage = {
+        cached_tokens = min(int(directives.get("cached_tokens", cfg.cached_tokens)), prompt_tokens)
+        reasoning_tokens = int(directives.get("reasoning_tokens", cfg.reasoning_tokens))
+        completion_tokens += reasoning_tokens
+        usage: dict[str, Any] = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         }
+        if cached_tokens > 0:
+            usage["prompt_tokens_details"] = {"cached_tokens": cached_tokens}
+        if reasoning_tokens > 0:
+            usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
         state.seq += 1
         model = body.get("model", "fake-model")
         ident = f"chatcmpl-fake-{state.seq}"
@@ -347,7 +360,7 @@ async def _stream(
     model: str,
     answer: str,
     finish: str,
-    usage: dict[str, int] | None,
+    usage: dict[str, Any] | None,
     delay_ms: float,
     calls: list[dict[str, Any]] | None = None,
 ) -> web.StreamResponse:
