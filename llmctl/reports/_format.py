@@ -104,6 +104,14 @@ def metric_cells(m: MetricVerdict) -> dict[str, str]:
     }
 
 
+def fmt_case_rate(f: Any) -> str:
+    """A flaky case's pass rate over its samples with its interval: `66.7% [20.8%, 93.9%]`."""
+    text = fmt_rate(f.passes / f.samples if f.samples else None)
+    if f.interval is not None:
+        text += f" [{fmt_rate(f.interval[0])}, {fmt_rate(f.interval[1])}]"
+    return text
+
+
 def fmt_rate(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
