@@ -59,6 +59,7 @@ class GateConfig:
     cost_min_usd: float = 0.0  # an increase in mean cost per case below this is never a regression
     latency_min_ms: float = 50.0  # an increase in p95 below this is never a regression
     latency_min_fresh: int = 10  # paired cases with fresh (uncached) results both sides, to compare latency
+    flaky: str = "report"  # gate.quality.flaky: ignore (leave flaky cases out of quality) | report | fail
     judge_min_kappa: float | None = None  # gate.judges: refuse judges below this Cohen's kappa
     judge_min_labels: int | None = None  # gate.judges: ... or calibrated on fewer labels
 
@@ -74,6 +75,8 @@ class GateConfig:
             new.min_pass_rate = _opt_float(quality["min_pass_rate"])
         if "max_drop" in quality:
             new.max_drop = float(quality["max_drop"])
+        if quality.get("flaky") is not None:
+            new.flaky = str(quality["flaky"])
         cost = override.get("cost") or {}
         if "max_increase" in cost:
             new.cost_max_increase = _opt_float(cost["max_increase"])
@@ -172,6 +175,9 @@ def _num(data: LineDict, key: str, file: Path, kind: type = float) -> Any:
     return kind(value)
 
 
+FLAKY_MODES = ("ignore", "report", "fail")
+
+
 def check_gate(gate: LineDict, file: str) -> None:
     """Validate a `gate:` mapping (of an evalset or llmctl.yaml): known keys, numbers."""
     sections = keys_of(CONFIG_SCHEMA, "gate")
@@ -192,6 +198,14 @@ def check_gate(gate: LineDict, file: str) -> None:
                 message, hint = unknown_key(k, sub, f"in gate.{key}")
                 at = value.line_of(k) if isinstance(value, LineDict) else None
                 raise InputError(message, file=file, line=at, hint=hint)
+            if (key, k) == ("quality", "flaky"):
+                if v not in FLAKY_MODES:
+                    raise InputError(
+                        f"gate.quality.flaky must be one of {', '.join(FLAKY_MODES)}, got {v!r}",
+                        file=file,
+                        line=value.line_of(k) if isinstance(value, LineDict) else None,
+                    )
+                continue
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
                 raise InputError(
                     f"gate.{key}.{k} must be a number",

@@ -64,6 +64,8 @@ class MetricVerdict:
     passed: bool
     note: str = ""
     cases: list[str] = field(default_factory=list)  # the failing cases a critical check names
+    relative: bool = False  # delta and interval are relative changes (+0.22 is 22% higher), not differences
+    mde: float | None = None  # pass rate: the drop these cases detect with 80% power (None: not computed)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -85,6 +87,8 @@ class MetricVerdict:
             passed=bool(data["passed"]),
             note=data.get("note", ""),
             cases=list(data.get("cases") or []),
+            relative=bool(data.get("relative", False)),
+            mde=data.get("mde"),
         )
 
 
@@ -120,13 +124,23 @@ class FlakyCase:
     run: str  # "baseline" or "candidate"
     passes: int
     samples: int
+    interval: tuple[float, float] | None = None  # Wilson interval of the case's pass rate, at gate.confidence
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passes / self.samples if self.samples else math.nan
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["interval"] = list(self.interval) if self.interval is not None else None
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FlakyCase:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        if fields.get("interval") is not None:
+            fields["interval"] = (float(fields["interval"][0]), float(fields["interval"][1]))
+        return cls(**fields)
 
 
 @dataclass
@@ -323,15 +337,20 @@ def compare(
     *,
     resamples: int = stats.DEFAULT_RESAMPLES,
     seed: int = stats.DEFAULT_SEED,
+    detectable: bool = True,
 ) -> Verdict:
-    """Gate `candidate` against `baseline` (None: no baseline, absolute floors only)."""
+    """Gate `candidate` against `baseline` (None: no baseline, absolute floors only).
+
+    `detectable=False` skips the minimum-detectable-effect notes (simulations that only want the decision)."""
     has_baseline = baseline is not None
     base_groups = _group(baseline)
     cand_groups = _group(candidate)
     groups: list[GroupVerdict] = []
     for key in sorted(cand_groups):
         base = base_groups.get(key) if has_baseline else None
-        groups.append(_compare_group(key, base, cand_groups[key], gate, resamples=resamples, seed=seed))
+        groups.append(
+            _compare_group(key, base, cand_groups[key], gate, resamples=resamples, seed=seed, detectable=detectable)
+        )
         apply_critical(groups[-1], base, cand_groups[key])
     notes: list[str] = []
     if not has_baseline:
@@ -342,6 +361,8 @@ def compare(
             notes.append("In the baseline only (not compared): " + ", ".join(group_name(p, m) for p, m in missing))
     if not candidate:
         notes.append("The candidate run has no results.")
+    for g in groups:  # what each group's comparison could see, and what it left out
+        notes.extend(f"{g.name}: {n}" for n in g.notes if n != _NO_BASELINE_NOTE)
     counts: dict[str, int] = defaultdict(int)
     for g in groups:
         for name, value in g.counts.items():
@@ -360,6 +381,9 @@ def compare(
     )
 
 
+_NO_BASELINE_NOTE = "No baseline for this group: only absolute floors apply."
+
+
 def _compare_group(
     key: tuple[str, str],
     base_outcomes: list[CaseOutcome] | None,
@@ -368,6 +392,7 @@ def _compare_group(
     *,
     resamples: int,
     seed: int,
+    detectable: bool = True,
 ) -> GroupVerdict:
     np = stats._np()
     prompt, model = key
@@ -382,7 +407,7 @@ def _compare_group(
         "candidate_cached": cand.cached,
         "candidate_cases": len(cand.case_ids),
     }
-    flaky = _flaky(prompt, model, "candidate", cand)
+    flaky = _flaky(prompt, model, "candidate", cand, gate.confidence)
     alpha = 1.0 - gate.confidence
 
     # Absolute floor, with or without a baseline.
@@ -441,14 +466,14 @@ def _compare_group(
                 )
             )
         metrics.extend(_report_cost_latency(name, cand))
-        notes.append("No baseline for this group: only absolute floors apply.")
+        notes.append(_NO_BASELINE_NOTE)
     else:
         counts.update(
             baseline_results=len(base_outcomes or []),
             baseline_errors=base.errors,
             baseline_cached=base.cached,
         )
-        flaky += _flaky(prompt, model, "baseline", base)
+        flaky += _flaky(prompt, model, "baseline", base, gate.confidence)
         # cand case code -> base case code (-1: not in the baseline)
         to_base = np.asarray([base.index.get(c, -1) for c in cand.case_ids], dtype=np.int64)
         ci = np.flatnonzero(to_base >= 0)
@@ -462,19 +487,33 @@ def _compare_group(
                 f"{only_cand} case(s) only in the candidate and {only_base} only in the baseline "
                 "(errors included) are left out of the paired comparison."
             )
+        qc, qb = ci, bi  # the paired cases of the quality comparison
+        if gate.flaky == "ignore" and flaky and common:
+            unstable = {f.case_id for f in flaky}
+            keep = np.asarray([cand.case_ids[k] not in unstable for k in ci.tolist()], dtype=bool)
+            qc, qb = ci[keep], bi[keep]
+            notes.append(
+                f"{common - int(keep.sum())} flaky case(s) left out of the quality comparison "
+                "(gate.quality.flaky: ignore); cost and latency still count them."
+            )
         checks: list[_Check] = []
         if common == 0:
             notes.append("No case has a result in both runs: nothing to compare.")
         else:
-            checks.append(
-                _quality_check(
-                    name, "pass_rate", base.case_pass[bi], cand.case_pass[ci], gate, resamples, seed, "midp", "rate"
+            if qc.size:
+                checks.append(
+                    _quality_check(
+                        name, "pass_rate", base.case_pass[qb], cand.case_pass[qc], gate, resamples, seed, "midp", "rate"
+                    )
                 )
-            )
-            checks.extend(_evaluator_checks(name, base, cand, bi, ci, gate, resamples, seed))
+                checks.extend(_evaluator_checks(name, base, cand, qb, qc, gate, resamples, seed))
+            else:
+                notes.append("Every paired case is flaky: quality not compared (gate.quality.flaky: ignore).")
             checks.append(_cost_check(name, base.case_cost[bi], cand.case_cost[ci], gate, resamples, seed))
         checks.extend(_latency_checks(name, base, cand, ci, bi, gate, resamples, seed))
         _decide(checks, alpha)
+        if detectable:
+            notes.extend(_detectable(checks, base, cand, qb, qc, gate, alpha))
         metrics.extend(c.metric for c in checks)
         flipped = _flips(prompt, model, base, cand, to_base)
     if cand.errors or (base is not None and base.errors):
@@ -492,8 +531,10 @@ def _compare_group(
                 "results with an error are not quality failures; they are left out",
             )
         )
+    if gate.flaky == "fail":
+        metrics.extend(_flaky_check(name, cand, [f for f in flaky if f.run == "candidate"], notes))
     if cand.cached:
-        notes.append(f"{cand.cached} candidate result(s) came from the cache (recorded latency used).")
+        notes.append(f"{cand.cached} candidate result(s) came from the cache (left out of the latency comparison).")
     counts["flipped_to_fail"] = sum(1 for f in flipped if f.direction == "pass->fail")
     counts["flipped_to_pass"] = sum(1 for f in flipped if f.direction == "fail->pass")
     counts["flaky"] = len(flaky)
@@ -519,6 +560,7 @@ class _Check:
     weight: float = 1.0
     exceeds: bool = False
     detail: str = ""
+    discordant: int = 0  # quality: paired cases whose (mean) verdict differs between the runs
 
 
 # The overall pass rate carries most of the family's error budget: it is the check a
@@ -580,7 +622,55 @@ def _quality_check(
         threshold=f"drop ≤ {limit}",
         passed=True,
     )
-    return _Check(row, result.p_worse, weight, drop > gate.max_drop, detail)
+    return _Check(row, result.p_worse, weight, drop > gate.max_drop, detail, result.worse + result.better)
+
+
+def _detectable(
+    checks: list[_Check], base: _Side, cand: _Side, bi: Any, ci: Any, gate: GateConfig, alpha: float
+) -> list[str]:
+    """What the pass-rate comparison can see: the drop it detects with 80% power, and a warning
+    when `gate.quality.max_drop` is below it (smaller regressions would mostly pass unseen).
+
+    The drop is `stats.min_detectable_drop`: the power of the mid-p McNemar (sign) test at the
+    level the pass rate gets in the group's weighted Holm family (its first step, the strictest),
+    for these n paired cases and samples per case, with the spread of case difficulty fitted to the
+    share of cases on which the two runs disagreed (a real change among them makes it conservative).
+    The result is stored on the pass-rate row (`mde`)."""
+    np = stats._np()
+    check = next((c for c in checks if c.metric.metric == "pass_rate"), None)
+    base_rate = check.metric.baseline if check is not None else None
+    if check is None or not ci.size or not base_rate:
+        return []
+    family = [c for c in checks if c.p is not None and c.metric.threshold != REPORT_ONLY]
+    level = alpha * check.weight / (sum(c.weight for c in family) or check.weight)
+    n = int(ci.size)
+    repeats = max(1, int(np.median(np.minimum(base.samples[bi], cand.samples[ci]))))
+    spread = stats.fit_spread(base_rate, check.discordant / n, repeats)
+    disc = stats.discordance(spread, repeats)
+    mde = stats.min_detectable_drop(n, disc, level)
+    check.metric.mde = mde
+    size = f"{n} paired case(s)" + (f" x {repeats} samples" if repeats > 1 else "")
+    how = f"(mid-p McNemar at level {level:.3g}; the runs disagreed on {check.discordant} case(s))"
+    if mde is None:
+        text = f"with {size} this gate cannot detect even a drop to a 0% pass rate with 80% power {how}"
+    else:
+        text = f"with {size} this gate detects a pass-rate drop of {_pts(mde)} with 80% power {how}"
+    out = [text]
+    if 0 < gate.max_drop and (mde is None or gate.max_drop < mde):
+        advice = []
+        needed = stats.cases_needed(gate.max_drop, disc, level) if gate.max_drop < base_rate else None
+        if needed:
+            advice.append(f"about {needed:,} paired cases would see {_pts(gate.max_drop)}")
+        if repeats < 3:
+            mde3 = stats.min_detectable_drop(n, stats.discordance(spread, 3), level)
+            if mde3 is not None and (mde is None or mde3 < 0.9 * mde):
+                advice.append(f"--repeat 3 would see {_pts(mde3)}")
+        out.append(
+            f"warning: gate.quality.max_drop ({_pts(gate.max_drop)}) is below the smallest drop this suite "
+            f"detects ({_pts(mde) if mde is not None else 'none'}): smaller regressions mostly pass unseen"
+            + (f"; {', '.join(advice)}" if advice else "")
+        )
+    return out
 
 
 def _evaluator_checks(
@@ -623,6 +713,16 @@ def _evaluator_checks(
     return out
 
 
+def _ratio_row(group: str, metric: str, r: stats.RatioResult) -> MetricVerdict:
+    """A cost or latency row: both values, the relative change and its interval (a difference
+    when the baseline is zero and a relative change has no meaning)."""
+    b, c = r.baseline, r.candidate
+    if b > 0 and math.isfinite(r.change):
+        iv = r.interval if all(math.isfinite(x) for x in r.interval) else None
+        return MetricVerdict(group, metric, b, c, r.change, iv, r.p_increase, REPORT_ONLY, True, relative=True)
+    return MetricVerdict(group, metric, b, c, c - b, None, r.p_increase, REPORT_ONLY, True)
+
+
 def _relative(r: stats.RatioResult) -> str:
     lo, hi = r.interval
     return f"{r.change * 100:+.0f}% [{lo * 100:+.0f}%, {hi * 100:+.0f}%]"
@@ -637,16 +737,14 @@ def _cost_check(group: str, base_cost: Any, cand_cost: Any, gate: GateConfig, re
     )
     b, c = r.baseline, r.candidate
     limit = gate.cost_max_increase
-    interval = (b * (1 + r.interval[0]), b * (1 + r.interval[1])) if b > 0 and math.isfinite(r.interval[0]) else None
-    delta_iv = (interval[0] - b, interval[1] - b) if interval else None
-    row = MetricVerdict(group, "cost_per_case", b, c, c - b, delta_iv, r.p_increase, REPORT_ONLY, True)
+    row = _ratio_row(group, "cost_per_case", r)
     if b == 0 and c == 0:
         return _Check(row, None, detail="no cost recorded in either run")
     change = _relative(r) if b > 0 else "from zero"
-    detail = f"mean cost per case (USD), {change}, paired bootstrap over {r.n} case(s)"
+    detail = f"mean cost per case (USD), {change} ({c - b:+.6g} USD per case), paired bootstrap over {r.n} case(s)"
     if limit is None:
         return _Check(row, r.p_increase, detail=detail)
-    row.threshold = f"≤ +{limit * 100:g}%" + (f" and ≥ ${gate.cost_min_usd:g}" if gate.cost_min_usd else "")
+    row.threshold = f"≤ +{limit * 100:g}%" + (f" or < +${gate.cost_min_usd:g}" if gate.cost_min_usd else "")
     exceeds = (c - b) > 0 and (b == 0 or r.change > limit) and (c - b) >= gate.cost_min_usd
     return _Check(row, r.p_increase, exceeds=exceeds, detail=detail)
 
@@ -719,7 +817,7 @@ def _latency_checks(
             None,
             None,
             None,
-            REPORT_ONLY if limit is None else f"≤ +{limit * 100:g}%",
+            REPORT_ONLY if limit is None else f"≤ +{limit * 100:g}% or < +{gate.latency_min_ms:g} ms",
             True,
         )
         return [
@@ -736,13 +834,12 @@ def _latency_checks(
             b_lat, c_lat, statistic=q, confidence=gate.confidence, resamples=resamples, seed=seed
         )
         b, c = r.baseline, r.candidate
-        iv = (b * r.interval[0], b * r.interval[1]) if b > 0 and math.isfinite(r.interval[1]) else None
-        row = MetricVerdict(group, f"latency_{q}", b, c, c - b, iv, r.p_increase, REPORT_ONLY, True)
-        detail = f"{_relative(r)} ({fresh_note})" if b > 0 else fresh_note
+        row = _ratio_row(group, f"latency_{q}", r)
+        detail = f"{_relative(r)}, {c - b:+.0f} ms ({fresh_note})" if b > 0 else fresh_note
         if q == "p50" or limit is None:
             out.append(_Check(row, None, detail=detail))
             continue
-        row.threshold = f"≤ +{limit * 100:g}% and ≥ {gate.latency_min_ms:g} ms"
+        row.threshold = f"≤ +{limit * 100:g}% or < +{gate.latency_min_ms:g} ms"
         exceeds = r.change > limit and (c - b) >= gate.latency_min_ms
         out.append(_Check(row, r.p_increase, exceeds=exceeds, detail=detail))
     return out
@@ -805,7 +902,8 @@ def _failing_reasons(o: CaseOutcome) -> dict[str, str]:
     return failed or dict(o.reasons)
 
 
-def _flaky(prompt: str, model: str, run: str, side: _Side) -> list[FlakyCase]:
+def _flaky(prompt: str, model: str, run: str, side: _Side, confidence: float) -> list[FlakyCase]:
+    """Cases whose samples (repeat > 1) got different verdicts, with their pass rate's Wilson interval."""
     np = stats._np()
     if not side.n_results or int(side.samples.max()) <= 1:
         return []
@@ -814,8 +912,24 @@ def _flaky(prompt: str, model: str, run: str, side: _Side) -> list[FlakyCase]:
     out = []
     for k in np.flatnonzero(mask).tolist():
         n = int(side.samples[k])
-        out.append(FlakyCase(prompt, model, side.case_ids[k], run, round(float(rate[k]) * n), n))
+        passes = round(float(rate[k]) * n)
+        interval = stats.wilson_interval(passes, n, confidence)
+        out.append(FlakyCase(prompt, model, side.case_ids[k], run, passes, n, interval))
     return out
+
+
+def _flaky_check(group: str, side: _Side, flaky: list[FlakyCase], notes: list[str]) -> list[MetricVerdict]:
+    """`gate.quality.flaky: fail`: a row that fails when any candidate case is flaky."""
+    if not side.n_results or int(side.samples.max()) <= 1:
+        notes.append(
+            "gate.quality.flaky is fail, but with one sample per case no case can be seen to be flaky "
+            "(use --repeat 2 or more)."
+        )
+        return []
+    ids = [f.case_id for f in flaky]
+    note = f"{len(ids)} of {len(side.case_ids)} candidate case(s) gave different verdicts across their samples"
+    count = float(len(ids))
+    return [MetricVerdict(group, "flaky_cases", None, count, None, None, None, "no flaky case", not ids, note, ids)]
 
 
 # --- critical checks (DESIGN.md "Safety") ---------------------------------------------------------

@@ -20,6 +20,7 @@ class LintReport:
     prompts: int = 0
     evalsets: int = 0
     problems: list[LlmctlError] = field(default_factory=list)
+    warnings: list[LlmctlError] = field(default_factory=list)  # printed, but lint still passes
 
     @property
     def ok(self) -> bool:
@@ -353,6 +354,7 @@ def lint_project(cfg: Config, evalsets: list[str] | None = None) -> LintReport:
             report.problems.append(exc)
             continue
         report.problems.extend(lint_evalset(ev, library, cfg, broken))
+        report.warnings.extend(lint_gate_power(ev, cfg))
     report.problems = _unique(report.problems)
     return report
 
@@ -382,3 +384,44 @@ def _unique(problems: list[LlmctlError]) -> list[LlmctlError]:
             seen.add(problem.located())
             out.append(problem)
     return out
+
+
+def lint_gate_power(ev: Evalset, cfg: Config) -> list[LlmctlError]:
+    """A warning when the evalset's `gate.quality.max_drop` is below the smallest pass-rate drop its
+    cases can detect with 80% power even at best: every case deterministic, so only the regression
+    makes the runs disagree (`stats.min_detectable_drop` with no noise; the gate itself states the
+    drop it can detect from the observed disagreement on every comparison). The level is the pass
+    rate's first Holm step with the gate's cost and latency checks. Evalsets with a `source:` are
+    skipped: counting their rows would load them."""
+    import math
+
+    from llmctl.gate import PASS_RATE_WEIGHT
+
+    gate = cfg.gate.merged(ev.gate)
+    n = len(ev.inline_cases)
+    if ev.source is not None or not n or not 0 < gate.max_drop < 1:
+        return []
+    others = (gate.cost_max_increase is not None) + (gate.latency_p95_max_increase is not None)
+    level = (1.0 - gate.confidence) * PASS_RATE_WEIGHT / (PASS_RATE_WEIGHT + others)
+    # With no noise every discordant pair is a drop, and the mid-p test needs k of them with
+    # 0.5^(k + 1) <= level; far more expected than that (Chernoff-style margin) needs no SciPy.
+    expected, needed = n * gate.max_drop, math.log2(1.0 / level) - 1.0
+    if expected - needed >= 4.0 * math.sqrt(expected) + 2.0:
+        return []
+    from llmctl import stats
+
+    best = stats.discordance(stats.CaseSpread(1.0, 0.0), ev.repeat)
+    mde = stats.min_detectable_drop(n, best, level)
+    if mde is not None and gate.max_drop >= mde:
+        return []
+    more = stats.cases_needed(gate.max_drop, best, level)
+    seen = f"at best a drop of {mde * 100:.1f} pts" if mde is not None else "no drop at all"
+    return [
+        InputError(
+            f"warning: gate.quality.max_drop is {gate.max_drop * 100:g} pts, but {n} case(s) detect {seen} "
+            "with 80% power: smaller regressions will mostly pass the gate unseen",
+            file=ev.path,
+            line=1,
+            hint=f"add cases (at least {more:,} for {gate.max_drop * 100:g} pts)" if more else "add cases",
+        )
+    ]

@@ -135,7 +135,15 @@ _GATE: dict[str, Any] = {
         "quality": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"min_pass_rate": {"type": ["number", "null"]}, "max_drop": {"type": "number"}},
+            "properties": {
+                "min_pass_rate": {"type": ["number", "null"]},
+                "max_drop": {"type": "number"},
+                "flaky": {
+                    "enum": ["ignore", "report", "fail"],
+                    "description": "flaky cases (verdicts differ across --repeat samples): ignore leaves them out "
+                    "of the quality comparison, report lists them (default), fail fails the gate",
+                },
+            },
         },
         "cost": {
             "type": "object",

@@ -470,6 +470,184 @@ def simulate_gate(
         cand_pass = rng.random(n_cases) < _logistic(mu_cand + difficulty)
         baseline = [CaseOutcome("p", "m", cid, passed=bool(ok)) for cid, ok in zip(ids, base_pass, strict=True)]
         candidate = [CaseOutcome("p", "m", cid, passed=bool(ok)) for cid, ok in zip(ids, cand_pass, strict=True)]
-        if not compare(baseline, candidate, gate).passed:
+        if not compare(baseline, candidate, gate, detectable=False).passed:
             failures += 1
     return failures / n_prs if n_prs else 0.0
+
+
+# --- power and the minimum detectable effect ------------------------------------------------------
+
+POWER_TARGET = 0.8
+_MAX_POWER_CASES = 10_000_000
+
+
+def midp_critical(m: Any, level: float) -> Any:
+    """Per number of discordant pairs `m` (array), the smallest count of "worse" pairs at which the
+    one-sided mid-p McNemar test rejects at `level` (p <= level); m + 1 where it never rejects."""
+    from scipy.stats import binom
+
+    numpy = _np()
+    m = numpy.asarray(m, dtype=numpy.int64)
+    start = numpy.clip(binom.isf(level, m, 0.5).astype(numpy.int64) - 2, 0, None)
+    crit = numpy.full(m.shape, -1, dtype=numpy.int64)
+    for step in range(6):  # the mid-p critical value is within a step or two of the ordinary one
+        k = numpy.minimum(start + step, m + 1)
+        midp = binom.sf(k, m, 0.5) + 0.5 * binom.pmf(k, m, 0.5)
+        hit = (crit < 0) & (k <= m) & (midp <= level)
+        crit[hit] = k[hit]
+    crit[crit < 0] = m[crit < 0] + 1
+    return crit
+
+
+def mcnemar_midp_power(n: int, p_worse: float, p_better: float, level: float) -> float:
+    """Power of the one-sided mid-p McNemar test at `level`, by exact enumeration.
+
+    `n` independent pairs; each is discordant "worse" (passed before, fails now) with probability
+    `p_worse` and "better" with `p_better`. The number of discordant pairs m is Binomial(n, p_worse +
+    p_better); given m the worse count is Binomial(m, p_worse / (p_worse + p_better)); the power is
+    sum over m of P(m) x P(worse >= critical(m)). Values of m with probability below 1e-12 are skipped.
+    """
+    from scipy.stats import binom
+
+    numpy = _np()
+    p_d = p_worse + p_better
+    if n <= 0 or p_d <= 0.0 or p_worse <= 0.0:
+        return 0.0
+    p_d = min(p_d, 1.0)
+    lo = int(binom.ppf(1e-12, n, p_d))
+    hi = int(binom.isf(1e-12, n, p_d))
+    m = numpy.arange(max(lo, 1), min(max(hi, lo), n) + 1)
+    if m.size == 0:
+        return 0.0
+    crit = midp_critical(m, level)
+    reject = binom.sf(crit - 1, m, min(1.0, p_worse / p_d))
+    return float(min(1.0, (binom.pmf(m, n, p_d) * reject).sum()))
+
+
+@dataclass
+class CaseSpread:
+    """How per-case pass probabilities spread around the pass rate: Beta(mean x kappa, (1 - mean) x kappa).
+
+    kappa = 0 is the limit where every case is deterministic (always passes or always fails, so two
+    runs never disagree); kappa = inf is the limit where every case passes with the same probability.
+    """
+
+    mean: float
+    kappa: float
+
+    def nodes(self, degree: int) -> tuple[np.ndarray, np.ndarray]:
+        """Quadrature nodes and weights over the case distribution, exact for polynomials of `degree`."""
+        numpy = _np()
+        mu = min(max(self.mean, 0.0), 1.0)
+        if mu in (0.0, 1.0) or self.kappa >= 1e3:  # beyond, the Beta is a point to 0.1%
+            return numpy.asarray([mu]), numpy.asarray([1.0])
+        a, b = mu * self.kappa, (1.0 - mu) * self.kappa
+        if min(a, b) < 1e-6:
+            return numpy.asarray([0.0, 1.0]), numpy.asarray([1.0 - mu, mu])
+        from scipy.special import roots_jacobi
+
+        # Gauss-Jacobi: weight (1 - x)^(b - 1) (1 + x)^(a - 1) on [-1, 1] is the Beta(a, b) density of (1 + x) / 2
+        x, w = roots_jacobi(degree // 2 + 2, b - 1.0, a - 1.0)
+        return (x + 1.0) / 2.0, w / w.sum()
+
+
+@dataclass
+class Discordance:
+    """Per paired case, each side the mean of `repeats` samples: the chance that two runs with no change
+    disagree each way (`noise`, the same both ways) and that a case broken in the candidate is seen worse."""
+
+    noise: float  # P(candidate mean < baseline mean) = P(>) for an unchanged case
+    broken_seen: float  # P(baseline mean > 0) for a case that always fails in the candidate
+    mean: float
+
+    def at(self, drop: float) -> tuple[float, float]:
+        """(P(case worse), P(case better)) when the pass rate drops by `drop`."""
+        share = min(max(drop / self.mean, 0.0), 1.0) if self.mean > 0 else 0.0
+        return share * self.broken_seen + (1.0 - share) * self.noise, (1.0 - share) * self.noise
+
+
+def discordance(spread: CaseSpread, repeats: int) -> Discordance:
+    """The discordance of one paired case under the gate's power model.
+
+    Model: a case passes each sample with its own probability p ~ `spread`, samples independent given
+    p. A drop of `drop` breaks a share drop / mean of the cases (they fail every candidate sample) and
+    leaves the others as they were, so the pass rate falls by exactly `drop`; deterministic cases stay
+    deterministic, and more repeats help only against sampling noise. "Worse" is a lower candidate mean
+    over the samples, which is what the sign test counts. The integrands are polynomials in p of degree
+    2 x repeats, so Gauss-Jacobi quadrature over the Beta is exact.
+    """
+    from scipy.stats import binom
+
+    numpy = _np()
+    r = max(1, int(repeats))
+    p, w = spread.nodes(2 * r)
+    j = numpy.arange(r + 1)
+    pmf = binom.pmf(j[None, :], r, p[:, None])
+    below = numpy.cumsum(pmf, axis=1) - pmf  # P(other side < j)
+    noise = float(w @ (pmf * below).sum(axis=1))
+    broken_seen = float(w @ (1.0 - (1.0 - p) ** r))
+    return Discordance(noise, broken_seen, spread.mean)
+
+
+def fit_spread(mean: float, observed_discordance: float, repeats: int) -> CaseSpread:
+    """The case spread (method of moments) under which two runs with no change disagree on
+    `observed_discordance` of the cases, as often as these runs did. With one sample per case
+    the discordance is 2 x mean x (1 - mean) x kappa / (kappa + 1); with more, bisection on kappa."""
+    mean = min(max(mean, 0.0), 1.0)
+    if mean in (0.0, 1.0) or observed_discordance <= 0.0:
+        return CaseSpread(mean, 0.0)
+    most = 2.0 * discordance(CaseSpread(mean, math.inf), repeats).noise
+    if observed_discordance >= most:
+        return CaseSpread(mean, math.inf)
+    if repeats <= 1:
+        rho = observed_discordance / most
+        return CaseSpread(mean, rho / (1.0 - rho))
+    lo, hi = 0.0, 1.0  # t = kappa / (1 + kappa)
+    while hi - lo > 1e-6:
+        t = (lo + hi) / 2.0
+        if 2.0 * discordance(CaseSpread(mean, t / (1.0 - t)), repeats).noise < observed_discordance:
+            lo = t
+        else:
+            hi = t
+    t = (lo + hi) / 2.0
+    return CaseSpread(mean, t / (1.0 - t))
+
+
+def drop_power(n: int, drop: float, disc: Discordance, level: float) -> float:
+    """Power of the gate's mid-p test to see a pass-rate drop of `drop` with `n` paired cases."""
+    worse, better = disc.at(drop)
+    return mcnemar_midp_power(n, worse, better, level)
+
+
+def min_detectable_drop(n: int, disc: Discordance, level: float, power: float = POWER_TARGET) -> float | None:
+    """The smallest pass-rate drop that `n` paired cases detect with probability `power` at `level`
+    (bisection to 0.1 point; power grows with the drop), or None when not even a drop to zero is."""
+    if n <= 0 or disc.mean <= 0.0 or drop_power(n, disc.mean, disc, level) < power:
+        return None
+    lo, hi = 0.0, disc.mean
+    while hi - lo > 1e-3:
+        mid = (lo + hi) / 2.0
+        if drop_power(n, mid, disc, level) >= power:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def cases_needed(drop: float, disc: Discordance, level: float, power: float = POWER_TARGET) -> int | None:
+    """About how many paired cases (to 1%) detect `drop` with probability `power` (None: over ten million)."""
+    if drop <= 0.0 or drop > disc.mean:
+        return None
+    hi = 8
+    while drop_power(hi, drop, disc, level) < power:
+        hi *= 2
+        if hi > _MAX_POWER_CASES:
+            return None
+    lo = hi // 2
+    while hi - lo > max(1, hi // 100):  # the mid-p power is slightly saw-toothed in n
+        mid = (lo + hi) // 2
+        if drop_power(mid, drop, disc, level) >= power:
+            hi = mid
+        else:
+            lo = mid
+    return hi

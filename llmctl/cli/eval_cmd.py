@@ -157,6 +157,9 @@ def eval_(
     rerun_failed: str = typer.Option(
         None, "--rerun-failed", help="Only the cases that failed or errored in this RUN (a new run)."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", help="Also show the gate's report-only rows (reports always have every row)."
+    ),
 ) -> None:
     """Run evalsets, store the run, print a summary and gate it.
 
@@ -245,7 +248,7 @@ def eval_(
         typer.echo(terminal_safe(f"no evalset affected by this change (compared with {baseline})"))
         write_skipped_outputs(outcome, baseline, list(output or []))
         return
-    print_outcome(cfg, outcome)
+    print_outcome(cfg, outcome, verbose=verbose)
     write_outputs(cfg, outcome, list(output or []))
     annotate_failures(cfg, outcome)
     if outcome.exit_code:

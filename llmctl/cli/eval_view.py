@@ -65,12 +65,14 @@ def _spent(group: dict[str, Any]) -> str:
     return text
 
 
-def print_verdict(verdict: Any) -> None:
-    """Every gated metric with baseline, candidate, delta, interval, threshold and PASS/FAIL; flipped cases."""
+def print_verdict(verdict: Any, *, verbose: bool = True) -> None:
+    """Every checked metric with baseline, candidate, delta, interval, threshold and PASS/FAIL (report-only
+    rows unless `verbose` is False, as `llmctl eval` without --verbose); flipped and flaky cases; the notes."""
     from rich.table import Table
     from rich.text import Text
 
-    from llmctl.reports._format import metric_cells
+    from llmctl.gate import REPORT_ONLY
+    from llmctl.reports._format import fmt_case_rate, metric_cells
 
     console = _common.console()
     if verdict is None:
@@ -78,9 +80,10 @@ def print_verdict(verdict: Any) -> None:
     table = Table(title="gate", title_justify="left")
     for col in ("group", "metric", "baseline", "candidate", "delta", "interval", "p", "threshold", "verdict"):
         table.add_column(col)
-    for m in verdict.metrics:
+    shown = [m for m in verdict.metrics if verbose or m.threshold != REPORT_ONLY]
+    for m in shown:
         cells = metric_cells(m)
-        if cells["threshold"] == "report only":
+        if m.threshold == REPORT_ONLY:
             status = Text("info", style="dim")
         else:
             status = Text("PASS", style="green") if m.passed else Text("FAIL", style="bold red")
@@ -90,7 +93,11 @@ def print_verdict(verdict: Any) -> None:
             *(Text(_safe(cells[k])) for k in ("baseline", "candidate", "delta", "interval", "p_value", "threshold")),
             status,
         )
-    console.print(table)
+    if shown:
+        console.print(table)
+    hidden = len(verdict.metrics) - len(shown)
+    if hidden:
+        console.print(Text(f"{hidden} report-only row(s) not shown (--verbose shows them)", style="dim"))
     flips = [f for f in verdict.flipped if f.direction == "pass->fail"]
     if flips:
         console.print(Text(f"{len(flips)} case(s) flipped pass -> fail:", style="bold red"))
@@ -100,16 +107,20 @@ def print_verdict(verdict: Any) -> None:
             console.print(Text(f"    after:  {_safe(f.candidate_output)[:160]!r}"))
         if len(flips) > 20:
             console.print(f"  ... and {len(flips) - 20} more (see the report)")
-    for flaky in getattr(verdict, "flaky", [])[:10]:
-        console.print(
-            Text(f"  flaky: {_safe(flaky.prompt)} / {_safe(flaky.model)} / {_safe(flaky.case_id)}", style="yellow")
-        )
+    flaky_cases = getattr(verdict, "flaky", [])
+    if flaky_cases:
+        console.print(Text(f"{len(flaky_cases)} flaky case(s) (verdicts differ across samples):", style="yellow"))
+    for flaky in flaky_cases[:10]:
+        where = f"{flaky.run}: {flaky.prompt} / {flaky.model} / {flaky.case_id}"
+        console.print(Text(f"  {_safe(where)}  {fmt_case_rate(flaky)} passed", style="yellow"))
+    if len(flaky_cases) > 10:
+        console.print(f"  ... and {len(flaky_cases) - 10} more (see the report)")
     for m in verdict.metrics:
         if m.metric.startswith("critical[") and not m.passed:
             console.print(Text(f"critical check {_safe(m.metric[9:-1])} failed in {_safe(m.group)}:", style="bold red"))
             console.print(Text(f"  {_safe(m.note)}"))
     for note in verdict.notes:
-        console.print(Text(_safe(note)))
+        console.print(Text(_safe(note), style="yellow" if "warning:" in note else ""))
     for m in getattr(verdict, "metrics", []):
         if m.group == "judges":  # gate.judges: say why a judge is refused (or how it is calibrated)
             console.print(Text(f"  {_safe(m.note)}", style="red" if not m.passed else ""))
@@ -117,13 +128,13 @@ def print_verdict(verdict: Any) -> None:
     console.print(Text(_safe(verdict.summary_line()), style=style))
 
 
-def print_outcome(cfg: Config, outcome: Any) -> None:
+def print_outcome(cfg: Config, outcome: Any, *, verbose: bool = False) -> None:
     for info in outcome.runs:
         title = f"{info.evalset}  run {info.run_id}"
         if info.baseline_run_id:
             title += f"  (baseline run {info.baseline_run_id})"
         print_summary(info.summary, title)
-        print_verdict(info.verdict)
+        print_verdict(info.verdict, verbose=verbose)
         if info.errors:
             console = _common.console()
             from rich.text import Text

@@ -30,6 +30,7 @@ def lint(
     """
     from llmctl.errors import InputError
     from llmctl.lint import lint_project
+    from llmctl.safetext import terminal_safe
 
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -44,17 +45,26 @@ def lint(
                 "problems": [
                     {"file": p.file, "line": p.line, "message": p.message, "hint": p.hint} for p in report.problems
                 ],
+                "warnings": [
+                    {"file": p.file, "line": p.line, "message": p.message, "hint": p.hint} for p in report.warnings
+                ],
             }
         )
         if not report.ok:
             raise typer.Exit(EXIT_USAGE)
         return
-    if fmt == "github" and not report.ok:
+    if fmt == "github":
         from llmctl.github import annotation
 
         for p in report.problems:
             message = p.message + (f" (hint: {p.hint})" if p.hint else "")
             typer.echo(annotation(message, file=p.file, line=p.line))
+        for p in report.warnings:
+            message = p.message + (f" (hint: {p.hint})" if p.hint else "")
+            typer.echo(annotation(message, file=p.file, line=p.line, level="warning"))
+    else:
+        for p in report.warnings:
+            typer.echo(terminal_safe(p.located()), err=True)
     if not report.ok:
         raise MultipleErrors(report.problems)
     typer.echo(f"ok: {report.prompts} prompt(s), {report.evalsets} evalset(s)")

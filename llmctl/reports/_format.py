@@ -15,7 +15,7 @@ def _kind(metric: str) -> str:
         return "cost"
     if metric.startswith("latency"):
         return "ms"
-    if metric == "errors" or metric.startswith("critical["):
+    if metric in ("errors", "flaky_cases") or metric.startswith("critical["):
         return "count"
     return "score"
 
@@ -33,7 +33,7 @@ def fmt_value(metric: str, value: float | None, *, signed: bool = False) -> str:
     if kind == "rate":
         text = f"{size * 100:.1f}{' pts' if signed else '%'}"
     elif kind == "cost":
-        text = f"${size:.6f}" if size < 0.01 else f"${size:.4f}"
+        text = _money(size)
     elif kind in ("ms", "count"):
         text = f"{size:.0f}{' ms' if kind == 'ms' else ''}"
     else:
@@ -45,11 +45,36 @@ def fmt_value(metric: str, value: float | None, *, signed: bool = False) -> str:
     return f"+{text}" if signed else text
 
 
+def _money(size: float) -> str:
+    """USD with three significant digits; a tiny per-case cost is shown per 1,000 (or 1,000,000) cases."""
+    if size == 0 or size >= 0.01:
+        return f"${size:.4f}"
+    scale, unit = (1e3, "/1k") if size >= 1e-5 else (1e6, "/1M")
+    return f"${size * scale:.3g}{unit}"
+
+
+def fmt_change(change: float | None) -> str:
+    """A relative change as a signed percentage (`+22%`, `-3.5%`, `0%`)."""
+    if change is None:
+        return "—"
+    pct = change * 100
+    text = f"{abs(pct):.1f}" if abs(pct) < 10 else f"{abs(pct):.0f}"
+    if not any(ch in "123456789" for ch in text):
+        return "0%"
+    return f"{'-' if pct < 0 else '+'}{text}%"
+
+
 def fmt_interval(metric: str, interval: tuple[float, float] | None, *, signed: bool = True) -> str:
     if interval is None:
         return "—"
     lo, hi = interval
     return f"[{fmt_value(metric, lo, signed=signed)}, {fmt_value(metric, hi, signed=signed)}]"
+
+
+def _fmt_change_interval(interval: tuple[float, float] | None) -> str:
+    if interval is None:
+        return "—"
+    return f"[{fmt_change(interval[0])}, {fmt_change(interval[1])}]"
 
 
 def fmt_p(p: float | None) -> str:
@@ -61,19 +86,30 @@ def fmt_p(p: float | None) -> str:
 def metric_cells(m: MetricVerdict) -> dict[str, str]:
     """The display strings of one verdict row."""
     # A delta interval is signed; a no-baseline interval (Wilson) is around the value itself.
+    # A relative change (cost, latency) is shown in % next to a threshold in %.
     signed = m.delta is not None
     return {
         "group": m.group,
         "metric": m.metric,
         "baseline": fmt_value(m.metric, m.baseline),
         "candidate": fmt_value(m.metric, m.candidate),
-        "delta": fmt_value(m.metric, m.delta, signed=True),
-        "interval": fmt_interval(m.metric, m.interval, signed=signed),
+        "delta": fmt_change(m.delta) if m.relative else fmt_value(m.metric, m.delta, signed=True),
+        "interval": (
+            _fmt_change_interval(m.interval) if m.relative else fmt_interval(m.metric, m.interval, signed=signed)
+        ),
         "p_value": fmt_p(m.p_value),
         "threshold": m.threshold,
         "result": "PASS" if m.passed else "FAIL",
         "note": m.note,
     }
+
+
+def fmt_case_rate(f: Any) -> str:
+    """A flaky case's pass rate over its samples with its interval: `66.7% [20.8%, 93.9%]`."""
+    text = fmt_rate(f.passes / f.samples if f.samples else None)
+    if f.interval is not None:
+        text += f" [{fmt_rate(f.interval[0])}, {fmt_rate(f.interval[1])}]"
+    return text
 
 
 def fmt_rate(value: float | None) -> str:
@@ -87,7 +123,7 @@ def fmt_ms(value: float | None) -> str:
 def fmt_usd(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"${value:.6f}" if abs(value) < 0.01 else f"${value:.4f}"
+    return ("-" if value < 0 else "") + _money(abs(value))
 
 
 def summary_cells(r: Any) -> list[str]:

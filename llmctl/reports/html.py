@@ -15,7 +15,7 @@ from typing import Any
 
 from llmctl.gate import REPORT_ONLY, FlippedCase
 from llmctl.reports._data import ReportData
-from llmctl.reports._format import fmt_ms, fmt_usd, metric_cells, summary_cells
+from llmctl.reports._format import fmt_case_rate, fmt_ms, fmt_usd, metric_cells, summary_cells
 from llmctl.reports._sanitize import html_text as esc
 from llmctl.spend import spend_line, tokens_line
 from llmctl.types import CaseOutcome
@@ -105,12 +105,13 @@ def render_html(data: ReportData, *, max_rows: int = MAX_ROWS, max_output_chars:
         if v.flaky:
             parts.append(
                 f"<h2>Flaky cases ({len(v.flaky)})</h2><table><tr><th>run</th><th>group</th>"
-                "<th>case</th><th>passes</th></tr>"
+                f"<th>case</th><th>passes</th><th>pass rate ({v.confidence * 100:g}% interval)</th></tr>"
             )
             for f in v.flaky:
                 parts.append(
                     f"<tr><td>{esc(f.run)}</td><td>{esc(f.prompt)} × {esc(f.model)}</td>"
-                    f"<td>{esc(f.case_id)}</td><td class=num>{f.passes}/{f.samples}</td></tr>"
+                    f"<td>{esc(f.case_id)}</td><td class=num>{f.passes}/{f.samples}</td>"
+                    f"<td class=num>{esc(fmt_case_rate(f))}</td></tr>"
                 )
             parts.append("</table>")
     parts += _summary_section(data)

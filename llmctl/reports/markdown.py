@@ -7,7 +7,7 @@ All untrusted text goes through `md_inline` (table cells, headings) or
 from __future__ import annotations
 
 from llmctl.reports._data import ReportData
-from llmctl.reports._format import metric_cells, summary_cells
+from llmctl.reports._format import fmt_case_rate, metric_cells, summary_cells
 from llmctl.safetext import _ZWSP, defuse_refs, html_text, md_code_block, md_inline
 from llmctl.spend import spend_line, tokens_line
 
@@ -57,12 +57,11 @@ def render_markdown(
         if v.flaky:
             lines.append(f"### Flaky cases ({len(v.flaky)})")
             lines.append("")
-            lines.append(_row(["run", "group", "case", "passes"]))
-            lines.append(_row(["---"] * 4))
+            lines.append(_row(["run", "group", "case", "passes", f"pass rate ({v.confidence * 100:g}% interval)"]))
+            lines.append(_row(["---"] * 5))
             for f in v.flaky[:max_flipped]:
-                lines.append(
-                    _row([f.run, md_inline(f"{f.prompt} × {f.model}"), md_inline(f.case_id), f"{f.passes}/{f.samples}"])
-                )
+                cells = [f.run, md_inline(f"{f.prompt} × {f.model}"), md_inline(f.case_id), f"{f.passes}/{f.samples}"]
+                lines.append(_row([*cells, fmt_case_rate(f)]))
             if len(v.flaky) > max_flipped:
                 lines.append(f"\n… and {len(v.flaky) - max_flipped} more.")
             lines.append("")
@@ -101,8 +100,9 @@ def _verdict_table(data: ReportData) -> list[str]:
         )
     out.append("")
     out.append(
-        "<sub>Pass rates: exact McNemar (sign test over cases with repeats), one-sided; "
-        "intervals: paired bootstrap over cases (Wilson without a baseline).</sub>"
+        "<sub>Pass rates: one-sided mid-p McNemar test (sign test over cases with repeats); cost and latency: "
+        "relative change; intervals: paired bootstrap over cases (Wilson without a baseline); the checks of a "
+        "group share the error rate by weighted Holm.</sub>"
     )
     out.append("")
     return out
