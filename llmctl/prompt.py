@@ -22,7 +22,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from llmctl import images, sandbox
 from llmctl.errors import InputError, RenderError
-from llmctl.schema import PROMPT_SCHEMA, keys_of
+from llmctl.schema import INPUT_TYPES, PROMPT_SCHEMA, keys_of
 from llmctl.sources import Source, WorktreeSource, safe_join
 from llmctl.suggest import did_you_mean, unknown_key
 from llmctl.yamlio import LineDict, LineList, decode_text, load_yaml_text, plain
@@ -32,16 +32,6 @@ PROMPT_SUFFIXES = (".yaml", ".yml", ".jinja")
 NOT_PROMPTS = ("llmctl.lock",)
 PROMPT_KEYS = keys_of(PROMPT_SCHEMA)
 INPUT_KEYS = keys_of(PROMPT_SCHEMA, "inputs")
-INPUT_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "number": (int, float),
-    "integer": (int,),
-    "boolean": (bool,),
-    "array": (list, tuple),
-    "object": (dict,),
-    "any": (object,),
-    "image": (str,),  # a file path (relative to the evalset), an http(s) URL or a data URL: llmctl.images
-}
 ROLES = {"system", "user", "assistant", "developer", "tool"}
 _SAFE_GLOBALS = ("range", "dict", "namespace")
 

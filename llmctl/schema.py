@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmctl.prompt import INPUT_TYPES  # the input types prompt files accept (one list for both)
+# The input types prompt files accept (llmctl.prompt checks values against them): one list for both.
+INPUT_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list, tuple),
+    "object": (dict,),
+    "any": (object,),
+    "image": (str,),  # a file path (relative to the evalset), an http(s) URL or a data URL: llmctl.images
+}
 
 _EVALUATOR: dict[str, Any] = {
     "oneOf": [
