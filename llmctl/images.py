@@ -96,14 +96,18 @@ def content_text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
-def redact(value: Any) -> Any:
-    """`value` (messages, vars: any JSON) with every data URL replaced by its placeholder."""
+def redact(value: Any, _seen: frozenset[int] = frozenset()) -> Any:
+    """`value` (messages, vars: any JSON) with every data URL replaced by its placeholder.
+    A container that holds itself is left as it is (the store's writer refuses it)."""
     if isinstance(value, str):
         return describe(value) if _DATA_URL.match(value) else value
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    if isinstance(value, dict):
-        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list | dict):
+        if id(value) in _seen:
+            return value
+        seen = _seen | {id(value)}
+        if isinstance(value, list):
+            return [redact(v, seen) for v in value]
+        return {k: redact(v, seen) for k, v in value.items()}
     return value
 
 

@@ -386,6 +386,9 @@ def _unique(problems: list[LlmctlError]) -> list[LlmctlError]:
     return out
 
 
+SMOKE_CASES = 10  # evalsets smaller than this get no power warning from lint
+
+
 def lint_gate_power(ev: Evalset, cfg: Config) -> list[LlmctlError]:
     """A warning when the evalset's `gate.quality.max_drop` is below the smallest pass-rate drop its
     cases can detect with 80% power even at best: every case deterministic, so only the regression
@@ -399,8 +402,8 @@ def lint_gate_power(ev: Evalset, cfg: Config) -> list[LlmctlError]:
 
     gate = cfg.gate.merged(ev.gate)
     n = len(ev.inline_cases)
-    if ev.source is not None or not n or not 0 < gate.max_drop < 1:
-        return []
+    if ev.source is not None or n < SMOKE_CASES or not 0 < gate.max_drop < 1:
+        return []  # fewer cases: a smoke test (the verdict's detectable-drop note still says what it sees)
     others = (gate.cost_max_increase is not None) + (gate.latency_p95_max_increase is not None)
     level = (1.0 - gate.confidence) * PASS_RATE_WEIGHT / (PASS_RATE_WEIGHT + others)
     # With no noise every discordant pair is a drop, and the mid-p test needs k of them with
