@@ -240,7 +240,13 @@ class ModelClient:
             prompt_tokens=p_tokens,
             completion_tokens=c_tokens,
             # unknown counts cost nothing; cached prompt tokens and reasoning tokens at their own rates
-            cost_usd=cost_usd(route.price, p_tokens or 0, c_tokens or 0, cached_tokens, reasoning_tokens),
+            cost_usd=cost_usd(
+                route.price if completion.price is None else completion.price,
+                p_tokens or 0,
+                c_tokens or 0,
+                cached_tokens,
+                reasoning_tokens,
+            ),
             cached_tokens=cached_tokens,
             reasoning_tokens=reasoning_tokens,
             latency_ms=latency_ms,

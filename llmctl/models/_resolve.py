@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from llmctl.config import Config, ModelAlias
 from llmctl.errors import InputError
 from llmctl.suggest import did_you_mean
-from llmctl.types import ModelSpec
+from llmctl.types import Deployment, ModelSpec
 
 BUILTIN_MODELS = ("echo", "scripted")
 
@@ -59,7 +60,27 @@ def _has_prefix(name: str) -> bool:
     return bool(sep and head and rest and head.strip() == head and " " not in head)
 
 
-def _from_alias(alias: ModelAlias, config: Config) -> ModelSpec:
+def _fleet(alias: ModelAlias, config: Config, follow: bool) -> dict[str, Any]:
+    """A fleet alias's deployments (api_base $VARS expanded) and, when `follow`, its fallbacks
+    resolved (one level: a fallback's own fallbacks are not followed)."""
+    deployments = tuple(
+        Deployment(os.path.expandvars(d.api_base) if d.api_base else None, d.model, d.api_key_env, d.weight)
+        for d in alias.deployments
+    )
+    for d in deployments:
+        if d.model is not None and not _has_prefix(d.model):
+            raise InputError(
+                f"model {alias.name!r} has a deployment with model {d.model!r}, which is not a litellm id",
+                file=config.path,
+                line=alias.line,
+            )
+    fallbacks: tuple[ModelSpec, ...] = ()
+    if follow and alias.fallbacks:
+        fallbacks = tuple(_from_alias(config.models[name], config, follow=False) for name in alias.fallbacks)
+    return {"deployments": deployments, "fallbacks": fallbacks}
+
+
+def _from_alias(alias: ModelAlias, config: Config, follow: bool = True) -> ModelSpec:
     if alias.model not in BUILTIN_MODELS and not _has_prefix(alias.model):
         raise InputError(
             f"model {alias.name!r} has model {alias.model!r}, which is not a litellm id",
@@ -87,6 +108,7 @@ def _from_alias(alias: ModelAlias, config: Config) -> ModelSpec:
         default=alias.default,
         function=alias.function,
         latency_ms=alias.latency_ms,
+        **_fleet(alias, config, follow),
     )
     if spec.transport == "native" and not spec.offline:
         from llmctl.models._routing import resolve_route

@@ -73,6 +73,7 @@ class Completion:
     warnings: list[str] = field(default_factory=list)
     tool_calls: list[dict[str, Any]] | None = None  # {id, name, arguments, raw_arguments}; None: no calls
     finish_reason: str | None = None
+    price: Any = None  # the Price of the model that served it, when not its route's (a Router fallback)
 
 
 def clean_text(text: str) -> str:
