@@ -226,3 +226,17 @@ def test_lint_and_schema_know_the_fleet_keys(tmp_path: Path, capsys: pytest.Capt
     alias = json.loads(out)["properties"]["models"]["additionalProperties"]["oneOf"][1]["properties"]
     assert code == 0 and {"deployments", "fallbacks"} <= set(alias)
     assert set(alias["deployments"]["items"]["properties"]) == {"api_base", "model", "api_key_env", "weight"}
+
+
+def test_changed_only_fingerprints_a_fleets_fallback_aliases(tmp_path: Path) -> None:
+    from llmctl.evalset import load_evalset
+    from llmctl.fingerprint import model_names
+
+    (tmp_path / "llmctl.yaml").write_text(
+        fleet_yaml("http://a/v1", "http://b/v1", extra="    fallbacks: [backup]\n") + "  backup: openai/gpt-4o-mini\n"
+    )
+    (tmp_path / "evalsets").mkdir()
+    (tmp_path / "evalsets" / "qa.yaml").write_text("prompt: qa\ncases: [{id: a, vars: {}}]\n")
+    cfg = load_config(tmp_path)
+    ev = load_evalset(tmp_path / "evalsets" / "qa.yaml", tmp_path)
+    assert model_names(ev, ["fleet"], cfg) == {"fleet", "backup"}
