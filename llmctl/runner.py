@@ -276,18 +276,21 @@ def _config_at(cfg: Config, source: Source) -> Config | None:
 def _cached_result(hit: dict[str, Any], spec: ModelSpec | None = None) -> CallResult:
     """A cache entry as a result: it keeps the latency of the call that produced it; its cost is
     its tokens at today's prices (the alias's `price:`, else litellm's cost map, with the cached
-    prompt tokens and reasoning tokens at their own rates), which the run reports as saved, not
-    spent. An entry whose token counts are unknown keeps the cost it was stored with."""
+    prompt tokens, cache-written prompt tokens and reasoning tokens at their own rates), which the
+    run reports as saved, not spent. An entry whose token counts are unknown keeps the cost it was stored with."""
     prompt_tokens = hit.get("prompt_tokens")
     completion_tokens = hit.get("completion_tokens")
     cached_tokens = hit.get("cached_tokens")
     reasoning_tokens = hit.get("reasoning_tokens")
+    cache_write_tokens = hit.get("cache_write_tokens")
     cost = float(hit.get("cost_usd") or 0.0)
     if spec is not None and prompt_tokens is not None and completion_tokens is not None:
         from llmctl.models import price_for
         from llmctl.models._cost import cost_usd
 
-        cost = cost_usd(price_for(spec), prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens)
+        cost = cost_usd(
+            price_for(spec), prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cache_write_tokens
+        )
     return CallResult(
         output=hit.get("output"),
         prompt_tokens=prompt_tokens,  # NULL stays unknown
@@ -298,6 +301,7 @@ def _cached_result(hit: dict[str, Any], spec: ModelSpec | None = None) -> CallRe
         cached=True,
         cached_tokens=cached_tokens,
         reasoning_tokens=reasoning_tokens,
+        cache_write_tokens=cache_write_tokens,
         tool_calls=_loads_calls(hit.get("tool_calls")),
         finish_reason=hit.get("finish_reason"),
         turns=_loads_calls(hit.get("turns")),
@@ -344,7 +348,7 @@ async def agent_loop(client: Any, job: _Job) -> CallResult:
     all_calls: list[dict[str, Any]] = []
     totals = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "latency_ms": 0.0, "retries": 0}
     unknown_tokens = False
-    details: dict[str, int | None] = {"cached_tokens": None, "reasoning_tokens": None}  # None: never reported
+    details: dict[str, int | None] = dict.fromkeys(("cached_tokens", "reasoning_tokens", "cache_write_tokens"))
     fed = 0
     user_turn = 0
     calls_this_turn = 0
@@ -408,6 +412,7 @@ async def agent_loop(client: Any, job: _Job) -> CallResult:
         turns=turns,
         cached_tokens=details["cached_tokens"],
         reasoning_tokens=details["reasoning_tokens"],
+        cache_write_tokens=details["cache_write_tokens"],
     )
 
 
@@ -446,6 +451,7 @@ def _cache_row(key: str, spec: ModelSpec, result: CallResult) -> dict[str, Any]:
         "completion_tokens": result.completion_tokens,
         "cached_tokens": result.cached_tokens,
         "reasoning_tokens": result.reasoning_tokens,
+        "cache_write_tokens": result.cache_write_tokens,
         "cost_usd": result.cost_usd,
         "latency_ms": result.latency_ms,
         "ttft_ms": result.ttft_ms,
@@ -467,6 +473,7 @@ def _judge_rows(evaluator: str, idx: int, calls: list[tuple[str, CallResult]]) -
             "completion_tokens": r.completion_tokens,
             "cached_tokens": r.cached_tokens,
             "reasoning_tokens": r.reasoning_tokens,
+            "cache_write_tokens": r.cache_write_tokens,
             "cost_usd": r.cost_usd,
             "latency_ms": r.latency_ms,
             "cached": r.cached,
@@ -788,6 +795,7 @@ class Runner:
             "completion_tokens": result.completion_tokens,
             "cached_tokens": result.cached_tokens,
             "reasoning_tokens": result.reasoning_tokens,
+            "cache_write_tokens": result.cache_write_tokens,
             "cost_usd": result.cost_usd,
             "latency_ms": result.latency_ms,
             "ttft_ms": result.ttft_ms,

@@ -106,6 +106,7 @@ class CallResult:
     retries: int = 0
     cached_tokens: int | None = None  # of prompt_tokens, read from the provider's prompt cache; None: not reported
     reasoning_tokens: int | None = None  # of completion_tokens; None: not reported
+    cache_write_tokens: int | None = None  # of prompt_tokens, written to the provider's prompt cache
     tool_calls: list[dict[str, Any]] | None = None  # {id, name, arguments, raw_arguments}
     finish_reason: str | None = None
     turns: list[dict[str, Any]] | None = None  # agent loops: every call's output, calls, tokens, cost
@@ -174,6 +175,7 @@ class CaseOutcome:
     completion_tokens: int | None = None
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
+    cache_write_tokens: int | None = None
     # The model calls its evaluators (judges) made: how many, their tokens, what the fresh ones
     # cost (`judge_cost_usd`, spent) and what the cached ones would have cost today (saved).
     judge_calls: int = 0

@@ -1,10 +1,12 @@
 """Prices per token: the alias's `price:` when given, else litellm's bundled cost map.
 
 From the cost map come the input and output rates and, where the model has them, the rate
-of prompt tokens read from the provider's prompt cache (`cache_read_input_token_cost`) and
+of prompt tokens read from the provider's prompt cache (`cache_read_input_token_cost`), of
+prompt tokens written to it (`cache_creation_input_token_cost`, Anthropic's cache writes) and
 of reasoning tokens (`output_cost_per_reasoning_token`); `cost_usd` prices a call's usage
-as litellm's `cost_per_token` does: cached prompt tokens at the cache-read rate, reasoning
-tokens (a part of the completion tokens) at the reasoning rate, else the output rate.
+as litellm's `cost_per_token` does: cached prompt tokens at the cache-read rate, cache-written
+prompt tokens at the cache-write rate, reasoning tokens (a part of the completion tokens) at
+the reasoning rate, else the output rate.
 
 The cost map is read offline: from `litellm.model_cost` when litellm is already
 imported (with LITELLM_LOCAL_MODEL_COST_MAP=True), else straight from the JSON file
@@ -24,13 +26,15 @@ from llmctl.types import ModelSpec
 
 
 class Price(NamedTuple):
-    """USD per token. `cache_read` / `reasoning`: None where the model has no such rate
-    (cached prompt tokens then cost the input rate, reasoning tokens the output rate)."""
+    """USD per token. `cache_read` / `reasoning` / `cache_write`: None where the model has no
+    such rate (cached and cache-written prompt tokens then cost the input rate, reasoning tokens
+    the output rate)."""
 
     input: float
     output: float
     cache_read: float | None = None
     reasoning: float | None = None
+    cache_write: float | None = None
 
 
 FREE = Price(0.0, 0.0)
@@ -69,6 +73,7 @@ def _lookup(litellm_id: str, provider: str, model: str) -> Price:
                 float(entry.get("output_cost_per_token") or 0.0),
                 _rate(entry.get("cache_read_input_token_cost")),
                 _rate(entry.get("output_cost_per_reasoning_token")),
+                _rate(entry.get("cache_creation_input_token_cost")),
             )
     return FREE
 
@@ -94,19 +99,23 @@ def cost_usd(
     completion_tokens: int,
     cached_tokens: int | None = None,
     reasoning_tokens: int | None = None,
+    cache_write_tokens: int | None = None,
 ) -> float:
-    """The cost of one call's usage. `cached_tokens` is a part of `prompt_tokens` and
-    `reasoning_tokens` a part of `completion_tokens` (as OpenAI reports them); each is
-    capped at the count it is a part of."""
+    """The cost of one call's usage. `cached_tokens` and `cache_write_tokens` are parts of
+    `prompt_tokens` and `reasoning_tokens` a part of `completion_tokens` (as OpenAI and litellm
+    report them); each is capped at what is left of the count it is a part of."""
     if not isinstance(price, Price):
         price = Price(*price)
     cached = min(max(cached_tokens or 0, 0), max(prompt_tokens, 0))
+    written = min(max(cache_write_tokens or 0, 0), max(prompt_tokens - cached, 0))
     reasoning = min(max(reasoning_tokens or 0, 0), max(completion_tokens, 0))
     cache_rate = price.input if price.cache_read is None else price.cache_read
+    write_rate = price.input if price.cache_write is None else price.cache_write
     reasoning_rate = price.output if price.reasoning is None else price.reasoning
     return (
-        price.input * (prompt_tokens - cached)
+        price.input * (prompt_tokens - cached - written)
         + cache_rate * cached
+        + write_rate * written
         + price.output * (completion_tokens - reasoning)
         + reasoning_rate * reasoning
     )

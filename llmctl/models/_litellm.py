@@ -244,11 +244,18 @@ def _payload(response: Any, member: str = "message") -> Any:
 def _usage(usage: Any) -> dict[str, Any]:
     """litellm's Usage object as OpenAI's `usage` JSON: the counts and the cached / reasoning details."""
     out: dict[str, Any] = {name: getattr(usage, name, None) for name in ("prompt_tokens", "completion_tokens")}
-    for member, name in (("prompt_tokens_details", "cached_tokens"), ("completion_tokens_details", "reasoning_tokens")):
+    for member, name in (
+        ("prompt_tokens_details", "cached_tokens"),
+        ("completion_tokens_details", "reasoning_tokens"),
+        ("prompt_tokens_details", "cache_creation_tokens"),
+    ):
         details = getattr(usage, member, None)
         value = details.get(name) if isinstance(details, dict) else getattr(details, name, None)
         if value is not None:
-            out[member] = {name: value}
+            out.setdefault(member, {})[name] = value
+    written = getattr(usage, "cache_creation_input_tokens", None)  # Anthropic's, kept by litellm's Usage
+    if written is not None:
+        out["cache_creation_input_tokens"] = written
     return out
 
 
