@@ -76,6 +76,8 @@ class EvalOutcome:
     skipped: list[str] = field(default_factory=list)  # evalsets skipped by --changed-only
     dry_run_tokens: int = 0  # estimated prompt tokens of the calls a dry run counted
     dry_run_cost: float | None = None  # estimated prompt cost (USD) where every model has a price
+    dry_run_images: int = 0  # image inputs the dry run counted
+    dry_run_image_tokens: int = 0  # their estimated prompt tokens (part of dry_run_tokens)
     dry_run_by_evalset: dict[str, int] = field(default_factory=dict)
 
 
@@ -1258,8 +1260,10 @@ class Runner:
             base_plan.fingerprint = fpr.digest(before)
 
     def _dry_run(self, plans: list[tuple[Evalset, _Plan]], base_plans: dict[str, _Plan], outcome: EvalOutcome) -> None:
-        """Render every case (errors are input errors), count the calls, estimate prompt tokens and cost."""
+        """Render every case (errors are input errors), count the calls, estimate prompt tokens
+        (text by characters, images by litellm's estimate) and their cost."""
         from llmctl.models import estimate_tokens, price_for
+        from llmctl.models._cost import estimate_image_tokens
 
         cost = 0.0
         for ev, plan in plans:
@@ -1268,7 +1272,10 @@ class Runner:
             for side in sides:
                 for job in self._jobs(side, set()):
                     calls += 1
-                    tokens = estimate_tokens(job.messages)
+                    images, image_tokens = estimate_image_tokens(job.messages, job.model.litellm_id)
+                    tokens = estimate_tokens(job.messages) + image_tokens
+                    outcome.dry_run_images += images
+                    outcome.dry_run_image_tokens += image_tokens
                     outcome.dry_run_tokens += tokens
                     cost += tokens * price_for(job.model)[0]
             outcome.dry_run_by_evalset[ev.name] = calls

@@ -122,8 +122,39 @@ def cost_usd(
 
 
 def estimate_tokens(messages: Any) -> int:
-    """A rough prompt-token count for a dry run (about 4 characters a token, as OpenAI's rule of thumb)."""
-    from llmctl.images import content_text
+    """A rough count of the prompt's text tokens for a dry run (about 4 characters a token, as
+    OpenAI's rule of thumb); image parts are left to `estimate_image_tokens`."""
+    from llmctl.images import is_image_part
 
-    chars = sum(len(content_text(m.get("content"))) + 4 for m in messages)
+    chars = 0
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list):
+            content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and not is_image_part(p))
+        chars += len(content if isinstance(content, str) else "" if content is None else str(content)) + 4
     return max(1, -(-chars // 4))
+
+
+def estimate_image_tokens(messages: Any, litellm_id: str) -> tuple[int, int]:
+    """(images, their prompt tokens) in `messages` for `litellm_id`, by litellm's own estimate
+    (`litellm_core_utils.token_counter.estimate_image_tokens`: the provider's tile or patch
+    formula from the image's dimensions, read from a data URL's header; for a URL it fetches
+    nothing and takes the model's upper bound; a model it has no formula for counts 250).
+    Imports litellm only when there is an image."""
+    from llmctl.images import is_image_part
+
+    parts = [
+        p["image_url"] for m in messages if isinstance(m.get("content"), list) for p in m["content"] if is_image_part(p)
+    ]
+    if not parts:
+        return 0, 0
+    from llmctl.models._litellm import import_litellm
+
+    import_litellm()
+    from litellm.litellm_core_utils.token_counter import estimate_image_tokens as litellm_estimate
+
+    tokens = 0
+    for part in parts:
+        detail = part.get("detail") if isinstance(part.get("detail"), str) else "auto"
+        tokens += int(litellm_estimate(litellm_id, str(part.get("url", "")), detail))
+    return len(parts), tokens
