@@ -166,6 +166,9 @@ def check_credentials(spec: ModelSpec) -> None:
     """
     if spec.offline:
         return
+    if spec.deployments or spec.fallbacks:
+        _check_fleet_credentials(spec)
+        return
     from llmctl.models._scrub import header_key
 
     for name in key_env_names(spec):  # a key that cannot go in a header is refused before the run
@@ -182,3 +185,19 @@ def check_credentials(spec: ModelSpec) -> None:
         f"No API key for {provider} — set {names[0]}{also}",
         hint=f"needed by model {spec.name!r}; use the offline 'echo' or 'scripted' model to run without keys",
     )
+
+
+def _check_fleet_credentials(spec: ModelSpec) -> None:
+    """A fleet: each deployment as an alias of its own (its `api_base`, its or the alias's
+    `api_key_env`), then each fallback alias."""
+    for d in spec.deployments or (Deployment(),):
+        check_credentials(
+            ModelSpec(
+                name=spec.name,
+                litellm_id=d.model or spec.litellm_id,
+                api_base=d.api_base or spec.api_base,
+                api_key_env=d.api_key_env or spec.api_key_env,
+            )
+        )
+    for fallback in spec.fallbacks:
+        check_credentials(fallback)

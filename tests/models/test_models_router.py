@@ -240,3 +240,16 @@ def test_changed_only_fingerprints_a_fleets_fallback_aliases(tmp_path: Path) -> 
     cfg = load_config(tmp_path)
     ev = load_evalset(tmp_path / "evalsets" / "qa.yaml", tmp_path)
     assert model_names(ev, ["fleet"], cfg) == {"fleet", "backup"}
+
+
+def test_credentials_are_checked_per_deployment_and_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmctl.models import check_credentials
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("GPU_KEY", raising=False)
+    local = "models:\\n  fleet:\\n    model: openai/llama\\n    deployments:\\n      - {api_base: http://gpu1/v1}\\n"
+    check_credentials(spec_of(tmp_path, local))  # local servers need no key
+    with pytest.raises(InputError, match="GPU_KEY"):
+        check_credentials(spec_of(tmp_path, local.replace("gpu1/v1}", "gpu1/v1, api_key_env: GPU_KEY}")))
+    with pytest.raises(InputError, match="OPENAI_API_KEY"):
+        check_credentials(spec_of(tmp_path, local + "    fallbacks: [gpt]\\n  gpt: openai/gpt-4o-mini\\n"))
