@@ -247,9 +247,9 @@ def test_credentials_are_checked_per_deployment_and_fallback(tmp_path: Path, mon
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("GPU_KEY", raising=False)
-    local = "models:\\n  fleet:\\n    model: openai/llama\\n    deployments:\\n      - {api_base: http://gpu1/v1}\\n"
+    local = "models:\n  fleet:\n    model: openai/llama\n    deployments:\n      - {api_base: http://gpu1/v1}\n"
     check_credentials(spec_of(tmp_path, local))  # local servers need no key
     with pytest.raises(InputError, match="GPU_KEY"):
         check_credentials(spec_of(tmp_path, local.replace("gpu1/v1}", "gpu1/v1, api_key_env: GPU_KEY}")))
     with pytest.raises(InputError, match="OPENAI_API_KEY"):
-        check_credentials(spec_of(tmp_path, local + "    fallbacks: [gpt]\\n  gpt: openai/gpt-4o-mini\\n"))
+        check_credentials(spec_of(tmp_path, local + "    fallbacks: [gpt]\n  gpt: openai/gpt-4o-mini\n"))
