@@ -9,7 +9,8 @@ from typing import Any
 
 from llmctl.errors import InputError
 from llmctl.schema import CONFIG_SCHEMA, keys_of
-from llmctl.suggest import unknown_key
+from llmctl.suggest import did_you_mean, unknown_key
+from llmctl.types import Deployment
 from llmctl.yamlio import LineDict, load_yaml_file
 
 CONFIG_NAME = "llmctl.yaml"
@@ -18,6 +19,7 @@ DEFAULT_STORE = ".llmctl/llmctl.duckdb"
 _TOP_KEYS = keys_of(CONFIG_SCHEMA)
 _MODEL_KEYS = keys_of(CONFIG_SCHEMA, "models")
 _PRICE_KEYS = keys_of(CONFIG_SCHEMA, "models", "price")
+_DEPLOYMENT_KEYS = keys_of(CONFIG_SCHEMA, "models", "deployments")
 _JUDGE_KEYS = keys_of(CONFIG_SCHEMA, "judge")
 
 
@@ -40,6 +42,9 @@ class ModelAlias:
     stream: bool = False
     transport: str = "auto"
     headers: dict[str, str] = field(default_factory=dict)
+    deployments: list[Deployment] = field(default_factory=list)  # a fleet behind the alias (litellm's Router)
+    fallbacks: list[str] = field(default_factory=list)  # aliases tried when every deployment fails
+    fallbacks_line: int | None = None
     # scripted model options
     responses: dict[str, Any] | None = None
     default: str | None = None
@@ -261,6 +266,7 @@ def parse_config(data: Any, path: Path) -> Config:
     for name, spec in models_map.items():
         cfg.models[name] = _parse_alias(name, spec, path, models_map.line_of(name))
         cfg.models[name].line = models_map.line_of(name)
+    _check_fallbacks(cfg.models, path)
     gate = data.get("gate")
     if gate is not None:
         if not isinstance(gate, LineDict):
@@ -324,7 +330,93 @@ def _parse_alias(name: str, spec: Any, path: Path, line: int) -> ModelAlias:
     alias.default = spec.get("default")
     alias.function = spec.get("function")
     _parse_transport(alias, spec, path)
+    _parse_fleet(alias, spec, path)
     return alias
+
+
+def _parse_fleet(alias: ModelAlias, spec: LineDict, path: Path) -> None:
+    """`deployments:` (each {api_base, model, api_key_env, weight}) and `fallbacks:` (alias names)."""
+    name = alias.name
+    if "deployments" in spec:
+        line = spec.line_of("deployments")
+        items = spec["deployments"]
+        if not isinstance(items, list) or not items:
+            message = f"model {name!r}: 'deployments' must be a non-empty list of mappings"
+            raise InputError(message, file=path, line=line)
+        for item in items:
+            if not isinstance(item, LineDict):
+                raise InputError(
+                    f"model {name!r}: each deployment must be a mapping like {{api_base: URL, weight: 1}}",
+                    file=path,
+                    line=line,
+                )
+            _check_keys(item, _DEPLOYMENT_KEYS, path, f"a deployment of model {name!r}")
+            at = item.line or line
+            for key in ("api_base", "model", "api_key_env"):
+                if key in item and not isinstance(item[key], str):
+                    raise InputError(f"model {name!r}: a deployment's {key!r} must be text", file=path, line=at)
+            weight = _num(item, "weight", path) if "weight" in item else 1.0
+            if weight <= 0:
+                raise InputError(f"model {name!r}: a deployment's 'weight' must be more than 0", file=path, line=at)
+            alias.deployments.append(
+                Deployment(item.get("api_base"), item.get("model"), item.get("api_key_env"), float(weight))
+            )
+        if alias.model in ("echo", "scripted"):
+            raise InputError(
+                f"model {name!r}: the built-in {alias.model!r} model has no deployments", file=path, line=line
+            )
+        if alias.transport == "native":
+            raise InputError(
+                f"model {name!r}: transport: native cannot serve 'deployments' (litellm's Router balances them)",
+                file=path,
+                line=spec.line_of("transport"),
+                hint="remove transport: native (auto sends a fleet through litellm)",
+            )
+    if "fallbacks" in spec:
+        value = spec["fallbacks"]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            message = f"model {name!r}: 'fallbacks' must be a list of model aliases"
+            raise InputError(message, file=path, line=spec.line_of("fallbacks"))
+        alias.fallbacks = [v.strip() for v in value]
+        alias.fallbacks_line = spec.line_of("fallbacks")
+        if alias.model in ("echo", "scripted"):
+            message = f"model {name!r}: the built-in {alias.model!r} model has no fallbacks"
+            raise InputError(message, file=path, line=alias.fallbacks_line)
+        if alias.transport == "native":
+            raise InputError(
+                f"model {name!r}: transport: native cannot serve 'fallbacks' (litellm's Router tries them)",
+                file=path,
+                line=spec.line_of("transport"),
+                hint="remove transport: native (auto sends an alias with fallbacks through litellm)",
+            )
+
+
+def _check_fallbacks(models: dict[str, ModelAlias], path: Path) -> None:
+    """Every name in a `fallbacks:` list is another alias of llmctl.yaml that litellm can call."""
+    for alias in models.values():
+        for target in alias.fallbacks:
+            other = models.get(target)
+            if other is None:
+                guess = did_you_mean(target, [n for n in models if n != alias.name])
+                raise InputError(
+                    f"model {alias.name!r}: fallback {target!r} is not an alias in llmctl.yaml",
+                    file=path,
+                    line=alias.fallbacks_line,
+                    hint=guess or "fallbacks name other aliases of the models: section",
+                )
+            if target == alias.name:
+                raise InputError(
+                    f"model {alias.name!r} lists itself in its fallbacks", file=path, line=alias.fallbacks_line
+                )
+            if other.model in ("echo", "scripted"):
+                raise InputError(
+                    f"model {alias.name!r}: fallback {target!r} is the offline {other.model!r} model, "
+                    "which litellm's Router cannot call",
+                    file=path,
+                    line=alias.fallbacks_line,
+                )
 
 
 def _parse_transport(alias: ModelAlias, spec: LineDict, path: Path) -> None:

@@ -98,6 +98,9 @@ def model_names(ev: Evalset, models: Iterable[str], cfg: Config) -> set[str]:
             names.add(value)
         elif spec.type in _JUDGE_DEFAULTS and cfg.judge_model:
             names.add(cfg.judge_model)  # llmctl.yaml's judge model grades this evalset
+    for name in list(names):  # a fleet's fallback aliases may answer for it
+        alias = cfg.models.get(name)
+        names.update(alias.fallbacks if alias is not None else ())
     return names
 
 

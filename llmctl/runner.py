@@ -76,6 +76,8 @@ class EvalOutcome:
     skipped: list[str] = field(default_factory=list)  # evalsets skipped by --changed-only
     dry_run_tokens: int = 0  # estimated prompt tokens of the calls a dry run counted
     dry_run_cost: float | None = None  # estimated prompt cost (USD) where every model has a price
+    dry_run_images: int = 0  # image inputs the dry run counted
+    dry_run_image_tokens: int = 0  # their estimated prompt tokens (part of dry_run_tokens)
     dry_run_by_evalset: dict[str, int] = field(default_factory=dict)
 
 
@@ -276,18 +278,21 @@ def _config_at(cfg: Config, source: Source) -> Config | None:
 def _cached_result(hit: dict[str, Any], spec: ModelSpec | None = None) -> CallResult:
     """A cache entry as a result: it keeps the latency of the call that produced it; its cost is
     its tokens at today's prices (the alias's `price:`, else litellm's cost map, with the cached
-    prompt tokens and reasoning tokens at their own rates), which the run reports as saved, not
-    spent. An entry whose token counts are unknown keeps the cost it was stored with."""
+    prompt tokens, cache-written prompt tokens and reasoning tokens at their own rates), which the
+    run reports as saved, not spent. An entry whose token counts are unknown keeps the cost it was stored with."""
     prompt_tokens = hit.get("prompt_tokens")
     completion_tokens = hit.get("completion_tokens")
     cached_tokens = hit.get("cached_tokens")
     reasoning_tokens = hit.get("reasoning_tokens")
+    cache_write_tokens = hit.get("cache_write_tokens")
     cost = float(hit.get("cost_usd") or 0.0)
     if spec is not None and prompt_tokens is not None and completion_tokens is not None:
         from llmctl.models import price_for
         from llmctl.models._cost import cost_usd
 
-        cost = cost_usd(price_for(spec), prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens)
+        cost = cost_usd(
+            price_for(spec), prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cache_write_tokens
+        )
     return CallResult(
         output=hit.get("output"),
         prompt_tokens=prompt_tokens,  # NULL stays unknown
@@ -298,6 +303,7 @@ def _cached_result(hit: dict[str, Any], spec: ModelSpec | None = None) -> CallRe
         cached=True,
         cached_tokens=cached_tokens,
         reasoning_tokens=reasoning_tokens,
+        cache_write_tokens=cache_write_tokens,
         tool_calls=_loads_calls(hit.get("tool_calls")),
         finish_reason=hit.get("finish_reason"),
         turns=_loads_calls(hit.get("turns")),
@@ -344,7 +350,7 @@ async def agent_loop(client: Any, job: _Job) -> CallResult:
     all_calls: list[dict[str, Any]] = []
     totals = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "latency_ms": 0.0, "retries": 0}
     unknown_tokens = False
-    details: dict[str, int | None] = {"cached_tokens": None, "reasoning_tokens": None}  # None: never reported
+    details: dict[str, int | None] = dict.fromkeys(("cached_tokens", "reasoning_tokens", "cache_write_tokens"))
     fed = 0
     user_turn = 0
     calls_this_turn = 0
@@ -408,6 +414,7 @@ async def agent_loop(client: Any, job: _Job) -> CallResult:
         turns=turns,
         cached_tokens=details["cached_tokens"],
         reasoning_tokens=details["reasoning_tokens"],
+        cache_write_tokens=details["cache_write_tokens"],
     )
 
 
@@ -446,6 +453,7 @@ def _cache_row(key: str, spec: ModelSpec, result: CallResult) -> dict[str, Any]:
         "completion_tokens": result.completion_tokens,
         "cached_tokens": result.cached_tokens,
         "reasoning_tokens": result.reasoning_tokens,
+        "cache_write_tokens": result.cache_write_tokens,
         "cost_usd": result.cost_usd,
         "latency_ms": result.latency_ms,
         "ttft_ms": result.ttft_ms,
@@ -467,6 +475,7 @@ def _judge_rows(evaluator: str, idx: int, calls: list[tuple[str, CallResult]]) -
             "completion_tokens": r.completion_tokens,
             "cached_tokens": r.cached_tokens,
             "reasoning_tokens": r.reasoning_tokens,
+            "cache_write_tokens": r.cache_write_tokens,
             "cost_usd": r.cost_usd,
             "latency_ms": r.latency_ms,
             "cached": r.cached,
@@ -788,6 +797,7 @@ class Runner:
             "completion_tokens": result.completion_tokens,
             "cached_tokens": result.cached_tokens,
             "reasoning_tokens": result.reasoning_tokens,
+            "cache_write_tokens": result.cache_write_tokens,
             "cost_usd": result.cost_usd,
             "latency_ms": result.latency_ms,
             "ttft_ms": result.ttft_ms,
@@ -1250,8 +1260,10 @@ class Runner:
             base_plan.fingerprint = fpr.digest(before)
 
     def _dry_run(self, plans: list[tuple[Evalset, _Plan]], base_plans: dict[str, _Plan], outcome: EvalOutcome) -> None:
-        """Render every case (errors are input errors), count the calls, estimate prompt tokens and cost."""
+        """Render every case (errors are input errors), count the calls, estimate prompt tokens
+        (text by characters, images by litellm's estimate) and their cost."""
         from llmctl.models import estimate_tokens, price_for
+        from llmctl.models._cost import estimate_image_tokens
 
         cost = 0.0
         for ev, plan in plans:
@@ -1260,7 +1272,10 @@ class Runner:
             for side in sides:
                 for job in self._jobs(side, set()):
                     calls += 1
-                    tokens = estimate_tokens(job.messages)
+                    images, image_tokens = estimate_image_tokens(job.messages, job.model.litellm_id)
+                    tokens = estimate_tokens(job.messages) + image_tokens
+                    outcome.dry_run_images += images
+                    outcome.dry_run_image_tokens += image_tokens
                     outcome.dry_run_tokens += tokens
                     cost += tokens * price_for(job.model)[0]
             outcome.dry_run_by_evalset[ev.name] = calls

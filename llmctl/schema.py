@@ -318,6 +318,26 @@ _MODEL_ALIAS: dict[str, Any] = {
         "timeout": {"type": "number", "exclusiveMinimum": 0, "description": "seconds per call"},
         "stream": {"type": "boolean"},
         "transport": {"enum": list(TRANSPORTS)},
+        "deployments": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "api_base": {"type": "string", "description": "this deployment's endpoint; $VARS are expanded"},
+                    "model": {"type": "string", "description": "its litellm id (default: the alias's model)"},
+                    "api_key_env": {"type": "string", "description": "the variable holding its key"},
+                    "weight": {"type": "number", "exclusiveMinimum": 0, "description": "share of calls (default 1)"},
+                },
+            },
+            "description": "several endpoints behind the alias, balanced and failed over by litellm's Router",
+        },
+        "fallbacks": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "other aliases tried, in order, when every deployment fails",
+        },
         "headers": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
         "responses": {
             "type": "object",

@@ -33,6 +33,7 @@ class Spend:
     completion_tokens: int = 0
     cached_tokens: int = 0  # of prompt_tokens: read from the provider's prompt cache
     reasoning_tokens: int = 0  # of completion_tokens
+    cache_write_tokens: int = 0  # of prompt_tokens: written to the provider's prompt cache
     judge_calls: int = 0
     judge_prompt_tokens: int = 0
     judge_completion_tokens: int = 0
@@ -56,6 +57,7 @@ class Spend:
             self.completion_tokens += o.completion_tokens or 0
             self.cached_tokens += o.cached_tokens or 0
             self.reasoning_tokens += o.reasoning_tokens or 0
+            self.cache_write_tokens += o.cache_write_tokens or 0
         self.judge_usd += o.judge_cost_usd
         self.judge_saved_usd += o.judge_saved_usd
         self.judge_calls += o.judge_calls
@@ -94,8 +96,10 @@ def spend_line(s: Spend) -> str:
 def tokens_line(s: Spend) -> str:
     """`tokens: 1,200 prompt (300 cached) + 450 completion (100 reasoning) · judge: 40 call(s), 900 + 80`."""
     prompt = f"{s.prompt_tokens:,} prompt"
-    if s.cached_tokens:
-        prompt += f" ({s.cached_tokens:,} cached)"
+    shares = [f"{s.cached_tokens:,} cached"] if s.cached_tokens else []
+    shares += [f"{s.cache_write_tokens:,} written to the prompt cache"] if s.cache_write_tokens else []
+    if shares:
+        prompt += f" ({', '.join(shares)})"
     completion = f"{s.completion_tokens:,} completion"
     if s.reasoning_tokens:
         completion += f" ({s.reasoning_tokens:,} reasoning)"

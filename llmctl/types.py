@@ -47,6 +47,16 @@ class Case:
     turns: list[str] = field(default_factory=list)  # scripted user messages after the first answer
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """One endpoint of a fleet alias (`deployments:` in llmctl.yaml); None: the alias's own value."""
+
+    api_base: str | None = None
+    model: str | None = None
+    api_key_env: str | None = None
+    weight: float = 1.0
+
+
 @dataclass
 class ModelSpec:
     """A resolved model: what to call and how (from a litellm id or an llmctl.yaml alias)."""
@@ -66,6 +76,10 @@ class ModelSpec:
     stream: bool = False
     transport: str = "auto"  # auto | native | litellm (the alias's `transport:`)
     headers: dict[str, str] = field(default_factory=dict)  # sent with every call, on both transports
+    # a fleet: several endpoints behind the alias, and the aliases tried when all of them fail
+    # (litellm's Router; see llmctl.models._litellm)
+    deployments: tuple[Deployment, ...] = ()
+    fallbacks: tuple[ModelSpec, ...] = ()
     # scripted-model options
     responses: dict[str, Any] | None = None
     default: str | None = None
@@ -92,6 +106,7 @@ class CallResult:
     retries: int = 0
     cached_tokens: int | None = None  # of prompt_tokens, read from the provider's prompt cache; None: not reported
     reasoning_tokens: int | None = None  # of completion_tokens; None: not reported
+    cache_write_tokens: int | None = None  # of prompt_tokens, written to the provider's prompt cache
     tool_calls: list[dict[str, Any]] | None = None  # {id, name, arguments, raw_arguments}
     finish_reason: str | None = None
     turns: list[dict[str, Any]] | None = None  # agent loops: every call's output, calls, tokens, cost
@@ -160,6 +175,7 @@ class CaseOutcome:
     completion_tokens: int | None = None
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
+    cache_write_tokens: int | None = None
     # The model calls its evaluators (judges) made: how many, their tokens, what the fresh ones
     # cost (`judge_cost_usd`, spent) and what the cached ones would have cost today (saved).
     judge_calls: int = 0

@@ -238,9 +238,13 @@ def eval_(
         for name, calls in outcome.dry_run_by_evalset.items():
             typer.echo(terminal_safe(f"dry run {name}: {calls} call(s) rendered and validated"))
         cost = "" if outcome.dry_run_cost is None else f", about ${outcome.dry_run_cost:.4f} of prompt tokens"
+        images = ""
+        if outcome.dry_run_images:
+            images = f" (of them {outcome.dry_run_image_tokens:,} for {outcome.dry_run_images} image(s))"
         typer.echo(
-            f"dry run: {outcome.dry_run_cases} call(s), about {outcome.dry_run_tokens:,} prompt token(s){cost}; "
-            "no model was called"
+            f"dry run: {outcome.dry_run_cases} call(s), about {outcome.dry_run_tokens:,} prompt token(s)"
+            f"{images}{cost}; an estimate (text at about 4 characters a token, images by litellm's "
+            "estimate), no model was called"
         )
         write_dry_run_outputs(outcome, baseline, list(output or []))
         return

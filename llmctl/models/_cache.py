@@ -17,7 +17,9 @@ def cache_key(
 
     `params` are merged over the spec's own params first (as `complete` sends them),
     so changing an alias's params misses the cache. The scripted model's rules are
-    part of its identity too.
+    part of its identity too. A fleet alias (`deployments:`) is keyed by its logical model
+    (`model:` and the alias's own api_base), not by its deployments: they all serve the same
+    model, so adding, removing or re-weighting one keeps the cache.
     """
     merged = {**spec.params, **(params or {})}
     payload: dict[str, Any] = {

@@ -224,12 +224,13 @@ class ModelClient:
         output = scrub_text(completion.output)
         p_tokens: int | None
         c_tokens: int | None
-        cached_tokens = reasoning_tokens = None
+        cached_tokens = reasoning_tokens = cache_write_tokens = None
         if completion.usage is None:  # none sent: whitespace estimates, as for offline models
             p_tokens, c_tokens = prompt_tokens(messages), count_tokens(output)
         else:
             p_tokens, c_tokens = completion.usage.prompt_tokens, completion.usage.completion_tokens
             cached_tokens, reasoning_tokens = completion.usage.cached_tokens, completion.usage.reasoning_tokens
+            cache_write_tokens = completion.usage.cache_write_tokens
         for warning in completion.warnings:
             self._warn(spec, warning)
         limits = self._model_limits(spec)
@@ -240,9 +241,17 @@ class ModelClient:
             prompt_tokens=p_tokens,
             completion_tokens=c_tokens,
             # unknown counts cost nothing; cached prompt tokens and reasoning tokens at their own rates
-            cost_usd=cost_usd(route.price, p_tokens or 0, c_tokens or 0, cached_tokens, reasoning_tokens),
+            cost_usd=cost_usd(
+                route.price if completion.price is None else completion.price,
+                p_tokens or 0,
+                c_tokens or 0,
+                cached_tokens,
+                reasoning_tokens,
+                cache_write_tokens,
+            ),
             cached_tokens=cached_tokens,
             reasoning_tokens=reasoning_tokens,
+            cache_write_tokens=cache_write_tokens,
             latency_ms=latency_ms,
             ttft_ms=completion.ttft_ms if spec.stream else None,
             retries=retries,

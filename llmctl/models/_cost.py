@@ -1,10 +1,12 @@
 """Prices per token: the alias's `price:` when given, else litellm's bundled cost map.
 
 From the cost map come the input and output rates and, where the model has them, the rate
-of prompt tokens read from the provider's prompt cache (`cache_read_input_token_cost`) and
+of prompt tokens read from the provider's prompt cache (`cache_read_input_token_cost`), of
+prompt tokens written to it (`cache_creation_input_token_cost`, Anthropic's cache writes) and
 of reasoning tokens (`output_cost_per_reasoning_token`); `cost_usd` prices a call's usage
-as litellm's `cost_per_token` does: cached prompt tokens at the cache-read rate, reasoning
-tokens (a part of the completion tokens) at the reasoning rate, else the output rate.
+as litellm's `cost_per_token` does: cached prompt tokens at the cache-read rate, cache-written
+prompt tokens at the cache-write rate, reasoning tokens (a part of the completion tokens) at
+the reasoning rate, else the output rate.
 
 The cost map is read offline: from `litellm.model_cost` when litellm is already
 imported (with LITELLM_LOCAL_MODEL_COST_MAP=True), else straight from the JSON file
@@ -24,13 +26,15 @@ from llmctl.types import ModelSpec
 
 
 class Price(NamedTuple):
-    """USD per token. `cache_read` / `reasoning`: None where the model has no such rate
-    (cached prompt tokens then cost the input rate, reasoning tokens the output rate)."""
+    """USD per token. `cache_read` / `reasoning` / `cache_write`: None where the model has no
+    such rate (cached and cache-written prompt tokens then cost the input rate, reasoning tokens
+    the output rate)."""
 
     input: float
     output: float
     cache_read: float | None = None
     reasoning: float | None = None
+    cache_write: float | None = None
 
 
 FREE = Price(0.0, 0.0)
@@ -69,6 +73,7 @@ def _lookup(litellm_id: str, provider: str, model: str) -> Price:
                 float(entry.get("output_cost_per_token") or 0.0),
                 _rate(entry.get("cache_read_input_token_cost")),
                 _rate(entry.get("output_cost_per_reasoning_token")),
+                _rate(entry.get("cache_creation_input_token_cost")),
             )
     return FREE
 
@@ -94,27 +99,62 @@ def cost_usd(
     completion_tokens: int,
     cached_tokens: int | None = None,
     reasoning_tokens: int | None = None,
+    cache_write_tokens: int | None = None,
 ) -> float:
-    """The cost of one call's usage. `cached_tokens` is a part of `prompt_tokens` and
-    `reasoning_tokens` a part of `completion_tokens` (as OpenAI reports them); each is
-    capped at the count it is a part of."""
+    """The cost of one call's usage. `cached_tokens` and `cache_write_tokens` are parts of
+    `prompt_tokens` and `reasoning_tokens` a part of `completion_tokens` (as OpenAI and litellm
+    report them); each is capped at what is left of the count it is a part of."""
     if not isinstance(price, Price):
         price = Price(*price)
     cached = min(max(cached_tokens or 0, 0), max(prompt_tokens, 0))
+    written = min(max(cache_write_tokens or 0, 0), max(prompt_tokens - cached, 0))
     reasoning = min(max(reasoning_tokens or 0, 0), max(completion_tokens, 0))
     cache_rate = price.input if price.cache_read is None else price.cache_read
+    write_rate = price.input if price.cache_write is None else price.cache_write
     reasoning_rate = price.output if price.reasoning is None else price.reasoning
     return (
-        price.input * (prompt_tokens - cached)
+        price.input * (prompt_tokens - cached - written)
         + cache_rate * cached
+        + write_rate * written
         + price.output * (completion_tokens - reasoning)
         + reasoning_rate * reasoning
     )
 
 
 def estimate_tokens(messages: Any) -> int:
-    """A rough prompt-token count for a dry run (about 4 characters a token, as OpenAI's rule of thumb)."""
-    from llmctl.images import content_text
+    """A rough count of the prompt's text tokens for a dry run (about 4 characters a token, as
+    OpenAI's rule of thumb); image parts are left to `estimate_image_tokens`."""
+    from llmctl.images import is_image_part
 
-    chars = sum(len(content_text(m.get("content"))) + 4 for m in messages)
+    chars = 0
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list):
+            content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and not is_image_part(p))
+        chars += len(content if isinstance(content, str) else "" if content is None else str(content)) + 4
     return max(1, -(-chars // 4))
+
+
+def estimate_image_tokens(messages: Any, litellm_id: str) -> tuple[int, int]:
+    """(images, their prompt tokens) in `messages` for `litellm_id`, by litellm's own estimate
+    (`litellm_core_utils.token_counter.estimate_image_tokens`: the provider's tile or patch
+    formula from the image's dimensions, read from a data URL's header; for a URL it fetches
+    nothing and takes the model's upper bound; a model it has no formula for counts 250).
+    Imports litellm only when there is an image."""
+    from llmctl.images import is_image_part
+
+    parts = [
+        p["image_url"] for m in messages if isinstance(m.get("content"), list) for p in m["content"] if is_image_part(p)
+    ]
+    if not parts:
+        return 0, 0
+    from llmctl.models._litellm import import_litellm
+
+    import_litellm()
+    from litellm.litellm_core_utils.token_counter import estimate_image_tokens as litellm_estimate
+
+    tokens = 0
+    for part in parts:
+        detail = part.get("detail") if isinstance(part.get("detail"), str) else "auto"
+        tokens += int(litellm_estimate(litellm_id, str(part.get("url", "")), detail))
+    return len(parts), tokens

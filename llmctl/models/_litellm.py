@@ -1,18 +1,40 @@
-"""The litellm transport: `litellm.acompletion`, imported on first use only (it takes ~4 s)."""
+"""The litellm transport: `litellm.acompletion`, imported on first use only (it takes ~4 s).
+
+An alias with `deployments:` or `fallbacks:` (a fleet) is called through a `litellm.Router`
+built once per ModelClient (`build_router`): one model group per alias (the fleet's, then each
+fallback's), the Router's "simple-shuffle" strategy picking deployments in proportion to their
+`weight`. Who retries what (so nothing is retried twice over):
+
+- the Router never retries (`num_retries=0`), and neither does the OpenAI SDK below it
+  (`max_retries=0`);
+- within one call, the Router fails over: a retryable failure of one deployment re-picks
+  (weighted) among the fleet's other deployments (`enable_weighted_failover`), and when all have
+  failed it tries the `fallbacks:` aliases in order; each deployment tried gets the alias's
+  `timeout`, so one call lasts at most `timeout` times the number of deployments it may try;
+- llmctl's ModelClient retries that whole call (`retries:` in llmctl.yaml, with backoff and
+  Retry-After), so a fleet call is tried at most `1 + retries` times, each a new Router pick;
+- the Router's cooldowns keep a failing deployment out of its picks for a while (litellm's
+  defaults: after a 429, a 401/404/408, or more than half of a minute's calls failing, for
+  5 s); a refused connection puts no deployment in cooldown (litellm's rule), failover still
+  routes around it. When every deployment is cooling down the Router answers 429, which
+  llmctl retries like any rate limit.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import time
 import warnings
 from typing import Any
 
+from llmctl.models._cost import Price, price_for
 from llmctl.models._errors import AttemptError, parse_retry_after, retryable_status
 from llmctl.models._response import Completion, StreamReader, parse_completion
 from llmctl.models._routing import Route
-from llmctl.types import Messages, ModelSpec
+from llmctl.types import Deployment, Messages, ModelSpec
 
 _litellm: Any = None
 
@@ -94,41 +116,115 @@ def _clean(message: str) -> str:
     return message
 
 
+def build_router(spec: ModelSpec) -> tuple[Any, dict[str, Price], tuple[str, ...], int]:
+    """A litellm.Router for a fleet alias (see the module docstring), with each model group's
+    price (a call a fallback served is priced as that alias), every key variable it reads (to
+    scrub), and how many deployments one call may try."""
+    from llmctl.models._routing import deployment_key
+
+    litellm = import_litellm()
+    logging.getLogger("LiteLLM Router").setLevel(logging.CRITICAL)  # llmctl reports the call's error itself
+    model_list: list[dict[str, Any]] = []
+    prices: dict[str, Price] = {}
+    key_env: list[str] = []
+    for group in (spec, *spec.fallbacks):
+        prices[group.name] = price_for(group)
+        for deployment in group.deployments or (Deployment(),):
+            api_base = deployment.api_base or group.api_base
+            key, names = deployment_key(group, deployment.api_key_env or group.api_key_env)
+            key_env += names
+            params: dict[str, Any] = {
+                "model": deployment.model or group.litellm_id,
+                "weight": deployment.weight,
+                "timeout": group.timeout,
+                "max_retries": 0,
+            }
+            if api_base:
+                params["api_base"] = api_base
+            if key:
+                params["api_key"] = key
+            elif api_base:
+                params["api_key"] = "no-key"  # local OpenAI-compatible servers; the SDK insists on one
+            if group.headers:
+                params["extra_headers"] = dict(group.headers)
+            model_list.append({"model_name": group.name, "litellm_params": params})
+    attempts = len(model_list)
+    router = litellm.Router(
+        model_list=model_list,
+        routing_strategy="simple-shuffle",
+        num_retries=0,
+        enable_weighted_failover=True,
+        max_fallbacks=attempts,
+        fallbacks=[{spec.name: [f.name for f in spec.fallbacks]}] if spec.fallbacks else [],
+        timeout=spec.timeout,
+    )
+    return router, prices, tuple(dict.fromkeys(key_env)), attempts
+
+
+def _served_group(response: Any) -> str | None:
+    """The Router model group (alias) that answered: the fleet's own, or a fallback's."""
+    hidden = getattr(response, "_hidden_params", None)
+    if not isinstance(hidden, dict):
+        return None
+    extra = hidden.get("additional_headers")
+    group = extra.get("x-litellm-model-group") if isinstance(extra, dict) else None
+    return group if isinstance(group, str) else None
+
+
 async def call_litellm(
     spec: ModelSpec, route: Route, messages: Messages, params: dict[str, Any], t0: float
 ) -> Completion:
-    """One attempt through litellm: the completion (see llmctl.models._response)."""
+    """One attempt through litellm (or its Router, for a fleet): the completion (see
+    llmctl.models._response)."""
     litellm = import_litellm()
     kwargs: dict[str, Any] = {k: v for k, v in params.items() if k != "stream"}
-    kwargs.update(model=spec.litellm_id, messages=messages, timeout=spec.timeout, max_retries=0, num_retries=0)
-    if spec.api_base:
-        kwargs["api_base"] = spec.api_base
-    if route.api_key:
-        kwargs["api_key"] = route.api_key
-    elif spec.api_base:
-        kwargs["api_key"] = "no-key"  # local OpenAI-compatible servers; the SDK insists on one
-    if spec.headers:
-        kwargs["extra_headers"] = {**spec.headers, **(kwargs.get("extra_headers") or {})}
+    kwargs.update(messages=messages, timeout=spec.timeout, max_retries=0, num_retries=0)
+    deadline = spec.timeout
+    if route.router is not None:
+        # the deployments carry their endpoint, key and the alias's headers; a call's own
+        # extra_headers replace a deployment's (litellm's rule), so the alias's go with them
+        kwargs["model"] = spec.name
+        if "extra_headers" in kwargs:
+            kwargs["extra_headers"] = {**spec.headers, **(kwargs.get("extra_headers") or {})}
+        deadline = spec.timeout * max(1, route.max_attempts)
+        complete = route.router.acompletion
+    else:
+        kwargs["model"] = spec.litellm_id
+        if spec.api_base:
+            kwargs["api_base"] = spec.api_base
+        if route.api_key:
+            kwargs["api_key"] = route.api_key
+        elif spec.api_base:
+            kwargs["api_key"] = "no-key"  # local OpenAI-compatible servers; the SDK insists on one
+        if spec.headers:
+            kwargs["extra_headers"] = {**spec.headers, **(kwargs.get("extra_headers") or {})}
+        complete = litellm.acompletion
     if spec.stream:
         kwargs["stream"] = True
         kwargs.setdefault("stream_options", {"include_usage": True})
 
     async def run() -> Completion:
-        response = await litellm.acompletion(**kwargs)
+        response = await complete(**kwargs)
         if not spec.stream:
-            return parse_completion(_payload(response), provider=route.provider or "litellm")
-        reader = StreamReader()
-        async for chunk in response:
-            if reader.add(_payload(chunk, "delta")) and reader.ttft_ms is None:
-                reader.ttft_ms = (time.perf_counter() - t0) * 1000
-        return reader.result()
+            completion = parse_completion(_payload(response), provider=route.provider or "litellm")
+        else:
+            reader = StreamReader()
+            async for chunk in response:
+                if reader.add(_payload(chunk, "delta")) and reader.ttft_ms is None:
+                    reader.ttft_ms = (time.perf_counter() - t0) * 1000
+            completion = reader.result()
+        if route.router is not None:
+            group = _served_group(response)
+            if group is not None and group != spec.name:
+                completion.price = route.group_prices.get(group)
+        return completion
 
     try:
-        return await asyncio.wait_for(run(), spec.timeout)
+        return await asyncio.wait_for(run(), deadline)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        raise _to_attempt_error(litellm, exc, spec.timeout) from None
+        raise _to_attempt_error(litellm, exc, deadline) from None
 
 
 def _payload(response: Any, member: str = "message") -> Any:
@@ -148,11 +244,18 @@ def _payload(response: Any, member: str = "message") -> Any:
 def _usage(usage: Any) -> dict[str, Any]:
     """litellm's Usage object as OpenAI's `usage` JSON: the counts and the cached / reasoning details."""
     out: dict[str, Any] = {name: getattr(usage, name, None) for name in ("prompt_tokens", "completion_tokens")}
-    for member, name in (("prompt_tokens_details", "cached_tokens"), ("completion_tokens_details", "reasoning_tokens")):
+    for member, name in (
+        ("prompt_tokens_details", "cached_tokens"),
+        ("completion_tokens_details", "reasoning_tokens"),
+        ("prompt_tokens_details", "cache_creation_tokens"),
+    ):
         details = getattr(usage, member, None)
         value = details.get(name) if isinstance(details, dict) else getattr(details, name, None)
         if value is not None:
-            out[member] = {name: value}
+            out.setdefault(member, {})[name] = value
+    written = getattr(usage, "cache_creation_input_tokens", None)  # Anthropic's, kept by litellm's Usage
+    if written is not None:
+        out["cache_creation_input_tokens"] = written
     return out
 
 

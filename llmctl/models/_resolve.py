@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from llmctl.config import Config, ModelAlias
 from llmctl.errors import InputError
 from llmctl.suggest import did_you_mean
-from llmctl.types import ModelSpec
+from llmctl.types import Deployment, ModelSpec
 
 BUILTIN_MODELS = ("echo", "scripted")
 
@@ -59,7 +60,27 @@ def _has_prefix(name: str) -> bool:
     return bool(sep and head and rest and head.strip() == head and " " not in head)
 
 
-def _from_alias(alias: ModelAlias, config: Config) -> ModelSpec:
+def _fleet(alias: ModelAlias, config: Config, follow: bool) -> dict[str, Any]:
+    """A fleet alias's deployments (api_base $VARS expanded) and, when `follow`, its fallbacks
+    resolved (one level: a fallback's own fallbacks are not followed)."""
+    deployments = tuple(
+        Deployment(os.path.expandvars(d.api_base) if d.api_base else None, d.model, d.api_key_env, d.weight)
+        for d in alias.deployments
+    )
+    for d in deployments:
+        if d.model is not None and not _has_prefix(d.model):
+            raise InputError(
+                f"model {alias.name!r} has a deployment with model {d.model!r}, which is not a litellm id",
+                file=config.path,
+                line=alias.line,
+            )
+    fallbacks: tuple[ModelSpec, ...] = ()
+    if follow and alias.fallbacks:
+        fallbacks = tuple(_from_alias(config.models[name], config, follow=False) for name in alias.fallbacks)
+    return {"deployments": deployments, "fallbacks": fallbacks}
+
+
+def _from_alias(alias: ModelAlias, config: Config, follow: bool = True) -> ModelSpec:
     if alias.model not in BUILTIN_MODELS and not _has_prefix(alias.model):
         raise InputError(
             f"model {alias.name!r} has model {alias.model!r}, which is not a litellm id",
@@ -87,6 +108,7 @@ def _from_alias(alias: ModelAlias, config: Config) -> ModelSpec:
         default=alias.default,
         function=alias.function,
         latency_ms=alias.latency_ms,
+        **_fleet(alias, config, follow),
     )
     if spec.transport == "native" and not spec.offline:
         from llmctl.models._routing import resolve_route
@@ -144,6 +166,9 @@ def check_credentials(spec: ModelSpec) -> None:
     """
     if spec.offline:
         return
+    if spec.deployments or spec.fallbacks:
+        _check_fleet_credentials(spec)
+        return
     from llmctl.models._scrub import header_key
 
     for name in key_env_names(spec):  # a key that cannot go in a header is refused before the run
@@ -160,3 +185,19 @@ def check_credentials(spec: ModelSpec) -> None:
         f"No API key for {provider} — set {names[0]}{also}",
         hint=f"needed by model {spec.name!r}; use the offline 'echo' or 'scripted' model to run without keys",
     )
+
+
+def _check_fleet_credentials(spec: ModelSpec) -> None:
+    """A fleet: each deployment as an alias of its own (its `api_base`, its or the alias's
+    `api_key_env`), then each fallback alias."""
+    for d in spec.deployments or (Deployment(),):
+        check_credentials(
+            ModelSpec(
+                name=spec.name,
+                litellm_id=d.model or spec.litellm_id,
+                api_base=d.api_base or spec.api_base,
+                api_key_env=d.api_key_env or spec.api_key_env,
+            )
+        )
+    for fallback in spec.fallbacks:
+        check_credentials(fallback)

@@ -53,13 +53,16 @@ class Usage:
     `cached_tokens` (`usage.prompt_tokens_details.cached_tokens`: prompt tokens read from the
     provider's prompt cache, part of `prompt_tokens`) and `reasoning_tokens`
     (`usage.completion_tokens_details.reasoning_tokens`, part of `completion_tokens`) are None
-    when the provider sent no such detail.
+    when the provider sent no such detail; so is `cache_write_tokens`, the prompt tokens written
+    to the provider's prompt cache (Anthropic's `usage.cache_creation_input_tokens`, as litellm
+    and its proxy report it, or `prompt_tokens_details.cache_creation_tokens`), part of `prompt_tokens`.
     """
 
     prompt_tokens: int | None
     completion_tokens: int | None
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
+    cache_write_tokens: int | None = None
 
 
 @dataclass
@@ -73,6 +76,7 @@ class Completion:
     warnings: list[str] = field(default_factory=list)
     tool_calls: list[dict[str, Any]] | None = None  # {id, name, arguments, raw_arguments}; None: no calls
     finish_reason: str | None = None
+    price: Any = None  # the Price of the model that served it, when not its route's (a Router fallback)
 
 
 def clean_text(text: str) -> str:
@@ -311,7 +315,19 @@ def parse_usage(usage: Any, warnings: list[str] | None = None) -> Usage | None:
         _token_count(usage, "completion_tokens", warnings),
         _detail_count(usage, "prompt_tokens_details", "cached_tokens", warnings),
         _detail_count(usage, "completion_tokens_details", "reasoning_tokens", warnings),
+        _cache_write_count(usage, warnings),
     )
+
+
+def _cache_write_count(usage: dict[str, Any], warnings: list[str] | None) -> int | None:
+    """Prompt tokens written to the provider's prompt cache, wherever the provider put them."""
+    if usage.get("cache_creation_input_tokens") is not None:
+        return _token_count(usage, "cache_creation_input_tokens", warnings)
+    for name in ("cache_creation_tokens", "cache_write_tokens"):
+        value = _detail_count(usage, "prompt_tokens_details", name, warnings)
+        if value is not None:
+            return value
+    return None
 
 
 def _detail_count(usage: dict[str, Any], member: str, name: str, warnings: list[str] | None) -> int | None:

@@ -7,7 +7,8 @@
   reports as OpenAI-compatible with a known api_base (groq, deepseek, together_ai...).
   The first group never imports litellm.
 - `litellm`: everything else (anthropic, gemini, ollama, bedrock...), through
-  `litellm.acompletion`.
+  `litellm.acompletion`; and every alias with `deployments:` or `fallbacks:`, through
+  a `litellm.Router` built once per client (see `llmctl.models._litellm.build_router`).
 
 `LLMCTL_TRANSPORT=litellm|native|auto` (default auto) or `ModelClient(transport=...)`
 picks: `litellm` sends every online model through litellm; `native` and `auto` use
@@ -88,6 +89,9 @@ class Route:
     timeout: Any = None  # aiohttp.ClientTimeout, set by the native transport
     timeout_s: float = 60.0
     target: Any = None  # route.url as a yarl.URL, set by the native transport
+    router: Any = None  # a litellm.Router, for an alias with deployments or fallbacks
+    group_prices: dict[str, Price] = field(default_factory=dict)  # Router model group -> its price
+    max_attempts: int = 1  # deployments and fallbacks one Router call may try (each up to the timeout)
 
 
 def transport_from_env(value: str | None = None) -> str:
@@ -168,10 +172,17 @@ def _litellm_route(spec: ModelSpec, provider: str) -> Route:
     return Route(kind="litellm", provider=provider, api_key=api_key, key_env=key_env, price=price_for(spec))
 
 
+def is_fleet(spec: ModelSpec) -> bool:
+    """Whether `spec` goes through litellm's Router (it has deployments or fallbacks)."""
+    return bool(spec.deployments or spec.fallbacks)
+
+
 def needs_litellm(spec: ModelSpec, transport: str = "auto") -> bool:
     """Whether resolving or calling `spec` imports litellm."""
     if spec.offline:
         return False
+    if is_fleet(spec):
+        return True
     provider, _, model = spec.litellm_id.partition("/")
     if spec.transport in ("native", "litellm"):
         transport = spec.transport
@@ -192,6 +203,10 @@ def resolve_route(spec: ModelSpec, transport: str = "auto") -> Route:
     if spec.offline:
         return Route(kind="offline", provider=spec.litellm_id)
     strict = spec.transport == "native"
+    if is_fleet(spec):
+        if strict:  # llmctl.config refuses this where it reads llmctl.yaml; a hand-made spec lands here
+            raise InputError(f"model {spec.name!r}: transport: native cannot serve deployments or fallbacks")
+        return _fleet_route(spec)
     if spec.transport in ("native", "litellm"):
         transport = spec.transport
     route = _pick_route(spec, transport)
@@ -202,6 +217,33 @@ def resolve_route(spec: ModelSpec, transport: str = "auto") -> Route:
             hint="use transport: litellm or auto",
         )
     return route
+
+
+def deployment_key(spec: ModelSpec, env_name: str | None) -> tuple[str | None, tuple[str, ...]]:
+    """The key of one deployment (its own `api_key_env`, else the alias's or the provider's)."""
+    if env_name:
+        value = os.environ.get(env_name)
+        if value:
+            register_secret(value)
+            return header_key(value, env_name) or None, (env_name,)
+        return None, (env_name,)
+    provider = spec.litellm_id.partition("/")[0]
+    return _key(spec, _NATIVE[provider][2] if provider in _NATIVE else ())
+
+
+def _fleet_route(spec: ModelSpec) -> Route:
+    from llmctl.models._litellm import build_router
+
+    router, prices, key_env, attempts = build_router(spec)
+    return Route(
+        kind="litellm",
+        provider=spec.litellm_id.partition("/")[0],
+        key_env=key_env,
+        price=prices[spec.name],
+        router=router,
+        group_prices=prices,
+        max_attempts=attempts,
+    )
 
 
 def _pick_route(spec: ModelSpec, transport: str) -> Route:
@@ -252,4 +294,6 @@ def route_key(spec: ModelSpec) -> tuple[Any, ...]:
         spec.transport,
         tuple(sorted(spec.headers.items())),
         tuple(sorted(spec.params)),
+        spec.deployments,
+        tuple(route_key(f) for f in spec.fallbacks),
     )

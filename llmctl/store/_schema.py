@@ -213,6 +213,13 @@ def _m006_token_details(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"ALTER TABLE {table} ADD COLUMN reasoning_tokens BIGINT")
 
 
+def _m007_cache_write_tokens(con: duckdb.DuckDBPyConnection) -> None:
+    """Prompt tokens written to the provider's prompt cache (Anthropic's cache_creation_input_tokens,
+    part of `prompt_tokens`, priced at the cache-write rate), for results, cache entries and judge calls."""
+    for table in ("results", "cache", "judge_calls"):
+        con.execute(f"ALTER TABLE {table} ADD COLUMN cache_write_tokens BIGINT")
+
+
 # _m003 is another branch's migration; _m004 and _m005 are numbered as assigned and take their
 # places in the list (by position) until all are merged.
 MIGRATIONS: list[Migration] = [
@@ -221,6 +228,7 @@ MIGRATIONS: list[Migration] = [
     _m004_labels,
     _m005_tool_calls,
     _m006_token_details,
+    _m007_cache_write_tokens,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -338,6 +346,7 @@ RESULT_COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("completion_tokens", pa.int64(), 0),
     ("cached_tokens", pa.int64(), None),
     ("reasoning_tokens", pa.int64(), None),
+    ("cache_write_tokens", pa.int64(), None),
     ("cost_usd", pa.float64(), 0.0),
     ("latency_ms", pa.float64(), 0.0),
     ("ttft_ms", pa.float64(), None),
@@ -371,6 +380,7 @@ CACHE_COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("completion_tokens", pa.int64(), 0),
     ("cached_tokens", pa.int64(), None),
     ("reasoning_tokens", pa.int64(), None),
+    ("cache_write_tokens", pa.int64(), None),
     ("cost_usd", pa.float64(), 0.0),
     ("latency_ms", pa.float64(), 0.0),
     ("ttft_ms", pa.float64(), None),
@@ -391,6 +401,7 @@ JUDGE_CALL_COLUMNS: list[tuple[str, pa.DataType, Any]] = [
     ("completion_tokens", pa.int64(), None),
     ("cached_tokens", pa.int64(), None),
     ("reasoning_tokens", pa.int64(), None),
+    ("cache_write_tokens", pa.int64(), None),
     ("cost_usd", pa.float64(), 0.0),
     ("latency_ms", pa.float64(), 0.0),
     ("cached", pa.bool_(), False),

@@ -332,7 +332,7 @@ class Store:
         results = con.execute(
             "SELECT r.result_key, prompt, r.model, case_id, repeat_index, passed, r.error, r.cost_usd, "
             "r.latency_ms, r.cached, output, version_hash, tool_calls, r.prompt_tokens, r.completion_tokens, "
-            "r.cached_tokens, r.reasoning_tokens, j.n, j.p, j.c, j.spent, j.saved FROM results r "
+            "r.cached_tokens, r.reasoning_tokens, r.cache_write_tokens, j.n, j.p, j.c, j.spent, j.saved FROM results r "
             "LEFT JOIN (SELECT result_key, count(*) FILTER (fresh) AS n, sum(prompt_tokens) FILTER (fresh) AS p, "
             "sum(completion_tokens) FILTER (fresh) AS c, sum(cost_usd) FILTER (fresh) AS spent, "
             "sum(cost_usd) FILTER (NOT fresh) AS saved "
@@ -393,6 +393,7 @@ class Store:
             c_tokens,
             cached_tokens,
             reasoning_tokens,
+            cache_write_tokens,
             j_n,
             j_p,
             j_c,
@@ -425,6 +426,7 @@ class Store:
                     completion_tokens=c_tokens,
                     cached_tokens=cached_tokens,
                     reasoning_tokens=reasoning_tokens,
+                    cache_write_tokens=cache_write_tokens,
                     judge_calls=int(j_n or 0),
                     judge_prompt_tokens=int(j_p or 0),
                     judge_completion_tokens=int(j_c or 0),

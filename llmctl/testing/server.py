@@ -23,6 +23,9 @@ Answers are deterministic functions of the request:
   and ``reasoning_tokens`` as ``usage.completion_tokens_details.reasoning_tokens`` (added to
   ``completion_tokens``, as OpenAI counts them), each when non-zero; a ``[[cached_tokens=N]]``
   or ``[[reasoning_tokens=N]]`` directive in the last user message sets them per request;
+  ``cache_write_tokens`` (at most the prompt's uncached rest, or ``[[cache_write_tokens=N]]``) is
+  sent as ``usage.cache_creation_input_tokens``, as Anthropic and litellm's proxy report prompt
+  tokens written to the prompt cache;
 - ``max_tokens`` truncates the answer to that many words (``finish_reason: length``).
 
 Latency is ``latency_ms`` (fixed), overridable per request with the
@@ -103,6 +106,7 @@ class ServerConfig:
     require_key: str | None = None
     cached_tokens: int = 0  # prompt tokens reported as read from the prompt cache
     reasoning_tokens: int = 0  # reasoning tokens reported (and counted in completion_tokens)
+    cache_write_tokens: int = 0  # prompt tokens reported as written to the prompt cache
     bodies: dict[str, Any] = field(default_factory=dict)
     # Answers from the whole conversation, before `responses` (None: fall through to them):
     # lets a test model obey or ignore its system prompt.
@@ -293,6 +297,7 @@ def _make_app(state: _State) -> web.Application:
         completion_tokens = len(words) + sum(len(c["function"]["arguments"].split()) for c in calls)
         cached_tokens = min(int(directives.get("cached_tokens", cfg.cached_tokens)), prompt_tokens)
         reasoning_tokens = int(directives.get("reasoning_tokens", cfg.reasoning_tokens))
+        written = min(int(directives.get("cache_write_tokens", cfg.cache_write_tokens)), prompt_tokens - cached_tokens)
         completion_tokens += reasoning_tokens
         usage: dict[str, Any] = {
             "prompt_tokens": prompt_tokens,
@@ -303,6 +308,8 @@ def _make_app(state: _State) -> web.Application:
             usage["prompt_tokens_details"] = {"cached_tokens": cached_tokens}
         if reasoning_tokens > 0:
             usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
+        if written > 0:
+            usage["cache_creation_input_tokens"] = written
         state.seq += 1
         model = body.get("model", "fake-model")
         ident = f"chatcmpl-fake-{state.seq}"

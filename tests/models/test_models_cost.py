@@ -109,3 +109,66 @@ def test_a_response_with_cached_tokens_is_priced_lower(
     )
     undiscounted = cost_usd(price, cached.prompt_tokens or 0, cached.completion_tokens or 0)
     assert 0 < cached.cost_usd < undiscounted
+
+
+WRITER = "claude-haiku-4-5"  # has a cache-write (cache_creation_input_token_cost) rate
+
+
+def test_cache_written_prompt_tokens_cost_the_cache_write_rate() -> None:
+    price = Price(input=1e-6, output=4e-6, cache_read=1e-7, cache_write=1.25e-6)
+    assert cost_usd(price, 1000, 0, cache_write_tokens=600) == pytest.approx(400 * 1e-6 + 600 * 1.25e-6)
+    assert cost_usd(price, 1000, 0, cached_tokens=300, cache_write_tokens=600) == pytest.approx(
+        100 * 1e-6 + 300 * 1e-7 + 600 * 1.25e-6
+    )
+    # capped at what the cache read left of the prompt; no cache-write rate: the input rate
+    assert cost_usd(price, 10, 0, cached_tokens=4, cache_write_tokens=99) == pytest.approx(4 * 1e-7 + 6 * 1.25e-6)
+    assert cost_usd(Price(1e-6, 4e-6), 1000, 0, cache_write_tokens=600) == pytest.approx(1000 * 1e-6)
+
+
+def test_the_cache_write_price_agrees_with_litellm_cost_per_token() -> None:
+    from llmctl.models._litellm import import_litellm
+
+    litellm = import_litellm()
+    entry = _bundled_cost_map()[WRITER]
+    price = price_for(ModelSpec(name="h", litellm_id=f"anthropic/{WRITER}"))
+    assert price.cache_write == entry["cache_creation_input_token_cost"] > price.input
+    prompt, completion = litellm.cost_per_token(
+        model=WRITER, prompt_tokens=1000, completion_tokens=100, cache_creation_input_tokens=600
+    )
+    assert cost_usd(price, 1000, 100, cache_write_tokens=600) == pytest.approx(prompt + completion)
+
+
+def test_cache_write_usage_is_read_where_providers_put_it() -> None:
+    usage = {"prompt_tokens": 10, "completion_tokens": 7, "cache_creation_input_tokens": 6}
+    assert parse_completion({"choices": [{"message": {"content": "x"}}], "usage": usage}).usage == Usage(
+        10, 7, cache_write_tokens=6
+    )
+    usage = {"prompt_tokens": 10, "completion_tokens": 7, "prompt_tokens_details": {"cache_creation_tokens": 5}}
+    assert parse_completion({"choices": [{"message": {"content": "x"}}], "usage": usage}).usage == Usage(
+        10, 7, cache_write_tokens=5
+    )
+
+
+@pytest.mark.parametrize(("transport", "stream"), [("native", False), ("native", True), ("litellm", False)])
+def test_a_response_with_cache_writes_is_priced_at_the_write_rate(
+    openai_server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, transport: str, stream: bool
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    openai_server.configure(default="the answer is four words")
+    spec = ModelSpec(
+        name="w", litellm_id=f"openai/{WRITER}", api_base=openai_server.base_url, timeout=5.0, retries=0, stream=stream
+    )
+
+    async def main() -> CallResult:
+        async with ModelClient(transport=transport) as client:
+            assert client.route(spec).kind == transport
+            text = "one two three four five six seven eight nine ten [[cache_write_tokens=8]]"
+            result: CallResult = await client.complete(spec, [{"role": "user", "content": text}])
+            return result
+
+    result = asyncio.run(main())
+    assert result.error is None and result.cache_write_tokens == 8 and result.prompt_tokens == 11
+    price = price_for(ModelSpec(name="w", litellm_id=f"openai/{WRITER}"))
+    assert price.cache_write is not None
+    assert result.cost_usd == pytest.approx(cost_usd(price, 11, result.completion_tokens or 0, cache_write_tokens=8))
+    assert result.cost_usd > cost_usd(price, 11, result.completion_tokens or 0)

@@ -18,18 +18,18 @@ EXPECTED = {
     "results": {
         "run_id", "result_key", "prompt", "version_hash", "case_id", "model", "repeat_index", "input",
         "expected", "output", "error", "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms",
-        "ttft_ms", "cached", "retries", "passed", "score", "created_at", "tool_calls", "finish_reason", "turns", "cached_tokens", "reasoning_tokens",
+        "ttft_ms", "cached", "retries", "passed", "score", "created_at", "tool_calls", "finish_reason", "turns", "cached_tokens", "reasoning_tokens", "cache_write_tokens",
     },
     "scores": {"run_id", "result_key", "idx", "evaluator", "config", "score", "passed", "reason", "error"},
     "prompt_versions": {"version_hash", "prompt", "path", "content", "first_seen", "git_commit"},
     "cache": {
         "key", "model", "output", "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms", "ttft_ms",
-        "created_at", "tool_calls", "finish_reason", "turns", "cached_tokens", "reasoning_tokens",
+        "created_at", "tool_calls", "finish_reason", "turns", "cached_tokens", "reasoning_tokens", "cache_write_tokens",
     },
     "llmctl_store": {"key", "value"},
     "judge_calls": {
         "run_id", "result_key", "evaluator", "idx", "call_index", "model", "prompt_tokens", "completion_tokens",
-        "cost_usd", "latency_ms", "cached", "error", "created_at", "cached_tokens", "reasoning_tokens",
+        "cost_usd", "latency_ms", "cached", "error", "created_at", "cached_tokens", "reasoning_tokens", "cache_write_tokens",
     },
     "labels": {
         "evalset", "case_id", "model", "output_sha256", "label", "score", "note", "labelled_by", "labelled_at",
