@@ -186,14 +186,19 @@ def describe(name: str, cal: dict[str, Any] | None) -> str:
     """One line on a judge's calibration, for the terminal."""
     if cal is None:
         return f"judge {name}: not calibrated"
-    kappa = "undefined" if cal["kappa"] is None else f"{cal['kappa']:.3f}"
-    ci = f" [{cal['kappa_low']:.3f}, {cal['kappa_high']:.3f}]" if cal.get("kappa_low") is not None else ""
+    from llmctl import fmt
+
+    kappa = "undefined" if cal["kappa"] is None else fmt.score(cal["kappa"])
+    ci = (
+        f" {fmt.interval((cal['kappa_low'], cal['kappa_high']), fmt.score)}" if cal.get("kappa_low") is not None else ""
+    )
     return f"judge {name}: kappa {kappa}{ci} on {cal['n']} label(s)"
 
 
 def judge_gate(store: Store, run_id: str, gate: GateConfig) -> list[MetricVerdict]:
     """`gate.judges`: one verdict per judge-type evaluator of the run; a failed one when the judge
     is uncalibrated, has fewer than `min_labels` labels, or a kappa below `min_kappa`."""
+    from llmctl import fmt
     from llmctl.gate import MetricVerdict
 
     min_kappa, min_labels = gate.judge_min_kappa, gate.judge_min_labels
@@ -213,7 +218,7 @@ def judge_gate(store: Store, run_id: str, gate: GateConfig) -> list[MetricVerdic
         elif min_labels is not None and cal["n"] < min_labels:
             why = f"judge {name} is calibrated on {cal['n']} label(s), fewer than min_labels {min_labels}"
         elif min_kappa is not None and (kappa is None or kappa < min_kappa):
-            shown = "undefined" if kappa is None else f"{kappa:.3f}"
+            shown = "undefined" if kappa is None else fmt.score(kappa)
             why = f"judge {name} agrees with people at kappa {shown}, below min_kappa {min_kappa:g}"
         out.append(
             MetricVerdict(

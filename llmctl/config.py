@@ -164,10 +164,19 @@ def load_config(start: Path | None = None) -> Config:
     return cfg
 
 
+# keys that earlier versions accepted and never read: refused, with what to do instead
+_NOT_KEYS = {
+    "cache": "the response cache needs no settings: it lives in the store and is on by default "
+    "(`llmctl eval --no-cache` skips reading it)",
+}
+
+
 def _check_keys(data: LineDict, allowed: frozenset[str], file: Path, what: str) -> None:
     for key in data:
         if key not in allowed:
             message, hint = unknown_key(key, allowed, f"in {what}")
+            if allowed is _TOP_KEYS:
+                hint = hint or _NOT_KEYS.get(str(key))
             raise InputError(message, file=file, line=data.line_of(key), hint=hint)
 
 

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from operator import attrgetter
 from typing import Any
 
-from llmctl import stats
+from llmctl import fmt, stats
 from llmctl.config import GateConfig
 from llmctl.types import CaseOutcome
 
@@ -320,11 +320,11 @@ def _group(outcomes: list[CaseOutcome] | None) -> dict[tuple[str, str], list[Cas
 
 
 def _pct(x: float) -> str:
-    return f"{x * 100:.1f}%"
+    return fmt.pct(x)
 
 
 def _pts(x: float) -> str:
-    return f"{x * 100:.1f} pts"
+    return fmt.pts(x, signed=False)
 
 
 # --- the comparison --------------------------------------------------------------------------------
@@ -577,7 +577,7 @@ def _decide(checks: list[_Check], alpha: float) -> None:
     total = sum(c.weight for c in family)
     for c, rej in zip(family, rejected, strict=True):
         share = alpha * c.weight / total
-        level = f"Holm over {len(family)} check(s), first-step level {share:.3g}" if len(family) > 1 else ""
+        level = f"Holm over {len(family)} check(s), first-step level {fmt.number(share)}" if len(family) > 1 else ""
         if rej and c.exceeds:
             verdict = "significant and beyond the threshold"
         elif rej:
@@ -650,7 +650,7 @@ def _detectable(
     mde = stats.min_detectable_drop(n, disc, level)
     check.metric.mde = mde
     size = f"{n} paired case(s)" + (f" x {repeats} samples" if repeats > 1 else "")
-    how = f"(mid-p McNemar at level {level:.3g}; the runs disagreed on {check.discordant} case(s))"
+    how = f"(mid-p McNemar at level {fmt.number(level)}; the runs disagreed on {check.discordant} case(s))"
     if mde is None:
         text = f"with {size} this gate cannot detect even a drop to a 0% pass rate with 80% power {how}"
     else:
@@ -660,7 +660,7 @@ def _detectable(
         advice = []
         needed = stats.cases_needed(gate.max_drop, disc, level) if gate.max_drop < base_rate else None
         if needed:
-            advice.append(f"about {needed:,} paired cases would see {_pts(gate.max_drop)}")
+            advice.append(f"about {fmt.count(needed)} paired cases would see {_pts(gate.max_drop)}")
         if repeats < 3:
             mde3 = stats.min_detectable_drop(n, stats.discordance(spread, 3), level)
             if mde3 is not None and (mde is None or mde3 < 0.9 * mde):
@@ -724,8 +724,7 @@ def _ratio_row(group: str, metric: str, r: stats.RatioResult) -> MetricVerdict:
 
 
 def _relative(r: stats.RatioResult) -> str:
-    lo, hi = r.interval
-    return f"{r.change * 100:+.0f}% [{lo * 100:+.0f}%, {hi * 100:+.0f}%]"
+    return f"{fmt.change(r.change)} {fmt.interval(r.interval, fmt.change)}"
 
 
 def _cost_check(group: str, base_cost: Any, cand_cost: Any, gate: GateConfig, resamples: int, seed: int) -> _Check:
@@ -741,7 +740,8 @@ def _cost_check(group: str, base_cost: Any, cand_cost: Any, gate: GateConfig, re
     if b == 0 and c == 0:
         return _Check(row, None, detail="no cost recorded in either run")
     change = _relative(r) if b > 0 else "from zero"
-    detail = f"mean cost per case (USD), {change} ({c - b:+.6g} USD per case), paired bootstrap over {r.n} case(s)"
+    diff = fmt.usd_per_case(c - b, signed=True)
+    detail = f"mean cost per case (USD), {change} ({diff} per case), paired bootstrap over {r.n} case(s)"
     if limit is None:
         return _Check(row, r.p_increase, detail=detail)
     row.threshold = f"≤ +{limit * 100:g}%" + (f" or < +${gate.cost_min_usd:g}" if gate.cost_min_usd else "")
@@ -835,7 +835,7 @@ def _latency_checks(
         )
         b, c = r.baseline, r.candidate
         row = _ratio_row(group, f"latency_{q}", r)
-        detail = f"{_relative(r)}, {c - b:+.0f} ms ({fresh_note})" if b > 0 else fresh_note
+        detail = f"{_relative(r)}, {fmt.ms(c - b, signed=True)} ({fresh_note})" if b > 0 else fresh_note
         if q == "p50" or limit is None:
             out.append(_Check(row, None, detail=detail))
             continue

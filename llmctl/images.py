@@ -51,11 +51,9 @@ def is_image_part(part: Any) -> bool:
 
 
 def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.1f} KB"
-    return f"{n / (1024 * 1024):.1f} MB"
+    from llmctl import fmt
+
+    return fmt.size(n)
 
 
 def describe(url: str) -> str:

@@ -18,10 +18,10 @@ import os
 import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmctl import fmt
 from llmctl.errors import InputError
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class Label:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return fmt.now()
 
 
 def default_reviewer() -> str:

@@ -411,14 +411,14 @@ def lint_gate_power(ev: Evalset, cfg: Config) -> list[LlmctlError]:
     expected, needed = n * gate.max_drop, math.log2(1.0 / level) - 1.0
     if expected - needed >= 4.0 * math.sqrt(expected) + 2.0:
         return []
-    from llmctl import stats
+    from llmctl import fmt, stats
 
     best = stats.discordance(stats.CaseSpread(1.0, 0.0), ev.repeat)
     mde = stats.min_detectable_drop(n, best, level)
     if mde is not None and gate.max_drop >= mde:
         return []
     more = stats.cases_needed(gate.max_drop, best, level)
-    seen = f"at best a drop of {mde * 100:.1f} pts" if mde is not None else "no drop at all"
+    seen = f"at best a drop of {fmt.pts(mde, signed=False)}" if mde is not None else "no drop at all"
     return [
         InputError(
             f"warning: gate.quality.max_drop is {gate.max_drop * 100:g} pts, but {n} case(s) detect {seen} "

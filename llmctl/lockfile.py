@@ -33,12 +33,13 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from llmctl import fmt
 from llmctl.errors import InputError
 from llmctl.yamlio import LineDict, LineList, decode_text, load_yaml_text
 
@@ -89,7 +90,7 @@ def check_label_name(label: str) -> None:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return fmt.now()
 
 
 @dataclass
@@ -322,7 +323,7 @@ def _text(data: LineDict, key: str, display: str, what: str, *, required: bool =
             raise InputError(f"{what} needs '{key}'", file=display, line=data.line)
         return None
     if isinstance(value, (datetime, date)):
-        return value.isoformat()
+        return fmt.time(value)  # YAML read an unquoted date or time
     if not isinstance(value, str):
         raise InputError(f"'{key}' of {what} must be a string", file=display, line=data.line_of(key))
     return value

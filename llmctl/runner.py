@@ -1422,71 +1422,11 @@ def exit_code_for(outcome: EvalOutcome) -> int:
     return EXIT_OK
 
 
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo = int(k)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
 def summarize(outcomes: list[CaseOutcome], verdict: Any) -> dict[str, Any]:
-    """Per prompt x model: pass rate with a 95% Wilson interval, mean scores, cost, latency, errors;
-    and what the run spent and saved (`spend`, see llmctl.spend), per group and in total.
+    """The run summary to store (`runs.summary`): see llmctl.summary, its one home."""
+    from llmctl.summary import summarize as run_summary
 
-    `cost_usd_total` / `cost_usd_mean` are the results' cost at today's prices, cached ones
-    included (what the gate compares); `spent_usd` is the model calls made in this run,
-    `judge_usd` the evaluators' calls, `saved_usd` the cached results and judge calls."""
-    from llmctl.spend import spend_of
-    from llmctl.stats import wilson_interval
-
-    groups: dict[tuple[str, str], list[CaseOutcome]] = {}
-    for o in outcomes:
-        groups.setdefault((o.prompt, o.model), []).append(o)
-    rows = []
-    for (prompt, model), items in sorted(groups.items()):
-        ok = [o for o in items if not o.error]
-        passed = sum(1 for o in ok if o.passed)
-        lo, hi = wilson_interval(passed, len(ok)) if ok else (0.0, 0.0)
-        scores: dict[str, list[float]] = {}
-        for o in ok:
-            for name, value in o.scores.items():
-                if value is not None:
-                    scores.setdefault(name, []).append(value)
-        latencies = [o.latency_ms for o in ok]
-        spend = spend_of(items)
-        rows.append(
-            {
-                "prompt": prompt,
-                "model": model,
-                "version_hash": items[0].version_hash,
-                "n": len(items),
-                "passed": passed,
-                "pass_rate": passed / len(ok) if ok else 0.0,
-                "pass_rate_ci": [lo, hi],
-                "scores": {k: sum(v) / len(v) for k, v in sorted(scores.items())},
-                "cost_usd_total": sum(o.cost_usd for o in ok),
-                "cost_usd_mean": (sum(o.cost_usd for o in ok) / len(ok)) if ok else 0.0,
-                "latency_p50": _percentile(latencies, 0.5),
-                "latency_p95": _percentile(latencies, 0.95),
-                "cached": sum(1 for o in items if o.cached),
-                "errors": len(items) - len(ok),
-                "spent_usd": spend.model_usd,
-                "judge_usd": spend.judge_usd,
-                "saved_usd": spend.saved_usd,
-            }
-        )
-    summary: dict[str, Any] = {
-        "groups": rows,
-        "errors": sum(r["errors"] for r in rows),
-        "spend": spend_of(outcomes).to_dict(),
-    }
-    if verdict is not None:
-        summary["gate_passed"] = bool(verdict.passed)
-        summary["verdict"] = verdict.to_dict()
-    return summary
+    return run_summary(outcomes, verdict).to_dict()
 
 
 def run_eval(cfg: Config, options: EvalOptions, listener: Listener | None = None) -> EvalOutcome:

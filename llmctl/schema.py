@@ -379,7 +379,6 @@ CONFIG_SCHEMA: dict[str, Any] = {
         },
         "prompts_dir": {"type": "string"},
         "evalsets_dir": {"type": "string"},
-        "cache": {"description": "reserved: accepted and not read by this version"},
     },
 }
 

@@ -1,6 +1,6 @@
 """What a run spent and saved: model calls, judge calls, cached results, tokens.
 
-One home for the run's money, used by the run summary (`runner.summarize`), the
+One home for the run's money, used by the run summary (`llmctl.summary`), the
 terminal, `runs show` and every report:
 
 - spent: the calls made in this run, model (the outputs graded) and judge (the calls
@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from llmctl import fmt
 from llmctl.types import CaseOutcome
 
 
@@ -64,6 +65,10 @@ class Spend:
         self.judge_prompt_tokens += o.judge_prompt_tokens
         self.judge_completion_tokens += o.judge_completion_tokens
 
+    def plus(self, other: Spend) -> Spend:
+        """The spend of two runs together."""
+        return Spend(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "spent_usd": self.spent_usd, "saved_usd": self.saved_usd}
 
@@ -81,30 +86,28 @@ def spend_of(outcomes: Iterable[CaseOutcome]) -> Spend:
     return spend
 
 
-def usd(value: float) -> str:
-    return f"${value:.6f}" if 0 < abs(value) < 0.01 else f"${value:.4f}" if value else "$0"
-
-
 def spend_line(s: Spend) -> str:
-    """`spent: model $1.2000 + judge $0.4000 = $1.6000 · saved $0.3000 (12 cached results, at today's prices)`."""
+    """`spent: model $1.20 + judge $0.40 = $1.60 · saved $0.30 (12 cached result(s), at today's prices; not spent)`."""
+    usd = fmt.usd
     line = f"spent: model {usd(s.model_usd)} + judge {usd(s.judge_usd)} = {usd(s.spent_usd)}"
     if s.cached or s.judge_saved_usd:
-        line += f" · saved {usd(s.saved_usd)} ({s.cached} cached result(s), at today's prices; not spent)"
+        line += f" · saved {usd(s.saved_usd)} ({fmt.count(s.cached)} cached result(s), at today's prices; not spent)"
     return line
 
 
 def tokens_line(s: Spend) -> str:
     """`tokens: 1,200 prompt (300 cached) + 450 completion (100 reasoning) · judge: 40 call(s), 900 + 80`."""
-    prompt = f"{s.prompt_tokens:,} prompt"
-    shares = [f"{s.cached_tokens:,} cached"] if s.cached_tokens else []
-    shares += [f"{s.cache_write_tokens:,} written to the prompt cache"] if s.cache_write_tokens else []
+    n = fmt.count
+    prompt = f"{n(s.prompt_tokens)} prompt"
+    shares = [f"{n(s.cached_tokens)} cached"] if s.cached_tokens else []
+    shares += [f"{n(s.cache_write_tokens)} written to the prompt cache"] if s.cache_write_tokens else []
     if shares:
         prompt += f" ({', '.join(shares)})"
-    completion = f"{s.completion_tokens:,} completion"
+    completion = f"{n(s.completion_tokens)} completion"
     if s.reasoning_tokens:
-        completion += f" ({s.reasoning_tokens:,} reasoning)"
+        completion += f" ({n(s.reasoning_tokens)} reasoning)"
     line = f"tokens: {prompt} + {completion}"
     if s.judge_calls:
-        line += f" · judge: {s.judge_calls:,} call(s), {s.judge_prompt_tokens:,} prompt + "
-        line += f"{s.judge_completion_tokens:,} completion"
+        line += f" · judge: {n(s.judge_calls)} call(s), {n(s.judge_prompt_tokens)} prompt + "
+        line += f"{n(s.judge_completion_tokens)} completion"
     return line

@@ -578,6 +578,8 @@ def dirty_paths(repo: Any, cfg: Config) -> list[str]:
 
 
 def _tag_message(name: str, version: str, prompt: Prompt, check: GateCheck, forced: bool, message: str | None) -> str:
+    from llmctl import fmt
+
     lines = [f"llmctl: {name} {version}", "", f"content: {prompt.hash}"]
     if message:
         lines += ["", message]
@@ -585,11 +587,11 @@ def _tag_message(name: str, version: str, prompt: Prompt, check: GateCheck, forc
         verdict = {True: "passed", False: "FAILED", None: "no verdict"}[record.gate_passed]
         parts = [f"eval {record.evalset}: run {record.run}, gate {verdict}"]
         if metrics.get("pass_rate") is not None:
-            parts.append(f"pass rate {metrics['pass_rate']:.1%}")
+            parts.append(f"pass rate {fmt.pct(metrics['pass_rate'])}")
         if metrics.get("cost_usd_mean") is not None:
-            parts.append(f"cost/case ${metrics['cost_usd_mean']:.6f}")
+            parts.append(f"cost/case {fmt.usd_per_case(metrics['cost_usd_mean'])}")
         if metrics.get("latency_p95") is not None:
-            parts.append(f"p95 {metrics['latency_p95']:.0f} ms")
+            parts.append(f"p95 {fmt.ms(metrics['latency_p95'])}")
         lines.append(", ".join(parts))
     for comp in check.comparisons:
         lines.append(f"vs {comp['baseline_run']} on {comp['evalset']}: {comp['verdict'].summary_line()}")

@@ -104,3 +104,18 @@ def test_config_errors(tmp_path: Path, text: str, message: str, line: int) -> No
         load_config(tmp_path)
     assert info.value.file is not None and info.value.file.endswith("llmctl.yaml")
     assert info.value.line == line
+
+
+def test_cache_key_is_refused_not_silently_ignored(tmp_path: Path) -> None:
+    """`cache:` was accepted and never read (issue 14): an unknown key now, with what to do instead."""
+    (tmp_path / "llmctl.yaml").write_text("default_models: [echo]\ncache: {enabled: false}\n")
+    with pytest.raises(InputError, match=r"unknown key 'cache' in llmctl\.yaml") as info:
+        load_config(tmp_path)
+    assert info.value.line == 2 and "--no-cache" in (info.value.hint or "")
+    (tmp_path / "llmctl.yaml").write_text("default_models: [echo]\nretires: 3\n")
+    with pytest.raises(InputError, match="unknown key 'retires'") as info:
+        load_config(tmp_path)
+    assert "retries" in (info.value.hint or "")  # did you mean, like any unknown key
+    from llmctl.schema import CONFIG_SCHEMA
+
+    assert "cache" not in CONFIG_SCHEMA["properties"]  # `llmctl schema` no longer offers it

@@ -190,4 +190,6 @@ def coerce_cli_vars(inputs: dict[str, Any], values: dict[str, Any], cli_keys: se
 def echo_json(data: Any) -> None:
     import json
 
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    from llmctl import fmt
+
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=fmt.json_default) + "\n")

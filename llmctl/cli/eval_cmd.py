@@ -29,16 +29,15 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
 
 def _eta(p: Any, now: float) -> str:
     """Time left at the rate so far ("-" until the first result, "0:00" when done)."""
+    from llmctl import fmt
+
     left = max(p.total - p.done, 0)
     if not left:
         return "0:00"
     elapsed = now - p.started
     if p.done <= 0 or elapsed <= 0:
         return "-"
-    seconds = int(left * elapsed / p.done + 0.5)
-    minutes, sec = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes}:{sec:02d}"
+    return fmt.duration(left * elapsed / p.done)
 
 
 class _ProgressView:
@@ -52,11 +51,12 @@ class _ProgressView:
         self._tasks: dict[str, Any] = {}
 
     def __call__(self, p: Any) -> None:
+        from llmctl import fmt
         from llmctl.safetext import terminal_safe
 
         now = time.monotonic()
         phase = terminal_safe(p.phase)
-        rate = p.done / max(now - p.started, 1e-6)
+        rate = fmt.count(p.done / max(now - p.started, 1e-6))
         if self.tty:
             if self._bar is None:
                 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -66,7 +66,7 @@ class _ProgressView:
                     BarColumn(),
                     MofNCompleteColumn(),
                     TextColumn(
-                        "{task.fields[rate]:.0f}/s  failed {task.fields[failed]}  errors {task.fields[errors]}  "
+                        "{task.fields[rate]}/s  failed {task.fields[failed]}  errors {task.fields[errors]}  "
                         "retries {task.fields[retries]}  cached {task.fields[cached]}  ETA {task.fields[eta]}",
                         markup=False,
                     ),
@@ -77,7 +77,7 @@ class _ProgressView:
             task = self._tasks.get(phase)
             if task is None:
                 task = self._tasks[phase] = self._bar.add_task(
-                    phase, total=p.total, rate=0.0, failed=0, errors=0, retries=0, cached=0, eta="-"
+                    phase, total=p.total, rate="0", failed=0, errors=0, retries=0, cached=0, eta="-"
                 )
             self._bar.update(
                 task,
@@ -98,7 +98,7 @@ class _ProgressView:
             self._last = now
             self._printed = (phase, p.done)
             sys.stderr.write(
-                f"[{phase}] {p.done}/{p.total} done, {rate:.0f}/s, {p.failed} failed cases, "
+                f"[{phase}] {p.done}/{p.total} done, {rate}/s, {p.failed} failed cases, "
                 f"{p.errors} errors, {p.retries} retries, {p.cached} cached, ETA {_eta(p, now)}\n"
             )
 
@@ -141,7 +141,7 @@ def eval_(
     resume: str = typer.Option(None, "--resume", help="Complete an interrupted run (RUN id)."),
     shard: str = typer.Option(None, "--shard", help="Run shard I of N (I/N), a stable split of the cases."),
     output: list[Path] = typer.Option(
-        None, "--output", "-o", help="Write results/report (.json .jsonl .csv .md .xml .html); repeatable."
+        None, "--output", "-o", help="Write a report (.md .xml .json .html) or results (.jsonl .csv); repeatable."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Render and validate everything; make no model calls."),
     deadline: float = typer.Option(
@@ -213,9 +213,10 @@ def eval_(
         case_globs=list(case) if case else None,
         rerun_failed=rerun_failed,
     )
+    from llmctl import outputs
+
     for path in output or []:
-        if path.suffix.lower() not in (".json", ".jsonl", ".csv", ".md", ".xml", ".html"):
-            raise InputError(f"--output {path}: unknown format (use .json .jsonl .csv .md .xml .html)")
+        outputs.check(path)
     view = _ProgressView()
     restore = _sigterm_as_sigint()
     try:
@@ -237,12 +238,16 @@ def eval_(
     if dry_run:
         for name, calls in outcome.dry_run_by_evalset.items():
             typer.echo(terminal_safe(f"dry run {name}: {calls} call(s) rendered and validated"))
-        cost = "" if outcome.dry_run_cost is None else f", about ${outcome.dry_run_cost:.4f} of prompt tokens"
+        from llmctl import fmt
+
+        cost = "" if outcome.dry_run_cost is None else f", about {fmt.usd(outcome.dry_run_cost)} of prompt tokens"
         images = ""
         if outcome.dry_run_images:
-            images = f" (of them {outcome.dry_run_image_tokens:,} for {outcome.dry_run_images} image(s))"
+            images = (
+                f" (of them {fmt.count(outcome.dry_run_image_tokens)} for {fmt.count(outcome.dry_run_images)} image(s))"
+            )
         typer.echo(
-            f"dry run: {outcome.dry_run_cases} call(s), about {outcome.dry_run_tokens:,} prompt token(s)"
+            f"dry run: {outcome.dry_run_cases} call(s), about {fmt.count(outcome.dry_run_tokens)} prompt token(s)"
             f"{images}{cost}; an estimate (text at about 4 characters a token, images by litellm's "
             "estimate), no model was called"
         )

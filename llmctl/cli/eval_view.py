@@ -15,53 +15,58 @@ def _safe(text: Any) -> str:
     return terminal_safe(text)
 
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f} ms"
-
-
-def print_summary(summary: dict[str, Any], title: str) -> None:
-    """The per prompt x model table: pass rate with its 95% interval, scores, cost, latency, errors."""
+def print_summary(summary: Any, title: str) -> None:
+    """The per prompt x model table of a run summary (llmctl.summary, or its stored dict): results,
+    pass rate with its 95% interval, mean cost per case, what it spent, latency, cached, errors;
+    then the mean scores and the run's spend."""
     from rich.table import Table
     from rich.text import Text
 
+    from llmctl import fmt
+    from llmctl.spend import spend_line, tokens_line
+    from llmctl.summary import RunSummary
+
+    has_spend = isinstance(summary, RunSummary) or isinstance((summary or {}).get("spend"), dict)
+    if not isinstance(summary, RunSummary):
+        summary = RunSummary.from_dict(summary)
     table = Table(title=Text(_safe(title)), title_justify="left")
-    for col in ("prompt / model", "n", "pass rate (95% CI)", "spent", "p50", "p95", "cached", "errors"):
+    columns = ("prompt / model", "n", "pass rate [95% CI]", "cost/case", "spent", "p50", "p95", "cached", "errors")
+    for col in columns:
         table.add_column(col, justify="left" if col == "prompt / model" else "right")
     score_lines = []
-    for g in summary.get("groups", []):
-        lo, hi = g.get("pass_rate_ci") or (0.0, 0.0)
-        name = f"{g['prompt']} / {g['model']}"
+    for g in summary.groups:
+        name = f"{g.prompt} / {g.model}"
         table.add_row(
             Text(_safe(name)),
-            str(g["n"]),
-            f"{g['pass_rate']:.0%} ({lo:.0%}-{hi:.0%})",
+            fmt.count(g.n),
+            f"{fmt.pct(g.pass_rate)} {fmt.interval(g.pass_rate_ci)}" if g.pass_rate_ci else fmt.pct(g.pass_rate),
+            fmt.usd_per_case(g.cost_usd_mean),
             _spent(g),
-            _ms(g.get("latency_p50")),
-            _ms(g.get("latency_p95")),
-            str(g.get("cached", 0)),
-            str(g.get("errors", 0)),
+            fmt.ms(g.latency_p50),
+            fmt.ms(g.latency_p95),
+            fmt.count(g.cached),
+            fmt.count(g.errors),
         )
-        scores = ", ".join(f"{k} {v:.2f}" for k, v in (g.get("scores") or {}).items())
+        scores = ", ".join(f"{k} {fmt.score(v)}" for k, v in g.scores.items())
         if scores:
             score_lines.append(f"  {name}: mean scores {scores}")
     _common.console().print(table)
     for line in score_lines:
         _common.console().print(Text(_safe(line)))
-    if isinstance(summary.get("spend"), dict):
-        from llmctl.spend import Spend, spend_line, tokens_line
-
-        spend = Spend.from_dict(summary["spend"])
-        _common.console().print(Text(spend_line(spend)))
-        _common.console().print(Text(tokens_line(spend), style="dim"))
+    if has_spend:  # a summary stored before spend was kept has none
+        _common.console().print(Text(spend_line(summary.spend)))
+        _common.console().print(Text(tokens_line(summary.spend), style="dim"))
 
 
-def _spent(group: dict[str, Any]) -> str:
+def _spent(group: Any) -> str:
     """A group's model spend (+ its judges'); a summary from before spend was kept shows its cost."""
-    if "spent_usd" not in group:
-        return f"${group.get('cost_usd_total', 0.0):.4f}"
-    text = f"${group['spent_usd']:.4f}"
-    if group.get("judge_usd"):
-        text += f" + judge ${group['judge_usd']:.4f}"
+    from llmctl import fmt
+
+    if group.spent_usd is None:
+        return fmt.usd(group.cost_usd_total)
+    text = fmt.usd(group.spent_usd)
+    if group.judge_usd:
+        text += f" + judge {fmt.usd(group.judge_usd)}"
     return text
 
 
@@ -160,10 +165,14 @@ def print_outcome(cfg: Config, outcome: Any, *, verbose: bool = False) -> None:
             console.print(f"  complete them with: llmctl eval --resume {info.run_id}")
 
 
-def combined_report(store: Any, infos: list[Any], root: Path | None = None) -> tuple[dict[str, Any], list[Any], Any]:
-    """One report over the runs of one invocation (one per evalset): meta, outcomes, verdict."""
+def combined_report(
+    store: Any, infos: list[Any], root: Path | None = None
+) -> tuple[dict[str, Any], list[Any], Any, Any]:
+    """One report over the runs of one invocation (one per evalset): meta, outcomes, verdict and
+    the run summary (as each run stored it; the groups of several runs named by evalset)."""
     from llmctl.gate import Verdict
     from llmctl.reports._context import report_context
+    from llmctl.summary import RunSummary
 
     runs = [store.get_run(info.run_id) for info in infos]
     if len(runs) == 1 and root is not None:
@@ -181,6 +190,17 @@ def combined_report(store: Any, infos: list[Any], root: Path | None = None) -> t
         }
     )
     outcomes = [o for info in infos for o in store.outcomes(info.run_id)]
+    summaries = [RunSummary.from_dict(r.get("summary") if isinstance(r.get("summary"), dict) else None) for r in runs]
+    for i, (r, s) in enumerate(zip(runs, summaries, strict=True)):
+        if not s.groups:  # a run that stored no summary (an older or unfinished one): from its results
+            from llmctl.summary import summarize
+
+            summaries[i] = summarize(store.outcomes(r["id"]))
+    summary = (
+        summaries[0]
+        if len(summaries) == 1
+        else RunSummary.combine((str(r.get("evalset")), s) for r, s in zip(runs, summaries, strict=True))
+    )
     verdicts = [info.verdict for info in infos if info.verdict is not None]
     verdict = None
     if len(verdicts) == 1:
@@ -201,36 +221,37 @@ def combined_report(store: Any, infos: list[Any], root: Path | None = None) -> t
             has_baseline=any(v.has_baseline for v in verdicts),
             notes=[n for v in verdicts for n in v.notes],
         )
-    return meta, outcomes, verdict
+    summary.verdict = verdict
+    return meta, outcomes, verdict, summary
 
 
 def write_outputs(cfg: Config, outcome: Any, outputs: list[Path]) -> None:
-    """--output FILE: results (.jsonl .csv) or reports (.json .md .xml .html), by extension."""
+    """--output FILE: reports (.md .xml .json .html) or results (.jsonl .csv), by extension (llmctl.outputs)."""
     import os
 
     if not outcome.runs or not (outputs or os.environ.get("GITHUB_STEP_SUMMARY")):
         return
+    from llmctl import outputs as formats
     from llmctl.reports import ReportData, append_step_summary, render_markdown, write_report
     from llmctl.store import Store
 
     store = Store(cfg.store_path)
-    meta, outcomes, verdict = combined_report(store, outcome.runs, cfg.root)
+    meta, results, verdict, summary = combined_report(store, outcome.runs, cfg.root)
     for path in outputs:
-        suffix = path.suffix.lower()
-        if suffix in (".jsonl", ".csv"):
-            _export_results(store, [i.run_id for i in outcome.runs], path)
+        found = formats.check(path)
+        if found.kind == formats.RESULTS:
+            _export_results(store, [i.run_id for i in outcome.runs], path, found.name)
         else:
-            write_report(path, meta, outcomes, verdict)
+            write_report(path, meta, results, verdict, summary)
         _common.err_console().print(f"wrote {path}")
     if os.environ.get("GITHUB_STEP_SUMMARY"):
-        append_step_summary(render_markdown(ReportData(run=meta, outcomes=outcomes, verdict=verdict)))
+        append_step_summary(render_markdown(ReportData(run=meta, outcomes=results, verdict=verdict, summary=summary)))
 
 
-def _export_results(store: Any, run_ids: list[str], path: Path) -> None:
+def _export_results(store: Any, run_ids: list[str], path: Path, fmt: str) -> None:
     """Results of every run of this invocation as one JSONL or CSV file."""
     import tempfile
 
-    fmt = path.suffix.lower().lstrip(".")
     path.parent.mkdir(parents=True, exist_ok=True)
     if len(run_ids) == 1:
         store.export(run_ids[0], fmt, path)
@@ -250,9 +271,10 @@ def _write_text_report(path: Path, markdown: str, payload: dict[str, Any]) -> No
     """A report of an invocation that stored no run (all skipped, or a dry run), in every format."""
     import json
 
+    from llmctl import outputs
     from llmctl.safetext import html_text, xml_safe
 
-    suffix = path.suffix.lower()
+    suffix = outputs.check(path).suffix
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".md":
         path.write_text(markdown, encoding="utf-8")
@@ -319,9 +341,11 @@ def write_dry_run_outputs(outcome: Any, baseline: str | None, outputs: list[Path
         lines += ["| evalset | calls |", "| --- | --- |"]
         lines += [f"| {md_inline(n)} | {c} |" for n, c in outcome.dry_run_by_evalset.items()]
         lines.append("")
-    cost = "" if outcome.dry_run_cost is None else f", about ${outcome.dry_run_cost:.4f} for the prompts"
+    from llmctl import fmt
+
+    cost = "" if outcome.dry_run_cost is None else f", about {fmt.usd(outcome.dry_run_cost)} for the prompts"
     lines.append(
-        f"{outcome.dry_run_cases} call(s), about {outcome.dry_run_tokens:,} prompt token(s){cost} "
+        f"{outcome.dry_run_cases} call(s), about {fmt.count(outcome.dry_run_tokens)} prompt token(s){cost} "
         "(completions not included)."
     )
     if outcome.skipped:

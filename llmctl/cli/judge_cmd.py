@@ -9,10 +9,6 @@ from llmctl.cli import _common
 judge_app = typer.Typer(help="LLM judges: calibrate them against human labels.", no_args_is_help=True)
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
-
-
 @judge_app.command("calibrate")
 def calibrate_(
     evalsets: list[str] = typer.Argument(None, help="Evalsets to calibrate on (default: all)."),
@@ -26,6 +22,7 @@ def calibrate_(
 
     Example: llmctl judge calibrate support --json
     """
+    from llmctl import fmt
     from llmctl.calibrate import calibrate
     from llmctl.errors import InputError
     from llmctl.safetext import terminal_safe
@@ -42,11 +39,11 @@ def calibrate_(
         typer.echo("no judge verdict has a human label yet (label outputs with llmctl view or llmctl review)")
         return
     for c in results:
-        kappa = "undefined" if c.kappa is None else f"{c.kappa:.3f}"
-        ci = f" (95% CI {c.kappa_ci[0]:.3f} to {c.kappa_ci[1]:.3f})" if c.kappa_ci else ""
+        kappa = "undefined" if c.kappa is None else fmt.score(c.kappa)
+        ci = f" (95% CI {fmt.interval(c.kappa_ci, fmt.score)})" if c.kappa_ci else ""
         typer.echo(f"judge {terminal_safe(c.evaluator)} {c.judge_hash[:19]}  on {terminal_safe(', '.join(c.evalsets))}")
         typer.echo(f"  n={c.n}  tp={c.tp} fp={c.fp} tn={c.tn} fn={c.fn}")
-        typer.echo(f"  TPR {_pct(c.tpr)}  TNR {_pct(c.tnr)}  accuracy {_pct(c.accuracy)}  kappa {kappa}{ci}")
+        typer.echo(f"  TPR {fmt.pct(c.tpr)}  TNR {fmt.pct(c.tnr)}  accuracy {fmt.pct(c.accuracy)}  kappa {kappa}{ci}")
         for d in c.disagreements[:20]:
             note = f"  ({terminal_safe(d.note)[:80]})" if d.note else ""
             typer.echo(

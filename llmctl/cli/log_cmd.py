@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 from llmctl.cli import _common
-
-
-def _pct(value: Any) -> str:
-    return "-" if value is None else f"{value:.1%}"
-
-
-def _cost(value: Any) -> str:
-    return "-" if value is None else f"${value:.6f}"
-
-
-def _ms(value: Any) -> str:
-    return "-" if value is None else f"{value:.0f} ms"
 
 
 def log(
@@ -32,7 +18,7 @@ def log(
     from rich.table import Table
     from rich.text import Text
 
-    from llmctl import versions
+    from llmctl import fmt, versions
     from llmctl.safetext import terminal_safe as safe
 
     cfg = _common.load_config()
@@ -59,14 +45,14 @@ def log(
             if ev.get("forced"):
                 what += " [forced]"
             table.add_row(
-                Text(safe(ev["date"] or "")),
+                Text(safe(fmt.time(ev["date"]))),
                 Text(safe(what)),
                 Text(safe(ev["version"])),
                 Text(safe((ev.get("commit") or "")[:10])),
                 Text(safe(ev.get("author") or "")),
-                Text(_pct(res.get("pass_rate"))),
-                Text(_cost(res.get("cost_usd_mean"))),
-                Text(_ms(res.get("latency_p95"))),
+                Text(fmt.pct(res.get("pass_rate"))),
+                Text(fmt.usd_per_case(res.get("cost_usd_mean"))),
+                Text(fmt.ms(res.get("latency_p95"))),
             )
         con.print(table)
         labels = ", ".join(f"{k} = {v}" for k, v in data["labels"].items()) or "(none)"
@@ -77,7 +63,7 @@ def log(
             con.print(Text(safe(f"work tree: {wt['hash'][:19]} (= {wt['released_as']})")))
         else:
             res = wt.get("results") or {}
-            extra = f", pass rate {_pct(res.get('pass_rate'))}" if res.get("pass_rate") is not None else ""
+            extra = f", pass rate {fmt.pct(res.get('pass_rate'))}" if res.get("pass_rate") is not None else ""
             con.print(Text(f"work tree: {wt['hash'][:19]} (unreleased{extra})"))
     if not data["store"]:
         con.print(Text("no store yet: results appear after `llmctl eval`"))

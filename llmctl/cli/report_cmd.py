@@ -21,6 +21,7 @@ def report(
     """
     from types import SimpleNamespace
 
+    from llmctl import outputs
     from llmctl.cli.eval_view import combined_report
     from llmctl.errors import InputError
     from llmctl.gate import Verdict
@@ -32,8 +33,7 @@ def report(
         raise InputError(f"no store at {cfg.store_path} yet", hint="run llmctl eval first")
     store = Store(cfg.store_path)
     for path in output:
-        if path.suffix.lower() not in (".md", ".xml", ".json", ".html"):
-            raise InputError(f"--output {path}: unknown report format (use .md .xml .json .html)")
+        outputs.check(path, outputs.REPORT)
     # `latest` is the newest `llmctl eval`: every evalset it ran, as its own report did.
     run_ids = store.invocation_runs("latest") if run in ("latest", "last") else [store.get_run(run)["id"]]
     infos = []
@@ -41,9 +41,9 @@ def report(
         summary = store.get_run(run_id).get("summary") or {}
         verdict = Verdict.from_dict(summary["verdict"]) if summary.get("verdict") else None
         infos.append(SimpleNamespace(run_id=run_id, verdict=verdict))
-    meta, outcomes, verdict = combined_report(store, infos, cfg.root)
+    meta, outcomes, verdict, summary = combined_report(store, infos, cfg.root)
     for path in output:
-        write_report(path, meta, outcomes, verdict)
+        write_report(path, meta, outcomes, verdict, summary)
         typer.echo(f"wrote {path}")
 
 

@@ -35,7 +35,7 @@ def list_runs(
     from rich.table import Table
     from rich.text import Text
 
-    from llmctl.reports._format import fmt_time
+    from llmctl import fmt
     from llmctl.safetext import terminal_safe
 
     _cfg, store = _store()
@@ -47,17 +47,16 @@ def list_runs(
     for col in ("run", "started", "status", "evalset", "commit", "results", "pass rate", "errors", "cost"):
         table.add_column(col, no_wrap=col == "run")
     for r in runs:
-        rate = r.get("pass_rate")
         table.add_row(
             r["id"],
-            fmt_time(r.get("started_at")),
+            fmt.time(r.get("started_at")),
             r.get("status", ""),
             Text(terminal_safe(r.get("evalset"))),
             (r.get("git_commit") or "")[:8],
-            str(r.get("n_results", 0)),
-            "-" if rate is None else f"{rate:.0%}",
-            str(r.get("n_errors", 0)),
-            f"${r.get('cost_usd') or 0:.4f}",
+            fmt.count(r.get("n_results", 0)),
+            fmt.pct(r.get("pass_rate")),
+            fmt.count(r.get("n_errors", 0)),
+            fmt.usd(r.get("cost_usd") or 0),
         )
     _common.console().print(table)
 
@@ -71,8 +70,8 @@ def show(
 
     Example: llmctl runs show r20261125
     """
+    from llmctl import fmt
     from llmctl.cli.eval_view import print_summary, print_verdict
-    from llmctl.reports._format import fmt_time
     from llmctl.safetext import terminal_safe
 
     _cfg, store = _store()
@@ -85,7 +84,7 @@ def show(
         summary = info.get("summary") or {}
         typer.echo(
             f"run {info['id']}  {info.get('status')}  evalset {terminal_safe(info.get('evalset'))}  "
-            f"commit {(info.get('git_commit') or '')[:12]}  started {fmt_time(info.get('started_at'))}"
+            f"commit {(info.get('git_commit') or '')[:12]}  started {fmt.time(info.get('started_at'))}"
         )
         if info.get("baseline_run_id"):
             typer.echo(f"baseline run {info['baseline_run_id']}")
@@ -107,9 +106,10 @@ def export(
     Example: llmctl runs export r20261125 --format parquet -o run.parquet
     """
     from llmctl.errors import InputError
+    from llmctl.store import EXPORT_FORMATS
 
-    if fmt not in ("json", "jsonl", "csv", "parquet"):
-        raise InputError(f"unknown format {fmt!r} (json, jsonl, csv, parquet)")
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(f"unknown format {fmt!r} ({', '.join(EXPORT_FORMATS)})")
     _cfg, store = _store()
     info = store.get_run(run)
     dest = output or Path(f"{info['id']}.{fmt}")
@@ -146,7 +146,7 @@ def merge(
     baseline_ids = [r.get("baseline_run_id") for r in latest]
     from llmctl.cli.eval_view import print_summary, print_verdict
     from llmctl.gate import Verdict, compare
-    from llmctl.runner import summarize
+    from llmctl.summary import summarize
 
     gate = cfg.gate
     evalset_path = (latest[0].get("config") or {}).get("evalset_path")
@@ -159,7 +159,8 @@ def merge(
     def finish(candidate, baseline):  # type: ignore[no-untyped-def]
         verdict = compare(baseline, candidate, gate)
         verdicts.append(verdict)
-        return summarize(candidate, verdict), (summarize(baseline, None) if baseline is not None else None)
+        base = summarize(baseline).to_dict() if baseline is not None else None
+        return summarize(candidate, verdict).to_dict(), base
 
     # One transaction: the baseline, the run and its verdict are stored together or not at all.
     run_id = store.merge(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from llmctl import fmt
 from llmctl.errors import InputError
 from llmctl.suggest import did_you_mean
 from llmctl.types import CallResult, EvalInput, EvaluatorSpec, Messages, ScoreResult
@@ -252,7 +253,7 @@ class Evaluator:
         if passed is None:
             passed = score >= self.threshold
             if not passed and self.threshold < 1.0:
-                reason = f"{reason} (score {score:.3f} < threshold {self.threshold:g})".lstrip()
+                reason = f"{reason} (score {fmt.score(score)} < threshold {self.threshold:g})".lstrip()
         return ScoreResult(score=score, passed=passed, reason=reason)
 
     def __repr__(self) -> str:

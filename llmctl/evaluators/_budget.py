@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from llmctl import fmt
 from llmctl.evaluators._base import Evaluator, Raw, opt
 from llmctl.evaluators._registry import evaluator
 from llmctl.types import EvalInput
@@ -40,8 +41,8 @@ class Cost(_Budget):
 
     def check(self, inp: EvalInput) -> Raw:
         if inp.cost_usd <= self.budget:
-            return 1.0, None, f"cost ${inp.cost_usd:.6g} <= ${self.budget:.6g}"
-        return 0.0, None, f"cost ${inp.cost_usd:.6g} exceeds max ${self.budget:.6g}"
+            return 1.0, None, f"cost {fmt.usd(inp.cost_usd)} <= {fmt.usd(self.budget)}"
+        return 0.0, None, f"cost {fmt.usd(inp.cost_usd)} exceeds max {fmt.usd(self.budget)}"
 
 
 @evaluator("latency", aliases=["max_latency"])
@@ -53,5 +54,5 @@ class Latency(_Budget):
 
     def check(self, inp: EvalInput) -> Raw:
         if inp.latency_ms <= self.budget:
-            return 1.0, None, f"latency {inp.latency_ms:.0f} ms <= {self.budget:g} ms"
-        return 0.0, None, f"latency {inp.latency_ms:.0f} ms exceeds max {self.budget:g} ms"
+            return 1.0, None, f"latency {fmt.ms(inp.latency_ms)} <= {fmt.ms(self.budget)}"
+        return 0.0, None, f"latency {fmt.ms(inp.latency_ms)} exceeds max {fmt.ms(self.budget)}"

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from llmctl import fmt
 from llmctl.evaluators._base import CheckError, Evaluator, Raw, opt, short
 from llmctl.evaluators._registry import evaluator
 from llmctl.types import EvalInput
@@ -92,7 +93,7 @@ class HfEvaluate(Evaluator):
         score = value / self.scale
         if not 0.0 <= score <= 1.0:
             raise CheckError(f"evaluate: {self.metric_path} gave {value:g}, outside 0..1 (set 'scale', e.g. 100)")
-        return score, None, f"{self.key or self.metric_path} {score:.3f}"
+        return score, None, f"{self.key or self.metric_path} {fmt.score(score)}"
 
     def _pick(self, result: Any) -> float:
         if isinstance(result, numbers.Real) and not isinstance(result, bool):

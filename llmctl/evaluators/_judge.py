@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from llmctl import fmt
 from llmctl.errors import InputError
 from llmctl.evaluators._base import CallModel, CheckError, Evaluator, Raw, errored, opt, short
 from llmctl.evaluators._json import strip_json_fence
@@ -325,12 +326,12 @@ class Judge(_ModelJudge):
             reason = verdicts[0].reason
         else:
             shown = next((v.reason for v in verdicts if v.passed != passed), verdicts[0].reason)
-            reason = f"{votes}/{n} samples passed, mean {score:.2f}"
+            reason = f"{votes}/{n} samples passed, mean {fmt.score(score)}"
             if errors:
                 reason += f", {len(errors)} failed ({errors[0][:80]})"
             reason += f": {shown}"
         if not passed and n == 1 and verdicts[0].passed:
-            reason = f"score {score:.2f} < threshold {self.threshold:g}: {reason}"
+            reason = f"score {fmt.score(score)} < threshold {self.threshold:g}: {reason}"
         return score, passed, reason
 
 

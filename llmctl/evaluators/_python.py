@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from llmctl import fmt
 from llmctl.evaluators._base import CallModel, CheckError, Evaluator, Raw, opt, short
 from llmctl.evaluators._registry import evaluator
 from llmctl.types import EvalInput, ScoreResult
@@ -146,7 +147,7 @@ class PythonFunction(Evaluator):
         if isinstance(value, bool):
             return (1.0, True, f"{name} passed") if value else (0.0, False, f"{name} returned False")
         if isinstance(value, (int, float)):
-            return self._checked_score(float(value)), None, f"{name} scored {float(value):.3f}"
+            return self._checked_score(float(value)), None, f"{name} scored {fmt.score(float(value))}"
         if isinstance(value, dict):
             unknown = set(value) - {"score", "pass", "passed", "reason"}
             if unknown:
@@ -162,7 +163,7 @@ class PythonFunction(Evaluator):
             if isinstance(score, bool) or not isinstance(score, (int, float)):
                 raise CheckError(f"{name} returned a non-numeric 'score': {short(score)}")
             reason = str(value.get("reason") or "")
-            return self._checked_score(float(score)), passed, reason or f"{name} scored {float(score):.3f}"
+            return self._checked_score(float(score)), passed, reason or f"{name} scored {fmt.score(float(score))}"
         raise CheckError(f"{name} returned {type(value).__name__}; expected bool, a 0..1 number or a mapping")
 
     def _checked_score(self, score: float) -> float:

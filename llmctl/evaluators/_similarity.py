@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from llmctl import fmt
 from llmctl.evaluators._base import CheckError, Evaluator, Raw, opt, short
 from llmctl.evaluators._registry import evaluator
 from llmctl.types import EvalInput
@@ -71,7 +72,7 @@ class Similarity(Evaluator):
         refs = self._fixed if self._fixed is not None else [self._norm(r) for r in _references(self.reference(inp))]
         out = self._norm(inp.output.strip())
         best = max(self._func(out, ref.strip()) for ref in refs) / self._scale
-        return best, None, f"similarity {best:.3f} to {short(refs[0])}"
+        return best, None, f"similarity {fmt.score(best)} to {short(refs[0])}"
 
 
 _ROUGE_VARIANTS = ("rouge1", "rouge2", "rouge3", "rouge4", "rougeL", "rougeLsum")
@@ -115,7 +116,7 @@ class Rouge(Evaluator):
         # score_multi takes the best reference by F1; pick the configured measure from it
         result = self._scorer.score_multi(refs, inp.output)[self.variant]
         value = float(getattr(result, self._measure))
-        return value, None, f"{self.variant} {self._measure} {value:.3f}"
+        return value, None, f"{self.variant} {self._measure} {fmt.score(value)}"
 
 
 @evaluator("bleu", aliases=["sacrebleu"])
@@ -158,4 +159,4 @@ class Bleu(Evaluator):
     def check(self, inp: EvalInput) -> Raw:
         refs = self._fixed if self._fixed is not None else _references(self.reference(inp))
         value = self._bleu.sentence_score(inp.output, refs).score / 100.0
-        return value, None, f"BLEU {value:.3f}"
+        return value, None, f"BLEU {fmt.score(value)}"

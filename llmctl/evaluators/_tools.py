@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from typing import Any
 
+from llmctl import fmt
 from llmctl.evaluators._base import CheckError, Evaluator, Raw, opt, short
 from llmctl.evaluators._json import parse_json_output
 from llmctl.evaluators._registry import evaluator
@@ -186,7 +187,11 @@ class ToolCallF1(Evaluator):
         precision = hits / sum(got.values()) if got else 0.0
         recall = hits / sum(want.values()) if want else 0.0
         f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
-        return f1, None, f"F1 {f1:.3f} (precision {precision:.3f}, recall {recall:.3f}); {_shown(inp)}"
+        return (
+            f1,
+            None,
+            f"F1 {fmt.score(f1)} (precision {fmt.score(precision)}, recall {fmt.score(recall)}); {_shown(inp)}",
+        )
 
 
 @evaluator("valid_tool_calls")

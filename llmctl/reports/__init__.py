@@ -7,19 +7,17 @@ Model outputs are untrusted: every writer escapes them for its format, and
 `terminal_safe` does the same for the CLI.
 """
 
-from llmctl.reports._data import ReportData, SummaryRow, summary_rows
+from llmctl.reports._data import ReportData
 from llmctl.reports._sanitize import md_code_block, md_inline, strip_escapes, terminal_safe, xml_safe
-from llmctl.reports._write import RUNNER_FORMATS, WRITERS, append_step_summary, render_report, write_report
+from llmctl.reports._write import WRITERS, append_step_summary, render_report, write_report
 from llmctl.reports.html import content_security_policy, render_html
 from llmctl.reports.json_report import read_json_report, render_json, report_dict, report_from_dict
 from llmctl.reports.junit import render_junit
 from llmctl.reports.markdown import render_markdown
 
 __all__ = [
-    "RUNNER_FORMATS",
     "WRITERS",
     "ReportData",
-    "SummaryRow",
     "append_step_summary",
     "content_security_policy",
     "md_code_block",
@@ -33,7 +31,6 @@ __all__ = [
     "report_dict",
     "report_from_dict",
     "strip_escapes",
-    "summary_rows",
     "terminal_safe",
     "write_report",
     "xml_safe",

@@ -7,37 +7,30 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from llmctl.errors import InputError
+from llmctl import outputs
 from llmctl.gate import Verdict
-from llmctl.reports._data import ReportData, SummaryRow
+from llmctl.reports._data import ReportData
 from llmctl.reports.html import render_html
 from llmctl.reports.json_report import render_json
 from llmctl.reports.junit import render_junit
 from llmctl.reports.markdown import render_markdown
+from llmctl.summary import RunSummary
 from llmctl.types import CaseOutcome
 
+# the writer of each report format of llmctl.outputs (by its canonical extension)
 WRITERS: dict[str, Callable[[ReportData], str]] = {
     ".md": render_markdown,
-    ".markdown": render_markdown,
     ".xml": render_junit,
     ".json": render_json,
     ".html": render_html,
-    ".htm": render_html,
 }
-RUNNER_FORMATS = (".jsonl", ".csv")
+assert set(WRITERS) == set(outputs.suffixes(outputs.REPORT).split())
 
 
 def render_report(fmt: str, data: ReportData) -> str:
-    """Render in a format named by extension (".md", "xml", ...)."""
-    ext = fmt if fmt.startswith(".") else f".{fmt}"
-    writer = WRITERS.get(ext.lower())
-    if writer is None:
-        raise InputError(
-            f"unknown report format {fmt!r}",
-            hint="use .md, .xml (JUnit), .json or .html"
-            + ("; .jsonl/.csv are written by `llmctl eval`" if ext.lower() in RUNNER_FORMATS else ""),
-        )
-    return writer(data)
+    """Render in a report format named by extension (".md", "xml", ...; see llmctl.outputs)."""
+    found = outputs.check(fmt if "." in fmt else f".{fmt}", outputs.REPORT, option="report format")
+    return WRITERS[found.suffix](data)
 
 
 def write_report(
@@ -45,11 +38,12 @@ def write_report(
     run: Mapping[str, Any],
     outcomes: list[CaseOutcome],
     verdict: Verdict | None = None,
-    summary: list[SummaryRow] | None = None,
+    summary: RunSummary | None = None,
 ) -> Path:
-    """Write one report; the format follows the extension (.md .xml .json .html)."""
+    """Write one report; the format follows the extension (.md .xml .json .html). `summary`:
+    the stored run summary (default: computed from `outcomes`)."""
     target = Path(path)
-    data = ReportData(run=dict(run), outcomes=outcomes, verdict=verdict, summary=list(summary or []))
+    data = ReportData(run=dict(run), outcomes=outcomes, verdict=verdict, summary=summary)
     text = render_report(target.suffix or "?", data)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")

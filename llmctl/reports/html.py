@@ -13,9 +13,10 @@ import hashlib
 import json
 from typing import Any
 
+from llmctl import fmt
 from llmctl.gate import REPORT_ONLY, FlippedCase
 from llmctl.reports._data import ReportData
-from llmctl.reports._format import fmt_case_rate, fmt_ms, fmt_usd, metric_cells, summary_cells
+from llmctl.reports._format import SUMMARY_COLUMNS, fmt_case_rate, metric_cells, summary_cells
 from llmctl.reports._sanitize import html_text as esc
 from llmctl.spend import spend_line, tokens_line
 from llmctl.types import CaseOutcome
@@ -105,7 +106,7 @@ def render_html(data: ReportData, *, max_rows: int = MAX_ROWS, max_output_chars:
         if v.flaky:
             parts.append(
                 f"<h2>Flaky cases ({len(v.flaky)})</h2><table><tr><th>run</th><th>group</th>"
-                f"<th>case</th><th>passes</th><th>pass rate ({v.confidence * 100:g}% interval)</th></tr>"
+                f"<th>case</th><th>passes</th><th>pass rate ({fmt.level(v.confidence)} interval)</th></tr>"
             )
             for f in v.flaky:
                 parts.append(
@@ -162,7 +163,7 @@ def _case_context(data: ReportData, case_id: str) -> str:
 def _gate_table(data: ReportData) -> list[str]:
     assert data.verdict is not None
     v = data.verdict
-    level = f"{v.confidence * 100:g}%"
+    level = fmt.level(v.confidence)
     out = [
         f"<h2>Gate ({esc(level)} confidence)</h2>",
         "<table><tr><th>group</th><th>metric</th>"
@@ -228,17 +229,15 @@ def _flipped_section(flipped: list[FlippedCase], limit: int) -> list[str]:
 
 
 def _summary_section(data: ReportData) -> list[str]:
-    out = [
-        "<h2>Summary</h2>",
-        "<table><tr><th>prompt</th><th>model</th><th>cases</th><th>results</th>"
-        "<th>pass rate</th><th>95% CI</th><th>errors</th><th>mean cost</th><th>p50</th><th>p95</th>"
-        "<th>cached</th><th>flaky</th></tr>",
-    ]
-    for r in data.summary:
-        cells = summary_cells(r)
+    by_evalset = any(g.evalset for g in data.groups)
+    head = [*(["evalset"] if by_evalset else []), "prompt", "model", *SUMMARY_COLUMNS]
+    out = ["<h2>Summary</h2>", '<table id="summary"><tr>' + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>"]
+    for g in data.groups:
+        names = [*([g.evalset or ""] if by_evalset else []), g.prompt, g.model]
         out.append(
-            f"<tr><td>{esc(r.prompt)}</td><td>{esc(r.model)}</td>"
-            + "".join(f"<td class=num>{esc(c)}</td>" for c in cells)
+            "<tr>"
+            + "".join(f"<td>{esc(n)}</td>" for n in names)
+            + "".join(f"<td class=num>{esc(c)}</td>" for c in summary_cells(g))
             + "</tr>"
         )
     out.append("</table>")
@@ -249,9 +248,9 @@ def _summary_section(data: ReportData) -> list[str]:
 
 def _cost_cell(o: CaseOutcome) -> str:
     """A result's model cost (a cached one's is saved, not spent) and its judge calls' cost."""
-    text = fmt_usd(o.cost_usd) + (" saved (cached)" if o.cached else "")
+    text = fmt.usd(o.cost_usd) + (" saved (cached)" if o.cached else "")
     if o.judge_cost_usd or o.judge_saved_usd:
-        text += f" + judge {fmt_usd(o.judge_cost_usd)}"
+        text += f" + judge {fmt.usd(o.judge_cost_usd)}"
     return text
 
 
@@ -284,7 +283,7 @@ def _results_section(data: ReportData, max_rows: int, limit: int) -> list[str]:
             f"<td>{esc(o.prompt)}</td><td>{esc(o.model)}</td><td>{esc(o.case_id)}{_case_context(data, o.case_id)}</td>"
             f"<td class=num>{o.repeat_index}</td><td>{reasons}</td>"
             f"<td>{_output_cell(o.shown_output, limit)}</td>"
-            f"<td class=num>{esc(_cost_cell(o))}</td><td class=num>{esc(fmt_ms(o.latency_ms))}</td></tr>"
+            f"<td class=num>{esc(_cost_cell(o))}</td><td class=num>{esc(fmt.ms(o.latency_ms))}</td></tr>"
         )
     out.append("</table>")
     return out

@@ -1,4 +1,7 @@
-"""JSON report: the run, its summary, its verdict and every result; `read_json_report` loads it back."""
+"""JSON report: the run, its summary, its verdict and every result; `read_json_report` loads it back.
+
+Version 2: `summary` is the run summary as stored (llmctl.summary: `groups`, `errors`,
+`spend`); version 1 had a list of rows with other key names, still read."""
 
 from __future__ import annotations
 
@@ -8,12 +11,23 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from llmctl import fmt
 from llmctl.gate import Verdict
-from llmctl.reports._data import ReportData, SummaryRow
+from llmctl.reports._data import ReportData
+from llmctl.summary import GroupSummary, RunSummary
 from llmctl.types import CaseOutcome
 
 FORMAT = "llmctl-report"
-VERSION = 1
+VERSION = 2
+# version 1 summary rows: their key -> the run summary's
+_V1_KEYS = {
+    "results": "n",
+    "pass_rate_interval": "pass_rate_ci",
+    "mean_cost_usd": "cost_usd_mean",
+    "total_cost_usd": "cost_usd_total",
+    "latency_p50_ms": "latency_p50",
+    "latency_p95_ms": "latency_p95",
+}
 
 
 def _clean(value: Any) -> Any:
@@ -34,7 +48,8 @@ def report_dict(data: ReportData) -> dict[str, Any]:
             "version": VERSION,
             "status": data.status_word,
             "run": data.run,
-            "summary": [r.to_dict() for r in data.summary],
+            # the run summary's figures; the verdict (and whether it passed) is `verdict` below
+            "summary": {k: v for k, v in data.run_summary.to_dict().items() if k not in ("verdict", "gate_passed")},
             "spend": data.spend.to_dict(),
             "verdict": data.verdict.to_dict() if data.verdict is not None else None,
             "results": [asdict(o) for o in data.outcomes],
@@ -43,7 +58,7 @@ def report_dict(data: ReportData) -> dict[str, Any]:
 
 
 def render_json(data: ReportData) -> str:
-    return json.dumps(report_dict(data), indent=2, ensure_ascii=False, default=str, allow_nan=False) + "\n"
+    return json.dumps(report_dict(data), indent=2, ensure_ascii=False, default=fmt.json_default, allow_nan=False) + "\n"
 
 
 def report_from_dict(doc: dict[str, Any]) -> ReportData:
@@ -52,7 +67,13 @@ def report_from_dict(doc: dict[str, Any]) -> ReportData:
     names = {f.name for f in fields(CaseOutcome)}
     outcomes = [CaseOutcome(**{k: v for k, v in r.items() if k in names}) for r in doc.get("results", [])]
     verdict = Verdict.from_dict(doc["verdict"]) if doc.get("verdict") else None
-    summary = [SummaryRow.from_dict(r) for r in doc.get("summary", [])]
+    raw = doc.get("summary")
+    if isinstance(raw, list):  # version 1
+        groups = [GroupSummary.from_dict({_V1_KEYS.get(k, k): v for k, v in r.items()}) for r in raw]
+        summary = RunSummary(groups=groups, spend=RunSummary.from_dict({"spend": doc.get("spend")}).spend)
+    else:
+        summary = RunSummary.from_dict(raw)
+    summary.verdict = verdict
     return ReportData(run=dict(doc.get("run") or {}), outcomes=outcomes, verdict=verdict, summary=summary)
 
 

@@ -28,6 +28,11 @@ def _text(value: object, limit: int = MAX_TEXT) -> str:
     return s if len(s) <= limit else s[:limit] + f"\n… ({len(s) - limit} more characters)"
 
 
+def _seconds(value: float) -> str:
+    """JUnit's `time` attribute: seconds, machine-read (not a display format)."""
+    return str(round(value, 3))
+
+
 def _failure_message(o: CaseOutcome) -> str:
     failed = [name for name, ok in o.evaluator_passed.items() if not ok]
     parts = [f"{name}: {o.reasons.get(name, 'failed')}" for name in failed]
@@ -56,7 +61,7 @@ def render_junit(data: ReportData) -> str:
                 "testcase",
                 classname=_text(f"{prompt}.{model}"),
                 name=_text(name),
-                time=f"{seconds:.3f}",
+                time=_seconds(seconds),
             )
             if o.error is not None:
                 errors += 1
@@ -114,4 +119,4 @@ def _set_counts(el: ET.Element, tests: int, failures: int, errors: int, time_s: 
     el.set("failures", str(failures))
     el.set("errors", str(errors))
     el.set("skipped", "0")
-    el.set("time", f"{time_s:.3f}")
+    el.set("time", _seconds(time_s))

@@ -6,8 +6,9 @@ All untrusted text goes through `md_inline` (table cells, headings) or
 
 from __future__ import annotations
 
+from llmctl import fmt
 from llmctl.reports._data import ReportData
-from llmctl.reports._format import fmt_case_rate, metric_cells, summary_cells
+from llmctl.reports._format import SUMMARY_COLUMNS, fmt_case_rate, metric_cells, summary_cells
 from llmctl.safetext import _ZWSP, defuse_refs, html_text, md_code_block, md_inline
 from llmctl.spend import spend_line, tokens_line
 
@@ -57,7 +58,7 @@ def render_markdown(
         if v.flaky:
             lines.append(f"### Flaky cases ({len(v.flaky)})")
             lines.append("")
-            lines.append(_row(["run", "group", "case", "passes", f"pass rate ({v.confidence * 100:g}% interval)"]))
+            lines.append(_row(["run", "group", "case", "passes", f"pass rate ({fmt.level(v.confidence)} interval)"]))
             lines.append(_row(["---"] * 5))
             for f in v.flaky[:max_flipped]:
                 cells = [f.run, md_inline(f"{f.prompt} × {f.model}"), md_inline(f.case_id), f"{f.passes}/{f.samples}"]
@@ -72,7 +73,7 @@ def render_markdown(
 def _verdict_table(data: ReportData) -> list[str]:
     assert data.verdict is not None
     v = data.verdict
-    level = f"{v.confidence * 100:g}%"
+    level = fmt.level(v.confidence)
     out = [f"### Gate ({level} confidence)", ""]
     if not v.metrics:
         return [*out, "No metrics were checked.", ""]
@@ -145,29 +146,15 @@ def _flipped(data: ReportData, max_flipped: int, max_chars: int) -> list[str]:
 
 def _summary(data: ReportData) -> list[str]:
     out = ["### Summary", ""]
-    if not data.summary:
+    if not data.groups:
         return [*out, "No results.", ""]
-    out.append(
-        _row(
-            [
-                "prompt",
-                "model",
-                "cases",
-                "results",
-                "pass rate",
-                "95% CI",
-                "errors",
-                "mean cost",
-                "p50",
-                "p95",
-                "cached",
-                "flaky",
-            ]
-        )
-    )
-    out.append(_row(["---", "---", "---:", "---:", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---:"]))
-    for r in data.summary:
-        out.append(_row([md_inline(r.prompt), md_inline(r.model), *summary_cells(r)]))
+    by_evalset = any(g.evalset for g in data.groups)
+    head = [*(["evalset"] if by_evalset else []), "prompt", "model", *SUMMARY_COLUMNS]
+    out.append(_row(head))
+    out.append(_row([*(["---"] * (len(head) - len(SUMMARY_COLUMNS))), "---:", "---:", "---:", "---", *["---:"] * 6]))
+    for g in data.groups:
+        names = [*([md_inline(g.evalset or "")] if by_evalset else []), md_inline(g.prompt), md_inline(g.model)]
+        out.append(_row([*names, *summary_cells(g)]))
     out.append("")
     spend = data.spend
     out += [f"**{md_inline(spend_line(spend))}**", "", md_inline(tokens_line(spend)), ""]

@@ -219,8 +219,9 @@ class Store:
         return self._db.run(q, read_only=True)
 
     def list_runs(self, limit: int = 20, evalset: str | None = None, prompt: str | None = None) -> list[dict[str, Any]]:
-        """Most recent runs first, with counts (`n_results`, `n_errors`, `n_passed`, `pass_rate`,
-        `cost_usd`). With `prompt`, only runs that evaluated it, counted over its results only."""
+        """Most recent runs first, with counts (`n_results`, `n_errors`, `n_passed`, `pass_rate` over
+        the results without errors, `cost_usd`). With `prompt`, only runs that evaluated it, counted
+        over its results only."""
 
         def q(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
             ids = [
@@ -921,7 +922,8 @@ class Store:
             run = dict(zip(names, row, strict=True))
             run["config"] = _loads(run["config"]) or {}
             run["summary"] = _loads(run["summary"])
-            run["pass_rate"] = run["n_passed"] / run["n_results"] if run["n_results"] else None
+            graded = run["n_results"] - run["n_errors"]  # over results without errors, as the run summary
+            run["pass_rate"] = run["n_passed"] / graded if graded else None
             by_id[run["id"]] = run
         return [by_id[i] for i in ids if i in by_id]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+from llmctl import fmt
 from llmctl.errors import InputError, LlmctlError
 from llmctl.store import Store
 from llmctl.viewer import _data
@@ -34,6 +35,14 @@ SECURITY_HEADERS = {
 _STATIC = {"viewer.css": "text/css; charset=utf-8", "viewer.js": "text/javascript; charset=utf-8"}
 
 
+def _metric_cells(metric: dict[str, Any]) -> dict[str, str]:
+    """A stored verdict row's display cells, as the reports show them."""
+    from llmctl.gate import MetricVerdict
+    from llmctl.reports._format import metric_cells
+
+    return metric_cells(MetricVerdict.from_dict(metric))
+
+
 def _environment() -> Any:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -43,16 +52,21 @@ def _environment() -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["pct"] = lambda v: "-" if v is None else f"{v:.0%}"
-    env.filters["usd"] = lambda v: "-" if v is None else f"${v:.4f}"
-    env.filters["ms"] = lambda v: "-" if v is None else f"{v:.0f} ms"
+    # numbers and times as every other screen shows them (llmctl.fmt)
+    env.filters["pct"] = fmt.pct
+    env.filters["usd"] = fmt.usd
+    env.filters["usd_per_case"] = fmt.usd_per_case
+    env.filters["ms"] = fmt.ms
+    env.filters["score"] = fmt.score
+    env.filters["time"] = fmt.time
+    env.filters["metric_cells"] = _metric_cells
     env.filters["short"] = lambda v, n=8: (str(v or "").split(":")[-1])[:n]
     env.filters["q"] = lambda v: quote(str(v), safe="")
-    env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
+    env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=fmt.json_default)
     env.filters["zip_values"] = lambda names, rows, key: [(n, r.get(key)) for n, r in zip(names, rows, strict=True)]
-    env.globals["fmt_pct"] = lambda v: "-" if v is None else f"{v:.0%}"
-    env.globals["fmt_usd"] = lambda v: "-" if v is None else f"{v:.4f}"
-    env.globals["fmt_ms"] = lambda v: "-" if v is None else f"{v:.0f}"
+    env.globals["fmt_pct"] = fmt.pct
+    env.globals["fmt_usd_per_case"] = fmt.usd_per_case
+    env.globals["fmt_ms"] = fmt.ms
     env.filters["clip"] = lambda v, n=200: (v if len(v or "") <= n else (v or "")[: n - 1] + "…") if v else ""
     return env
 
@@ -76,7 +90,9 @@ def create_app(
         return HTMLResponse(html, headers=SECURITY_HEADERS)
 
     def api(data: Any, status: int = 200) -> JSONResponse:
-        return JSONResponse(json.loads(json.dumps(data, default=str)), status_code=status, headers=SECURITY_HEADERS)
+        return JSONResponse(
+            json.loads(json.dumps(data, default=fmt.json_default)), status_code=status, headers=SECURITY_HEADERS
+        )
 
     def failed(request: Request, status: int, message: str) -> Response:
         if request.url.path.startswith("/api/"):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from llmctl import fmt
 from llmctl.errors import InputError
 from llmctl.labels import LabelIndex, labels_path, output_sha256, read_labels
 from llmctl.store import Store
@@ -21,9 +23,16 @@ def _jsonable(value: Any) -> Any:
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
+    if isinstance(value, (datetime, date)):
+        return fmt.time(value)
     return value
+
+
+def _verdict(verdict: Any) -> Any:
+    """The stored verdict with its groups' rows as `metrics` too (what the run page lists)."""
+    if not isinstance(verdict, dict):
+        return None
+    return {**verdict, "metrics": [m for g in verdict.get("groups") or [] for m in g.get("metrics") or []]}
 
 
 def _loads(text: Any) -> Any:
@@ -109,7 +118,7 @@ def get_run(store: Store, run_id: str) -> dict[str, Any]:
             "models": r.get("models") or [],
             "summary": summary,
             "gate_passed": summary.get("gate_passed") if isinstance(summary, dict) else None,
-            "verdict": summary.get("verdict") if isinstance(summary, dict) else None,
+            "verdict": _verdict(summary.get("verdict") if isinstance(summary, dict) else None),
         }
     )
 
@@ -240,8 +249,9 @@ def prompt_history(store: Store, name: str, root: Path | None = None) -> dict[st
     """A prompt's versions (first seen first) with pass rate, mean cost and p95 latency over all their results."""
     rows = store.query(
         "SELECT r.version_hash, min(coalesce(pv.first_seen, r.created_at)) AS first_seen, any_value(pv.git_commit), "
-        "count(*), count_if(r.passed AND r.error IS NULL), count(r.error), avg(r.cost_usd), "
-        "quantile_cont(r.latency_ms, 0.95), count(DISTINCT r.run_id) "
+        "count(*), count_if(r.passed AND r.error IS NULL), count(r.error), "
+        "avg(r.cost_usd) FILTER (r.error IS NULL), quantile_cont(r.latency_ms, 0.95) FILTER (r.error IS NULL), "
+        "count(DISTINCT r.run_id) "
         "FROM results r LEFT JOIN prompt_versions pv ON pv.version_hash = r.version_hash "
         "WHERE r.prompt = ? GROUP BY r.version_hash ORDER BY 2, 1",
         [name],
@@ -259,7 +269,7 @@ def prompt_history(store: Store, name: str, root: Path | None = None) -> dict[st
                     "git_commit": commit,
                     "n_results": n,
                     "n_errors": errors,
-                    "pass_rate": passed / n if n else None,
+                    "pass_rate": passed / (n - errors) if n - errors else None,  # as the run summary
                     "cost_usd_mean": cost,
                     "latency_p95_ms": p95,
                     "runs": nruns,

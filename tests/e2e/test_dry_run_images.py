@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from llmctl import fmt
 from llmctl.models import price_for
 from llmctl.types import ModelSpec
 from tests.e2e.project import config, llmctl, write
@@ -75,5 +76,5 @@ def test_dry_run_counts_image_tokens(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert f"(of them {images:,} for 2 image(s))" in out, out
     assert _tokens(out) == 2 * text_only + images
     price = price_for(ModelSpec(name="vision", litellm_id="openai/gpt-4o")).input
-    assert f"about ${(2 * text_only + images) * price:.4f} of prompt tokens" in out
+    assert f"about {fmt.usd((2 * text_only + images) * price)} of prompt tokens" in out
     assert "no model was called" in out

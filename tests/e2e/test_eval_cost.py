@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from llmctl.fmt import usd
 from llmctl.safetext import html_text, md_inline
-from llmctl.spend import usd
 from llmctl.store import Store
 from llmctl.testing.server import FakeOpenAIServer
 from tests.e2e.project import config, evalset, llmctl, prompt, write

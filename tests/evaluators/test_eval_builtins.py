@@ -165,7 +165,7 @@ def test_cost_and_latency():
     lat = make("latency", max_ms=500)
     assert lat.score(inp("x", latency_ms=499)).passed
     slow = lat.score(inp("x", latency_ms=1200))
-    assert not slow.passed and "1200 ms exceeds max 500 ms" in slow.reason
+    assert not slow.passed and "1,200 ms exceeds max 500 ms" in slow.reason
     # promptfoo style: threshold is the budget
     assert make("cost", threshold=0.5).score(inp("x", cost_usd=0.4)).passed
     assert not make("latency", threshold=100).score(inp("x", latency_ms=150)).passed

@@ -18,11 +18,11 @@ from llmctl.reports import (
     md_inline,
     read_json_report,
     render_report,
-    summary_rows,
     terminal_safe,
     write_report,
 )
 from llmctl.reports._data import ReportData
+from llmctl.summary import summarize
 
 
 def test_junit_counts_and_well_formed(tmp_path, hostile_run):
@@ -125,7 +125,7 @@ def test_json_round_trip(tmp_path, hostile_run):
     back = read_json_report(path)
     assert back.outcomes == outcomes
     assert back.verdict.to_dict() == verdict.to_dict()
-    assert [r.to_dict() for r in back.summary] == [r.to_dict() for r in summary_rows(outcomes)]
+    assert back.groups == summarize(outcomes).groups and back.spend == summarize(outcomes).spend
     assert back.run == run
     assert render_report(".json", back) == path.read_text()
 
@@ -168,18 +168,6 @@ def test_terminal_safe():
     assert terminal_safe("a\r\nb\tc\x00\x9b31m") == "a\nb\tc"
     assert terminal_safe("left\u202eright") == "leftright"
     assert terminal_safe(None) == ""
-
-
-def test_summary_rows():
-    outs = [
-        outcome("a", True, "x", repeat_index=0),
-        outcome("a", False, "x", repeat_index=1),
-        outcome("b", True, "x", cached=True),
-        outcome("c", False, None, error="boom"),
-    ]
-    (row,) = summary_rows(outs)
-    assert (row.cases, row.results, row.passed, row.failed, row.errors, row.cached, row.flaky) == (3, 4, 2, 1, 1, 1, 1)
-    assert row.pass_rate == pytest.approx(2 / 3)
 
 
 def test_tool_calls_show_in_html_and_junit_escaped(tmp_path):

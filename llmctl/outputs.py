@@ -1,0 +1,64 @@
+"""The output formats of `--output FILE`, by extension: the one list that `llmctl eval`,
+`llmctl report` and the report writers read.
+
+A *report* (.md .xml .json .html) is written by llmctl.reports from a run's summary,
+verdict and results; *results* (.jsonl .csv) are the results table as `runs export`
+writes it. A leaf module (llmctl.errors only), so option checks import nothing heavy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmctl.errors import InputError
+
+REPORT = "report"
+RESULTS = "results"
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    suffix: str  # the canonical extension, e.g. ".md"
+    kind: str  # REPORT or RESULTS
+    description: str
+    aliases: tuple[str, ...] = ()  # other extensions accepted for it
+
+    @property
+    def name(self) -> str:
+        return self.suffix.lstrip(".")
+
+
+FORMATS: tuple[OutputFormat, ...] = (
+    OutputFormat(".md", REPORT, "Markdown (the PR comment and job summary)", (".markdown",)),
+    OutputFormat(".xml", REPORT, "JUnit XML"),
+    OutputFormat(".json", REPORT, "JSON report (summary, verdict, results)"),
+    OutputFormat(".html", REPORT, "self-contained HTML report", (".htm",)),
+    OutputFormat(".jsonl", RESULTS, "results, one JSON object a line"),
+    OutputFormat(".csv", RESULTS, "results as CSV"),
+)
+
+
+def suffixes(*kinds: str) -> str:
+    """The canonical extensions of these kinds (all without any), for messages: `.md .xml .json .html`."""
+    return " ".join(f.suffix for f in FORMATS if not kinds or f.kind in kinds)
+
+
+def find(path: str | Path) -> OutputFormat | None:
+    """The format of a file name (or of a bare extension, `.md`), None when unknown."""
+    text = str(path)
+    bare = text.startswith(".") and text.count(".") == 1 and "/" not in text and "\\" not in text
+    suffix = (text if bare else Path(text).suffix).lower()
+    return next((f for f in FORMATS if suffix == f.suffix or suffix in f.aliases), None)
+
+
+def check(path: str | Path, *kinds: str, option: str = "--output") -> OutputFormat:
+    """The format of `path`, or an InputError (exit 2) naming the extensions `kinds` accept."""
+    found = find(path)
+    allowed = kinds or (REPORT, RESULTS)
+    if found is None or found.kind not in allowed:
+        hint = None
+        if found is not None and found.kind == RESULTS:
+            hint = f"{suffixes(RESULTS)} files are written by `llmctl eval --output` or `llmctl runs export`"
+        raise InputError(f"{option} {path}: unknown format (use {suffixes(*allowed)})", hint=hint)
+    return found
