@@ -6,18 +6,27 @@ redirects (307/308 keep the POST and its body; the Authorization header is not s
 another origin), proxies from the environment (HTTP(S)_PROXY, NO_PROXY), a CA bundle from
 SSL_CERT_FILE, and caps on header lines (MAX_FIELD), header count (MAX_HEADERS) and body
 size (MAX_BODY). Credentials in a URL become an Authorization header (llmctl.models._routing).
+
+Stale keep-alive connections: a pooled plain-http connection whose close is already waiting
+is never handed out, and a request whose reused connection closed or reset before any byte
+of a response arrived is sent once more on a new connection, not counted as a retry (as
+Chromium does, HttpNetworkTransaction::ShouldResendRequest): a server's keep-alive timeout
+racing the request is the likely cause. Never after a timeout, after any response byte, or
+on a new connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import json
 import os
 import select
 import ssl
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from llmctl.models._errors import AttemptError, parse_retry_after, retryable_status
 from llmctl.models._response import Completion, StreamReader, decode_json, error_message, parse_body
@@ -100,23 +109,59 @@ def _peer_closed(conn: Any) -> bool:
         return False
 
 
+class _Ticket:
+    """What one request met in the pool: the reused connection's protocol and how many bytes it
+    had received when it was handed out (None: a new connection)."""
+
+    __slots__ = ("mark", "proto")
+
+    def __init__(self) -> None:
+        self.proto: Any = None
+        self.mark = 0
+
+    def unanswered(self) -> bool:
+        """Whether the request went out on a reused connection that has received nothing since."""
+        return self.proto is not None and getattr(self.proto, "received", None) == self.mark
+
+
+_TICKET: contextvars.ContextVar[_Ticket | None] = contextvars.ContextVar("llmctl_native_ticket", default=None)
 _CONNECTOR: Any = None
 
 
 def _connector_class() -> Any:
     """aiohttp's TCPConnector, never handing out a pooled plain-http connection the server has
-    closed while it sat idle (TLS connections are not checked: session tickets may be waiting)."""
+    closed while it sat idle (TLS connections are not checked: session tickets may be waiting),
+    and noting on the request's _Ticket which pooled connection it got and the bytes it had
+    received by then (its protocol counts them)."""
     global _CONNECTOR
     if _CONNECTOR is None:
         import aiohttp
+        from aiohttp.client_proto import ResponseHandler
+
+        class Handler(ResponseHandler):
+            received = 0
+
+            def data_received(self, data: bytes) -> None:
+                self.received += len(data)
+                super().data_received(data)
 
         class Connector(aiohttp.TCPConnector):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                if hasattr(self, "_factory"):  # else nothing is counted and nothing re-sent
+                    self._factory = cast(Any, functools.partial(Handler, loop=self._loop))
+
             async def _get(self, key: Any, *args: Any) -> Any:
                 while True:
                     conn = await super()._get(key, *args)
                     if conn is None or getattr(key, "is_ssl", True) or not _peer_closed(conn):
-                        return conn
+                        break
                     conn.close()
+                ticket = _TICKET.get()
+                if conn is not None and ticket is not None:
+                    ticket.proto = conn.protocol
+                    ticket.mark = getattr(conn.protocol, "received", -1)
+                return conn
 
         _CONNECTOR = Connector if hasattr(aiohttp.TCPConnector, "_get") else aiohttp.TCPConnector
     return _CONNECTOR
@@ -133,11 +178,8 @@ def _new_session(limit: int, force_close: bool) -> aiohttp.ClientSession:
         force_close=force_close,
         ssl=_ssl_context(),
     )
-    trace = aiohttp.TraceConfig()
-    trace.on_connection_reuseconn.append(_on_reuse)
     return aiohttp.ClientSession(
         connector=connector,
-        trace_configs=[trace],
         cookie_jar=aiohttp.DummyCookieJar(),
         # HTTP(S)_PROXY, NO_PROXY (looked up per request, hence only where one is set)
         trust_env=any(os.environ.get(name) for name in _PROXY_ENV),
@@ -212,18 +254,22 @@ class NativeTransport:
             route.target = URL(route.url)
         data = _dumps(body)
         try:
-            reuse = _Reuse()
+            ticket = _Ticket()
+            token = _TICKET.set(ticket)
             try:
-                return await _post(session, route, data, headers, stream, t0, reuse)
-            except aiohttp.ClientOSError as exc:
-                if not reuse.reused or isinstance(exc, aiohttp.ClientConnectorError):
+                return await _post(session, route, data, headers, stream, t0, route.timeout)
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                if isinstance(exc, aiohttp.ClientConnectorError) or not ticket.unanswered():
                     raise
-                # The request could not be written to a pooled connection: the server had
-                # closed it while it sat idle (a keep-alive timeout racing this request), so it
-                # never saw this request. Sent once more on a connection of its own; not
-                # counted as a retry. A disconnect after the request was written is an
-                # ordinary retryable error (the server may have acted on it).
-                return await _post(self._fresh_session(), route, data, headers, stream, t0, None)
+                # The reused connection closed or reset before any byte of a response: most
+                # likely the server's keep-alive timeout closed it as this request went out.
+                # Sent once more on a connection of its own, within what is left of the
+                # timeout; not counted as a retry.
+                left = route.timeout_s - (time.perf_counter() - t0)
+                timeout = aiohttp.ClientTimeout(total=max(left, 0.001)) if route.timeout_s else route.timeout
+                return await _post(self._fresh_session(), route, data, headers, stream, t0, timeout)
+            finally:
+                _TICKET.reset(token)
         except asyncio.TimeoutError:
             total = route.timeout.total if route.timeout is not None else None
             raise AttemptError(f"timeout after {total:g}s" if total else "timeout", retryable=True) from None
@@ -233,21 +279,6 @@ class NativeTransport:
             raise AttemptError(f"connection error ({type(exc).__name__}): {exc}".rstrip(": "), retryable=True) from None
 
 
-class _Reuse:
-    """Set by the trace hook when a request goes out on a pooled connection."""
-
-    __slots__ = ("reused",)
-
-    def __init__(self) -> None:
-        self.reused = False
-
-
-async def _on_reuse(session: Any, ctx: Any, params: Any) -> None:
-    reuse = ctx.trace_request_ctx
-    if isinstance(reuse, _Reuse):
-        reuse.reused = True
-
-
 async def _post(
     session: aiohttp.ClientSession,
     route: Route,
@@ -255,15 +286,10 @@ async def _post(
     headers: dict[str, str],
     stream: bool,
     t0: float,
-    reuse: _Reuse | None,
+    timeout: aiohttp.ClientTimeout | None,
 ) -> Completion:
     async with session.post(
-        route.target,
-        data=data,
-        headers=headers,
-        timeout=route.timeout,
-        max_redirects=MAX_REDIRECTS,
-        trace_request_ctx=reuse,
+        route.target, data=data, headers=headers, timeout=timeout, max_redirects=MAX_REDIRECTS
     ) as resp:
         if resp.status != 200:
             raw = await _read_body(resp, 4096, cut=True) or b""

@@ -58,13 +58,15 @@ def test_2000_cases_under_faults_all_eventually_succeed(tmp_path: Path, capsys: 
         assert run["status"] == "completed"
         rows = _check_one_row_per_case(tmp_path, run["id"], N)
         assert all(r[2] is None for r in rows)
-        # retries are counted per result: the stored counts add up to the server's extra requests
+        # retries are counted per result: the stored counts add up to the server's extra requests,
+        # less the free re-sends of requests dropped on a reused connection (at most one a drop)
         retries = sum(r[3] for r in rows)
-        assert retries == srv.requests - N
+        drops = statuses["drop"]
+        assert srv.requests - N - drops <= retries <= srv.requests - N
         for i in (0, 1, 2, 500, 1999):
             text = f"question number {i}"
             (row,) = [r for r in rows if r[1] == f"case-{i:03d}"]
-            assert row[3] == srv.requests_for(text) - 1
+            assert srv.requests_for(text) - 1 - drops <= row[3] <= srv.requests_for(text) - 1
         assert elapsed < 90
 
 
@@ -84,7 +86,8 @@ def test_retries_exhausted_exit_3_and_cases_named(tmp_path: Path, capsys: pytest
             assert case_id in out
         if len(failed) > 20:
             assert f"... and {len(failed) - 20} more" in out
-        assert sum(r[3] for r in rows) == srv.requests - n
+        extra = srv.requests - n  # retries, and free re-sends of requests dropped on a reused connection
+        assert extra - srv.statuses.get("drop", 0) <= sum(r[3] for r in rows) <= extra
         # --resume completes the run: only the failed cases are called again
         before = srv.requests
         srv.configure(rate_429=0, rate_500=0, rate_slow=0, rate_malformed=0, rate_drop=0)
@@ -101,7 +104,9 @@ def test_no_retries_errors_are_stored_not_lost(tmp_path: Path, capsys: pytest.Ca
         make_project(tmp_path, srv.base_url, n, retries=0, timeout=0.5, concurrency=32)
         code, out = llmctl(tmp_path, "eval", "--no-cache", capsys=capsys)
         assert code == 3, out[-3000:]
-        assert srv.requests == n  # retries: 0 means one attempt each
+        # retries: 0 means one attempt each; a request dropped before any answer on a reused
+        # connection is sent once more on a new one (llmctl.models._native), not as a retry
+        assert n <= srv.requests <= n + srv.statuses.get("drop", 0)
         run = store(tmp_path).list_runs()[0]
         rows = _check_one_row_per_case(tmp_path, run["id"], n)
         errors = [r for r in rows if r[2] is not None]

@@ -1,6 +1,7 @@
 """Stale keep-alive connections never cost a case (`retries: 0`): a plain `http.server` mock
-(HTTP/1.0: it closes after every answer), and an HTTP/1.1 server that closes idle connections
-after 20 ms without saying so (a keep-alive timeout)."""
+(HTTP/1.0: it closes after every answer), an HTTP/1.1 server that closes idle connections
+after 20 ms without saying so (a keep-alive timeout), and one that closes each connection at
+once after its answer without `Connection: close`."""
 
 from __future__ import annotations
 
@@ -78,12 +79,13 @@ def test_server_closing_after_every_answer_fails_no_case(
     transport: str,
     request: pytest.FixtureRequest,
 ) -> None:
-    if request.node.callspec.params["closing_server"] in ("idle", "silent"):
-        # litellm's aiohttp transport reuses a connection the server has closed. The native one
-        # never hands out a pooled connection whose close is already waiting, and re-sends a
-        # request it could not write; a close that races a request already written is not
-        # re-sent (the server may have acted on it), so 1-4 of 50 cases can still fail.
-        request.applymarker(pytest.mark.xfail(strict=False, reason="a close racing a written request"))
+    if transport == "litellm" and request.node.callspec.params["closing_server"] in ("idle", "silent"):
+        # The native transport re-sends a request whose reused connection closed before any
+        # byte of an answer (llmctl.models._native). litellm's transport neither skips a pooled
+        # connection whose close is waiting nor says whether a failed request went out on a
+        # reused connection, so its "Server disconnected" cannot be told from a server that
+        # dropped a request it received on a new one; it stays an ordinary retryable error.
+        request.applymarker(pytest.mark.xfail(strict=False, reason="litellm: a close racing a reused connection"))
     monkeypatch.setenv("LLMCTL_TRANSPORT", transport)
     n = 50
     make_project(tmp_path, closing_server, n, retries=0, concurrency=4)
