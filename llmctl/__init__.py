@@ -27,8 +27,8 @@ __all__ = [
 ]
 
 _LAZY = {
-    "load_prompt": "llmctl.prompt",
-    "render": "llmctl.prompt",
+    "load_prompt": "llmctl.api",
+    "render": "llmctl.api",
     "Prompt": "llmctl.prompt",
     "load_config": "llmctl.config",
     "run_eval": "llmctl.runner",
@@ -37,9 +37,10 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from llmctl.api import load_prompt, render
     from llmctl.config import load_config
     from llmctl.errors import LlmctlError
-    from llmctl.prompt import Prompt, load_prompt, render
+    from llmctl.prompt import Prompt
     from llmctl.runner import EvalOptions, run_eval
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import hashlib
 import json
 import subprocess
 import time
@@ -23,10 +22,11 @@ from typing import Any
 from llmctl.config import Config, GateConfig
 from llmctl.errors import EXIT_GATE_FAILED, EXIT_INFRA, EXIT_OK, InputError, Interrupted, StoreIOError
 from llmctl.evalset import Evalset, find_evalsets, load_evalset
+from llmctl.hashing import sha256_hex
 from llmctl.prompt import Prompt, PromptLibrary
 from llmctl.safetext import strip_escapes
 from llmctl.sandbox import DeadlineExceeded
-from llmctl.sources import GitSource, Source, WorktreeSource, open_repo
+from llmctl.sources import Source, WorktreeSource
 from llmctl.types import CallResult, Case, CaseOutcome, EvalInput, ModelSpec, ScoreResult
 
 CHUNK = 2000
@@ -195,7 +195,7 @@ def _interleave(iterators: list[Iterator[_Job]]) -> Iterator[_Job]:
 
 def _shard_of(case_id: str, count: int) -> int:
     """Stable shard (0-based) of a case: by hash of its id, so every machine agrees."""
-    return int(hashlib.sha256(case_id.encode()).hexdigest()[:8], 16) % count
+    return int(sha256_hex(case_id)[:8], 16) % count
 
 
 def git_info(root: Path) -> tuple[str | None, str | None]:
@@ -232,26 +232,12 @@ def git_info(root: Path) -> tuple[str | None, str | None]:
     return commit, branch
 
 
-def source_at(cfg: Config, ref: str | None) -> Source:
-    """The project's files at `ref` (None or WORKTREE: the work tree; else a git revision)."""
-    if ref is None or ref == "WORKTREE":
-        return WorktreeSource(cfg.root)
-    repo = open_repo(cfg.root)
-    try:
-        commit = repo.commit(ref)
-    except Exception:
-        from llmctl.errors import RefError
-
-        raise RefError(f"unknown git ref {ref!r}", hint="use a branch, tag, SHA or HEAD~N") from None
-    return GitSource(repo, commit, cfg.root)
-
-
-def _prompt_at(cfg: Config, library: PromptLibrary, name: str, ref: str | None) -> Prompt | None:
+def _prompt_at(cfg: Config, library: PromptLibrary, name: str, ref: str | None) -> Prompt:
     if ref is None:
         return library.get(name)
-    from llmctl.resolve import load_prompt_ref
+    from llmctl.release import prompt_at
 
-    return load_prompt_ref(cfg, f"{name}@{ref}")
+    return prompt_at(cfg, name, ref)
 
 
 def _config_at(cfg: Config, source: Source) -> Config | None:
@@ -1181,7 +1167,7 @@ class Runner:
                 raise InputError(what, hint="`llmctl runs show RUN` lists a run's cases")
         base_plans: dict[str, _Plan] = {}
         if opts.baseline:
-            from llmctl.versions import resolve_all
+            from llmctl.release import resolve_all, source_at
 
             at_baseline = resolve_all(self.cfg, opts.baseline)  # an unknown ref is an error here
             try:
@@ -1339,7 +1325,7 @@ class Runner:
 
     def _resumed_baseline(self, ev: Evalset, library: PromptLibrary, base_run: dict[str, Any]) -> _Side:
         """The unfinished baseline run of a candidate being resumed, planned as it was started."""
-        from llmctl.versions import resolve_all
+        from llmctl.release import resolve_all, source_at
 
         config = base_run.get("config") or {}
         if isinstance(config, str):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from llmctl import lockfile as lf
+from llmctl.release import lockfile as lf
 from tests.gitrepo import GitRepo, cli, evaluate, prompt_yaml
 
 
