@@ -31,8 +31,8 @@ _LAZY = {
     "render": "llmctl.api",
     "Prompt": "llmctl.prompt",
     "load_config": "llmctl.config",
-    "run_eval": "llmctl.runner",
-    "EvalOptions": "llmctl.runner",
+    "run_eval": "llmctl.run",
+    "EvalOptions": "llmctl.run",
     "LlmctlError": "llmctl.errors",
 }
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from llmctl.config import load_config
     from llmctl.errors import LlmctlError
     from llmctl.prompt import Prompt
-    from llmctl.runner import EvalOptions, run_eval
+    from llmctl.run import EvalOptions, run_eval
 
 
 def __getattr__(name: str) -> Any:

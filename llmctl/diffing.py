@@ -391,7 +391,7 @@ def diff(
 
 
 def _run_missing(cfg: Config, a: Side, b: Side, names: list[str], store: StoreLike | None) -> StoreLike | None:
-    from llmctl.runner import EvalOptions, run_eval  # imports litellm: only with --run
+    from llmctl.run import EvalOptions, run_eval  # imports litellm: only with --run
 
     for side in (a, b):
         for evalset, commit in sorted(missing_runs(cfg, side, names, store).items()):

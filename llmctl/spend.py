@@ -1,6 +1,6 @@
 """What a run spent and saved: model calls, judge calls, cached results, tokens.
 
-One home for the run's money, used by the run summary (`runner.summarize`), the
+One home for the run's money, used by the run summary (`llmctl.run.summarize`), the
 terminal, `runs show` and every report:
 
 - spent: the calls made in this run, model (the outputs graded) and judge (the calls

@@ -92,14 +92,14 @@ def test_prompts_and_evalsets_never_reach_the_release_package_or_the_runner() ->
     graph = _graph(lazy=True)
     for core in ("llmctl.prompt", "llmctl.evalset", "llmctl.sources", "llmctl.hashing"):
         reached = _reachable(graph, core)
-        assert not {m for m in reached if m.startswith(("llmctl.release", "llmctl.runner", "llmctl.api"))}, core
+        assert not {m for m in reached if m.startswith(("llmctl.release", "llmctl.run", "llmctl.api"))}, core
     assert _graph(lazy=True)["llmctl.hashing"] == set()
 
 
 def test_importing_the_core_loads_neither_releases_nor_litellm() -> None:
     code = (
         "import sys, llmctl.prompt, llmctl.evalset, llmctl.hashing\n"
-        "bad = sorted(m for m in sys.modules if m.startswith(('llmctl.release', 'llmctl.runner', 'litellm', 'git')))\n"
+        "bad = sorted(m for m in sys.modules if m.startswith(('llmctl.release', 'llmctl.run', 'litellm', 'git')))\n"
         "print(','.join(bad))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -146,7 +146,7 @@ def merge(
     baseline_ids = [r.get("baseline_run_id") for r in latest]
     from llmctl.cli.eval_view import print_summary, print_verdict
     from llmctl.gate import Verdict, compare
-    from llmctl.runner import summarize
+    from llmctl.run import summarize
 
     gate = cfg.gate
     evalset_path = (latest[0].get("config") or {}).get("evalset_path")

@@ -1,4 +1,4 @@
-"""`llmctl eval`: render every case, fan out over the models, score, store, gate.
+"""`llmctl eval`: render every case, fan out over the models, score, store, gate (the Runner).
 
 The pipeline streams: cases are rendered in chunks, the response cache is
 looked up per chunk (one query), misses are fed to a pool of `concurrency`
