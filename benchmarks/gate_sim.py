@@ -37,6 +37,7 @@ import json
 import math
 import os
 import platform
+import queue
 import random
 import re
 import subprocess
@@ -45,6 +46,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +74,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
 
 
 class World:
-    """What the server answers: set per trial, read by the server's hooks (thread-safe enough:
-    one trial at a time)."""
+    """What one server answers: set per trial, read by the server's hooks (one trial at a time
+    per server; `--jobs` servers run trials side by side)."""
 
     def __init__(self, length_cv: float) -> None:
         self.length_cv = length_cv
@@ -221,47 +223,73 @@ def _rate(k: int, n: int) -> str:
     return f"{100 * k / n:.1f}% [{100 * ci.low:.1f}, {100 * ci.high:.1f}]"
 
 
+def _run_setting(
+    letter: str, args: argparse.Namespace, pool: queue.Queue[tuple[World, FakeOpenAIServer]]
+) -> dict[str, Any]:
+    """All trials of one setting, `--jobs` at a time; each worker borrows its own server."""
+    setting = SETTINGS[letter]
+
+    def one(t: int) -> tuple[int, list[str], str]:
+        world, srv = pool.get()
+        try:
+            world.start(setting, seed=args.seed * 1_000_003 + ord(letter) * 10_007 + t)
+            with tempfile.TemporaryDirectory() as tmp:
+                return _trial(srv.base_url, setting, Path(tmp))
+        finally:
+            pool.put((world, srv))
+
+    fails, errors = 0, 0
+    causes: Counter[str] = Counter()
+    t0 = time.time()
+    with ThreadPoolExecutor(max_workers=args.jobs) as ex:
+        for t, (code, failed, err) in enumerate(ex.map(one, range(args.trials))):
+            if code == 1:
+                fails += 1
+                causes.update(set(failed))
+            elif code != 0:
+                errors += 1
+                print(f"  trial {t}: exit {code}: {err.strip()[-200:]}", file=sys.stderr)
+    done = args.trials - errors
+    return {
+        "setting": f"({letter}) {setting['label']}",
+        "n": setting["n"],
+        "trials": done,
+        "errors": errors,
+        "failed": fails,
+        "rate": _rate(fails, done),
+        "target": setting["target"],
+        "causes": ", ".join(f"{k} {v}" for k, v in causes.most_common()) or "—",
+        "seconds": round(time.time() - t0, 1),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--trials", type=int, default=200, help="trials per setting")
     parser.add_argument("--settings", default="abcde", help="which settings (letters), default abcde")
     parser.add_argument("--length-cv", type=float, default=0.5, help="completion-length coefficient of variation")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=3, help="trials run at once, each with its own server (default 3)")
     parser.add_argument("--write", action="store_true", help="append the results to benchmarks/RESULTS.md")
     args = parser.parse_args()
 
-    world = World(args.length_cv)
     rows = []
     started = time.time()
-    with FakeOpenAIServer(responder=world.answer, latency_fn=world.latency) as srv:
+    pool: queue.Queue[tuple[World, FakeOpenAIServer]] = queue.Queue()
+    servers = []
+    try:
+        for _ in range(max(1, args.jobs)):
+            world = World(args.length_cv)
+            srv = FakeOpenAIServer(responder=world.answer, latency_fn=world.latency).start()
+            servers.append(srv)
+            pool.put((world, srv))
         for letter in args.settings:
-            setting = SETTINGS[letter]
-            fails, errors = 0, 0
-            causes: Counter[str] = Counter()
-            t0 = time.time()
-            for t in range(args.trials):
-                world.start(setting, seed=args.seed * 1_000_003 + ord(letter) * 10_007 + t)
-                with tempfile.TemporaryDirectory() as tmp:
-                    code, failed, err = _trial(srv.base_url, setting, Path(tmp))
-                if code == 1:
-                    fails += 1
-                    causes.update(set(failed))
-                elif code != 0:
-                    errors += 1
-                    print(f"  trial {t}: exit {code}: {err.strip()[-200:]}", file=sys.stderr)
-            done = args.trials - errors
-            row = {
-                "setting": f"({letter}) {setting['label']}",
-                "n": setting["n"],
-                "trials": done,
-                "failed": fails,
-                "rate": _rate(fails, done),
-                "target": setting["target"],
-                "causes": ", ".join(f"{k} {v}" for k, v in causes.most_common()) or "—",
-                "seconds": round(time.time() - t0, 1),
-            }
+            row = _run_setting(letter, args, pool)
             rows.append(row)
             print(json.dumps(row), flush=True)
+    finally:
+        for srv in servers:
+            srv.stop()
     table = [
         "| setting | cases | trials | gate failed (95% CI) | target | failing checks (trials) |",
         "|---|---|---|---|---|---|",
@@ -276,7 +304,7 @@ def main() -> int:
         header = (
             f"\n## Gate: false alarms and power through the CLI (benchmarks/gate_sim.py)\n\n"
             f"- command: `python benchmarks/gate_sim.py --trials {args.trials} --settings {args.settings} "
-            f"--length-cv {args.length_cv} --seed {args.seed} --write`\n"
+            f"--length-cv {args.length_cv} --seed {args.seed} --jobs {args.jobs} --write`\n"
             f"- machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}\n"
             f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; llmctl commit {commit.stdout.strip()}; "
             f"took {time.time() - started:.0f} s\n"

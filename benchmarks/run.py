@@ -407,6 +407,56 @@ class Bench:
                 self.log(f"  judge #{i + 1}: {proc.wall_s:.2f} s (cpu {proc.cpu_s:.2f} s)")
         if "transport" in only:
             self.transport(server, project)
+        if "sides" in only:
+            self.sides(server)
+
+    def sides(self, server: Server) -> None:
+        """Issue 12: `eval --baseline` with both sides uncached vs one side alone, same server.
+
+        The two commits differ in the system message, so no request is shared between the
+        sides; both run interleaved in one pool of 50."""
+        n = self.args.cases
+        project = make_project(self.tmp / "sides", server.base_url, n)
+        (project / ".gitignore").write_text(".llmctl/\n")
+        git_env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": "bench",
+            "GIT_AUTHOR_EMAIL": "bench@example.com",
+            "GIT_COMMITTER_NAME": "bench",
+            "GIT_COMMITTER_EMAIL": "bench@example.com",
+        }
+        for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "A"]):
+            subprocess.run(["git", *cmd], cwd=project, env=git_env, check=True, capture_output=True)
+        prompt = project / "prompts" / "qa.yaml"
+        prompt.write_text(PROMPT.replace("You answer in one word.", "You answer in exactly one word."))
+        subprocess.run(["git", "commit", "-qam", "B"], cwd=project, env=git_env, check=True, capture_output=True)
+        one = self.fig("sides_one", target=f"12. one side alone: {n} cases, --no-cache (c50)", unit="s")
+        two = self.fig(
+            "sides_two",
+            target=f"12. `--baseline HEAD~1`: {n} + {n} cases, both uncached (c50)",
+            unit="s",
+        )
+        ratio = self.fig("sides_ratio", target="12. two interleaved sides / one side", unit="x", goal=1.15)
+        for i in range(self.runs):
+            fresh_store(project)
+            single = self.eval_cli(project, "bench", 50, "--no-cache")
+            fresh_store(project)
+            self.loads.append(loadavg())
+            proc = run_proc(
+                [*self.cli, "eval", "bench", "--concurrency", "50", "--no-cache", "--baseline", "HEAD~1"],
+                project,
+                child_env(),
+            )
+            if proc.rc not in (0, 1):  # 1: the gate's verdict, still a complete comparison
+                check(proc, "llmctl eval --baseline HEAD~1")
+            one.samples.append(single.wall_s)
+            two.samples.append(proc.wall_s)
+            ratio.samples.append(proc.wall_s / single.wall_s)
+            self.log(
+                f"  sides #{i + 1}: one side {single.wall_s:.2f} s, two sides {proc.wall_s:.2f} s "
+                f"({proc.wall_s / single.wall_s:.2f}x)"
+            )
+        ratio.note = f"the physical limit of one side is {n / (50 / (server.latency_ms / 1000)):.1f} s"
 
     def transport(self, server: Server, project: Path) -> None:
         """The model layer alone (loadgen) and a whole eval, native vs litellm, side by side."""
@@ -554,7 +604,7 @@ class Bench:
             if "startup" in only:
                 self.log("startup ...")
                 self.startup()
-            if only & {"throughput", "e2e", "cached", "judge", "transport", "profile"}:
+            if only & {"throughput", "e2e", "cached", "judge", "transport", "profile", "sides"}:
                 server = Server(self.args.latency_ms)
                 try:
                     self.log(f"main suite ({self.args.cases} cases, server {server.base_url}) ...")
@@ -688,10 +738,12 @@ def _fmt(value: float, unit: str) -> str:
         return f"{value:.2f} s" if value < 100 else f"{value:.0f} s"
     if unit == "req/s":
         return f"{value:.0f} req/s"
+    if unit == "x":
+        return f"{value:.2f}x"
     return f"{value:.0f} {unit}"
 
 
-SCENARIOS = ("startup", "throughput", "e2e", "cached", "judge", "transport", "profile", "scale")
+SCENARIOS = ("startup", "throughput", "e2e", "cached", "judge", "transport", "profile", "scale", "sides")
 
 
 def main(argv: list[str] | None = None) -> int:

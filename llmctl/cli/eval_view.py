@@ -65,6 +65,11 @@ def _spent(group: dict[str, Any]) -> str:
     return text
 
 
+def _not_compared(m: Any) -> bool:
+    """A checked row with no values on either side: the check could not run (and passed)."""
+    return bool(m.passed) and m.baseline is None and m.candidate is None and not m.metric.startswith("critical[")
+
+
 def print_verdict(verdict: Any, *, verbose: bool = True) -> None:
     """Every checked metric with baseline, candidate, delta, interval, threshold and PASS/FAIL (report-only
     rows unless `verbose` is False, as `llmctl eval` without --verbose); flipped and flaky cases; the notes."""
@@ -85,6 +90,8 @@ def print_verdict(verdict: Any, *, verbose: bool = True) -> None:
         cells = metric_cells(m)
         if m.threshold == REPORT_ONLY:
             status = Text("info", style="dim")
+        elif _not_compared(m):
+            status = Text("skipped", style="dim")
         else:
             status = Text("PASS", style="green") if m.passed else Text("FAIL", style="bold red")
         table.add_row(
@@ -95,6 +102,9 @@ def print_verdict(verdict: Any, *, verbose: bool = True) -> None:
         )
     if shown:
         console.print(table)
+    for m in shown:
+        if _not_compared(m) and m.note:  # e.g. latency with too few fresh results: say why
+            console.print(Text(f"{_safe(m.group)} {_safe(m.metric)}: {_safe(m.note)}", style="dim"))
     hidden = len(verdict.metrics) - len(shown)
     if hidden:
         console.print(Text(f"{hidden} report-only row(s) not shown (--verbose shows them)", style="dim"))

@@ -166,3 +166,27 @@ def test_sharded_baseline_runs_merge_and_gate(
     assert candidate["baseline_run_id"]
     assert len(store.outcomes(candidate["id"])) == N_CASES
     assert len(store.outcomes(candidate["baseline_run_id"])) == N_CASES
+
+
+def test_report_only_rows_show_with_verbose(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(repo, {"prompts/qa.yaml": qa_prompt("Reply kindly: {{ question }}")})
+    code, out = llmctl(repo, "eval", "--baseline", "main", "--no-cache", capsys=capsys)
+    assert code == 0, out
+    assert "report-only row(s) not shown (--verbose shows them)" in out
+    assert "report only" not in out
+    code, verbose = llmctl(repo, "eval", "--baseline", "main", "--no-cache", "--verbose", capsys=capsys)
+    assert code == 0, verbose
+    assert "not shown" not in verbose and "report only" in verbose
+    assert "detects a pass-rate drop of" in verbose  # what the suite can see, on every comparison
+
+
+def test_latency_with_only_cached_results_is_skipped_and_says_why(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(repo, {"prompts/qa.yaml": qa_prompt("Reply kindly: {{ question }}")})
+    code, out = llmctl(repo, "eval", "--baseline", "main", capsys=capsys)
+    assert code == 0, out
+    code, out = llmctl(repo, "eval", "--baseline", "main", capsys=capsys)  # every result from the cache now
+    assert code == 0, out
+    assert "skipped" in out
+    assert "latency_p95: not enough fresh results: 0 paired case(s)" in out
