@@ -18,7 +18,7 @@ T0 = time.perf_counter()
 
 def _eval(evalset: str, concurrency: int) -> dict[str, object]:
     from llmctl.config import load_config
-    from llmctl.runner import EvalOptions, Runner
+    from llmctl.run import EvalOptions, Runner
 
     imported = time.perf_counter()
     phases: dict[str, float] = {}

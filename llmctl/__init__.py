@@ -27,20 +27,21 @@ __all__ = [
 ]
 
 _LAZY = {
-    "load_prompt": "llmctl.prompt",
-    "render": "llmctl.prompt",
+    "load_prompt": "llmctl.api",
+    "render": "llmctl.api",
     "Prompt": "llmctl.prompt",
     "load_config": "llmctl.config",
-    "run_eval": "llmctl.runner",
-    "EvalOptions": "llmctl.runner",
+    "run_eval": "llmctl.run",
+    "EvalOptions": "llmctl.run",
     "LlmctlError": "llmctl.errors",
 }
 
 if TYPE_CHECKING:
+    from llmctl.api import load_prompt, render
     from llmctl.config import load_config
     from llmctl.errors import LlmctlError
-    from llmctl.prompt import Prompt, load_prompt, render
-    from llmctl.runner import EvalOptions, run_eval
+    from llmctl.prompt import Prompt
+    from llmctl.run import EvalOptions, run_eval
 
 
 def __getattr__(name: str) -> Any:

@@ -10,12 +10,12 @@ different judge that needs calibrating again.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from llmctl.hashing import content_hash
 
 if TYPE_CHECKING:
     from llmctl.config import GateConfig
@@ -35,8 +35,7 @@ def is_judge(config: dict[str, Any]) -> bool:
 def judge_hash(config: dict[str, Any]) -> str:
     """`sha256:` over the canonical JSON of the verdict-relevant evaluator config."""
     ident = {k: v for k, v in config.items() if k not in _NOT_IDENTITY}
-    text = json.dumps(ident, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return content_hash(ident)
 
 
 @dataclass

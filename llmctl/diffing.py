@@ -19,11 +19,10 @@ from typing import Any
 
 import yaml
 
-from llmctl import lockfile as lf
 from llmctl.config import Config
 from llmctl.errors import InputError, RefError
 from llmctl.prompt import Prompt
-from llmctl.versions import (
+from llmctl.release import (
     StoreLike,
     evalsets_using,
     git_commit,
@@ -34,6 +33,8 @@ from llmctl.versions import (
     resolve_version,
     worktree_library,
 )
+from llmctl.release import lockfile as lf
+from llmctl.sources import open_repo, split_ref
 
 _TOP_ORDER = ["name", "description", "model", "params", "inputs", "messages", "template", "output"]
 _RUN_ID_RE = re.compile(r"^r\d{8}-\d{6}-[0-9a-f]+$")
@@ -221,8 +222,8 @@ def resolve_side(cfg: Config, spec: str, store: StoreLike | None) -> Side:
 
 
 def _ref_side(cfg: Config, spec: str) -> Side:
-    name, sep, ref = spec.partition("@")
-    if sep:
+    name, ref = split_ref(spec)
+    if ref is not None:
         rv = resolve_version(cfg, name, ref)
         side = Side(spec, "ref", ref)
         side.versions[rv.prompt.name] = Version.of(rv.prompt, spec, rv.commit, rv.version)
@@ -256,8 +257,6 @@ def _find_content(cfg: Config, name: str, content_hash: str, run: dict[str, Any]
             return Version.of(load_release(cfg, name, release), label, release.commit, release.version)
         commit_ref = run.get("git_commit")
         if commit_ref:
-            from llmctl.sources import open_repo
-
             repo = open_repo(cfg.root)
             commit = git_commit(repo, str(commit_ref))
             if commit is not None:
@@ -392,13 +391,13 @@ def diff(
 
 
 def _run_missing(cfg: Config, a: Side, b: Side, names: list[str], store: StoreLike | None) -> StoreLike | None:
-    from llmctl.runner import EvalOptions, run_eval  # imports litellm: only with --run
+    from llmctl.run import EvalOptions, run_eval  # imports litellm: only with --run
 
     for side in (a, b):
         for evalset, commit in sorted(missing_runs(cfg, side, names, store).items()):
             run_eval(cfg, EvalOptions(evalsets=[evalset], prompt_ref=commit))
     if store is None and Path(cfg.store_path).exists():
-        from llmctl.versions import open_store
+        from llmctl.release import open_store
 
         store = open_store(cfg)
     return store

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from llmctl.config import check_gate
 from llmctl.errors import InputError
-from llmctl.prompt import canonical_json
+from llmctl.hashing import canonical_json, sha256_hex
 from llmctl.schema import EVALSET_SCHEMA, keys_of
-from llmctl.sources import check_contained, is_inside
+from llmctl.sources import check_contained, is_inside, split_ref
 from llmctl.suggest import did_you_mean, unknown_key
 from llmctl.types import Case, EvaluatorSpec
 from llmctl.yamlio import LineDict, LineList, load_yaml_file, plain
@@ -88,7 +87,7 @@ class Evalset:
 
 def derive_case_id(vars_: dict[str, Any], expected: Any) -> str:
     """A stable id from a case's content, so reordering a file does not re-pair cases."""
-    digest = hashlib.sha256(canonical_json({"vars": vars_, "expected": expected}).encode()).hexdigest()
+    digest = sha256_hex(canonical_json({"vars": vars_, "expected": expected}))
     return f"c-{digest[:10]}"
 
 
@@ -111,8 +110,8 @@ def parse_evaluator(item: Any, file: str, line: int | None) -> EvaluatorSpec:
 def _parse_prompt_ref(text: Any, file: str, line: int) -> PromptRef:
     if not isinstance(text, str) or not text.strip():
         raise InputError("'prompt' must be a prompt name like summarize or summarize@production", file=file, line=line)
-    name, _, ref = text.strip().partition("@")
-    if not name or (_ and not ref):
+    name, ref = split_ref(text.strip())
+    if not name or ref == "":
         raise InputError(f"invalid prompt reference {text!r}", file=file, line=line)
     return PromptRef(name=name, ref=ref or None, line=line)
 

@@ -11,8 +11,6 @@ reason an evalset is evaluated can be named:
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -21,23 +19,22 @@ import yaml
 
 from llmctl.config import CONFIG_NAME, Config
 from llmctl.evalset import Evalset
+from llmctl.hashing import content_hash, digest_of
 from llmctl.prompt import Prompt
 from llmctl.sources import Source
 from llmctl.types import EvaluatorSpec
 
-ALGORITHM = "sha256"
 ABSENT = "absent"
 _JUDGE_DEFAULTS = {"judge": "judge_prompt", "pairwise": "pairwise_prompt"}
 
 
 def _digest(data: bytes | None) -> str:
-    return ABSENT if data is None else f"{ALGORITHM}:{hashlib.sha256(data).hexdigest()}"
+    return ABSENT if data is None else digest_of(data)
 
 
 def digest(fingerprint: dict[str, Any]) -> str:
     """One identity for a whole fingerprint (stored with the run)."""
-    text = json.dumps(fingerprint, sort_keys=True, separators=(",", ":"), default=str)
-    return f"{ALGORITHM}:{hashlib.sha256(text.encode()).hexdigest()}"
+    return content_hash(fingerprint)
 
 
 def _specs(ev: Evalset) -> list[EvaluatorSpec]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import mimetypes
 import re
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from llmctl.errors import InputError
+from llmctl.hashing import sha256_hex
 from llmctl.sources import is_inside
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # OpenAI's limit for one image
@@ -63,7 +63,7 @@ def describe(url: str) -> str:
     if match is not None:
         payload = url[match.end() :]
         data = _b64decode(payload) if ";base64" in match.group("params").lower() else payload.encode()
-        digest = hashlib.sha256(data if data is not None else payload.encode()).hexdigest()
+        digest = sha256_hex(data if data is not None else payload)
         media = match.group("type") or "text/plain"
         return f"[image {media} {_size(len(data if data is not None else payload))} sha256:{digest}]"
     shown = " ".join(url.split())

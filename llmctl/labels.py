@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import getpass
-import hashlib
 import json
 import os
 import tempfile
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmctl import fmt
 from llmctl.errors import InputError
+from llmctl.hashing import sha256_hex
 
 if TYPE_CHECKING:
     from llmctl.store import Store
@@ -35,7 +35,7 @@ _FIELDS = ("case_id", "model", "output_sha256", "label", "score", "note", "by", 
 
 def output_sha256(text: str | None) -> str:
     """The SHA-256 hex digest of an output's UTF-8 text (the key a label is bound to)."""
-    return hashlib.sha256((text or "").encode("utf-8")).hexdigest()
+    return sha256_hex(text or "")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ variables, and `{% include %}`/`{% import %}` resolve only inside `prompts/`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -22,29 +21,18 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from llmctl import images, sandbox
 from llmctl.errors import InputError, RenderError
+from llmctl.hashing import content_hash
 from llmctl.schema import INPUT_TYPES, PROMPT_SCHEMA, keys_of
-from llmctl.sources import Source, WorktreeSource, safe_join
+from llmctl.sources import Source, safe_join
 from llmctl.suggest import did_you_mean, unknown_key
 from llmctl.yamlio import LineDict, LineList, decode_text, load_yaml_text, plain
 
-HASH_ALGO = "sha256"
 PROMPT_SUFFIXES = (".yaml", ".yml", ".jinja")
 NOT_PROMPTS = ("llmctl.lock",)
 PROMPT_KEYS = keys_of(PROMPT_SCHEMA)
 INPUT_KEYS = keys_of(PROMPT_SCHEMA, "inputs")
 ROLES = {"system", "user", "assistant", "developer", "tool"}
 _SAFE_GLOBALS = ("range", "dict", "namespace")
-
-
-def canonical_json(value: Any) -> str:
-    """Canonical JSON: sorted keys, fixed separators, UTF-8 text (the hashed form)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def content_hash(value: Any) -> str:
-    """`sha256:<hex>` of the canonical JSON of `value`."""
-    digest = hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
-    return f"{HASH_ALGO}:{digest}"
 
 
 def _type_ok(value: Any, type_name: str) -> bool:
@@ -788,32 +776,3 @@ class PromptLibrary:
 
     def all(self) -> list[Prompt]:
         return [self.load_path(p) for p in self.files()]
-
-
-def load_prompt(
-    name: str,
-    *,
-    label: str | None = None,
-    version: str | None = None,
-    root: str | Path | None = None,
-    bundle: str | Path | None = None,
-) -> Prompt:
-    """Load a prompt for use in an application.
-
-    `load_prompt("summarize")` reads the work tree; `label="production"` or
-    `version="v3"` resolve through `prompts/llmctl.lock` (or a bundle written
-    by `llmctl bundle`, for deployments without git).
-    """
-    from llmctl.config import load_config
-
-    if bundle is not None or label is not None or version is not None:
-        from llmctl.versions import load_released_prompt
-
-        return load_released_prompt(name, label=label, version=version, root=root, bundle=bundle)
-    cfg = load_config(Path(root) if root else None)
-    return PromptLibrary(WorktreeSource(cfg.root), cfg.prompts_dir).get(name)
-
-
-def render(name: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> list[dict[str, Any]]:
-    """Render a prompt of the work tree by name: `render("summarize", ticket="...")`."""
-    return load_prompt(name).render(variables, **kwargs)

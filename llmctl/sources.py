@@ -13,6 +13,18 @@ from typing import Any, Protocol
 
 from llmctl.errors import InputError, RefError
 
+WORKTREE = "WORKTREE"  # the ref that names the files on disk
+
+
+def split_ref(spec: str) -> tuple[str, str | None]:
+    """`summarize@production` -> ("summarize", "production"); `summarize` -> ("summarize", None).
+
+    The one parser of the `NAME[@REF]` syntax; what a REF means is decided by
+    `llmctl.release.resolve_version`. `summarize@` gives ("summarize", "").
+    """
+    name, sep, ref = spec.partition("@")
+    return name, (ref if sep else None)
+
 
 class Source(Protocol):
     """Read-only view of the project's files (paths are POSIX, relative to the project root).
@@ -32,7 +44,7 @@ class Source(Protocol):
 class WorktreeSource:
     """The files as they are on disk."""
 
-    label = "WORKTREE"
+    label = WORKTREE
 
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -170,7 +170,7 @@ def cli(argv: list[str], cwd: Path, capsys: object) -> tuple[int, str, str]:
 def evaluate(root: Path, evalset: str = "summarize", ref: str | None = None) -> str:
     """Run an evalset with the offline scripted model; returns the run id."""
     from llmctl.config import load_config
-    from llmctl.runner import EvalOptions, run_eval
+    from llmctl.run import EvalOptions, run_eval
 
     cfg = load_config(root)
     outcome = run_eval(cfg, EvalOptions(evalsets=[evalset], prompt_ref=ref))

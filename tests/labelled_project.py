@@ -56,7 +56,7 @@ def make(root: Path, extra: str = "") -> GitRepo:
 
 def evaluate(root: Path, evalset_name: str = "support") -> tuple[str, int]:
     from llmctl.config import load_config
-    from llmctl.runner import EvalOptions, run_eval
+    from llmctl.run import EvalOptions, run_eval
 
     cfg = load_config(root)
     outcome = run_eval(cfg, EvalOptions(evalsets=[evalset_name]))

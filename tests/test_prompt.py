@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from llmctl.errors import InputError, RenderError
-from llmctl.prompt import Prompt, PromptLibrary, content_hash, load_prompt, parse_prompt
+from llmctl.hashing import content_hash
+from llmctl.prompt import Prompt, PromptLibrary, parse_prompt
 from llmctl.sources import WorktreeSource
 
 
@@ -126,16 +127,6 @@ def test_namespaced_names_and_name_override(tmp_path: Path) -> None:
 
 def test_partials_are_not_prompts(project: Path) -> None:
     assert lib(project).files() == ["prompts/summarize.yaml"]
-
-
-def test_load_prompt_public_api(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (project / "llmctl.yaml").write_text("default_models: [echo]\n")
-    (project / "sub").mkdir()
-    monkeypatch.chdir(project / "sub")
-    import llmctl.prompt as api
-
-    assert load_prompt("summarize").name == "summarize"
-    assert api.render("summarize", ticket="x")[1]["content"] == "Ticket:\nx"
 
 
 # --- inputs ----------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmctl.errors import InputError
-from llmctl.prompt import content_hash, parse_prompt
+from llmctl.hashing import content_hash
+from llmctl.prompt import parse_prompt
 from llmctl.yamlio import load_yaml_text
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -18,11 +18,11 @@ def bundle(
     Applications load from it without git or a prompts/ folder:
     load_prompt("summarize", label="production", bundle="llmctl-bundle.json")
     """
-    from llmctl import versions
+    from llmctl import release
 
     cfg = _common.load_config()
-    data = versions.build_bundle(cfg, list(label or []) or None)
-    versions.write_bundle(data, output)
+    data = release.build_bundle(cfg, list(label or []) or None)
+    release.write_bundle(data, output)
     n_releases = sum(len(p["releases"]) for p in data["prompts"].values())
     typer.echo(f"wrote {output}: {len(data['prompts'])} prompt(s), {n_releases} release(s)")
 

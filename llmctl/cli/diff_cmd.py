@@ -109,10 +109,10 @@ def diff(
 
     Example: llmctl diff summarize@production summarize@WORKTREE
     """
-    from llmctl import diffing, versions
+    from llmctl import diffing, release
 
     cfg = _common.load_config()
-    store = versions.open_store(cfg)
+    store = release.open_store(cfg)
     report = diffing.diff(cfg, a, b, store=store, run_missing=run, context=context)
     if as_json:
         _common.echo_json(report.to_dict())

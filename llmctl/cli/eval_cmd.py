@@ -169,7 +169,7 @@ def eval_(
     Example: llmctl eval --baseline origin/main --changed-only --output report.md
     """
     from llmctl.errors import InputError
-    from llmctl.runner import EvalOptions, run_eval
+    from llmctl.run import EvalOptions, run_eval
 
     if changed_only and not baseline:
         raise InputError("--changed-only needs --baseline REF")

@@ -18,11 +18,11 @@ def log(
     from rich.table import Table
     from rich.text import Text
 
-    from llmctl import fmt, versions
+    from llmctl import fmt, release
     from llmctl.safetext import terminal_safe as safe
 
     cfg = _common.load_config()
-    data = versions.prompt_log(cfg, name, versions.open_store(cfg))
+    data = release.prompt_log(cfg, name, release.open_store(cfg))
     if as_json:
         _common.echo_json(data)
         return

@@ -24,12 +24,11 @@ def promote(
 
     Example: llmctl promote summarize --to production
     """
-    from llmctl import versions
-    from llmctl.resolve import split_ref
+    from llmctl import release
 
     cfg = _common.load_config()
-    name, ref = split_ref(spec)
-    result = versions.promote(cfg, name, to, ref, force=force, commit=not no_commit, message=message)
+    name, ref = release.split_ref(spec)
+    result = release.promote(cfg, name, to, ref, force=force, commit=not no_commit, message=message)
     if as_json:
         _common.echo_json(result.to_dict())
         return

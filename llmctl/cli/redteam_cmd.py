@@ -41,7 +41,7 @@ def redteam(
     Example: llmctl redteam support --plugins injection,system-leak --n 20 --seed 7 -o evalsets/redteam.yaml
     """
     from llmctl.redteam import generate, parse_plugins
-    from llmctl.resolve import load_prompt_ref
+    from llmctl.release import load_prompt_ref
 
     cfg = _common.load_config()
     prompt = load_prompt_ref(cfg, name)

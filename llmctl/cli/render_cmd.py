@@ -25,7 +25,7 @@ def render(
     """
     from llmctl.cli._common import coerce_cli_vars, echo_json, parse_vars
     from llmctl.images import ImageLoader, content_text
-    from llmctl.resolve import load_prompt_ref
+    from llmctl.release import load_prompt_ref
 
     cfg = _common.load_config()
     prompt = load_prompt_ref(cfg, name)

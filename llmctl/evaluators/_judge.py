@@ -11,7 +11,6 @@ anything else is an error, never a pass.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from llmctl.errors import InputError
 from llmctl.evaluators._base import CallModel, CheckError, Evaluator, Raw, errored, opt, short
 from llmctl.evaluators._json import strip_json_fence
 from llmctl.evaluators._registry import evaluator
+from llmctl.hashing import digest_of
 from llmctl.images import content_text  # an image reads as its placeholder
 from llmctl.types import EvalInput, Messages, ScoreResult
 
@@ -253,7 +253,7 @@ class _ModelJudge(Evaluator):
             text = path.read_text(encoding="utf-8")
         self.template_text = text
         # recorded with every score: a judge's identity (for calibration) covers its prompt's text
-        self.config["prompt_sha256"] = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+        self.config["prompt_sha256"] = digest_of(text)
         self.template = compile_template(text, self.template_source)
         self.params = {"temperature": 0, **self.template.params, **dict(self.config.get("params") or {})}
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from llmctl.hashing import canonical_json, sha256_hex
 from llmctl.types import Messages, ModelSpec
 
 
@@ -31,5 +30,4 @@ def cache_key(
     }
     if spec.litellm_id == "scripted":
         payload["scripted"] = {"responses": spec.responses, "default": spec.default, "function": spec.function}
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return sha256_hex(canonical_json(payload))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timezone
+
+from llmctl.hashing import sha256_hex
 
 
 def new_run_id() -> str:
@@ -19,4 +20,4 @@ def result_key(prompt: str, case_id: str, model: str, repeat_index: int = 0) -> 
     Part of the store's format (`--resume` and merges match on it): never change it.
     """
     canonical = f"{prompt}\x1f{case_id}\x1f{model}\x1f{int(repeat_index)}"
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+    return sha256_hex(canonical)[:16]

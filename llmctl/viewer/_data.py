@@ -284,7 +284,7 @@ def _lock_labels(root: Path | None, name: str) -> dict[str, list[str]]:
     """version hash -> its release (vN) and labels from prompts/llmctl.lock (nothing without one)."""
     if root is None:
         return {}
-    from llmctl import lockfile
+    from llmctl.release import lockfile
 
     try:
         entry = lockfile.load_for(root).entry(name)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from llmctl.cli.eval_cmd import _eta, _ProgressView
-from llmctl.runner import Progress
+from llmctl.run import Progress
 from tests.e2e.project import config, evalset, llmctl, prompt, write
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from llmctl import lockfile as lf
+from llmctl.release import lockfile as lf
 from tests.gitrepo import GitRepo, cli, evaluate, prompt_yaml
 
 
@@ -59,7 +59,7 @@ def test_rollback_after_a_baseline_comparison_needs_no_force(
     """`eval --baseline production` runs v1 again as the baseline side; that run has no verdict of its own
     and must not hide the verdict v1 earned as a candidate (issue 14: rollback needed --force)."""
     from llmctl.config import load_config
-    from llmctl.runner import EvalOptions, run_eval
+    from llmctl.run import EvalOptions, run_eval
 
     evaluate(git_project.root)
     assert cli(["promote", "summarize", "--to", "production"], git_project.root, capsys)[0] == 0
@@ -75,7 +75,7 @@ def test_rollback_after_a_baseline_comparison_needs_no_force(
 
 def test_no_verdict_hint_points_at_eval_at_ref(git_project: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
     from llmctl.config import load_config
-    from llmctl.runner import EvalOptions, run_eval
+    from llmctl.run import EvalOptions, run_eval
 
     evaluate(git_project.root)
     assert cli(["promote", "summarize", "--to", "production"], git_project.root, capsys)[0] == 0

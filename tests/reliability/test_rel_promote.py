@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from llmctl import lockfile as lf
+from llmctl.release import lockfile as lf
 from tests.gitrepo import GIT_ENV, GitRepo, evaluate, git_env, make_project
 from tests.reliability.helpers import run_cli, sub_env
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import json
 import os
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from llmctl.errors import InputError
+from llmctl.hashing import sha256_hex
 
 try:
     import fcntl
@@ -151,7 +151,7 @@ def begin(
         version=version,
         lock_rel=lock_rel,
         old_lock=base64.b64encode(old).decode("ascii") if old is not None else None,
-        new_sha256=hashlib.sha256(new_text.encode("utf-8")).hexdigest(),
+        new_sha256=sha256_hex(new_text),
         head_before=repo.head.commit.hexsha,
         subject=subject,
         tag=tag,
@@ -172,7 +172,7 @@ def _blob_sha(repo: Any, rev: str, rel: str) -> str | None:
         data = repo.git.cat_file("blob", f"{rev}:{rel}", stdout_as_string=False, strip_newline_in_stdout=False)
     except git.GitCommandError:
         return None
-    return hashlib.sha256(data).hexdigest()
+    return sha256_hex(data)
 
 
 def _promotion_commit(repo: Any, j: Journal) -> str | None:
@@ -219,7 +219,7 @@ def recover(repo: Any, lock_path: Path) -> list[str]:
     path = Path(repo.working_tree_dir) / j.lock_rel
     current = path.read_bytes() if path.exists() else None
     old = base64.b64decode(j.old_lock) if j.old_lock is not None else None
-    ours = current is not None and hashlib.sha256(current).hexdigest() == j.new_sha256
+    ours = current is not None and sha256_hex(current) == j.new_sha256
     if current != old and not ours:
         raise InputError(
             f"an interrupted promotion of {what} left {j.lock_rel} changed by something else than llmctl",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from llmctl.runner import git_info
+from llmctl.run import git_info
 
 
 def _git(cwd: Path, *args: str) -> str:

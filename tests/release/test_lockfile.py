@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from llmctl import lockfile as lf
+from llmctl.config import load_config
 from llmctl.errors import InputError
+from llmctl.release import lockfile as lf
+from llmctl.release import promote
+from tests.gitrepo import GitRepo
 
 H1 = "sha256:" + "a" * 64
 H2 = "sha256:" + "b" * 64
@@ -99,3 +102,14 @@ def test_good_labels(label: str) -> None:
 def test_bad_labels(label: str) -> None:
     with pytest.raises(InputError):
         lf.check_label_name(label)
+
+
+def test_lockfile_round_trip_and_stable_order(project: GitRepo) -> None:
+    cfg = load_config(project.root)
+    promote(cfg, "summarize", "production", force=True)
+    promote(cfg, "classify", "production", force=True)
+    path = project.root / "prompts/llmctl.lock"
+    text = path.read_text()
+    lock = lf.load(path)
+    assert lf.dumps(lock) == text
+    assert text.index("classify:") < text.index("summarize:")

@@ -1,0 +1,106 @@
+"""The package's import structure: no cycles, leaves stay leaves, the core never reaches up.
+
+Read from the source with `ast` (module-level imports, and separately every
+import, lazy ones inside functions included), plus one fresh interpreter for
+what importing the core modules really loads.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "llmctl"
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        out[".".join(parts)] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _targets(node: ast.stmt) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        # `from llmctl.release import lockfile` imports the submodule; `... import promote` the package
+        return [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module for a in node.names]
+    return []
+
+
+def _imports(path: Path, *, lazy: bool) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[str] = []
+    if lazy:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.stmt):
+                found += _targets(node)
+    else:
+
+        def visit(body: list[ast.stmt]) -> None:
+            for node in body:
+                if isinstance(node, ast.If) and not _is_type_checking(node.test):
+                    visit(node.body)
+                    visit(node.orelse)
+                elif isinstance(node, ast.Try):
+                    visit(node.body)
+                else:
+                    found.extend(_targets(node))
+
+        visit(tree.body)
+    return {name for name in found if name in MODULES}
+
+
+def _graph(*, lazy: bool) -> dict[str, set[str]]:
+    return {name: _imports(path, lazy=lazy) - {name} for name, path in MODULES.items()}
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for nxt in graph[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
+
+
+def test_module_level_imports_have_no_cycle() -> None:
+    graph = _graph(lazy=False)
+    for name in graph:
+        assert name not in _reachable(graph, name), f"{name} imports itself through {sorted(_reachable(graph, name))}"
+
+
+def test_prompts_and_evalsets_never_reach_the_release_package_or_the_runner() -> None:
+    """Not even lazily: a prompt is parsed and rendered without knowing about releases (this
+    was the prompt -> versions -> evalset -> prompt cycle), and hashing is a leaf."""
+    graph = _graph(lazy=True)
+    for core in ("llmctl.prompt", "llmctl.evalset", "llmctl.sources", "llmctl.hashing"):
+        reached = _reachable(graph, core)
+        assert not {m for m in reached if m.startswith(("llmctl.release", "llmctl.run", "llmctl.api"))}, core
+    assert _graph(lazy=True)["llmctl.hashing"] == set()
+
+
+def test_importing_the_core_loads_neither_releases_nor_litellm() -> None:
+    code = (
+        "import sys, llmctl.prompt, llmctl.evalset, llmctl.hashing\n"
+        "bad = sorted(m for m in sys.modules if m.startswith(('llmctl.release', 'llmctl.run', 'litellm', 'git')))\n"
+        "print(','.join(bad))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == ""
