@@ -101,7 +101,8 @@ def test_a_comparison_killed_midway_resumes_both_sides(tmp_path: Path) -> None:
         git(tmp_path, "commit", "-qam", "new prompt")
         proc = popen_eval(tmp_path, "--baseline", "HEAD~1", "--no-cache")
         deadline = time.monotonic() + 30
-        while srv.requests < 40 and time.monotonic() < deadline:
+        # ~1 s of calls: past the writer's first flush (every 0.5 s), far from the end (300 calls)
+        while srv.requests < 100 and time.monotonic() < deadline:
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate()
