@@ -10,7 +10,7 @@ as a child process against the local OpenAI-compatible test server, and records 
 code (0 pass, 1 gate failed) and which checks failed. The server simulates what makes
 no-change PRs noisy:
 
-- per-case difficulty: case i passes with probability p_i ~ Beta(4, 1) (mean 0.8), drawn
+- per-case difficulty: case i passes with probability p_i ~ Beta(4, 1) (mean 0.8; `--difficulty A,B`), drawn
   per trial; every call is a fresh Bernoulli draw (sampled completions, temperature > 0);
 - completion length noise: the answer is padded with a log-normal number of words
   (coefficient of variation `--length-cv`), and the alias has a per-token price, so cost
@@ -77,8 +77,9 @@ class World:
     """What one server answers: set per trial, read by the server's hooks (one trial at a time
     per server; `--jobs` servers run trials side by side)."""
 
-    def __init__(self, length_cv: float) -> None:
+    def __init__(self, length_cv: float, difficulty: tuple[float, float] = (4.0, 1.0)) -> None:
         self.length_cv = length_cv
+        self.difficulty = difficulty
         self.setting: dict[str, Any] = SETTINGS["a"]
         self.p: list[float] = []
         self.rng = random.Random(0)
@@ -87,7 +88,7 @@ class World:
     def start(self, setting: dict[str, Any], seed: int) -> None:
         rng = random.Random(seed)
         self.setting = setting
-        self.p = [rng.betavariate(4.0, 1.0) for _ in range(setting["n"])]
+        self.p = [rng.betavariate(*self.difficulty) for _ in range(setting["n"])]
         self.rng = random.Random(seed + 1)
 
     @staticmethod
@@ -269,17 +270,27 @@ def main() -> int:
     parser.add_argument("--settings", default="abcde", help="which settings (letters), default abcde")
     parser.add_argument("--length-cv", type=float, default=0.5, help="completion-length coefficient of variation")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--difficulty",
+        default="4,1",
+        help="Beta(a,b) of the per-case pass probability, default 4,1 (mean 0.8); 0.8,0.2 has the same "
+        "mean with more consistent cases (most pass or fail nearly always)",
+    )
     parser.add_argument("--jobs", type=int, default=3, help="trials run at once, each with its own server (default 3)")
     parser.add_argument("--write", action="store_true", help="append the results to benchmarks/RESULTS.md")
     args = parser.parse_args()
 
+    # the commit measured: read at the start (the tree may move on while the trials run)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    a, b = (float(x) for x in args.difficulty.split(","))
+    difficulty = (a, b)
     rows = []
     started = time.time()
     pool: queue.Queue[tuple[World, FakeOpenAIServer]] = queue.Queue()
     servers = []
     try:
         for _ in range(max(1, args.jobs)):
-            world = World(args.length_cv)
+            world = World(args.length_cv, difficulty)
             srv = FakeOpenAIServer(responder=world.answer, latency_fn=world.latency).start()
             servers.append(srv)
             pool.put((world, srv))
@@ -300,16 +311,15 @@ def main() -> int:
     text = "\n".join(table)
     print(text)
     if args.write:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
         header = (
             f"\n## Gate: false alarms and power through the CLI (benchmarks/gate_sim.py)\n\n"
             f"- command: `python benchmarks/gate_sim.py --trials {args.trials} --settings {args.settings} "
-            f"--length-cv {args.length_cv} --seed {args.seed} --jobs {args.jobs} --write`\n"
+            f"--length-cv {args.length_cv} --difficulty {args.difficulty} --seed {args.seed} --jobs {args.jobs} --write`\n"
             f"- machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}\n"
             f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; llmctl commit {commit.stdout.strip()}; "
             f"took {time.time() - started:.0f} s\n"
             "- each trial: a fresh repo, `llmctl eval --baseline HEAD~1 --no-cache` as a child process against the "
-            "local server (per-case Beta(4,1) difficulty, fresh Bernoulli draw per call, log-normal completion "
+            f"local server (per-case Beta({a:g},{b:g}) difficulty, fresh Bernoulli draw per call, log-normal completion "
             f"length with CV {args.length_cv}, latency 100 ms x U(0.2,1.8) + log-normal tail); default gate "
             "(quality max_drop 5 pts, cost +10%, latency p95 +20%, confidence 0.95)\n\n"
         )
