@@ -30,12 +30,14 @@ def print_summary(summary: Any, title: str) -> None:
     if not isinstance(summary, RunSummary):
         summary = RunSummary.from_dict(summary)
     table = Table(title=Text(_safe(title)), title_justify="left")
-    columns = ("prompt / model", "n", "pass rate [95% CI]", "cost/case", "spent", "p50", "p95", "cached", "errors")
+    several = any(g.evalset for g in summary.groups)  # one invocation's evalsets in one table
+    first = "evalset / prompt / model" if several else "prompt / model"
+    columns = (first, "n", "pass rate [95% CI]", "cost/case", "spent", "p50", "p95", "cached", "errors")
     for col in columns:
-        table.add_column(col, justify="left" if col == "prompt / model" else "right")
+        table.add_column(col, justify="left" if col == first else "right")
     score_lines = []
     for g in summary.groups:
-        name = f"{g.prompt} / {g.model}"
+        name = f"{g.evalset} / {g.prompt} / {g.model}" if several else f"{g.prompt} / {g.model}"
         table.add_row(
             Text(_safe(name)),
             fmt.count(g.n),
@@ -144,25 +146,126 @@ def print_verdict(verdict: Any, *, verbose: bool = True) -> None:
 
 
 def print_outcome(cfg: Config, outcome: Any, *, verbose: bool = False) -> None:
-    for info in outcome.runs:
+    """What one `llmctl eval` did: one summary table over every evalset it ran (a row per evalset x
+    prompt x model), one gate table over their checks, then the cases without a result grouped by
+    cause, with the command that completes each run."""
+
+    from llmctl.summary import RunSummary
+
+    infos = list(outcome.runs)
+    if not infos:
+        return
+    if len(infos) == 1:
+        info = infos[0]
         title = f"{info.evalset}  run {info.run_id}"
         if info.baseline_run_id:
             title += f"  (baseline run {info.baseline_run_id})"
         print_summary(info.summary, title)
         print_verdict(info.verdict, verbose=verbose)
-        if info.errors:
-            console = _common.console()
-            from rich.text import Text
+    else:
+        summary = RunSummary.combine((info.evalset, _as_summary(info.summary)) for info in infos)
+        compared = sum(1 for info in infos if info.baseline_run_id)
+        title = f"{len(infos)} evalsets, {len(infos)} run(s)" + (f", {compared} with a baseline" if compared else "")
+        print_summary(summary, title)
+        for info in infos:
+            line = f"  {info.evalset}: run {info.run_id}"
+            if info.baseline_run_id:
+                line += f" (baseline run {info.baseline_run_id})"
+            _common.console().print(_text(line, "dim"))
+        judged = [info for info in infos if info.verdict is not None]
+        combined = combine_verdicts([_named_verdict(info.evalset, info.verdict) for info in judged])
+        if combined is not None:
+            combined.notes = _shared_notes([(info.evalset, info.verdict.notes) for info in judged])
+        print_verdict(combined, verbose=verbose)
+    _print_errors(infos)
 
-            console.print(Text(f"{len(info.errors)} case(s) have no result after retries (exit 3):", style="bold red"))
-            for cause, count in getattr(info, "error_causes", [])[:5]:
-                console.print(Text(f"  {count} x {_safe(cause)}", style="red"))
-            for prompt, model, case_id in info.errors[:20]:
-                console.print(Text(f"  {_safe(prompt)} / {_safe(model)} / {_safe(case_id)}"))
-            if len(info.errors) > 20:
-                more = len(info.errors) - 20
-                console.print(f"  ... and {more} more (llmctl runs export {info.run_id} lists them all)")
-            console.print(f"  complete them with: llmctl eval --resume {info.run_id}")
+
+def _as_summary(summary: Any) -> Any:
+    from llmctl.summary import RunSummary
+
+    return summary if isinstance(summary, RunSummary) else RunSummary.from_dict(summary or None)
+
+
+def _text(text: str, style: str = "") -> Any:
+    from rich.text import Text
+
+    return Text(_safe(text), style=style)
+
+
+def _named_verdict(evalset: str, verdict: Any) -> Any:
+    """A verdict whose rows and notes name their evalset (two evalsets may share a prompt x model)."""
+    from dataclasses import replace
+
+    return replace(verdict, metrics=[replace(m, group=f"{evalset}: {m.group}") for m in verdict.metrics])
+
+
+def _shared_notes(notes: list[tuple[str, list[str]]]) -> list[str]:
+    """Each note once, prefixed with the evalsets it is about ("every evalset" when it is all of them)."""
+    where: dict[str, list[str]] = {}
+    for evalset, texts in notes:
+        for text in texts:
+            where.setdefault(text, []).append(evalset)
+    return [
+        text if len(sets) == len(notes) and len(notes) > 1 else f"{', '.join(sets)}: {text}"
+        for text, sets in where.items()
+    ]
+
+
+def _print_errors(infos: list[Any]) -> None:
+    """Cases with no result after retries, over every run: grouped by cause, then named, then the
+    command that completes each run."""
+    failing = [info for info in infos if info.errors]
+    if not failing:
+        return
+    console = _common.console()
+    total = sum(len(info.errors) for info in failing)
+    console.print(_text(f"{total} case(s) have no result after retries (exit 3):", "bold red"))
+    causes: dict[str, int] = {}
+    for info in failing:
+        for cause, count in getattr(info, "error_causes", []):
+            causes[cause] = causes.get(cause, 0) + count
+    for cause, count in sorted(causes.items(), key=lambda kv: -kv[1])[:5]:
+        console.print(_text(f"  {count} x {cause}", "red"))
+    shown = 0
+    for info in failing:
+        for prompt, model, case_id in info.errors[: max(0, 20 - shown)]:
+            where = (
+                f"{info.evalset} / {prompt} / {model} / {case_id}"
+                if len(infos) > 1
+                else f"{prompt} / {model} / {case_id}"
+            )
+            console.print(_text(f"  {where}"))
+            shown += 1
+    if total > shown:
+        runs = " ".join(info.run_id for info in failing)
+        console.print(_text(f"  ... and {total - shown} more (llmctl runs export RUN lists them all: {runs})"))
+    for info in failing:
+        console.print(_text(f"  complete them with: llmctl eval --resume {info.run_id}"))
+
+
+def combine_verdicts(verdicts: list[Any]) -> Any:
+    """The verdicts of one invocation's runs as one (None when there is none)."""
+    from llmctl.gate import Verdict
+
+    if not verdicts:
+        return None
+    if len(verdicts) == 1:
+        return verdicts[0]
+    counts: dict[str, int] = {}
+    for v in verdicts:
+        for k, n in v.counts.items():
+            counts[k] = counts.get(k, 0) + n
+    return Verdict(
+        passed=all(v.passed for v in verdicts),
+        groups=[g for v in verdicts for g in v.groups],
+        metrics=[m for v in verdicts for m in v.metrics],
+        flipped=[f for v in verdicts for f in v.flipped],
+        flaky=[f for v in verdicts for f in v.flaky],
+        counts=counts,
+        confidence=verdicts[0].confidence,
+        has_baseline=any(v.has_baseline for v in verdicts),
+        notes=[n for v in verdicts for n in v.notes],
+    )
 
 
 def combined_report(
@@ -170,7 +273,6 @@ def combined_report(
 ) -> tuple[dict[str, Any], list[Any], Any, Any]:
     """One report over the runs of one invocation (one per evalset): meta, outcomes, verdict and
     the run summary (as each run stored it; the groups of several runs named by evalset)."""
-    from llmctl.gate import Verdict
     from llmctl.reports._context import report_context
     from llmctl.summary import RunSummary
 
@@ -201,26 +303,7 @@ def combined_report(
         if len(summaries) == 1
         else RunSummary.combine((str(r.get("evalset")), s) for r, s in zip(runs, summaries, strict=True))
     )
-    verdicts = [info.verdict for info in infos if info.verdict is not None]
-    verdict = None
-    if len(verdicts) == 1:
-        verdict = verdicts[0]
-    elif verdicts:
-        counts: dict[str, int] = {}
-        for v in verdicts:
-            for k, n in v.counts.items():
-                counts[k] = counts.get(k, 0) + n
-        verdict = Verdict(
-            passed=all(v.passed for v in verdicts),
-            groups=[g for v in verdicts for g in v.groups],
-            metrics=[m for v in verdicts for m in v.metrics],
-            flipped=[f for v in verdicts for f in v.flipped],
-            flaky=[f for v in verdicts for f in v.flaky],
-            counts=counts,
-            confidence=verdicts[0].confidence,
-            has_baseline=any(v.has_baseline for v in verdicts),
-            notes=[n for v in verdicts for n in v.notes],
-        )
+    verdict = combine_verdicts([info.verdict for info in infos if info.verdict is not None])
     summary.verdict = verdict
     return meta, outcomes, verdict, summary
 
