@@ -82,7 +82,7 @@ SUITES: list[str] = [
         "test_hand_edited_invalid_lockfile",
         "test_bad_label_names",
     ),
-    *_in("tests/test_lockfile.py", "test_invalid_lockfile_names_the_line", "test_duplicate_hash_is_invalid"),
+    *_in("tests/release/test_lockfile.py", "test_invalid_lockfile_names_the_line", "test_duplicate_hash_is_invalid"),
     *_in(
         "tests/test_github.py",
         "test_401_message_does_not_leak_the_token",
