@@ -117,12 +117,23 @@ def _sigterm_as_sigint() -> Any:
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     previous = signal.getsignal(signal.SIGTERM)
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int is signal.SIG_IGN:
+        # A background job of a shell (`llmctl eval &`, nohup) starts with SIGINT ignored; SIGTERM
+        # is relayed as SIGINT, so without this `kill` would be ignored too and the run go on.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def on_sigterm(signum: int, frame: Any) -> None:
         signal.raise_signal(signal.SIGINT)  # whoever handles Ctrl-C now (asyncio's runner) handles this
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+        if previous_int is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return restore
 
 
 def eval_(

@@ -262,11 +262,9 @@ def _loads_calls(value: Any) -> list[dict[str, Any]] | None:
     return value if isinstance(value, list) and value else None
 
 
-def _cache_row(key: str, spec: ModelSpec, result: CallResult) -> dict[str, Any]:
+def _usage(result: CallResult) -> dict[str, Any]:
+    """What a call used, as the store's columns (results, cache and judge_calls share them)."""
     return {
-        "key": key,
-        "model": spec.litellm_id,
-        "output": result.output,
         "prompt_tokens": result.prompt_tokens,
         "completion_tokens": result.completion_tokens,
         "cached_tokens": result.cached_tokens,
@@ -274,6 +272,15 @@ def _cache_row(key: str, spec: ModelSpec, result: CallResult) -> dict[str, Any]:
         "cache_write_tokens": result.cache_write_tokens,
         "cost_usd": result.cost_usd,
         "latency_ms": result.latency_ms,
+    }
+
+
+def _cache_row(key: str, spec: ModelSpec, result: CallResult) -> dict[str, Any]:
+    return {
+        "key": key,
+        "model": spec.litellm_id,
+        "output": result.output,
+        **_usage(result),
         "ttft_ms": result.ttft_ms,
         "tool_calls": result.tool_calls,
         "finish_reason": result.finish_reason,
@@ -289,13 +296,7 @@ def _judge_rows(evaluator: str, idx: int, calls: list[tuple[str, CallResult]]) -
             "idx": idx,
             "call_index": i,
             "model": model,
-            "prompt_tokens": r.prompt_tokens,
-            "completion_tokens": r.completion_tokens,
-            "cached_tokens": r.cached_tokens,
-            "reasoning_tokens": r.reasoning_tokens,
-            "cache_write_tokens": r.cache_write_tokens,
-            "cost_usd": r.cost_usd,
-            "latency_ms": r.latency_ms,
+            **_usage(r),
             "cached": r.cached,
             "error": r.error,
         }
@@ -642,13 +643,7 @@ class Pipeline:
             "expected": json.dumps(job.case.expected, ensure_ascii=False, default=str),
             "output": result.output,
             "error": result.error,
-            "prompt_tokens": result.prompt_tokens,
-            "completion_tokens": result.completion_tokens,
-            "cached_tokens": result.cached_tokens,
-            "reasoning_tokens": result.reasoning_tokens,
-            "cache_write_tokens": result.cache_write_tokens,
-            "cost_usd": result.cost_usd,
-            "latency_ms": result.latency_ms,
+            **_usage(result),
             "ttft_ms": result.ttft_ms,
             "cached": result.cached,
             "retries": result.retries,

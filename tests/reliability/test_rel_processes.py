@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 
 from llmctl.testing.server import FakeOpenAIServer
 from tests.e2e.project import llmctl
-from tests.reliability.helpers import STORE, make_project, popen_eval, question, result_rows, store
+from tests.reliability.helpers import STORE, make_project, popen_eval, question, result_rows, store, sub_env
 
 N = 40
 
@@ -139,3 +141,27 @@ def test_interrupt_keeps_finished_results(
         assert code == 0, text
         rows = _assert_whole(tmp_path, run["id"])
         assert len(rows) == 200 and all(r[2] is None for r in rows)
+
+
+def test_sigterm_stops_a_run_started_with_sigint_ignored(tmp_path: Path) -> None:
+    """`llmctl eval &` in a script (or nohup) starts with SIGINT ignored: `kill` must still stop it."""
+    with FakeOpenAIServer(responses={"question": "yes"}, latency_ms=100) as srv:
+        make_project(tmp_path, srv.base_url, 200, concurrency=4)  # ~5 s of calls
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llmctl.cli.main", "eval", "--no-cache"],
+            cwd=tmp_path,
+            env=sub_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
+        deadline = time.monotonic() + 20
+        while srv.statuses.get("200", 0) < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 130, out + err
+        assert srv.statuses.get("200", 0) < 200
+        run = store(tmp_path).list_runs()[0]
+        assert run["status"] == "interrupted"
