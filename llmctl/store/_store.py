@@ -468,6 +468,9 @@ class Store:
                 "csv": "FORMAT csv, HEADER true",
                 "parquet": "FORMAT parquet",
             }[fmt]
+            if fmt != "parquet":  # text formats: UTC ISO-8601 with Z, as every screen shows times
+                iso = "strftime(created_at, '%Y-%m-%dT%H:%M:%SZ')"
+                query = f"SELECT * REPLACE ({iso} AS created_at) FROM ({query})"  # noqa: S608
             con.execute(f"COPY ({query}) TO {_sql_str(str(tmp))} ({options})")
             return self._runs_with_counts(con, [rid])[0]
 
@@ -949,11 +952,13 @@ class Store:
     @staticmethod
     def _wrap_json(jsonl: Path, run: dict[str, Any]) -> None:
         """Turn the jsonl that COPY wrote into `{"run": ..., "results": [...]}`, streaming."""
+        from llmctl.fmt import json_default as fmt_json_default
+
         out = jsonl.with_name(jsonl.name + ".json")
         try:
             with jsonl.open("r", encoding="utf-8") as src, out.open("w", encoding="utf-8") as dst:
                 dst.write('{"run": ')
-                dst.write(json.dumps(run, default=_json_default, ensure_ascii=False))
+                dst.write(json.dumps(run, default=fmt_json_default, ensure_ascii=False))
                 dst.write(', "results": [')
                 first = True
                 for line in src:

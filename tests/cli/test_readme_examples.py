@@ -98,6 +98,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-qm", "examples")
+    code, _ = llmctl(root, "eval", "classify")  # a store for the examples that read one (`runs list`)
+    assert code == 0
     return root
 
 

@@ -152,3 +152,30 @@ def test_export_errors_leave_no_file(store: Store, exported_run: str, tmp_path: 
     with pytest.raises(InputError, match="no run matches"):
         store.export("rmissing", "csv", tmp_path / "run.csv")
     assert list(tmp_path.glob("run.*")) == [] and list(tmp_path.glob(".run*")) == []
+
+
+ISO_Z = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_exported_times_are_utc_iso_with_z(store: Store, exported_run: str, tmp_path: Path, fmt: str) -> None:
+    import re
+
+    dest = store.export(exported_run, fmt, tmp_path / f"run.{fmt}")
+    if fmt == "json":
+        doc = json.loads(dest.read_text())
+        rows, run = doc["results"], doc["run"]
+        assert re.match(ISO_Z, run["started_at"]) and re.match(ISO_Z, run["finished_at"])
+    elif fmt == "jsonl":
+        rows = [json.loads(line) for line in dest.read_text().splitlines()]
+    else:
+        with dest.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    assert rows and all(re.match(ISO_Z, r["created_at"]) for r in rows), rows[0]["created_at"]
+
+
+def test_parquet_keeps_typed_times(store: Store, exported_run: str, tmp_path: Path) -> None:
+    import datetime
+
+    table = pq.read_table(store.export(exported_run, "parquet", tmp_path / "run.parquet"))
+    assert isinstance(table.to_pylist()[0]["created_at"], datetime.datetime)
