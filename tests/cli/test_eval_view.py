@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.project import git, llmctl
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cli.conftest import copy_of_this_repo
+from tests.e2e.project import llmctl
 
 
 @pytest.fixture()
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("LLMCTL_DB", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
-    root = tmp_path / "repo"
-    shutil.copytree(ROOT / "prompts", root / "prompts")
-    shutil.copytree(ROOT / "evalsets", root / "evalsets")
-    shutil.copy(ROOT / "llmctl.yaml", root / "llmctl.yaml")
-    (root / ".gitignore").write_text(".llmctl/\n")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "examples")
-    return root
+    return copy_of_this_repo(tmp_path / "repo")
 
 
 def test_one_summary_and_one_gate_table_per_invocation(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

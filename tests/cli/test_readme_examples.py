@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,8 @@ import pytest
 import typer.main
 
 from llmctl.cli.main import app
-from tests.e2e.project import git, llmctl
+from tests.cli.conftest import copy_of_this_repo
+from tests.e2e.project import llmctl
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -90,14 +90,7 @@ RUNNABLE = [
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("readme") / "repo"
-    shutil.copytree(ROOT / "prompts", root / "prompts")
-    shutil.copytree(ROOT / "evalsets", root / "evalsets")
-    shutil.copy(ROOT / "llmctl.yaml", root / "llmctl.yaml")
-    (root / ".gitignore").write_text(".llmctl/\n")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "examples")
+    root = copy_of_this_repo(tmp_path_factory.mktemp("readme") / "repo")
     code, _ = llmctl(root, "eval", "classify")  # a store for the examples that read one (`runs list`)
     assert code == 0
     return root
