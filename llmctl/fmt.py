@@ -54,6 +54,14 @@ def _strip(text: str, keep: int) -> str:
     return f"{whole}.{frac}" if frac else whole
 
 
+def _signed(value: float | None, signed: bool, show: Callable[[float], str]) -> str:
+    """`show` of the magnitude, with the sign when asked (and always a minus); missing as MISSING."""
+    if _missing(value):
+        return MISSING
+    assert value is not None
+    return _sign(show(abs(float(value))), float(value), signed)
+
+
 def number(value: float | None, digits: int = 3) -> str:
     """`digits` significant digits in plain notation (`0.000123`, `12.3`); whole numbers stay whole (`1,234`)."""
     if _missing(value):
@@ -103,26 +111,17 @@ def usd_per_case(value: float | None, *, signed: bool = False) -> str:
 
 def ms(value: float | None, *, signed: bool = False) -> str:
     """Milliseconds: `1,234 ms`."""
-    if _missing(value):
-        return MISSING
-    assert value is not None
-    return _sign(f"{abs(float(value)):,.0f} ms", float(value), signed)
+    return _signed(value, signed, lambda a: f"{a:,.0f} ms")
 
 
 def pct(value: float | None, *, signed: bool = False) -> str:
     """A rate (0..1) as a percentage with one decimal: `66.7%`."""
-    if _missing(value):
-        return MISSING
-    assert value is not None
-    return _sign(f"{abs(float(value)) * 100:.1f}%", float(value), signed)
+    return _signed(value, signed, lambda a: f"{a * 100:.1f}%")
 
 
 def pts(value: float | None, *, signed: bool = True) -> str:
     """A difference of two rates in percentage points: `+5.0 pts`, `-12.5 pts`."""
-    if _missing(value):
-        return MISSING
-    assert value is not None
-    return _sign(f"{abs(float(value)) * 100:.1f} pts", float(value), signed)
+    return _signed(value, signed, lambda a: f"{a * 100:.1f} pts")
 
 
 def change(value: float | None) -> str:
@@ -162,18 +161,12 @@ def p_value(p: float | None) -> str:
 
 def count(n: float | None, *, signed: bool = False) -> str:
     """A count, whole, with thousands separators: `1,234`."""
-    if _missing(n):
-        return MISSING
-    assert n is not None
-    return _sign(f"{abs(n):,.0f}", float(n), signed)
+    return _signed(n, signed, lambda a: f"{a:,.0f}")
 
 
 def score(value: float | None, *, signed: bool = False) -> str:
     """A score (a mean, kappa, F1...) with three decimals: `0.857`."""
-    if _missing(value):
-        return MISSING
-    assert value is not None
-    return _sign(f"{abs(float(value)):.3f}", float(value), signed)
+    return _signed(value, signed, lambda a: f"{a:.3f}")
 
 
 def duration(seconds: float | None) -> str:
