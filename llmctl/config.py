@@ -370,17 +370,7 @@ def _parse_fleet(alias: ModelAlias, spec: LineDict, path: Path) -> None:
             alias.deployments.append(
                 Deployment(item.get("api_base"), item.get("model"), item.get("api_key_env"), float(weight))
             )
-        if alias.model in ("echo", "scripted"):
-            raise InputError(
-                f"model {name!r}: the built-in {alias.model!r} model has no deployments", file=path, line=line
-            )
-        if alias.transport == "native":
-            raise InputError(
-                f"model {name!r}: transport: native cannot serve 'deployments' (litellm's Router balances them)",
-                file=path,
-                line=spec.line_of("transport"),
-                hint="remove transport: native (auto sends a fleet through litellm)",
-            )
+        _fleet_allowed(alias, spec, path, "deployments", line, "litellm's Router balances them", "a fleet")
     if "fallbacks" in spec:
         value = spec["fallbacks"]
         if isinstance(value, str):
@@ -390,16 +380,21 @@ def _parse_fleet(alias: ModelAlias, spec: LineDict, path: Path) -> None:
             raise InputError(message, file=path, line=spec.line_of("fallbacks"))
         alias.fallbacks = [v.strip() for v in value]
         alias.fallbacks_line = spec.line_of("fallbacks")
-        if alias.model in ("echo", "scripted"):
-            message = f"model {name!r}: the built-in {alias.model!r} model has no fallbacks"
-            raise InputError(message, file=path, line=alias.fallbacks_line)
-        if alias.transport == "native":
-            raise InputError(
-                f"model {name!r}: transport: native cannot serve 'fallbacks' (litellm's Router tries them)",
-                file=path,
-                line=spec.line_of("transport"),
-                hint="remove transport: native (auto sends an alias with fallbacks through litellm)",
-            )
+        why = "litellm's Router tries them"
+        _fleet_allowed(alias, spec, path, "fallbacks", alias.fallbacks_line, why, "an alias with fallbacks")
+
+
+def _fleet_allowed(alias: ModelAlias, spec: LineDict, path: Path, key: str, line: int, why: str, what: str) -> None:
+    """`deployments`/`fallbacks` need litellm's Router: not on a built-in model, not with transport: native."""
+    if alias.model in ("echo", "scripted"):
+        raise InputError(f"model {alias.name!r}: the built-in {alias.model!r} model has no {key}", file=path, line=line)
+    if alias.transport == "native":
+        raise InputError(
+            f"model {alias.name!r}: transport: native cannot serve {key!r} ({why})",
+            file=path,
+            line=spec.line_of("transport"),
+            hint=f"remove transport: native (auto sends {what} through litellm)",
+        )
 
 
 def _check_fallbacks(models: dict[str, ModelAlias], path: Path) -> None:
