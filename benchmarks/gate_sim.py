@@ -264,6 +264,27 @@ def _run_setting(
     }
 
 
+def theory(a: float, b: float, n: int = 200, drop: float = 0.10) -> str:
+    """What the simulation's model allows, exactly: the mid-p McNemar power for setting (b) and the
+    drop the gate's note would state, from llmctl.stats (no trial is run)."""
+    from llmctl import stats
+    from llmctl.gate import PASS_RATE_WEIGHT
+
+    mean = a / (a + b)
+    second = mean * (a + 1) / (a + b + 1)  # E[p^2] of Beta(a, b)
+    keep = 1.0 - drop / mean  # the candidate passes with p x keep (World.answer)
+    worse, better = mean - keep * second, keep * mean - keep * second
+    holm = 0.05 * PASS_RATE_WEIGHT / (PASS_RATE_WEIGHT + 2)  # first Holm step, cost and latency on
+    spread = stats.fit_spread(mean, 2 * (mean - second), 1)  # no-change disagreement 2 E[p(1-p)]
+    mde = stats.min_detectable_drop(n, stats.discordance(spread, 1), holm)
+    return (
+        f"Beta({a:g},{b:g}), n={n}: P(pass->fail) {worse:.4f}, P(fail->pass) {better:.4f}; exact power for a "
+        f"{drop * 100:g}-point drop {stats.mcnemar_midp_power(n, worse, better, holm):.1%} at the pass rate's Holm "
+        f"level {holm:.4f}, {stats.mcnemar_midp_power(n, worse, better, 0.05):.1%} at 0.05; the gate's note: detects "
+        f"{(mde or 0) * 100:.1f} pts with 80% power"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--trials", type=int, default=200, help="trials per setting")
@@ -278,7 +299,11 @@ def main() -> int:
     )
     parser.add_argument("--jobs", type=int, default=3, help="trials run at once, each with its own server (default 3)")
     parser.add_argument("--write", action="store_true", help="append the results to benchmarks/RESULTS.md")
+    parser.add_argument("--theory", action="store_true", help="print the exact power and detectable drop; no trial")
     args = parser.parse_args()
+    if args.theory:
+        print(theory(*(float(x) for x in args.difficulty.split(","))))
+        return 0
 
     # the commit measured: read at the start (the tree may move on while the trials run)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
