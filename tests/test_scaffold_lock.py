@@ -13,11 +13,11 @@ import hashlib
 import os
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 
 from llmctl.scaffold import COMPROMISED, LOCK, REQUIREMENTS, lock_versions, needs_build
@@ -112,7 +112,7 @@ def test_init_lock_refreshes_the_lock_after_an_edit(tmp_path: Path, index: Path,
     assert not (project / LOCK).exists()
     req = project / REQUIREMENTS
     req.write_text(req.read_text().replace("llmctl-ci==0.1.0", "llmctl-ci==0.0.9"))
-    code, out, err = run(["init", str(project), "--lock"], capsys, monkeypatch)
+    code, _out, err = run(["init", str(project), "--lock"], capsys, monkeypatch)
     assert code == 0, err
     assert lock_versions((project / LOCK).read_text())["llmctl-ci"] == "0.0.9"
 
@@ -121,10 +121,10 @@ def test_without_the_index_init_says_so_and_names_the_refresh(tmp_path: Path, in
     (tmp_path / "uv.toml").write_text(f"no-index = true\nfind-links = [{str(tmp_path / 'nowhere')!r}]\n")
     monkeypatch.setenv("UV_OFFLINE", "1")
     project = tmp_path / "proj"
-    code, out, err = run(["init", str(project), "--requirement", "llmctl-ci==0.1.0"], capsys, monkeypatch)
+    code, _, err = run(["init", str(project), "--requirement", "llmctl-ci==0.1.0"], capsys, monkeypatch)
     assert code == 0 and (project / REQUIREMENTS).is_file() and not (project / LOCK).exists()
     assert f"{LOCK} not written" in err and "llmctl init --lock" in err, err
-    code, out, err = run(["init", str(project), "--lock"], capsys, monkeypatch)
+    code, _out, err = run(["init", str(project), "--lock"], capsys, monkeypatch)
     assert code == 3 and "llmctl init --lock" in err and "Traceback" not in err
 
 
