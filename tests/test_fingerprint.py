@@ -144,3 +144,31 @@ def test_the_scaffolded_judge_prompt_is_what_the_scaffolded_judge_loads(
     assert code == 0, out + err
     assert "skipped summarize" not in out and "skipped safety" in out, out
     assert "prompts/judges/rubric.yaml changed" in out.replace("\n", " ")
+
+
+@pytest.mark.parametrize(
+    ("evaluator", "graded"),
+    [
+        ("{type: moderation}", True),  # judge.model fills in its model
+        ("{type: moderation, model: openai/omni-moderation-latest}", False),
+        ("{type: judge, rubric: ok, model: grader2}", False),
+        ("{type: refusal, judge: grader2}", False),  # a delegated judge with its own model
+        ("{type: rubric, rubric: ok}", True),
+        ("{type: contains, value: ok}", False),
+    ],
+)
+def test_the_judge_model_is_a_dependency_only_where_it_grades(tmp_path: Path, evaluator: str, graded: bool) -> None:
+    from llmctl import fingerprint as fpr
+    from llmctl.config import load_config
+    from llmctl.evalset import load_evalset
+    from llmctl.sources import WorktreeSource
+
+    (tmp_path / "llmctl.yaml").write_text(CONFIG)
+    (tmp_path / "evalsets").mkdir()
+    path = tmp_path / "evalsets/e.yaml"
+    path.write_text(f"prompt: ask\nmodels: [demo]\nevaluators:\n  - {evaluator}\ncases:\n  - {{id: a, vars: {{}}}}\n")
+    cfg = load_config(tmp_path)
+    ev = load_evalset(path, tmp_path)
+    fp = fpr.fingerprint(cfg, WorktreeSource(tmp_path), ev, [], set(), uses_default_models=False)
+    assert ("llmctl.yaml: judge" in fp) is graded
+    assert ("grader" in fpr.model_names(ev, ["demo"], cfg)) is graded
