@@ -25,7 +25,6 @@ from llmctl.sources import Source
 from llmctl.types import EvaluatorSpec
 
 ABSENT = "absent"
-_JUDGE_DEFAULTS = {"judge": "judge_prompt", "pairwise": "pairwise_prompt"}
 
 
 def _digest(data: bytes | None) -> str:
@@ -62,16 +61,64 @@ def _module_files(cfg: Config, target: str) -> list[str]:
     return [f"{base}.py", f"{base}/__init__.py"]
 
 
-def _judge_files(cfg: Config, spec: EvaluatorSpec) -> list[str]:
-    prompt = spec.config.get("prompt")
-    default = _JUDGE_DEFAULTS.get(spec.type)
-    if prompt is None:
-        return [f"{cfg.prompts_dir}/{default}.yaml"] if default else []
-    raw = Path(str(prompt))
-    if raw.is_absolute():
-        rel = _relative(cfg, raw)
-        return [rel] if rel else []
-    return [raw.as_posix(), f"{cfg.prompts_dir}/{raw.as_posix()}.yaml", f"{cfg.prompts_dir}/{raw.as_posix()}"]
+def _evaluators(cfg: Config, ev: Evalset) -> list[tuple[EvaluatorSpec, Any]]:
+    """Each evaluator spec with the evaluator the run builds from it (None where it does not build:
+    the run itself reports that). Built as the run builds them, so defaults such as llmctl.yaml's
+    judge model are filled in by the same code."""
+    from llmctl.evaluators import build_evaluator
+
+    out: list[tuple[EvaluatorSpec, Any]] = []
+    for spec in _specs(ev):
+        try:
+            built = build_evaluator(spec, judge_model=cfg.judge_model, prompts_dir=cfg.prompts_path, resolve=False)
+        except Exception:
+            built = None
+        out.append((spec, built))
+    return out
+
+
+def _model_judges(built: Any) -> list[Any]:
+    """The model-graded judges inside an evaluator: itself, or one it delegates to (`refusal` with `judge:`)."""
+    from llmctl.evaluators._judge import _ModelJudge
+
+    if built is None:
+        return []
+    found = [built] if isinstance(built, _ModelJudge) else []
+    found += [value for value in vars(built).values() if isinstance(value, _ModelJudge)]
+    return found
+
+
+def _uses_judge_model(spec: EvaluatorSpec, built: Any) -> bool:
+    """Whether llmctl.yaml's `judge.model` filled in this evaluator's model (judge, pairwise, moderation...)."""
+    return built is not None and spec.config.get("model") is None and built.config.get("model") is not None
+
+
+def _judge_files(cfg: Config, source: Source, built: Any) -> list[str]:
+    """The project-relative prompt files the judges of `built` load from `source`, resolved by the
+    judges' own lookup; a project default that is absent is listed too, so adding it is a change."""
+    from llmctl.errors import InputError
+
+    def exists(path: Path) -> bool:
+        rel = _relative(cfg, path)
+        return rel is not None and source.read(rel) is not None
+
+    files: list[str] = []
+    for judge in _model_judges(built):
+        try:
+            path = judge.prompt_file(exists)
+        except InputError:
+            path = None  # a `prompt:` found nowhere: the run fails on it
+        if path is None:
+            from llmctl.evaluators._judge import prompt_file_candidates
+
+            candidates = prompt_file_candidates(
+                judge.config.get("prompt"), judge.prompts_dir, judge.prompt_default_name
+            )
+            path = candidates[0] if candidates else None
+        rel = _relative(cfg, path) if path is not None else None
+        if rel is not None:
+            files.append(rel)
+    return files
 
 
 def _config_data(source: Source, cfg: Config) -> dict[str, Any]:
@@ -89,12 +136,14 @@ def _config_data(source: Source, cfg: Config) -> dict[str, Any]:
 def model_names(ev: Evalset, models: Iterable[str], cfg: Config) -> set[str]:
     """Every model name the run may call: the evaluated models, judge models, evaluator `model:`s."""
     names = set(models)
-    for spec in _specs(ev):
+    for spec, built in _evaluators(cfg, ev):
         value = spec.config.get("model")
         if isinstance(value, str):
             names.add(value)
-        elif spec.type in _JUDGE_DEFAULTS and cfg.judge_model:
-            names.add(cfg.judge_model)  # llmctl.yaml's judge model grades this evalset
+        for judge in [built, *_model_judges(built)]:  # llmctl.yaml's judge model, a delegated judge's model
+            value = judge.config.get("model") if judge is not None else None
+            if isinstance(value, str):
+                names.add(value)
     for name in list(names):  # a fleet's fallback aliases may answer for it
         alias = cfg.models.get(name)
         names.update(alias.fallbacks if alias is not None else ())
@@ -150,12 +199,13 @@ def fingerprint(
         fp["hf dataset"] = f"{ev.source.hf}:{ev.source.hf_name}:{ev.source.split}"  # remote data: its name only
     for rel in _image_files(cfg, ev, prompts):
         fp[rel] = _digest(source.read(rel))
-    for spec in _specs(ev):
+    judged = False
+    for spec, built in _evaluators(cfg, ev):
         files: list[str] = []
         if spec.type == "python" and isinstance(spec.config.get("function"), str):
             files = _module_files(cfg, spec.config["function"])
-        elif spec.type in _JUDGE_DEFAULTS or spec.config.get("prompt") is not None:
-            files = _judge_files(cfg, spec)
+        files += _judge_files(cfg, source, built)
+        judged = judged or _uses_judge_model(spec, built)
         for rel in files:
             fp[rel] = _digest(source.read(rel))
     data = _config_data(source, cfg)
@@ -164,8 +214,9 @@ def fingerprint(
     for name in sorted(names):
         if name in models:
             fp[f"{CONFIG_NAME}: models.{name}"] = models[name]
-    for key in ("judge", "gate"):
-        fp[f"{CONFIG_NAME}: {key}"] = data.get(key)
+    if judged:  # only evalsets whose evaluators llmctl.yaml's judge model grades depend on it
+        fp[f"{CONFIG_NAME}: judge"] = data.get("judge")
+    fp[f"{CONFIG_NAME}: gate"] = data.get("gate")
     if uses_default_models:
         fp[f"{CONFIG_NAME}: default_models"] = data.get("default_models")
     return fp

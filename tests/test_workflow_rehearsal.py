@@ -4,7 +4,7 @@ OpenAI-compatible server (calls counted there). `uses:` steps are played by the 
 checkout (the harness sets up the work tree), cache restore/save (a dict of saved `.llmctl/`
 folders, restore-keys by prefix, most recent first), the rest no-ops. The install step cannot
 fetch an unpublished `llmctl-ci` from PyPI: the harness checks the pin and puts this checkout's
-`llmctl` on PATH instead.
+`llmctl` on PATH instead (tests/test_install.py runs the install commands themselves).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import pytest
 import yaml
 
 import llmctl
-from llmctl.scaffold import DISTRIBUTION, REQUIREMENTS, scaffold
+from llmctl.install import current_pin
+from llmctl.scaffold import DISTRIBUTION, LOCK, REQUIREMENTS, scaffold
 from llmctl.testing.server import FakeOpenAIServer
 from tests.gitrepo import GitRepo, git_env
 from tests.test_github import REPO, TOKEN, FakeGitHub, make_handler
@@ -141,10 +142,11 @@ class Rehearsal:
                     self.caches.append((key, saved))
             elif uses:
                 pass  # checkout, setup-python, setup-uv, upload-artifact
-            elif REQUIREMENTS in step["run"]:
+            elif LOCK in step["run"]:
                 pins = [ln for ln in (root / REQUIREMENTS).read_text().splitlines() if ln and ln[0] != "#"]
-                assert pins == [f"{DISTRIBUTION}=={llmctl.__version__}"]
-                ran[name] = 0
+                assert pins == [current_pin().requirement] and pins[0].startswith(DISTRIBUTION)
+                assert "env" not in step  # no secret while installing
+                ran[name] = 0  # the install itself is rehearsed by tests/test_install.py
             else:
                 env = dict(base_env)
                 for k, v in (step.get("env") or {}).items():

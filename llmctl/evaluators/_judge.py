@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -139,27 +140,37 @@ def packaged_prompt(name: str = DEFAULT_JUDGE_PROMPT) -> str:
     return resources.files("llmctl.evaluators").joinpath(name).read_text(encoding="utf-8")
 
 
-def find_prompt_file(prompt: str | None, prompts_dir: Path | None, default_name: str) -> Path | None:
+def prompt_file_candidates(prompt: str | None, prompts_dir: Path | None, default_name: str) -> list[Path]:
+    """Where a judge prompt is looked for, in order: for `prompt:` (a path from the project root,
+    a name under prompts/ with or without `.yaml`), else `prompts/<default_name>.yaml`."""
+    if prompt is None:
+        return [prompts_dir / f"{default_name}.yaml"] if prompts_dir is not None else []
+    path = Path(prompt)
+    root = prompts_dir.parent if prompts_dir is not None else Path.cwd()
+    candidates = [path if path.is_absolute() else root / path]
+    if prompts_dir is not None and not path.is_absolute():
+        candidates += [prompts_dir / f"{prompt}.yaml", prompts_dir / prompt]
+    return candidates
+
+
+def find_prompt_file(
+    prompt: str | None,
+    prompts_dir: Path | None,
+    default_name: str,
+    is_file: Callable[[Path], bool] = Path.is_file,
+) -> Path | None:
     """The judge prompt file for `prompt:` (a path, or a name under prompts/), else the project default.
 
     Returns None when the packaged prompt should be used. Raises InputError
     (without a location: the caller adds it) for a `prompt:` that does not exist.
+    `is_file` decides existence (`llmctl eval --changed-only` asks a git ref instead of the work tree).
     """
-    if prompt is None:
-        if prompts_dir is not None:
-            candidate = prompts_dir / f"{default_name}.yaml"
-            if candidate.is_file():
-                return candidate
-        return None
-    candidates: list[Path] = []
-    path = Path(prompt)
-    root = prompts_dir.parent if prompts_dir is not None else Path.cwd()
-    candidates.append(path if path.is_absolute() else root / path)
-    if prompts_dir is not None and not path.is_absolute():
-        candidates += [prompts_dir / f"{prompt}.yaml", prompts_dir / prompt]
+    candidates = prompt_file_candidates(prompt, prompts_dir, default_name)
     for candidate in candidates:
-        if candidate.is_file():
+        if is_file(candidate):
             return candidate
+    if prompt is None:
+        return None
     raise InputError(f"judge prompt {prompt!r} not found (looked for {', '.join(map(str, candidates))})")
 
 
@@ -236,13 +247,17 @@ class _ModelJudge(Evaluator):
     prompt_default_name = PROJECT_JUDGE_PROMPT
     packaged_prompt_name = DEFAULT_JUDGE_PROMPT
 
+    def prompt_file(self, is_file: Callable[[Path], bool] = Path.is_file) -> Path | None:
+        """The prompt file this judge loads (None: the packaged one); `is_file` decides existence."""
+        return find_prompt_file(self.config.get("prompt"), self.prompts_dir, self.prompt_default_name, is_file)
+
     def setup(self, *, resolve: bool = True) -> None:
         model = self.config.get("model")
         if not model:
             raise self.error("no judge model: set 'model:' on the evaluator, or judge.model in llmctl.yaml")
         self.model = str(model)
         try:
-            path = find_prompt_file(self.config.get("prompt"), self.prompts_dir, self.prompt_default_name)
+            path = self.prompt_file()
         except InputError as exc:
             raise self.error(exc.message, "prompt") from None
         if path is None:
