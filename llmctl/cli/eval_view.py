@@ -83,7 +83,7 @@ def print_verdict(verdict: Any, *, verbose: bool = True) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from llmctl.gate import REPORT_ONLY
+    from llmctl.gate import REPORT_ONLY, flip_phrase
     from llmctl.reports._format import fmt_case_rate, metric_cells
 
     console = _common.console()
@@ -115,15 +115,20 @@ def print_verdict(verdict: Any, *, verbose: bool = True) -> None:
     hidden = len(verdict.metrics) - len(shown)
     if hidden:
         console.print(Text(f"{hidden} report-only row(s) not shown (--verbose shows them)", style="dim"))
-    flips = [f for f in verdict.flipped if f.direction == "pass->fail"]
-    if flips:
-        console.print(Text(f"{len(flips)} case(s) flipped pass -> fail:", style="bold red"))
-        for f in flips[:20]:
-            console.print(Text(f"  {_safe(f.prompt)} / {_safe(f.model)} / {_safe(f.case_id)}"))
-            console.print(Text(f"    before: {_safe(f.baseline_output)[:160]!r}"))
-            console.print(Text(f"    after:  {_safe(f.candidate_output)[:160]!r}"))
-        if len(flips) > 20:
-            console.print(f"  ... and {len(flips) - 20} more (see the report)")
+    by_case: dict[tuple[str, str, str], list[Any]] = {}
+    for f in verdict.flipped:
+        if f.direction == "pass->fail":
+            by_case.setdefault((f.prompt, f.model, f.case_id), []).append(f)
+    if by_case:
+        console.print(Text(f"{flip_phrase(verdict.flipped)} flipped pass -> fail:", style="bold red"))
+        for (prompt, model, case_id), samples in list(by_case.items())[:20]:
+            first = samples[0]
+            rep = f" ({len(samples)} samples)" if len(samples) > 1 else ""
+            console.print(Text(f"  {_safe(prompt)} / {_safe(model)} / {_safe(case_id)}{rep}"))
+            console.print(Text(f"    before: {_safe(first.baseline_output)[:160]!r}"))
+            console.print(Text(f"    after:  {_safe(first.candidate_output)[:160]!r}"))
+        if len(by_case) > 20:
+            console.print(f"  ... and {len(by_case) - 20} more (see the report)")
     flaky_cases = getattr(verdict, "flaky", [])
     if flaky_cases:
         console.print(Text(f"{len(flaky_cases)} flaky case(s) (verdicts differ across samples):", style="yellow"))
@@ -177,7 +182,39 @@ def print_outcome(cfg: Config, outcome: Any, *, verbose: bool = False) -> None:
         if combined is not None:
             combined.notes = _shared_notes([(info.evalset, info.verdict.notes) for info in judged])
         print_verdict(combined, verbose=verbose)
+    print_failing([f for info in infos for f in info.failing], {info.run_id: info.evalset for info in infos})
     _print_errors(infos)
+
+
+MAX_FAILING_SHOWN = 10
+
+
+def print_failing(failing: list[Any], evalsets: dict[str, str], *, limit: int | None = MAX_FAILING_SHOWN) -> None:
+    """The failing cases by name (the first `limit`, each with its failing evaluators' reasons), then
+    "and M more" and the commands that list them all (None: every case, no pointer)."""
+    from llmctl.summary import see_all_failing
+
+    if not failing:
+        return
+    console = _common.console()
+    samples = sum(f.samples for f in failing)
+    failed = sum(f.failed for f in failing)
+    head = f"{len(failing)} failing case(s)"
+    if samples > len(failing):
+        head += f" ({failed} of their {samples} samples failed)"
+    console.print(_text(head + ":", "bold red"))
+    for f in failing[:limit]:
+        where = f"{evalsets.get(f.run_id, f.run_id)} / " if len(evalsets) > 1 else ""
+        rep = f" ({f.failed}/{f.samples} samples)" if f.samples > 1 else ""
+        console.print(_text(f"  {where}{f.prompt} / {f.model} / {f.case_id}{rep}"))
+        for name, reason in list(f.reasons.items())[: 3 if limit is not None else None]:
+            text = " ".join(str(reason).split())
+            console.print(_text(f"    {name}: {text[:200] if limit is not None else text}", "dim"))
+    if limit is None:
+        return
+    more = len(failing) - limit
+    lead = f"  ... and {more} more; all of them: " if more > 0 else "  all of them: "
+    console.print(_text(lead + see_all_failing(f.run_id for f in failing)))
 
 
 def _as_summary(summary: Any) -> Any:

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from llmctl import fmt
-from llmctl.gate import REPORT_ONLY, FlippedCase
+from llmctl.gate import REPORT_ONLY, FlippedCase, flip_phrase
 from llmctl.reports._data import ReportData
 from llmctl.reports._format import SUMMARY_COLUMNS, fmt_case_rate, metric_cells, summary_cells
 from llmctl.reports._sanitize import html_text as esc
@@ -204,8 +204,8 @@ def _clip(text: str | None, limit: int) -> str:
 def _flipped_section(flipped: list[FlippedCase], limit: int) -> list[str]:
     if not flipped:
         return []
-    down = sum(1 for f in flipped if f.direction == "pass->fail")
-    out = [f"<h2>Flipped cases ({down} pass → fail, {len(flipped) - down} fail → pass)</h2>"]
+    down, up = flip_phrase(flipped, "pass->fail"), flip_phrase(flipped, "fail->pass")
+    out = [f"<h2>Flipped cases ({esc(down)} pass → fail, {esc(up)} fail → pass)</h2>"]
     for f in flipped:
         word = "FAIL" if f.direction == "pass->fail" else "PASS"
         rep = f" #{f.repeat_index}" if f.repeat_index else ""
