@@ -32,10 +32,10 @@ def list_runs(
 
     Example: llmctl runs list --evalset summarize -n 5
     """
-    from rich.table import Table
     from rich.text import Text
 
     from llmctl import fmt
+    from llmctl.cli._tables import Column, print_table
     from llmctl.safetext import terminal_safe
 
     _cfg, store = _store()
@@ -43,22 +43,27 @@ def list_runs(
     if as_json:
         _common.echo_json(runs)
         return
-    table = Table()
-    for col in ("run", "started", "status", "evalset", "commit", "results", "pass rate", "errors", "cost"):
-        table.add_column(col, no_wrap=col == "run")
+    drops = {"commit": 3, "started": 2, "status": 1}
+    columns = [
+        Column(col, drop=drops.get(col, 0), fold=col == "evalset")
+        for col in ("run", "started", "status", "evalset", "commit", "results", "pass rate", "errors", "cost")
+    ]
+    rows = []
     for r in runs:
-        table.add_row(
-            r["id"],
-            fmt.time(r.get("started_at")),
-            r.get("status", ""),
-            Text(terminal_safe(r.get("evalset"))),
-            (r.get("git_commit") or "")[:8],
-            fmt.count(r.get("n_results", 0)),
-            fmt.pct(r.get("pass_rate")),
-            fmt.count(r.get("n_errors", 0)),
-            fmt.usd(r.get("cost_usd") or 0),
+        rows.append(
+            [
+                r["id"],
+                fmt.time(r.get("started_at")),
+                r.get("status", ""),
+                Text(terminal_safe(r.get("evalset"))),
+                (r.get("git_commit") or "")[:8],
+                fmt.count(r.get("n_results", 0)),
+                fmt.pct(r.get("pass_rate")),
+                fmt.count(r.get("n_errors", 0)),
+                fmt.usd(r.get("cost_usd") or 0),
+            ]
         )
-    _common.console().print(table)
+    print_table(_common.console(), columns, rows)
 
 
 @runs_app.command("show")
