@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+INLINE_ARGUMENTS = 60  # the terminal shows arguments this short on the call's line, longer ones pretty-printed
+
 
 def _loads(value: Any) -> Any:
     if isinstance(value, (str, bytes)):
@@ -111,10 +113,11 @@ def answer_lines(view: dict[str, Any], *, indent: str = "") -> list[str]:
         if t["text"]:
             lines += [pad + line for line in t["text"].splitlines()]
         for c in t["calls"]:
-            args = c["arguments"].splitlines()
-            lines.append(f"{pad}-> {c['name']}({args[0] if len(args) == 1 else ''}" + (")" if len(args) == 1 else ""))
-            if len(args) > 1:
-                lines += [pad + "     " + a for a in args] + [pad + "   )"]
+            if len(c["inline"]) <= INLINE_ARGUMENTS:  # short arguments on the call's line
+                lines.append(f"{pad}-> {c['name']}({c['inline']})")
+            else:  # long ones pretty-printed below it
+                lines.append(f"{pad}-> {c['name']}(")
+                lines += [pad + "     " + a for a in c["arguments"].splitlines()] + [pad + "   )"]
         if t.get("error"):
             lines.append(f"{pad}error: {t['error']}")
         if not t["text"] and not t["calls"] and not t.get("error"):

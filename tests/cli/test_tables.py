@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +16,7 @@ from rich.console import Console
 
 from llmctl.cli._tables import Column, print_table
 from tests.cli.conftest import copy_of_this_repo
+from tests.cli.tmux import HAVE_TMUX, Terminal
 from tests.gitrepo import git_env
 
 BIN = Path(sys.executable).parent / "llmctl"
@@ -97,26 +96,19 @@ def test_eval_piped_at_narrow_columns(project: Path, width: int) -> None:
     _check_eval_output(proc.stdout, width)
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.skipif(not HAVE_TMUX, reason="tmux is not installed")
 @pytest.mark.parametrize("width", [80, 60])
 def test_eval_in_a_real_terminal(project: Path, width: int, tmp_path: Path) -> None:
     """A tmux window `width` columns wide, no COLUMNS: rich reads the terminal's own size."""
-    socket = f"llmctl-test-{os.getpid()}-{width}"
+    term = Terminal(f"tables-{width}", width)
     done = tmp_path / "done"
-    env = " ".join(
-        f"{k}={shlex.quote(v)}" for k, v in os.environ.items() if k.startswith(("GIT_", "HOME", "PATH", "LLMCTL"))
-    )
-    command = f"cd {shlex.quote(str(project))} && env -u COLUMNS {env} {BIN} {' '.join(ARGS)}; touch {done}; sleep 60"
-    tmux = ["tmux", "-L", socket, "-f", "/dev/null"]
-    subprocess.run([*tmux, "new-session", "-d", "-x", str(width), "-y", "300", command], check=True, timeout=20)
+    term.start(project, [str(BIN), *ARGS], done)
     try:
         deadline = time.monotonic() + 120
         while not done.exists():
             assert time.monotonic() < deadline, "llmctl eval did not finish in tmux"
             time.sleep(0.2)
-        screen = subprocess.run(
-            [*tmux, "capture-pane", "-p", "-J", "-S", "-300"], capture_output=True, text=True, check=True, timeout=20
-        ).stdout
+        screen = term.screen()
     finally:
-        subprocess.run([*tmux, "kill-server"], check=False, timeout=20)
+        term.close()
     _check_eval_output(screen.rstrip("\n"), width)
