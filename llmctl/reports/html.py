@@ -24,31 +24,21 @@ from llmctl.types import CaseOutcome
 MAX_ROWS = 20_000
 MAX_OUTPUT_CHARS = 20_000
 
-CSS = """
-:root{--pass:#1a7f37;--fail:#cf222e;--err:#9a6700;--muted:#57606a;--line:#d0d7de}
-*{box-sizing:border-box}
-body{font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:#1f2328}
-main{max-width:1300px;margin:0 auto;padding:0 24px 48px}
-header.verdict{padding:18px 24px;color:#fff}
-header.verdict.pass{background:var(--pass)}header.verdict.fail{background:var(--fail)}
-header.verdict.none{background:var(--muted)}
-header.verdict h1{margin:0;font-size:26px}
-header.verdict p{margin:4px 0 0}
-h2{border-bottom:1px solid var(--line);padding-bottom:4px;margin-top:32px}
-table{border-collapse:collapse;width:100%;margin:8px 0}
-th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f6f8fa}
-td.num{text-align:right;white-space:nowrap}
-.PASS{color:var(--pass);font-weight:600}.FAIL{color:var(--fail);font-weight:700}
-.ERROR{color:var(--err);font-weight:700}.muted{color:var(--muted)}
-pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;border:1px solid var(--line);
-padding:8px;margin:4px 0;max-height:480px;overflow:auto}
-.sides{display:grid;grid-template-columns:1fr 1fr;gap:12px}
-details{margin:6px 0}summary{cursor:pointer}
+def _theme() -> str:
+    from importlib import resources
+
+    return resources.files("llmctl.reports").joinpath("theme.css").read_text(encoding="utf-8")
+
+
+# the shared sheet (the viewer serves the same one), then what only the report has
+CSS = (
+    _theme()
+    + """
 .notes li{margin:2px 0}
 body.only-failures tr.result.pass{display:none}
 label.filter{display:inline-block;margin:8px 0;font-weight:600}
 """
+)
 
 JS = """
 (function () {
@@ -132,7 +122,7 @@ def _context_section(data: ReportData) -> list[str]:
     ctx = data.run.get("context") or {}
     if not ctx:
         return []
-    out = ['<h2>Context</h2><table id="context">']
+    out = ['<h2>Context</h2><table id="context" class="kv">']
     ref = ctx.get("baseline_ref")
     out.append(f"<tr><th>baseline ref</th><td>{esc(ref) if ref else 'none (absolute floors only)'}</td></tr>")
     if ctx.get("baseline_run"):

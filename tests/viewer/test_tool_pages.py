@@ -6,39 +6,11 @@ time the agent cancels without looking the order up, so a case flips)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
-from llmctl.store import Store
 from llmctl.viewer import create_app
-from tests.cli.conftest import copy_of_this_repo
-from tests.e2e.project import llmctl
-from tests.gitrepo import git_env
-
-WORSE = (
-    """      "/(?i)cancel.*ORD-2002/": {tool_calls: [{name: get_order, args: {order_id: ORD-2002}}]}""",
-    """      "/(?i)cancel.*ORD-2002/": {tool_calls: [{name: cancel_order, args: {order_id: ORD-2002, reason: "customer asked"}}]}""",
-)
-
-
-@pytest.fixture
-def agent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> tuple[Path, Store, str, str]:
-    git_env(monkeypatch)
-    monkeypatch.delenv("LLMCTL_DB", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
-    root = copy_of_this_repo(tmp_path / "repo")
-    _code, out = llmctl(root, "eval", "support_agent", capsys=capsys)
-    first = out.split("run ", 1)[1].split()[0]
-    cfg = root / "llmctl.yaml"
-    assert WORSE[0] in cfg.read_text()
-    cfg.write_text(cfg.read_text().replace(*WORSE))
-    _code, out = llmctl(root, "eval", "support_agent", capsys=capsys)
-    second = out.split("run ", 1)[1].split()[0]
-    return root, Store(root / ".llmctl" / "llmctl.duckdb"), first, second
 
 
 @pytest.fixture
