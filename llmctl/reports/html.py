@@ -24,6 +24,7 @@ from llmctl.types import CaseOutcome
 MAX_ROWS = 20_000
 MAX_OUTPUT_CHARS = 20_000
 
+
 def _theme() -> str:
     from importlib import resources
 

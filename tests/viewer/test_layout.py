@@ -56,7 +56,7 @@ def agent_server(agent):
 
     from llmctl.viewer import create_app
 
-    root, store, first, second = agent
+    root, store, _first, _second = agent
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(store, root), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
