@@ -123,7 +123,7 @@ def _context_section(data: ReportData) -> list[str]:
     ctx = data.run.get("context") or {}
     if not ctx:
         return []
-    out = ['<h2>Context</h2><table id="context" class="kv">']
+    out = ['<h2>Context</h2><table id="context">']
     ref = ctx.get("baseline_ref")
     out.append(f"<tr><th>baseline ref</th><td>{esc(ref) if ref else 'none (absolute floors only)'}</td></tr>")
     if ctx.get("baseline_run"):
