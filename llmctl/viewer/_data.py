@@ -368,6 +368,7 @@ def blind_pairs(store: Store, a: str, b: str, rng: Any) -> list[dict[str, Any]]:
                 "model": p["model"],
                 "repeat_index": p["repeat_index"],
                 "outputs": [first["output"], second["output"]],
+                "answers": [first["answer"], second["answer"]],  # with their tool calls and turns
                 "sha256": [first["output_sha256"], second["output_sha256"]],
             }
         )

@@ -50,3 +50,11 @@ def test_a_tool_call_only_answer_is_not_blank_on_the_compare_and_run_pages(clien
     assert "finish reason" in compare
     run = _text(c.get(f"/runs/{second}").text)
     assert "cancel_order" in run
+
+
+def test_the_blind_pairwise_review_shows_each_answers_tool_calls(client) -> None:
+    """The cancel-after-checking answers differ in their calls as well as their text: both shown."""
+    c, first, second = client
+    text = _text(c.get(f"/compare/{first}/{second}/review").text)
+    assert "cancel-after-checking" in text
+    assert "get_order" in text and "customer asked" in text and "finish reason" in text
