@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -456,11 +458,37 @@ def _read_table(ev: Evalset, spec: SourceSpec) -> list[dict[str, Any]]:
         raise
     except Exception as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"could not read source: {message}", file=shown) from None
+        line = _jsonl_error_line(path, message) if suffix in (".jsonl", ".ndjson") else None
+        if line is not None:
+            message = re.sub(r"\s*in row \d+$", "", message)
+        raise InputError(f"could not read source: {message}", file=shown, line=line) from None
     if spec.limit is not None:
         table = table.slice(0, spec.limit)
     rows = table.to_pylist()
     return rows
+
+
+def _jsonl_error_line(path: Path, message: str) -> int | None:
+    """The 1-based line of a JSONL file that pyarrow rejected: the first line that is not a JSON
+    object, else the line of the row its message names (`in row N` counts non-blank lines from 0)."""
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError:
+        return None
+    rows: list[int] = []  # line number of each non-blank line
+    for n, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        rows.append(n)
+        try:
+            if not isinstance(json.loads(raw), dict):
+                return n
+        except ValueError:
+            return n
+    match = re.search(r"in row (\d+)$", message)
+    if match and int(match.group(1)) < len(rows):
+        return rows[int(match.group(1))]
+    return None
 
 
 def load_source_cases(ev: Evalset, spec: SourceSpec) -> list[Case]:

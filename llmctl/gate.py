@@ -114,6 +114,18 @@ class FlippedCase:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
+def flip_counts(flipped: list[FlippedCase], direction: str = "pass->fail") -> tuple[int, int]:
+    """(cases, samples) that flipped in `direction`: with repeat > 1 a case's samples flip one by one."""
+    mine = [f for f in flipped if f.direction == direction]
+    return len({(f.prompt, f.model, f.case_id) for f in mine}), len(mine)
+
+
+def flip_phrase(flipped: list[FlippedCase], direction: str = "pass->fail") -> str:
+    """`3 case(s)`, or `3 case(s) (7 samples)` when some case flipped in more than one sample."""
+    cases, samples = flip_counts(flipped, direction)
+    return f"{cases} case(s)" + (f" ({samples} samples)" if samples != cases else "")
+
+
 @dataclass
 class FlakyCase:
     """A case whose verdict differs across its samples (repeat > 1) in one run."""

@@ -112,6 +112,7 @@ def lint_evalset(
     if ev.source is not None and ev.source.path:
         try:
             _check_source_columns(ev, resolve_source_path(ev, ev.source))
+            ev.cases()  # the rows as eval reads them (its loader): what eval rejects, lint reports
         except InputError as exc:
             problems.append(exc)
     problems.extend(_check_case_variables(ev, prompts))

@@ -188,3 +188,46 @@ def summarize(outcomes: list[CaseOutcome], verdict: Verdict | None = None, confi
         groups[(o.prompt, o.model)].append(o)
     rows = [summarize_group(p, m, items, confidence) for (p, m), items in sorted(groups.items())]
     return RunSummary(groups=rows, spend=spend_of(outcomes), verdict=verdict)
+
+
+@dataclass(frozen=True)
+class FailingCase:
+    """A case with at least one sample that ran and failed its evaluators (errors are not failures):
+    how many of its samples failed, and the reasons of its first failing sample."""
+
+    prompt: str
+    model: str
+    case_id: str
+    failed: int
+    samples: int
+    reasons: dict[str, str] = field(default_factory=dict)  # failing evaluator -> its reason
+    run_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def failing_cases(outcomes: Iterable[CaseOutcome], run_id: str = "") -> list[FailingCase]:
+    """The cases that failed (by prompt x model x case, samples counted together), in result order."""
+    by_case: dict[tuple[str, str, str], list[CaseOutcome]] = {}
+    for o in outcomes:
+        if o.error is None:
+            by_case.setdefault((o.prompt, o.model, o.case_id), []).append(o)
+    out = []
+    for (prompt, model, case_id), items in by_case.items():
+        bad = [o for o in items if not o.passed]
+        if not bad:
+            continue
+        first = bad[0]
+        reasons = {k: first.reasons.get(k, "") for k, ok in first.evaluator_passed.items() if not ok}
+        out.append(FailingCase(prompt, model, case_id, len(bad), len(items), reasons, run_id))
+    return out
+
+
+def see_all_failing(run_ids: Iterable[str]) -> str:
+    """The commands that list every failing case of these runs: `runs show --failed` and the viewer's page."""
+    ids = list(dict.fromkeys(run_ids))
+    if not ids:
+        return "llmctl view"
+    shown = "; ".join(f"llmctl runs show {r} --failed" for r in ids[:3])
+    return f"{shown}; or llmctl view and open /runs/{ids[0]}?filter=failed"

@@ -155,3 +155,23 @@ def test_find_evalsets(tmp_path: Path) -> None:
     assert find_evalsets(tmp_path, "evalsets", ["a"]) == [tmp_path / "evalsets/a.yaml"]
     with pytest.raises(InputError, match="unknown evalset 'zzz'"):
         find_evalsets(tmp_path, "evalsets", ["zzz"])
+
+
+def test_a_malformed_jsonl_line_is_reported_at_its_line(tmp_path: Path) -> None:
+    """pyarrow counts rows from 0 ("row 199" for the 200th line); the error names the file's line."""
+    good = "".join(f'{{"id": "c{i}", "x": "v{i}"}}\n' for i in range(199))
+    ev = load(tmp_path, "prompt: p\nsource: data/t.jsonl\n", {"evalsets/data/t.jsonl": good + '{"id": "bad", "x": \n'})
+    with pytest.raises(InputError) as info:
+        ev.cases()
+    assert info.value.line == 200, info.value.located()
+    assert "row 199" not in info.value.located()
+    assert info.value.located().startswith("evalsets/data/t.jsonl:200:")
+
+
+def test_a_jsonl_type_change_is_reported_at_its_line(tmp_path: Path) -> None:
+    """A row whose column changes type (valid JSON, rejected by the loader) is located too, blank lines counted."""
+    text = '{"id": "a", "x": {"k": 1}}\n\n{"id": "b", "x": {"k": 2}}\n{"id": "c", "x": [1]}\n'
+    ev = load(tmp_path, "prompt: p\nsource: data/t.jsonl\n", {"evalsets/data/t.jsonl": text})
+    with pytest.raises(InputError) as info:
+        ev.cases()
+    assert info.value.line == 4, info.value.located()

@@ -114,7 +114,7 @@ def test_review_labels_at_the_terminal(project: Path, capsys, monkeypatch) -> No
     monkeypatch.setattr("sys.stdin", io.StringIO(answers))
     code, out, err = cli(["review", "latest"], capsys, monkeypatch)
     assert code == 0, err
-    assert "answer p, f, s or q" in out
+    assert "p pass · f fail" in out  # the keys, after an unknown one
     assert "labelled 3 output(s) in evalsets/labels/support.jsonl" in out
     rows = {r["case_id"]: r for r in read_jsonl(project / "evalsets" / "labels" / "support.jsonl")}
     assert {k: v["label"] for k, v in rows.items()} == {"c0": "pass", "c1": "fail", "c3": "pass"}

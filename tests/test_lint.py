@@ -267,3 +267,29 @@ def test_a_broken_prompt_is_not_blamed_on_its_evalsets(tmp_path: Path) -> None:
     assert len(problems) == 1 and problems[0].startswith("prompts/p.yaml:2: unknown key 'bogus'")
     problems = located(tmp_path, {**files, "evalsets/e.yaml": "prompt: pp\ncases: [{vars: {}}]\n"})
     assert any(p.startswith("evalsets/e.yaml:1: unknown prompt 'pp'") for p in problems), problems
+
+
+def test_lint_reads_source_files_as_eval_does(tmp_path: Path) -> None:
+    """A data file that `eval` rejects is a lint problem at its file:line (the same loader reads it)."""
+    good = "".join(f'{{"id": "c{i}", "x": "v{i}"}}\n' for i in range(4))
+    problems = lint(
+        tmp_path,
+        {
+            "prompts/p.yaml": P,
+            "evalsets/e.yaml": "prompt: p\nsource: data/t.jsonl\n",
+            "evalsets/data/t.jsonl": good + "{broken\n",
+        },
+    )
+    assert len(problems) == 1 and problems[0].startswith("evalsets/data/t.jsonl:5: could not read source"), problems
+
+
+def test_lint_reports_duplicate_ids_in_a_source(tmp_path: Path) -> None:
+    problems = lint(
+        tmp_path,
+        {
+            "prompts/p.yaml": P,
+            "evalsets/e.yaml": "prompt: p\nsource: data/t.jsonl\n",
+            "evalsets/data/t.jsonl": '{"id": "a", "x": "1"}\n{"id": "a", "x": "2"}\n',
+        },
+    )
+    assert any("duplicate case id 'a'" in p for p in problems), problems

@@ -102,3 +102,22 @@ def test_combined_runs_name_their_evalset() -> None:
     assert both.spend.model_usd == pytest.approx(0.003)
     assert "evalset" not in one.groups[0].to_dict()  # a single run's stored groups carry none
     assert GroupSummary.from_dict(both.groups[1].to_dict()).evalset == "extract"
+
+
+def test_failing_cases_count_cases_not_samples() -> None:
+    """A case with three samples, two failing, is one failing case (2/3); errors are not failures."""
+    from llmctl.summary import failing_cases
+
+    items = [
+        CaseOutcome(
+            "p", "m", "a", 0, passed=False, reasons={"contains": "no refund"}, evaluator_passed={"contains": False}
+        ),
+        CaseOutcome("p", "m", "a", 1, passed=True, evaluator_passed={"contains": True}),
+        CaseOutcome("p", "m", "a", 2, passed=False, reasons={"contains": "x"}, evaluator_passed={"contains": False}),
+        CaseOutcome("p", "m", "b", 0, passed=True, evaluator_passed={"contains": True}),
+        CaseOutcome("p", "m", "c", 0, passed=False, error="RateLimitError"),
+    ]
+    failing = failing_cases(items, "r1")
+    assert [(f.case_id, f.failed, f.samples, f.reasons, f.run_id) for f in failing] == [
+        ("a", 2, 3, {"contains": "no refund"}, "r1")
+    ]

@@ -41,25 +41,29 @@ def print_results(con: Console, pd: PromptDiff, result: ResultDiff) -> None:
 
     verdict = result.verdict
     title = f"{pd.name} on evalset {result.evalset}: {result.a_run} (A) -> {result.b_run} (B)"
-    table = Table(title=Text(terminal_safe(title)), title_justify="left")
-    for col in ("group", "metric", "A", "B", "delta", "interval", "p", "gate"):
-        table.add_column(col)
+    from llmctl.cli._tables import Column, print_table
     from llmctl.reports._format import metric_cells
 
+    drops = {"p": 3, "interval": 2, "delta": 1}
+    names = ("group", "metric", "A", "B", "delta", "interval", "p", "gate")
+    columns = [Column(col, drop=drops.get(col, 0), fold=col == "group") for col in names]
+    rows = []
     for m in verdict.metrics:
         gate = "ok" if m.passed else "FAIL"
         cells = metric_cells(m)
-        table.add_row(
-            Text(terminal_safe(m.group)),
-            Text(terminal_safe(m.metric)),
-            Text(cells["baseline"]),
-            Text(cells["candidate"]),
-            Text(cells["delta"]),
-            Text(cells["interval"]),
-            Text(cells["p_value"]),
-            Text(gate if m.threshold != "report only" else "-", style="" if m.passed else "bold red"),
+        rows.append(
+            [
+                Text(terminal_safe(m.group)),
+                Text(terminal_safe(m.metric)),
+                Text(cells["baseline"]),
+                Text(cells["candidate"]),
+                Text(cells["delta"]),
+                Text(cells["interval"]),
+                Text(cells["p_value"]),
+                Text(gate if m.threshold != "report only" else "-", style="" if m.passed else "bold red"),
+            ]
         )
-    con.print(table)
+    print_table(con, columns, rows, title=Text(terminal_safe(title)))
     con.print(Text(terminal_safe(verdict.summary_line())))
     flipped = sorted(verdict.flipped, key=lambda f: (f.direction != "pass->fail", f.model, f.case_id))
     if flipped:

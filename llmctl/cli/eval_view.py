@@ -19,40 +19,45 @@ def print_summary(summary: Any, title: str) -> None:
     """The per prompt x model table of a run summary (llmctl.summary, or its stored dict): results,
     pass rate with its 95% interval, mean cost per case, what it spent, latency, cached, errors;
     then the mean scores and the run's spend."""
-    from rich.table import Table
     from rich.text import Text
 
     from llmctl import fmt
+    from llmctl.cli._tables import Column, print_table
     from llmctl.spend import spend_line, tokens_line
     from llmctl.summary import RunSummary
 
     has_spend = isinstance(summary, RunSummary) or isinstance((summary or {}).get("spend"), dict)
     if not isinstance(summary, RunSummary):
         summary = RunSummary.from_dict(summary)
-    table = Table(title=Text(_safe(title)), title_justify="left")
     several = any(g.evalset for g in summary.groups)  # one invocation's evalsets in one table
     first = "evalset / prompt / model" if several else "prompt / model"
-    columns = (first, "n", "pass rate [95% CI]", "cost/case", "spent", "p50", "p95", "cached", "errors")
-    for col in columns:
-        table.add_column(col, justify="left" if col == first else "right")
+    # at a narrow terminal the least useful columns are left out first (llmctl.cli._tables)
+    drops = {"cached": 5, "p50": 4, "spent": 3, "n": 2, "p95": 1}
+    columns = [
+        Column(col, "left" if col == first else "right", drops.get(col, 0), fold=col == first)
+        for col in (first, "n", "pass rate [95% CI]", "cost/case", "spent", "p50", "p95", "cached", "errors")
+    ]
+    rows = []
     score_lines = []
     for g in summary.groups:
         name = f"{g.evalset} / {g.prompt} / {g.model}" if several else f"{g.prompt} / {g.model}"
-        table.add_row(
-            Text(_safe(name)),
-            fmt.count(g.n),
-            f"{fmt.pct(g.pass_rate)} {fmt.interval(g.pass_rate_ci)}" if g.pass_rate_ci else fmt.pct(g.pass_rate),
-            fmt.usd_per_case(g.cost_usd_mean),
-            _spent(g),
-            fmt.ms(g.latency_p50),
-            fmt.ms(g.latency_p95),
-            fmt.count(g.cached),
-            fmt.count(g.errors),
+        rows.append(
+            [
+                Text(_safe(name)),
+                fmt.count(g.n),
+                f"{fmt.pct(g.pass_rate)} {fmt.interval(g.pass_rate_ci)}" if g.pass_rate_ci else fmt.pct(g.pass_rate),
+                fmt.usd_per_case(g.cost_usd_mean),
+                _spent(g),
+                fmt.ms(g.latency_p50),
+                fmt.ms(g.latency_p95),
+                fmt.count(g.cached),
+                fmt.count(g.errors),
+            ]
         )
         scores = ", ".join(f"{k} {fmt.score(v)}" for k, v in g.scores.items())
         if scores:
             score_lines.append(f"  {name}: mean scores {scores}")
-    _common.console().print(table)
+    print_table(_common.console(), columns, rows, title=Text(_safe(title)))
     for line in score_lines:
         _common.console().print(Text(_safe(line)))
     if has_spend:  # a summary stored before spend was kept has none
@@ -80,18 +85,21 @@ def _not_compared(m: Any) -> bool:
 def print_verdict(verdict: Any, *, verbose: bool = True) -> None:
     """Every checked metric with baseline, candidate, delta, interval, threshold and PASS/FAIL (report-only
     rows unless `verbose` is False, as `llmctl eval` without --verbose); flipped and flaky cases; the notes."""
-    from rich.table import Table
     from rich.text import Text
 
-    from llmctl.gate import REPORT_ONLY
+    from llmctl.cli._tables import Column, print_table
+    from llmctl.gate import REPORT_ONLY, flip_phrase
     from llmctl.reports._format import fmt_case_rate, metric_cells
 
     console = _common.console()
     if verdict is None:
         return
-    table = Table(title="gate", title_justify="left")
-    for col in ("group", "metric", "baseline", "candidate", "delta", "interval", "p", "threshold", "verdict"):
-        table.add_column(col)
+    drops = {"p": 6, "interval": 5, "threshold": 4, "delta": 3, "baseline": 2}
+    columns = [
+        Column(col, drop=drops.get(col, 0), fold=col == "group")
+        for col in ("group", "metric", "baseline", "candidate", "delta", "interval", "p", "threshold", "verdict")
+    ]
+    rows = []
     shown = [m for m in verdict.metrics if verbose or m.threshold != REPORT_ONLY]
     for m in shown:
         cells = metric_cells(m)
@@ -101,29 +109,39 @@ def print_verdict(verdict: Any, *, verbose: bool = True) -> None:
             status = Text("skipped", style="dim")
         else:
             status = Text("PASS", style="green") if m.passed else Text("FAIL", style="bold red")
-        table.add_row(
-            Text(_safe(m.group)),
-            Text(_safe(m.metric)),
-            *(Text(_safe(cells[k])) for k in ("baseline", "candidate", "delta", "interval", "p_value", "threshold")),
-            status,
+        rows.append(
+            [
+                Text(_safe(m.group)),
+                Text(_safe(m.metric)),
+                *(
+                    Text(_safe(cells[k]))
+                    for k in ("baseline", "candidate", "delta", "interval", "p_value", "threshold")
+                ),
+                status,
+            ]
         )
     if shown:
-        console.print(table)
+        print_table(console, columns, rows, title="gate")
     for m in shown:
         if _not_compared(m) and m.note:  # e.g. latency with too few fresh results: say why
             console.print(Text(f"{_safe(m.group)} {_safe(m.metric)}: {_safe(m.note)}", style="dim"))
     hidden = len(verdict.metrics) - len(shown)
     if hidden:
         console.print(Text(f"{hidden} report-only row(s) not shown (--verbose shows them)", style="dim"))
-    flips = [f for f in verdict.flipped if f.direction == "pass->fail"]
-    if flips:
-        console.print(Text(f"{len(flips)} case(s) flipped pass -> fail:", style="bold red"))
-        for f in flips[:20]:
-            console.print(Text(f"  {_safe(f.prompt)} / {_safe(f.model)} / {_safe(f.case_id)}"))
-            console.print(Text(f"    before: {_safe(f.baseline_output)[:160]!r}"))
-            console.print(Text(f"    after:  {_safe(f.candidate_output)[:160]!r}"))
-        if len(flips) > 20:
-            console.print(f"  ... and {len(flips) - 20} more (see the report)")
+    by_case: dict[tuple[str, str, str], list[Any]] = {}
+    for f in verdict.flipped:
+        if f.direction == "pass->fail":
+            by_case.setdefault((f.prompt, f.model, f.case_id), []).append(f)
+    if by_case:
+        console.print(Text(f"{flip_phrase(verdict.flipped)} flipped pass -> fail:", style="bold red"))
+        for (prompt, model, case_id), samples in list(by_case.items())[:20]:
+            first = samples[0]
+            rep = f" ({len(samples)} samples)" if len(samples) > 1 else ""
+            console.print(Text(f"  {_safe(prompt)} / {_safe(model)} / {_safe(case_id)}{rep}"))
+            console.print(Text(f"    before: {_safe(first.baseline_output)[:160]!r}"))
+            console.print(Text(f"    after:  {_safe(first.candidate_output)[:160]!r}"))
+        if len(by_case) > 20:
+            console.print(f"  ... and {len(by_case) - 20} more (see the report)")
     flaky_cases = getattr(verdict, "flaky", [])
     if flaky_cases:
         console.print(Text(f"{len(flaky_cases)} flaky case(s) (verdicts differ across samples):", style="yellow"))
@@ -177,7 +195,39 @@ def print_outcome(cfg: Config, outcome: Any, *, verbose: bool = False) -> None:
         if combined is not None:
             combined.notes = _shared_notes([(info.evalset, info.verdict.notes) for info in judged])
         print_verdict(combined, verbose=verbose)
+    print_failing([f for info in infos for f in info.failing], {info.run_id: info.evalset for info in infos})
     _print_errors(infos)
+
+
+MAX_FAILING_SHOWN = 10
+
+
+def print_failing(failing: list[Any], evalsets: dict[str, str], *, limit: int | None = MAX_FAILING_SHOWN) -> None:
+    """The failing cases by name (the first `limit`, each with its failing evaluators' reasons), then
+    "and M more" and the commands that list them all (None: every case, no pointer)."""
+    from llmctl.summary import see_all_failing
+
+    if not failing:
+        return
+    console = _common.console()
+    samples = sum(f.samples for f in failing)
+    failed = sum(f.failed for f in failing)
+    head = f"{len(failing)} failing case(s)"
+    if samples > len(failing):
+        head += f" ({failed} of their {samples} samples failed)"
+    console.print(_text(head + ":", "bold red"))
+    for f in failing[:limit]:
+        where = f"{evalsets.get(f.run_id, f.run_id)} / " if len(evalsets) > 1 else ""
+        rep = f" ({f.failed}/{f.samples} samples)" if f.samples > 1 else ""
+        console.print(_text(f"  {where}{f.prompt} / {f.model} / {f.case_id}{rep}"))
+        for name, reason in list(f.reasons.items())[: 3 if limit is not None else None]:
+            text = " ".join(str(reason).split())
+            console.print(_text(f"    {name}: {text[:200] if limit is not None else text}", "dim"))
+    if limit is None:
+        return
+    more = len(failing) - limit
+    lead = f"  ... and {more} more; all of them: " if more > 0 else "  all of them: "
+    console.print(_text(lead + see_all_failing(f.run_id for f in failing)))
 
 
 def _as_summary(summary: Any) -> Any:

@@ -45,16 +45,20 @@ def review(
     all_results: bool = typer.Option(False, "--all", help="Also show outputs that already have a label."),
     failed_only: bool = typer.Option(False, "--failed", help="Only results that failed or errored."),
 ) -> None:
-    """Label a run's outputs at the terminal: p pass, f fail, s skip, q quit (a note may follow: 'f wrong total').
+    """Label a run's outputs at the terminal: p pass, f fail, n note, s skip, b back, i input, q quit.
 
-    Labels are written to evalsets/labels/<evalset>.jsonl as you go.
+    Each output is shown with its input (the last user message; i shows every message), the
+    expected value and tool calls, each evaluator's verdict and reason, and the answer turn by
+    turn (text, tool calls, finish reason). A note may follow p or f: 'f wrong total'. Labels
+    are written to evalsets/labels/<evalset>.jsonl as you go.
 
     Example: llmctl review latest --failed
     """
     import sys
 
     from llmctl.errors import InputError
-    from llmctl.labels import LabelIndex, add_labels, labels_path, make_label, read_labels
+    from llmctl.labels import add_labels, labels_path, make_label
+    from llmctl.review import ReviewItem, review_items, run_review
     from llmctl.safetext import terminal_safe
 
     cfg, store = _store()
@@ -62,43 +66,18 @@ def review(
     evalset = str(info.get("evalset") or "")
     if not evalset:
         raise InputError(f"run {info['id']} has no evalset; labels are kept per evalset")
-    index = LabelIndex(read_labels(labels_path(cfg.root, evalset)))
-    todo = [o for o in store.outcomes(str(info["id"])) if o.output is not None]
-    if failed_only:
-        todo = [o for o in todo if not o.passed]
-    if not all_results:
-        todo = [o for o in todo if index.get(o.case_id, o.model, o.output) is None]
+    todo = review_items(store, info, cfg.root, failed_only=failed_only, all_results=all_results)
     typer.echo(f"run {info['id']} ({terminal_safe(evalset)}): {len(todo)} output(s) to review")
-    done = 0
-    for i, o in enumerate(todo, start=1):
-        typer.echo("")
-        typer.echo(f"[{i}/{len(todo)}] case {terminal_safe(o.case_id)}  model {terminal_safe(o.model)}  "
-                   f"automatic: {'pass' if o.passed else 'fail'}")  # fmt: skip
-        for name, reason in o.reasons.items():
-            if reason:
-                typer.echo(f"  {terminal_safe(name)}: {terminal_safe(reason)[:300]}")
-        typer.echo("--- output ---")
-        typer.echo(terminal_safe(o.output))
-        typer.echo("--------------")
-        while True:
-            typer.echo("label [p]ass/[f]ail/[s]kip/[q]uit (optional note after a space): ", nl=False)
-            line = sys.stdin.readline()
-            if not line:  # end of input: stop, keeping what was labelled
-                line = "q"
-            answer, _, note = line.strip().partition(" ")
-            answer = answer.lower()
-            if answer in ("p", "pass", "f", "fail", "s", "skip", "q", "quit"):
-                break
-            typer.echo("  answer p, f, s or q")
-        if answer in ("q", "quit"):
-            break
-        if answer in ("s", "skip"):
-            continue
-        label = make_label(
-            o.case_id, o.model, o.output, "pass" if answer.startswith("p") else "fail", note=note.strip()
-        )
-        add_labels(cfg.root, evalset, [label], store)
-        done += 1
+
+    def ask(prompt: str) -> str | None:
+        typer.echo(prompt, nl=False)
+        line = sys.stdin.readline()
+        return line if line else None
+
+    def save(item: ReviewItem, label: str, note: str) -> None:
+        add_labels(cfg.root, evalset, [make_label(item.case_id, item.model, item.output, label, note=note)], store)
+
+    done = run_review(todo, ask, typer.echo, save)
     typer.echo(f"labelled {done} output(s) in {labels_path(cfg.root, evalset).relative_to(cfg.root)}")
 
 

@@ -15,10 +15,10 @@ def log(
 
     Results come from the store where runs exist; without a store, the lockfile and git only.
     """
-    from rich.table import Table
     from rich.text import Text
 
     from llmctl import fmt, release
+    from llmctl.cli._tables import Column, print_table
     from llmctl.safetext import terminal_safe as safe
 
     cfg = _common.load_config()
@@ -31,9 +31,12 @@ def log(
     if not data["events"]:
         con.print(Text(safe(f"{name}: no releases yet (release one with `llmctl promote {name} --to LABEL`)")))
     else:
-        table = Table(title=Text(safe(f"{name}: versions and labels")), title_justify="left")
-        for col in ("date", "event", "version", "commit", "author", "pass rate", "cost/case", "p95"):
-            table.add_column(col, no_wrap=col in ("date", "commit"))
+        drops = {"author": 3, "commit": 2, "p95": 1}
+        columns = [
+            Column(col, drop=drops.get(col, 0), fold=col in ("event", "author"))
+            for col in ("date", "event", "version", "commit", "author", "pass rate", "cost/case", "p95")
+        ]
+        rows = []
         for ev in data["events"]:
             res = results.get(ev["version"]) or {}
             if ev["event"] == "release":
@@ -44,17 +47,19 @@ def log(
                     what += " (rollback)"
             if ev.get("forced"):
                 what += " [forced]"
-            table.add_row(
-                Text(safe(fmt.time(ev["date"]))),
-                Text(safe(what)),
-                Text(safe(ev["version"])),
-                Text(safe((ev.get("commit") or "")[:10])),
-                Text(safe(ev.get("author") or "")),
-                Text(fmt.pct(res.get("pass_rate"))),
-                Text(fmt.usd_per_case(res.get("cost_usd_mean"))),
-                Text(fmt.ms(res.get("latency_p95"))),
+            rows.append(
+                [
+                    Text(safe(fmt.time(ev["date"]))),
+                    Text(safe(what)),
+                    Text(safe(ev["version"])),
+                    Text(safe((ev.get("commit") or "")[:10])),
+                    Text(safe(ev.get("author") or "")),
+                    Text(fmt.pct(res.get("pass_rate"))),
+                    Text(fmt.usd_per_case(res.get("cost_usd_mean"))),
+                    Text(fmt.ms(res.get("latency_p95"))),
+                ]
             )
-        con.print(table)
+        print_table(con, columns, rows, title=Text(safe(f"{name}: versions and labels")))
         labels = ", ".join(f"{k} = {v}" for k, v in data["labels"].items()) or "(none)"
         con.print(Text(safe(f"labels: {labels}")))
     wt = data.get("worktree")

@@ -32,10 +32,10 @@ def list_runs(
 
     Example: llmctl runs list --evalset summarize -n 5
     """
-    from rich.table import Table
     from rich.text import Text
 
     from llmctl import fmt
+    from llmctl.cli._tables import Column, print_table
     from llmctl.safetext import terminal_safe
 
     _cfg, store = _store()
@@ -43,40 +43,71 @@ def list_runs(
     if as_json:
         _common.echo_json(runs)
         return
-    table = Table()
-    for col in ("run", "started", "status", "evalset", "commit", "results", "pass rate", "errors", "cost"):
-        table.add_column(col, no_wrap=col == "run")
+    drops = {"commit": 3, "started": 2, "status": 1}
+    columns = [
+        Column(col, drop=drops.get(col, 0), fold=col == "evalset")
+        for col in ("run", "started", "status", "evalset", "commit", "results", "pass rate", "errors", "cost")
+    ]
+    rows = []
     for r in runs:
-        table.add_row(
-            r["id"],
-            fmt.time(r.get("started_at")),
-            r.get("status", ""),
-            Text(terminal_safe(r.get("evalset"))),
-            (r.get("git_commit") or "")[:8],
-            fmt.count(r.get("n_results", 0)),
-            fmt.pct(r.get("pass_rate")),
-            fmt.count(r.get("n_errors", 0)),
-            fmt.usd(r.get("cost_usd") or 0),
+        rows.append(
+            [
+                r["id"],
+                fmt.time(r.get("started_at")),
+                r.get("status", ""),
+                Text(terminal_safe(r.get("evalset"))),
+                (r.get("git_commit") or "")[:8],
+                fmt.count(r.get("n_results", 0)),
+                fmt.pct(r.get("pass_rate")),
+                fmt.count(r.get("n_errors", 0)),
+                fmt.usd(r.get("cost_usd") or 0),
+            ]
         )
-    _common.console().print(table)
+    print_table(_common.console(), columns, rows)
 
 
 @runs_app.command("show")
 def show(
     run: str = typer.Argument(..., help="Run id (or a unique prefix); 'latest' for every run of the newest eval."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (a list for several runs)."),
+    failed: bool = typer.Option(
+        False, "--failed", help="Only the failing cases, every one with its reasons (and the results with an error)."
+    ),
 ) -> None:
-    """Show a run: its configuration, summary table and gate verdict.
+    """Show a run: its configuration, summary table and gate verdict (--failed: every failing case).
 
-    Example: llmctl runs show r20261125
+    Example: llmctl runs show r20261125 --failed
     """
     from llmctl import fmt
-    from llmctl.cli.eval_view import print_summary, print_verdict
+    from llmctl.cli.eval_view import print_failing, print_summary, print_verdict
     from llmctl.safetext import terminal_safe
 
     _cfg, store = _store()
     run_ids = store.invocation_runs("latest") if run in ("latest", "last") else [run]
     infos = [store.get_run(r) for r in run_ids]
+    if failed:
+        from llmctl.summary import failing_cases
+
+        outcomes = {str(i["id"]): store.outcomes(str(i["id"])) for i in infos}
+        failing = [f for rid, items in outcomes.items() for f in failing_cases(items, rid)]
+        errors = [(rid, o) for rid, items in outcomes.items() for o in items if o.error is not None]
+        if as_json:
+            keys = ("prompt", "model", "case_id", "repeat_index", "error")
+            listed = [{"run_id": rid, **{k: getattr(o, k) for k in keys}} for rid, o in errors]
+            _common.echo_json({"failing": [f.to_dict() for f in failing], "errors": listed})
+            return
+        names = {str(i["id"]): str(i.get("evalset") or "") for i in infos}
+        if not failing:
+            typer.echo(f"no failing case in {', '.join(names)}")
+        print_failing(failing, names, limit=None)
+        if errors:
+            typer.echo(f"{len(errors)} result(s) with an error:")
+            for rid, o in errors:
+                where = f"{terminal_safe(names[rid])} / " if len(names) > 1 else ""
+                line = ((o.error or "").strip().splitlines() or [""])[0][:200]
+                typer.echo(f"  {where}{terminal_safe(o.prompt)} / {terminal_safe(o.model)} / "
+                           f"{terminal_safe(o.case_id)} #{o.repeat_index}: {terminal_safe(line)}")  # fmt: skip
+        return
     if as_json:
         _common.echo_json(infos[0] if len(infos) == 1 else infos)
         return

@@ -20,7 +20,8 @@ def _versions(store: Any, run_id: str) -> dict[str, list[str]]:
 
 
 def report_context(store: Any, run: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
-    """`{"baseline_ref", "baseline_run", "versions", "baseline_versions", "cases": {id: {vars, expected}}}`.
+    """`{"baseline_ref", "baseline_run", "versions", "baseline_versions", "cases": {id: {vars, expected}}}`
+    (a case's `expected_tool_calls` and scripted `user_turns` too, where its evalset has them).
 
     `vars` come from the evalset file as it is now (the store keeps the rendered messages, not
     the vars); they are left out for a case the file no longer has.
@@ -54,6 +55,10 @@ def report_context(store: Any, run: dict[str, Any], root: Path | None = None) ->
             for case in ev.cases():
                 if case.id in cases:
                     cases[case.id]["vars"] = redact(case.vars)  # a data URL shows as a placeholder
+                    if case.expected_tool_calls is not None:
+                        cases[case.id]["expected_tool_calls"] = case.expected_tool_calls
+                    if case.turns:
+                        cases[case.id]["user_turns"] = list(case.turns)  # the scripted user messages
         except (LlmctlError, OSError):
             pass  # the evalset moved or no longer parses: the report shows expected values only
     ctx["cases"] = cases

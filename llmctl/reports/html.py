@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from llmctl import fmt
-from llmctl.gate import REPORT_ONLY, FlippedCase
+from llmctl.gate import REPORT_ONLY, FlippedCase, flip_phrase
 from llmctl.reports._data import ReportData
 from llmctl.reports._format import SUMMARY_COLUMNS, fmt_case_rate, metric_cells, summary_cells
 from llmctl.reports._sanitize import html_text as esc
@@ -24,31 +24,22 @@ from llmctl.types import CaseOutcome
 MAX_ROWS = 20_000
 MAX_OUTPUT_CHARS = 20_000
 
-CSS = """
-:root{--pass:#1a7f37;--fail:#cf222e;--err:#9a6700;--muted:#57606a;--line:#d0d7de}
-*{box-sizing:border-box}
-body{font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:#1f2328}
-main{max-width:1300px;margin:0 auto;padding:0 24px 48px}
-header.verdict{padding:18px 24px;color:#fff}
-header.verdict.pass{background:var(--pass)}header.verdict.fail{background:var(--fail)}
-header.verdict.none{background:var(--muted)}
-header.verdict h1{margin:0;font-size:26px}
-header.verdict p{margin:4px 0 0}
-h2{border-bottom:1px solid var(--line);padding-bottom:4px;margin-top:32px}
-table{border-collapse:collapse;width:100%;margin:8px 0}
-th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f6f8fa}
-td.num{text-align:right;white-space:nowrap}
-.PASS{color:var(--pass);font-weight:600}.FAIL{color:var(--fail);font-weight:700}
-.ERROR{color:var(--err);font-weight:700}.muted{color:var(--muted)}
-pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;border:1px solid var(--line);
-padding:8px;margin:4px 0;max-height:480px;overflow:auto}
-.sides{display:grid;grid-template-columns:1fr 1fr;gap:12px}
-details{margin:6px 0}summary{cursor:pointer}
+
+def _theme() -> str:
+    from importlib import resources
+
+    return resources.files("llmctl.reports").joinpath("theme.css").read_text(encoding="utf-8")
+
+
+# the shared sheet (the viewer serves the same one), then what only the report has
+CSS = (
+    _theme()
+    + """
 .notes li{margin:2px 0}
 body.only-failures tr.result.pass{display:none}
 label.filter{display:inline-block;margin:8px 0;font-weight:600}
 """
+)
 
 JS = """
 (function () {
@@ -204,8 +195,8 @@ def _clip(text: str | None, limit: int) -> str:
 def _flipped_section(flipped: list[FlippedCase], limit: int) -> list[str]:
     if not flipped:
         return []
-    down = sum(1 for f in flipped if f.direction == "pass->fail")
-    out = [f"<h2>Flipped cases ({down} pass → fail, {len(flipped) - down} fail → pass)</h2>"]
+    down, up = flip_phrase(flipped, "pass->fail"), flip_phrase(flipped, "fail->pass")
+    out = [f"<h2>Flipped cases ({esc(down)} pass → fail, {esc(up)} fail → pass)</h2>"]
     for f in flipped:
         word = "FAIL" if f.direction == "pass->fail" else "PASS"
         rep = f" #{f.repeat_index}" if f.repeat_index else ""

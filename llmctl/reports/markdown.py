@@ -7,12 +7,15 @@ All untrusted text goes through `md_inline` (table cells, headings) or
 from __future__ import annotations
 
 from llmctl import fmt
+from llmctl.gate import flip_phrase
 from llmctl.reports._data import ReportData
 from llmctl.reports._format import SUMMARY_COLUMNS, fmt_case_rate, metric_cells, summary_cells
 from llmctl.safetext import _ZWSP, defuse_refs, html_text, md_code_block, md_inline
 from llmctl.spend import spend_line, tokens_line
+from llmctl.summary import failing_cases, see_all_failing
 
 MAX_FLIPPED = 50
+MAX_FAILING = 20
 MAX_OUTPUT_CHARS = 3000
 
 
@@ -55,6 +58,8 @@ def render_markdown(
             lines.append("")
         lines += _verdict_table(data)
         lines += _flipped(data, max_flipped, max_output_chars)
+    lines += _failing(data, MAX_FAILING)
+    if v is not None:
         if v.flaky:
             lines.append(f"### Flaky cases ({len(v.flaky)})")
             lines.append("")
@@ -114,8 +119,7 @@ def _flipped(data: ReportData, max_flipped: int, max_chars: int) -> list[str]:
     flipped = data.verdict.flipped
     if not flipped:
         return []
-    down = sum(1 for f in flipped if f.direction == "pass->fail")
-    up = len(flipped) - down
+    down, up = flip_phrase(flipped, "pass->fail"), flip_phrase(flipped, "fail->pass")
     out = [f"### Flipped cases ({down} pass → fail, {up} fail → pass)", ""]
     for f in flipped[:max_flipped]:
         arrow = "❌ pass → fail" if f.direction == "pass->fail" else "✅ fail → pass"
@@ -141,6 +145,33 @@ def _flipped(data: ReportData, max_flipped: int, max_chars: int) -> list[str]:
         out.append("")
     if len(flipped) > max_flipped:
         out += [f"… and {len(flipped) - max_flipped} more flipped case(s) (see the full report).", ""]
+    return out
+
+
+def _run_ids(data: ReportData) -> list[str]:
+    runs = data.run.get("runs")
+    if isinstance(runs, list) and runs:
+        return [str(r.get("id")) for r in runs if isinstance(r, dict) and r.get("id")]
+    return [str(data.run["id"])] if data.run.get("id") else []
+
+
+def _failing(data: ReportData, limit: int) -> list[str]:
+    """The failing cases by name (with a baseline or without), first `limit`, and how to see them all."""
+    failing = failing_cases(data.outcomes)
+    if not failing:
+        return []
+    samples = sum(f.samples for f in failing)
+    head = f"### Failing cases ({len(failing)}"
+    head += f"; {sum(f.failed for f in failing)} of their {samples} samples)" if samples > len(failing) else ")"
+    out = [head, "", _row(["case", "group", "failed", "why"]), _row(["---", "---", "---:", "---"])]
+    for f in failing[:limit]:
+        why = "; ".join(f"{name}: {reason}" for name, reason in f.reasons.items()) or "failed"
+        cells = [md_inline(f.case_id), md_inline(f"{f.prompt} × {f.model}"), f"{f.failed}/{f.samples}"]
+        out.append(_row([*cells, md_inline(why, max_len=300)]))
+    out.append("")
+    more = len(failing) - limit
+    see = see_all_failing(_run_ids(data))
+    out += [(f"… and {more} more. " if more > 0 else "") + f"All of them: `{see.replace('`', '')}`", ""]
     return out
 
 

@@ -29,6 +29,7 @@ class RunInfo:
     error_causes: list[tuple[str, int]] = field(default_factory=list)  # (first line of the error, count), most first
     interrupted: bool = False
     reasons: list[str] = field(default_factory=list)  # what changed since the baseline (fingerprint)
+    failing: list[Any] = field(default_factory=list)  # llmctl.summary.FailingCase: the candidate's failing cases
 
 
 @dataclass
@@ -58,6 +59,7 @@ def finalize(
     """
     from llmctl.calibrate import judge_gate
     from llmctl.gate import compare
+    from llmctl.summary import failing_cases
 
     candidate = outcomes_of(store, info.run_id)
     baseline = outcomes_of(store, info.baseline_run_id) if info.baseline_run_id else None
@@ -80,6 +82,7 @@ def finalize(
     info.errors = sorted({(o.prompt, o.model, o.case_id) for o in candidate if o.error})
     info.error_causes = error_causes(o.error for o in candidate if o.error)
     info.summary = summarize(candidate, verdict)
+    info.failing = failing_cases(candidate, info.run_id)
     status = "completed"
     try:
         store.finish_run(info.run_id, status, info.summary)

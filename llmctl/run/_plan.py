@@ -214,10 +214,20 @@ class Planner:
             if prompt is not None:
                 prompts.append(prompt)
         model_names = self.options.models or ev.models
+        origin = "--model" if self.options.models else "the evalset's models:"
         if not model_names:
             defaults = {p.model for p in prompts if p.model}
             model_names = sorted(defaults) if defaults else list(self.cfg.default_models)
-        models = self.resolve_models(model_names, self.base_cfg if at_ref is not None else None)
+            named = ", ".join(p.name for p in prompts if p.model)
+            origin = f"the model of prompt {named} (the evalset has no models:)" if defaults else "default_models"
+        try:
+            models = self.resolve_models(model_names, self.base_cfg if at_ref is not None else None)
+        except InputError as exc:  # a missing key: say which evalset needs the model, and why
+            if exc.file is None:
+                exc.file = ev.path
+                exc.line = ev.model_lines[0] if ev.models and ev.model_lines and not self.options.models else None
+                exc.hint = f"{exc.hint + '; ' if exc.hint else ''}evalset {ev.name} uses it as {origin}"
+            raise
         repeat = self.options.repeat or ev.repeat
         cases = ev.cases()
         if self.options.shard is not None:

@@ -252,6 +252,8 @@ def create_app(
         if name not in _STATIC:
             return failed(request, 404, "not found")
         text = resources.files("llmctl.viewer").joinpath("static").joinpath(name).read_text(encoding="utf-8")
+        if name == "viewer.css":  # the shared visual language first (the HTML report inlines the same sheet)
+            text = resources.files("llmctl.reports").joinpath("theme.css").read_text(encoding="utf-8") + text
         return Response(text, media_type=_STATIC[name], headers=SECURITY_HEADERS)
 
     routes = [

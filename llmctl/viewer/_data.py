@@ -12,6 +12,7 @@ from llmctl import fmt
 from llmctl.errors import InputError
 from llmctl.labels import LabelIndex, labels_path, output_sha256, read_labels
 from llmctl.store import Store
+from llmctl.transcript import answer_view, expected_calls
 
 RUN_FILTERS = ("evalset", "prompt", "model", "branch", "status")
 RESULT_FILTERS = ("all", "failed", "flipped", "errors", "flaky")
@@ -133,6 +134,9 @@ def results(store: Store, run_id: str, root: Path | None = None, case_id: str | 
         row = dict(row)
         row["input"] = _loads(row.get("input"))
         row["expected"] = _loads(row.get("expected"))
+        row["tool_calls"] = _loads(row.get("tool_calls"))
+        row["turns"] = _loads(row.get("turns"))
+        row["answer"] = answer_view(row.get("output"), row["tool_calls"], row.get("finish_reason"), row["turns"])
         row["scores"] = [
             {**s, "config": _loads(s.get("config")), "unscored": s.get("passed") is None and s.get("error") is None}
             for s in (row.get("scores") or [])
@@ -315,7 +319,26 @@ def case(store: Store, run_id: str, case_id: str, root: Path | None = None) -> d
         by_key.setdefault(str(d["result_key"]), []).append(d)
     for r in items:
         r["judge_calls"] = by_key.get(r["result_key"], [])
-    return {"run": run, "case_id": case_id, "results": items}
+    context = _case_context(store, run, case_id, root)
+    return {
+        "run": run,
+        "case_id": case_id,
+        "results": items,
+        "vars": context.get("vars"),
+        "expected_tool_calls": expected_calls(context.get("expected_tool_calls")),
+        "user_turns": context.get("user_turns") or [],
+    }
+
+
+def _case_context(store: Store, run: dict[str, Any], case_id: str, root: Path | None) -> dict[str, Any]:
+    """The case as its evalset file has it now (vars, expected tool calls, scripted user turns); {} without one."""
+    from llmctl.reports._context import report_context
+
+    if root is None:
+        return {}
+    cases = report_context(store, store.get_run(run["id"]), root).get("cases") or {}
+    found = cases.get(case_id)
+    return found if isinstance(found, dict) else {}
 
 
 def facets(runs: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
@@ -345,6 +368,7 @@ def blind_pairs(store: Store, a: str, b: str, rng: Any) -> list[dict[str, Any]]:
                 "model": p["model"],
                 "repeat_index": p["repeat_index"],
                 "outputs": [first["output"], second["output"]],
+                "answers": [first["answer"], second["answer"]],  # with their tool calls and turns
                 "sha256": [first["output_sha256"], second["output_sha256"]],
             }
         )

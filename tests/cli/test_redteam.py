@@ -150,3 +150,25 @@ def test_attacker_paraphrases_and_keeps_markers(project: Path, capsys: Any, monk
     assert all(c["assert"][0]["value"] in c["vars"]["question"] for c in by_plugin["injection"])
     assert not any(c["metadata"].get("paraphrased") for c in by_plugin["encoding"])  # payloads stay exact
     assert "paraphrased by attacker" in doc["description"]
+
+
+def test_written_evalset_runs_on_the_prompts_model_as_written(project: Path, capsys: Any, monkeypatch: Any) -> None:
+    """No `models:` in the file: it runs on the prompt's model, with no edit (issue 23 item 7)."""
+    assert redteam(["--n", "3", "-o", "evalsets/redteam.yaml"], capsys, monkeypatch)[0] == 0
+    text = (project / "evalsets/redteam.yaml").read_text(encoding="utf-8")
+    assert "models:" not in yaml.safe_load(text) and "the prompt's model" in text
+    code, out, err = run(["eval", "redteam"], capsys, monkeypatch)
+    assert code in (0, 1), out + err  # ran (on echo, the prompt's model), whatever the verdict
+    assert "helpdesk / echo" in out
+
+
+def test_a_missing_key_names_the_evalset_and_the_model(project: Path, capsys: Any, monkeypatch: Any) -> None:
+    """The prompt's model is hosted and its key is unset: exit 2 naming the evalset file and the model."""
+    prompt = project / "prompts/helpdesk.yaml"
+    prompt.write_text(prompt.read_text(encoding="utf-8").replace("model: echo", "model: openai/gpt-4o-mini"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert redteam(["--n", "3", "-o", "evalsets/redteam.yaml"], capsys, monkeypatch)[0] == 0
+    code, out, err = run(["eval"], capsys, monkeypatch)
+    assert code == 2, out + err
+    assert "evalsets/redteam.yaml" in err and "OPENAI_API_KEY" in err
+    assert "'openai/gpt-4o-mini'" in err and "prompt helpdesk" in err

@@ -82,7 +82,7 @@ def test_markdown_neutralises_hostile_outputs(hostile_run):
     assert "https://evil" not in prose and "www.evil" not in prose
     # verdict table and summary are there
     assert "| support/triage × openai/gpt\\-4o\\-mini | pass\\_rate |" in md
-    assert "❌ **FAIL**" in md and "### Summary" in md and "### Flipped cases (6 pass → fail" in md
+    assert "❌ **FAIL**" in md and "### Summary" in md and "### Flipped cases (6 case(s) pass → fail" in md
 
 
 def test_md_helpers():
@@ -186,3 +186,33 @@ def test_tool_calls_show_in_html_and_junit_escaped(tmp_path):
     junit = ET.parse(write_report(tmp_path / "report.xml", run, rows, verdict)).getroot()
     failure = next(tc for tc in junit.iter("testcase") if "tools" in tc.get("name", "")).find("failure")
     assert failure is not None and "-> search(" in (failure.text or "")
+
+
+def test_markdown_names_failing_cases_without_a_baseline():
+    """No baseline, nothing flipped: the comment still names the failing cases with their reasons,
+    the first 20, "and M more", and the command that lists them all (issue 23 item 3)."""
+    from llmctl.config import GateConfig
+    from llmctl.gate import compare
+
+    outcomes = [outcome(f"bad-{i:02d}", False, "no", reason=f"reason {i}") for i in range(25)]
+    outcomes += [outcome(f"ok-{i}", True, "refund") for i in range(5)]
+    verdict = compare(None, outcomes, GateConfig(min_pass_rate=0.9))
+    md = render_report(".md", ReportData({"id": "r-1", "evalset": "triage"}, outcomes, verdict))
+    assert "### Failing cases (25)" in md
+    assert "| bad\\-00 | support/triage × openai/gpt\\-4o\\-mini | 1/1 | contains: reason 0 |" in md
+    assert "bad\\-19" in md and "bad\\-20" not in md
+    assert "… and 5 more. All of them: `llmctl runs show r-1 --failed" in md
+    assert "/runs/r-1?filter=failed" in md
+
+
+def test_markdown_flips_count_cases_not_samples():
+    """repeat 5: 2 cases flip in every sample: "2 case(s) (10 samples)", never "10 case(s)" (item 5)."""
+    from llmctl.config import GateConfig
+    from llmctl.gate import compare
+
+    def run(bad: set[str]) -> list:
+        return [outcome(c, c not in bad, "x", repeat_index=r) for c in ("a", "b", "c", "d") for r in range(5)]
+
+    verdict = compare(run(set()), run({"a", "b"}), GateConfig(max_drop=0.05))
+    md = render_report(".md", ReportData({"id": "r-2"}, run({"a", "b"}), verdict))
+    assert "### Flipped cases (2 case(s) (10 samples) pass → fail, 0 case(s) fail → pass)" in md

@@ -117,6 +117,7 @@ class Browser:
 
                 await call("Page.enable")
                 await call("Runtime.enable")
+                self.call = call  # for steps that need more of the protocol (viewport, screenshots)
                 return await steps(goto, evaluate, wait_for)
 
 
