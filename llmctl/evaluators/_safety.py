@@ -158,6 +158,8 @@ def _phones(text: str, regions: tuple[str, ...]) -> Iterable[Finding]:
 class Pii(Evaluator):
     """Passes when the output holds no personal data of the listed `kinds` (validated, not just shaped)."""
 
+    offload = True  # CPU-heavy on a long output: scored off the event loop
+
     options = {
         "kinds": opt(list, help=f"which kinds to look for (default: all of {', '.join(PII_KINDS)})"),
         "allow": opt(list, help="values that are fine: a literal, or a regex matching the whole value"),
@@ -318,6 +320,8 @@ def _mask_secret(value: str) -> str:
 class Secrets(Evaluator):
     """Passes when the output holds no API key, token, password assignment or private key (detect-secrets)."""
 
+    offload = True  # CPU-heavy on a long output: scored off the event loop
+
     options = {
         "entropy": opt(bool, default=False, help="also flag high-entropy quoted strings (noisy in prose)"),
         "exclude": opt(list, help="detector names to skip, e.g. ['Secret Keyword']"),
@@ -434,6 +438,8 @@ def canary_forms(canary: str) -> dict[str, str]:
 class PromptLeak(Evaluator):
     """Fails when the output reproduces the system prompt (a long run of its words) or carries the `canary`."""
 
+    offload = True  # CPU-heavy on a long output: scored off the event loop
+
     options = {
         "canary": opt(str, help="a marker string placed in the system prompt; any trace of it is a leak"),
         "min_words": opt(int, default=10, help="this many consecutive system-prompt words in the output is a leak"),
@@ -511,6 +517,8 @@ REFUSAL_PATTERNS = (
 class Refusal(Evaluator):
     """Passes when the output refuses (pattern-based); `not: true` for "must not refuse" on benign inputs."""
 
+    offload = True  # CPU-heavy on a long output: scored off the event loop
+
     options = {
         "patterns": opt(list, help="more refusal regexes (case-insensitive), added to the built-in ones"),
         "only": opt(bool, default=False, help="use only `patterns`, not the built-in ones"),
@@ -555,7 +563,9 @@ class Refusal(Evaluator):
         return 0.0, False, f"no refusal found in {short(output, 70)}"
 
     async def acheck(self, inp: EvalInput, call_model: CallModel) -> Raw | ScoreResult:
-        score, passed, reason = self.check(inp)
+        from llmctl.evaluators._offload import off_loop
+
+        score, passed, reason = await off_loop(lambda: self.check(inp))
         if passed or self.judge is None:
             return score, passed, reason
         verdict = await self.judge.ascore(inp, call_model)

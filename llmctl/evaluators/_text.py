@@ -215,6 +215,8 @@ class UserRegex:
 class Regex(Evaluator):
     """The regular expression `value` (or the case's `expected`) matches somewhere in the output."""
 
+    offload = True  # CPU-heavy on a long output: scored off the event loop
+
     options = {
         "value": opt(str, help="the pattern, Python `re` syntax, searched anywhere in the output"),
         "flags": opt(str, list, help="letters 'imsxa' or names like [IGNORECASE, MULTILINE]"),
@@ -269,7 +271,7 @@ class Regex(Evaluator):
             except regex.error as exc:
                 raise CheckError(f"regex: invalid pattern in the case's expected: {exc}") from None
         try:
-            found = pattern.search(inp.output, timeout=self.timeout)
+            found = pattern.search(inp.output, timeout=self.timeout, concurrent=True)
         except TimeoutError:
             raise CheckError(
                 f"regex: /{short(pattern.pattern)[1:-1]}/ took more than {self.timeout:g} s on a "

@@ -625,6 +625,8 @@ class Pipeline:
                     if ev.is_async:
                         call = functools.partial(call_model, _counts=counts, _lookup=result.cached, _record=calls)
                         sr = await ev.ascore(inp, call)
+                    elif ev.offload:
+                        sr = await ev.ascore_off_loop(inp)  # CPU-heavy: in a thread, the loop goes on
                     else:
                         sr = ev.score(inp)
                 except Exception as exc:  # an evaluator bug must not lose the result
