@@ -28,7 +28,7 @@ from llmctl.errors import InputError
 from llmctl.models._cost import FREE, Price, price_for
 from llmctl.models._options import native_refusal
 from llmctl.models._resolve import key_env_names
-from llmctl.models._scrub import header_key, register_secret
+from llmctl.models._scrub import header_key, register_headers, register_secret
 from llmctl.types import ModelSpec
 
 TRANSPORTS = ("auto", "native", "litellm")
@@ -202,6 +202,8 @@ def resolve_route(spec: ModelSpec, transport: str = "auto") -> Route:
     an alias with `transport: native` that it cannot serve is an InputError naming why."""
     if spec.offline:
         return Route(kind="offline", provider=spec.litellm_id)
+    for group in (spec, *spec.fallbacks):
+        register_headers(group.headers)  # X-Api-Key and the like are scrubbed like API keys
     strict = spec.transport == "native"
     if is_fleet(spec):
         if strict:  # llmctl.config refuses this where it reads llmctl.yaml; a hand-made spec lands here
