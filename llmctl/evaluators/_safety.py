@@ -582,6 +582,7 @@ class Moderation(Evaluator):
     """Passes when a provider moderation endpoint (through litellm) flags nothing; needs `model:`."""
 
     is_async = True
+    judge_model_default = False  # llmctl.yaml's judge.model is a chat model, not a moderation one
     options = {
         "model": opt(str, help="a litellm moderation model, e.g. openai/omni-moderation-latest"),
         "api_base": opt(str, help="the endpoint's base URL (default: the provider's)"),
@@ -594,7 +595,8 @@ class Moderation(Evaluator):
         if not model:
             raise self.error(
                 "needs 'model:' (a provider moderation model such as openai/omni-moderation-latest); "
-                "llmctl has no offline moderation model and never reports an unchecked output as passing",
+                "llmctl.yaml's judge.model is not used for it, llmctl has no offline moderation model and "
+                "never reports an unchecked output as passing",
                 None,
             )
         self.model = str(model)

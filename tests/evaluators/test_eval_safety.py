@@ -486,3 +486,35 @@ def test_pii_finds_a_phone_number_after_phone_like_junk() -> None:
     junk = "+1 (555) 01 " * 24_000  # ~280 KB of number-like text, none of it a valid number
     r = run(make("pii", kinds=["phone"]), inp(junk + " call +1 212 555 0123 now"))
     assert not r.passed and "phone " in r.reason, r.reason
+
+
+def test_moderation_never_takes_the_judge_model_and_lint_says_so(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """llmctl.yaml's judge.model (a chat model) is not a moderation model: `moderation` needs its own `model:`."""
+    from pathlib import Path
+
+    from llmctl.evaluators import build_evaluator
+    from llmctl.types import EvaluatorSpec
+
+    with pytest.raises(InputError, match="needs 'model:'") as info:
+        build_evaluator(EvaluatorSpec("moderation", {}, "evalsets/t.yaml", 4), judge_model="openai/gpt-4o")
+    assert "judge.model" in info.value.message
+    judged = build_evaluator(
+        EvaluatorSpec("judge", {"rubric": "ok?"}, "evalsets/t.yaml", 4), judge_model="openai/gpt-4o"
+    )
+    assert judged.config["model"] == "openai/gpt-4o"  # judges still default to it
+
+    from tests.cli.clirun import run as cli
+
+    root = Path(str(tmp_path))
+    (root / "llmctl.yaml").write_text("judge: {model: openai/gpt-4o}\ndefault_models: [echo]\n", encoding="utf-8")
+    (root / "prompts").mkdir()
+    (root / "prompts/p.yaml").write_text("messages: [{role: user, content: hi}]\n", encoding="utf-8")
+    (root / "evalsets").mkdir()
+    (root / "evalsets/p.yaml").write_text(
+        "prompt: p\nevaluators:\n  - {type: moderation}\ncases: [{id: a}]\n", encoding="utf-8"
+    )
+    monkeypatch.chdir(root)
+    code, out, err = cli(["lint"], capsys, monkeypatch)
+    assert code == 2 and "evalsets/p.yaml:3" in out + err and "judge.model" in out + err, out + err
