@@ -120,6 +120,27 @@ SUITES: list[str] = [
         "test_writes_need_the_token_and_everything_else_is_read_only",
     ),
     *_in("tests/test_workflows.py", "test_no_untrusted_event_text_in_run_scripts"),
+    # issue 22 (run, evaluators, models, red team)
+    *_in("tests/run/test_deep_tool_args.py"),
+    *_in("tests/run/test_offload_scoring.py"),
+    *_in("tests/run/test_agent_limits.py", "test_stored_calls_and_turns_are_capped_and_the_request_is_bounded"),
+    *_in("tests/models/test_models_litellm.py"),
+    *_in(
+        "tests/evaluators/test_eval_safety.py",
+        "test_user_patterns_time_out_as_an_error_never_hang",
+        "test_secrets_catches_unquoted_assignments_oauth_npm_and_hidden_keys",
+        "test_secrets_on_a_megabyte_of_newlines_or_repeated_lines_is_fast",
+        "test_pii_catches_cards_with_double_spaces_dots_nbsp_and_full_width_digits",
+        "test_pii_catches_lowercase_and_hyphenated_ibans",
+        "test_pii_catches_idn_and_quoted_emails",
+        "test_pii_finds_a_phone_number_after_phone_like_junk",
+        "test_moderation_never_takes_the_judge_model_and_lint_says_so",
+    ),
+    *_in(
+        "tests/cli/test_redteam.py",
+        "test_n_has_an_upper_bound_and_a_short_canary_is_refused_up_front",
+        "test_attacker_is_not_called_for_cases_it_does_not_rewrite",
+    ),
 ]
 
 # Where each attack is counted: the first category with a pattern that matches (re.search) its node id.
@@ -207,6 +228,23 @@ CATEGORIES: list[tuple[str, str, list[str]]] = [
         "bad-input-files",
         "malformed prompt, evalset and config files; arbitrary text and bytes",
         [r"test_bad_inputs\.py::", r"test_properties\.py::"],
+    ),
+    (
+        "hostile-answers",
+        "answers that would lose a run, stall it or swamp memory: deep tool arguments, huge agent loops, "
+        "slow scoring, litellm bodies and streams",
+        [
+            r"run/test_deep_tool_args\.py::",
+            r"run/test_offload_scoring\.py::",
+            r"run/test_agent_limits\.py::",
+            r"models/test_models_litellm\.py::",
+        ],
+    ),
+    (
+        "safety-evasion",
+        "secrets and personal data dressed to slip past the safety checks, user patterns that backtrack, "
+        "red-team and moderation options",
+        [r"evaluators/test_eval_safety\.py::", r"cli/test_redteam\.py::"],
     ),
 ]
 OTHER = "uncategorised"

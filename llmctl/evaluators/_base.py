@@ -85,13 +85,16 @@ class Evaluator:
 
     Attributes the runner uses: `name` (the reported metric name), `config`
     (the full configuration, to store with every score), `weight`, `is_async`;
-    then `score(inp)` when `is_async` is false, else `await ascore(inp, call_model)`.
+    then `score(inp)` when `is_async` is false, else `await ascore(inp, call_model)`;
+    `await ascore_off_loop(inp)` scores a sync one in a thread when `offload` is set.
     """
 
     type_name: ClassVar[str] = ""
     options: ClassVar[dict[str, Option]] = {}
     default_threshold: ClassVar[float] = 1.0
     is_async: bool = False
+    # CPU-heavy: the runner scores it in a thread (llmctl.evaluators._offload), off the event loop.
+    offload: ClassVar[bool] = False
 
     def __init__(self, spec: EvaluatorSpec, *, resolve: bool = True, prompts_dir: str | Path | None = None) -> None:
         self.spec = spec
@@ -233,6 +236,15 @@ class Evaluator:
         if isinstance(raw, ScoreResult):
             return raw if raw.error else self.finish((raw.score, raw.passed, raw.reason))
         return self.finish(raw)
+
+    async def ascore_off_loop(self, inp: EvalInput) -> ScoreResult:
+        """`score(inp)` of a sync evaluator, in a scoring thread when it is `offload`ed (CPU-heavy),
+        so the event loop (calls in flight, progress, the deadline, signals) is never held up."""
+        if not self.offload:
+            return self.score(inp)
+        from llmctl.evaluators._offload import off_loop
+
+        return await off_loop(lambda: self.score(inp))
 
     def finish(self, raw: Raw) -> ScoreResult:
         """Apply `not` and `threshold` to a raw verdict."""

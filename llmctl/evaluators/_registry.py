@@ -99,7 +99,8 @@ def build_evaluator(
 ) -> Evaluator:
     """Validate `spec` and build its evaluator; any configuration problem is an InputError.
 
-    - `judge_model`: llmctl.yaml's `judge.model`, used by `judge`/`pairwise` without `model:`.
+    - `judge_model`: llmctl.yaml's `judge.model`, used by `judge`/`pairwise` without `model:`
+      (not by an evaluator whose class sets `judge_model_default = False`: `moderation`).
     - `schema`: the prompt's `output.json_schema`, used by `json_schema` without `schema:`.
     - `prompts_dir`: where `prompts/judges/rubric.yaml` and a judge's `prompt:` are looked up.
     - `resolve=False` checks the options only, skipping slow loading (importing a
@@ -119,7 +120,8 @@ def build_evaluator(
     config = copy.copy(spec.config)  # keeps a LineDict's line numbers
     config.pop("type", None)
     options = info.options
-    if judge_model and "model" in options and config.get("model") is None:
+    takes_judge = getattr(info.factory, "judge_model_default", True)
+    if judge_model and takes_judge and "model" in options and config.get("model") is None:
         config["model"] = judge_model
     if schema is not None and "schema" in options and config.get("schema") is None:
         config["schema"] = schema

@@ -33,6 +33,8 @@ _METHODS = ("levenshtein", "indel", "ratio", "partial_ratio", "token_sort_ratio"
 class Similarity(Evaluator):
     """Normalized string similarity (0..1) of output and reference; default threshold 0.8."""
 
+    offload = True  # CPU-heavy on a long output: scored off the event loop
+
     options = {
         "value": opt(str, list, help="the reference text(s) (default: the case's expected); best match counts"),
         "method": opt(str, default="levenshtein", help=f"one of {', '.join(_METHODS)}"),
@@ -87,6 +89,8 @@ class Rouge(Evaluator):
     other scripts scores 0: use `levenshtein` or `bleu` (tokenize: intl/char) there.
     """
 
+    offload = True  # CPU-heavy on a long output: scored off the event loop
+
     options = {
         "value": opt(str, list, help="the reference text(s) (default: the case's expected)"),
         "variant": opt(str, default="rougeL", help=f"one of {', '.join(_ROUGE_VARIANTS)}"),
@@ -122,6 +126,8 @@ class Rouge(Evaluator):
 @evaluator("bleu", aliases=["sacrebleu"])
 class Bleu(Evaluator):
     """Sentence BLEU (sacrebleu, effective order) / 100 against the reference(s); default threshold 0.3."""
+
+    offload = True  # CPU-heavy on a long output: scored off the event loop
 
     options = {
         "value": opt(str, list, help="the reference text(s) (default: the case's expected)"),

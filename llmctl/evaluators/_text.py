@@ -166,9 +166,56 @@ _FLAG_NAMES = {"i": "IGNORECASE", "m": "MULTILINE", "s": "DOTALL", "x": "VERBOSE
 REGEX_TIMEOUT_S = 1.0
 
 
+class UserRegex:
+    """A pattern from an evalset (`patterns:` of pii, secrets and refusal, pii's `allow:`), compiled
+    like the `regex` evaluator's: the `regex` package, Python `re` syntax (VERSION0); every search
+    stops after `timeout` seconds with a CheckError naming `owner` (catastrophic backtracking such
+    as `(a+)+$` fails the case, never hangs the run) and runs without holding the GIL, so the
+    event loop and other evaluators go on meanwhile.
+
+        rx = UserRegex(r"ACME-\\d{6}", owner="pii pattern 'acme'")   # regex.error when invalid
+        for m in rx.finditer(text): ...
+    """
+
+    def __init__(self, pattern: str, *, owner: str, flags: int = 0, timeout: float = REGEX_TIMEOUT_S) -> None:
+        import regex
+
+        self.owner = owner
+        self.timeout = timeout
+        self.compiled: Any = regex.compile(pattern, flags | regex.VERSION0)
+        self.pattern = pattern
+
+    def _timed_out(self, text: str) -> CheckError:
+        return CheckError(
+            f"{self.owner}: /{short(self.pattern)[1:-1]}/ took more than {self.timeout:g} s on a "
+            f"{len(text)}-character output (catastrophic backtracking?); simplify the pattern"
+        )
+
+    def search(self, text: str) -> Any:
+        try:
+            return self.compiled.search(text, timeout=self.timeout, concurrent=True)
+        except TimeoutError:
+            raise self._timed_out(text) from None
+
+    def fullmatch(self, text: str) -> Any:
+        try:
+            return self.compiled.fullmatch(text, timeout=self.timeout, concurrent=True)
+        except TimeoutError:
+            raise self._timed_out(text) from None
+
+    def finditer(self, text: str) -> list[Any]:
+        """Every match (a list: the timeout covers the whole scan, not one step of it)."""
+        try:
+            return list(self.compiled.finditer(text, timeout=self.timeout, concurrent=True))
+        except TimeoutError:
+            raise self._timed_out(text) from None
+
+
 @evaluator("regex", aliases=["regexp", "matches"])
 class Regex(Evaluator):
     """The regular expression `value` (or the case's `expected`) matches somewhere in the output."""
+
+    offload = True  # CPU-heavy on a long output: scored off the event loop
 
     options = {
         "value": opt(str, help="the pattern, Python `re` syntax, searched anywhere in the output"),
@@ -224,7 +271,7 @@ class Regex(Evaluator):
             except regex.error as exc:
                 raise CheckError(f"regex: invalid pattern in the case's expected: {exc}") from None
         try:
-            found = pattern.search(inp.output, timeout=self.timeout)
+            found = pattern.search(inp.output, timeout=self.timeout, concurrent=True)
         except TimeoutError:
             raise CheckError(
                 f"regex: /{short(pattern.pattern)[1:-1]}/ took more than {self.timeout:g} s on a "

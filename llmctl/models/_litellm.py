@@ -33,7 +33,7 @@ from typing import Any
 from llmctl.models._cost import Price, price_for
 from llmctl.models._errors import AttemptError, parse_retry_after, retryable_status
 from llmctl.models._response import Completion, StreamReader, parse_completion
-from llmctl.models._routing import Route
+from llmctl.models._routing import Route, split_credentials
 from llmctl.types import Deployment, Messages, ModelSpec
 
 _litellm: Any = None
@@ -130,7 +130,7 @@ def build_router(spec: ModelSpec) -> tuple[Any, dict[str, Price], tuple[str, ...
     for group in (spec, *spec.fallbacks):
         prices[group.name] = price_for(group)
         for deployment in group.deployments or (Deployment(),):
-            api_base = deployment.api_base or group.api_base
+            api_base, basic = split_credentials(deployment.api_base or group.api_base or "")
             key, names = deployment_key(group, deployment.api_key_env or group.api_key_env)
             key_env += names
             params: dict[str, Any] = {
@@ -145,8 +145,8 @@ def build_router(spec: ModelSpec) -> tuple[Any, dict[str, Price], tuple[str, ...
                 params["api_key"] = key
             elif api_base:
                 params["api_key"] = "no-key"  # local OpenAI-compatible servers; the SDK insists on one
-            if group.headers:
-                params["extra_headers"] = dict(group.headers)
+            if group.headers or basic:
+                params["extra_headers"] = {**group.headers, **({"Authorization": basic} if basic else {})}
             model_list.append({"model_name": group.name, "litellm_params": params})
     attempts = len(model_list)
     router = litellm.Router(
@@ -190,14 +190,17 @@ async def call_litellm(
         complete = route.router.acompletion
     else:
         kwargs["model"] = spec.litellm_id
-        if spec.api_base:
-            kwargs["api_base"] = spec.api_base
+        api_base, basic = split_credentials(spec.api_base) if spec.api_base else (None, None)
+        if api_base:
+            kwargs["api_base"] = api_base
         if route.api_key:
             kwargs["api_key"] = route.api_key
-        elif spec.api_base:
+        elif api_base:
             kwargs["api_key"] = "no-key"  # local OpenAI-compatible servers; the SDK insists on one
         if spec.headers:
             kwargs["extra_headers"] = {**spec.headers, **(kwargs.get("extra_headers") or {})}
+        if basic:  # `user:pass@` in api_base: sent as a Basic Authorization header, as natively
+            kwargs["extra_headers"] = {**(kwargs.get("extra_headers") or {}), "Authorization": basic}
         complete = litellm.acompletion
     if spec.stream:
         kwargs["stream"] = True
@@ -212,7 +215,10 @@ async def call_litellm(
             async for chunk in response:
                 if reader.add(_payload(chunk, "delta")) and reader.ttft_ms is None:
                     reader.ttft_ms = (time.perf_counter() - t0) * 1000
+            if not reader.has_data:  # e.g. plain JSON to a streaming request: not an empty answer
+                raise AttemptError("stream ended without data", retryable=True)
             completion = reader.result()
+        _check_size(completion, route.provider or "litellm")
         if route.router is not None:
             group = _served_group(response)
             if group is not None and group != spec.name:
@@ -221,10 +227,24 @@ async def call_litellm(
 
     try:
         return await asyncio.wait_for(run(), deadline)
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, AttemptError):
         raise
     except Exception as exc:
         raise _to_attempt_error(litellm, exc, deadline) from None
+
+
+def _check_size(completion: Completion, provider: str) -> None:
+    """The native transport's cap on one response (MAX_BODY), applied to what litellm read: an
+    answer over it is the case's error, never stored (litellm has read it by then)."""
+    from llmctl.models._native import MAX_BODY
+
+    texts = [completion.output, *(c.get("raw_arguments") or "" for c in completion.tool_calls or ())]
+    chars = sum(len(t) for t in texts)
+    if chars * 4 <= MAX_BODY:
+        return
+    size = sum(len(t.encode("utf-8", "surrogatepass")) for t in texts)
+    if size > MAX_BODY:
+        raise AttemptError(f"response from {provider} larger than {MAX_BODY >> 20} MiB", retryable=False)
 
 
 def _payload(response: Any, member: str = "message") -> Any:

@@ -34,6 +34,9 @@ from typing import Any
 from llmctl.models._errors import AttemptError
 
 MAX_TOKENS = 10**12  # no call has used a trillion tokens; larger counts are not counts
+# Tool-call arguments nested deeper than this are refused as the case's error: every later step
+# (evaluators, JSON columns of the store, the request sent back in an agent loop) recurses over them.
+MAX_ARGUMENT_DEPTH = 64
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _TEXT_PART_TYPES = frozenset({"text", "output_text", "input_text"})
 
@@ -159,12 +162,50 @@ def parse_completion(payload: Any, *, provider: str = "the provider") -> Complet
 
 
 def tool_call(name: str, raw_arguments: str, call_id: str | None = None) -> dict[str, Any]:
-    """One stored tool call: `arguments` is `raw_arguments` parsed (None when it is not JSON)."""
+    """One stored tool call: `arguments` is `raw_arguments` parsed (None when it is not JSON).
+    Arguments nested deeper than MAX_ARGUMENT_DEPTH are an AttemptError (the case's error)."""
+    depth = json_depth(raw_arguments)
+    if depth > MAX_ARGUMENT_DEPTH:
+        raise AttemptError(
+            f"tool call {snippet(name, 60)}: its arguments are nested deeper than {MAX_ARGUMENT_DEPTH} levels "
+            f"({depth}); not stored",
+            retryable=False,
+        )
     try:
         arguments = decode_json(raw_arguments) if raw_arguments.strip() else {}
     except (ValueError, UnicodeDecodeError, RecursionError):
         arguments = None
     return {"id": call_id, "name": name, "arguments": arguments, "raw_arguments": raw_arguments}
+
+
+_BRACKETS = re.compile(r'[\[\]{}"\\]')
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of `[`/`{` in JSON text (brackets inside strings do not count), in one
+    pass without recursion; for text that is not JSON, a best effort."""
+    if "[" not in text and "{" not in text:
+        return 0
+    depth = deepest = 0
+    in_string = False
+    escaped_at = -1  # the position of the character a backslash escapes
+    for m in _BRACKETS.finditer(text):
+        c, at = m.group(), m.start()
+        if in_string:
+            if at == escaped_at:
+                continue
+            if c == "\\":
+                escaped_at = at + 1
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def parse_tool_calls(calls: Any, warnings: list[str] | None = None) -> list[dict[str, Any]] | None:

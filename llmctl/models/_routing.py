@@ -28,7 +28,7 @@ from llmctl.errors import InputError
 from llmctl.models._cost import FREE, Price, price_for
 from llmctl.models._options import native_refusal
 from llmctl.models._resolve import key_env_names
-from llmctl.models._scrub import header_key, register_secret
+from llmctl.models._scrub import header_key, register_headers, register_secret
 from llmctl.types import ModelSpec
 
 TRANSPORTS = ("auto", "native", "litellm")
@@ -123,7 +123,7 @@ def _key(spec: ModelSpec, extra_env: tuple[str, ...] = ()) -> tuple[str | None, 
     return None, names
 
 
-def _split_credentials(api_base: str) -> tuple[str, str | None]:
+def split_credentials(api_base: str) -> tuple[str, str | None]:
     """`api_base` without `user:pass@`, and those credentials as a Basic Authorization value."""
     parts = urlsplit(api_base)
     if parts.username is None and parts.password is None:
@@ -140,7 +140,7 @@ def _split_credentials(api_base: str) -> tuple[str, str | None]:
 
 def _native_route(spec: ModelSpec, provider: str, model: str, api_base: str, api_key: str | None) -> Route:
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    api_base, basic = _split_credentials(api_base)
+    api_base, basic = split_credentials(api_base)
     if api_key and basic:
         raise InputError(
             f"model {spec.name!r}: its api_base has credentials in the URL and it has an API key; use one of them"
@@ -169,6 +169,10 @@ def _litellm_route(spec: ModelSpec, provider: str) -> Route:
     import_litellm()  # here, not in the first call's measured latency
     extra = _NATIVE[provider][2] if provider in _NATIVE else ()
     api_key, key_env = _key(spec, extra)
+    if api_key and spec.api_base and split_credentials(spec.api_base)[1]:
+        raise InputError(
+            f"model {spec.name!r}: its api_base has credentials in the URL and it has an API key; use one of them"
+        )
     return Route(kind="litellm", provider=provider, api_key=api_key, key_env=key_env, price=price_for(spec))
 
 
@@ -202,6 +206,8 @@ def resolve_route(spec: ModelSpec, transport: str = "auto") -> Route:
     an alias with `transport: native` that it cannot serve is an InputError naming why."""
     if spec.offline:
         return Route(kind="offline", provider=spec.litellm_id)
+    for group in (spec, *spec.fallbacks):
+        register_headers(group.headers)  # X-Api-Key and the like are scrubbed like API keys
     strict = spec.transport == "native"
     if is_fleet(spec):
         if strict:  # llmctl.config refuses this where it reads llmctl.yaml; a hand-made spec lands here

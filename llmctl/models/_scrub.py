@@ -3,9 +3,11 @@
 A key is scrubbed in every form it may come back in: as set, trimmed (a pasted key
 with a trailing newline, echoed back without it), URL-encoded (`quote`, `quote_plus`)
 and JSON-escaped. Known keys are the values of the provider key variables, of any
-`*_API_KEY` / `*_TOKEN` / `*_SECRET`... variable, of an alias's `api_key_env`, and
-every key a model route has read (`register_secret`), so the store writer, which
-knows no config, scrubs them too.
+`*_API_KEY` / `*_TOKEN` / `*_SECRET`... variable, of an alias's `api_key_env`, of its
+credential-like `headers:` (a name with key, token, secret, auth, password, cookie,
+credential, signature or session in it: `X-Api-Key`, `Authorization`), and every key a
+model route has read (`register_secret`), so the store writer, which knows no config,
+scrubs them too.
 """
 
 from __future__ import annotations
@@ -33,6 +35,21 @@ def register_secret(value: str | None) -> None:
     """Scrub `value` from now on in this process (a key a model route has read)."""
     if value and len(value.strip()) >= _MIN_LEN:
         _registered.add(value)
+
+
+# An alias's `headers:` whose name says it carries a credential (X-Api-Key, Authorization,
+# X-Auth-Token, Cookie, ...): its value is a secret like an API key.
+_SECRET_HEADER = re.compile(r"(?i)key|token|secret|auth|passw|cookie|credential|signature|session")
+
+
+def register_headers(headers: dict[str, str]) -> None:
+    """Scrub from now on the values of the credential-like ones of an alias's `headers:`."""
+    for name, value in headers.items():
+        if _SECRET_HEADER.search(str(name)) and isinstance(value, str):
+            register_secret(value)
+            register_secret(value.strip())
+            if value.lower().startswith(("bearer ", "basic ", "token ")):
+                register_secret(value.split(None, 1)[1] if len(value.split(None, 1)) > 1 else "")
 
 
 def secret_values(extra_env: Iterable[str] = (), extra_values: Iterable[str] = ()) -> list[str]:

@@ -11,6 +11,7 @@ print(cases.to_yaml())
 from __future__ import annotations
 
 from llmctl.redteam._generate import (
+    MAX_CASES,
     PLUGINS,
     Corpus,
     Redteam,
@@ -23,6 +24,7 @@ from llmctl.redteam._generate import (
 )
 
 __all__ = [
+    "MAX_CASES",
     "PLUGINS",
     "Corpus",
     "Redteam",

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmctl.run import _limits
 from llmctl.run._plan import Job, Planner, Side
 from llmctl.safetext import strip_escapes
 from llmctl.types import CallResult, Case, EvalInput, ModelSpec, ScoreResult
@@ -162,7 +163,7 @@ async def agent_loop(client: Any, job: Job) -> CallResult:
     result: CallResult = await client.complete(job.model, job.messages, job.params, repeat_index=job.repeat_index)
     looping = case.max_turns > 1 and case.tool_results is not None
     if not looping and not case.turns:
-        return result
+        return dataclasses.replace(result, tool_calls=_limits.cap_calls(result.tool_calls))
     messages: Any = list(job.messages)  # with assistant tool calls and tool results (not only strings)
     turns: list[dict[str, Any]] = []
     all_calls: list[dict[str, Any]] = []
@@ -172,6 +173,7 @@ async def agent_loop(client: Any, job: Job) -> CallResult:
     fed = 0
     user_turn = 0
     calls_this_turn = 0
+    stopped: str | None = None  # the request grew past _limits.MAX_REQUEST
     while True:
         calls_this_turn += 1
         turns.append(
@@ -218,18 +220,21 @@ async def agent_loop(client: Any, job: Job) -> CallResult:
             calls_this_turn = 0
         else:
             break
+        if (size := _limits.message_chars(messages)) > _limits.MAX_REQUEST:
+            stopped = _limits.request_too_large(size, len(turns))
+            break
         result = await client.complete(job.model, messages, job.params, repeat_index=job.repeat_index)
     return CallResult(
         output=result.output,
-        error=result.error,
+        error=stopped or result.error,
         prompt_tokens=None if unknown_tokens else int(totals["prompt_tokens"]),
         completion_tokens=None if unknown_tokens else int(totals["completion_tokens"]),
         cost_usd=float(totals["cost_usd"]),
         latency_ms=float(totals["latency_ms"]),
         retries=int(totals["retries"]),
-        tool_calls=all_calls or None,
+        tool_calls=_limits.cap_calls(all_calls) or None,
         finish_reason=result.finish_reason,
-        turns=turns,
+        turns=_limits.cap_turns(turns),
         cached_tokens=details["cached_tokens"],
         reasoning_tokens=details["reasoning_tokens"],
         cache_write_tokens=details["cache_write_tokens"],
@@ -625,6 +630,8 @@ class Pipeline:
                     if ev.is_async:
                         call = functools.partial(call_model, _counts=counts, _lookup=result.cached, _record=calls)
                         sr = await ev.ascore(inp, call)
+                    elif ev.offload:
+                        sr = await ev.ascore_off_loop(inp)  # CPU-heavy: in a thread, the loop goes on
                     else:
                         sr = ev.score(inp)
                 except Exception as exc:  # an evaluator bug must not lose the result

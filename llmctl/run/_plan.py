@@ -155,6 +155,16 @@ def case_error(exc: InputError, ev: Evalset, prompt: Prompt, case: Case) -> Inpu
     )
 
 
+def _pinned_name(prompt: Prompt, pref: Any, ev: Evalset) -> Prompt:
+    """`add@v1` when the evalset lists prompt `add` more than once (`prompt: [add@v1, add@v2]`):
+    each version is its own prompt in the store (its result keys, comparisons and reports)."""
+    if pref.ref is None or sum(1 for p in ev.prompts if p.name == pref.name) < 2:
+        return prompt
+    import dataclasses
+
+    return dataclasses.replace(prompt, name=f"{prompt.name}@{pref.ref}")
+
+
 def _located(exc: InputError, default: str) -> str:
     """`file:line` of a render error (the prompt or the included file it happened in)."""
     file = exc.file or default
@@ -201,18 +211,20 @@ class Planner:
         ref), prompts missing there are left out: they are new in this change."""
         prompts = []
         for pref in ev.prompts:
-            if at_ref is not None:
+            if at_ref is not None and pref.ref is None:
                 if pref.name in at_ref:
                     prompts.append(at_ref[pref.name])
                 continue
+            # a version pinned in the evalset (`add@v1`) is that version on both sides
+            use = pref.ref if ref is None or at_ref is not None else ref
             try:
-                prompt = prompt_at_or_worktree(self.cfg, library, pref.name, pref.ref if ref is None else ref)
+                prompt = prompt_at_or_worktree(self.cfg, library, pref.name, use)
             except InputError as exc:
                 if exc.file is None:
                     exc.file, exc.line = ev.path, pref.line
                 raise
             if prompt is not None:
-                prompts.append(prompt)
+                prompts.append(_pinned_name(prompt, pref, ev) if use == pref.ref else prompt)
         model_names = self.options.models or ev.models
         origin = "--model" if self.options.models else "the evalset's models:"
         if not model_names:

@@ -71,13 +71,16 @@ def to_json(value: Any) -> str | None:
     if isinstance(value, str):
         try:
             json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: a JSON string
             return _ENCODER.encode(value)
         return value
     try:
         return _ENCODER.encode(value)
-    except (ValueError, TypeError, RecursionError):  # a circular structure
-        return _ENCODER.encode(repr(value))
+    except (ValueError, TypeError, RecursionError) as exc:  # a circular or too deeply nested structure
+        try:
+            return _ENCODER.encode(repr(value))  # a circular one reprs as `[[...]]`
+        except RecursionError:
+            return _ENCODER.encode(f"<not storable as JSON: {type(exc).__name__}>")
 
 
 def check_fields(row: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:

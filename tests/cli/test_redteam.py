@@ -172,3 +172,36 @@ def test_a_missing_key_names_the_evalset_and_the_model(project: Path, capsys: An
     assert code == 2, out + err
     assert "evalsets/redteam.yaml" in err and "OPENAI_API_KEY" in err
     assert "'openai/gpt-4o-mini'" in err and "prompt helpdesk" in err
+
+
+def test_n_has_an_upper_bound_and_a_short_canary_is_refused_up_front(
+    project: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    from llmctl.redteam import MAX_CASES
+
+    code, out, err = redteam(["--n", str(MAX_CASES + 1)], capsys, monkeypatch)
+    assert code == 2 and f"at most {MAX_CASES}" in err and out == ""
+    code, out, err = redteam(["--n", str(MAX_CASES), "--plugins", "encoding"], capsys, monkeypatch)
+    assert code == 0 and len(yaml.safe_load(out)["cases"]) == MAX_CASES
+    code, out, err = redteam(["--canary", "abc"], capsys, monkeypatch)
+    assert code == 2 and "--canary" in err and "at least 6 characters" in err and out == ""
+
+
+def test_attacker_is_not_called_for_cases_it_does_not_rewrite(project: Path, capsys: Any, monkeypatch: Any) -> None:
+    seen: list[str] = []
+
+    def attacker(messages: list[dict[str, Any]]) -> str:
+        seen.append(str(messages[-1]["content"]))
+        return "Kindly consider: " + str(messages[-1]["content"]).split("Test message:\n", 1)[1]
+
+    monkeypatch.setenv("FAKE_API_KEY", "sk-test")
+    with FakeOpenAIServer(responder=attacker) as srv:
+        cfg = (project / "llmctl.yaml").read_text()
+        cfg += (
+            f"  attacker:\n    model: openai/fake-model\n    api_base: {srv.base_url}\n    api_key_env: FAKE_API_KEY\n"
+        )
+        (project / "llmctl.yaml").write_text(cfg)
+        code, out, err = redteam(["--plugins", "encoding", "--attacker", "attacker"], capsys, monkeypatch)
+        assert code == 0, err
+        assert srv.requests == 0 and seen == []
+    assert "paraphrased 0 of" in yaml.safe_load(out)["description"] or "0 of" in out

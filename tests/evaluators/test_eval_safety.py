@@ -372,3 +372,149 @@ def test_safety_evaluators_are_registered() -> None:
     for name in ("pii", "secrets", "prompt_leak", "refusal", "moderation"):
         info = lookup(name)
         assert info is not None and info.summary
+
+
+# -- issue 22: hardening round 3 ------------------------------------------------------------
+
+SLOW = "(a|aa)+$"  # catastrophic backtracking for `regex` too (it optimises `(a+)+$` away)
+SLOW_TEXT = "a" * 60 + "!"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("type_", "config"),
+    [
+        ("pii", {"kinds": ["email"], "patterns": {"mine": SLOW}}),
+        ("pii", {"kinds": ["email"], "allow": [SLOW]}),
+        ("secrets", {"patterns": {"mine": SLOW}}),
+        ("refusal", {"patterns": [SLOW], "only": True}),
+    ],
+)
+def test_user_patterns_time_out_as_an_error_never_hang(type_: str, config: dict[str, object]) -> None:
+    import time
+
+    text = SLOW_TEXT if type_ != "pii" or "patterns" in config else f"write to {SLOW_TEXT}@example.com"
+    if "allow" in config:
+        text = "write to a@example.com " + SLOW_TEXT
+        config = {**config, "patterns": {"word": r"a{60}!"}}
+    t0 = time.monotonic()
+    r = run(make(type_, **config), inp(text))
+    assert time.monotonic() - t0 < 20
+    assert r.error is not None and not r.passed
+    assert "took more than 1 s" in r.error and "catastrophic backtracking" in r.error
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "password = hunter2hunter2",
+        "password: x",
+        "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "export api_key=9f8e7d6c5b4a39281706",
+        "db:\n  password: s3cr3t-Value\n",
+        "token ya29.a0AfH6SMBx3kQ9vZ7Yb2Lr8Tq1Wc4Ns6Pd0Ue5Gi7Jh2Kl",
+        "use npm_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 to publish",
+        "key: sk-proj-abcdefghij\u200bklmnopqrstuvwxyz0123456789",
+    ],
+)
+def test_secrets_catches_unquoted_assignments_oauth_npm_and_hidden_keys(text: str) -> None:
+    r = run(make("secrets"), inp(text))
+    assert not r.passed, (text, r.reason)
+    for secret in ("hunter2hunter2", "wJalrXUtnFEMI", "9f8e7d6c5b4a", "ya29.a0AfH6", "npm_aBcDeF", "s3cr3t-Value"):
+        assert secret not in r.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Set a password in the settings page.",
+        "The password field is required.",
+        "password: <your password here>",
+        "api_key=${API_KEY}",
+        "token: ****",
+    ],
+)
+def test_secrets_passes_prose_and_placeholders(text: str) -> None:
+    r = run(make("secrets"), inp(text))
+    assert r.passed, (text, r.reason)
+
+
+@pytest.mark.timeout(120)
+def test_secrets_on_a_megabyte_of_newlines_or_repeated_lines_is_fast() -> None:
+    import time
+
+    ev = make("secrets")
+    for text in ("\n" * 1_000_000, "hello world, this is ordinary prose\n" * 30_000):
+        t0 = time.monotonic()
+        assert run(ev, inp(text + "password = hunter2hunter2\n")).passed is False
+        assert time.monotonic() - t0 < 5
+
+
+@pytest.mark.parametrize(
+    "card",
+    [
+        "4111  1111  1111  1111",
+        "4111.1111.1111.1111",
+        "4111\u00a01111\u00a01111\u00a01111",
+        "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11",
+    ],
+)
+def test_pii_catches_cards_with_double_spaces_dots_nbsp_and_full_width_digits(card: str) -> None:
+    r = run(make("pii", kinds=["credit_card"]), inp(f"card {card} ok"))
+    assert not r.passed and "credit_card ****1111" in r.reason, r.reason
+
+
+@pytest.mark.parametrize(
+    "iban", ["de89 3704 0044 0532 0130 00", "DE89-3704-0044-0532-0130-00", "gb82west12345698765432"]
+)
+def test_pii_catches_lowercase_and_hyphenated_ibans(iban: str) -> None:
+    r = run(make("pii", kinds=["iban"]), inp(f"Pay to {iban} by Friday."))
+    assert not r.passed and "iban " in r.reason, r.reason
+
+
+@pytest.mark.parametrize(
+    "email", ["jürgen@müller.de", "user@xn--mller-kva.de", '"john doe"@example.com', "a@bücher.example"]
+)
+def test_pii_catches_idn_and_quoted_emails(email: str) -> None:
+    r = run(make("pii", kinds=["email"]), inp(f"write to {email} today"))
+    assert not r.passed and "email " in r.reason, r.reason
+    assert email not in r.reason
+
+
+@pytest.mark.timeout(120)
+def test_pii_finds_a_phone_number_after_phone_like_junk() -> None:
+    junk = "+1 (555) 01 " * 24_000  # ~280 KB of number-like text, none of it a valid number
+    r = run(make("pii", kinds=["phone"]), inp(junk + " call +1 212 555 0123 now"))
+    assert not r.passed and "phone " in r.reason, r.reason
+
+
+def test_moderation_never_takes_the_judge_model_and_lint_says_so(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """llmctl.yaml's judge.model (a chat model) is not a moderation model: `moderation` needs its own `model:`."""
+    from pathlib import Path
+
+    from llmctl.evaluators import build_evaluator
+    from llmctl.types import EvaluatorSpec
+
+    with pytest.raises(InputError, match="needs 'model:'") as info:
+        build_evaluator(EvaluatorSpec("moderation", {}, "evalsets/t.yaml", 4), judge_model="openai/gpt-4o")
+    assert "judge.model" in info.value.message
+    judged = build_evaluator(
+        EvaluatorSpec("judge", {"rubric": "ok?"}, "evalsets/t.yaml", 4), judge_model="openai/gpt-4o"
+    )
+    assert judged.config["model"] == "openai/gpt-4o"  # judges still default to it
+
+    from tests.cli.clirun import run as cli
+
+    root = Path(str(tmp_path))
+    (root / "llmctl.yaml").write_text("judge: {model: openai/gpt-4o}\ndefault_models: [echo]\n", encoding="utf-8")
+    (root / "prompts").mkdir()
+    (root / "prompts/p.yaml").write_text("messages: [{role: user, content: hi}]\n", encoding="utf-8")
+    (root / "evalsets").mkdir()
+    (root / "evalsets/p.yaml").write_text(
+        "prompt: p\nevaluators:\n  - {type: moderation}\ncases: [{id: a}]\n", encoding="utf-8"
+    )
+    monkeypatch.chdir(root)
+    code, out, err = cli(["lint"], capsys, monkeypatch)
+    assert code == 2 and "evalsets/p.yaml:3" in out + err and "judge.model" in out + err, out + err

@@ -137,3 +137,31 @@ def test_a_key_with_a_control_character_inside_is_refused(
     assert code == 2, out
     assert "the key in $FAKE_API_KEY contains a control character" in out
     assert "first-half" not in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize("transport", ["native", pytest.param("litellm", marks=pytest.mark.slow)])
+def test_a_header_value_is_a_secret_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    """`headers: {X-Api-Key: ...}` on an alias: a server that echoes it puts it in no store row,
+    report, export or terminal line (issue 22). A harmless header (`X-Team`) is left alone."""
+    monkeypatch.setenv("LLMCTL_TRANSPORT", transport)
+    value = "hdr7c0ffee5ecret42"
+    with FakeOpenAIServer(responses={"question": f"yes, you sent {value} from team searchers"}) as srv:
+        make_project(tmp_path, srv.base_url, 5)
+        cfg = (
+            (tmp_path / "llmctl.yaml")
+            .read_text()
+            .replace(
+                "api_key_env: FAKE_API_KEY",
+                f"api_key_env: FAKE_API_KEY\n    headers: {{X-Api-Key: {value}, X-Team: searchers}}",
+            )
+        )
+        (tmp_path / "llmctl.yaml").write_text(cfg)
+        text = _everything(tmp_path, capsys, expect=0)
+        assert srv.statuses.get("200", 0) == 5
+    outputs = [o.output for o in store(tmp_path).outcomes(store(tmp_path).list_runs()[0]["id"])]
+    assert outputs and all(o == "yes, you sent *** from team searchers" for o in outputs), outputs[:1]
+    assert value not in text
+    for name, data in _artifacts_text(tmp_path).items():
+        assert value.encode() not in data, f"{name} contains the header's value"
