@@ -121,9 +121,12 @@ def request_body(endpoint: _Endpoint, messages: Any, params: dict[str, Any]) -> 
 
 
 def split_lines(
-    lines: list[bytes], max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_BYTES
+    lines: list[bytes], max_requests: int | None = None, max_bytes: int | None = None
 ) -> Iterator[list[bytes]]:
-    """JSONL lines in files of at most `max_requests` lines and `max_bytes` bytes."""
+    """JSONL lines in files of at most `max_requests` lines and `max_bytes` bytes (default: the
+    provider's limits, MAX_REQUESTS and MAX_BYTES)."""
+    max_requests = MAX_REQUESTS if max_requests is None else max_requests
+    max_bytes = MAX_BYTES if max_bytes is None else max_bytes
     chunk: list[bytes] = []
     size = 0
     for line in lines:
@@ -142,6 +145,12 @@ def _field(obj: Any, name: str) -> Any:
     if isinstance(obj, dict):
         return obj.get(name)
     return getattr(obj, name, None)
+
+
+def _answered(line: dict[str, Any] | None) -> bool:
+    """Whether an output or error file line is a 200 answer."""
+    response = line.get("response") if isinstance(line, dict) else None
+    return isinstance(response, dict) and response.get("status_code") == 200
 
 
 def _reason(batch: Any, status: str) -> str:
@@ -539,7 +548,7 @@ class BatchPhase:
                     continue
                 line = lines.get(key)
                 result = self.result_of(ep, job.messages, line, status)
-                if line is None:
+                if result.error is not None:
                     unanswered += 1
                 states[key] = "done" if result.error is None else "failed"
                 items.append((job, result))
@@ -701,7 +710,7 @@ class _JudgeBatcher:
                 answers[key] = (lines.get(key), t.row["status"])
             if t.row["status"] != "completed":
                 known = self._known or {}
-                unanswered = sum(1 for k in pending if known.get(k) is t.row and k not in lines)
+                unanswered = sum(1 for k in pending if known.get(k) is t.row and not _answered(lines.get(k)))
                 phase.ended.append(
                     EndedBatch(
                         run_id,
