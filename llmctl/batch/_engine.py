@@ -201,6 +201,7 @@ class BatchPhase:
     flag: bool = False  # --batch
     no_wait: bool = False
     no_cache: bool = False
+    resume: bool = False  # a resumed run: look for batches the provider has that the store missed
     poll: float = 15.0
     concurrency: int = 20
     say: Callable[[str], None] = print
@@ -275,6 +276,8 @@ class BatchPhase:
     # -- one side: claim, submit, track ----------------------------------------------------------
 
     async def _side(self, side: Side, wanted: set[str], stored: list[dict[str, Any]]) -> None:
+        if self.resume and wanted:
+            stored = stored + await self._adopt(side, wanted)
         inflight: dict[str, dict[str, Any]] = {}  # custom id -> its uncollected batch row (cases)
         for row in stored:
             if row["purpose"] != "cases":
@@ -325,6 +328,52 @@ class BatchPhase:
         side.skip |= set(claimed)
         self._claimed[side.run_id] = set(claimed)
 
+    async def _adopt(self, side: Side, wanted: set[str]) -> list[dict[str, Any]]:
+        """Batches of this run the provider accepted but the store never recorded (the process died
+        between the two): found by their `llmctl_run` metadata and recorded from their input file, so a
+        resume waits for them instead of submitting their requests again."""
+        import litellm
+
+        known = {row["batch_id"] for row in bstore.batches_of(self.store, side.run_id)}
+        adopted: list[dict[str, Any]] = []
+        for spec in side.plan.models:
+            if spec.name not in wanted:
+                continue
+            ep = self.endpoint(spec)
+            try:
+                page = await litellm.alist_batches(limit=100, **ep.kwargs)
+            except Exception as exc:
+                self.say(
+                    f"note: {self._infra(f'could not list the batches of {strip_escapes(spec.name)}', exc).message}"
+                )
+                continue  # nothing to adopt from a provider that cannot list its batches
+            for batch in _field(page, "data") or []:
+                meta = _field(batch, "metadata") or {}
+                bid = str(_field(batch, "id") or "")
+                if not bid or bid in known or _field(meta, "llmctl_run") != side.run_id:
+                    continue
+                if _field(meta, "llmctl_purpose") != "cases" or _field(meta, "llmctl_model") != spec.name:
+                    continue
+                ids = list(await self._lines(ep, _field(batch, "input_file_id")))
+                row = {
+                    "run_id": side.run_id,
+                    "batch_id": bid,
+                    "model": spec.name,
+                    "purpose": "cases",
+                    "provider": ep.provider,
+                    "input_file_id": str(_field(batch, "input_file_id") or ""),
+                    "requests": len(ids),
+                    "status": str(_field(batch, "status") or "validating"),
+                }
+                bstore.add_batch(self.store, row, ids)
+                known.add(bid)
+                self.say(
+                    f"note: batch {strip_escapes(bid)} of run {side.run_id} was submitted but not recorded; "
+                    "collecting it"
+                )
+                adopted.append({**row, "collected": False})
+        return adopted
+
     async def _submit_cases(self, side: Side, jobs: list[Job], claimed: dict[str, Job]) -> None:
         spec = jobs[0].model
         ep = self.endpoint(spec)
@@ -357,7 +406,7 @@ class BatchPhase:
                 completion_window="24h",
                 endpoint=ENDPOINT,
                 input_file_id=uploaded.id,
-                metadata={"llmctl_run": run_id, "llmctl_purpose": purpose},
+                metadata={"llmctl_run": run_id, "llmctl_purpose": purpose, "llmctl_model": ep.spec.name[:512]},
                 **ep.kwargs,
             )
         except Exception as exc:

@@ -208,6 +208,7 @@ class Runner:
                 flag=self.options.batch,
                 no_wait=self.options.no_wait,
                 no_cache=self.options.no_cache,
+                resume=bool(self.options.resume),
                 poll=self.options.batch_poll,
                 concurrency=self.concurrency,
                 say=self._wait_message,

@@ -211,3 +211,23 @@ def test_requests_are_split_at_the_provider_limit(
     assert code == 0, out
     assert [b[2] for b in batches(tmp_path, latest(tmp_path)["id"])] == [2, 2, 1]
     assert srv.batch.submissions == 3
+
+
+def test_a_batch_the_store_missed_is_found_by_its_metadata_not_resubmitted(
+    tmp_path: Path, srv: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_project(tmp_path, srv.base_url, 3)
+    code, out = llmctl(tmp_path, "eval", "--batch", "--no-wait", *POLL, capsys=capsys)
+    assert code == 0, out
+    run = latest(tmp_path)
+    # the process died after the provider accepted the batch, before the store recorded it
+    store(tmp_path)._db.run(
+        lambda con: [
+            con.execute(f"DELETE FROM {t} WHERE run_id = ?", [run["id"]]) for t in ("batch_requests", "batches")
+        ]
+    )
+    code, out = llmctl(tmp_path, "eval", "--resume", run["id"], *POLL, capsys=capsys)
+    assert code == 0, out
+    assert "was submitted but not recorded; collecting it" in out
+    assert srv.batch.submissions == 1
+    assert len(results(tmp_path, run["id"])) == 3
