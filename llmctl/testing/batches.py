@@ -17,7 +17,7 @@ error file, as OpenAI writes them (``{"id", "custom_id", "response": {"status_co
 "request_id", "body"}, "error"}``). An input line that is not a JSON request fails the
 whole batch at validation (`failed`, with `errors.data[].line`).
 
-`expire_after_polls` (in `BatchConfig`) makes a batch `expired` after that many retrievals
+`hold` (in `BatchConfig`) keeps the batches it picks where they are. `expire_after_polls` makes a batch `expired` after that many retrievals
 in progress: the answered lines are in its output file and the rest in its error file with
 code `batch_expired`, as OpenAI does; a cancelled batch keeps the lines answered before it.
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,8 @@ class BatchConfig:
     polls_validating: int = 1  # retrievals that still say `validating`
     max_requests: int = 50_000  # per batch, as OpenAI
     max_bytes: int = 200 << 20  # per input file, as OpenAI
+    # a batch for which this returns True (given the batch object) stays where it is: a test holds it there
+    hold: Callable[[dict[str, Any]], bool] | None = None
 
 
 @dataclass
@@ -250,6 +253,8 @@ def add_batch_routes(app: web.Application, state: BatchState) -> None:
         obj = batch.obj
         cfg = state.config
         status = obj["status"]
+        if cfg.hold is not None and cfg.hold(obj):
+            return web.json_response(obj)
         batch.polls += 1
         if status == "validating" and batch.polls > cfg.polls_validating:
             if obj["errors"]:

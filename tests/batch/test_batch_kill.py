@@ -50,3 +50,39 @@ def test_kill_9_while_waiting_then_resume_collects_once(
         assert all(r[1] is None and r[5] == 1 for r in rows)
         assert store(tmp_path).get_run(run["id"])["status"] == "completed"
         assert [b[5] for b in batches(tmp_path, run["id"])] == [True]
+
+
+def test_kill_9_while_waiting_for_the_judge_batch_then_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_API_KEY", KEY)
+    monkeypatch.delenv("LLMCTL_DB", raising=False)
+    verdict = '{"score": 1, "pass": true, "reason": "fine"}'
+    with FakeOpenAIServer(responses={"faithful": verdict, "question": "yes"}) as srv:
+        holding = True
+        srv.batch.config.hold = lambda b: holding and (b.get("metadata") or {}).get("llmctl_purpose") == "judge"
+        judge = {"type": "judge", "rubric": "Is the answer faithful?", "model": "fake", "threshold": 0.5}
+        make_project(tmp_path, srv.base_url, 4, alias={"batch": True}, extra_evalset={"evaluators": [judge]})
+        proc = popen_eval(tmp_path, "--batch-poll", "0.05", env=sub_env(FAKE_API_KEY=KEY))
+        try:
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline and proc.poll() is None:
+                held = [b for b in srv.batch.batches.values() if (b["metadata"] or {}).get("llmctl_purpose") == "judge"]
+                if held and srv.batch.retrievals >= 6:
+                    break
+                time.sleep(0.05)
+            assert srv.batch.submissions == 2, "the eval never waited on its judge batch"
+        finally:
+            proc.kill()
+            out, err = proc.communicate(timeout=30)
+        run = store(tmp_path).list_runs()[0]
+        assert results(tmp_path, run["id"]) == []  # nothing is stored before its judge answered
+        holding = False
+        code, text = llmctl(tmp_path, "eval", "--resume", run["id"], "--batch-poll", "0.01", capsys=capsys)
+        assert code == 0, text
+        assert srv.batch.submissions == 2, "a batch in flight (cases or judge) was submitted again"
+        rows = results(tmp_path, run["id"])
+        assert len(rows) == 4 and all(r[1] is None and r[5] == 1 for r in rows)
+        passed = store(tmp_path).query("SELECT count(*) FROM scores WHERE run_id = ? AND passed", [run["id"]])
+        assert passed == [(4,)]
+        assert all(b[5] for b in batches(tmp_path, run["id"]))
