@@ -29,6 +29,7 @@ sides, and takes over the jobs it can batch:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -213,6 +214,8 @@ class BatchPhase:
     price_sources: dict[str, str] = field(default_factory=dict)  # model -> litellm | price | half
     _client: Any = None  # llmctl.models.ModelClient while the phase runs
     _claimed: dict[str, set[str]] = field(default_factory=dict)  # run id -> result keys the phase took
+    _leaders: dict[str, Job] = field(default_factory=dict)  # cache key -> the job whose request is batched
+    _followers: dict[str, list[Job]] = field(default_factory=dict)  # cache key -> identical jobs waiting on it
     _endpoints: dict[str, _Endpoint] = field(default_factory=dict)
     _tracked: list[_Tracked] = field(default_factory=list)
     _to_mark: list[tuple[str, str]] = field(default_factory=list)  # (run, batch) collected once written
@@ -297,11 +300,13 @@ class BatchPhase:
                 if job.cache_key is not None and job.cache_key in hits:
                     continue  # the pipeline serves it from the cache
                 claimed[job.key] = job
-                fresh.setdefault(job.model.name, []).append(job)
+                if self._lead(job):
+                    fresh.setdefault(job.model.name, []).append(job)
 
         for job in self.planner.jobs(side.plan, side.skip, side=side):
             if job.key in inflight:
                 claimed[job.key] = job
+                self._lead(job)
                 continue
             if job.model.name not in wanted:
                 continue
@@ -327,6 +332,17 @@ class BatchPhase:
         # the pipeline leaves every claimed job alone: answered here, or still in a batch
         side.skip |= set(claimed)
         self._claimed[side.run_id] = set(claimed)
+
+    def _lead(self, job: Job) -> bool:
+        """Whether `job` leads its request (True), or follows an identical request already in a batch
+        of this invocation (the other side's unchanged prompt): it then takes that answer, as cached."""
+        if job.cache_key is None:
+            return True
+        if job.cache_key in self._leaders:
+            self._followers.setdefault(job.cache_key, []).append(job)
+            return False
+        self._leaders[job.cache_key] = job
+        return True
 
     async def _adopt(self, side: Side, wanted: set[str]) -> list[dict[str, Any]]:
         """Batches of this run the provider accepted but the store never recorded (the process died
@@ -603,6 +619,15 @@ class BatchPhase:
                 items.append((job, result))
             self.batched_results += sum(1 for _, r in items if r.error is None)
             await self._score(side, items)
+            follow: dict[int, tuple[Side, list[tuple[Job, CallResult]]]] = {}
+            for job, result in items:
+                for other in self._followers.pop(job.cache_key or "", []):
+                    if other.side is None or other.key in other.side.finished:
+                        continue
+                    copy = dataclasses.replace(result, cached=True) if result.error is None else result
+                    follow.setdefault(id(other.side), (other.side, []))[1].append((other, copy))
+            for other_side, other_items in follow.values():
+                await self._score(other_side, other_items)
             bstore.update_batch(
                 self.store,
                 row["run_id"],

@@ -17,9 +17,10 @@ error file, as OpenAI writes them (``{"id", "custom_id", "response": {"status_co
 "request_id", "body"}, "error"}``). An input line that is not a JSON request fails the
 whole batch at validation (`failed`, with `errors.data[].line`).
 
-`hold` (in `BatchConfig`) keeps the batches it picks where they are. `expire_after_polls` makes a batch `expired` after that many retrievals
-in progress: the answered lines are in its output file and the rest in its error file with
-code `batch_expired`, as OpenAI does; a cancelled batch keeps the lines answered before it.
+`hold` (in `BatchConfig`) keeps the batches it picks where they are. `expire_after_polls`
+makes a batch `expired` after that many retrievals in progress: the answered lines are in
+its output file and the rest in its error file with code `batch_expired`, as OpenAI does; a
+cancelled batch keeps the lines answered before it.
 
 Counters for tests: `submissions` (POST /v1/batches received), `uploads`, `retrievals`,
 `lines` (request lines answered) and `batches` (id -> the batch object).

@@ -231,3 +231,23 @@ def test_a_batch_the_store_missed_is_found_by_its_metadata_not_resubmitted(
     assert "was submitted but not recorded; collecting it" in out
     assert srv.batch.submissions == 1
     assert len(results(tmp_path, run["id"])) == 3
+
+
+def test_baseline_and_candidate_share_one_request_per_unchanged_call(
+    tmp_path: Path, srv: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.e2e.project import git, init_repo
+
+    init_repo(tmp_path)
+    make_project(tmp_path, srv.base_url, 3)
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "v1")
+    code, out = llmctl(tmp_path, "eval", "--batch", "--baseline", "HEAD", *POLL, capsys=capsys)
+    assert code == 0, out
+    assert srv.batch.submissions == 1 and srv.batch.lines == 3  # the unchanged prompt: one request per case
+    cand = latest(tmp_path)
+    base_id = cand["baseline_run_id"]
+    assert base_id and len(results(tmp_path, base_id)) == 3 and len(results(tmp_path, cand["id"])) == 3
+    cached = store(tmp_path).query("SELECT count(*) FILTER (cached) FROM results WHERE run_id = ?", [cand["id"]])
+    assert cached == [(3,)]
+    assert store(tmp_path).get_run(base_id)["status"] == "completed"

@@ -74,7 +74,7 @@ def test_kill_9_while_waiting_for_the_judge_batch_then_resume(
             assert srv.batch.submissions == 2, "the eval never waited on its judge batch"
         finally:
             proc.kill()
-            out, err = proc.communicate(timeout=30)
+            proc.communicate(timeout=30)
         run = store(tmp_path).list_runs()[0]
         assert results(tmp_path, run["id"]) == []  # nothing is stored before its judge answered
         holding = False
