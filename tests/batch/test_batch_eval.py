@@ -251,3 +251,19 @@ def test_baseline_and_candidate_share_one_request_per_unchanged_call(
     cached = store(tmp_path).query("SELECT count(*) FILTER (cached) FROM results WHERE run_id = ?", [cand["id"]])
     assert cached == [(3,)]
     assert store(tmp_path).get_run(base_id)["status"] == "completed"
+
+
+def test_a_batch_api_that_cannot_be_reached_is_an_infrastructure_error(
+    tmp_path: Path, srv: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    make_project(tmp_path, dead, 2, alias={"timeout": 1})
+    code, out = llmctl(tmp_path, "eval", "--batch", *POLL, capsys=capsys)
+    assert code == 3, out
+    assert "could not submit a batch of 2 request(s) for fake" in out
+    assert "Traceback" not in out and KEY not in out
+    assert latest(tmp_path)["status"] == "failed"
