@@ -655,8 +655,8 @@ class Store:
         """Inside an open transaction, with source i attached as `llmctl_src{i}`."""
         first = picked[0][1]
         statuses = {r["status"] for _, r in picked}
-        status = next((s for s in ("failed", "interrupted", "running") if s in statuses), "completed")
-        if status == "running":
+        status = next((s for s in ("failed", "interrupted", "running", "submitted") if s in statuses), "completed")
+        if status in ("running", "submitted"):  # a submitted run's batches are not merged: collect it first
             status = "interrupted"
         config = dict(first["config"] or {})
         config["merged_from"] = [
