@@ -35,6 +35,9 @@ class ModelAlias:
     params: dict[str, Any] = field(default_factory=dict)
     input_cost_per_1k: float | None = None
     output_cost_per_1k: float | None = None
+    batch_input_cost_per_1k: float | None = None  # price: {batch_input_per_1k} (through a batch API)
+    batch_output_cost_per_1k: float | None = None
+    batch: bool = False  # `batch: true`: uncached calls through the provider's batch API (llmctl.run._batch)
     max_concurrency: int | None = None
     rpm: int | None = None
     tpm: int | None = None
@@ -318,8 +321,20 @@ def _parse_alias(name: str, spec: Any, path: Path, line: int) -> ModelAlias:
         )
     if price:
         _check_keys(price, _PRICE_KEYS, path, f"model {name!r} price")
-        alias.input_cost_per_1k = _num(price, "input_per_1k", path) if "input_per_1k" in price else 0.0
-        alias.output_cost_per_1k = _num(price, "output_per_1k", path) if "output_per_1k" in price else 0.0
+        if "input_per_1k" in price or "output_per_1k" in price:
+            alias.input_cost_per_1k = _num(price, "input_per_1k", path) if "input_per_1k" in price else 0.0
+            alias.output_cost_per_1k = _num(price, "output_per_1k", path) if "output_per_1k" in price else 0.0
+        if "batch_input_per_1k" in price or "batch_output_per_1k" in price:
+            alias.batch_input_cost_per_1k = (
+                _num(price, "batch_input_per_1k", path) if "batch_input_per_1k" in price else 0.0
+            )
+            alias.batch_output_cost_per_1k = (
+                _num(price, "batch_output_per_1k", path) if "batch_output_per_1k" in price else 0.0
+            )
+    if "batch" in spec:
+        if not isinstance(spec["batch"], bool):
+            raise InputError(f"model {name!r}: 'batch' must be true or false", file=path, line=spec.line_of("batch"))
+        alias.batch = spec["batch"]
     for key in ("max_concurrency", "rpm", "tpm"):
         if key in spec:
             setattr(alias, key, _num(spec, key, path, int))
@@ -340,6 +355,12 @@ def _parse_alias(name: str, spec: Any, path: Path, line: int) -> ModelAlias:
     alias.function = spec.get("function")
     _parse_transport(alias, spec, path)
     _parse_fleet(alias, spec, path)
+    if alias.batch:
+        from llmctl.batch import batch_refusal
+
+        refusal = batch_refusal(alias.model, bool(alias.deployments or alias.fallbacks))
+        if refusal is not None:
+            raise InputError(f"model {name!r}: batch: true, but {refusal}", file=path, line=spec.line_of("batch"))
     return alias
 
 

@@ -57,6 +57,7 @@ class Evalset:
     models: list[str] | None = None
     model_lines: list[int] = field(default_factory=list)  # the file line of each of `models`
     repeat: int = 1
+    batch: bool = False  # `batch: true`: its uncached calls go through the providers' batch APIs
     evaluators: list[EvaluatorSpec] = field(default_factory=list)
     gate: dict[str, Any] | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
@@ -174,6 +175,10 @@ def load_evalset(path: Path, root: Path, evalsets_dir: str = "evalsets") -> Eval
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise InputError("'repeat' must be a whole number >= 1", file=shown, line=data.line_of("repeat"))
     ev.repeat = repeat
+    if "batch" in data:
+        if not isinstance(data["batch"], bool):
+            raise InputError("'batch' must be true or false", file=shown, line=data.line_of("batch"))
+        ev.batch = data["batch"]
     for key in ("gate", "defaults", "params"):
         value = data.get(key)
         if value is not None and not isinstance(value, dict):

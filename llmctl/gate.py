@@ -276,6 +276,7 @@ class _Side:
         self.outcomes = outcomes  # without errors
         self.errors = errors
         self.cached = cached
+        self.batched = sum(1 for o in outcomes if o.batched)  # through a batch API: no call latency
         index: dict[str, int] = {}
         codes = [index.setdefault(o.case_id, len(index)) for o in outcomes]
         self.index = index
@@ -284,6 +285,7 @@ class _Side:
         self.passed = np.asarray([o.passed for o in outcomes], dtype=bool)
         self.cost = np.asarray([o.cost_usd for o in outcomes], dtype=float)
         self.latency = np.asarray([o.latency_ms for o in outcomes], dtype=float)
+        self.unbatched_latency = self.latency[np.asarray([not o.batched for o in outcomes], dtype=bool)]
         self._dicts: dict[str, list[dict[str, Any]]] = {
             "pass": [o.evaluator_passed for o in outcomes],
             "score": [o.scores for o in outcomes],
@@ -292,7 +294,7 @@ class _Side:
         n = len(self.case_ids)
         self.case_pass, self.samples = stats.aggregate_by_key(self.codes, self.passed, n)
         self.case_cost, _ = stats.aggregate_by_key(self.codes, self.cost, n)
-        fresh = np.asarray([not o.cached for o in outcomes], dtype=bool)
+        fresh = np.asarray([not o.cached and not o.batched for o in outcomes], dtype=bool)
         # per-case mean latency over fresh calls only (NaN: every result of the case was cached)
         self.case_fresh_latency, _ = stats.aggregate_by_key(self.codes[fresh], self.latency[fresh], n)
 
@@ -779,7 +781,7 @@ def _report_cost_latency(group: str, side: _Side) -> list[MetricVerdict]:
                 "mean cost per case (USD)",
             )
         )
-    pct = stats.latency_percentiles(side.latency)
+    pct = stats.latency_percentiles(side.unbatched_latency)
     for q in ("p50", "p95"):
         if pct[q] is not None:
             out.append(
@@ -793,10 +795,19 @@ def _report_cost_latency(group: str, side: _Side) -> list[MetricVerdict]:
                     None,
                     REPORT_ONLY,
                     True,
-                    f"ms; {side.cached} cached result(s) use their recorded latency",
+                    f"ms; {side.cached} cached result(s) use their recorded latency"
+                    + (f"; {side.batched} batch result(s) have no call latency" if side.batched else ""),
                 )
             )
     return out
+
+
+def _batch_note(base: _Side, cand: _Side) -> str:
+    """What the latency rows say of results answered through a batch API (left out of latency)."""
+    n = base.batched + cand.batched
+    if not n:
+        return ""
+    return f"; {n} batch result(s) left out: a batch API's turnaround is not a call's latency (cost, quality compared)"
 
 
 def _latency_checks(
@@ -817,6 +828,8 @@ def _latency_checks(
     b_lat, c_lat = b_all[both], c_all[both]
     n = int(b_lat.size)
     fresh_note = f"ms over {n} paired case(s) with fresh calls on both sides (cached results left out)"
+    batch_note = _batch_note(base, cand)
+    fresh_note += batch_note
     limit = gate.latency_p95_max_increase
     if n < max(1, gate.latency_min_fresh):
         if n == 0 and limit is None:
@@ -837,7 +850,7 @@ def _latency_checks(
                 row,
                 None,
                 detail=f"not enough fresh results: {n} paired case(s) with uncached calls on both sides, "
-                f"{gate.latency_min_fresh} needed; latency not compared",
+                f"{gate.latency_min_fresh} needed; latency not compared{batch_note}",
             )
         ]
     out = []

@@ -197,6 +197,7 @@ EVALSET_SCHEMA: dict[str, Any] = {
         "prompts": {"type": "array", "items": {"type": "string"}, "minItems": 1},
         "models": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
         "repeat": {"type": "integer", "minimum": 1},
+        "batch": {"type": "boolean", "description": "send uncached calls through the providers' batch APIs"},
         "concurrency": {"type": "integer", "minimum": 1},
         "params": {"type": "object"},
         "defaults": {"type": "object", "properties": {"vars": {"type": "object"}}},
@@ -309,8 +310,17 @@ _MODEL_ALIAS: dict[str, Any] = {
         "price": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"input_per_1k": _NUMBER, "output_per_1k": _NUMBER},
-            "description": "USD per 1,000 tokens, for models litellm has no price for",
+            "properties": {
+                "input_per_1k": _NUMBER,
+                "output_per_1k": _NUMBER,
+                "batch_input_per_1k": _NUMBER,
+                "batch_output_per_1k": _NUMBER,
+            },
+            "description": "USD per 1,000 tokens, for models litellm has no price for (batch_*: through a batch API)",
+        },
+        "batch": {
+            "type": "boolean",
+            "description": "send this model's uncached calls (and judge calls) through the provider's batch API",
         },
         "max_concurrency": _COUNT,
         "rpm": _COUNT,

@@ -11,8 +11,9 @@ Per prompt x model (`GroupSummary`):
   `cost_usd_total`: those results' cost. What a run *spent* (errors that used tokens
   included) is `spent_usd` / `judge_usd`, and what cached results saved is `saved_usd`
   (llmctl.spend);
-- `latency_p50` / `latency_p95` (ms) of the results without errors, `cached`, `flaky`
-  (cases whose samples disagree), mean `scores` per evaluator.
+- `latency_p50` / `latency_p95` (ms) of the results without errors (those answered through a batch
+  API left out: they have no call latency), `cached`, `flaky` (cases whose samples disagree),
+  mean `scores` per evaluator.
 
 The stored JSON (`RunSummary.to_dict`) keeps the keys of earlier versions; `from_dict`
 reads a summary stored before a key existed (that figure then shows as missing).
@@ -154,7 +155,7 @@ def summarize_group(prompt: str, model: str, items: list[CaseOutcome], confidenc
         for name, value in o.scores.items():
             if value is not None:
                 scores[name].append(float(value))
-    lat = stats.latency_percentiles([o.latency_ms for o in ok])
+    lat = stats.latency_percentiles([o.latency_ms for o in ok if not o.batched])  # a batch has no call latency
     spend = spend_of(items)
     return GroupSummary(
         prompt=prompt,

@@ -68,6 +68,9 @@ class ModelSpec:
     params: dict[str, Any] = field(default_factory=dict)
     input_cost_per_1k: float | None = None
     output_cost_per_1k: float | None = None
+    batch_input_cost_per_1k: float | None = None  # price: {batch_input_per_1k} (through a batch API)
+    batch_output_cost_per_1k: float | None = None
+    batch: bool = False  # the alias's `batch: true` (llmctl.run._batch)
     max_concurrency: int | None = None
     rpm: int | None = None
     tpm: int | None = None
@@ -165,6 +168,7 @@ class CaseOutcome:
     cost_usd: float = 0.0
     latency_ms: float = 0.0
     cached: bool = False
+    batched: bool = False  # answered through a provider's batch API (its latency is not the call's)
     output: str | None = None
     version_hash: str = ""
     critical: list[str] = field(default_factory=list)  # names of its `severity: critical` evaluators

@@ -171,6 +171,17 @@ def eval_(
     verbose: bool = typer.Option(
         False, "--verbose", help="Also show the gate's report-only rows (reports always have every row)."
     ),
+    batch: bool = typer.Option(
+        False,
+        "--batch",
+        help="Send uncached calls (and judge calls) through the providers' batch APIs, at batch prices.",
+    ),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="With batches: submit them and exit 0; collect later with --resume RUN."
+    ),
+    batch_poll: float = typer.Option(
+        15.0, "--batch-poll", min=0.0, help="Seconds between looks at a batch while waiting for it."
+    ),
 ) -> None:
     """Run evalsets, store the run, print a summary and gate it.
 
@@ -223,6 +234,9 @@ def eval_(
         limit=limit,
         case_globs=list(case) if case else None,
         rerun_failed=rerun_failed,
+        batch=batch,
+        no_wait=no_wait,
+        batch_poll=batch_poll,
     )
     from llmctl import outputs
 

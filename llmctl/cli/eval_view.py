@@ -168,9 +168,11 @@ def print_outcome(cfg: Config, outcome: Any, *, verbose: bool = False) -> None:
     prompt x model), one gate table over their checks, then the cases without a result grouped by
     cause, with the command that completes each run."""
 
+    from llmctl.cli.batch_view import print_batches
     from llmctl.summary import RunSummary
 
-    infos = list(outcome.runs)
+    print_batches(list(outcome.runs))
+    infos = [info for info in outcome.runs if not info.submitted]  # submitted: not evaluated yet
     if not infos:
         return
     if len(infos) == 1:
@@ -364,6 +366,15 @@ def write_outputs(cfg: Config, outcome: Any, outputs: list[Path]) -> None:
 
     if not outcome.runs or not (outputs or os.environ.get("GITHUB_STEP_SUMMARY")):
         return
+    if any(info.submitted for info in outcome.runs):
+        from dataclasses import replace
+
+        evaluated = [info for info in outcome.runs if not info.submitted]
+        if outputs:
+            _common.err_console().print("reports cover only evaluated runs; a submitted run has none until collected")
+        if not evaluated:
+            return
+        outcome = replace(outcome, runs=evaluated)
     from llmctl import outputs as formats
     from llmctl.reports import ReportData, append_step_summary, render_markdown, write_report
     from llmctl.store import Store

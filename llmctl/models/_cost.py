@@ -93,6 +93,43 @@ def price_for(spec: ModelSpec, provider: str = "", model: str = "") -> Price:
     return _lookup(spec.litellm_id, provider, model or spec.litellm_id)
 
 
+def batch_price_for(spec: ModelSpec) -> tuple[Price, str]:
+    """USD per token of `spec`'s calls through a batch API, and where the rate comes from:
+    litellm's batch prices (`input_cost_per_token_batches` / `output_cost_per_token_batches`)
+    where its cost map has them ("litellm"), else the alias's `price: {batch_input_per_1k,
+    batch_output_per_1k}` ("price"), else half the normal price ("half"). Cached and reasoning
+    tokens keep their rates halved in the last case, and the normal ones otherwise."""
+    if spec.offline:
+        return FREE, "half"
+    provider, _, model = spec.litellm_id.partition("/")
+    if spec.input_cost_per_1k is None and spec.output_cost_per_1k is None:
+        table = _cost_map()
+        for key in (spec.litellm_id, f"{provider}/{model}", model):
+            entry = table.get(key)
+            if not isinstance(entry, dict):
+                continue
+            b_in = _rate(entry.get("input_cost_per_token_batches"))
+            b_out = _rate(entry.get("output_cost_per_token_batches"))
+            if b_in is not None or b_out is not None:
+                normal = _lookup(spec.litellm_id, provider, model)
+                return (
+                    Price(
+                        normal.input / 2 if b_in is None else b_in,
+                        normal.output / 2 if b_out is None else b_out,
+                        normal.cache_read,
+                        normal.reasoning,
+                        normal.cache_write,
+                    ),
+                    "litellm",
+                )
+            break
+    if spec.batch_input_cost_per_1k is not None or spec.batch_output_cost_per_1k is not None:
+        batch_in, batch_out = spec.batch_input_cost_per_1k or 0.0, spec.batch_output_cost_per_1k or 0.0
+        return Price(batch_in / 1000, batch_out / 1000), "price"
+    normal = price_for(spec, provider, model)
+    return Price(*(None if rate is None else rate / 2 for rate in normal)), "half"  # type: ignore[arg-type]
+
+
 def cost_usd(
     price: Price | tuple[float, float],
     prompt_tokens: int,

@@ -30,6 +30,8 @@ class RunInfo:
     interrupted: bool = False
     reasons: list[str] = field(default_factory=list)  # what changed since the baseline (fingerprint)
     failing: list[Any] = field(default_factory=list)  # llmctl.summary.FailingCase: the candidate's failing cases
+    batch: Any = None  # llmctl.batch._engine.BatchPhase of its evalset, when it batched
+    submitted: int = 0  # requests still in a provider batch: the run is `submitted`, not evaluated
 
 
 @dataclass
@@ -103,6 +105,7 @@ def error_causes(errors: Iterable[str]) -> list[tuple[str, int]]:
 
 def exit_code_for(outcome: EvalOutcome) -> int:
     """3 when provider errors left cases without results, else 1 when a gate failed, else 0."""
+    # a run left `submitted` (--no-wait) has not been evaluated: its gate has not run
     if any(info.errors for info in outcome.runs):
         return EXIT_INFRA
     if any(info.verdict is not None and not info.verdict.passed for info in outcome.runs):

@@ -48,6 +48,9 @@ class EvalOptions:
     limit: int | None = None  # only the first N cases of each evalset (after the other filters)
     case_globs: list[str] | None = None  # only cases whose id matches one of these globs
     rerun_failed: str | None = None  # only the cases that failed or errored in this run
+    batch: bool = False  # --batch: uncached calls through the providers' batch APIs (llmctl.batch)
+    no_wait: bool = False  # --no-wait: submit the batches and stop; `--resume RUN` collects
+    batch_poll: float = 15.0  # seconds between looks at a batch while waiting
 
 
 @dataclass

@@ -81,6 +81,7 @@ class Runner:
         self._deadline: float | None = None
         self._reserve: Any = None  # llmctl.store._space.SpaceReserve, held while runs write
         self._run_locks: dict[str, Any] = {}  # run id -> llmctl.store._runlock.RunLock, held to the verdict
+        self._batch: Any = None  # llmctl.batch._engine.BatchPhase of the evalset running now
 
     @property
     def store(self) -> Any:
@@ -123,6 +124,7 @@ class Runner:
                     "rerun_failed": self.options.rerun_failed,
                     "baseline": self.options.baseline,
                     "concurrency": self.concurrency,
+                    "batch": self.options.batch,
                     "fingerprint": plan.fingerprint,
                     "changed": plan.reasons,
                 },
@@ -195,7 +197,50 @@ class Runner:
             say=self._wait_message,
             deadline=deadline,
         )
+        self._batch = None
+        if self._batching(sides):
+            from llmctl.batch._engine import BatchPhase
+
+            self._batch = BatchPhase(
+                self.store,
+                self.planner,
+                pipeline,
+                flag=self.options.batch,
+                no_wait=self.options.no_wait,
+                no_cache=self.options.no_cache,
+                resume=bool(self.options.resume),
+                poll=self.options.batch_poll,
+                concurrency=self.concurrency,
+                say=self._wait_message,
+                deadline=deadline,
+            )
+            await self._batch.run(sides)
         await pipeline.execute(sides)
+
+    def _batching(self, sides: list[Side]) -> bool:
+        """Whether the batch phase runs: something asks to batch, or a resumed run has batches."""
+        if self.options.batch or any(s.plan.evalset.batch or any(m.batch for m in s.plan.models) for s in sides):
+            return True
+        if not self.options.resume:
+            return False
+        from llmctl.batch._store import batches_of
+
+        return any(batches_of(self.store, s.run_id, uncollected=True) for s in sides)
+
+    def _finish_sides(self, info: RunInfo, plan: Plan, gate_cfg: GateConfig, sides: list[Side]) -> None:
+        """The verdict, or, while requests are still in a provider batch, the `submitted` status."""
+        phase = self._batch
+        info.batch = phase
+        if phase is not None and phase.pending:
+            info.submitted = sum(phase.pending.values())
+            for side in sides:
+                self.store.finish_run(
+                    side.run_id,
+                    "submitted",
+                    {"batch": {"in_flight": phase.pending.get(side.run_id, 0), "batches": len(phase.submitted)}},
+                )
+            return
+        self._finalize(info, plan, gate_cfg)
 
     def _finalize(self, info: RunInfo, plan: Plan, gate_cfg: GateConfig) -> None:
         finalize(self.store, info, gate_cfg, self._stopped_by_disk)
@@ -309,7 +354,7 @@ class Runner:
             info = RunInfo(
                 run_id=run_id, evalset=ev.name, baseline_run_id=baseline_run_id, reasons=list(plan.reasons or [])
             )
-            self._finalize(info, plan, self.cfg.gate.merged(ev.gate))
+            self._finish_sides(info, plan, self.cfg.gate.merged(ev.gate), sides)
             outcome.runs.append(info)
         outcome.exit_code = exit_code_for(outcome)
         return outcome
@@ -331,6 +376,7 @@ class Runner:
         self.options.limit = config.get("limit")
         self.options.case_globs = config.get("cases")
         self.options.rerun_failed = config.get("rerun_failed")
+        self.options.batch = self.options.batch or bool(config.get("batch"))
         ref = config.get("ref")
         ref = None if ref in (None, "WORKTREE") else ref
         library = PromptLibrary(WorktreeSource(self.cfg.root), self.cfg.prompts_dir)
@@ -362,7 +408,7 @@ class Runner:
         )
         self._run_sides(sides)
         info = RunInfo(run_id=run["id"], evalset=ev.name, baseline_run_id=run.get("baseline_run_id"))
-        self._finalize(info, plan, self.cfg.gate.merged(ev.gate))
+        self._finish_sides(info, plan, self.cfg.gate.merged(ev.gate), sides)
         outcome = EvalOutcome(runs=[info])
         outcome.exit_code = exit_code_for(outcome)
         return outcome

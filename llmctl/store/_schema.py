@@ -22,7 +22,8 @@ import pyarrow as pa
 T = TypeVar("T")
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
-RUN_STATUSES = ("running", "completed", "failed", "interrupted")
+# submitted: `eval --batch --no-wait` sent its calls to a batch API and did not evaluate them yet
+RUN_STATUSES = ("running", "completed", "failed", "interrupted", "submitted")
 
 # Every connection: never download or load a DuckDB extension (a SQLite file, or a path
 # with a scheme, would otherwise make DuckDB fetch one from the network).
@@ -220,6 +221,45 @@ def _m007_cache_write_tokens(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"ALTER TABLE {table} ADD COLUMN cache_write_tokens BIGINT")
 
 
+def _m009_batches(con: duckdb.DuckDBPyConnection) -> None:
+    """The provider batches of `eval --batch` (llmctl.batch): one row per batch submitted for a run
+    (alias, purpose `cases` or `judge`, provider status, files, why it ended), and one row per request in
+    it (`custom_id`: the result key, or a judge call's cache key; `state`: pending | done | failed), so
+    `--resume` collects what finished, never resubmits what is in flight and retries only failed requests."""
+    con.execute(
+        """
+        CREATE TABLE batches (
+            run_id TEXT NOT NULL,
+            batch_id TEXT NOT NULL,
+            model TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            provider TEXT,
+            input_file_id TEXT,
+            output_file_id TEXT,
+            error_file_id TEXT,
+            requests INTEGER,
+            status TEXT NOT NULL,
+            reason TEXT,
+            collected BOOLEAN NOT NULL DEFAULT false,
+            submitted_at TIMESTAMP,
+            updated_at TIMESTAMP,
+            PRIMARY KEY (run_id, batch_id)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE batch_requests (
+            run_id TEXT NOT NULL,
+            batch_id TEXT NOT NULL,
+            custom_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            PRIMARY KEY (run_id, batch_id, custom_id)
+        )
+        """
+    )
+
+
 # _m003 is another branch's migration; _m004 and _m005 are numbered as assigned and take their
 # places in the list (by position) until all are merged.
 MIGRATIONS: list[Migration] = [
@@ -229,6 +269,7 @@ MIGRATIONS: list[Migration] = [
     _m005_tool_calls,
     _m006_token_details,
     _m007_cache_write_tokens,
+    _m009_batches,  # _m008, _m010 and _m011 are other branches'; self-contained (two new tables)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

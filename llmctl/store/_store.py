@@ -333,7 +333,9 @@ class Store:
         results = con.execute(
             "SELECT r.result_key, prompt, r.model, case_id, repeat_index, passed, r.error, r.cost_usd, "
             "r.latency_ms, r.cached, output, version_hash, tool_calls, r.prompt_tokens, r.completion_tokens, "
-            "r.cached_tokens, r.reasoning_tokens, r.cache_write_tokens, j.n, j.p, j.c, j.spent, j.saved FROM results r "
+            "r.cached_tokens, r.reasoning_tokens, r.cache_write_tokens, j.n, j.p, j.c, j.spent, j.saved, "
+            "r.result_key IN (SELECT custom_id FROM batch_requests WHERE run_id = $rid AND state = 'done') "
+            "FROM results r "
             "LEFT JOIN (SELECT result_key, count(*) FILTER (fresh) AS n, sum(prompt_tokens) FILTER (fresh) AS p, "
             "sum(completion_tokens) FILTER (fresh) AS c, sum(cost_usd) FILTER (fresh) AS spent, "
             "sum(cost_usd) FILTER (NOT fresh) AS saved "
@@ -400,6 +402,7 @@ class Store:
             j_c,
             j_spent,
             j_saved,
+            batched,
         ) in results:
             dicts = get(key)
             values, oks, reasons = dicts if dicts is not None else ({}, {}, {})
@@ -419,6 +422,7 @@ class Store:
                     cost_usd=cost or 0.0,
                     latency_ms=latency or 0.0,
                     cached=bool(cached),
+                    batched=bool(batched),
                     output=output,
                     version_hash=vh or "",
                     critical=critical.get(key, []),
@@ -651,8 +655,8 @@ class Store:
         """Inside an open transaction, with source i attached as `llmctl_src{i}`."""
         first = picked[0][1]
         statuses = {r["status"] for _, r in picked}
-        status = next((s for s in ("failed", "interrupted", "running") if s in statuses), "completed")
-        if status == "running":
+        status = next((s for s in ("failed", "interrupted", "running", "submitted") if s in statuses), "completed")
+        if status in ("running", "submitted"):  # a submitted run's batches are not merged: collect it first
             status = "interrupted"
         config = dict(first["config"] or {})
         config["merged_from"] = [

@@ -79,6 +79,7 @@ from typing import Any
 from aiohttp import web
 
 from llmctl.images import content_text
+from llmctl.testing.batches import BatchState, add_batch_routes
 
 __all__ = ["FakeOpenAIServer", "ServerConfig", "serve_forever"]
 
@@ -136,6 +137,7 @@ class _State:
         self.max_in_flight = 0
         self.seq = 0
         self.last_request: dict[str, Any] | None = None
+        self.batch = BatchState()  # the Files and Batches endpoints (llmctl.testing.batches)
 
     def reset(self) -> None:
         self.rng = random.Random(self.config.seed)
@@ -358,6 +360,7 @@ def _make_app(state: _State) -> web.Application:
         app.router.add_post(f"{prefix}/chat/completions", chat)
         app.router.add_post(f"{prefix}/moderations", moderations)
         app.router.add_get(f"{prefix}/models", models)
+    add_batch_routes(app, state.batch)
     return app
 
 
@@ -539,6 +542,11 @@ class FakeOpenAIServer:
     @property
     def max_in_flight(self) -> int:
         return self._state.max_in_flight
+
+    @property
+    def batch(self) -> BatchState:
+        """The Files and Batches endpoints' files, batches, config and counters (llmctl.testing.batches)."""
+        return self._state.batch
 
 
 async def serve_forever(config: ServerConfig, host: str = "127.0.0.1", port: int = 0) -> None:

@@ -38,6 +38,11 @@ EXPECTED = {
         "judge_hash", "evaluator", "config", "evalsets", "n", "tp", "fp", "tn", "fn", "kappa", "kappa_low",
         "kappa_high", "calibrated_at",
     },
+    "batches": {
+        "run_id", "batch_id", "model", "purpose", "provider", "input_file_id", "output_file_id", "error_file_id",
+        "requests", "status", "reason", "collected", "submitted_at", "updated_at",
+    },
+    "batch_requests": {"run_id", "batch_id", "custom_id", "state"},
 }  # fmt: skip
 
 
