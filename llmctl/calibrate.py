@@ -114,7 +114,7 @@ def calibrate(store: Store, root: Path, evalsets: list[str] | None = None, *, re
         config = row["config"]
         if not isinstance(config, dict) or not is_judge(config) or row["error"] is not None or row["passed"] is None:
             continue
-        label = index.get(row["case_id"], row["model"], row["output"])
+        label = index.of(row)
         if label is None:
             continue
         h = judge_hash(config)

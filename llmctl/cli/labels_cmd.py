@@ -54,7 +54,7 @@ def review(
     import sys
 
     from llmctl.errors import InputError
-    from llmctl.labels import LabelIndex, add_labels, labels_path, make_label, read_labels
+    from llmctl.labels import LabelIndex, add_labels, has_output, labels_path, make_label, read_labels
     from llmctl.safetext import terminal_safe
 
     cfg, store = _store()
@@ -63,11 +63,14 @@ def review(
     if not evalset:
         raise InputError(f"run {info['id']} has no evalset; labels are kept per evalset")
     index = LabelIndex(read_labels(labels_path(cfg.root, evalset)))
-    todo = [o for o in store.outcomes(str(info["id"])) if o.output is not None]
+    # each output's identity (its text, tool calls and turns) from the stored result
+    stored = {(r["case_id"], r["model"], r["repeat_index"]): r
+              for r in store.results_table(str(info["id"]), with_scores=False).to_pylist()}  # fmt: skip
+    todo = [o for o in store.outcomes(str(info["id"])) if has_output(stored[(o.case_id, o.model, o.repeat_index)])]
     if failed_only:
         todo = [o for o in todo if not o.passed]
     if not all_results:
-        todo = [o for o in todo if index.get(o.case_id, o.model, o.output) is None]
+        todo = [o for o in todo if index.of(stored[(o.case_id, o.model, o.repeat_index)]) is None]
     typer.echo(f"run {info['id']} ({terminal_safe(evalset)}): {len(todo)} output(s) to review")
     done = 0
     for i, o in enumerate(todo, start=1):
@@ -78,7 +81,7 @@ def review(
             if reason:
                 typer.echo(f"  {terminal_safe(name)}: {terminal_safe(reason)[:300]}")
         typer.echo("--- output ---")
-        typer.echo(terminal_safe(o.output))
+        typer.echo(terminal_safe(o.shown_output or ""))
         typer.echo("--------------")
         while True:
             typer.echo("label [p]ass/[f]ail/[s]kip/[q]uit (optional note after a space): ", nl=False)
@@ -94,9 +97,9 @@ def review(
             break
         if answer in ("s", "skip"):
             continue
-        label = make_label(
-            o.case_id, o.model, o.output, "pass" if answer.startswith("p") else "fail", note=note.strip()
-        )
+        row = stored[(o.case_id, o.model, o.repeat_index)]
+        label = make_label(o.case_id, o.model, o.output, "pass" if answer.startswith("p") else "fail",
+                           note=note.strip(), tool_calls=row.get("tool_calls"), turns=row.get("turns"))  # fmt: skip
         add_labels(cfg.root, evalset, [label], store)
         done += 1
     typer.echo(f"labelled {done} output(s) in {labels_path(cfg.root, evalset).relative_to(cfg.root)}")

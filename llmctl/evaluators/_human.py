@@ -38,7 +38,7 @@ class Human(Evaluator):
             self.index = LabelIndex.from_folder(root)
 
     def check(self, inp: EvalInput) -> Raw | ScoreResult:
-        label = self.index.get(inp.case_id, inp.model, inp.output)
+        label = self.index.get(inp.case_id, inp.model, inp.output, inp.tool_calls, inp.turns)
         if label is None:
             return ScoreResult(
                 score=0.0, passed=False, reason="unscored: no human label for this output", unscored=True

@@ -820,14 +820,16 @@ class Store:
         rows = self._db.run(
             lambda con: con.execute(
                 "SELECT runs.evalset, r.run_id, r.case_id, r.model, r.output, s.evaluator, s.config, s.passed, "
-                "s.score, s.error FROM scores s JOIN results r ON r.run_id = s.run_id AND r.result_key = s.result_key "
-                "JOIN runs ON runs.id = r.run_id WHERE r.output IS NOT NULL "
+                "s.score, s.error, r.tool_calls, r.turns FROM scores s "
+                "JOIN results r ON r.run_id = s.run_id AND r.result_key = s.result_key "
+                "JOIN runs ON runs.id = r.run_id WHERE (r.output IS NOT NULL OR r.tool_calls IS NOT NULL) "
                 "AND ($e IS NULL OR list_contains($e, runs.evalset)) ORDER BY runs.started_at, r.case_id",
                 {"e": list(evalsets) if evalsets else None},
             ).fetchall(),
             read_only=True,
         )
-        names = ("evalset", "run_id", "case_id", "model", "output", "evaluator", "config", "passed", "score", "error")
+        names = ("evalset", "run_id", "case_id", "model", "output", "evaluator", "config", "passed", "score", "error",
+                 "tool_calls", "turns")  # fmt: skip
         out = []
         for r in rows:
             d = dict(zip(names, r, strict=True))

@@ -78,6 +78,7 @@ def create_app(
 
     `allowed_hosts`: the Host names served (None: any)."""
     from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
     from starlette.routing import Route
@@ -206,7 +207,7 @@ def create_app(
         return data if isinstance(data, dict) else None
 
     async def api_label(request: Request) -> Response:
-        from llmctl.labels import add_labels, make_label
+        from llmctl.labels import LabelConflict, add_labels, has_output, make_label
 
         is_form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
         body = await _body(request)
@@ -214,15 +215,15 @@ def create_app(
             return failed(request, 400, "the body must be a JSON object or a form")
         if not secrets.compare_digest(str(body.get("token") or request.headers.get("x-llmctl-token") or ""), token):
             return failed(request, 403, "missing or wrong token (reload the page)")
-        run = _data.get_run(store, str(body.get("run_id") or ""))
+        repeat = _data.repeat_index(body.get("repeat_index"))
+        if repeat is None:
+            shown = str(body.get("repeat_index"))[:40]
+            return failed(request, 400, f"repeat_index must be a whole number, got {shown!r}")
+        run = await run_in_threadpool(_data.get_run, store, str(body.get("run_id") or ""))
         case_id, model = str(body.get("case_id") or ""), str(body.get("model") or "")
-        repeat = int(body.get("repeat_index") or 0)
-        match = [
-            r
-            for r in _data.results(store, run["id"], case_id=case_id)
-            if r["model"] == model and int(r["repeat_index"]) == repeat
-        ]
-        if not match or match[0].get("output") is None:
+        rows = await run_in_threadpool(_data.results, store, run["id"], None, case_id)
+        match = [r for r in rows if r["model"] == model and int(r["repeat_index"]) == repeat]
+        if not match or not has_output(match[0]):
             return failed(request, 404, f"run {run['id']} has no output for case {case_id!r} and model {model!r}")
         score_text = str(body.get("score") or "").strip()
         try:
@@ -237,10 +238,21 @@ def create_app(
                 str(body.get("label") or ""),
                 score=score,
                 note=str(body.get("note") or ""),
+                tool_calls=match[0].get("tool_calls"),
+                turns=match[0].get("turns"),
             )
         except InputError as exc:
             return failed(request, 400, exc.message)
-        path = add_labels(root, str(run["evalset"] or ""), [label], store)
+        # `seen`: the label the page showed (empty: none); a label changed since is a conflict
+        expect = {label.key: str(body.get("seen") or "") or None} if "seen" in body else None
+        try:
+            path = await run_in_threadpool(add_labels, root, str(run["evalset"] or ""), [label], store, expect=expect)
+        except LabelConflict as exc:
+            return failed(request, 409, exc.message)
+        except InputError as exc:
+            return failed(request, 400, str(exc))
+        except LlmctlError as exc:  # the labels folder stayed locked: nothing was written
+            return failed(request, 503, exc.message)
         if is_form:
             back = str(body.get("back") or "")
             target = back if back.startswith("/") and not back.startswith("//") else f"/runs/{quote(run['id'])}"

@@ -10,7 +10,7 @@ from typing import Any
 
 from llmctl import fmt
 from llmctl.errors import InputError
-from llmctl.labels import LabelIndex, labels_path, output_sha256, read_labels
+from llmctl.labels import LabelIndex, has_output, identity_of, labels_path, read_labels
 from llmctl.store import Store
 
 RUN_FILTERS = ("evalset", "prompt", "model", "branch", "status")
@@ -139,11 +139,21 @@ def results(store: Store, run_id: str, root: Path | None = None, case_id: str | 
             if s is not None
         ]
         row["passed"] = bool(row.get("passed")) and row.get("error") is None
-        row["output_sha256"] = output_sha256(row.get("output")) if row.get("output") is not None else None
-        label = index.get(row["case_id"], row["model"], row["output"]) if row.get("output") is not None else None
+        answered = has_output(row)
+        row["output_sha256"] = identity_of(row) if answered else None
+        label = index.of(row) if answered else None
         row["human_label"] = label.to_dict() if label else None
+        row["label_stamp"] = label.stamp if label else ""
         out.append(_jsonable(row))
     return out
+
+
+def repeat_index(value: Any) -> int | None:
+    """A repeat index from a URL or form (digits only, as written), None when it is not one."""
+    text = str(value if value is not None else "0").strip() or "0"
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        return None
+    return int(text)
 
 
 def _label_index(root: Path | None, evalset: Any) -> LabelIndex:
