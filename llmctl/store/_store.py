@@ -437,11 +437,22 @@ class Store:
             )
         return out
 
-    def results_table(self, run_id: str, *, with_scores: bool = True, case_id: str | None = None) -> pa.Table:
-        """A run's results as an Arrow table (with a nested `scores` list column by default)."""
+    def results_table(
+        self,
+        run_id: str,
+        *,
+        with_scores: bool = True,
+        case_id: str | None = None,
+        case_ids: Sequence[str] | None = None,
+        result_keys: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """A run's results as an Arrow table (with a nested `scores` list column by default);
+        only those of one case, of some cases or with some result keys when given."""
         return self._db.run(
             lambda con: con.sql(
-                self._results_query(self._resolve(con, run_id), with_scores, case_id=case_id)
+                self._results_query(
+                    self._resolve(con, run_id), with_scores, case_id=case_id, case_ids=case_ids, result_keys=result_keys
+                )
             ).to_arrow_table(),
             read_only=True,
         )
@@ -933,9 +944,19 @@ class Store:
         return [by_id[i] for i in ids if i in by_id]
 
     @staticmethod
-    def _results_query(run_id: str, with_scores: bool, scores_as_json: bool = False, case_id: str | None = None) -> str:
+    def _results_query(
+        run_id: str,
+        with_scores: bool,
+        scores_as_json: bool = False,
+        case_id: str | None = None,
+        case_ids: Sequence[str] | None = None,
+        result_keys: Sequence[str] | None = None,
+    ) -> str:
         rid = _sql_str(run_id)
         where = f"r.run_id = {rid}" + (f" AND r.case_id = {_sql_str(case_id)}" if case_id is not None else "")
+        for column, values in (("case_id", case_ids), ("result_key", result_keys)):
+            if values is not None:
+                where += f" AND r.{column} IN ({', '.join(_sql_str(v) for v in values) or 'NULL'})"
         if not with_scores:
             return f"SELECT {_RESULT_NAMES} FROM results r WHERE {where} ORDER BY r.prompt, r.model, r.case_id, r.repeat_index"  # noqa: S608, E501
         scores = (
