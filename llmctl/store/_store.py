@@ -119,6 +119,11 @@ class Store:
         """Run one read-only SQL query against the store (for tests, debugging and ad-hoc reports)."""
         return self._db.run(lambda con: con.execute(sql, params).fetchall(), read_only=True)
 
+    def queries(self, *statements: tuple[str, Sequence[Any] | Mapping[str, Any] | None]) -> list[list[tuple[Any, ...]]]:
+        """Several read-only queries on one connection (one open instead of one each)."""
+        return self._db.run(lambda con: [con.execute(sql, params).fetchall() for sql, params in statements],
+                            read_only=True)  # fmt: skip
+
     # -- runs ------------------------------------------------------------------
 
     def create_run(
@@ -959,6 +964,9 @@ class Store:
                 where += f" AND r.{column} IN ({', '.join(_sql_str(v) for v in values) or 'NULL'})"
         if not with_scores:
             return f"SELECT {_RESULT_NAMES} FROM results r WHERE {where} ORDER BY r.prompt, r.model, r.case_id, r.repeat_index"  # noqa: S608, E501
+        picked = ""
+        if case_id is not None or case_ids is not None or result_keys is not None:  # aggregate only their scores
+            picked = f" AND s.result_key IN (SELECT r.result_key FROM results r WHERE {where})"  # noqa: S608
         scores = (
             "list(struct_pack(evaluator := s.evaluator, score := s.score, passed := s.passed, "
             "reason := s.reason, error := s.error, config := s.config) ORDER BY s.idx)"
@@ -967,7 +975,7 @@ class Store:
             scores = f"to_json({scores})::VARCHAR"
         return (
             f"SELECT {_RESULT_NAMES}, s.scores FROM results r LEFT JOIN ("  # noqa: S608
-            f"SELECT s.result_key, {scores} AS scores FROM scores s WHERE s.run_id = {rid} "
+            f"SELECT s.result_key, {scores} AS scores FROM scores s WHERE s.run_id = {rid}{picked} "
             f"GROUP BY s.result_key) s ON s.result_key = r.result_key "
             f"WHERE {where} ORDER BY r.prompt, r.model, r.case_id, r.repeat_index"
         )

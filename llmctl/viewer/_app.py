@@ -101,7 +101,7 @@ def create_app(
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
-    from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+    from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
     from starlette.routing import Route
 
     _register_convertors()
@@ -112,10 +112,10 @@ def create_app(
         html = env.get_template(name).render(token=token, **ctx)
         return HTMLResponse(html, headers=SECURITY_HEADERS)
 
-    def api(data: Any, status: int = 200) -> JSONResponse:
-        return JSONResponse(
-            json.loads(json.dumps(data, default=fmt.json_default)), status_code=status, headers=SECURITY_HEADERS
-        )
+    def api(data: Any, status: int = 200) -> Response:
+        body = json.dumps(data, default=fmt.json_default, ensure_ascii=False, separators=(",", ":"))
+        return Response(body.encode("utf-8"), status_code=status, media_type="application/json",
+                        headers=SECURITY_HEADERS)  # fmt: skip
 
     def failed(request: Request, status: int, message: str) -> Response:
         if request.url.path.startswith("/api/"):
@@ -170,10 +170,17 @@ def create_app(
         if flt not in _data.COMPARE_FILTERS:
             flt = "all"
         a, b = request.path_params["a"], request.path_params["b"]
-        total = _data.compare(store, a, b, flt, offset=0, limit=0)["total"]
-        pages = max((total + _data.PAGE_SIZE - 1) // _data.PAGE_SIZE, 1)
-        number = _data.page_number(request.query_params.get("page"), pages)
-        data = _data.compare(store, a, b, flt, offset=(number - 1) * _data.PAGE_SIZE, limit=_data.PAGE_SIZE)
+        runs = (_data.get_run(store, a), _data.get_run(store, b))
+        number = _data.page_number(request.query_params.get("page"), 10**9)  # "last" needs the total first
+        if str(request.query_params.get("page", "")).strip().lower() == "last":
+            total = _data.compare(store, a, b, flt, offset=0, limit=0, runs=runs)["total"]
+            number = max((total + _data.PAGE_SIZE - 1) // _data.PAGE_SIZE, 1)
+        data = _data.compare(store, a, b, flt, offset=(number - 1) * _data.PAGE_SIZE, limit=_data.PAGE_SIZE, runs=runs)
+        pages = max((data["total"] + _data.PAGE_SIZE - 1) // _data.PAGE_SIZE, 1)
+        if number > pages:  # past the end: the last page
+            number = pages
+            data = _data.compare(store, a, b, flt, offset=(number - 1) * _data.PAGE_SIZE, limit=_data.PAGE_SIZE,
+                                 runs=runs)  # fmt: skip
         return page("compare.html", **data, pager=pager(request, number, pages), filters=_data.COMPARE_FILTERS)
 
     @off_loop

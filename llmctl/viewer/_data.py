@@ -142,10 +142,13 @@ def results(
     case_ids: list[str] | None = None,
     result_keys: list[str] | None = None,
     index: LabelIndex | None = None,
+    run: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The results of a run (all, one case's, some cases' or some result keys') with their scores
-    and (given `root`) their human labels."""
-    run = store.get_run(run_id)
+    and (given `root`) their human labels. `run`: the run as `get_run` gave it (saves a lookup)."""
+    if (result_keys is not None and not result_keys) or (case_ids is not None and not case_ids):
+        return []
+    run = run if run is not None else store.get_run(run_id)
     table = store.results_table(str(run["id"]), case_id=case_id, case_ids=case_ids, result_keys=result_keys).to_pylist()
     if index is None:
         index = _label_index(root, run.get("evalset"))
@@ -352,30 +355,37 @@ def run_matrix(store: Store, run: dict[str, Any], root: Path | None, flt: str, q
     """The run page's matrix, filtered and paged in the store: only one page of cases
     (MAX_MATRIX_ROWS) is read in full, however big the run."""
     run_id, base_id = str(run["id"]), str(run.get("baseline_run_id") or "")
-    query = q.lower().strip()
-    head = store.query(
-        _CASES_SQL,
-        {"run": run_id, "base": base_id, "q": query, "flt": flt, "limit": 1, "offset": 0},
+    params = {"run": run_id, "base": base_id, "q": q.lower().strip(), "flt": flt}
+    columns_sql = (
+        "SELECT prompt, version_hash, model, min(case_id) FROM results WHERE run_id = ? "
+        "GROUP BY ALL ORDER BY prompt, model, 4, version_hash"
     )
-    total = int(head[0][3]) if head else 0
-    pages = max((total + MAX_MATRIX_ROWS - 1) // MAX_MATRIX_ROWS, 1)
-    number = page_number(page, pages)
-    picked = store.query(
-        _CASES_SQL,
-        {"run": run_id, "base": base_id, "q": query, "flt": flt, "limit": MAX_MATRIX_ROWS,
-         "offset": (number - 1) * MAX_MATRIX_ROWS},
-    )  # fmt: skip
-    columns = [
-        f"{prompt}@{(vh or '').split(':')[-1][:8]} · {model}"
-        for prompt, vh, model, _ in store.query(
-            "SELECT prompt, version_hash, model, min(case_id) FROM results WHERE run_id = ? "
-            "GROUP BY ALL ORDER BY prompt, model, 4, version_hash",
-            [run_id],
+    last = str(page or "").strip().lower() == "last"
+    number = 1 if last else page_number(page, 10**9)
+
+    def read(n: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        cols, rows = store.queries(
+            (columns_sql, [run_id]),
+            (_CASES_SQL, {**params, "limit": MAX_MATRIX_ROWS, "offset": (n - 1) * MAX_MATRIX_ROWS}),
         )
-    ]
-    columns = list(dict.fromkeys(columns))
+        return cols, rows
+
+    cols, picked = read(number)  # one query for the page: its rows carry the total
+    total = int(picked[0][3]) if picked else None
+    if last or (not picked and number > 1):  # the last page, or past the end: count, then read it
+        if total is None:
+            head = store.query(_CASES_SQL, {**params, "limit": 1, "offset": 0})
+            total = int(head[0][3]) if head else 0
+        wanted = max((total + MAX_MATRIX_ROWS - 1) // MAX_MATRIX_ROWS, 1)
+        if wanted != number:
+            number = wanted
+            cols, picked = read(number)
+    total = total or 0
+    pages = max((total + MAX_MATRIX_ROWS - 1) // MAX_MATRIX_ROWS, 1)
+    names = (f"{prompt}@{(vh or '').split(':')[-1][:8]} · {model}" for prompt, vh, model, _ in cols)
+    columns = list(dict.fromkeys(names))
     ids = [c for c, _, _, _ in picked]
-    rows = results(store, run_id, root, case_ids=ids) if ids else []
+    rows = results(store, run_id, root, case_ids=ids, run=run) if ids else []
     cells: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for r in rows:
         cells.setdefault(r["case_id"], {}).setdefault(column_key(r), []).append(r)
@@ -410,28 +420,40 @@ p AS (
 
 
 def compare(
-    store: Store, a: str, b: str, flt: str = "all", *, offset: int = 0, limit: int | None = None
+    store: Store,
+    a: str,
+    b: str,
+    flt: str = "all",
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    runs: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Two runs paired by (prompt, model, case, repeat); flipped cases first. Pairing, ordering and
     counting happen in the store; only `limit` pairs from `offset` are read in full (None: all).
-    `flt`: all, or changed (a flip or a pair only one side has)."""
-    ra, rb = get_run(store, a), get_run(store, b)
+    `flt`: all, or changed (a flip or a pair only one side has). `runs`: both runs, already looked up."""
+    ra, rb = runs if runs is not None else (get_run(store, a), get_run(store, b))
     where = "WHERE change <> 'same'" if flt == "changed" else ""
-    counts = {
-        str(change): int(n)
-        for change, n in store.query(
-            _PAIRS_SQL + "SELECT change, count(*) FROM p GROUP BY change",  # noqa: S608 (constant text)
-            {"a": ra["id"], "b": rb["id"]},
+    ids = {"a": ra["id"], "b": rb["id"]}
+    counting = _PAIRS_SQL + "SELECT change, count(*) FROM p GROUP BY change"  # noqa: S608 (constant text)
+    statements: list[tuple[str, Any]] = [(counting, ids)]
+    if limit != 0:
+        statements.append(
+            (
+                _PAIRS_SQL + f"SELECT prompt, model, case_id, repeat_index, change, ka, kb FROM p {where} "  # noqa: S608
+                f"ORDER BY {_CHANGE_ORDER}, case_id, model, prompt, repeat_index LIMIT $limit OFFSET $offset",
+                {**ids, "limit": limit if limit is not None else 2**62, "offset": offset},
+            )
         )
-    }
+    found = store.queries(*statements)
+    counts = {str(change): int(n) for change, n in found[0]}
     total = sum(n for c, n in counts.items() if flt != "changed" or c != "same")
-    page = store.query(
-        _PAIRS_SQL + f"SELECT prompt, model, case_id, repeat_index, change, ka, kb FROM p {where} "  # noqa: S608
-        f"ORDER BY {_CHANGE_ORDER}, case_id, model, prompt, repeat_index LIMIT $limit OFFSET $offset",
-        {"a": ra["id"], "b": rb["id"], "limit": limit if limit is not None else total + 1, "offset": offset},
-    )
-    left = {r["result_key"]: r for r in results(store, ra["id"], result_keys=[x[5] for x in page if x[5]])}
-    right = {r["result_key"]: r for r in results(store, rb["id"], result_keys=[x[6] for x in page if x[6]])}
+    page = found[1] if len(found) > 1 else []
+    index = LabelIndex([])
+    left = {r["result_key"]: r for r in results(store, ra["id"], result_keys=[x[5] for x in page if x[5]],
+                                                 index=index, run=ra)}  # fmt: skip
+    right = {r["result_key"]: r for r in results(store, rb["id"], result_keys=[x[6] for x in page if x[6]],
+                                                  index=index, run=rb)}  # fmt: skip
     pairs = [
         {"prompt": prompt, "model": model, "case_id": case_id, "repeat_index": rep, "change": change,
          "a": left.get(ka) if ka else None, "b": right.get(kb) if kb else None}
@@ -442,12 +464,13 @@ def compare(
 
 def compare_stream(store: Store, a: str, b: str, flt: str = "all") -> Iterator[bytes]:
     """`compare` of every pair as one JSON document, read and sent STREAM_BATCH pairs at a time."""
-    head = compare(store, a, b, flt, offset=0, limit=0)
+    runs = (get_run(store, a), get_run(store, b))
+    head = compare(store, a, b, flt, offset=0, limit=0, runs=runs)
     yield b'{"a": ' + _dumps(head["a"]) + b', "b": ' + _dumps(head["b"]) + b', "total": ' + _dumps(head["total"])
     yield b', "counts": ' + _dumps(head["counts"]) + b', "filter": ' + _dumps(flt) + b', "pairs": ['
     offset = 0
     while offset < head["total"]:
-        part = compare(store, a, b, flt, offset=offset, limit=STREAM_BATCH)["pairs"]
+        part = compare(store, a, b, flt, offset=offset, limit=STREAM_BATCH, runs=runs)["pairs"]
         if not part:
             break
         for i, pair in enumerate(part):

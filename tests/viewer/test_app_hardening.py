@@ -77,6 +77,10 @@ def test_the_run_page_is_paged_in_the_store(client, monkeypatch) -> None:
     assert "page 2 of 3" in two and "showing 4 of 10 cases" in two
     failed = c.get(f"/runs/{second}", params={"filter": "failed", "page": 2}).text
     assert re.findall(r'<tr data-case="(c\d)">', failed) == ["c8", "c9"] and "page 2 of 2" in failed
+    for beyond in ("last", "99", "abc"):
+        text = c.get(f"/runs/{second}", params={"page": beyond}).text
+        expected = ["c0", "c1", "c2", "c3"] if beyond == "abc" else ["c8", "c9"]
+        assert re.findall(r'<tr data-case="(c\d)">', text) == expected, beyond
 
 
 def test_a_slow_page_does_not_block_other_requests(viewed, monkeypatch) -> None:
