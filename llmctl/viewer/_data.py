@@ -401,22 +401,32 @@ def run_matrix(store: Store, run: dict[str, Any], root: Path | None, flt: str, q
     return {"columns": columns, "rows": out_rows, "total_rows": total, "page": number, "pages": pages}
 
 
-_PAIRS_SQL = """
-WITH a AS (SELECT result_key, prompt, model, case_id, repeat_index, coalesce(passed, false) AND error IS NULL AS ok,
-                  output FROM results WHERE run_id = $a),
-b AS (SELECT result_key, prompt, model, case_id, repeat_index, coalesce(passed, false) AND error IS NULL AS ok,
-             output FROM results WHERE run_id = $b),
+def _pairs_sql(with_outputs: bool = False) -> str:
+    """The pairs of runs $a and $b as CTE `p` (with `differ` and `answered` when `with_outputs`:
+    reading the outputs costs most of the time, so only the blind review asks for them)."""
+    out = ", output" if with_outputs else ""
+    extra = (
+        ", a.output IS DISTINCT FROM b.output AS differ, a.output IS NOT NULL AND b.output IS NOT NULL AS answered"
+        if with_outputs
+        else ""
+    )
+    side = "SELECT result_key, prompt, model, case_id, repeat_index, coalesce(passed, false) AND error IS NULL AS ok"
+    return f"""
+WITH a AS ({side}{out} FROM results WHERE run_id = $a),
+b AS ({side}{out} FROM results WHERE run_id = $b),
 p AS (
   SELECT coalesce(a.prompt, b.prompt) AS prompt, coalesce(a.model, b.model) AS model,
          coalesce(a.case_id, b.case_id) AS case_id, coalesce(a.repeat_index, b.repeat_index) AS repeat_index,
          a.result_key AS ka, b.result_key AS kb,
          CASE WHEN a.result_key IS NULL THEN 'only in b' WHEN b.result_key IS NULL THEN 'only in a'
               WHEN a.ok AND NOT b.ok THEN 'pass -> fail' WHEN NOT a.ok AND b.ok THEN 'fail -> pass'
-              ELSE 'same' END AS change,
-         a.output IS DISTINCT FROM b.output AS differ, a.output IS NOT NULL AND b.output IS NOT NULL AS answered
+              ELSE 'same' END AS change{extra}
   FROM a FULL OUTER JOIN b ON a.prompt = b.prompt AND a.model = b.model AND a.case_id = b.case_id
                            AND a.repeat_index = b.repeat_index)
-"""
+"""  # noqa: S608 (constant text)
+
+
+_PAIRS_SQL = _pairs_sql()
 
 
 def compare(
@@ -568,8 +578,9 @@ def blind_pairs(store: Store, a: str, b: str, rng: Any) -> list[dict[str, Any]]:
     """Up to MAX_BLIND_PAIRS pairs of two runs whose outputs differ (a random sample of them), each
     in a random order, without saying which run gave which output (for a human's pairwise judgement)."""
     ra, rb = get_run(store, a), get_run(store, b)
+    sample = "SELECT ka, kb FROM p WHERE answered AND differ ORDER BY hash(ka || kb || $seed) LIMIT $n"
     picked = store.query(
-        _PAIRS_SQL + "SELECT ka, kb FROM p WHERE answered AND differ ORDER BY hash(ka || kb || $seed) LIMIT $n",  # noqa: S608
+        _pairs_sql(with_outputs=True) + sample,
         {"a": ra["id"], "b": rb["id"], "seed": str(rng.random()), "n": MAX_BLIND_PAIRS},
     )
     left = {r["result_key"]: r for r in results(store, ra["id"], result_keys=[k for k, _ in picked])}
