@@ -402,6 +402,29 @@ def sync_store(root: Path, store: Store) -> int:
     return total
 
 
+def lint_labels(root: Path) -> list[InputError]:
+    """The problems of the labels files under `evalsets/labels/` (the first of each file, at
+    file:line), and of a labels folder or file that leads outside the project."""
+    folder = root / LABELS_DIR
+    problems: list[InputError] = []
+    try:
+        if folder.exists() or folder.is_symlink():
+            check_inside(root, folder, what="labels folder")
+    except InputError as exc:
+        return [exc]
+    for path in _label_files(folder):
+        shown = path.relative_to(root) if path.is_relative_to(root) else path
+        try:
+            check_inside(root, path, what="labels file")
+            for n, data in _jsonl_lines(path):
+                _checked(data, str(shown), n)
+        except InputError as exc:
+            if exc.file == str(path):
+                exc.file = str(shown)
+            problems.append(exc)
+    return problems
+
+
 def _label_files(folder: Path) -> list[Path]:
     """The labels files under `folder` (not the pairwise preference files)."""
     if not folder.is_dir():
@@ -598,6 +621,7 @@ __all__ = [
     "identity_of",
     "import_labels",
     "labels_path",
+    "lint_labels",
     "make_label",
     "output_sha256",
     "preferences_path",

@@ -261,3 +261,51 @@ def test_labels_import_binds_tool_call_outputs_by_their_calls(project: Path) -> 
     rows = {r["case_id"]: r for r in read_jsonl(project / "evalsets" / "labels" / "tools.jsonl")}
     assert rows["right"]["output_sha256"] == output_sha256("", calls["Paris"])
     assert rows["wrong"]["output_sha256"] == output_sha256("", calls["paris"]) != rows["right"]["output_sha256"]
+
+
+# -- paths outside the project and lint ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("evaluator", "needle"),
+    [
+        ("{type: human, labels: /etc/passwd}", "labels file '/etc/passwd' must be a path inside the project"),
+        ("{type: human, labels: ../../outside.jsonl}", "leads outside the project"),
+        ("{type: judge, rubric: r, prompt: /etc/passwd}", "must be a path inside the project"),
+        ("{type: judge, rubric: r, prompt: ../../outside.yaml}", "must be a path inside the project"),
+    ],
+    ids=["human-absolute", "human-dotdot", "judge-absolute", "judge-dotdot"],
+)
+def test_evaluator_paths_stay_inside_the_project(
+    project: Path, capsys, monkeypatch, evaluator: str, needle: str
+) -> None:
+    (project.parent / "outside.jsonl").write_text("")
+    (project.parent / "outside.yaml").write_text("messages: [{role: user, content: hi}]\n")
+    (project / "evalsets" / "paths.yaml").write_text(
+        f"prompt: summarize\nmodels: [demo]\nevaluators: [{evaluator}]\ncases:\n  - id: c1\n    vars: {{ticket: '1'}}\n"
+    )
+    code, out, err = cli(["lint"], capsys, monkeypatch)
+    assert code == 2 and needle in err + out and "paths.yaml:3" in err + out, err + out
+    code, _out, err = cli(["eval", "paths"], capsys, monkeypatch)
+    assert code == 2 and needle in err, err
+
+
+def test_lint_reports_a_bad_labels_file_at_its_line(project: Path, capsys, monkeypatch) -> None:
+    folder = project / "evalsets" / "labels"
+    folder.mkdir(parents=True)
+    good = json.dumps({"case_id": "a", "model": "m", "output_sha256": "0" * 64, "label": "pass"})
+    (folder / "support.jsonl").write_bytes(good.encode() + b"\n" + b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    (folder / "other.jsonl").write_bytes(good.encode() + b"\n\xff\n")
+    code, out, err = cli(["lint"], capsys, monkeypatch)
+    text = out + err
+    assert code == 2, text
+    assert "evalsets/labels/support.jsonl:2:" in text and "nested too deeply" in text
+    assert "evalsets/labels/other.jsonl:2:" in text and "not UTF-8" in text
+
+
+def test_lint_refuses_a_labels_folder_linked_outside(project: Path, capsys, monkeypatch) -> None:
+    elsewhere = project.parent / "elsewhere"
+    elsewhere.mkdir()
+    (project / "evalsets" / "labels").symlink_to(elsewhere)
+    code, out, err = cli(["lint"], capsys, monkeypatch)
+    assert code == 2 and "labels folder 'evalsets/labels' leads outside the project" in out + err

@@ -151,14 +151,21 @@ def find_prompt_file(prompt: str | None, prompts_dir: Path | None, default_name:
             if candidate.is_file():
                 return candidate
         return None
+    from llmctl.sources import is_inside
+
     candidates: list[Path] = []
     path = Path(prompt)
     root = prompts_dir.parent if prompts_dir is not None else Path.cwd()
-    candidates.append(path if path.is_absolute() else root / path)
-    if prompts_dir is not None and not path.is_absolute():
+    # like includes: a judge prompt from the repository stays inside the project
+    if path.is_absolute() or not is_inside((root / path).resolve(), root, None):
+        raise InputError(f"judge prompt {prompt!r} must be a path inside the project (no absolute path or '..')")
+    candidates.append(root / path)
+    if prompts_dir is not None:
         candidates += [prompts_dir / f"{prompt}.yaml", prompts_dir / prompt]
     for candidate in candidates:
         if candidate.is_file():
+            if not is_inside(candidate.resolve(), root, None):
+                raise InputError(f"judge prompt {prompt!r} leads outside the project (through a symbolic link)")
             return candidate
     raise InputError(f"judge prompt {prompt!r} not found (looked for {', '.join(map(str, candidates))})")
 
