@@ -487,6 +487,14 @@ class Store:
             if fmt != "parquet":  # text formats: UTC ISO-8601 with Z, as every screen shows times
                 iso = "strftime(created_at, '%Y-%m-%dT%H:%M:%SZ')"
                 query = f"SELECT * REPLACE ({iso} AS created_at) FROM ({query})"  # noqa: S608
+            if fmt == "csv":  # no cell a spreadsheet would run as a formula (llmctl.outputs)
+                from llmctl.outputs import csv_safe_sql
+
+                described = con.execute(f"DESCRIBE ({query})").fetchall()
+                texts = [str(c[0]) for c in described if str(c[1]) in ("VARCHAR", "JSON")]
+                if texts:
+                    safe = ", ".join(f'{csv_safe_sql(c)} AS "{c}"' for c in texts)
+                    query = f"SELECT * REPLACE ({safe}) FROM ({query})"  # noqa: S608
             con.execute(f"COPY ({query}) TO {_sql_str(str(tmp))} ({options})")
             return self._runs_with_counts(con, [rid])[0]
 
