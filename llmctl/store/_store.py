@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -114,6 +115,10 @@ class Store:
     def schema_version(self) -> int:
         """The store's applied schema version (migrating an older store first)."""
         return self._db.run(current_version, read_only=True)
+
+    def reading(self) -> AbstractContextManager[None]:
+        """A block in which this thread's reads share one connection (no writes inside it)."""
+        return self._db.reading()
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one read-only SQL query against the store (for tests, debugging and ad-hoc reports)."""

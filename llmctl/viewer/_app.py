@@ -129,8 +129,12 @@ def create_app(
     # Every handler's store queries and rendering run in a worker thread (starlette's
     # run_in_threadpool), so a big page never blocks the event loop and other requests.
     def off_loop(fn: Any) -> Any:
+        def read(request: Request) -> Response:
+            with store.reading():  # one store connection for the whole page
+                return fn(request)  # type: ignore[no-any-return]
+
         async def handler(request: Request) -> Response:
-            return await run_in_threadpool(fn, request)  # type: ignore[no-any-return]
+            return await run_in_threadpool(read, request)
 
         return handler
 
