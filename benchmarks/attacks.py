@@ -141,6 +141,35 @@ SUITES: list[str] = [
         "test_n_has_an_upper_bound_and_a_short_canary_is_refused_up_front",
         "test_attacker_is_not_called_for_cases_it_does_not_rewrite",
     ),
+    *_in(
+        "tests/test_labels_hardening.py",
+        "test_concurrent_threads_keep_every_label",
+        "test_concurrent_processes_keep_every_label",
+        "test_a_writer_that_lost_a_race_is_told",
+        "test_a_locked_labels_folder_times_out_with_a_message",
+        "test_a_bad_labels_file_is_an_input_error_at_its_line",
+        "test_at_and_by_are_validated",
+        "test_a_labels_folder_linked_outside_the_project_is_not_written",
+        "test_a_write_keeps_the_files_mode",
+        "test_labels_import_of_a_bad_file_is_exit_2_at_its_line",
+        "test_a_committed_bad_labels_file_is_exit_2_for_eval_and_calibrate",
+        "test_deep_tool_call_arguments_still_hash",
+        "test_evaluator_paths_stay_inside_the_project",
+        "test_lint_reports_a_bad_labels_file_at_its_line",
+        "test_lint_refuses_a_labels_folder_linked_outside",
+    ),
+    *_in(
+        "tests/viewer/test_app_hardening.py",
+        "test_a_slow_page_does_not_block_other_requests",
+        "test_a_bad_repeat_index_is_400",
+        "test_the_compare_api_pages_and_streams",
+        "test_a_label_changed_in_another_tab_is_a_conflict",
+        "test_a_bad_committed_labels_file_is_a_400_on_write_not_a_500",
+        "test_a_case_id_with_a_newline_opens",
+        "test_only_allowed_host_names_are_answered",
+        "test_llmctl_view_on_all_addresses_answers_only_allowed_hosts",
+    ),
+    *_in("tests/store/test_export_csv_injection.py"),
 ]
 
 # Where each attack is counted: the first category with a pattern that matches (re.search) its node id.
@@ -164,6 +193,7 @@ CATEGORIES: list[tuple[str, str, list[str]]] = [
             r"test_prompt\.py::test_include_outside",
             r"test_sources\.py::",
             r"test_images\.py::test_a_symbolic_link",
+            r"test_labels_hardening\.py::test_(a_labels_folder_linked|a_write_keeps|evaluator_paths|lint_refuses_a_labels)",
         ],
     ),
     (
@@ -190,6 +220,8 @@ CATEGORIES: list[tuple[str, str, list[str]]] = [
             r"test_eval_judge\.py::",
             r"viewer/test_app\.py::",
             r"test_workflows\.py::",
+            r"test_export_csv_injection\.py::",
+            r"test_app_hardening\.py::test_(only_allowed_host|llmctl_view_on_all|a_case_id_with_a_newline)",
         ],
     ),
     (
@@ -207,7 +239,13 @@ CATEGORIES: list[tuple[str, str, list[str]]] = [
     (
         "kill-concurrency",
         "kill -9, SIGINT/SIGTERM, concurrent runs, resumes and writers",
-        [r"test_rel_processes\.py", r"test_rel_resume_lock\.py", r"store/test_processes\.py::"],
+        [
+            r"test_rel_processes\.py",
+            r"test_rel_resume_lock\.py",
+            r"store/test_processes\.py::",
+            r"test_labels_hardening\.py::test_(concurrent_|a_writer_that_lost|a_locked_labels)",
+            r"test_app_hardening\.py::test_(a_slow_page|a_label_changed_in_another_tab)",
+        ],
     ),
     (
         "promote-merge",
@@ -227,7 +265,12 @@ CATEGORIES: list[tuple[str, str, list[str]]] = [
     (
         "bad-input-files",
         "malformed prompt, evalset and config files; arbitrary text and bytes",
-        [r"test_bad_inputs\.py::", r"test_properties\.py::"],
+        [
+            r"test_bad_inputs\.py::",
+            r"test_properties\.py::",
+            r"test_labels_hardening\.py::",
+            r"test_app_hardening\.py::test_(a_bad_|the_compare_api)",
+        ],
     ),
     (
         "hostile-answers",

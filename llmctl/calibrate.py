@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from llmctl.store import Store
 
 JUDGE_TYPES = ("judge", "pairwise")
+DEFAULT_MIN_LABELS = 30  # gate.judges.min_labels when only min_kappa is set (DESIGN.md)
 # options that do not change a verdict, left out of a judge's identity
 _NOT_IDENTITY = ("weight", "metric", "calibrate", "severity")
 
@@ -66,6 +67,7 @@ class Calibration:
     kappa: float | None
     kappa_ci: list[float] | None
     disagreements: list[Disagreement] = field(default_factory=list)
+    note: str = ""  # why kappa or its interval is missing or not to be trusted
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,23 +79,42 @@ def _ratio(a: int, b: int) -> float | None:
 
 def kappa_with_ci(tp: int, fp: int, tn: int, fn: int) -> tuple[float | None, list[float] | None]:
     """Cohen's kappa of the 2x2 table and its 95% interval (statsmodels); None where undefined."""
+    kappa, ci, _why = kappa_explained(tp, fp, tn, fn)
+    return kappa, ci
+
+
+def kappa_explained(tp: int, fp: int, tn: int, fn: int) -> tuple[float | None, list[float] | None, str]:
+    """`kappa_with_ci` and, where kappa or its interval is missing, why.
+
+    Kappa is undefined when the people or the judge gave one class only (agreement beyond
+    chance cannot be measured: statsmodels would answer 0 with the interval [0, 0]); the
+    interval is left out when its standard error is 0 (a handful of labels that all agree
+    gives [1, 1], which is no interval)."""
+    import warnings
+
     n = tp + fp + tn + fn
     if n == 0:
-        return None, None
-    p_judge = (tp + fp) / n
-    p_human = (tp + fn) / n
-    pe = p_judge * p_human + (1 - p_judge) * (1 - p_human)
-    if pe >= 1.0:  # both raters gave one class only: kappa is undefined
-        return None, None
+        return None, None, "no labelled verdicts"
+    judge_pass, human_pass = tp + fp, tp + fn
+    for who, passes in (("the people", human_pass), ("the judge", judge_pass)):
+        if passes in (0, n):
+            only = "pass" if passes == n else "fail"
+            return (
+                None,
+                None,
+                (f"kappa undefined: {who} gave one class only ({only} on all {n}); label outputs of both classes"),
+            )
     from statsmodels.stats.inter_rater import cohens_kappa
 
     # rows: human pass/fail; columns: judge pass/fail
-    res = cohens_kappa([[tp, fn], [fp, tn]], return_results=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a degenerate table is explained below, not warned about raw
+        res = cohens_kappa([[tp, fn], [fp, tn]], return_results=True)
     kappa = float(res.kappa)
     low, high = float(res.kappa_low), float(res.kappa_upp)
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return kappa, None
-    return kappa, [max(-1.0, low), min(1.0, high)]
+    if not (math.isfinite(low) and math.isfinite(high)) or high - low <= 1e-12:
+        return kappa, None, f"no interval: its standard error is 0 on {n} label(s) (too few to say how sure)"
+    return kappa, [max(-1.0, low), min(1.0, high)], ""
 
 
 def calibrate(store: Store, root: Path, evalsets: list[str] | None = None, *, record: bool = True) -> list[Calibration]:
@@ -114,7 +135,7 @@ def calibrate(store: Store, root: Path, evalsets: list[str] | None = None, *, re
         config = row["config"]
         if not isinstance(config, dict) or not is_judge(config) or row["error"] is not None or row["passed"] is None:
             continue
-        label = index.get(row["case_id"], row["model"], row["output"])
+        label = index.of(row)
         if label is None:
             continue
         h = judge_hash(config)
@@ -148,7 +169,10 @@ def calibrate(store: Store, root: Path, evalsets: list[str] | None = None, *, re
                     )
                 )
         n = tp + fp + tn + fn
-        kappa, ci = kappa_with_ci(tp, fp, tn, fn)
+        kappa, ci, why = kappa_explained(tp, fp, tn, fn)
+        if n < DEFAULT_MIN_LABELS:
+            few = f"only {n} label(s), fewer than {DEFAULT_MIN_LABELS}: kappa is not reliable yet"
+            why = f"{few}; {why}" if why else few
         cal = Calibration(
             evaluator=name,
             judge_hash=h,
@@ -165,6 +189,7 @@ def calibrate(store: Store, root: Path, evalsets: list[str] | None = None, *, re
             kappa=kappa,
             kappa_ci=ci,
             disagreements=sorted(wrong, key=lambda d: (d.evalset, d.case_id, d.model)),
+            note=why,
         )
         if record:
             store.put_calibration(cal.to_dict())
@@ -196,13 +221,17 @@ def describe(name: str, cal: dict[str, Any] | None) -> str:
 
 def judge_gate(store: Store, run_id: str, gate: GateConfig) -> list[MetricVerdict]:
     """`gate.judges`: one verdict per judge-type evaluator of the run; a failed one when the judge
-    is uncalibrated, has fewer than `min_labels` labels, or a kappa below `min_kappa`."""
+    is uncalibrated, has fewer than `min_labels` labels (DEFAULT_MIN_LABELS when only `min_kappa`
+    is set: a kappa on a handful of labels proves nothing), or a kappa below `min_kappa`
+    (an undefined kappa never clears it)."""
     from llmctl import fmt
     from llmctl.gate import MetricVerdict
 
     min_kappa, min_labels = gate.judge_min_kappa, gate.judge_min_labels
     if min_kappa is None and min_labels is None:
         return []
+    if min_labels is None:
+        min_labels = DEFAULT_MIN_LABELS
     out = []
     bar = []
     if min_kappa is not None:
@@ -247,6 +276,7 @@ __all__ = [
     "is_judge",
     "judge_gate",
     "judge_hash",
+    "kappa_explained",
     "kappa_with_ci",
     "run_judges",
 ]

@@ -356,6 +356,10 @@ def lint_project(cfg: Config, evalsets: list[str] | None = None) -> LintReport:
             continue
         report.problems.extend(lint_evalset(ev, library, cfg, broken))
         report.warnings.extend(lint_gate_power(ev, cfg))
+    if evalsets is None:  # the committed human labels, as eval, calibrate and the viewer read them
+        from llmctl.labels import lint_labels
+
+        report.problems.extend(lint_labels(cfg.root))
     report.problems = _unique(report.problems)
     return report
 

@@ -39,6 +39,23 @@ FORMATS: tuple[OutputFormat, ...] = (
 )
 
 
+# Spreadsheet formula injection (OWASP "CSV Injection"): a cell that starts with one of these is
+# run as a formula by Excel, LibreOffice and Google Sheets. CSV output prefixes such a cell with a
+# single quote, so it shows as text.
+CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """A text cell for CSV, neutralised if a spreadsheet would read it as a formula."""
+    return "'" + text if text.startswith(CSV_FORMULA_PREFIXES) else text
+
+
+def csv_safe_sql(column: str) -> str:
+    """`csv_cell` as a DuckDB SQL expression over a text column (for COPY ... TO csv)."""
+    text = 'CAST("' + column.replace('"', '""') + '" AS VARCHAR)'
+    return f"CASE WHEN regexp_matches({text}, '^[-=+@\\t\\r]') THEN '''' || {text} ELSE {text} END"
+
+
 def suffixes(*kinds: str) -> str:
     """The canonical extensions of these kinds (all without any), for messages: `.md .xml .json .html`."""
     return " ".join(f.suffix for f in FORMATS if not kinds or f.kind in kinds)

@@ -759,6 +759,7 @@ class PromptLibrary:
                 prompt = self.load_path(relpath)
                 if prompt.name == name:
                     return prompt
+        names: set[str] = set()  # what each prompt is called (its `name:`, else its path)
         for relpath in self.files():
             try:
                 prompt = self.load_path(relpath)
@@ -766,7 +767,8 @@ class PromptLibrary:
                 continue
             if prompt.name == name:
                 return prompt
-        known = sorted(name_from_path(p, self.prompts_dir) for p in self.files())
+            names.add(prompt.name)
+        known = sorted(names)
         guess = did_you_mean(name, known)
         listed = f"known prompts: {', '.join(known) or '(none)'}"
         raise InputError(

@@ -41,6 +41,8 @@ class ReviewItem:
     repeat_index: int
     output: str
     passed: bool
+    tool_calls: Any = None  # as stored: part of the output's identity (DESIGN.md labels)
+    turns: Any = None
     messages: list[dict[str, Any]] = field(default_factory=list)
     expected: Any = None
     expected_tool_calls: list[dict[str, Any]] = field(default_factory=list)
@@ -64,20 +66,20 @@ def review_items(
 ) -> list[ReviewItem]:
     """The results of `run` to review: with an output; only failed ones with `failed_only`; only
     unlabelled ones unless `all_results`."""
-    from llmctl.labels import LabelIndex, labels_path, read_labels
+    from llmctl.labels import LabelIndex, has_output, labels_path, read_labels
     from llmctl.reports._context import report_context
 
     index = LabelIndex(read_labels(labels_path(root, str(run.get("evalset") or ""))))
     cases = report_context(store, run, root).get("cases") or {}
     items = []
     for row in store.results_table(str(run["id"])).to_pylist():
-        if row.get("output") is None:
+        if not has_output(row):
             continue  # an error: nothing to label
         scores = [s for s in row.get("scores") or [] if s is not None]
         passed = row.get("error") is None and all(s.get("passed") is not False and not s.get("error") for s in scores)
         if failed_only and passed:
             continue
-        label = index.get(row["case_id"], row["model"], row["output"])
+        label = index.of(row)
         if label is not None and not all_results:
             continue
         ctx = cases.get(row["case_id"]) or {}
@@ -87,8 +89,10 @@ def review_items(
                 case_id=str(row["case_id"]),
                 model=str(row["model"]),
                 repeat_index=int(row.get("repeat_index") or 0),
-                output=str(row["output"]),
+                output=str(row["output"] or ""),
                 passed=passed,
+                tool_calls=row.get("tool_calls"),
+                turns=row.get("turns"),
                 messages=messages if isinstance(messages, list) else [],
                 expected=_loads(row.get("expected")),
                 expected_tool_calls=expected_calls(ctx.get("expected_tool_calls")),

@@ -101,7 +101,7 @@ def test_promote_shows_the_calibration_of_the_judges_behind_its_gate(tmp_path: P
     git_env(monkeypatch)
     monkeypatch.delenv("LLMCTL_DB", raising=False)
     root = tmp_path / "proj"
-    make(root, extra="gate: {judges: {min_kappa: 0.3}}\n")
+    make(root, extra="gate: {judges: {min_kappa: 0.3, min_labels: 10}}\n")  # 10 labels: below the default 30
     monkeypatch.chdir(root)
     cli(["eval", "support"], capsys, monkeypatch)
     cli(["labels", "import", str(write_csv(root / "r.csv"))], capsys, monkeypatch)

@@ -88,7 +88,7 @@ class _Endpoint:
 def endpoint_for(spec: ModelSpec) -> _Endpoint:
     """The batch endpoint of `spec` (InputError when it has no api_base to send batches to)."""
     from llmctl.models._cost import batch_price_for
-    from llmctl.models._routing import _NATIVE, Route, _env_first, _key, _split_credentials
+    from llmctl.models._routing import _NATIVE, Route, _env_first, _key, split_credentials
 
     provider, _, model = spec.litellm_id.partition("/")
     default_base, base_env, key_env = _NATIVE[provider]
@@ -98,7 +98,7 @@ def endpoint_for(spec: ModelSpec) -> _Endpoint:
             f"model {spec.name!r}: no api_base to send its batches to",
             hint=f"set api_base on the alias (or {' / '.join(base_env)})",
         )
-    api_base, basic = _split_credentials(api_base)
+    api_base, basic = split_credentials(api_base)
     api_key, names = _key(spec, key_env)
     if basic and not api_key:
         raise InputError(f"model {spec.name!r}: batches need an API key, not credentials in the api_base URL")

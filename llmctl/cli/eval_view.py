@@ -79,7 +79,9 @@ def _spent(group: Any) -> str:
 
 def _not_compared(m: Any) -> bool:
     """A checked row with no values on either side: the check could not run (and passed)."""
-    return bool(m.passed) and m.baseline is None and m.candidate is None and not m.metric.startswith("critical[")
+    from llmctl.reports._format import not_compared
+
+    return not_compared(m)
 
 
 def print_verdict(verdict: Any, *, verbose: bool = True) -> None:

@@ -44,6 +44,8 @@ def calibrate_(
         typer.echo(f"judge {terminal_safe(c.evaluator)} {c.judge_hash[:19]}  on {terminal_safe(', '.join(c.evalsets))}")
         typer.echo(f"  n={c.n}  tp={c.tp} fp={c.fp} tn={c.tn} fn={c.fn}")
         typer.echo(f"  TPR {fmt.pct(c.tpr)}  TNR {fmt.pct(c.tnr)}  accuracy {fmt.pct(c.accuracy)}  kappa {kappa}{ci}")
+        if c.note:
+            typer.echo(f"  note: {c.note}")
         for d in c.disagreements[:20]:
             note = f"  ({terminal_safe(d.note)[:80]})" if d.note else ""
             typer.echo(

@@ -75,7 +75,22 @@ def review(
         return line if line else None
 
     def save(item: ReviewItem, label: str, note: str) -> None:
-        add_labels(cfg.root, evalset, [make_label(item.case_id, item.model, item.output, label, note=note)], store)
+        add_labels(
+            cfg.root,
+            evalset,
+            [
+                make_label(
+                    item.case_id,
+                    item.model,
+                    item.output,
+                    label,
+                    note=note,
+                    tool_calls=item.tool_calls,
+                    turns=item.turns,
+                )
+            ],
+            store,
+        )
 
     done = run_review(todo, ask, typer.echo, save)
     typer.echo(f"labelled {done} output(s) in {labels_path(cfg.root, evalset).relative_to(cfg.root)}")

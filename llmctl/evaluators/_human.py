@@ -22,15 +22,24 @@ class Human(Evaluator):
     }
 
     def setup(self, *, resolve: bool = True) -> None:
-        from llmctl.labels import LabelIndex
+        from llmctl.errors import InputError
+        from llmctl.labels import LabelIndex, check_inside
 
         root = self.prompts_dir.parent if self.prompts_dir is not None else Path.cwd()
         self.index = LabelIndex([])
+        path = self.config.get("labels")
+        file = None
+        if path:
+            if Path(path).is_absolute():
+                raise self.error(f"labels file {path!r} must be a path inside the project, not absolute", "labels")
+            file = root / path
+            try:
+                check_inside(root, file, what="labels file")
+            except InputError as exc:
+                raise self.error(exc.message, "labels") from None
         if not resolve:
             return
-        path = self.config.get("labels")
-        if path:
-            file = Path(path) if Path(path).is_absolute() else root / path
+        if file is not None:
             if not file.is_file():
                 raise self.error(f"labels file {path!r} not found", "labels")
             self.index = LabelIndex.from_files([file])
@@ -38,7 +47,7 @@ class Human(Evaluator):
             self.index = LabelIndex.from_folder(root)
 
     def check(self, inp: EvalInput) -> Raw | ScoreResult:
-        label = self.index.get(inp.case_id, inp.model, inp.output)
+        label = self.index.get(inp.case_id, inp.model, inp.output, inp.tool_calls, inp.turns)
         if label is None:
             return ScoreResult(
                 score=0.0, passed=False, reason="unscored: no human label for this output", unscored=True

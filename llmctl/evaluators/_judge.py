@@ -165,9 +165,18 @@ def find_prompt_file(
     (without a location: the caller adds it) for a `prompt:` that does not exist.
     `is_file` decides existence (`llmctl eval --changed-only` asks a git ref instead of the work tree).
     """
+    from llmctl.sources import is_inside
+
     candidates = prompt_file_candidates(prompt, prompts_dir, default_name)
+    root = prompts_dir.parent if prompts_dir is not None else Path.cwd()
+    if prompt is not None:
+        # like includes: a judge prompt from the repository stays inside the project
+        if Path(prompt).is_absolute() or not is_inside((root / prompt).resolve(), root, None):
+            raise InputError(f"judge prompt {prompt!r} must be a path inside the project (no absolute path or '..')")
     for candidate in candidates:
         if is_file(candidate):
+            if prompt is not None and not is_inside(candidate.resolve(), root, None):
+                raise InputError(f"judge prompt {prompt!r} leads outside the project (through a symbolic link)")
             return candidate
     if prompt is None:
         return None

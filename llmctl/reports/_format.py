@@ -45,6 +45,12 @@ def fmt_interval(metric: str, interval: tuple[float, float] | None, *, signed: b
     return fmt.interval(interval, lambda x: fmt_value(metric, x, signed=signed))
 
 
+def not_compared(m: MetricVerdict) -> bool:
+    """A checked row with no values on either side: the check could not run (and passed), as a
+    latency check with too few fresh calls. Every screen shows it as "skipped", not PASS."""
+    return bool(m.passed) and m.baseline is None and m.candidate is None and not m.metric.startswith("critical[")
+
+
 def metric_cells(m: MetricVerdict) -> dict[str, str]:
     """The display strings of one verdict row."""
     # A delta interval is signed; a no-baseline interval (Wilson) is around the value itself.
@@ -61,7 +67,7 @@ def metric_cells(m: MetricVerdict) -> dict[str, str]:
         ),
         "p_value": fmt.p_value(m.p_value),
         "threshold": m.threshold,
-        "result": "PASS" if m.passed else "FAIL",
+        "result": "skipped" if not_compared(m) else ("PASS" if m.passed else "FAIL"),
         "note": m.note,
     }
 

@@ -86,7 +86,7 @@ def _verdict_table(data: ReportData) -> list[str]:
     out.append(_row(["---", "---", "---:", "---:", "---:", "---", "---:", "---", "---"]))
     for m in v.metrics:
         c = metric_cells(m)
-        result = "✅ PASS" if m.passed else "❌ **FAIL**"
+        result = {"PASS": "✅ PASS", "FAIL": "❌ **FAIL**"}.get(c["result"], c["result"])
         if m.threshold == "report only":
             result = "—"
         out.append(

@@ -23,7 +23,8 @@ import secrets
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -159,8 +160,34 @@ class Connector:
         self.on_wait = on_wait
         self._schema_checked = False
         self._plock = _process_lock(self.path)
+        self._held = threading.local()  # this thread's shared read-only connection (`reading`)
 
     # -- public --------------------------------------------------------------
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Let this thread's read-only operations share one connection until the block ends
+        (one open instead of one per query: a viewer page). Writes must not run inside it.
+        When the file cannot be opened now (another process writes), each read opens its own."""
+        if getattr(self._held, "con", None) is not None or not self.path.exists():
+            yield
+            return
+        with self._plock:
+            try:
+                if not self._schema_checked:
+                    self._check_schema()
+                con = connect(str(self.path), read_only=True)
+            except (duckdb.Error, OSError, NotAStore):
+                con = None
+            if con is None:
+                yield
+                return
+            self._held.con = con
+            try:
+                yield
+            finally:
+                self._held.con = None
+                con.close()
 
     def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, read_only: bool = False) -> T:
         """Open, call `fn(con)`, close. Retries the whole call while the file is locked.
@@ -169,6 +196,14 @@ class Connector:
         read-only work). A read of a store that does not exist yet runs against
         an empty in-memory store, so listing an empty project creates no file.
         """
+        held = getattr(self._held, "con", None)
+        if held is not None:
+            if not read_only:
+                raise RuntimeError("a store write inside Connector.reading()")
+            try:
+                return fn(held)
+            except duckdb.Error as exc:
+                raise self._translate(exc) from exc
         deadline = time.monotonic() + self.lock_timeout
         started = time.monotonic()
         delay = 0.005

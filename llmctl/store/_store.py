@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -115,9 +116,18 @@ class Store:
         """The store's applied schema version (migrating an older store first)."""
         return self._db.run(current_version, read_only=True)
 
+    def reading(self) -> AbstractContextManager[None]:
+        """A block in which this thread's reads share one connection (no writes inside it)."""
+        return self._db.reading()
+
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one read-only SQL query against the store (for tests, debugging and ad-hoc reports)."""
         return self._db.run(lambda con: con.execute(sql, params).fetchall(), read_only=True)
+
+    def queries(self, *statements: tuple[str, Sequence[Any] | Mapping[str, Any] | None]) -> list[list[tuple[Any, ...]]]:
+        """Several read-only queries on one connection (one open instead of one each)."""
+        return self._db.run(lambda con: [con.execute(sql, params).fetchall() for sql, params in statements],
+                            read_only=True)  # fmt: skip
 
     # -- runs ------------------------------------------------------------------
 
@@ -441,11 +451,22 @@ class Store:
             )
         return out
 
-    def results_table(self, run_id: str, *, with_scores: bool = True, case_id: str | None = None) -> pa.Table:
-        """A run's results as an Arrow table (with a nested `scores` list column by default)."""
+    def results_table(
+        self,
+        run_id: str,
+        *,
+        with_scores: bool = True,
+        case_id: str | None = None,
+        case_ids: Sequence[str] | None = None,
+        result_keys: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """A run's results as an Arrow table (with a nested `scores` list column by default);
+        only those of one case, of some cases or with some result keys when given."""
         return self._db.run(
             lambda con: con.sql(
-                self._results_query(self._resolve(con, run_id), with_scores, case_id=case_id)
+                self._results_query(
+                    self._resolve(con, run_id), with_scores, case_id=case_id, case_ids=case_ids, result_keys=result_keys
+                )
             ).to_arrow_table(),
             read_only=True,
         )
@@ -475,6 +496,14 @@ class Store:
             if fmt != "parquet":  # text formats: UTC ISO-8601 with Z, as every screen shows times
                 iso = "strftime(created_at, '%Y-%m-%dT%H:%M:%SZ')"
                 query = f"SELECT * REPLACE ({iso} AS created_at) FROM ({query})"  # noqa: S608
+            if fmt == "csv":  # no cell a spreadsheet would run as a formula (llmctl.outputs)
+                from llmctl.outputs import csv_safe_sql
+
+                described = con.execute(f"DESCRIBE ({query})").fetchall()
+                texts = [str(c[0]) for c in described if str(c[1]) in ("VARCHAR", "JSON")]
+                if texts:
+                    safe = ", ".join(f'{csv_safe_sql(c)} AS "{c}"' for c in texts)
+                    query = f"SELECT * REPLACE ({safe}) FROM ({query})"  # noqa: S608
             con.execute(f"COPY ({query}) TO {_sql_str(str(tmp))} ({options})")
             return self._runs_with_counts(con, [rid])[0]
 
@@ -824,14 +853,16 @@ class Store:
         rows = self._db.run(
             lambda con: con.execute(
                 "SELECT runs.evalset, r.run_id, r.case_id, r.model, r.output, s.evaluator, s.config, s.passed, "
-                "s.score, s.error FROM scores s JOIN results r ON r.run_id = s.run_id AND r.result_key = s.result_key "
-                "JOIN runs ON runs.id = r.run_id WHERE r.output IS NOT NULL "
+                "s.score, s.error, r.tool_calls, r.turns FROM scores s "
+                "JOIN results r ON r.run_id = s.run_id AND r.result_key = s.result_key "
+                "JOIN runs ON runs.id = r.run_id WHERE (r.output IS NOT NULL OR r.tool_calls IS NOT NULL) "
                 "AND ($e IS NULL OR list_contains($e, runs.evalset)) ORDER BY runs.started_at, r.case_id",
                 {"e": list(evalsets) if evalsets else None},
             ).fetchall(),
             read_only=True,
         )
-        names = ("evalset", "run_id", "case_id", "model", "output", "evaluator", "config", "passed", "score", "error")
+        names = ("evalset", "run_id", "case_id", "model", "output", "evaluator", "config", "passed", "score", "error",
+                 "tool_calls", "turns")  # fmt: skip
         out = []
         for r in rows:
             d = dict(zip(names, r, strict=True))
@@ -935,11 +966,24 @@ class Store:
         return [by_id[i] for i in ids if i in by_id]
 
     @staticmethod
-    def _results_query(run_id: str, with_scores: bool, scores_as_json: bool = False, case_id: str | None = None) -> str:
+    def _results_query(
+        run_id: str,
+        with_scores: bool,
+        scores_as_json: bool = False,
+        case_id: str | None = None,
+        case_ids: Sequence[str] | None = None,
+        result_keys: Sequence[str] | None = None,
+    ) -> str:
         rid = _sql_str(run_id)
         where = f"r.run_id = {rid}" + (f" AND r.case_id = {_sql_str(case_id)}" if case_id is not None else "")
+        for column, values in (("case_id", case_ids), ("result_key", result_keys)):
+            if values is not None:
+                where += f" AND r.{column} IN ({', '.join(_sql_str(v) for v in values) or 'NULL'})"
         if not with_scores:
             return f"SELECT {_RESULT_NAMES} FROM results r WHERE {where} ORDER BY r.prompt, r.model, r.case_id, r.repeat_index"  # noqa: S608, E501
+        picked = ""
+        if case_id is not None or case_ids is not None or result_keys is not None:  # aggregate only their scores
+            picked = f" AND s.result_key IN (SELECT r.result_key FROM results r WHERE {where})"  # noqa: S608
         scores = (
             "list(struct_pack(evaluator := s.evaluator, score := s.score, passed := s.passed, "
             "reason := s.reason, error := s.error, config := s.config) ORDER BY s.idx)"
@@ -948,7 +992,7 @@ class Store:
             scores = f"to_json({scores})::VARCHAR"
         return (
             f"SELECT {_RESULT_NAMES}, s.scores FROM results r LEFT JOIN ("  # noqa: S608
-            f"SELECT s.result_key, {scores} AS scores FROM scores s WHERE s.run_id = {rid} "
+            f"SELECT s.result_key, {scores} AS scores FROM scores s WHERE s.run_id = {rid}{picked} "
             f"GROUP BY s.result_key) s ON s.result_key = r.result_key "
             f"WHERE {where} ORDER BY r.prompt, r.model, r.case_id, r.repeat_index"
         )

@@ -14,7 +14,7 @@ import secrets
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from llmctl import fmt
 from llmctl.errors import InputError, LlmctlError
@@ -41,6 +41,27 @@ def _metric_cells(metric: dict[str, Any]) -> dict[str, str]:
     from llmctl.reports._format import metric_cells
 
     return metric_cells(MetricVerdict.from_dict(metric))
+
+
+def _register_convertors() -> None:
+    """`{x:anything}`: like `path`, but also across newlines (a case id may hold one)."""
+    from starlette.convertors import CONVERTOR_TYPES, PathConvertor, register_url_convertor
+
+    class AnythingConvertor(PathConvertor):
+        regex = "(?s:.*)"
+
+    if "anything" not in CONVERTOR_TYPES:
+        register_url_convertor("anything", AnythingConvertor())
+
+
+def _host_name(header: str) -> str:
+    """The name in a Host header, without its port: `[::1]:8484` -> `::1`, `Example.org.:80` -> `example.org`."""
+    text = header.strip().lower()
+    if text.startswith("["):
+        return text[1 : text.find("]")] if "]" in text else text
+    if text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    return text.rstrip(".")
 
 
 def _environment() -> Any:
@@ -78,10 +99,12 @@ def create_app(
 
     `allowed_hosts`: the Host names served (None: any)."""
     from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
-    from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+    from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
     from starlette.routing import Route
 
+    _register_convertors()
     env = _environment()
     token = secrets.token_urlsafe(24)
 
@@ -89,10 +112,10 @@ def create_app(
         html = env.get_template(name).render(token=token, **ctx)
         return HTMLResponse(html, headers=SECURITY_HEADERS)
 
-    def api(data: Any, status: int = 200) -> JSONResponse:
-        return JSONResponse(
-            json.loads(json.dumps(data, default=fmt.json_default)), status_code=status, headers=SECURITY_HEADERS
-        )
+    def api(data: Any, status: int = 200) -> Response:
+        body = json.dumps(data, default=fmt.json_default, ensure_ascii=False, separators=(",", ":"))
+        return Response(body.encode("utf-8"), status_code=status, media_type="application/json",
+                        headers=SECURITY_HEADERS)  # fmt: skip
 
     def failed(request: Request, status: int, message: str) -> Response:
         if request.url.path.startswith("/api/"):
@@ -103,35 +126,74 @@ def create_app(
             headers=SECURITY_HEADERS,
         )
 
-    async def runs_page(request: Request) -> Response:
+    # Every handler's store queries and rendering run in a worker thread (starlette's
+    # run_in_threadpool), so a big page never blocks the event loop and other requests.
+    def off_loop(fn: Any) -> Any:
+        def read(request: Request) -> Response:
+            with store.reading():  # one store connection for the whole page
+                return fn(request)  # type: ignore[no-any-return]
+
+        async def handler(request: Request) -> Response:
+            return await run_in_threadpool(read, request)
+
+        return handler
+
+    def pager(request: Request, page: int, pages: int) -> dict[str, Any]:
+        def link(n: int) -> str:
+            params = [(k, v) for k, v in request.query_params.multi_items() if k != "page"] + [("page", str(n))]
+            return f"{request.url.path}?{urlencode(params)}"
+
+        return {"page": page, "pages": pages, "prev": link(page - 1) if page > 1 else None,
+                "next": link(page + 1) if page < pages else None}  # fmt: skip
+
+    @off_loop
+    def runs_page(request: Request) -> Response:
         filters = {k: request.query_params.get(k, "") for k in (*_data.RUN_FILTERS, "q")}
         runs = _data.list_runs(store, filters)
         return page("runs.html", runs=runs, filters=filters, facets=_data.facets(_data.list_runs(store, {})))
 
-    async def run_page(request: Request) -> Response:
+    @off_loop
+    def run_page(request: Request) -> Response:
         run = _data.get_run(store, request.path_params["run_id"])
-        rows = _data.results(store, run["id"], root)
-        baseline = _data.results(store, run["baseline_run_id"]) if run.get("baseline_run_id") else None
         flt = request.query_params.get("filter", "all")
         if flt not in _data.RESULT_FILTERS:
             flt = "all"
         q = request.query_params.get("q", "")
-        return page("run.html", run=run, matrix=_data.matrix(rows, baseline, flt, q), filter=flt, q=q,
-                    filters=_data.RESULT_FILTERS)  # fmt: skip
+        matrix = _data.run_matrix(store, run, root, flt, q, request.query_params.get("page"))
+        return page("run.html", run=run, matrix=matrix, filter=flt, q=q, filters=_data.RESULT_FILTERS,
+                    pager=pager(request, matrix["page"], matrix["pages"]))  # fmt: skip
 
-    async def case_page(request: Request) -> Response:
+    @off_loop
+    def case_page(request: Request) -> Response:
         data = _data.case(store, request.path_params["run_id"], request.path_params["case_id"], root)
         return page("case.html", **data)
 
-    async def compare_page(request: Request) -> Response:
-        data = _data.compare(store, request.path_params["a"], request.path_params["b"])
-        return page("compare.html", **data)
+    @off_loop
+    def compare_page(request: Request) -> Response:
+        flt = request.query_params.get("filter", "all")
+        if flt not in _data.COMPARE_FILTERS:
+            flt = "all"
+        a, b = request.path_params["a"], request.path_params["b"]
+        runs = (_data.get_run(store, a), _data.get_run(store, b))
+        number = _data.page_number(request.query_params.get("page"), 10**9)  # "last" needs the total first
+        if str(request.query_params.get("page", "")).strip().lower() == "last":
+            total = _data.compare(store, a, b, flt, offset=0, limit=0, runs=runs)["total"]
+            number = max((total + _data.PAGE_SIZE - 1) // _data.PAGE_SIZE, 1)
+        data = _data.compare(store, a, b, flt, offset=(number - 1) * _data.PAGE_SIZE, limit=_data.PAGE_SIZE, runs=runs)
+        pages = max((data["total"] + _data.PAGE_SIZE - 1) // _data.PAGE_SIZE, 1)
+        if number > pages:  # past the end: the last page
+            number = pages
+            data = _data.compare(store, a, b, flt, offset=(number - 1) * _data.PAGE_SIZE, limit=_data.PAGE_SIZE,
+                                 runs=runs)  # fmt: skip
+        return page("compare.html", **data, pager=pager(request, number, pages), filters=_data.COMPARE_FILTERS)
 
-    async def prompt_page(request: Request) -> Response:
+    @off_loop
+    def prompt_page(request: Request) -> Response:
         data = _data.prompt_history(store, request.path_params["name"], root)
         return page("prompt.html", **data)
 
-    async def review_pairs_page(request: Request) -> Response:
+    @off_loop
+    def review_pairs_page(request: Request) -> Response:
         import random
 
         a, b = _data.get_run(store, request.path_params["a"]), _data.get_run(store, request.path_params["b"])
@@ -176,23 +238,64 @@ def create_app(
             return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
         return api({"file": str(path.relative_to(root)), "preferred_sha256": preferred, "tie": choice == "tie"})
 
-    async def api_runs(request: Request) -> Response:
+    def paged(request: Request, items: Any, total: int, offset: int, limit: int) -> Response:
+        """A JSON list page: `X-Total-Count`, and a `Link: <...>; rel="next"` while more remain."""
+        resp = api(items)
+        resp.headers["X-Total-Count"] = str(total)
+        if offset + limit < total:
+            params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
+            params += [("offset", str(offset + limit)), ("limit", str(limit))]
+            resp.headers["Link"] = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
+        return resp
+
+    def streamed(chunks: Any) -> Response:
+        return StreamingResponse(chunks, media_type="application/json", headers=SECURITY_HEADERS)
+
+    @off_loop
+    def api_runs(request: Request) -> Response:
         filters = {k: request.query_params.get(k, "") for k in (*_data.RUN_FILTERS, "q")}
         return api(_data.list_runs(store, filters))
 
-    async def api_run(request: Request) -> Response:
+    @off_loop
+    def api_run(request: Request) -> Response:
         return api(_data.get_run(store, request.path_params["run_id"]))
 
-    async def api_results(request: Request) -> Response:
-        return api(_data.results(store, request.path_params["run_id"], root))
+    @off_loop
+    def api_results(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        limit = _data.api_limit(request.query_params.get("limit"))
+        if limit is None:  # ?limit=all: every result, streamed in batches
+            return streamed(_data.results_stream(store, _data.get_run(store, run_id)["id"], root))
+        offset = _data.api_offset(request.query_params.get("offset"))
+        rows, total = _data.results_page(store, run_id, root, offset, limit)
+        return paged(request, rows, total, offset, limit)
 
-    async def api_case(request: Request) -> Response:
+    @off_loop
+    def api_case(request: Request) -> Response:
         return api(_data.case(store, request.path_params["run_id"], request.path_params["case_id"], root))
 
-    async def api_compare(request: Request) -> Response:
-        return api(_data.compare(store, request.path_params["a"], request.path_params["b"]))
+    @off_loop
+    def api_compare(request: Request) -> Response:
+        a, b = request.path_params["a"], request.path_params["b"]
+        flt = request.query_params.get("filter", "all")
+        if flt not in _data.COMPARE_FILTERS:
+            raise _data.BadRequest(f"filter must be one of {', '.join(_data.COMPARE_FILTERS)}, got {flt[:40]!r}")
+        limit = _data.api_limit(request.query_params.get("limit"))
+        if limit is None:  # ?limit=all: every pair, streamed in batches
+            _data.get_run(store, a), _data.get_run(store, b)  # a missing run is a 404 before the stream starts
+            return streamed(_data.compare_stream(store, a, b, flt))
+        offset = _data.api_offset(request.query_params.get("offset"))
+        data = _data.compare(store, a, b, flt, offset=offset, limit=limit)
+        resp = api({**data, "limit": limit})
+        resp.headers["X-Total-Count"] = str(data["total"])
+        if offset + limit < data["total"]:
+            params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
+            params += [("offset", str(offset + limit)), ("limit", str(limit))]
+            resp.headers["Link"] = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
+        return resp
 
-    async def api_prompt(request: Request) -> Response:
+    @off_loop
+    def api_prompt(request: Request) -> Response:
         return api(_data.prompt_history(store, request.path_params["name"], root))
 
     async def _body(request: Request) -> dict[str, Any] | None:
@@ -206,7 +309,7 @@ def create_app(
         return data if isinstance(data, dict) else None
 
     async def api_label(request: Request) -> Response:
-        from llmctl.labels import add_labels, make_label
+        from llmctl.labels import LabelConflict, add_labels, has_output, make_label
 
         is_form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
         body = await _body(request)
@@ -214,15 +317,15 @@ def create_app(
             return failed(request, 400, "the body must be a JSON object or a form")
         if not secrets.compare_digest(str(body.get("token") or request.headers.get("x-llmctl-token") or ""), token):
             return failed(request, 403, "missing or wrong token (reload the page)")
-        run = _data.get_run(store, str(body.get("run_id") or ""))
+        repeat = _data.repeat_index(body.get("repeat_index"))
+        if repeat is None:
+            shown = str(body.get("repeat_index"))[:40]
+            return failed(request, 400, f"repeat_index must be a whole number, got {shown!r}")
+        run = await run_in_threadpool(_data.get_run, store, str(body.get("run_id") or ""))
         case_id, model = str(body.get("case_id") or ""), str(body.get("model") or "")
-        repeat = int(body.get("repeat_index") or 0)
-        match = [
-            r
-            for r in _data.results(store, run["id"], case_id=case_id)
-            if r["model"] == model and int(r["repeat_index"]) == repeat
-        ]
-        if not match or match[0].get("output") is None:
+        rows = await run_in_threadpool(_data.results, store, run["id"], None, case_id)
+        match = [r for r in rows if r["model"] == model and int(r["repeat_index"]) == repeat]
+        if not match or not has_output(match[0]):
             return failed(request, 404, f"run {run['id']} has no output for case {case_id!r} and model {model!r}")
         score_text = str(body.get("score") or "").strip()
         try:
@@ -237,10 +340,21 @@ def create_app(
                 str(body.get("label") or ""),
                 score=score,
                 note=str(body.get("note") or ""),
+                tool_calls=match[0].get("tool_calls"),
+                turns=match[0].get("turns"),
             )
         except InputError as exc:
             return failed(request, 400, exc.message)
-        path = add_labels(root, str(run["evalset"] or ""), [label], store)
+        # `seen`: the label the page showed (empty: none); a label changed since is a conflict
+        expect = {label.key: str(body.get("seen") or "") or None} if "seen" in body else None
+        try:
+            path = await run_in_threadpool(add_labels, root, str(run["evalset"] or ""), [label], store, expect=expect)
+        except LabelConflict as exc:
+            return failed(request, 409, exc.message)
+        except InputError as exc:
+            return failed(request, 400, str(exc))
+        except LlmctlError as exc:  # the labels folder stayed locked: nothing was written
+            return failed(request, 503, exc.message)
         if is_form:
             back = str(body.get("back") or "")
             target = back if back.startswith("/") and not back.startswith("//") else f"/runs/{quote(run['id'])}"
@@ -259,14 +373,14 @@ def create_app(
     routes = [
         Route("/", runs_page),
         Route("/runs/{run_id}", run_page),
-        Route("/runs/{run_id}/cases/{case_id:path}", case_page),
+        Route("/runs/{run_id}/cases/{case_id:anything}", case_page),
         Route("/compare/{a}/{b}", compare_page),
         Route("/compare/{a}/{b}/review", review_pairs_page),
         Route("/prompts/{name:path}", prompt_page),
         Route("/api/runs", api_runs),
         Route("/api/runs/{run_id}", api_run),
         Route("/api/runs/{run_id}/results", api_results),
-        Route("/api/runs/{run_id}/cases/{case_id:path}", api_case),
+        Route("/api/runs/{run_id}/cases/{case_id:anything}", api_case),
         Route("/api/compare/{a}/{b}", api_compare),
         Route("/api/prompts/{name:path}", api_prompt),
         Route("/api/labels", api_label, methods=["POST"]),
@@ -277,10 +391,16 @@ def create_app(
     async def on_input_error(request: Request, exc: Exception) -> Response:
         return failed(request, 404, getattr(exc, "message", str(exc)))
 
+    async def on_usage_error(request: Request, exc: Exception) -> Response:
+        return failed(request, 400, getattr(exc, "message", str(exc)))
+
     async def on_error(request: Request, exc: Exception) -> Response:
         return failed(request, 500, getattr(exc, "message", str(exc)))
 
-    app = Starlette(routes=routes, exception_handlers={InputError: on_input_error, LlmctlError: on_error})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={_data.BadRequest: on_usage_error, InputError: on_input_error, LlmctlError: on_error},
+    )
     hosts = set(allowed_hosts) if allowed_hosts is not None else None
 
     async def guard(scope: Any, receive: Any, send: Any) -> None:
@@ -288,7 +408,7 @@ def create_app(
             await app(scope, receive, send)
             return
         request = Request(scope, receive)
-        host = (request.headers.get("host") or "").rsplit(":", 1)[0].strip("[]")
+        host = _host_name(request.headers.get("host") or "")
         if hosts is not None and host not in hosts:
             await failed(request, 421, f"unexpected Host {host!r}")(scope, receive, send)
             return
@@ -301,18 +421,29 @@ def create_app(
     return guard
 
 
-def serve(store: Store, root: Path, host: str, port: int, *, open_browser: bool) -> None:
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def allowed_hosts_for(host: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The Host names a viewer bound to `host` answers (no DNS rebinding): localhost, the bound
+    address (unless it is a wildcard such as 0.0.0.0) and the `--allow-host` names."""
+    names = [*LOOPBACK]
+    if host not in ("0.0.0.0", "::", ""):  # noqa: S104
+        names.append(host.strip("[]").lower())
+    names += [h.strip().strip("[]").lower() for h in extra if h.strip()]
+    return tuple(dict.fromkeys(names))
+
+
+def serve(
+    store: Store, root: Path, host: str, port: int, *, open_browser: bool, allow_hosts: tuple[str, ...] = ()
+) -> None:
     """Run the viewer until Ctrl-C."""
     import threading
     import webbrowser
 
     import uvicorn
 
-    loopback = ("127.0.0.1", "localhost", "::1")
-    # on loopback only these Host names are served (no DNS rebinding); on another address
-    # (a deliberate --host) the names the machine is reached by cannot be known
-    hosts: tuple[str, ...] | None = loopback if host in loopback else None
-    app = create_app(store, root, allowed_hosts=hosts)
+    app = create_app(store, root, allowed_hosts=allowed_hosts_for(host, allow_hosts))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     url = f"http://{shown}:{port}/"
     print(f"llmctl view: {url} (Ctrl-C to stop)", flush=True)

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from llmctl import fmt
 from llmctl.errors import InputError
-from llmctl.labels import LabelIndex, labels_path, output_sha256, read_labels
+from llmctl.labels import LabelIndex, has_output, identity_of, labels_path, read_labels
 from llmctl.store import Store
 from llmctl.transcript import answer_view, expected_calls
 
 RUN_FILTERS = ("evalset", "prompt", "model", "branch", "status")
 RESULT_FILTERS = ("all", "failed", "flipped", "errors", "flaky")
-MAX_MATRIX_ROWS = 500  # cases on one run page; filters and search narrow a bigger run
+COMPARE_FILTERS = ("all", "changed")
+MAX_MATRIX_ROWS = 500  # cases on one run page (more pages follow; filters and search narrow them)
+PAGE_SIZE = 500  # pairs on one compare page, results or pairs in one API page
+MAX_API_LIMIT = 5000  # the most results or pairs one API page may ask for
+STREAM_BATCH = 1000  # results read from the store at a time while streaming (`?limit=all`)
+MAX_BLIND_PAIRS = 100  # differing pairs shown at once for a blind pairwise judgement
+_CHANGE_ORDER = "CASE change WHEN 'pass -> fail' THEN 0 WHEN 'fail -> pass' THEN 1 ELSE 2 END"
+
+
+class BadRequest(InputError):
+    """A bad query parameter or form field: answered 400 (an unknown run or case is 404)."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -124,30 +134,129 @@ def get_run(store: Store, run_id: str) -> dict[str, Any]:
     )
 
 
-def results(store: Store, run_id: str, root: Path | None = None, case_id: str | None = None) -> list[dict[str, Any]]:
-    """Every result of a run (or of one case) with its scores and (given `root`) its human label."""
+def results(
+    store: Store,
+    run_id: str,
+    root: Path | None = None,
+    case_id: str | None = None,
+    *,
+    case_ids: list[str] | None = None,
+    result_keys: list[str] | None = None,
+    index: LabelIndex | None = None,
+    run: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The results of a run (all, one case's, some cases' or some result keys') with their scores
+    and (given `root`) their human labels. `run`: the run as `get_run` gave it (saves a lookup)."""
+    if (result_keys is not None and not result_keys) or (case_ids is not None and not case_ids):
+        return []
+    run = run if run is not None else store.get_run(run_id)
+    table = store.results_table(str(run["id"]), case_id=case_id, case_ids=case_ids, result_keys=result_keys).to_pylist()
+    if index is None:
+        index = _label_index(root, run.get("evalset"))
+    return [_result_row(row, index) for row in table]
+
+
+def _result_row(row: dict[str, Any], index: LabelIndex) -> dict[str, Any]:
+    row = dict(row)
+    row["input"] = _loads(row.get("input"))
+    row["expected"] = _loads(row.get("expected"))
+    row["scores"] = [
+        {**s, "config": _loads(s.get("config")), "unscored": s.get("passed") is None and s.get("error") is None}
+        for s in (row.get("scores") or [])
+        if s is not None
+    ]
+    row["passed"] = bool(row.get("passed")) and row.get("error") is None
+    answered = has_output(row)
+    row["output_sha256"] = identity_of(row) if answered else None
+    label = index.of(row) if answered else None
+    row["human_label"] = label.to_dict() if label else None
+    row["label_stamp"] = label.stamp if label else ""
+    row["tool_calls"] = _loads(row.get("tool_calls"))
+    row["turns"] = _loads(row.get("turns"))
+    row["answer"] = answer_view(row.get("output"), row["tool_calls"], row.get("finish_reason"), row["turns"])
+    return _jsonable(row)
+
+
+def page_number(value: Any, pages: int) -> int:
+    """A 1-based page number from a query string (`last` for the last), within 1..pages."""
+    text = str(value or "1").strip().lower()
+    if text == "last":
+        return max(pages, 1)
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        return 1
+    return min(max(int(text), 1), max(pages, 1))
+
+
+def api_limit(value: Any) -> int | None:
+    """`?limit=`: a number of items per API page (at most MAX_API_LIMIT), or None for `all` (streamed)."""
+    text = str(value if value is not None else PAGE_SIZE).strip().lower()
+    if text == "all":
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise BadRequest(f"limit must be a number from 1 to {MAX_API_LIMIT} or 'all', got {text[:40]!r}")
+    return min(max(int(text), 1), MAX_API_LIMIT)
+
+
+def api_offset(value: Any) -> int:
+    text = str(value if value is not None else "0").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        raise BadRequest(f"offset must be a whole number, got {text[:40]!r}")
+    return int(text)
+
+
+def results_page(
+    store: Store, run_id: str, root: Path | None, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of a run's results (in prompt, model, case, repeat order) and how many there are."""
     run = store.get_run(run_id)
-    table = store.results_table(str(run["id"]), case_id=case_id).to_pylist()
+    keys = store.query(
+        "SELECT result_key, count(*) OVER () FROM results WHERE run_id = ? "
+        "ORDER BY prompt, model, case_id, repeat_index LIMIT ? OFFSET ?",
+        [run["id"], limit, offset],
+    )
+    total = int(keys[0][1]) if keys else _count(store, "SELECT count(*) FROM results WHERE run_id = ?", [run["id"]])
+    rows = results(store, run["id"], root, result_keys=[k for k, _ in keys]) if keys else []
+    return rows, total
+
+
+def results_stream(store: Store, run_id: str, root: Path | None) -> Iterator[bytes]:
+    """Every result of a run as one JSON array, read and sent STREAM_BATCH results at a time."""
+    run = store.get_run(run_id)
     index = _label_index(root, run.get("evalset"))
-    out = []
-    for row in table:
-        row = dict(row)
-        row["input"] = _loads(row.get("input"))
-        row["expected"] = _loads(row.get("expected"))
-        row["tool_calls"] = _loads(row.get("tool_calls"))
-        row["turns"] = _loads(row.get("turns"))
-        row["answer"] = answer_view(row.get("output"), row["tool_calls"], row.get("finish_reason"), row["turns"])
-        row["scores"] = [
-            {**s, "config": _loads(s.get("config")), "unscored": s.get("passed") is None and s.get("error") is None}
-            for s in (row.get("scores") or [])
-            if s is not None
-        ]
-        row["passed"] = bool(row.get("passed")) and row.get("error") is None
-        row["output_sha256"] = output_sha256(row.get("output")) if row.get("output") is not None else None
-        label = index.get(row["case_id"], row["model"], row["output"]) if row.get("output") is not None else None
-        row["human_label"] = label.to_dict() if label else None
-        out.append(_jsonable(row))
-    return out
+    after: tuple[Any, ...] | None = None
+    yield b"["
+    first = True
+    while True:
+        where = "" if after is None else "AND (prompt, model, case_id, repeat_index) > (?, ?, ?, ?) "
+        keys = store.query(
+            "SELECT result_key, prompt, model, case_id, repeat_index FROM results WHERE run_id = ? "  # noqa: S608
+            f"{where}ORDER BY prompt, model, case_id, repeat_index LIMIT ?",
+            [run["id"], *(after or ()), STREAM_BATCH],
+        )
+        if not keys:
+            break
+        after = tuple(keys[-1][1:])
+        for row in results(store, run["id"], result_keys=[k[0] for k in keys], index=index):
+            yield (b"" if first else b",") + _dumps(row)
+            first = False
+    yield b"]"
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, default=fmt.json_default, ensure_ascii=False).encode("utf-8")
+
+
+def _count(store: Store, sql: str, params: list[Any]) -> int:
+    rows = store.query(sql, params)
+    return int(rows[0][0]) if rows else 0
+
+
+def repeat_index(value: Any) -> int | None:
+    """A repeat index from a URL or form (digits only, as written), None when it is not one."""
+    text = str(value if value is not None else "0").strip() or "0"
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        return None
+    return int(text)
 
 
 def _label_index(root: Path | None, evalset: Any) -> LabelIndex:
@@ -166,7 +275,8 @@ def column_key(r: dict[str, Any]) -> str:
 
 
 def matrix(rows: list[dict[str, Any]], baseline: list[dict[str, Any]] | None, flt: str, q: str) -> dict[str, Any]:
-    """Cases x (prompt version, model): cells of results (repeats together), filtered."""
+    """Cases x (prompt version, model): cells of results (repeats together), filtered (in memory;
+    the run page uses `run_matrix`, which filters and pages in the store)."""
     columns: list[str] = []
     cells: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for r in rows:
@@ -218,35 +328,169 @@ def matrix(rows: list[dict[str, Any]], baseline: list[dict[str, Any]] | None, fl
     }
 
 
-def compare(store: Store, a: str, b: str) -> dict[str, Any]:
-    """Two runs paired by (prompt, model, case, repeat); flipped cases first."""
-    left = {(r["prompt"], r["model"], r["case_id"], r["repeat_index"]): r for r in results(store, a)}
-    right = {(r["prompt"], r["model"], r["case_id"], r["repeat_index"]): r for r in results(store, b)}
-    pairs = []
-    for key in sorted(set(left) | set(right)):
-        x, y = left.get(key), right.get(key)
-        if x is not None and y is not None and x["passed"] and not y["passed"]:
-            change = "pass -> fail"
-        elif x is not None and y is not None and not x["passed"] and y["passed"]:
-            change = "fail -> pass"
-        elif x is None or y is None:
-            change = "only in " + ("b" if x is None else "a")
-        else:
-            change = "same"
-        pairs.append(
-            {
-                "prompt": key[0],
-                "model": key[1],
-                "case_id": key[2],
-                "repeat_index": key[3],
-                "change": change,
-                "a": x,
-                "b": y,
-            }
+_CASES_SQL = """
+WITH r AS (
+  SELECT case_id, prompt, version_hash, model, coalesce(passed, false) AND error IS NULL AS ok,
+         error IS NOT NULL AS err, input, output
+  FROM results WHERE run_id = $run),
+base AS (
+  SELECT case_id, model, bool_and(coalesce(passed, false) AND error IS NULL) AS ok
+  FROM results WHERE run_id = $base GROUP BY case_id, model),
+flaky AS (
+  SELECT DISTINCT case_id FROM r GROUP BY case_id, prompt, version_hash, model HAVING count(DISTINCT ok) > 1),
+flip AS (
+  SELECT DISTINCT r.case_id FROM r JOIN base ON base.case_id = r.case_id AND base.model = r.model
+  WHERE base.ok AND NOT r.ok),
+c AS (
+  SELECT case_id, bool_or(NOT ok) AS failed, bool_or(err) AS errors,
+         $q = '' OR bool_or(contains(lower(case_id || ' ' || coalesce(CAST(input AS VARCHAR), '') || ' '
+                                           || coalesce(output, '')), $q)) AS hit
+  FROM r GROUP BY case_id)
+SELECT c.case_id, flip.case_id IS NOT NULL AS flipped, flaky.case_id IS NOT NULL AS flaky, count(*) OVER () AS total
+FROM c LEFT JOIN flip USING (case_id) LEFT JOIN flaky USING (case_id)
+WHERE hit AND CASE $flt WHEN 'failed' THEN failed WHEN 'errors' THEN errors
+                        WHEN 'flipped' THEN flip.case_id IS NOT NULL WHEN 'flaky' THEN flaky.case_id IS NOT NULL
+                        ELSE true END
+ORDER BY c.case_id LIMIT $limit OFFSET $offset
+"""
+
+
+def run_matrix(store: Store, run: dict[str, Any], root: Path | None, flt: str, q: str, page: Any = 1) -> dict[str, Any]:
+    """The run page's matrix, filtered and paged in the store: only one page of cases
+    (MAX_MATRIX_ROWS) is read in full, however big the run."""
+    run_id, base_id = str(run["id"]), str(run.get("baseline_run_id") or "")
+    params = {"run": run_id, "base": base_id, "q": q.lower().strip(), "flt": flt}
+    columns_sql = (
+        "SELECT prompt, version_hash, model, min(case_id) FROM results WHERE run_id = ? "
+        "GROUP BY ALL ORDER BY prompt, model, 4, version_hash"
+    )
+    last = str(page or "").strip().lower() == "last"
+    number = 1 if last else page_number(page, 10**9)
+
+    def read(n: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        cols, rows = store.queries(
+            (columns_sql, [run_id]),
+            (_CASES_SQL, {**params, "limit": MAX_MATRIX_ROWS, "offset": (n - 1) * MAX_MATRIX_ROWS}),
         )
-    order = {"pass -> fail": 0, "fail -> pass": 1}
-    pairs.sort(key=lambda p: (order.get(p["change"], 2), p["case_id"], p["model"]))
-    return {"a": get_run(store, a), "b": get_run(store, b), "pairs": pairs}
+        return cols, rows
+
+    cols, picked = read(number)  # one query for the page: its rows carry the total
+    total = int(picked[0][3]) if picked else None
+    if last or (not picked and number > 1):  # the last page, or past the end: count, then read it
+        if total is None:
+            head = store.query(_CASES_SQL, {**params, "limit": 1, "offset": 0})
+            total = int(head[0][3]) if head else 0
+        wanted = max((total + MAX_MATRIX_ROWS - 1) // MAX_MATRIX_ROWS, 1)
+        if wanted != number:
+            number = wanted
+            cols, picked = read(number)
+    total = total or 0
+    pages = max((total + MAX_MATRIX_ROWS - 1) // MAX_MATRIX_ROWS, 1)
+    names = (f"{prompt}@{(vh or '').split(':')[-1][:8]} · {model}" for prompt, vh, model, _ in cols)
+    columns = list(dict.fromkeys(names))
+    ids = [c for c, _, _, _ in picked]
+    rows = results(store, run_id, root, case_ids=ids, run=run) if ids else []
+    cells: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for r in rows:
+        cells.setdefault(r["case_id"], {}).setdefault(column_key(r), []).append(r)
+    out_rows = [
+        {
+            "case_id": c,
+            "flipped": bool(fl),
+            "flaky": bool(fk),
+            "cells": [cells.get(c, {}).get(col, []) for col in columns],
+        }
+        for c, fl, fk, _ in picked
+    ]
+    return {"columns": columns, "rows": out_rows, "total_rows": total, "page": number, "pages": pages}
+
+
+def _pairs_sql(with_outputs: bool = False) -> str:
+    """The pairs of runs $a and $b as CTE `p` (with `differ` and `answered` when `with_outputs`:
+    reading the outputs costs most of the time, so only the blind review asks for them)."""
+    out = ", output" if with_outputs else ""
+    extra = (
+        ", a.output IS DISTINCT FROM b.output AS differ, a.output IS NOT NULL AND b.output IS NOT NULL AS answered"
+        if with_outputs
+        else ""
+    )
+    side = "SELECT result_key, prompt, model, case_id, repeat_index, coalesce(passed, false) AND error IS NULL AS ok"
+    return f"""
+WITH a AS ({side}{out} FROM results WHERE run_id = $a),
+b AS ({side}{out} FROM results WHERE run_id = $b),
+p AS (
+  SELECT coalesce(a.prompt, b.prompt) AS prompt, coalesce(a.model, b.model) AS model,
+         coalesce(a.case_id, b.case_id) AS case_id, coalesce(a.repeat_index, b.repeat_index) AS repeat_index,
+         a.result_key AS ka, b.result_key AS kb,
+         CASE WHEN a.result_key IS NULL THEN 'only in b' WHEN b.result_key IS NULL THEN 'only in a'
+              WHEN a.ok AND NOT b.ok THEN 'pass -> fail' WHEN NOT a.ok AND b.ok THEN 'fail -> pass'
+              ELSE 'same' END AS change{extra}
+  FROM a FULL OUTER JOIN b ON a.prompt = b.prompt AND a.model = b.model AND a.case_id = b.case_id
+                           AND a.repeat_index = b.repeat_index)
+"""  # noqa: S608 (constant text)
+
+
+_PAIRS_SQL = _pairs_sql()
+
+
+def compare(
+    store: Store,
+    a: str,
+    b: str,
+    flt: str = "all",
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    runs: tuple[dict[str, Any], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Two runs paired by (prompt, model, case, repeat); flipped cases first. Pairing, ordering and
+    counting happen in the store; only `limit` pairs from `offset` are read in full (None: all).
+    `flt`: all, or changed (a flip or a pair only one side has). `runs`: both runs, already looked up."""
+    ra, rb = runs if runs is not None else (get_run(store, a), get_run(store, b))
+    where = "WHERE change <> 'same'" if flt == "changed" else ""
+    ids = {"a": ra["id"], "b": rb["id"]}
+    counting = _PAIRS_SQL + "SELECT change, count(*) FROM p GROUP BY change"  # noqa: S608 (constant text)
+    statements: list[tuple[str, Any]] = [(counting, ids)]
+    if limit != 0:
+        statements.append(
+            (
+                _PAIRS_SQL + f"SELECT prompt, model, case_id, repeat_index, change, ka, kb FROM p {where} "  # noqa: S608
+                f"ORDER BY {_CHANGE_ORDER}, case_id, model, prompt, repeat_index LIMIT $limit OFFSET $offset",
+                {**ids, "limit": limit if limit is not None else 2**62, "offset": offset},
+            )
+        )
+    found = store.queries(*statements)
+    counts = {str(change): int(n) for change, n in found[0]}
+    total = sum(n for c, n in counts.items() if flt != "changed" or c != "same")
+    page = found[1] if len(found) > 1 else []
+    index = LabelIndex([])
+    left = {r["result_key"]: r for r in results(store, ra["id"], result_keys=[x[5] for x in page if x[5]],
+                                                 index=index, run=ra)}  # fmt: skip
+    right = {r["result_key"]: r for r in results(store, rb["id"], result_keys=[x[6] for x in page if x[6]],
+                                                  index=index, run=rb)}  # fmt: skip
+    pairs = [
+        {"prompt": prompt, "model": model, "case_id": case_id, "repeat_index": rep, "change": change,
+         "a": left.get(ka) if ka else None, "b": right.get(kb) if kb else None}
+        for prompt, model, case_id, rep, change, ka, kb in page
+    ]  # fmt: skip
+    return {"a": ra, "b": rb, "pairs": pairs, "total": total, "offset": offset, "counts": counts, "filter": flt}
+
+
+def compare_stream(store: Store, a: str, b: str, flt: str = "all") -> Iterator[bytes]:
+    """`compare` of every pair as one JSON document, read and sent STREAM_BATCH pairs at a time."""
+    runs = (get_run(store, a), get_run(store, b))
+    head = compare(store, a, b, flt, offset=0, limit=0, runs=runs)
+    yield b'{"a": ' + _dumps(head["a"]) + b', "b": ' + _dumps(head["b"]) + b', "total": ' + _dumps(head["total"])
+    yield b', "counts": ' + _dumps(head["counts"]) + b', "filter": ' + _dumps(flt) + b', "pairs": ['
+    offset = 0
+    while offset < head["total"]:
+        part = compare(store, a, b, flt, offset=offset, limit=STREAM_BATCH, runs=runs)["pairs"]
+        if not part:
+            break
+        for i, pair in enumerate(part):
+            yield (b"," if offset or i else b"") + _dumps(pair)
+        offset += len(part)
+    yield b"]}"
 
 
 def prompt_history(store: Store, name: str, root: Path | None = None) -> dict[str, Any]:
@@ -354,19 +598,25 @@ def facets(runs: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
 
 
 def blind_pairs(store: Store, a: str, b: str, rng: Any) -> list[dict[str, Any]]:
-    """The pairs of two runs whose outputs differ, each in a random order, without saying which
-    run gave which output (for a human's pairwise judgement)."""
+    """Up to MAX_BLIND_PAIRS pairs of two runs whose outputs differ (a random sample of them), each
+    in a random order, without saying which run gave which output (for a human's pairwise judgement)."""
+    ra, rb = get_run(store, a), get_run(store, b)
+    sample = "SELECT ka, kb FROM p WHERE answered AND differ ORDER BY hash(ka || kb || $seed) LIMIT $n"
+    picked = store.query(
+        _pairs_sql(with_outputs=True) + sample,
+        {"a": ra["id"], "b": rb["id"], "seed": str(rng.random()), "n": MAX_BLIND_PAIRS},
+    )
+    left = {r["result_key"]: r for r in results(store, ra["id"], result_keys=[k for k, _ in picked])}
+    right = {r["result_key"]: r for r in results(store, rb["id"], result_keys=[k for _, k in picked])}
     out = []
-    for p in compare(store, a, b)["pairs"]:
-        x, y = p["a"], p["b"]
-        if not x or not y or x.get("output") is None or y.get("output") is None or x["output"] == y["output"]:
-            continue
+    for ka, kb in picked:
+        x, y = left[ka], right[kb]
         first, second = (x, y) if rng.random() < 0.5 else (y, x)
         out.append(
             {
-                "case_id": p["case_id"],
-                "model": p["model"],
-                "repeat_index": p["repeat_index"],
+                "case_id": x["case_id"],
+                "model": x["model"],
+                "repeat_index": x["repeat_index"],
                 "outputs": [first["output"], second["output"]],
                 "answers": [first["answer"], second["answer"]],  # with their tool calls and turns
                 "sha256": [first["output_sha256"], second["output_sha256"]],
