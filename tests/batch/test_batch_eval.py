@@ -21,7 +21,7 @@ DIRECT_COST = 5 * 0.01 / 1000 + 1 * 0.02 / 1000  # 5 prompt tokens, 1 completion
 def srv(monkeypatch: pytest.MonkeyPatch) -> FakeOpenAIServer:
     monkeypatch.setenv("FAKE_API_KEY", KEY)
     monkeypatch.delenv("LLMCTL_DB", raising=False)
-    with FakeOpenAIServer(responses={"question": "yes"}) as server:
+    with FakeOpenAIServer(batch_api=True, responses={"question": "yes"}) as server:
         yield server
 
 

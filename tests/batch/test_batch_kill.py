@@ -21,7 +21,7 @@ def test_kill_9_while_waiting_then_resume_collects_once(
 ) -> None:
     monkeypatch.setenv("FAKE_API_KEY", KEY)
     monkeypatch.delenv("LLMCTL_DB", raising=False)
-    with FakeOpenAIServer(responses={"question": "yes"}) as srv:
+    with FakeOpenAIServer(batch_api=True, responses={"question": "yes"}) as srv:
         srv.batch.config.polls_validating = 10**6  # the batch stays `validating` until the test lets it go
         make_project(tmp_path, srv.base_url, N)
         proc = popen_eval(tmp_path, "--batch", "--batch-poll", "0.05", env=sub_env(FAKE_API_KEY=KEY))
@@ -58,7 +58,7 @@ def test_kill_9_while_waiting_for_the_judge_batch_then_resume(
     monkeypatch.setenv("FAKE_API_KEY", KEY)
     monkeypatch.delenv("LLMCTL_DB", raising=False)
     verdict = '{"score": 1, "pass": true, "reason": "fine"}'
-    with FakeOpenAIServer(responses={"faithful": verdict, "question": "yes"}) as srv:
+    with FakeOpenAIServer(batch_api=True, responses={"faithful": verdict, "question": "yes"}) as srv:
         holding = True
         srv.batch.config.hold = lambda b: holding and (b.get("metadata") or {}).get("llmctl_purpose") == "judge"
         judge = {"type": "judge", "rubric": "Is the answer faithful?", "model": "fake", "threshold": 0.5}
