@@ -3,6 +3,7 @@
     python benchmarks/_child.py eval EVALSET CONCURRENCY   # run_eval with phase timings
     python benchmarks/_child.py gate                        # outcomes + gate over the last two runs
     python benchmarks/_child.py modules -- ARGS...          # run the CLI, report heavy modules imported
+    python benchmarks/_child.py litellm-loop URL N C        # a hand-written litellm loop (N calls, C at a time)
 
 Each prints one JSON object on its last stdout line. Run it in the project folder.
 """
@@ -83,6 +84,51 @@ def _gate() -> dict[str, object]:
     }
 
 
+def _litellm_loop(base_url: str, n: int, concurrency: int) -> dict[str, object]:
+    """What a user would write by hand: `litellm.acompletion` for each of the n benchmark
+    questions (the messages `llmctl eval` sends for the bench evalset), `concurrency` at a time,
+    nothing stored. The floor for `LLMCTL_TRANSPORT=litellm llmctl eval` (benchmarks/run.py)."""
+    import asyncio
+    import os
+
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # no network fetch (llmctl sets the same)
+    import litellm
+
+    litellm.suppress_debug_info = True
+    key = os.environ.get("LLMCTL_BENCH_KEY", "sk-bench")
+
+    async def main() -> tuple[int, int]:
+        gate = asyncio.Semaphore(concurrency)
+        outputs: list[str | None] = []
+
+        async def one(i: int) -> None:
+            messages = [
+                {"role": "system", "content": "You answer in one word."},
+                {"role": "user", "content": f"Question #{i}: reply with the word pong."},
+            ]
+            async with gate:
+                try:
+                    response = await litellm.acompletion(
+                        model="openai/bench",
+                        api_base=base_url,
+                        api_key=key,
+                        messages=messages,
+                        temperature=0,
+                        max_tokens=20,
+                        timeout=60,
+                        max_retries=0,
+                    )
+                    outputs.append(response.choices[0].message.content)
+                except Exception:
+                    outputs.append(None)
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+        return sum(o is not None for o in outputs), sum(o is None for o in outputs)
+
+    ok, errors = asyncio.run(main())
+    return {"calls": n, "ok": ok, "errors": errors, "process_s": round(time.perf_counter() - T0, 3)}
+
+
 def _modules(args: list[str]) -> dict[str, object]:
     from llmctl.cli import _common
     from llmctl.cli.main import app
@@ -98,6 +144,8 @@ def main() -> int:
         out = _eval(sys.argv[2], int(sys.argv[3]))
     elif kind == "gate":
         out = _gate()
+    elif kind == "litellm-loop":
+        out = _litellm_loop(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif kind == "modules":
         rest = sys.argv[2:]
         out = _modules(rest[1:] if rest[:1] == ["--"] else rest)

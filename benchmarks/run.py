@@ -221,14 +221,19 @@ PYCACHE = Path(tempfile.gettempdir()) / "llmctl-bench-pycache"
 SRC = ""  # --src: benchmark the llmctl package in this folder instead of the installed one
 
 
-def child_env(**extra: str) -> dict[str, str]:
+BASE = ""  # --base: a second llmctl tree measured side by side with this one (ratios reported)
+
+
+def child_env(src: str | None = None, **extra: str) -> dict[str, str]:
     """The children's environment: bytecode caching on (as for any installed package; this
-    sandbox sets PYTHONDONTWRITEBYTECODE=1), kept out of the repo with PYTHONPYCACHEPREFIX."""
+    sandbox sets PYTHONDONTWRITEBYTECODE=1), kept out of the repo with PYTHONPYCACHEPREFIX.
+    `src`: the folder holding the llmctl/ to run (default: --src, else the installed one)."""
     drop = ("LLMCTL_DB", "LLMCTL_TRANSPORT", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
-    if SRC:
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, env.get("PYTHONPATH")) if p)
+    src = SRC if src is None else src
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
     env[KEY_ENV] = "sk-bench"
     env["NO_COLOR"] = "1"
     env.update(extra)
@@ -319,10 +324,12 @@ class Bench:
     def log(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    def eval_cli(self, project: Path, evalset: str, concurrency: int, *more: str, **env: str) -> Proc:
+    def eval_cli(
+        self, project: Path, evalset: str, concurrency: int, *more: str, src: str | None = None, **env: str
+    ) -> Proc:
         self.loads.append(loadavg())
         proc = run_proc(
-            [*self.cli, "eval", evalset, "--concurrency", str(concurrency), *more], project, child_env(**env)
+            [*self.cli, "eval", evalset, "--concurrency", str(concurrency), *more], project, child_env(src, **env)
         )
         check(proc, f"llmctl eval {evalset}")
         return proc
@@ -361,23 +368,43 @@ class Bench:
                 "e2e",
                 target=f"2. `llmctl eval` {n} cases end to end (c50, {server.latency_ms:g} ms)",
                 unit="s",
-                goal=8.0,
+                goal=4.6,
                 limit=limit_s,
             )
-            cached = self.fig("cached", target=f"3. cached re-run of the same {n} cases", unit="s", goal=1.5)
+            e2e_rss = self.fig("e2e_rss", target=f"2. `llmctl eval` {n} cases: max RSS", unit="MB", goal=160.0)
+            cached = self.fig("cached", target=f"3. cached re-run of the same {n} cases", unit="s", goal=0.8)
+            base_figs = (
+                {
+                    "e2e": self.fig("e2e_base", target=f"2. the same, base `{BASE}`", unit="s"),
+                    "cached": self.fig("cached_base", target=f"3. the same, base `{BASE}`", unit="s"),
+                    "e2e_ratio": self.fig("e2e_ratio", target="2. e2e wall, this tree / base", unit="x"),
+                    "cached_ratio": self.fig("cached_ratio", target="3. cached wall, this tree / base", unit="x"),
+                }
+                if BASE
+                else {}
+            )
             cpu = []
             for i in range(self.runs):
-                fresh_store(project)
-                first = self.eval_cli(project, "bench", 50)
-                second = self.eval_cli(project, "bench", 50)
-                if "cached" not in second.stderr and f"{n} cached" not in second.stderr:
-                    self.log("  warning: the re-run's progress does not mention cached results")
-                e2e.samples.append(first.wall_s)
-                cached.samples.append(second.wall_s)
-                cpu.append(first.cpu_s)
-                self.log(
-                    f"  e2e #{i + 1}: {first.wall_s:.2f} s (cpu {first.cpu_s:.2f} s); cached {second.wall_s:.2f} s"
-                )
+                for name, src in self.trees():
+                    fresh_store(project)
+                    first = self.eval_cli(project, "bench", 50, src=src)
+                    second = self.eval_cli(project, "bench", 50, src=src)
+                    if "cached" not in second.stderr and f"{n} cached" not in second.stderr:
+                        self.log("  warning: the re-run's progress does not mention cached results")
+                    self.log(
+                        f"  e2e {name} #{i + 1}: {first.wall_s:.2f} s (cpu {first.cpu_s:.2f} s, "
+                        f"{first.maxrss_mb:.0f} MB); cached {second.wall_s:.2f} s"
+                    )
+                    if name == "base":
+                        base_figs["e2e"].samples.append(first.wall_s)
+                        base_figs["cached"].samples.append(second.wall_s)
+                        base_figs["e2e_ratio"].samples.append(e2e.samples[-1] / first.wall_s)
+                        base_figs["cached_ratio"].samples.append(cached.samples[-1] / second.wall_s)
+                        continue
+                    e2e.samples.append(first.wall_s)
+                    e2e_rss.samples.append(first.maxrss_mb)
+                    cached.samples.append(second.wall_s)
+                    cpu.append(first.cpu_s)
             e2e.note = f"llmctl CPU {statistics.median(cpu):.2f} s for the whole command"
             # The cached path must not import litellm, even when litellm is the chosen transport.
             mods = run_proc(
@@ -409,6 +436,10 @@ class Bench:
             self.transport(server, project)
         if "sides" in only:
             self.sides(server)
+        if "scale10k" in only:
+            self.scale10k(server)
+        if "litellm" in only:
+            self.litellm_loop(server)
 
     def sides(self, server: Server) -> None:
         """Issue 12: `eval --baseline` with both sides uncached vs one side alone, same server.
@@ -531,7 +562,7 @@ class Bench:
             commands.append(("diff", ["diff", "WORKTREE", "WORKTREE"]))
         runs = max(5, self.runs * 2)
         for name, argv in commands:
-            fig = self.fig(f"startup_{name}", target=f"4. `llmctl {' '.join(argv)}`", unit="s", goal=0.3)
+            fig = self.fig(f"startup_{name}", target=f"4. `llmctl {' '.join(argv)}`", unit="s", goal=0.15)
             cpu = []
             for _ in range(runs + 1):
                 proc = run_proc([*self.cli, *argv], project, child_env())
@@ -547,9 +578,104 @@ class Bench:
                 "startup_diff",
                 target="4. `llmctl diff` (without new runs)",
                 unit="s",
-                goal=0.3,
+                goal=0.15,
                 note="not measured: `diff` is not registered in the CLI yet",
             )
+
+    def trees(self) -> list[tuple[str, str | None]]:
+        """The llmctl trees a side-by-side scenario measures: this one, then --base (if given)."""
+        return [("this", None), *([("base", BASE)] if BASE else [])]
+
+    def side_by_side(
+        self, key: str, target: str, measure: Any, *, goal_s: float | None, goal_mb: float | None, limit: float
+    ) -> None:
+        """`measure(src) -> Proc` for this tree and --base, interleaved run by run: wall, max RSS
+        and CPU of each, and (with --base) this/base ratios of each pair, so load that changes
+        during the run hits both alike."""
+        figs: dict[str, dict[str, Figure]] = {}
+        for name, _ in self.trees():
+            tag = "" if name == "this" else f" [base: `{BASE}`]"
+            sfx = "" if name == "this" else "_base"
+            figs[name] = {
+                "wall": self.fig(f"{key}_wall{sfx}", target=target + tag, unit="s", goal=goal_s, limit=limit),
+                "rss": self.fig(
+                    f"{key}_rss{sfx}", target=f"{target}: peak memory (max RSS){tag}", unit="MB", goal=goal_mb
+                ),
+                "cpu": self.fig(f"{key}_cpu{sfx}", target=f"{target}: CPU (user+sys){tag}", unit="s"),
+            }
+        ratios = (
+            {
+                k: self.fig(f"{key}_{k}_ratio", target=f"{target}: {what}, this tree / base", unit="x")
+                for k, what in (("wall", "wall"), ("rss", "peak memory"), ("cpu", "CPU"))
+            }
+            if BASE
+            else {}
+        )
+        for i in range(self.runs):
+            got: dict[str, Proc] = {}
+            for name, src in self.trees():
+                load = loadavg()
+                proc = measure(src)
+                got[name] = proc
+                f = figs[name]
+                f["wall"].extra.setdefault("load", []).append(round(load, 2))
+                f["wall"].note = "1-min load average when each sample started: " + ", ".join(
+                    f"{x:.1f}" for x in f["wall"].extra["load"]
+                )
+                f["wall"].samples.append(proc.wall_s)
+                f["rss"].samples.append(proc.maxrss_mb)
+                f["cpu"].samples.append(proc.cpu_s)
+                self.log(
+                    f"  {key} {name} #{i + 1}: {proc.wall_s:.2f} s, max RSS {proc.maxrss_mb:.0f} MB, "
+                    f"cpu {proc.cpu_s:.2f} s (load {loadavg():.2f})"
+                )
+            if BASE:
+                ratios["wall"].samples.append(got["this"].wall_s / got["base"].wall_s)
+                ratios["rss"].samples.append(got["this"].maxrss_mb / got["base"].maxrss_mb)
+                ratios["cpu"].samples.append(got["this"].cpu_s / got["base"].cpu_s)
+
+    def scale10k(self, server: Server) -> None:
+        """Issue 27: 10,000 cases at concurrency 50 against the 100 ms server (limit 20 s), side by side."""
+        n = 10_000
+        project = make_project(self.tmp / "scale10k", server.base_url, n)
+
+        def measure(src: str | None) -> Proc:
+            fresh_store(project)
+            return self.eval_cli(project, "bench", 50, src=src)
+
+        limit = n / (50 / (server.latency_ms / 1000))
+        target = f"27. {n:,} cases, c50, {server.latency_ms:g} ms server, fresh store"
+        self.side_by_side("scale10k", target, measure, goal_s=21.0, goal_mb=None, limit=limit)
+
+    def litellm_loop(self, server: Server) -> None:
+        """Issue 27: `LLMCTL_TRANSPORT=litellm llmctl eval` of the 2,000 cases (c50, fresh store)
+        against a hand-written litellm loop making the same requests (`_child.py litellm-loop`),
+        interleaved, and their ratio."""
+        n = self.args.cases
+        project = make_project(self.tmp / "litellm", server.base_url, n)
+        loop = self.fig("litellm_loop", target=f"27. hand-written litellm loop: {n} calls, c50", unit="s")
+        ours = self.fig("litellm_eval", target=f"27. `LLMCTL_TRANSPORT=litellm llmctl eval`: {n} cases, c50", unit="s")
+        ratio = self.fig("litellm_ratio", target="27. litellm eval / hand-written litellm loop", unit="x", goal=1.05)
+        cpu: dict[str, list[float]] = {"loop": [], "eval": []}
+        for i in range(self.runs):
+            self.loads.append(loadavg())
+            hand = run_proc(
+                [sys.executable, str(CHILD), "litellm-loop", server.base_url, str(n), "50"], project, child_env()
+            )
+            check(hand, "benchmarks/_child.py litellm-loop")
+            fresh_store(project)
+            proc = self.eval_cli(project, "bench", 50, LLMCTL_TRANSPORT="litellm")
+            loop.samples.append(hand.wall_s)
+            ours.samples.append(proc.wall_s)
+            ratio.samples.append(proc.wall_s / hand.wall_s)
+            cpu["loop"].append(hand.cpu_s)
+            cpu["eval"].append(proc.cpu_s)
+            self.log(
+                f"  litellm #{i + 1}: hand loop {hand.wall_s:.2f} s (cpu {hand.cpu_s:.2f} s), "
+                f"eval {proc.wall_s:.2f} s (cpu {proc.cpu_s:.2f} s), {proc.wall_s / hand.wall_s:.2f}x"
+            )
+        loop.note = f"CPU {statistics.median(cpu['loop']):.2f} s (litellm.acompletion, asyncio.Semaphore(50))"
+        ours.note = f"CPU {statistics.median(cpu['eval']):.2f} s (render, score, store included)"
 
     def scale(self) -> None:
         n = self.args.scale_cases
@@ -558,35 +684,43 @@ class Bench:
         try:
             project = make_project(self.tmp / "scale", server.base_url, n)
             fresh_store(project)
-            wall = self.fig(
-                "scale_wall",
-                target=f"5. {n:,} cases, concurrency {conc}, {server.latency_ms:g} ms server: wall",
-                unit="s",
-                limit=n / (conc / (server.latency_ms / 1000)),
-            )
-            rss = self.fig("scale_rss", target="5. peak memory (max RSS of the llmctl process)", unit="MB", goal=600.0)
+            limit = n / (conc / (server.latency_ms / 1000))
+            target = f"5. {n:,} cases, concurrency {conc}, {server.latency_ms:g} ms server"
             gate = self.fig(
                 "scale_gate", target=f"5. gate between two {n:,}-case runs (outcomes + compare)", unit="s", goal=2.0
             )
-            for i in range(self.args.scale_runs):
+            second: list[Proc] = []
+
+            def measure(src: str | None) -> Proc:
+                # two full runs (the second with --no-cache: real calls again), then the gate
                 fresh_store(project)
-                for _ in range(2):  # two full runs (the second with --no-cache: real calls again)
-                    proc = self.eval_cli(project, "bench", conc, *([] if not wall.samples else ["--no-cache"]))
-                    wall.samples.append(proc.wall_s)
-                    rss.samples.append(proc.maxrss_mb)
-                    self.log(
-                        f"  scale run: {proc.wall_s:.1f} s, max RSS {proc.maxrss_mb:.0f} MB, cpu {proc.cpu_s:.1f} s"
-                    )
-                g = run_proc([sys.executable, str(CHILD), "gate"], project, child_env())
-                check(g, "gate")
-                out = last_json(g.stdout)
-                gate.samples.append(out["gate_s"])
-                gate.extra.setdefault("runs", []).append(out)
-                self.log(f"  gate #{i + 1}: {out}")
-                runs_show = run_proc([*self.cli, "runs", "show", out["candidate"]], project, child_env())
-                gate.extra.setdefault("runs_show_s", []).append(round(runs_show.wall_s, 2))
+                first = self.eval_cli(project, "bench", conc, src=src)
+                again = self.eval_cli(project, "bench", conc, "--no-cache", src=src)
+                second.append(again)
+                if src is None:
+                    g = run_proc([sys.executable, str(CHILD), "gate"], project, child_env())
+                    check(g, "gate")
+                    out = last_json(g.stdout)
+                    gate.samples.append(out["gate_s"])
+                    gate.extra.setdefault("runs", []).append(out)
+                    self.log(f"  gate: {out}")
+                    runs_show = run_proc([*self.cli, "runs", "show", out["candidate"]], project, child_env())
+                    gate.extra.setdefault("runs_show_s", []).append(round(runs_show.wall_s, 2))
+                return first
+
+            saved, self.runs = self.runs, self.args.scale_runs
+            try:
+                self.side_by_side("scale", target, measure, goal_s=25.0, goal_mb=400.0, limit=limit)
+            finally:
+                self.runs = saved
+            wall = self.figures["scale_wall"]
             rate = n / statistics.median(wall.samples)
-            wall.note = f"{rate:,.0f} cases/s; physical limit {conc / (server.latency_ms / 1000):,.0f}/s"
+            again_s = ", ".join(f"{p.wall_s:.1f} s / {p.maxrss_mb:.0f} MB" for p in second)
+            wall.note = (
+                f"{rate:,.0f} cases/s; physical limit {conc / (server.latency_ms / 1000):,.0f}/s; "
+                f"each first run was followed by a --no-cache run into the same store (wall / max RSS, "
+                f"in order{', this and base alternating' if BASE else ''}): {again_s}"
+            )
             split = gate.extra["runs"][-1]
             gate.note = (
                 f"store.outcomes of both runs {split['outcomes_s']:.2f} s + gate.compare {split['compare_s']:.2f} s; "
@@ -604,7 +738,7 @@ class Bench:
             if "startup" in only:
                 self.log("startup ...")
                 self.startup()
-            if only & {"throughput", "e2e", "cached", "judge", "transport", "profile", "sides"}:
+            if only & {"throughput", "e2e", "cached", "judge", "transport", "profile", "sides", "scale10k", "litellm"}:
                 server = Server(self.args.latency_ms)
                 try:
                     self.log(f"main suite ({self.args.cases} cases, server {server.base_url}) ...")
@@ -656,6 +790,11 @@ class Bench:
             f"- command: `{self.command}` ({self.runs} run(s) per scenario; medians)",
             f"- machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, {m['platform']}",
             f"- date: {m['date']}; llmctl commit {m['commit']}" + (f"; measured the llmctl in `{SRC}`" if SRC else ""),
+            *(
+                [f"- side by side (interleaved, run by run) with the llmctl in `{BASE}` ({_tree_commit(BASE)})"]
+                if BASE
+                else []
+            ),
             f"- load average (1 min) when scenarios started: min {min(self.loads, default=0):.2f}, "
             f"median {statistics.median(self.loads) if self.loads else 0:.2f}, max {max(self.loads, default=0):.2f} "
             "(the machine is shared: the fake server and other work use the same cores)",
@@ -727,6 +866,12 @@ class Bench:
         return "\n".join(lines) + "\n"
 
 
+def _tree_commit(folder: str) -> str:
+    """The commit a --base folder holds (a git worktree), or 'not a git checkout'."""
+    proc = subprocess.run(["git", "-C", folder, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return f"commit {proc.stdout.strip()}" if proc.returncode == 0 else "not a git checkout"
+
+
 def _goal(f: Figure) -> str:
     if f.goal is None:
         return "—"
@@ -743,7 +888,19 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:.0f} {unit}"
 
 
-SCENARIOS = ("startup", "throughput", "e2e", "cached", "judge", "transport", "profile", "scale", "sides")
+SCENARIOS = (
+    "startup",
+    "throughput",
+    "e2e",
+    "cached",
+    "judge",
+    "transport",
+    "profile",
+    "scale",
+    "sides",
+    "scale10k",
+    "litellm",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -758,6 +915,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale-runs", type=int, default=1, help="pairs of scale runs (each pair: 2 runs + gate)")
     parser.add_argument(
         "--src", default=None, help="folder holding another llmctl/ to measure (e.g. `git archive` of a commit)"
+    )
+    parser.add_argument(
+        "--base",
+        default=None,
+        help="folder holding a second llmctl/ (e.g. `git worktree add /tmp/base COMMIT`) that the e2e, cached, "
+        "scale and scale10k scenarios run side by side with this one, interleaved, reporting this/base ratios",
     )
     parser.add_argument("--profile-label", default="after", help="profiles go to benchmarks/profiles/LABEL-*.txt")
     parser.add_argument("--nice", type=int, default=0, help="run every child at this nice value (root: < 0)")
@@ -777,9 +940,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = args.only - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
-    global NICE, SRC
+    global NICE, SRC, BASE
     NICE = args.nice
     SRC = str(Path(args.src).resolve()) if args.src else ""
+    BASE = str(Path(args.base).resolve()) if args.base else ""
+    if BASE and not (Path(BASE) / "llmctl" / "__init__.py").is_file():
+        parser.error(f"--base {args.base}: no llmctl/ package in that folder")
     if NICE:
         # With autogroup scheduling (Linux default), nice only ranks processes within one
         # session; this session's weight against other sessions is its autogroup's nice.

@@ -87,6 +87,11 @@ class Evalset:
             self._cases = cases
         return self._cases
 
+    def forget_cases(self) -> None:
+        """Drop the cases loaded from the source (`cases()` loads them again if asked): a finished
+        run is read back from the store, so a large evalset's cases need not stay in memory."""
+        self._cases = None
+
 
 def derive_case_id(vars_: dict[str, Any], expected: Any) -> str:
     """A stable id from a case's content, so reordering a file does not re-pair cases."""

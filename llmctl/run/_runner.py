@@ -350,6 +350,7 @@ class Runner:
             baseline_run_id = sides[0].run_id if sides else None
             sides.append(self._open_side(plan, role="candidate", baseline_run_id=baseline_run_id, ref=opts.prompt_ref))
             self._run_sides(sides)
+            _release(ev, sides)
             run_id = sides[-1].run_id
             info = RunInfo(
                 run_id=run_id, evalset=ev.name, baseline_run_id=baseline_run_id, reasons=list(plan.reasons or [])
@@ -407,6 +408,7 @@ class Runner:
             )
         )
         self._run_sides(sides)
+        _release(ev, sides)
         info = RunInfo(run_id=run["id"], evalset=ev.name, baseline_run_id=run.get("baseline_run_id"))
         self._finish_sides(info, plan, self.cfg.gate.merged(ev.gate), sides)
         outcome = EvalOutcome(runs=[info])
@@ -433,6 +435,14 @@ class Runner:
                 hint="start a new run instead",
             )
         return self._open_side(plan, role="baseline", baseline_run_id=None, ref=ref, run_id=str(base_run["id"]))
+
+
+def _release(ev: Evalset, sides: list[Side]) -> None:
+    """After an evalset's calls: finalizing reads its outcomes back from the store, so its cases
+    and finished keys are not kept beside them (memory holds one or the other, never both)."""
+    for side in sides:
+        side.plan.cases, side.finished, side.skip = [], set(), set()
+    ev.forget_cases()
 
 
 def run_eval(cfg: Config, options: EvalOptions, listener: Listener | None = None) -> EvalOutcome:

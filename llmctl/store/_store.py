@@ -86,6 +86,129 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+_FETCH_ROWS = 10_000  # rows of a large read turned into Python objects at a time
+
+
+class _Interner:
+    """One object for equal short strings of one read (at most `cap` distinct ones kept):
+    a 100,000-result run repeats its prompt, model, version, evaluator names and reasons."""
+
+    __slots__ = ("cap", "seen")
+
+    def __init__(self, cap: int = 50_000) -> None:
+        self.seen: dict[str, str] = {}
+        self.cap = cap
+
+    def __call__(self, value: Any) -> Any:
+        if type(value) is not str or len(value) > 200:
+            return value
+        got = self.seen.get(value)
+        if got is not None:
+            return got
+        if len(self.seen) < self.cap:
+            self.seen[value] = value
+        return value
+
+
+def _add_scores(
+    rows: list[tuple[Any, ...]],
+    by_key: dict[str, tuple[dict[str, float], dict[str, bool], dict[str, str]]],
+    critical: dict[str, list[str]],
+    same: _Interner,
+) -> None:
+    get = by_key.get
+    for key, name, value, ok, reason, is_critical in rows:
+        name = same(name)
+        reason = same(reason)
+        dicts = get(key)
+        if dicts is None:
+            by_key[key] = ({name: value}, {name: ok}, {name: reason})
+        else:
+            values, oks, reasons = dicts
+            if name in values:
+                n = 2
+                while f"{name}#{n}" in values:
+                    n += 1
+                name = same(f"{name}#{n}")
+            values[name] = value
+            oks[name] = ok
+            reasons[name] = reason
+        if is_critical:
+            critical.setdefault(key, []).append(name)
+
+
+def _add_outcomes(
+    rows: list[tuple[Any, ...]],
+    by_key: dict[str, tuple[dict[str, float], dict[str, bool], dict[str, str]]],
+    critical: dict[str, list[str]],
+    same: _Interner,
+    out: list[CaseOutcome],
+) -> None:
+    get = by_key.get
+    append = out.append
+    for (
+        key,
+        prompt,
+        model,
+        case_id,
+        rep,
+        passed,
+        error,
+        cost,
+        latency,
+        cached,
+        output,
+        vh,
+        calls,
+        p_tokens,
+        c_tokens,
+        cached_tokens,
+        reasoning_tokens,
+        cache_write_tokens,
+        j_n,
+        j_p,
+        j_c,
+        j_spent,
+        j_saved,
+        batched,
+    ) in rows:
+        dicts = get(key)
+        values, oks, reasons = dicts if dicts is not None else ({}, {}, {})
+        if passed is None:
+            passed = error is None and all(oks.values())
+        append(
+            CaseOutcome(
+                prompt=same(prompt),
+                model=same(model),
+                case_id=case_id,
+                repeat_index=rep,
+                passed=bool(passed) and error is None,
+                error=error,
+                scores=values,
+                evaluator_passed=oks,
+                reasons=reasons,
+                cost_usd=cost or 0.0,
+                latency_ms=latency or 0.0,
+                cached=bool(cached),
+                batched=bool(batched),
+                output=same(output),
+                version_hash=same(vh) or "",
+                critical=critical.get(key, []),
+                tool_calls=_loads(calls) if calls else None,
+                prompt_tokens=p_tokens,
+                completion_tokens=c_tokens,
+                cached_tokens=cached_tokens,
+                reasoning_tokens=reasoning_tokens,
+                cache_write_tokens=cache_write_tokens,
+                judge_calls=int(j_n or 0),
+                judge_prompt_tokens=int(j_p or 0),
+                judge_completion_tokens=int(j_c or 0),
+                judge_cost_usd=float(j_spent or 0.0),
+                judge_saved_usd=float(j_saved or 0.0),
+            )
+        )
+
+
 class Store:
     """The llmctl store at `path` (created on first write; reads of a missing file see an empty store).
 
@@ -334,13 +457,30 @@ class Store:
         errored never passes, and its reason is the error.
         """
         with _gc_paused():
-            return self._build_outcomes(*self._db.run(lambda con: self._outcome_rows(con, run_id), read_only=True))
+            return self._db.run(lambda con: self._outcomes_in(con, run_id), read_only=True)
 
-    def _outcome_rows(
-        self, con: duckdb.DuckDBPyConnection, run_id: str
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    def _outcomes_in(self, con: duckdb.DuckDBPyConnection, run_id: str) -> list[CaseOutcome]:
+        """`outcomes` on an open connection (usable inside a transaction).
+
+        Rows are fetched and turned into outcomes `_FETCH_ROWS` at a time, so the raw rows of a
+        large run never sit in memory beside its outcomes, and equal short strings (prompt,
+        model, version, evaluator names, reasons, outputs) are one object for the whole run."""
         rid = self._resolve(con, run_id)
-        results = con.execute(
+        same = _Interner()
+        # result key -> (scores, passed, reasons), each keyed by evaluator name
+        by_key: dict[str, tuple[dict[str, float], dict[str, bool], dict[str, str]]] = {}
+        critical: dict[str, list[str]] = {}  # result key -> its `severity: critical` evaluators
+        # Only the order within a result matters (its evaluators in configuration order).
+        cursor = con.execute(
+            "SELECT result_key, evaluator, COALESCE(score, 0.0::DOUBLE), "
+            "COALESCE(passed, false) AND error IS NULL, COALESCE(error, reason, ''), "
+            "COALESCE(json_extract_string(config, '$.severity') = 'critical', false) "
+            "FROM scores WHERE run_id = ? AND NOT (passed IS NULL AND error IS NULL) ORDER BY idx",
+            [rid],
+        )
+        while rows := cursor.fetchmany(_FETCH_ROWS):
+            _add_scores(rows, by_key, critical, same)
+        cursor = con.execute(
             "SELECT r.result_key, prompt, r.model, case_id, repeat_index, passed, r.error, r.cost_usd, "
             "r.latency_ms, r.cached, output, version_hash, tool_calls, r.prompt_tokens, r.completion_tokens, "
             "r.cached_tokens, r.reasoning_tokens, r.cache_write_tokens, j.n, j.p, j.c, j.spent, j.saved, "
@@ -353,102 +493,10 @@ class Store:
             "GROUP BY result_key) j ON j.result_key = r.result_key WHERE r.run_id = $rid "
             "ORDER BY prompt, r.model, case_id, repeat_index",
             {"rid": rid},
-        ).fetchall()
-        # Only the order within a result matters (its evaluators in configuration order).
-        scores = con.execute(
-            "SELECT result_key, evaluator, COALESCE(score, 0.0::DOUBLE), "
-            "COALESCE(passed, false) AND error IS NULL, COALESCE(error, reason, ''), "
-            "COALESCE(json_extract_string(config, '$.severity') = 'critical', false) "
-            "FROM scores WHERE run_id = ? AND NOT (passed IS NULL AND error IS NULL) ORDER BY idx",
-            [rid],
-        ).fetchall()
-        return results, scores
-
-    @staticmethod
-    def _build_outcomes(results: list[tuple[Any, ...]], scores: list[tuple[Any, ...]]) -> list[CaseOutcome]:
-        # result key -> (scores, passed, reasons), each keyed by evaluator name
-        by_key: dict[str, tuple[dict[str, float], dict[str, bool], dict[str, str]]] = {}
-        critical: dict[str, list[str]] = {}  # result key -> its `severity: critical` evaluators
-        get = by_key.get
-        for key, name, value, ok, reason, is_critical in scores:
-            dicts = get(key)
-            if dicts is None:
-                by_key[key] = ({name: value}, {name: ok}, {name: reason})
-            else:
-                values, oks, reasons = dicts
-                if name in values:
-                    n = 2
-                    while f"{name}#{n}" in values:
-                        n += 1
-                    name = f"{name}#{n}"
-                values[name] = value
-                oks[name] = ok
-                reasons[name] = reason
-            if is_critical:
-                critical.setdefault(key, []).append(name)
+        )
         out: list[CaseOutcome] = []
-        append = out.append
-        for (
-            key,
-            prompt,
-            model,
-            case_id,
-            rep,
-            passed,
-            error,
-            cost,
-            latency,
-            cached,
-            output,
-            vh,
-            calls,
-            p_tokens,
-            c_tokens,
-            cached_tokens,
-            reasoning_tokens,
-            cache_write_tokens,
-            j_n,
-            j_p,
-            j_c,
-            j_spent,
-            j_saved,
-            batched,
-        ) in results:
-            dicts = get(key)
-            values, oks, reasons = dicts if dicts is not None else ({}, {}, {})
-            if passed is None:
-                passed = error is None and all(oks.values())
-            append(
-                CaseOutcome(
-                    prompt=prompt,
-                    model=model,
-                    case_id=case_id,
-                    repeat_index=rep,
-                    passed=bool(passed) and error is None,
-                    error=error,
-                    scores=values,
-                    evaluator_passed=oks,
-                    reasons=reasons,
-                    cost_usd=cost or 0.0,
-                    latency_ms=latency or 0.0,
-                    cached=bool(cached),
-                    batched=bool(batched),
-                    output=output,
-                    version_hash=vh or "",
-                    critical=critical.get(key, []),
-                    tool_calls=_loads(calls) if calls else None,
-                    prompt_tokens=p_tokens,
-                    completion_tokens=c_tokens,
-                    cached_tokens=cached_tokens,
-                    reasoning_tokens=reasoning_tokens,
-                    cache_write_tokens=cache_write_tokens,
-                    judge_calls=int(j_n or 0),
-                    judge_prompt_tokens=int(j_p or 0),
-                    judge_completion_tokens=int(j_c or 0),
-                    judge_cost_usd=float(j_spent or 0.0),
-                    judge_saved_usd=float(j_saved or 0.0),
-                )
-            )
+        while rows := cursor.fetchmany(_FETCH_ROWS):
+            _add_outcomes(rows, by_key, critical, same, out)
         return out
 
     def results_table(
@@ -633,9 +681,9 @@ class Store:
                     linked = base_target
                 self._insert_merged(con, picked, target, linked)
                 if finish is not None:
-                    candidate = self._build_outcomes(*self._outcome_rows(con, target))
+                    candidate = self._outcomes_in(con, target)
                     baseline_id = linked
-                    baseline = self._build_outcomes(*self._outcome_rows(con, baseline_id)) if baseline_id else None
+                    baseline = self._outcomes_in(con, baseline_id) if baseline_id else None
                     summary, base_summary = finish(candidate, baseline)
                     con.execute("UPDATE runs SET summary = ? WHERE id = ?", [to_json(summary), target])
                     if base_target is not None and base_summary is not None:

@@ -179,3 +179,37 @@ def test_parquet_keeps_typed_times(store: Store, exported_run: str, tmp_path: Pa
 
     table = pq.read_table(store.export(exported_run, "parquet", tmp_path / "run.parquet"))
     assert isinstance(table.to_pylist()[0]["created_at"], datetime.datetime)
+
+
+def test_outcomes_read_in_chunks_are_the_same(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outcomes built a few rows at a time (as a large run's are) equal the ones built at once."""
+    import llmctl.store._store as store_module
+
+    run_id = new_run(store)
+    fill(store, run_id, 25)
+    whole = store.outcomes(run_id)
+    monkeypatch.setattr(store_module, "_FETCH_ROWS", 4)
+    assert store.outcomes(run_id) == whole
+    assert len(whole) == 25 and whole[0].scores and whole[0].reasons
+
+
+def test_outcomes_of_a_large_run_hold_no_raw_rows(store: Store) -> None:
+    """Issue 27: reading the outcomes of a large run must not keep every raw row beside every
+    outcome, nor a copy of each repeated string (prompt, model, version, reasons, outputs):
+    the gate and the summary read 100,000 of them at the end of a run."""
+    import tracemalloc
+
+    n = 20_000
+    run_id = new_run(store)
+    with store.writer(run_id, background=False, batch_rows=n + 1, flush_interval=1e9) as w:
+        for i in range(n):
+            w.add(result_row(i, output="pong", latency_ms=100.0), score_rows(i))
+    tracemalloc.start()
+    try:
+        outcomes = store.outcomes(run_id)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(outcomes) == n
+    # measured: ~2,200 bytes per result when every row was fetched at once, ~1,550 now
+    assert peak / n < 1_850, f"{peak / n:.0f} bytes per result at peak"
