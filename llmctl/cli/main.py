@@ -62,6 +62,7 @@ def _register() -> None:
         report_cmd,
         runs_cmd,
         schema_cmd,
+        traces_cmd,
         view_cmd,
     )
 
@@ -82,6 +83,7 @@ def _register() -> None:
         labels_cmd,
         judge_cmd,
         view_cmd,
+        traces_cmd,
     ):
         module.register(app)
 

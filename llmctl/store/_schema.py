@@ -220,6 +220,39 @@ def _m007_cache_write_tokens(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"ALTER TABLE {table} ADD COLUMN cache_write_tokens BIGINT")
 
 
+def _m008_traces(con: duckdb.DuckDBPyConnection) -> None:
+    """Production traces imported by `llmctl traces import` (OTLP spans, OpenAI exchanges, litellm
+    payloads): one row per LLM call, `id` stable per span/exchange so a re-import adds nothing."""
+    con.execute(
+        """
+        CREATE TABLE traces (
+            id TEXT NOT NULL,
+            ts TIMESTAMP,
+            source TEXT NOT NULL,
+            prompt TEXT,
+            version TEXT,
+            model TEXT,
+            input_messages JSON,
+            output TEXT,
+            tool_calls JSON,
+            prompt_tokens BIGINT,
+            completion_tokens BIGINT,
+            cost_usd DOUBLE,
+            cost_estimated BOOLEAN,
+            latency_ms DOUBLE,
+            error TEXT,
+            finish_reason TEXT,
+            vars JSON,
+            trace_id TEXT,
+            span_id TEXT,
+            attributes JSON,
+            file TEXT,
+            imported_at TIMESTAMP
+        )
+        """
+    )
+
+
 # _m003 is another branch's migration; _m004 and _m005 are numbered as assigned and take their
 # places in the list (by position) until all are merged.
 MIGRATIONS: list[Migration] = [
@@ -229,6 +262,7 @@ MIGRATIONS: list[Migration] = [
     _m005_tool_calls,
     _m006_token_details,
     _m007_cache_write_tokens,
+    _m008_traces,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
