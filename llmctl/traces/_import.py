@@ -393,15 +393,15 @@ def _span_io(
             parsed = _semconv_messages(prompt) if isinstance(prompt, str) and prompt.startswith("[") else []
             messages += parsed or [{"role": "user", "content": _text(prompt)}]
         elif name == "gen_ai.choice" and output is None:
-            msg: Any = ea.get("message")
-            if isinstance(msg, str):
+            choice_msg: Any = ea.get("message")
+            if isinstance(choice_msg, str):
                 try:
-                    msg = orjson.loads(msg)
+                    choice_msg = orjson.loads(choice_msg)
                 except orjson.JSONDecodeError:
-                    msg = {"content": msg}
-            if isinstance(msg, dict):
-                output = _text(msg.get("content"))
-                calls = calls or _openai_tool_calls(msg.get("tool_calls"))
+                    choice_msg = {"content": choice_msg}
+            if isinstance(choice_msg, dict):
+                output = _text(choice_msg.get("content"))
+                calls = calls or _openai_tool_calls(choice_msg.get("tool_calls"))
             finish = finish or ea.get("finish_reason")
         elif name == "gen_ai.content.completion" and output is None:
             output = _text(ea.get("gen_ai.completion"))
