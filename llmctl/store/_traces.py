@@ -87,7 +87,9 @@ def import_traces(store: Store, batches: Iterable[TraceBatch]) -> ImportCounts:
                     )
                     con.unregister("_llmctl_batch")
                 if batch.attributions:
-                    con.executemany("INSERT INTO _llmctl_attr VALUES (?, ?, ?, ?)", batch.attributions)
+                    con.register("_llmctl_attr_batch", _attr_table(batch.attributions))
+                    con.execute("INSERT INTO _llmctl_attr SELECT * FROM _llmctl_attr_batch")
+                    con.unregister("_llmctl_attr_batch")
             # An LLM span whose enclosing span (elsewhere in the file) named the prompt: attributed when
             # every naming span of its trace agrees on one prompt.
             got = con.execute(
@@ -109,6 +111,11 @@ def import_traces(store: Store, batches: Iterable[TraceBatch]) -> ImportCounts:
         return transaction(con, work)
 
     return store._db.run(tx)
+
+
+def _attr_table(rows: list[tuple[str, str | None, str | None, str | None]]) -> pa.Table:
+    names = ("trace_id", "prompt", "version", "vars")
+    return pa.table({name: pa.array([r[i] for r in rows], pa.string()) for i, name in enumerate(names)})
 
 
 def _count(con: duckdb.DuckDBPyConnection) -> int:

@@ -116,7 +116,9 @@ class _Rows:
 
         from llmctl.store import TRACE_SCHEMA, TraceBatch
 
-        table = pa.Table.from_pydict(self.cols, schema=TRACE_SCHEMA)
+        table = pa.Table.from_arrays(
+            [pa.array(self.cols[f.name], f.type) for f in TRACE_SCHEMA], schema=TRACE_SCHEMA
+        )
         out = TraceBatch(table, self.attributions)
         self.reset()
         return out
@@ -270,16 +272,22 @@ def _attrs(items: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if isinstance(items, list):
         for kv in items:
-            if isinstance(kv, dict) and isinstance(kv.get("key"), str):
-                out[kv["key"]] = _value(kv.get("value"))
+            if isinstance(kv, dict):
+                key = kv.get("key")
+                if isinstance(key, str):
+                    v = kv.get("value")
+                    out[key] = v["stringValue"] if isinstance(v, dict) and "stringValue" in v else _value(v)
     return out
+
+
+_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 def _hex_id(value: Any, size: int) -> str | None:
     """A trace or span id as lowercase hex: OTLP/JSON writes hex, protobuf's JSON mapping base64."""
     if not isinstance(value, str) or not value:
         return None
-    if len(value) == size * 2 and all(c in "0123456789abcdefABCDEF" for c in value):
+    if len(value) == size * 2 and _HEX.fullmatch(value):
         return value.lower()
     try:
         raw = base64.b64decode(value, validate=True)
@@ -288,8 +296,32 @@ def _hex_id(value: Any, size: int) -> str | None:
     return raw.hex() if len(raw) == size else None
 
 
+# Any of these makes a span an LLM call (a span naming only its prompt is an app span).
+_LLM_MARKERS = (
+    "gen_ai.system",
+    "gen_ai.provider.name",
+    "gen_ai.operation.name",
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "llm.request.type",
+    "llm.request.model",
+    "llm.response.model",
+    "llm.vendor",
+)
+_INDEXED_PREFIXES = ("gen_ai.prompt.", "gen_ai.completion.", "llm.prompts.", "llm.completions.")
+
+
 def _is_llm(attrs: dict[str, Any]) -> bool:
-    return any(k.startswith(("gen_ai.", "llm.")) and not k.startswith("gen_ai.prompt.name") for k in attrs)
+    for key in _LLM_MARKERS:
+        if key in attrs:
+            return True
+    return False
+
+
+def _is_indexed(key: str) -> bool:
+    return key.startswith(_INDEXED_PREFIXES) and _NUM_KEY.match(key) is not None
 
 
 def _first(attrs: dict[str, Any], *keys: str) -> Any:
@@ -304,6 +336,8 @@ def _indexed(attrs: dict[str, Any], prefixes: tuple[str, ...]) -> dict[int, dict
     """`gen_ai.prompt.0.role` ... as {0: {"role": ...}} (nested keys kept dotted)."""
     out: dict[int, dict[str, Any]] = {}
     for key, value in attrs.items():
+        if not key.startswith(_INDEXED_PREFIXES):
+            continue
         m = _NUM_KEY.match(key)
         if m and m.group(1) in prefixes:
             out.setdefault(int(m.group(2)), {})[m.group(3)] = value
@@ -426,6 +460,7 @@ def _otlp_line(doc: Any, rows: _Rows, pricing: _Pricing) -> None:
     llm: list[tuple[dict[str, Any], str, str | None]] = []
     names: dict[str, tuple[str | None, str | None, str | None]] = {}  # span id -> (prompt, version, vars)
     parents: dict[str, str | None] = {}
+    naming: dict[str, str] = {}  # span id -> trace id of spans that name a prompt and are no LLM call
     for rs in doc.get("resourceSpans") or []:
         if not isinstance(rs, dict):
             raise ValueError("resourceSpans holds a non-object")
@@ -453,19 +488,22 @@ def _otlp_line(doc: Any, rows: _Rows, pricing: _Pricing) -> None:
                 if _is_llm(attrs):
                     llm.append(({"span": span, "attrs": attrs, "resource": resource}, trace_id, span_id))
                 elif prompt is not None:
-                    rows.attributions.append((trace_id, *names[span_id]))
+                    naming[span_id] = trace_id
     for item, trace_id, span_id in llm:
         row = _otlp_row(item["span"], item["attrs"], item["resource"], trace_id, span_id or "", pricing)
         if row["prompt"] is None:  # the nearest enclosing span of this request that names a prompt
             hop, seen = parents.get(span_id or ""), 0
             while hop is not None and seen < 64:
                 if hop in names:
+                    naming.pop(hop, None)
                     row["prompt"], version, vars_ = names[hop]
                     row["version"] = row["version"] or version
                     row["vars"] = row["vars"] or vars_
                     break
                 hop, seen = parents.get(hop), seen + 1
         rows.add(row)
+    # app spans no LLM span of this request resolved to: their calls are in other lines of the file
+    rows.attributions.extend((trace_id, *names[span_id]) for span_id, trace_id in naming.items())
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -526,7 +564,7 @@ def _otlp_row(
     kept = {
         k: v
         for k, v in attrs.items()
-        if k not in _CONTENT_KEYS and not _NUM_KEY.match(k) and not k.startswith("llmctl.prompt")
+        if k not in _CONTENT_KEYS and not _is_indexed(k) and not k.startswith("llmctl.prompt")
     }
     if resource.get("service.name") is not None:
         kept["service.name"] = resource["service.name"]
