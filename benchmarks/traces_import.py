@@ -157,14 +157,18 @@ def main() -> None:
         path = project / "traces.otlp.jsonl"
         t = time.perf_counter()
         n, nbytes = generate(path, spans=spans, size=size, per_line=args.per_line, seed=args.seed)
-        print(f"generated {n:,} LLM spans ({2 * n:,} spans with their app spans), {nbytes / 1e6:,.0f} MB "
-              f"in {time.perf_counter() - t:.1f}s")
+        print(
+            f"generated {n:,} LLM spans ({2 * n:,} spans with their app spans), {nbytes / 1e6:,.0f} MB "
+            f"in {time.perf_counter() - t:.1f}s"
+        )
         warm = project / "warmup.jsonl"
         generate(warm, spans=10, size=None, per_line=args.per_line, seed=args.seed + 1)
         run_import(project, warm)  # compiles the bytecode once, as an installed package has it
         first = run_import(project, path)
-        print(f"import:   {first['wall_s']:.1f}s, peak RSS {first['max_rss_mb']:.0f} MB, "
-              f"{n / first['wall_s']:,.0f} spans/s  [{first['stdout']}]")
+        print(
+            f"import:   {first['wall_s']:.1f}s, peak RSS {first['max_rss_mb']:.0f} MB, "
+            f"{n / first['wall_s']:,.0f} spans/s  [{first['stdout']}]"
+        )
         if args.reimport == "yes":
             again = run_import(project, path)
             print(f"reimport: {again['wall_s']:.1f}s, peak RSS {again['max_rss_mb']:.0f} MB  [{again['stdout']}]")

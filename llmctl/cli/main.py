@@ -56,6 +56,7 @@ def _register() -> None:
         labels_cmd,
         lint_cmd,
         log_cmd,
+        monitor_cmd,
         promote_cmd,
         redteam_cmd,
         render_cmd,
@@ -84,6 +85,7 @@ def _register() -> None:
         judge_cmd,
         view_cmd,
         traces_cmd,
+        monitor_cmd,
     ):
         module.register(app)
 

@@ -116,9 +116,7 @@ class _Rows:
 
         from llmctl.store import TRACE_SCHEMA, TraceBatch
 
-        table = pa.Table.from_arrays(
-            [pa.array(self.cols[f.name], f.type) for f in TRACE_SCHEMA], schema=TRACE_SCHEMA
-        )
+        table = pa.Table.from_arrays([pa.array(self.cols[f.name], f.type) for f in TRACE_SCHEMA], schema=TRACE_SCHEMA)
         out = TraceBatch(table, self.attributions)
         self.reset()
         return out
