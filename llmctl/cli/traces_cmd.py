@@ -53,5 +53,62 @@ def import_(
     import_files(store, files, fmt, on_file=report)
 
 
+@traces_app.command("to-cases")
+def to_cases(
+    evalset: str = typer.Option(
+        ..., "--evalset", help="Evalset to add the cases to (evalsets/NAME.yaml, created if missing)."
+    ),
+    prompt: str = typer.Option(
+        None, "--prompt", help="The prompt whose traces to sample (default: the evalset's prompt)."
+    ),
+    sample: int = typer.Option(50, "--sample", "-n", help="How many cases to add (at most)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sample (same seed, same cases)."),
+    where: str = typer.Option(
+        None, "--where", help='Filter, e.g. "error", "latency_ms > 2000 and model == \'gpt-4o\'", "failed:pii".'
+    ),
+    no_redact: bool = typer.Option(False, "--no-redact", help="Keep PII and secrets (stated in the evalset)."),
+) -> None:
+    """Sample production traces into eval cases: seeded, stratified by prompt version and outcome.
+
+    Inputs map back to the prompt's declared variables when the trace carries them, else the
+    conversation becomes the case's `messages`. PII and secrets are redacted by default with the
+    pii/secrets evaluators' detectors; duplicates are dropped; ids are stable (a hash of the inputs).
+
+    Example: llmctl traces to-cases --evalset summarize-regressions --prompt summarize --where error -n 30
+    """
+    from llmctl.safetext import terminal_safe
+    from llmctl.store import Store
+    from llmctl.traces._cases import to_cases as run
+
+    cfg = _common.load_config()
+    result = run(
+        cfg,
+        Store(cfg.store_path),
+        evalset=evalset,
+        prompt=prompt,
+        sample=sample,
+        seed=seed,
+        where=where,
+        redact=not no_redact,
+    )
+    strata = ", ".join(f"{terminal_safe(k)}: {v}" for k, v in sorted(result.strata.items()))
+    if not result.added and result.created:
+        typer.echo(
+            f"no case to add from {result.candidates} matching trace(s); {terminal_safe(str(result.path))} not written"
+        )
+    else:
+        typer.echo(
+            f"{'wrote' if result.created else 'updated'} {terminal_safe(str(result.path))}: "
+            f"{result.added} case(s) added "
+            f"from {result.candidates} matching trace(s)" + (f" ({strata})" if strata else "")
+        )
+    if result.duplicates:
+        typer.echo(f"{result.duplicates} duplicate(s) dropped")
+    if result.skipped_no_inputs:
+        typer.echo(f"{result.skipped_no_inputs} trace(s) skipped: no values for the prompt's required variables")
+    if not result.redacted:
+        typer.echo("PII and secrets were NOT redacted (--no-redact); the evalset says so")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(traces_app, name="traces")
