@@ -713,7 +713,12 @@ def _litellm_line(doc: Any, rows: _Rows, pricing: _Pricing) -> None:
         raise ValueError("not a litellm StandardLoggingPayload (no call_type/response_cost/startTime)")
     metadata = _obj(doc.get("metadata"))
     requester = _obj(metadata.get("requester_metadata"))
-    named = {**requester, **{k: v for k, v in metadata.items() if str(k).startswith("llmctl_")}}
+    spend = _obj(metadata.get("spend_logs_metadata"))
+    named = {**spend, **requester, **{k: v for k, v in metadata.items() if str(k).startswith("llmctl_")}}
+    for tag in doc.get("request_tags") or []:  # litellm's SDK keeps `metadata.tags`: "llmctl_prompt:NAME"
+        key, sep, value = str(tag).partition(":")
+        if sep and key in ("llmctl_prompt", "llmctl_version"):
+            named.setdefault(key, value)
     response = doc.get("response")
     if isinstance(response, str):
         try:
