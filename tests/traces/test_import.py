@@ -188,7 +188,7 @@ def test_litellm_standard_logging_payload_from_its_own_callback(project: Path, c
     assert len(payloads) == 2
     path = project / "litellm.jsonl"
     path.write_text("".join(json.dumps(p, default=str) + "\n" for p in payloads))
-    code, out, err = run(["traces", "import", str(path)], capsys, monkeypatch)
+    code, _out, err = run(["traces", "import", str(path)], capsys, monkeypatch)
     assert code == 0, err
     rows = _rows(project)
     assert len(rows) == 2 and all(r["id"].startswith("litellm:") for r in rows)
@@ -266,7 +266,7 @@ def test_openai_exchanges_edge_cases(project: Path, capsys, monkeypatch) -> None
             "",
         ],
     )
-    code, out, err = run(["traces", "import", str(path), "--format", "openai"], capsys, monkeypatch)
+    code, _out, err = run(["traces", "import", str(path), "--format", "openai"], capsys, monkeypatch)
     assert code == 0, err
     plain, streamed, tool, failed, no_usage = _rows(project)
     assert plain["output"] == "hello" and plain["cost_estimated"] and plain["latency_ms"] == 120
