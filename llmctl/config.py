@@ -128,7 +128,8 @@ _MONITOR_FIELDS = {
 
 
 def parse_monitor(data: Any, path: Path, line: int | None) -> MonitorConfig:
-    """Validate and read `monitor:`; its evaluators are checked like an evalset's (options only)."""
+    """Validate and read `monitor:`. Its evaluators' options are checked by `llmctl.traces.check_monitor_evaluators`
+    (lint, and `monitor` itself), which needs the evaluator registry that reading a config must not import."""
     from llmctl.types import EvaluatorSpec
 
     if not isinstance(data, LineDict):
@@ -167,15 +168,11 @@ def parse_monitor(data: Any, path: Path, line: int | None) -> MonitorConfig:
     if specs is not None:
         if not isinstance(specs, list):
             raise InputError("monitor.evaluators must be a list", file=path, line=data.line_of("evaluators"))
-        from llmctl.evaluators import build_evaluator
-
-        for i, spec in enumerate(specs):
+        for i, spec in enumerate(specs):  # their options: checked by lint and when monitor builds them
             at = getattr(specs, "line_of", lambda _i: None)(i) or data.line_of("evaluators")
             if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
                 raise InputError("each monitor evaluator must be a mapping with a 'type'", file=path, line=at)
-            es = EvaluatorSpec(type=spec["type"], config=spec, file=str(path), line=at)
-            build_evaluator(es, resolve=False)
-            mon.evaluators.append(es)
+            mon.evaluators.append(EvaluatorSpec(type=spec["type"], config=spec, file=str(path), line=at))
     return mon
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from llmctl.errors import InputError
+
 
 def trace_input(row: dict[str, Any]) -> Any:
     from llmctl.types import EvalInput
@@ -75,3 +77,16 @@ def _verdict(result: Any) -> bool | None:
     if result.unscored or result.error is not None:
         return None
     return bool(result.passed)
+
+
+def check_monitor_evaluators(mon: Any) -> list[InputError]:
+    """Problems in `monitor.evaluators` (unknown type, bad options), each located in llmctl.yaml."""
+    from llmctl.evaluators import build_evaluator
+
+    problems = []
+    for spec in mon.evaluators:
+        try:
+            build_evaluator(spec, resolve=False)
+        except InputError as exc:
+            problems.append(exc)
+    return problems

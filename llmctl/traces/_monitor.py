@@ -310,8 +310,12 @@ def monitor(
     """
     from llmctl import stats
     from llmctl.store import newest_trace_ts, query_traces
+    from llmctl.traces._evaluate import check_monitor_evaluators
 
     mon = cfg.monitor
+    problems = check_monitor_evaluators(mon)
+    if problems:
+        raise problems[0]
     win = parse_duration(window, "--window")
     ref = parse_duration(reference, "--reference")
     end = parse_until(until) if until else newest_trace_ts(store, prompt)

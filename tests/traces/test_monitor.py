@@ -88,3 +88,11 @@ def test_empty_store_and_bad_durations(project: Path, capsys, monkeypatch) -> No
     assert code == 2 and "--window" in err
     assert parse_duration("36h", "--window").total_seconds() == 36 * 3600
     assert sparkline([1, None, 3]) == "▁ █"
+
+
+def test_lint_checks_monitor_evaluators(project: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    (project / "llmctl.yaml").write_text(
+        "store: .llmctl/llmctl.duckdb\nmonitor:\n  evaluators:\n    - {type: pii, kinds: [emial]}\n", encoding="utf-8"
+    )
+    code, out, err = run(["lint"], capsys, monkeypatch)
+    assert code == 2 and "llmctl.yaml:4" in out + err and "emial" in out + err
