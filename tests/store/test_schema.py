@@ -38,6 +38,11 @@ EXPECTED = {
         "judge_hash", "evaluator", "config", "evalsets", "n", "tp", "fp", "tn", "fn", "kappa", "kappa_low",
         "kappa_high", "calibrated_at",
     },
+    "traces": {
+        "id", "ts", "source", "prompt", "version", "model", "input_messages", "output", "tool_calls", "prompt_tokens",
+        "completion_tokens", "cost_usd", "cost_estimated", "latency_ms", "error", "finish_reason", "vars", "trace_id",
+        "span_id", "attributes", "file", "imported_at",
+    },
 }  # fmt: skip
 
 
