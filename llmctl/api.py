@@ -35,6 +35,19 @@ def load_prompt(
     hash is checked), or through a bundle written by `llmctl bundle`, for
     deployments without git.
     """
+    prompt = _load(name, label=label, version=version, root=root, bundle=bundle)
+    stamp_span(prompt, version=version or _released_version(prompt, label, root, bundle))
+    return prompt
+
+
+def _load(
+    name: str,
+    *,
+    label: str | None,
+    version: str | None,
+    root: str | Path | None,
+    bundle: str | Path | None,
+) -> Prompt:
     if label is not None and version is not None:
         raise InputError("give a label or a version, not both")
     if version is not None and not lf.is_version(version):
@@ -49,9 +62,48 @@ def load_prompt(
     return worktree_library(cfg).get(name)
 
 
+def _released_version(prompt: Prompt, label: str | None, root: str | Path | None, bundle: str | Path | None) -> str:
+    """`vN` of a label's release (from the lockfile), else the content hash."""
+    if label is None or bundle is not None:
+        return prompt.hash
+    try:
+        cfg = load_config(Path(root) if root else None)
+        entry = lf.load_for(cfg.root, cfg.prompts_dir).prompts.get(prompt.name)
+    except InputError:
+        return prompt.hash
+    found = entry.labels.get(label) if entry is not None else None
+    return found.version if found is not None else prompt.hash
+
+
+def stamp_span(prompt: Prompt, *, version: str | None = None, variables: dict[str, Any] | None = None) -> bool:
+    """Name the prompt on the current OpenTelemetry span (when opentelemetry-api is installed and a
+    span is recording): `llmctl.prompt`, `llmctl.prompt.version` (vN, else the content hash),
+    `llmctl.prompt.hash`, and with `variables` `llmctl.prompt.vars` (JSON), which
+    `llmctl traces import` reads back. Returns whether a span was stamped."""
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return False
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return False
+    span.set_attribute("llmctl.prompt", prompt.name)
+    span.set_attribute("llmctl.prompt.version", version or prompt.hash)
+    span.set_attribute("llmctl.prompt.hash", prompt.hash)
+    if variables is not None:
+        import json
+
+        span.set_attribute("llmctl.prompt.vars", json.dumps(variables, ensure_ascii=False, default=str))
+    return True
+
+
 def render(name: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> list[dict[str, Any]]:
-    """Render a prompt of the work tree by name: `render("summarize", ticket="...")`."""
-    return load_prompt(name).render(variables, **kwargs)
+    """Render a prompt of the work tree by name: `render("summarize", ticket="...")`; stamps the
+    current OpenTelemetry span with the prompt and its variables (see `stamp_span`)."""
+    prompt = load_prompt(name)
+    values = {**(variables or {}), **kwargs}
+    stamp_span(prompt, variables=values)
+    return prompt.render(variables, **kwargs)
 
 
-__all__ = ["load_prompt", "render"]
+__all__ = ["load_prompt", "render", "stamp_span"]

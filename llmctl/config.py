@@ -105,6 +105,80 @@ class GateConfig:
         return new
 
 
+@dataclass
+class MonitorConfig:
+    """`monitor:` in llmctl.yaml (DESIGN.md "Production traces and monitoring")."""
+
+    confidence: float = 0.95
+    latency_p95_max_increase: float | None = 0.20
+    cost_per_1k_max_increase: float | None = 0.10
+    cost_per_call_max_increase: float | None = None
+    errors_max_rate_increase: float | None = 0.02
+    quality_max_drop: float | None = 0.05
+    evaluators: list[Any] = field(default_factory=list)  # EvaluatorSpec each
+    sample: int = 200
+    min_calls: int = 20
+    seed: int = 0
+
+
+_MONITOR_FIELDS = {
+    ("latency", "p95_max_increase"): "latency_p95_max_increase",
+    ("cost", "per_1k_max_increase"): "cost_per_1k_max_increase",
+    ("cost", "per_call_max_increase"): "cost_per_call_max_increase",
+    ("errors", "max_rate_increase"): "errors_max_rate_increase",
+    ("quality", "max_drop"): "quality_max_drop",
+}
+
+
+def parse_monitor(data: Any, path: Path, line: int | None) -> MonitorConfig:
+    """Validate and read `monitor:`. Its evaluators' options are checked by `llmctl.traces.check_monitor_evaluators`
+    (lint, and `monitor` itself), which needs the evaluator registry that reading a config must not import."""
+    from llmctl.types import EvaluatorSpec
+
+    if not isinstance(data, LineDict):
+        raise InputError("'monitor' must be a mapping", file=path, line=line)
+    _check_keys(data, keys_of(CONFIG_SCHEMA, "monitor"), path, "monitor")
+    mon = MonitorConfig()
+    if "confidence" in data:
+        value = data["confidence"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            raise InputError(
+                "monitor.confidence must be a number between 0 and 1", file=path, line=data.line_of("confidence")
+            )
+        mon.confidence = float(value)
+    for section in ("latency", "cost", "errors", "quality"):
+        if section not in data:
+            continue
+        sub = data[section]
+        if not isinstance(sub, LineDict):
+            raise InputError(f"monitor.{section} must be a mapping", file=path, line=data.line_of(section))
+        _check_keys(sub, keys_of(CONFIG_SCHEMA, "monitor", section), path, f"monitor.{section}")
+        for key, value in sub.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                raise InputError(
+                    f"monitor.{section}.{key} must be a number >= 0 (or null: report only)",
+                    file=path,
+                    line=sub.line_of(key),
+                )
+            setattr(mon, _MONITOR_FIELDS[(section, str(key))], None if value is None else float(value))
+    for key in ("sample", "min_calls", "seed"):
+        if key in data:
+            value = _num(data, key, path, int)
+            if key != "seed" and value < 1:
+                raise InputError(f"monitor.{key} must be at least 1", file=path, line=data.line_of(key))
+            setattr(mon, key, value)
+    specs = data.get("evaluators")
+    if specs is not None:
+        if not isinstance(specs, list):
+            raise InputError("monitor.evaluators must be a list", file=path, line=data.line_of("evaluators"))
+        for i, spec in enumerate(specs):  # their options: checked by lint and when monitor builds them
+            at = getattr(specs, "line_of", lambda _i: None)(i) or data.line_of("evaluators")
+            if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+                raise InputError("each monitor evaluator must be a mapping with a 'type'", file=path, line=at)
+            mon.evaluators.append(EvaluatorSpec(type=spec["type"], config=spec, file=str(path), line=at))
+    return mon
+
+
 def _opt_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -122,6 +196,7 @@ class Config:
     default_models: list[str] = field(default_factory=lambda: ["echo"])
     models: dict[str, ModelAlias] = field(default_factory=dict)
     gate: GateConfig = field(default_factory=GateConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
     judge_model: str | None = None
     prompts_dir: str = "prompts"
     evalsets_dir: str = "evalsets"
@@ -288,6 +363,8 @@ def parse_config(data: Any, path: Path) -> Config:
             cfg.gate = cfg.gate.merged(gate)
         except (TypeError, ValueError) as exc:
             raise InputError(f"invalid gate: {exc}", file=path, line=data.line_of("gate")) from None
+    if data.get("monitor") is not None:
+        cfg.monitor = parse_monitor(data["monitor"], path, data.line_of("monitor"))
     judge = data.get("judge")
     if isinstance(judge, LineDict):
         _check_keys(judge, _JUDGE_KEYS, path, "judge")

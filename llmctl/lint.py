@@ -331,6 +331,9 @@ def lint_project(cfg: Config, evalsets: list[str] | None = None) -> LintReport:
     names: dict[str, str] = {}
     broken: set[str] = set()
     report.problems.extend(_lint_config_models(cfg))
+    from llmctl.traces._evaluate import check_monitor_evaluators
+
+    report.problems.extend(check_monitor_evaluators(cfg.monitor))
     for relpath in library.files():
         report.prompts += 1
         try:

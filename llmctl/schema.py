@@ -360,6 +360,40 @@ _MODEL_ALIAS: dict[str, Any] = {
     },
 }
 
+_MAX_INCREASE = {"type": ["number", "null"], "minimum": 0}
+_MONITOR: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "llmctl monitor: drift of production traces, window against the reference window before it",
+    "properties": {
+        "confidence": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+        "latency": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"p95_max_increase": _MAX_INCREASE},
+        },
+        "cost": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"per_1k_max_increase": _MAX_INCREASE, "per_call_max_increase": _MAX_INCREASE},
+        },
+        "errors": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"max_rate_increase": _MAX_INCREASE},
+        },
+        "quality": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"max_drop": _MAX_INCREASE},
+        },
+        "evaluators": {"type": "array", "items": {"type": "object"}, "description": "reference-free checks"},
+        "sample": {"type": "integer", "minimum": 1, "description": "traces judged per prompt x model x window"},
+        "min_calls": {"type": "integer", "minimum": 1, "description": "fewer calls in a window: not tested"},
+        "seed": {"type": "integer"},
+    },
+}
+
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://llmctl.dev/schema/llmctl.json",
@@ -380,6 +414,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"oneOf": [{"type": "string", "description": "a litellm id"}, _MODEL_ALIAS]},
         },
         "gate": _GATE,
+        "monitor": _MONITOR,
         "judge": {
             "oneOf": [
                 {"type": "string"},

@@ -64,12 +64,14 @@ def _register() -> None:
         labels_cmd,
         lint_cmd,
         log_cmd,
+        monitor_cmd,
         promote_cmd,
         redteam_cmd,
         render_cmd,
         report_cmd,
         runs_cmd,
         schema_cmd,
+        traces_cmd,
         view_cmd,
     )
 
@@ -90,6 +92,8 @@ def _register() -> None:
         labels_cmd,
         judge_cmd,
         view_cmd,
+        traces_cmd,
+        monitor_cmd,
     ):
         module.register(app)
 

@@ -129,10 +129,13 @@ def show(
 @runs_app.command("export")
 def export(
     run: str = typer.Argument(..., help="Run id (or a unique prefix)."),
-    fmt: str = typer.Option("json", "--format", "-f", help="json, jsonl, csv or parquet"),
+    fmt: str = typer.Option("json", "--format", "-f", help="json, jsonl, csv, parquet or otlp (OTLP/JSON spans)"),
     output: Path = typer.Option(None, "--output", "-o", help="File to write (default: RUN.FORMAT)."),
 ) -> None:
-    """Export a run's results and scores as JSON, JSONL, CSV or Parquet.
+    """Export a run's results and scores as JSON, JSONL, CSV, Parquet or OTLP/JSON spans.
+
+    otlp: one span per result with gen_ai.* attributes and a gen_ai.evaluation.result event per
+    score, for Langfuse, Phoenix or MLflow (and `llmctl traces import`).
 
     Example: llmctl runs export r20261125 --format parquet -o run.parquet
     """
@@ -143,7 +146,7 @@ def export(
         raise InputError(f"unknown format {fmt!r} ({', '.join(EXPORT_FORMATS)})")
     _cfg, store = _store()
     info = store.get_run(run)
-    dest = output or Path(f"{info['id']}.{fmt}")
+    dest = output or Path(f"{info['id']}.{'otlp.jsonl' if fmt == 'otlp' else fmt}")
     store.export(info["id"], fmt, dest)
     typer.echo(f"wrote {dest}")
 

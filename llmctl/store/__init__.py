@@ -14,6 +14,17 @@ can share it; see DESIGN.md "Store" for the tables.
 from llmctl.store._keys import new_run_id, result_key
 from llmctl.store._schema import MIGRATIONS, RUN_STATUSES, SCHEMA_VERSION
 from llmctl.store._store import EXPORT_FORMATS, ExportFormat, Store
+from llmctl.store._traces import (
+    TRACE_FIELDS,
+    TRACE_SCHEMA,
+    ImportCounts,
+    TraceBatch,
+    import_traces,
+    iter_traces,
+    newest_trace_ts,
+    query_traces,
+    trace_count,
+)
 from llmctl.store._writer import RunWriter
 
 __all__ = [
@@ -21,9 +32,18 @@ __all__ = [
     "MIGRATIONS",
     "RUN_STATUSES",
     "SCHEMA_VERSION",
+    "TRACE_FIELDS",
+    "TRACE_SCHEMA",
     "ExportFormat",
+    "ImportCounts",
     "RunWriter",
     "Store",
+    "TraceBatch",
+    "import_traces",
+    "iter_traces",
     "new_run_id",
+    "newest_trace_ts",
+    "query_traces",
     "result_key",
+    "trace_count",
 ]

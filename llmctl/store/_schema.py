@@ -221,6 +221,39 @@ def _m007_cache_write_tokens(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"ALTER TABLE {table} ADD COLUMN cache_write_tokens BIGINT")
 
 
+def _m008_traces(con: duckdb.DuckDBPyConnection) -> None:
+    """Production traces imported by `llmctl traces import` (OTLP spans, OpenAI exchanges, litellm
+    payloads): one row per LLM call, `id` stable per span/exchange so a re-import adds nothing."""
+    con.execute(
+        """
+        CREATE TABLE traces (
+            id TEXT NOT NULL,
+            ts TIMESTAMP,
+            source TEXT NOT NULL,
+            prompt TEXT,
+            version TEXT,
+            model TEXT,
+            input_messages JSON,
+            output TEXT,
+            tool_calls JSON,
+            prompt_tokens BIGINT,
+            completion_tokens BIGINT,
+            cost_usd DOUBLE,
+            cost_estimated BOOLEAN,
+            latency_ms DOUBLE,
+            error TEXT,
+            finish_reason TEXT,
+            vars JSON,
+            trace_id TEXT,
+            span_id TEXT,
+            attributes JSON,
+            file TEXT,
+            imported_at TIMESTAMP
+        )
+        """
+    )
+
+
 def _m009_batches(con: duckdb.DuckDBPyConnection) -> None:
     """The provider batches of `eval --batch` (llmctl.batch): one row per batch submitted for a run
     (alias, purpose `cases` or `judge`, provider status, files, why it ended), and one row per request in
@@ -269,7 +302,8 @@ MIGRATIONS: list[Migration] = [
     _m005_tool_calls,
     _m006_token_details,
     _m007_cache_write_tokens,
-    _m009_batches,  # _m008, _m010 and _m011 are other branches'; self-contained (two new tables)
+    _m008_traces,
+    _m009_batches,  # two new tables
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -43,10 +43,11 @@ from llmctl.store._writer import (
 )
 from llmctl.types import CaseOutcome
 
-ExportFormat = Literal["json", "jsonl", "csv", "parquet"]
+ExportFormat = Literal["json", "jsonl", "csv", "parquet", "otlp"]
 # (candidate outcomes, baseline outcomes or None) -> (summary, baseline summary or None)
 MergeFinish = Callable[[list[CaseOutcome], "list[CaseOutcome] | None"], tuple[dict[str, Any], "dict[str, Any] | None"]]
-EXPORT_FORMATS: tuple[str, ...] = ("json", "jsonl", "csv", "parquet")
+# otlp: OTLP/JSON spans with gen_ai.evaluation.result events (llmctl.traces._otlp_export)
+EXPORT_FORMATS: tuple[str, ...] = ("json", "jsonl", "csv", "parquet", "otlp")
 
 _RUN_COLUMNS = (
     "id, started_at, finished_at, status, git_commit, git_branch, evalset, config, "
@@ -520,7 +521,7 @@ class Store:
         )
 
     def export(self, run_id: str, fmt: str, dest: Path) -> Path:
-        """Write a run's results (with their scores) to `dest` as json, jsonl, csv or parquet.
+        """Write a run's results (with their scores) to `dest` as json, jsonl, csv, parquet or otlp.
 
         json is one document `{"run": {...}, "results": [...]}`; jsonl and parquet
         nest each result's scores as a list; csv carries them as a JSON text column.
@@ -528,6 +529,10 @@ class Store:
         """
         if fmt not in EXPORT_FORMATS:
             raise InputError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+        if fmt == "otlp":
+            from llmctl.traces._otlp_export import export_run
+
+            return export_run(self, run_id, Path(dest))
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")

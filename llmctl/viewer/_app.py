@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 from llmctl import fmt
 from llmctl.errors import InputError, LlmctlError
 from llmctl.store import Store
-from llmctl.viewer import _data
+from llmctl.viewer import _data, _monitor_page
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -386,6 +386,7 @@ def create_app(
         Route("/api/labels", api_label, methods=["POST"]),
         Route("/api/preferences", api_preference, methods=["POST"]),
         Route("/static/{name}", static),
+        *_monitor_page.routes(store, root, page, api),
     ]
 
     async def on_input_error(request: Request, exc: Exception) -> Response:

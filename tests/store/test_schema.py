@@ -43,6 +43,11 @@ EXPECTED = {
         "requests", "status", "reason", "collected", "submitted_at", "updated_at",
     },
     "batch_requests": {"run_id", "batch_id", "custom_id", "state"},
+    "traces": {
+        "id", "ts", "source", "prompt", "version", "model", "input_messages", "output", "tool_calls", "prompt_tokens",
+        "completion_tokens", "cost_usd", "cost_estimated", "latency_ms", "error", "finish_reason", "vars", "trace_id",
+        "span_id", "attributes", "file", "imported_at",
+    },
 }  # fmt: skip
 
 

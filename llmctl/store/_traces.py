@@ -1,0 +1,173 @@
+"""The store's `traces` table: the import writer and the readers that `monitor`, `to-cases` and the viewer use.
+
+An import is one transaction per file: rows arrive as Arrow batches and go straight into
+`traces` (DuckDB writes a large transaction's rows to the file before COMMIT, so memory stays
+flat), each batch anti-joined on `id` against what is there already (re-import adds nothing);
+a failure anywhere rolls the whole file back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from llmctl.store._schema import transaction
+from llmctl.store._store import Store
+
+TRACE_COLUMNS: list[tuple[str, pa.DataType]] = [
+    ("id", pa.string()),
+    ("ts", pa.timestamp("us")),
+    ("source", pa.string()),
+    ("prompt", pa.string()),
+    ("version", pa.string()),
+    ("model", pa.string()),
+    ("input_messages", pa.string()),
+    ("output", pa.string()),
+    ("tool_calls", pa.string()),
+    ("prompt_tokens", pa.int64()),
+    ("completion_tokens", pa.int64()),
+    ("cost_usd", pa.float64()),
+    ("cost_estimated", pa.bool_()),
+    ("latency_ms", pa.float64()),
+    ("error", pa.string()),
+    ("finish_reason", pa.string()),
+    ("vars", pa.string()),
+    ("trace_id", pa.string()),
+    ("span_id", pa.string()),
+    ("attributes", pa.string()),
+    ("file", pa.string()),
+    ("imported_at", pa.timestamp("us")),
+]
+TRACE_FIELDS = tuple(name for name, _ in TRACE_COLUMNS)
+TRACE_SCHEMA = pa.schema(TRACE_COLUMNS)
+_NAMES = ", ".join(TRACE_FIELDS)
+
+
+@dataclass
+class TraceBatch:
+    """One batch of a file's rows, plus attributions seen in it that could not be resolved to a
+    span yet: (trace_id, prompt, version, vars JSON) of spans that name a prompt but are no LLM call."""
+
+    table: pa.Table
+    attributions: list[tuple[str, str | None, str | None, str | None]]
+
+
+@dataclass
+class ImportCounts:
+    rows: int = 0  # LLM calls read from the file
+    inserted: int = 0  # new rows (the rest were there already)
+    attributed: int = 0  # rows given a prompt from another span of their trace
+
+
+def import_traces(store: Store, batches: Iterable[TraceBatch]) -> ImportCounts:
+    """Insert a file's batches in one transaction; returns what was read and what was new.
+
+    An exception from the batch iterator (a malformed line) rolls back everything of the file.
+    """
+    counts = ImportCounts()
+
+    def tx(con: duckdb.DuckDBPyConnection) -> ImportCounts:
+        # bounded memory for a file of any size: DuckDB spills to its temp folder past this
+        con.execute("SET memory_limit = '1GB'")
+        con.execute("SET preserve_insertion_order = false")
+
+        def work() -> ImportCounts:
+            before = _count(con)
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _llmctl_attr (trace_id TEXT, prompt TEXT, version TEXT, vars TEXT)"
+            )
+            for batch in batches:
+                counts.rows += batch.table.num_rows
+                if batch.table.num_rows:
+                    con.register("_llmctl_batch", batch.table)
+                    con.execute(
+                        f"INSERT INTO traces ({_NAMES}) SELECT {_NAMES} FROM _llmctl_batch b "  # noqa: S608
+                        "WHERE NOT EXISTS (SELECT 1 FROM traces t WHERE t.id = b.id)"
+                    )
+                    con.unregister("_llmctl_batch")
+                if batch.attributions:
+                    con.register("_llmctl_attr_batch", _attr_table(batch.attributions))
+                    con.execute("INSERT INTO _llmctl_attr SELECT * FROM _llmctl_attr_batch")
+                    con.unregister("_llmctl_attr_batch")
+            # An LLM span whose enclosing span (elsewhere in the file) named the prompt: attributed when
+            # every naming span of its trace agrees on one prompt.
+            got = con.execute(
+                """
+                UPDATE traces SET prompt = a.prompt, version = coalesce(traces.version, a.version),
+                    vars = coalesce(traces.vars, a.vars)
+                FROM (SELECT trace_id, any_value(prompt) AS prompt, any_value(version) AS version,
+                             any_value(vars) AS vars
+                      FROM _llmctl_attr GROUP BY trace_id HAVING count(DISTINCT prompt) = 1) a
+                WHERE traces.prompt IS NULL AND traces.trace_id = a.trace_id
+                RETURNING 1
+                """
+            ).fetchall()
+            counts.attributed = len(got)
+            con.execute("DROP TABLE _llmctl_attr")
+            counts.inserted = _count(con) - before
+            return counts
+
+        return transaction(con, work)
+
+    return store._db.run(tx)
+
+
+def _attr_table(rows: list[tuple[str, str | None, str | None, str | None]]) -> pa.Table:
+    names = ("trace_id", "prompt", "version", "vars")
+    return pa.table({name: pa.array([r[i] for r in rows], pa.string()) for i, name in enumerate(names)})
+
+
+def _count(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("SELECT count(*) FROM traces").fetchone()
+    return int(row[0]) if row else 0
+
+
+def trace_count(store: Store) -> int:
+    """How many traces the store holds (0 for a store without any)."""
+    return store._db.run(_count, read_only=True)
+
+
+def newest_trace_ts(store: Store, prompt: str | None = None) -> datetime | None:
+    """The newest trace's time (of `prompt` when given)."""
+    rows = store._db.run(
+        lambda con: con.execute(
+            "SELECT max(ts) FROM traces WHERE ? IS NULL OR prompt = ?", [prompt, prompt]
+        ).fetchall(),
+        read_only=True,
+    )
+    return rows[0][0] if rows else None
+
+
+def query_traces(store: Store, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Rows of a read-only query over `traces`, as dicts."""
+
+    def q(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+        cur = con.execute(sql, list(params))
+        names = [d[0] for d in cur.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    return store._db.run(q, read_only=True)
+
+
+def iter_traces(
+    store: Store, where: str = "TRUE", params: Sequence[Any] = (), *, batch: int = 10_000
+) -> Iterator[list[dict[str, Any]]]:
+    """Every trace matching `where` (a SQL condition with `?` params, built by llmctl), in id order,
+    in lists of `batch` dicts: one short read per list (keyset pagination), so the store is never
+    held open while the caller works."""
+    last = ""
+    while True:
+        rows = query_traces(
+            store,
+            f"SELECT {_NAMES} FROM traces WHERE ({where}) AND id > ? ORDER BY id LIMIT {int(batch)}",  # noqa: S608
+            [*params, last],
+        )
+        if not rows:
+            return
+        yield rows
+        last = rows[-1]["id"]

@@ -1,0 +1,113 @@
+"""The viewer's `/monitor` page and `/api/monitor`: `llmctl monitor`'s report with inline-SVG charts.
+
+Per prompt x model: cost per 1k tokens, p95 latency, error rate and calls by day, one line per prompt
+version, with release markers (the dates of the prompt's releases in prompts/llmctl.lock). Query:
+`?window=7d&reference=28d&prompt=NAME`. Evaluators (`monitor.evaluators`) are not run here (a judge
+costs money on every page load): their pass rates are in `llmctl monitor`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+WIDTH, HEIGHT, PAD = 560, 120, 30
+METRICS = (
+    ("cost_per_1k", "cost per 1k tokens"),
+    ("p95_ms", "p95 latency (ms)"),
+    ("error_rate", "error rate"),
+    ("calls", "calls"),
+)
+
+
+def _releases(root: Path, prompt: str | None) -> list[tuple[str, str]]:
+    from llmctl.config import load_config
+    from llmctl.errors import InputError
+    from llmctl.release import lockfile as lf
+
+    try:
+        cfg = load_config(root)
+        entry = lf.load_for(cfg.root, cfg.prompts_dir).prompts.get(prompt or "")
+    except InputError:
+        return []
+    if entry is None:
+        return []
+    return [(r.version, str(r.date)[:10]) for r in entry.releases.values() if r.date]
+
+
+def charts(group: Any, releases: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """SVG geometry (computed here, escaped by the template) for each metric of one group."""
+    days = [d["day"] for d in group.daily]
+    if not days:
+        return []
+    first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
+    span = max((last - first).days, 1)
+
+    def x(day: str) -> float:
+        return round(PAD + (date.fromisoformat(day) - first).days / span * (WIDTH - 2 * PAD), 1)
+
+    versions = sorted({v for d in group.daily for v in d["versions"]})
+    out = []
+    for key, title in METRICS:
+        series = []
+        values = [
+            v[key] for d in group.daily for v in d["versions"].values() if key != "calls" and v.get(key) is not None
+        ] + ([d["calls"] for d in group.daily] if key == "calls" else [])
+        top = max(values) if values else 0
+        top = top or 1
+        for version in versions if key != "calls" else ["all"]:
+            points = []
+            for d in group.daily:
+                value = d["calls"] if key == "calls" else (d["versions"].get(version) or {}).get(key)
+                if value is not None:
+                    points.append(f"{x(d['day'])},{round(HEIGHT - PAD / 2 - value / top * (HEIGHT - PAD), 1)}")
+            series.append({"version": version, "points": " ".join(points)})
+        markers = [{"x": x(day), "label": version} for version, day in releases if days[0] <= day <= days[-1]]
+        out.append(
+            {
+                "title": title,
+                "key": key,
+                "top": top,
+                "series": series,
+                "markers": markers,
+                "first": days[0],
+                "last": days[-1],
+            }
+        )
+    return out
+
+
+def routes(store: Any, root: Path, page: Any, api: Any) -> list[Any]:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    def report(request: Request) -> Any:
+        import copy
+
+        from llmctl.config import load_config
+        from llmctl.traces._monitor import monitor
+
+        cfg = copy.copy(load_config(root))
+        cfg.monitor = copy.copy(cfg.monitor)
+        cfg.monitor.evaluators = []
+        q = request.query_params
+        return monitor(
+            cfg,
+            store,
+            prompt=q.get("prompt") or None,
+            window=q.get("window") or "7d",
+            reference=q.get("reference") or "28d",
+            until=q.get("until") or None,
+        )
+
+    async def monitor_page(request: Request) -> Response:
+        rep = report(request)
+        groups = [{"group": g, "charts": charts(g, _releases(root, g.prompt))} for g in rep.groups]
+        return page("monitor.html", report=rep, groups=groups, width=WIDTH, height=HEIGHT)
+
+    async def api_monitor(request: Request) -> Response:
+        return api(report(request).to_dict())
+
+    return [Route("/monitor", monitor_page), Route("/api/monitor", api_monitor)]
