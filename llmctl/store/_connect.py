@@ -160,6 +160,10 @@ class Connector:
         self._schema_checked = False
         self._plock = _process_lock(self.path)
 
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
     # -- public --------------------------------------------------------------
 
     def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, read_only: bool = False) -> T:

@@ -301,11 +301,15 @@ def transaction(con: duckdb.DuckDBPyConnection, fn: Callable[[], T]) -> T:
     return out
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> int:
+def migrate(con: duckdb.DuckDBPyConnection, *, lake: bool = False) -> int:
     """Apply every pending migration, each in its own transaction. Returns the new version.
 
     On an empty database the first transaction creates `schema_migrations` too, so no
     llmctl process leaves a file with the table but no migration recorded.
+
+    On a DuckLake (`lake`), where several processes may migrate at once, each migration also
+    updates the one row of `llmctl_lake_head`: two transactions applying the same migration
+    conflict on it, the second fails at commit and its caller retries, finding it applied.
     """
     version = current_version(con)
     for number, step in enumerate(MIGRATIONS, start=1):
@@ -317,8 +321,13 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
                 con.execute(
                     "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
                 )
+                if lake:
+                    con.execute("CREATE TABLE llmctl_lake_head (version INTEGER NOT NULL)")
+                    con.execute("INSERT INTO llmctl_lake_head VALUES (0)")
             step(con)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [number, utcnow()])
+            if lake:
+                con.execute("UPDATE llmctl_lake_head SET version = ?", [number])
 
         transaction(con, apply)
         version = number

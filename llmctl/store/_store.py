@@ -18,6 +18,7 @@ import pyarrow as pa
 import llmctl
 from llmctl.errors import InputError
 from llmctl.store._connect import Connector
+from llmctl.store._lake import LakeConnector, LakeSpec
 from llmctl.store._keys import new_run_id
 from llmctl.store._schema import (
     CACHE_COLUMNS,
@@ -96,20 +97,39 @@ class Store:
 
     def __init__(
         self,
-        path: Path,
+        path: Path | str | LakeSpec,
         lock_timeout: float = 60,
         on_wait: Callable[[str], None] | None = None,
     ) -> None:
-        self._db = Connector(Path(path), lock_timeout=lock_timeout, on_wait=on_wait)
+        self.location: Path | LakeSpec = path if isinstance(path, LakeSpec) else Path(path)
+        self._db: Connector | LakeConnector
+        if isinstance(self.location, LakeSpec):
+            self._db = LakeConnector(self.location, lock_timeout=lock_timeout, on_wait=on_wait)
+        else:
+            self._db = Connector(self.location, lock_timeout=lock_timeout, on_wait=on_wait)
         self.lock_timeout = lock_timeout
         self.on_wait = on_wait
 
     @property
     def path(self) -> Path:
+        """The store file; for a shared (DuckLake) store, a local path its lock files are named after."""
         return self._db.path
 
+    @property
+    def is_lake(self) -> bool:
+        return isinstance(self._db, LakeConnector)
+
+    @property
+    def where(self) -> str:
+        """The store, for messages (a DuckLake's catalog without its password)."""
+        return self._db.where
+
+    def snapshot(self) -> int | None:
+        """The DuckLake snapshot id the latest read saw (None for a local file, or before any read)."""
+        return self._db.last_snapshot if isinstance(self._db, LakeConnector) else None
+
     def __repr__(self) -> str:
-        return f"Store({str(self.path)!r})"
+        return f"Store({self.where!r})"
 
     def schema_version(self) -> int:
         """The store's applied schema version (migrating an older store first)."""
@@ -148,7 +168,7 @@ class Store:
 
         def tx(con: duckdb.DuckDBPyConnection) -> None:
             if con.execute("SELECT 1 FROM runs WHERE id = ?", [rid]).fetchall():
-                raise InputError(f"run {rid} already exists in {self.path}")
+                raise InputError(f"run {rid} already exists in {self.where}")
             con.execute(
                 "INSERT INTO runs (id, started_at, status, evalset, config, git_commit, git_branch, "
                 "baseline_run_id, llmctl_version, shard) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
@@ -173,12 +193,16 @@ class Store:
         text = to_json(dict(summary)) if summary is not None else None
 
         def tx(con: duckdb.DuckDBPyConnection) -> None:
-            found = con.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ? RETURNING id",
-                [status, utcnow(), text, run_id],
-            ).fetchall()
-            if not found:
-                raise InputError(f"no run {run_id} in {self.path}")
+            def write() -> None:
+                # (no UPDATE ... RETURNING: a DuckLake has none)
+                if not con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchall():
+                    raise InputError(f"no run {run_id} in {self.where}")
+                con.execute(
+                    "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
+                    [status, utcnow(), text, run_id],
+                )
+
+            transaction(con, write)
 
         self._db.run(tx)
 
@@ -188,13 +212,18 @@ class Store:
         cutoff = utcnow() - timedelta(seconds=older_than_s)
 
         def tx(con: duckdb.DuckDBPyConnection) -> list[str]:
-            rows = con.execute(
-                "UPDATE runs SET status = 'interrupted' WHERE status = 'running' AND greatest(started_at, "
-                "coalesce((SELECT max(created_at) FROM results WHERE run_id = runs.id), started_at)) < ? "
-                "RETURNING id",
-                [cutoff],
-            ).fetchall()
-            return sorted(r[0] for r in rows)
+            def write() -> list[str]:
+                rows = con.execute(
+                    "SELECT id FROM runs WHERE status = 'running' AND greatest(started_at, "
+                    "coalesce((SELECT max(created_at) FROM results WHERE run_id = runs.id), started_at)) < ?",
+                    [cutoff],
+                ).fetchall()
+                ids = sorted(str(r[0]) for r in rows)
+                if ids:
+                    con.execute("UPDATE runs SET status = 'interrupted' WHERE list_contains(?, id)", [ids])
+                return ids
+
+            return transaction(con, write)
 
         return self._db.run(tx)
 
@@ -850,7 +879,7 @@ class Store:
 
         row = self._db.run(q, read_only=True)
         if not row or not row[0]:
-            raise InputError(f"no run {run_id} in {self.path}; create it with create_run() first")
+            raise InputError(f"no run {run_id} in {self.where}; create it with create_run() first")
         return bool(row[1])
 
     def _resolve(self, con: duckdb.DuckDBPyConnection, ref: str) -> str:
@@ -858,7 +887,7 @@ class Store:
         if ref in ("latest", "last"):
             row = first_row(con, "SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1")
             if row is None:
-                raise InputError(f"no runs in {self.path} yet")
+                raise InputError(f"no runs in {self.where} yet")
             return str(row[0])
         exact = first_row(con, "SELECT id FROM runs WHERE id = ?", [ref])
         if exact:
@@ -878,7 +907,7 @@ class Store:
                 hint="give more characters of the id",
             )
         recent = [r[0] for r in con.execute("SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 5").fetchall()]
-        hint = f"recent runs: {', '.join(recent)}" if recent else f"the store {self.path} has no runs yet"
+        hint = f"recent runs: {', '.join(recent)}" if recent else f"the store {self.where} has no runs yet"
         raise InputError(f"no run matches {ref!r}", hint=hint)
 
     def _runs_with_counts(

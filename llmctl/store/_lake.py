@@ -1,0 +1,490 @@
+"""A shared store: a DuckLake (a catalog in SQLite, PostgreSQL or DuckDB, data as Parquet files).
+
+    store:
+      ducklake: postgres:host=db.internal dbname=llmctl   # or sqlite:PATH | duckdb:PATH
+      data: s3://team-bucket/llmctl/                     # or a shared folder
+
+`LLMCTL_STORE` gives the same in one line: `ducklake:<catalog>;data=<path or s3 url>`.
+
+DuckDB's extensions (ducklake, postgres_scanner, sqlite_scanner, httpfs) come from their
+PyPI packages (the `shared` extra) and are loaded from the package folder; DuckDB never
+downloads or auto-loads one.
+
+DuckLake has no primary keys, unique constraints or indexes. The migrations are written
+for DuckDB; on a lake `LakeCursor` applies them with their keys stripped and recorded in
+`llmctl_lake_keys`, and turns `INSERT ... ON CONFLICT DO NOTHING`, `INSERT OR IGNORE` and
+`INSERT OR REPLACE` into writes that check those keys (an anti-join), so every table a
+migration adds (any branch's) works on both engines unchanged. Concurrent writers are
+DuckLake's: each commit is a new snapshot; a commit that conflicts (two migrations at once,
+two deletes from one table) fails and the whole operation is retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import duckdb
+
+from llmctl.errors import InputError, StoreError, StoreIOError
+
+T = TypeVar("T")
+LAKE_NAME = "llmctl_lake"
+CATALOG_KINDS = ("sqlite", "postgres", "duckdb")
+EXTENSIONS = {"sqlite": "sqlite_scanner", "postgres": "postgres_scanner", "duckdb": None}
+URL_HINT = "ducklake:sqlite:/shared/llmctl/catalog.sqlite;data=/shared/llmctl/data/"
+
+
+@dataclass(frozen=True)
+class LakeSpec:
+    """Where a DuckLake store lives: its catalog (`kind:target`) and its data path (folder or s3://)."""
+
+    kind: str
+    target: str
+    data: str
+
+    @property
+    def catalog(self) -> str:
+        return f"{self.kind}:{self.target}"
+
+    @property
+    def label(self) -> str:
+        """For messages: the catalog without any password, and the data path."""
+        target = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", self.target, flags=re.IGNORECASE)
+        target = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", target)
+        return f"ducklake:{self.kind}:{target} (data {self.data})"
+
+    def exists(self) -> bool:
+        """Whether the catalog may hold a store already (a file catalog exists; a server always may)."""
+        if self.kind == "postgres":
+            return True
+        return Path(self.target).exists()
+
+    def lock_base(self) -> Path:
+        """A local path for this store's per-machine lock files (run locks)."""
+        digest = hashlib.sha256(f"{self.catalog}\x1f{self.data}".encode()).hexdigest()[:16]
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llmctl" / "lakes"
+        return base / f"lake-{digest}"
+
+
+def parse_lake(catalog: Any, data: Any, *, root: Path, file: Path | str | None = None, line: int | None = None) -> LakeSpec:
+    """A LakeSpec from `ducklake:` and `data:` values; relative paths are taken from `root`."""
+    if not isinstance(catalog, str) or ":" not in catalog:
+        raise InputError(
+            f"store.ducklake must be sqlite:PATH, postgres:CONNINFO or duckdb:PATH, got {catalog!r}",
+            file=file,
+            line=line,
+        )
+    kind, _, target = catalog.partition(":")
+    kind = kind.strip().lower()
+    if kind == "postgresql":
+        kind = "postgres"
+    if kind not in CATALOG_KINDS or not target.strip():
+        raise InputError(
+            f"store.ducklake must be sqlite:PATH, postgres:CONNINFO or duckdb:PATH, got {catalog!r}",
+            file=file,
+            line=line,
+        )
+    target = target.strip()
+    if kind != "postgres":
+        target = str(_absolute(target, root))
+    if not isinstance(data, str) or not data.strip():
+        raise InputError("store.data must be a folder or an s3://bucket/prefix/ URL", file=file, line=line)
+    data = data.strip()
+    if "://" in data:
+        if not data.startswith("s3://"):
+            raise InputError(f"store.data: only folders and s3:// URLs are supported, got {data!r}", file=file, line=line)
+    else:
+        data = str(_absolute(data, root))
+    if not data.endswith("/"):
+        data += "/"
+    return LakeSpec(kind, target, data)
+
+
+def parse_store_url(text: str, *, root: Path) -> LakeSpec | Path:
+    """`LLMCTL_STORE`: a path (a local DuckDB file) or `ducklake:<catalog>;data=<path or s3 url>`."""
+    text = text.strip()
+    if not text.startswith("ducklake:"):
+        return _absolute(text, root)
+    body = text[len("ducklake:") :]
+    catalog, sep, data = body.rpartition(";data=")
+    if not sep:
+        raise InputError(f"LLMCTL_STORE={text!r} names no data path", hint=f"for example {URL_HINT}")
+    return parse_lake(catalog, data, root=root, file="LLMCTL_STORE")
+
+
+def _absolute(path: str, root: Path) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else root / p
+
+
+# ---------------------------------------------------------------------------
+# Extensions from PyPI packages
+
+
+def extension_path(name: str) -> Path:
+    """The `.duckdb_extension` file of `name` in its PyPI package, built for this DuckDB."""
+    package = f"duckdb_extension_{name}"
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise InputError(
+            f"a shared (DuckLake) store needs DuckDB's {name} extension, and its package {package} is not installed",
+            hint="pip install 'llmctl-ci[shared]'",
+        )
+    folder = Path(spec.origin).parent / "extensions"
+    wanted = folder / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+    if not wanted.is_file():
+        found = ", ".join(sorted(p.parent.name for p in folder.glob(f"*/{name}.duckdb_extension"))) or "none"
+        raise InputError(
+            f"DuckDB's {name} extension is installed for DuckDB {found}, but this is DuckDB v{duckdb.__version__}",
+            hint="pip install 'llmctl-ci[shared]' installs matching versions",
+        )
+    return wanted
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _s3_secret_sql() -> str | None:
+    """An S3 secret from the usual AWS environment variables (kept in memory, never stored)."""
+    key = os.environ.get("AWS_ACCESS_KEY_ID")
+    secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    parts = ["TYPE s3"]
+    if key and secret:
+        parts += [f"KEY_ID {_sql_str(key)}", f"SECRET {_sql_str(secret)}"]
+        token = os.environ.get("AWS_SESSION_TOKEN")
+        if token:
+            parts.append(f"SESSION_TOKEN {_sql_str(token)}")
+    if region:
+        parts.append(f"REGION {_sql_str(region)}")
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        parts += [f"ENDPOINT {_sql_str(host.rstrip('/') or scheme)}", "URL_STYLE 'path'"]
+        parts.append(f"USE_SSL {'false' if scheme == 'http' else 'true'}")
+    if len(parts) == 1:
+        return None
+    return f"CREATE OR REPLACE SECRET llmctl_s3 ({', '.join(parts)})"
+
+
+# ---------------------------------------------------------------------------
+# SQL written for DuckDB, applied to a DuckLake
+
+_CREATE = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)\s*\((.*)\)\s*;?\s*$", re.I | re.S)
+_TABLE_KEY = re.compile(r",\s*(?:PRIMARY\s+KEY|UNIQUE)\s*\(([^)]*)\)", re.I)
+_COLUMN_KEY = re.compile(r"^\s*(\w+)\s+[^,]*?\s(PRIMARY\s+KEY|UNIQUE)\b", re.I | re.M)
+_INSERT = re.compile(
+    r"^\s*INSERT\s+(?:OR\s+(IGNORE|REPLACE)\s+)?INTO\s+(\w+)\s*(?:\(([^)]*)\))?\s*(.*?)"
+    r"(\s+ON\s+CONFLICT\s+DO\s+NOTHING)?\s*;?\s*$",
+    re.I | re.S,
+)
+_INDEX = re.compile(r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\b", re.I)
+
+
+def split_keys(sql: str) -> tuple[str, str, list[str]] | None:
+    """(table, DDL without keys, key columns) of a CREATE TABLE, or None for any other statement."""
+    m = _CREATE.match(sql)
+    if m is None:
+        return None
+    table, body = m.group(1), m.group(2)
+    keys: list[str] = []
+    table_key = _TABLE_KEY.search(body)
+    if table_key:
+        keys = [c.strip() for c in table_key.group(1).split(",")]
+        body = _TABLE_KEY.sub("", body)
+    for col in _COLUMN_KEY.finditer(body):
+        if not keys:
+            keys = [col.group(1)]
+    body = re.sub(r"\s(PRIMARY\s+KEY|UNIQUE)\b", " ", body, flags=re.I)
+    return table, f"CREATE TABLE {table} ({body})", keys
+
+
+class LakeCursor:
+    """A cursor on the lake that applies DuckDB-only SQL (keys, ON CONFLICT) as DuckLake allows."""
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
+        self._cur = cur
+        self._keys: dict[str, list[str]] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cur, name)
+
+    def _table_keys(self) -> dict[str, list[str]]:
+        if self._keys is None:
+            self._keys = {}
+            if self._cur.execute(
+                "SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND table_name = 'llmctl_lake_keys'"
+            ).fetchall():
+                for table, cols in self._cur.execute("SELECT table_name, key_columns FROM llmctl_lake_keys").fetchall():
+                    self._keys[str(table)] = [c for c in str(cols).split(",") if c]
+        return self._keys
+
+    def _columns(self, table: str) -> list[str]:
+        rows = self._cur.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND table_name = ? ORDER BY column_index",
+            [table],
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        if _INDEX.match(sql):
+            return self._cur  # DuckLake has no indexes; the writes check keys themselves
+        created = split_keys(sql)
+        if created is not None:
+            table, ddl, keys = created
+            self._cur.execute(ddl)
+            self._cur.execute("CREATE TABLE IF NOT EXISTS llmctl_lake_keys (table_name TEXT, key_columns TEXT)")
+            if keys:
+                self._cur.execute("INSERT INTO llmctl_lake_keys VALUES (?, ?)", [table, ",".join(keys)])
+                self._table_keys()[table] = keys
+            return self._cur
+        m = _INSERT.match(sql)
+        if m is not None and (m.group(1) or m.group(5)):
+            return self._keyed_insert(m, params)
+        return self._cur.execute(sql, params)
+
+    def _keyed_insert(self, m: re.Match[str], params: Any) -> Any:
+        mode, table, cols_text, source = (m.group(1) or "IGNORE").upper(), m.group(2), m.group(3), m.group(4)
+        keys = self._table_keys().get(table)
+        if not keys:
+            raise StoreError(f"table {table} has no recorded key on this DuckLake store; cannot apply {mode}")
+        cols = [c.strip() for c in cols_text.split(",")] if cols_text else self._columns(table)
+        names = ", ".join(cols)
+        on = " AND ".join(f"o.{k} = n.{k}" for k in keys)
+        part = ", ".join(keys)
+        # the new rows, one per key (a statement naming one key twice keeps one)
+        fresh = (
+            f"SELECT {names} FROM ({source}) AS n({names}) "  # noqa: S608
+            f"QUALIFY row_number() OVER (PARTITION BY {part}) = 1"
+        )
+        if mode == "REPLACE":
+            self._cur.execute(
+                f"DELETE FROM {table} AS o WHERE EXISTS (SELECT 1 FROM ({fresh}) AS n WHERE {on})",  # noqa: S608
+                params,
+            )
+            return self._cur.execute(f"INSERT INTO {table} ({names}) {fresh}", params)  # noqa: S608
+        return self._cur.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM ({fresh}) AS n "  # noqa: S608
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS o WHERE {on})",
+            params,
+        )
+
+
+# ---------------------------------------------------------------------------
+# Connections
+
+_RETRY_TEXT = ("transaction conflict", "database is locked", "could not set lock", "conflicting lock", "is locked")
+WAIT_NOTICE_AFTER_S = 2.0
+
+
+def _retryable(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.Error) and any(t in text for t in _RETRY_TEXT)
+
+
+class LakeConnector:
+    """One DuckDB instance per process with the lake attached; each operation gets its own cursor.
+
+    Operations of one process are serialized (as for a local file). An operation that hits a
+    commit conflict or a locked catalog is retried whole until `lock_timeout`. A `duckdb:`
+    catalog allows one process at a time: it is attached for each operation and detached after.
+    """
+
+    def __init__(
+        self,
+        spec: LakeSpec,
+        *,
+        lock_timeout: float = 60.0,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.lock_timeout = lock_timeout
+        self.on_wait = on_wait
+        self.path = spec.lock_base()
+        self._shared = _shared(spec)
+        self._plock = self._shared.lock
+
+    @property
+    def last_snapshot(self) -> int | None:
+        """The lake snapshot that the latest read of this process saw."""
+        return self._shared.last_snapshot
+
+    @property
+    def where(self) -> str:
+        return self.spec.label
+
+    def close(self) -> None:
+        """Close this process's connection to the lake (the next operation opens it again)."""
+        with self._plock:
+            if self._shared.con is not None:
+                self._shared.con.close()
+            self._shared.con = None
+            self._shared.attached = False
+
+    def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, read_only: bool = False) -> T:
+        deadline = time.monotonic() + self.lock_timeout
+        started = time.monotonic()
+        delay = 0.02
+        noticed = False
+        while True:
+            try:
+                with self._plock:
+                    return self._run_once(fn, read_only)
+            except OSError as exc:
+                raise StoreIOError(f"cannot use the store {self.where}: {exc}") from exc
+            except duckdb.Error as exc:
+                if not _retryable(exc):
+                    raise self._translate(exc) from exc
+                now = time.monotonic()
+                if now >= deadline:
+                    raise StoreError(
+                        f"store {self.where} stayed busy: {str(exc).splitlines()[-1][:200]}; "
+                        f"gave up after {self.lock_timeout:g}s",
+                        hint="other writers keep conflicting; try again",
+                    ) from None
+                if not noticed and now - started >= WAIT_NOTICE_AFTER_S:
+                    noticed = True
+                    message = f"waiting for other writers of {self.where} ..."
+                    if self.on_wait is not None:
+                        self.on_wait(message)
+                time.sleep(min(delay, max(0.0, deadline - now)) * random.uniform(0.5, 1.5))
+                delay = min(delay * 1.6, 0.5)
+
+    def _translate(self, exc: duckdb.Error) -> StoreError | StoreIOError:
+        text = str(exc)
+        first = text.splitlines()[0] if text else type(exc).__name__
+        if isinstance(exc, duckdb.IOException) or "connection" in text.lower() or "HTTP" in text:
+            return StoreIOError(f"cannot reach the store {self.where}: {first[:300]}")
+        return StoreError(f"cannot use the store {self.where}: {first[:300]}")
+
+    def _instance(self) -> duckdb.DuckDBPyConnection:
+        if self._shared.con is None:
+            con = duckdb.connect(
+                ":memory:",
+                config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+            )
+            try:
+                names = ["ducklake"]
+                if EXTENSIONS[self.spec.kind]:
+                    names.append(str(EXTENSIONS[self.spec.kind]))
+                if self.spec.data.startswith("s3://"):
+                    names.append("httpfs")
+                for name in names:
+                    con.execute(f"LOAD {_sql_str(str(extension_path(name)))}")
+                secret = _s3_secret_sql()
+                if secret and self.spec.data.startswith("s3://"):
+                    con.execute(secret)
+            except BaseException:
+                con.close()
+                raise
+            self._shared.con = con
+        return self._shared.con
+
+    def _attach(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self._shared.attached:
+            return
+        if self.spec.kind != "postgres":
+            Path(self.spec.target).parent.mkdir(parents=True, exist_ok=True)
+        if not self.spec.data.startswith("s3://"):
+            Path(self.spec.data).mkdir(parents=True, exist_ok=True)
+        con.execute(
+            f"ATTACH {_sql_str('ducklake:' + self.spec.catalog)} AS {LAKE_NAME} "
+            f"(DATA_PATH {_sql_str(self.spec.data)})"
+        )
+        self._shared.attached = True
+
+    def _detach(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self._shared.attached:
+            con.execute(f"DETACH {LAKE_NAME}")
+            self._shared.attached = False
+
+    def _run_once(self, fn: Callable[[duckdb.DuckDBPyConnection], T], read_only: bool) -> T:
+        con = self._instance()
+        try:
+            self._attach(con)
+            if not self._shared.schema_checked:
+                self._check_schema(con)
+            cur = con.cursor()
+            try:
+                cur.execute(f"USE {LAKE_NAME}")
+                if read_only:
+                    row = cur.execute(f"SELECT id FROM {LAKE_NAME}.current_snapshot()").fetchall()
+                    self._shared.last_snapshot = int(row[0][0]) if row else None
+                return fn(cast(duckdb.DuckDBPyConnection, LakeCursor(cur)))
+            finally:
+                cur.close()
+        except duckdb.Error:
+            # A failed attach or a broken catalog connection: start clean next time.
+            self._shared.attached = self._shared.attached and self.spec.kind != "duckdb"
+            raise
+        finally:
+            if self.spec.kind == "duckdb":
+                self._detach(con)
+
+    def _check_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+        from llmctl.store._schema import SCHEMA_VERSION, NotAStore, current_version, migrate
+
+        cur = con.cursor()
+        try:
+            cur.execute(f"USE {LAKE_NAME}")
+            lake = cast(duckdb.DuckDBPyConnection, LakeCursor(cur))
+            try:
+                version = current_version(lake)
+            except NotAStore as exc:
+                raise StoreError(f"store {self.where} is not an llmctl store ({exc}); it was left unchanged") from None
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"store {self.where} was written by a newer llmctl "
+                    f"(schema v{version}, this one knows v{SCHEMA_VERSION})",
+                    hint="upgrade llmctl to read it",
+                )
+            if version != SCHEMA_VERSION:
+                migrate(lake, lake=True)
+        finally:
+            cur.close()
+        self._shared.schema_checked = True
+
+
+@dataclass
+class _Shared:
+    """What every connector of one process to one lake shares: the DuckDB instance and its lock."""
+
+    lock: threading.RLock
+    con: duckdb.DuckDBPyConnection | None = None
+    attached: bool = False
+    schema_checked: bool = False
+    last_snapshot: int | None = None
+
+
+_shared_guard = threading.Lock()
+_shared_by_spec: dict[LakeSpec, _Shared] = {}
+
+
+def _shared(spec: LakeSpec) -> _Shared:
+    with _shared_guard:
+        found = _shared_by_spec.get(spec)
+        if found is None:
+            found = _shared_by_spec[spec] = _Shared(threading.RLock())
+        return found
+
+
+def lake_from_mapping(value: Mapping[str, Any], *, root: Path, file: Path | str | None, line: int | None) -> LakeSpec:
+    unknown = sorted(set(value) - {"ducklake", "data"})
+    if unknown:
+        raise InputError(f"unknown key {unknown[0]!r} in store (it takes ducklake and data)", file=file, line=line)
+    if "ducklake" not in value or "data" not in value:
+        raise InputError("a shared store needs both `ducklake:` (the catalog) and `data:` (the Parquet files)", file=file, line=line)
+    return parse_lake(value["ducklake"], value["data"], root=root, file=file, line=line)
