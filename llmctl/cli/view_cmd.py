@@ -25,7 +25,7 @@ def view(
     cfg = _common.load_config()
     if host not in ("127.0.0.1", "localhost", "::1"):
         _common.error(f"warning: --host {host} makes the viewer (and its label writes) reachable from the network")
-    serve(Store(cfg.store_path), cfg.root, host, port, open_browser=not no_open)
+    serve(Store(cfg.store_location), cfg.root, host, port, open_browser=not no_open)
 
 
 def register(app: typer.Typer) -> None:

@@ -21,14 +21,13 @@ two deletes from one table) fails and the whole operation is retried.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -36,95 +35,11 @@ from typing import Any, TypeVar, cast
 import duckdb
 
 from llmctl.errors import InputError, StoreError, StoreIOError
+from llmctl.store_location import LakeSpec
 
 T = TypeVar("T")
 LAKE_NAME = "llmctl_lake"
-CATALOG_KINDS = ("sqlite", "postgres", "duckdb")
 EXTENSIONS = {"sqlite": "sqlite_scanner", "postgres": "postgres_scanner", "duckdb": None}
-URL_HINT = "ducklake:sqlite:/shared/llmctl/catalog.sqlite;data=/shared/llmctl/data/"
-
-
-@dataclass(frozen=True)
-class LakeSpec:
-    """Where a DuckLake store lives: its catalog (`kind:target`) and its data path (folder or s3://)."""
-
-    kind: str
-    target: str
-    data: str
-
-    @property
-    def catalog(self) -> str:
-        return f"{self.kind}:{self.target}"
-
-    @property
-    def label(self) -> str:
-        """For messages: the catalog without any password, and the data path."""
-        target = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", self.target, flags=re.IGNORECASE)
-        target = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", target)
-        return f"ducklake:{self.kind}:{target} (data {self.data})"
-
-    def exists(self) -> bool:
-        """Whether the catalog may hold a store already (a file catalog exists; a server always may)."""
-        if self.kind == "postgres":
-            return True
-        return Path(self.target).exists()
-
-    def lock_base(self) -> Path:
-        """A local path for this store's per-machine lock files (run locks)."""
-        digest = hashlib.sha256(f"{self.catalog}\x1f{self.data}".encode()).hexdigest()[:16]
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llmctl" / "lakes"
-        return base / f"lake-{digest}"
-
-
-def parse_lake(catalog: Any, data: Any, *, root: Path, file: Path | str | None = None, line: int | None = None) -> LakeSpec:
-    """A LakeSpec from `ducklake:` and `data:` values; relative paths are taken from `root`."""
-    if not isinstance(catalog, str) or ":" not in catalog:
-        raise InputError(
-            f"store.ducklake must be sqlite:PATH, postgres:CONNINFO or duckdb:PATH, got {catalog!r}",
-            file=file,
-            line=line,
-        )
-    kind, _, target = catalog.partition(":")
-    kind = kind.strip().lower()
-    if kind == "postgresql":
-        kind = "postgres"
-    if kind not in CATALOG_KINDS or not target.strip():
-        raise InputError(
-            f"store.ducklake must be sqlite:PATH, postgres:CONNINFO or duckdb:PATH, got {catalog!r}",
-            file=file,
-            line=line,
-        )
-    target = target.strip()
-    if kind != "postgres":
-        target = str(_absolute(target, root))
-    if not isinstance(data, str) or not data.strip():
-        raise InputError("store.data must be a folder or an s3://bucket/prefix/ URL", file=file, line=line)
-    data = data.strip()
-    if "://" in data:
-        if not data.startswith("s3://"):
-            raise InputError(f"store.data: only folders and s3:// URLs are supported, got {data!r}", file=file, line=line)
-    else:
-        data = str(_absolute(data, root))
-    if not data.endswith("/"):
-        data += "/"
-    return LakeSpec(kind, target, data)
-
-
-def parse_store_url(text: str, *, root: Path) -> LakeSpec | Path:
-    """`LLMCTL_STORE`: a path (a local DuckDB file) or `ducklake:<catalog>;data=<path or s3 url>`."""
-    text = text.strip()
-    if not text.startswith("ducklake:"):
-        return _absolute(text, root)
-    body = text[len("ducklake:") :]
-    catalog, sep, data = body.rpartition(";data=")
-    if not sep:
-        raise InputError(f"LLMCTL_STORE={text!r} names no data path", hint=f"for example {URL_HINT}")
-    return parse_lake(catalog, data, root=root, file="LLMCTL_STORE")
-
-
-def _absolute(path: str, root: Path) -> Path:
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else root / p
 
 
 # ---------------------------------------------------------------------------
@@ -275,7 +190,7 @@ class LakeCursor:
                 f"DELETE FROM {table} AS o WHERE EXISTS (SELECT 1 FROM ({fresh}) AS n WHERE {on})",  # noqa: S608
                 params,
             )
-            return self._cur.execute(f"INSERT INTO {table} ({names}) {fresh}", params)  # noqa: S608
+            return self._cur.execute(f"INSERT INTO {table} ({names}) {fresh}", params)
         return self._cur.execute(
             f"INSERT INTO {table} ({names}) SELECT {names} FROM ({fresh}) AS n "  # noqa: S608
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS o WHERE {on})",
@@ -288,6 +203,7 @@ class LakeCursor:
 
 _RETRY_TEXT = ("transaction conflict", "database is locked", "could not set lock", "conflicting lock", "is locked")
 WAIT_NOTICE_AFTER_S = 2.0
+_SNAPSHOT_SQL = f"SELECT id FROM {LAKE_NAME}.current_snapshot()"  # noqa: S608 - a constant name
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -401,8 +317,7 @@ class LakeConnector:
         if not self.spec.data.startswith("s3://"):
             Path(self.spec.data).mkdir(parents=True, exist_ok=True)
         con.execute(
-            f"ATTACH {_sql_str('ducklake:' + self.spec.catalog)} AS {LAKE_NAME} "
-            f"(DATA_PATH {_sql_str(self.spec.data)})"
+            f"ATTACH {_sql_str('ducklake:' + self.spec.catalog)} AS {LAKE_NAME} (DATA_PATH {_sql_str(self.spec.data)})"
         )
         self._shared.attached = True
 
@@ -421,7 +336,7 @@ class LakeConnector:
             try:
                 cur.execute(f"USE {LAKE_NAME}")
                 if read_only:
-                    row = cur.execute(f"SELECT id FROM {LAKE_NAME}.current_snapshot()").fetchall()
+                    row = cur.execute(_SNAPSHOT_SQL).fetchall()
                     self._shared.last_snapshot = int(row[0][0]) if row else None
                 return fn(cast(duckdb.DuckDBPyConnection, LakeCursor(cur)))
             finally:
@@ -479,12 +394,3 @@ def _shared(spec: LakeSpec) -> _Shared:
         if found is None:
             found = _shared_by_spec[spec] = _Shared(threading.RLock())
         return found
-
-
-def lake_from_mapping(value: Mapping[str, Any], *, root: Path, file: Path | str | None, line: int | None) -> LakeSpec:
-    unknown = sorted(set(value) - {"ducklake", "data"})
-    if unknown:
-        raise InputError(f"unknown key {unknown[0]!r} in store (it takes ducklake and data)", file=file, line=line)
-    if "ducklake" not in value or "data" not in value:
-        raise InputError("a shared store needs both `ducklake:` (the catalog) and `data:` (the Parquet files)", file=file, line=line)
-    return parse_lake(value["ducklake"], value["data"], root=root, file=file, line=line)

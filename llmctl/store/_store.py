@@ -18,8 +18,8 @@ import pyarrow as pa
 import llmctl
 from llmctl.errors import InputError
 from llmctl.store._connect import Connector
-from llmctl.store._lake import LakeConnector, LakeSpec
 from llmctl.store._keys import new_run_id
+from llmctl.store._lake import LakeConnector
 from llmctl.store._schema import (
     CACHE_COLUMNS,
     JUDGE_CALL_COLUMNS,
@@ -41,6 +41,7 @@ from llmctl.store._writer import (
     to_arrow,
     to_json,
 )
+from llmctl.store_location import LakeSpec
 from llmctl.types import CaseOutcome
 
 ExportFormat = Literal["json", "jsonl", "csv", "parquet"]
