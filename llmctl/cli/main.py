@@ -62,6 +62,7 @@ def _register() -> None:
         report_cmd,
         runs_cmd,
         schema_cmd,
+        store_cmd,
         view_cmd,
     )
 
@@ -75,6 +76,7 @@ def _register() -> None:
         promote_cmd,
         log_cmd,
         runs_cmd,
+        store_cmd,
         report_cmd,
         bundle_cmd,
         comment_cmd,

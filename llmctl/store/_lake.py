@@ -93,6 +93,26 @@ def _s3_secret_sql() -> str | None:
     return f"CREATE OR REPLACE SECRET llmctl_s3 ({', '.join(parts)})"
 
 
+def prepare_for_lake(con: duckdb.DuckDBPyConnection, spec: LakeSpec) -> None:
+    """Load the extensions `spec` needs (from their packages) and, for s3:// data, the S3 secret."""
+    names = ["ducklake"]
+    catalog_ext = EXTENSIONS[spec.kind]
+    if catalog_ext:
+        names.append(catalog_ext)
+    if spec.data.startswith("s3://"):
+        names.append("httpfs")
+    for name in names:
+        con.execute(f"LOAD {_sql_str(str(extension_path(name)))}")
+    secret = _s3_secret_sql()
+    if secret and spec.data.startswith("s3://"):
+        con.execute(secret)
+
+
+def attach_lake_sql(spec: LakeSpec, alias: str, *, read_only: bool = False) -> str:
+    options = f"DATA_PATH {_sql_str(spec.data)}" + (", READ_ONLY" if read_only else "")
+    return f"ATTACH {_sql_str('ducklake:' + spec.catalog)} AS {alias} ({options})"
+
+
 # ---------------------------------------------------------------------------
 # SQL written for DuckDB, applied to a DuckLake
 
@@ -293,16 +313,7 @@ class LakeConnector:
                 config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
             )
             try:
-                names = ["ducklake"]
-                if EXTENSIONS[self.spec.kind]:
-                    names.append(str(EXTENSIONS[self.spec.kind]))
-                if self.spec.data.startswith("s3://"):
-                    names.append("httpfs")
-                for name in names:
-                    con.execute(f"LOAD {_sql_str(str(extension_path(name)))}")
-                secret = _s3_secret_sql()
-                if secret and self.spec.data.startswith("s3://"):
-                    con.execute(secret)
+                prepare_for_lake(con, self.spec)
             except BaseException:
                 con.close()
                 raise
@@ -316,9 +327,7 @@ class LakeConnector:
             Path(self.spec.target).parent.mkdir(parents=True, exist_ok=True)
         if not self.spec.data.startswith("s3://"):
             Path(self.spec.data).mkdir(parents=True, exist_ok=True)
-        con.execute(
-            f"ATTACH {_sql_str('ducklake:' + self.spec.catalog)} AS {LAKE_NAME} (DATA_PATH {_sql_str(self.spec.data)})"
-        )
+        con.execute(attach_lake_sql(self.spec, LAKE_NAME))
         self._shared.attached = True
 
     def _detach(self, con: duckdb.DuckDBPyConnection) -> None:

@@ -220,6 +220,13 @@ def _m007_cache_write_tokens(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"ALTER TABLE {table} ADD COLUMN cache_write_tokens BIGINT")
 
 
+def _m011_gate_snapshot(con: duckdb.DuckDBPyConnection) -> None:
+    """The DuckLake snapshot a run's gate verdict was computed from (the snapshot its latest read
+    saw), so a verdict on a shared store that others keep writing can be reproduced with time
+    travel. NULL on a local DuckDB file, which has no snapshots."""
+    con.execute("ALTER TABLE runs ADD COLUMN gate_snapshot BIGINT")
+
+
 # _m003 is another branch's migration; _m004 and _m005 are numbered as assigned and take their
 # places in the list (by position) until all are merged.
 MIGRATIONS: list[Migration] = [
@@ -229,6 +236,7 @@ MIGRATIONS: list[Migration] = [
     _m005_tool_calls,
     _m006_token_details,
     _m007_cache_write_tokens,
+    _m011_gate_snapshot,  # _m008.._m010 are other branches'; this one only adds a column
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

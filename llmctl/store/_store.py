@@ -51,7 +51,7 @@ EXPORT_FORMATS: tuple[str, ...] = ("json", "jsonl", "csv", "parquet")
 
 _RUN_COLUMNS = (
     "id, started_at, finished_at, status, git_commit, git_branch, evalset, config, "
-    "baseline_run_id, summary, llmctl_version, shard"
+    "baseline_run_id, summary, llmctl_version, shard, gate_snapshot"
 )
 _RESULT_NAMES = ", ".join(f"r.{c[0]}" for c in RESULT_COLUMNS)
 _PROMPT_VERSION_FIELDS = frozenset(c[0] for c in PROMPT_VERSION_COLUMNS)
@@ -187,8 +187,11 @@ class Store:
         )
         return self.get_run(run["id"])
 
-    def finish_run(self, run_id: str, status: str, summary: Mapping[str, Any] | None) -> None:
-        """Set a run's final status (`completed`, `failed`, `interrupted`), end time and summary."""
+    def finish_run(
+        self, run_id: str, status: str, summary: Mapping[str, Any] | None, *, gate_snapshot: int | None = None
+    ) -> None:
+        """Set a run's final status (`completed`, `failed`, `interrupted`), end time and summary;
+        `gate_snapshot`: the DuckLake snapshot its verdict was computed from (see `snapshot()`)."""
         if status not in RUN_STATUSES:
             raise ValueError(f"unknown run status {status!r}; expected one of {', '.join(RUN_STATUSES)}")
         text = to_json(dict(summary)) if summary is not None else None
@@ -199,8 +202,8 @@ class Store:
                 if not con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchall():
                     raise InputError(f"no run {run_id} in {self.where}")
                 con.execute(
-                    "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
-                    [status, utcnow(), text, run_id],
+                    "UPDATE runs SET status = ?, finished_at = ?, summary = ?, gate_snapshot = ? WHERE id = ?",
+                    [status, utcnow(), text, gate_snapshot, run_id],
                 )
 
             transaction(con, write)
@@ -744,6 +747,31 @@ class Store:
     def _merge_path(con: duckdb.DuckDBPyConnection, i: int) -> str:
         row = first_row(con, "SELECT path FROM duckdb_databases() WHERE database_name = ?", [f"llmctl_src{i}"])
         return str(row[0]) if row else ""
+
+    # -- copy ----------------------------------------------------------------------------
+
+    def copy_from(
+        self, source: Path | str | LakeSpec, progress: Callable[[str, int, int], None] | None = None
+    ) -> dict[str, int]:
+        """Copy every run, result, score, cache entry... of `source` (a store file or a DuckLake)
+        that this store lacks, in one transaction; returns the rows added per table. Idempotent:
+        see `llmctl.store._copy`. `progress(table, source rows, added or -1 before)`."""
+        from llmctl.store._copy import copy_tables
+
+        where = source if isinstance(source, LakeSpec) else Path(source).absolute()
+        if isinstance(where, Path):
+            if not where.is_file():
+                raise InputError("no such store file", file=where)
+            if isinstance(self.location, Path) and self.path.exists() and os.path.samefile(where, self.path):
+                raise InputError("cannot copy a store into itself", file=where)
+        elif where == self.location:
+            raise InputError(f"cannot copy a store into itself: {where.label}")
+        src = Store(where, lock_timeout=self.lock_timeout, on_wait=self.on_wait)
+        src.schema_version()  # refuses what is not an llmctl store (or a newer one); migrates an older one
+        if isinstance(src._db, LakeConnector) and src.location != self.location:
+            src._db.close()
+        self._db.run(lambda con: None)  # create and migrate this store first
+        return self._db.run(lambda con: copy_tables(con, where, dest_is_lake=self.is_lake, progress=progress))
 
     # -- labels and judge calibrations ---------------------------------------------
 
