@@ -65,7 +65,7 @@ def copy_tables(
 ) -> dict[str, int]:
     """Inside the destination's connection: attach `source` (a Path or LakeSpec) and copy.
 
-    Returns the rows added per table.
+    Returns the rows written per table (added, or replaced by a changed row).
     """
     if isinstance(source, LakeSpec):
         prepare_for_lake(con, source)
@@ -98,6 +98,7 @@ def copy_tables(
                     progress(table, total, -1)
                 before = int(con.execute(f"SELECT count(*) FROM {_q(table)}").fetchall()[0][0])  # noqa: S608
                 keys = [k for k in _keys(con, table, dest_is_lake) if k in cols]
+                replaced = 0
                 if keys:
                     on = " AND ".join(f"d.{_q(k)} = s.{_q(k)}" for k in keys)
                     # a keyed row that changed in the source (a run finished since) replaces the old one
@@ -108,6 +109,7 @@ def copy_tables(
                     )
                     key_tuple = ", ".join(_q(k) for k in keys)
                     stale = con.execute(changed).fetchall()
+                    replaced = len(stale)
                     if stale:
                         con.execute(
                             f"DELETE FROM {_q(table)} WHERE ({key_tuple}) IN ({changed})"  # noqa: S608
@@ -123,9 +125,9 @@ def copy_tables(
                         f"EXCEPT ALL SELECT {names} FROM {_q(table)}"
                     )
                 after = int(con.execute(f"SELECT count(*) FROM {_q(table)}").fetchall()[0][0])  # noqa: S608
-                added[table] = after - before
+                added[table] = after - before + replaced
                 if progress:
-                    progress(table, total, after - before)
+                    progress(table, total, added[table])
             con.execute("COMMIT")
         except BaseException:
             try:

@@ -641,7 +641,11 @@ class Store:
                     if base_target is not None and base_summary is not None:
                         con.execute("UPDATE runs SET summary = ? WHERE id = ?", [to_json(base_summary), base_target])
 
-            transaction(con, write)
+            try:
+                transaction(con, write)
+            finally:  # a DuckLake's connection outlives this call: leave nothing attached
+                for i in range(len(paths)):
+                    con.execute(f"DETACH DATABASE IF EXISTS llmctl_src{i}")
 
         self._db.run(tx)
         return target
