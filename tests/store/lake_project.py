@@ -14,8 +14,12 @@ import yaml
 LLMCTL = [sys.executable, "-m", "llmctl.cli.main"]
 
 
-def make_project(root: Path, store: Any, *, evalsets: int = 1, cases: int = 20, latency_ms: float = 0) -> Path:
-    """llmctl.yaml with `store:` as given, one prompt, `evalsets` evalsets (`e0`, `e1`...) of `cases` cases."""
+def make_project(
+    root: Path, store: Any, *, evalsets: int = 1, cases: int = 20, latency_ms: float = 0, api_base: str | None = None
+) -> Path:
+    """llmctl.yaml with `store:` as given, one prompt, `evalsets` evalsets (`e0`, `e1`...) of `cases` cases.
+
+    The model `bot` is the offline scripted model, or with `api_base` an OpenAI-compatible server there."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "prompts").mkdir(exist_ok=True)
     (root / "evalsets").mkdir(exist_ok=True)
@@ -25,6 +29,8 @@ def make_project(root: Path, store: Any, *, evalsets: int = 1, cases: int = 20, 
         "models": {"bot": {"model": "scripted", "default": "ok: shipped", "latency_ms": latency_ms}},
         "gate": {"quality": {"min_pass_rate": 0.5}},
     }
+    if api_base:
+        config["models"] = {"bot": {"model": "openai/gpt-4o-mini", "api_base": api_base}}
     (root / "llmctl.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     (root / "prompts" / "reply.yaml").write_text(
         yaml.safe_dump(
