@@ -359,14 +359,16 @@ class LakeConnector:
                 self._detach(con)
 
     def _check_schema(self, con: duckdb.DuckDBPyConnection) -> None:
-        from llmctl.store._schema import SCHEMA_VERSION, NotAStore, current_version, migrate
+        from llmctl.store._schema import SCHEMA_VERSION, NotAStore, current_version, migrate, transaction
 
         cur = con.cursor()
         try:
             cur.execute(f"USE {LAKE_NAME}")
             lake = cast(duckdb.DuckDBPyConnection, LakeCursor(cur))
             try:
-                version = current_version(lake)
+                # one transaction: the tables and the versions from one snapshot (another process
+                # may be migrating between two statements)
+                version = transaction(lake, lambda: current_version(lake))
             except NotAStore as exc:
                 raise StoreError(f"store {self.where} is not an llmctl store ({exc}); it was left unchanged") from None
             if version > SCHEMA_VERSION:

@@ -319,7 +319,7 @@ def migrate(con: duckdb.DuckDBPyConnection, *, lake: bool = False) -> int:
     updates the one row of `llmctl_lake_head`: two transactions applying the same migration
     conflict on it, the second fails at commit and its caller retries, finding it applied.
     """
-    version = current_version(con)
+    version = transaction(con, lambda: current_version(con)) if lake else current_version(con)
     for number, step in enumerate(MIGRATIONS, start=1):
         if number <= version:
             continue
