@@ -221,7 +221,16 @@ class LakeCursor:
 # ---------------------------------------------------------------------------
 # Connections
 
-_RETRY_TEXT = ("transaction conflict", "database is locked", "could not set lock", "conflicting lock", "is locked")
+# Retried until lock_timeout: commit conflicts, a locked SQLite catalog, and two processes
+# creating a new catalog's metadata tables at once (the second finds them made on retry).
+_RETRY_TEXT = (
+    "transaction conflict",
+    "database is locked",
+    "could not set lock",
+    "conflicting lock",
+    "is locked",
+    "failed to initialize ducklake",
+)
 WAIT_NOTICE_AFTER_S = 2.0
 _SNAPSHOT_SQL = f"SELECT id FROM {LAKE_NAME}.current_snapshot()"  # noqa: S608 - a constant name
 
