@@ -21,16 +21,22 @@ two deletes from one table) fails and the whole operation is retried.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import random
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: SQLite's own locking only
+    fcntl = None  # type: ignore[assignment]
 
 import duckdb
 
@@ -286,7 +292,7 @@ class LakeConnector:
         noticed = False
         while True:
             try:
-                with self._plock:
+                with self._plock, self._catalog_turn(deadline):
                     return self._run_once(fn, read_only)
             except OSError as exc:
                 raise StoreIOError(f"cannot use the store {self.where}: {exc}") from exc
@@ -307,6 +313,35 @@ class LakeConnector:
                         self.on_wait(message)
                 time.sleep(min(delay, max(0.0, deadline - now)) * random.uniform(0.5, 1.5))
                 delay = min(delay * 1.6, 0.5)
+
+    @contextlib.contextmanager
+    def _catalog_turn(self, deadline: float) -> Iterator[None]:
+        """A SQLite catalog: one operation at a time across processes, in turn (an advisory lock
+        on `<catalog>.llmctl-lock`). SQLite refuses a commit at once while another process reads
+        or writes the file, and under steady load some writer would keep losing; taking turns
+        on a lock the kernel queues avoids that. Other catalogs need no turn."""
+        if self.spec.kind != "sqlite" or fcntl is None:
+            yield
+            return
+        lock_path = Path(self.spec.target + ".llmctl-lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StoreError(
+                            f"store {self.where} stayed busy: another process held its catalog for "
+                            f"{self.lock_timeout:g}s",
+                            hint="let the other llmctl finish, or try again",
+                        ) from None
+                    time.sleep(0.005)
+            yield
+        finally:
+            os.close(fd)  # closing drops the lock
 
     def _translate(self, exc: duckdb.Error) -> StoreError | StoreIOError:
         text = str(exc)

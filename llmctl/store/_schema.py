@@ -325,6 +325,8 @@ def migrate(con: duckdb.DuckDBPyConnection, *, lake: bool = False) -> int:
             continue
 
         def apply(number: int = number, step: Migration = step) -> None:
+            if lake and current_version(con) >= number:
+                return  # another process applied it since we looked (this transaction sees it)
             if number == 1:
                 con.execute(
                     "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"

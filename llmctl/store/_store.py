@@ -239,7 +239,12 @@ class Store:
         flush_interval: float = 0.5,
         background: bool = True,
     ) -> RunWriter:
-        """A buffered writer for the results of `run_id` (which must exist)."""
+        """A buffered writer for the results of `run_id` (which must exist).
+
+        On a shared (DuckLake) store a batch waits at least 2 s: each batch is a commit (a
+        snapshot) that every other writer's commit queues behind."""
+        if self.is_lake:
+            flush_interval = max(flush_interval, 2.0)
         return RunWriter(self, run_id, batch_rows=batch_rows, flush_interval=flush_interval, background=background)
 
     def get_run(self, run_id_or_prefix: str) -> dict[str, Any]:
