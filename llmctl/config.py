@@ -9,6 +9,7 @@ from typing import Any
 
 from llmctl.errors import InputError
 from llmctl.schema import CONFIG_SCHEMA, keys_of
+from llmctl.store_location import LakeSpec, lake_from_mapping, parse_store_url
 from llmctl.suggest import did_you_mean, unknown_key
 from llmctl.types import Deployment
 from llmctl.yamlio import LineDict, load_yaml_file
@@ -190,6 +191,7 @@ class Config:
     root: Path
     path: Path | None = None
     store_path: Path = field(default_factory=lambda: Path(DEFAULT_STORE))
+    lake: LakeSpec | None = None  # a shared DuckLake store (`store:` as a mapping, or LLMCTL_STORE)
     concurrency: int = 20
     timeout: float = 60.0
     retries: int = 4
@@ -201,6 +203,20 @@ class Config:
     prompts_dir: str = "prompts"
     evalsets_dir: str = "evalsets"
     lines: dict[str, int] = field(default_factory=dict)  # llmctl.yaml line of each top-level key (for lint)
+
+    @property
+    def store_location(self) -> Path | LakeSpec:
+        """What `Store(...)` opens: the shared DuckLake when one is configured, else the local file."""
+        return self.lake if self.lake is not None else self.store_path
+
+    @property
+    def store_label(self) -> str:
+        """The store, for messages (a DuckLake's catalog without its password)."""
+        return self.lake.label if self.lake is not None else str(self.store_path)
+
+    def store_exists(self) -> bool:
+        """Whether the store may hold runs already (a shared store on a server always may)."""
+        return self.lake.exists() if self.lake is not None else self.store_path.exists()
 
     @property
     def prompts_path(self) -> Path:
@@ -237,8 +253,16 @@ def load_config(start: Path | None = None) -> Config:
     env_db = os.environ.get("LLMCTL_DB")
     if env_db:
         cfg.store_path = Path(env_db)
+        cfg.lake = None
     if not cfg.store_path.is_absolute():
         cfg.store_path = cfg.root / cfg.store_path
+    env_store = os.environ.get("LLMCTL_STORE")
+    if env_store:
+        where = parse_store_url(env_store, root=cfg.root)
+        if isinstance(where, LakeSpec):
+            cfg.lake = where
+        else:
+            cfg.store_path, cfg.lake = where, None
     return cfg
 
 
@@ -315,7 +339,10 @@ def parse_config(data: Any, path: Path) -> Config:
     _check_keys(data, _TOP_KEYS, path, "llmctl.yaml")
     cfg.lines = {str(key): data.line_of(key) for key in data}
     if "store" in data:
-        cfg.store_path = Path(str(data["store"]))
+        if isinstance(data["store"], dict):
+            cfg.lake = lake_from_mapping(data["store"], root=cfg.root, file=path, line=data.line_of("store"))
+        else:
+            cfg.store_path = Path(str(data["store"]))
     if "concurrency" in data:
         cfg.concurrency = _num(data, "concurrency", path, int)
         if cfg.concurrency < 1:

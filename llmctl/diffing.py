@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -396,7 +395,7 @@ def _run_missing(cfg: Config, a: Side, b: Side, names: list[str], store: StoreLi
     for side in (a, b):
         for evalset, commit in sorted(missing_runs(cfg, side, names, store).items()):
             run_eval(cfg, EvalOptions(evalsets=[evalset], prompt_ref=commit))
-    if store is None and Path(cfg.store_path).exists():
+    if store is None and cfg.store_exists():
         from llmctl.release import open_store
 
         store = open_store(cfg)

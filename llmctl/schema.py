@@ -401,7 +401,21 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "type": ["object", "null"],
     "additionalProperties": False,
     "properties": {
-        "store": {"type": "string", "description": "the DuckDB file (default .llmctl/llmctl.duckdb)"},
+        "store": {
+            "oneOf": [
+                {"type": "string", "description": "the DuckDB file (default .llmctl/llmctl.duckdb)"},
+                {
+                    "type": "object",
+                    "description": "a shared DuckLake store: its catalog and its Parquet data",
+                    "properties": {
+                        "ducklake": {"type": "string", "description": "sqlite:PATH | postgres:CONNINFO | duckdb:PATH"},
+                        "data": {"type": "string", "description": "a shared folder or s3://bucket/prefix/"},
+                    },
+                    "required": ["ducklake", "data"],
+                    "additionalProperties": False,
+                },
+            ]
+        },
         "concurrency": {"type": "integer", "minimum": 1},
         "timeout": {"type": "number", "exclusiveMinimum": 0, "description": "seconds per model call"},
         "retries": {"type": "integer", "minimum": 0},

@@ -381,7 +381,7 @@ def write_outputs(cfg: Config, outcome: Any, outputs: list[Path]) -> None:
     from llmctl.reports import ReportData, append_step_summary, render_markdown, write_report
     from llmctl.store import Store
 
-    store = Store(cfg.store_path)
+    store = Store(cfg.store_location)
     meta, results, verdict, summary = combined_report(store, outcome.runs, cfg.root)
     for path in outputs:
         found = formats.check(path)
@@ -522,7 +522,7 @@ def annotate_failures(cfg: Config, outcome: Any) -> None:
 
     from llmctl.store import Store
 
-    store = Store(cfg.store_path)
+    store = Store(cfg.store_location)
     for info in outcome.runs:
         if info.verdict is None or info.verdict.passed:
             continue

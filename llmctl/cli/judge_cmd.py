@@ -29,9 +29,9 @@ def calibrate_(
     from llmctl.store import Store
 
     cfg = _common.load_config()
-    if not cfg.store_path.exists():
-        raise InputError(f"no store at {cfg.store_path} yet", hint="run llmctl eval first")
-    results = calibrate(Store(cfg.store_path), cfg.root, list(evalsets or []) or None)
+    if not cfg.store_exists():
+        raise InputError(f"no store at {cfg.store_label} yet", hint="run llmctl eval first")
+    results = calibrate(Store(cfg.store_location), cfg.root, list(evalsets or []) or None)
     if as_json:
         _common.echo_json([c.to_dict() for c in results])
         return

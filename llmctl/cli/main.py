@@ -71,6 +71,7 @@ def _register() -> None:
         report_cmd,
         runs_cmd,
         schema_cmd,
+        store_cmd,
         traces_cmd,
         view_cmd,
     )
@@ -85,6 +86,7 @@ def _register() -> None:
         promote_cmd,
         log_cmd,
         runs_cmd,
+        store_cmd,
         report_cmd,
         bundle_cmd,
         comment_cmd,

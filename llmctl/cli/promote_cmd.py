@@ -65,9 +65,9 @@ def _judge_lines(cfg, run_id: str | None) -> list[str]:  # type: ignore[no-untyp
     from llmctl.safetext import terminal_safe
     from llmctl.store import Store
 
-    if not run_id or not cfg.store_path.exists():
+    if not run_id or not cfg.store_exists():
         return []
-    return [terminal_safe(describe(name, cal)) for name, _h, cal in run_judges(Store(cfg.store_path), run_id)]
+    return [terminal_safe(describe(name, cal)) for name, _h, cal in run_judges(Store(cfg.store_location), run_id)]
 
 
 def register(app: typer.Typer) -> None:

@@ -29,9 +29,9 @@ def report(
     from llmctl.store import Store
 
     cfg = _common.load_config()
-    if not cfg.store_path.exists():
-        raise InputError(f"no store at {cfg.store_path} yet", hint="run llmctl eval first")
-    store = Store(cfg.store_path)
+    if not cfg.store_exists():
+        raise InputError(f"no store at {cfg.store_label} yet", hint="run llmctl eval first")
+    store = Store(cfg.store_location)
     for path in output:
         outputs.check(path, outputs.REPORT)
     # `latest` is the newest `llmctl eval`: every evalset it ran, as its own report did.

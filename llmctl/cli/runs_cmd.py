@@ -16,9 +16,9 @@ def _store(must_exist: bool = True):  # type: ignore[no-untyped-def]
     from llmctl.store import Store
 
     cfg = _common.load_config()
-    if must_exist and not cfg.store_path.exists():
-        raise InputError(f"no store at {cfg.store_path} yet", hint="run llmctl eval first")
-    return cfg, Store(cfg.store_path)
+    if must_exist and not cfg.store_exists():
+        raise InputError(f"no store at {cfg.store_label} yet", hint="run llmctl eval first")
+    return cfg, Store(cfg.store_location)
 
 
 @runs_app.command("list")

@@ -34,7 +34,7 @@ def view(
         _common.error(f"warning: --host {host} makes the viewer (and its label writes) reachable from the network")
         if host in ("0.0.0.0", "::") and not allow_host:  # noqa: S104
             _common.error("note: only Host localhost is answered; name the others with --allow-host NAME")
-    serve(Store(cfg.store_path), cfg.root, host, port, open_browser=not no_open, allow_hosts=tuple(allow_host))
+    serve(Store(cfg.store_location), cfg.root, host, port, open_browser=not no_open, allow_hosts=tuple(allow_host))
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,6 @@ Read by promotion (the gate as it stands for a version), `llmctl log` and
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Protocol
 
 from llmctl.config import Config
@@ -31,11 +30,11 @@ class StoreLike(Protocol):
 
 def open_store(cfg: Config) -> StoreLike | None:
     """The project's store, or None when it does not exist yet (nothing is created)."""
-    if not Path(cfg.store_path).exists():
+    if not cfg.store_exists():
         return None
     from llmctl.store import Store
 
-    store: StoreLike = Store(Path(cfg.store_path))
+    store: StoreLike = Store(cfg.store_location)
     return store
 
 

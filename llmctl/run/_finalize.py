@@ -86,8 +86,13 @@ def finalize(
     info.summary = summarize(candidate, verdict)
     info.failing = failing_cases(candidate, info.run_id)
     status = "completed"
+    # On a shared (DuckLake) store: the snapshot the verdict's reads saw, recorded with it.
+    snapshot = store.snapshot() if hasattr(store, "snapshot") else None
     try:
-        store.finish_run(info.run_id, status, info.summary)
+        if snapshot is None:
+            store.finish_run(info.run_id, status, info.summary)
+        else:
+            store.finish_run(info.run_id, status, info.summary, gate_snapshot=snapshot)
         if info.baseline_run_id:
             base_summary = summarize(baseline or [], None)
             store.finish_run(info.baseline_run_id, "completed", base_summary)

@@ -88,7 +88,7 @@ class Runner:
         if self._store is None:
             from llmctl.store import Store
 
-            self._store = Store(self.cfg.store_path, on_wait=self._wait_message)
+            self._store = Store(self.cfg.store_location, on_wait=self._wait_message)
         return self._store
 
     def _wait_message(self, message: str) -> None:

@@ -31,6 +31,7 @@ from typing import TypeVar
 import duckdb
 
 from llmctl.errors import StoreError, StoreIOError
+from llmctl.store._convert import READABLE, foreign_version_error, storage_version
 from llmctl.store._schema import SCHEMA_VERSION, NotAStore, connect, current_version, migrate
 
 log = logging.getLogger("llmctl.store")
@@ -74,6 +75,9 @@ def _sniff(path: Path) -> None:
         raise NotAStore("it is a SQLite database, not a DuckDB file")
     if len(head) < 12 or head[8:12] != b"DUCK":
         raise NotAStore("not a DuckDB database file")
+    version = storage_version(path)
+    if version is not None and version not in READABLE:
+        raise foreign_version_error(path, version)
 
 
 def _truncated(path: Path) -> str | None:
@@ -161,6 +165,10 @@ class Connector:
         self._schema_checked = False
         self._plock = _process_lock(self.path)
         self._held = threading.local()  # this thread's shared read-only connection (`reading`)
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
 
     # -- public --------------------------------------------------------------
 

@@ -293,6 +293,13 @@ def _m009_batches(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m011_gate_snapshot(con: duckdb.DuckDBPyConnection) -> None:
+    """The DuckLake snapshot a run's gate verdict was computed from (the snapshot its latest read
+    saw), so a verdict on a shared store that others keep writing can be reproduced with time
+    travel. NULL on a local DuckDB file, which has no snapshots."""
+    con.execute("ALTER TABLE runs ADD COLUMN gate_snapshot BIGINT")
+
+
 # _m003 is another branch's migration; _m004 and _m005 are numbered as assigned and take their
 # places in the list (by position) until all are merged.
 MIGRATIONS: list[Migration] = [
@@ -304,6 +311,7 @@ MIGRATIONS: list[Migration] = [
     _m007_cache_write_tokens,
     _m008_traces,
     _m009_batches,  # two new tables
+    _m011_gate_snapshot,  # (no _m010: that number was reserved and not needed) only adds a column
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -376,24 +384,35 @@ def transaction(con: duckdb.DuckDBPyConnection, fn: Callable[[], T]) -> T:
     return out
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> int:
+def migrate(con: duckdb.DuckDBPyConnection, *, lake: bool = False) -> int:
     """Apply every pending migration, each in its own transaction. Returns the new version.
 
     On an empty database the first transaction creates `schema_migrations` too, so no
     llmctl process leaves a file with the table but no migration recorded.
+
+    On a DuckLake (`lake`), where several processes may migrate at once, each migration also
+    updates the one row of `llmctl_lake_head`: two transactions applying the same migration
+    conflict on it, the second fails at commit and its caller retries, finding it applied.
     """
-    version = current_version(con)
+    version = transaction(con, lambda: current_version(con)) if lake else current_version(con)
     for number, step in enumerate(MIGRATIONS, start=1):
         if number <= version:
             continue
 
         def apply(number: int = number, step: Migration = step) -> None:
+            if lake and current_version(con) >= number:
+                return  # another process applied it since we looked (this transaction sees it)
             if number == 1:
                 con.execute(
                     "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
                 )
+                if lake:
+                    con.execute("CREATE TABLE llmctl_lake_head (version INTEGER NOT NULL)")
+                    con.execute("INSERT INTO llmctl_lake_head VALUES (0)")
             step(con)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [number, utcnow()])
+            if lake:
+                con.execute("UPDATE llmctl_lake_head SET version = ?", [number])
 
         transaction(con, apply)
         version = number

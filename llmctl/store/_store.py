@@ -20,6 +20,7 @@ import llmctl
 from llmctl.errors import InputError
 from llmctl.store._connect import Connector
 from llmctl.store._keys import new_run_id
+from llmctl.store._lake import LakeConnector
 from llmctl.store._schema import (
     CACHE_COLUMNS,
     JUDGE_CALL_COLUMNS,
@@ -41,6 +42,7 @@ from llmctl.store._writer import (
     to_arrow,
     to_json,
 )
+from llmctl.store_location import LakeSpec
 from llmctl.types import CaseOutcome
 
 ExportFormat = Literal["json", "jsonl", "csv", "parquet", "otlp"]
@@ -51,7 +53,7 @@ EXPORT_FORMATS: tuple[str, ...] = ("json", "jsonl", "csv", "parquet", "otlp")
 
 _RUN_COLUMNS = (
     "id, started_at, finished_at, status, git_commit, git_branch, evalset, config, "
-    "baseline_run_id, summary, llmctl_version, shard"
+    "baseline_run_id, summary, llmctl_version, shard, gate_snapshot"
 )
 _RESULT_NAMES = ", ".join(f"r.{c[0]}" for c in RESULT_COLUMNS)
 _PROMPT_VERSION_FIELDS = frozenset(c[0] for c in PROMPT_VERSION_COLUMNS)
@@ -221,20 +223,39 @@ class Store:
 
     def __init__(
         self,
-        path: Path,
+        path: Path | str | LakeSpec,
         lock_timeout: float = 60,
         on_wait: Callable[[str], None] | None = None,
     ) -> None:
-        self._db = Connector(Path(path), lock_timeout=lock_timeout, on_wait=on_wait)
+        self.location: Path | LakeSpec = path if isinstance(path, LakeSpec) else Path(path)
+        self._db: Connector | LakeConnector
+        if isinstance(self.location, LakeSpec):
+            self._db = LakeConnector(self.location, lock_timeout=lock_timeout, on_wait=on_wait)
+        else:
+            self._db = Connector(self.location, lock_timeout=lock_timeout, on_wait=on_wait)
         self.lock_timeout = lock_timeout
         self.on_wait = on_wait
 
     @property
     def path(self) -> Path:
+        """The store file; for a shared (DuckLake) store, a local path its lock files are named after."""
         return self._db.path
 
+    @property
+    def is_lake(self) -> bool:
+        return isinstance(self._db, LakeConnector)
+
+    @property
+    def where(self) -> str:
+        """The store, for messages (a DuckLake's catalog without its password)."""
+        return self._db.where
+
+    def snapshot(self) -> int | None:
+        """The DuckLake snapshot id the latest read saw (None for a local file, or before any read)."""
+        return self._db.last_snapshot if isinstance(self._db, LakeConnector) else None
+
     def __repr__(self) -> str:
-        return f"Store({str(self.path)!r})"
+        return f"Store({self.where!r})"
 
     def schema_version(self) -> int:
         """The store's applied schema version (migrating an older store first)."""
@@ -282,7 +303,7 @@ class Store:
 
         def tx(con: duckdb.DuckDBPyConnection) -> None:
             if con.execute("SELECT 1 FROM runs WHERE id = ?", [rid]).fetchall():
-                raise InputError(f"run {rid} already exists in {self.path}")
+                raise InputError(f"run {rid} already exists in {self.where}")
             con.execute(
                 "INSERT INTO runs (id, started_at, status, evalset, config, git_commit, git_branch, "
                 "baseline_run_id, llmctl_version, shard) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
@@ -300,19 +321,26 @@ class Store:
         )
         return self.get_run(run["id"])
 
-    def finish_run(self, run_id: str, status: str, summary: Mapping[str, Any] | None) -> None:
-        """Set a run's final status (`completed`, `failed`, `interrupted`), end time and summary."""
+    def finish_run(
+        self, run_id: str, status: str, summary: Mapping[str, Any] | None, *, gate_snapshot: int | None = None
+    ) -> None:
+        """Set a run's final status (`completed`, `failed`, `interrupted`), end time and summary;
+        `gate_snapshot`: the DuckLake snapshot its verdict was computed from (see `snapshot()`)."""
         if status not in RUN_STATUSES:
             raise ValueError(f"unknown run status {status!r}; expected one of {', '.join(RUN_STATUSES)}")
         text = to_json(dict(summary)) if summary is not None else None
 
         def tx(con: duckdb.DuckDBPyConnection) -> None:
-            found = con.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ? RETURNING id",
-                [status, utcnow(), text, run_id],
-            ).fetchall()
-            if not found:
-                raise InputError(f"no run {run_id} in {self.path}")
+            def write() -> None:
+                # (no UPDATE ... RETURNING: a DuckLake has none)
+                if not con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchall():
+                    raise InputError(f"no run {run_id} in {self.where}")
+                con.execute(
+                    "UPDATE runs SET status = ?, finished_at = ?, summary = ?, gate_snapshot = ? WHERE id = ?",
+                    [status, utcnow(), text, gate_snapshot, run_id],
+                )
+
+            transaction(con, write)
 
         self._db.run(tx)
 
@@ -322,13 +350,18 @@ class Store:
         cutoff = utcnow() - timedelta(seconds=older_than_s)
 
         def tx(con: duckdb.DuckDBPyConnection) -> list[str]:
-            rows = con.execute(
-                "UPDATE runs SET status = 'interrupted' WHERE status = 'running' AND greatest(started_at, "
-                "coalesce((SELECT max(created_at) FROM results WHERE run_id = runs.id), started_at)) < ? "
-                "RETURNING id",
-                [cutoff],
-            ).fetchall()
-            return sorted(r[0] for r in rows)
+            def write() -> list[str]:
+                rows = con.execute(
+                    "SELECT id FROM runs WHERE status = 'running' AND greatest(started_at, "
+                    "coalesce((SELECT max(created_at) FROM results WHERE run_id = runs.id), started_at)) < ?",
+                    [cutoff],
+                ).fetchall()
+                ids = sorted(str(r[0]) for r in rows)
+                if ids:
+                    con.execute("UPDATE runs SET status = 'interrupted' WHERE list_contains(?, id)", [ids])
+                return ids
+
+            return transaction(con, write)
 
         return self._db.run(tx)
 
@@ -340,7 +373,12 @@ class Store:
         flush_interval: float = 0.5,
         background: bool = True,
     ) -> RunWriter:
-        """A buffered writer for the results of `run_id` (which must exist)."""
+        """A buffered writer for the results of `run_id` (which must exist).
+
+        On a shared (DuckLake) store a batch waits at least 2 s: each batch is a commit (a
+        snapshot) that every other writer's commit queues behind."""
+        if self.is_lake:
+            flush_interval = max(flush_interval, 2.0)
         return RunWriter(self, run_id, batch_rows=batch_rows, flush_interval=flush_interval, background=background)
 
     def get_run(self, run_id_or_prefix: str) -> dict[str, Any]:
@@ -694,7 +732,11 @@ class Store:
                     if base_target is not None and base_summary is not None:
                         con.execute("UPDATE runs SET summary = ? WHERE id = ?", [to_json(base_summary), base_target])
 
-            transaction(con, write)
+            try:
+                transaction(con, write)
+            finally:  # a DuckLake's connection outlives this call: leave nothing attached
+                for i in range(len(paths)):
+                    con.execute(f"DETACH DATABASE IF EXISTS llmctl_src{i}")
 
         self._db.run(tx)
         return target
@@ -800,6 +842,31 @@ class Store:
     def _merge_path(con: duckdb.DuckDBPyConnection, i: int) -> str:
         row = first_row(con, "SELECT path FROM duckdb_databases() WHERE database_name = ?", [f"llmctl_src{i}"])
         return str(row[0]) if row else ""
+
+    # -- copy ----------------------------------------------------------------------------
+
+    def copy_from(
+        self, source: Path | str | LakeSpec, progress: Callable[[str, int, int], None] | None = None
+    ) -> dict[str, int]:
+        """Copy every run, result, score, cache entry... of `source` (a store file or a DuckLake)
+        that this store lacks, in one transaction; returns the rows added per table. Idempotent:
+        see `llmctl.store._copy`. `progress(table, source rows, added or -1 before)`."""
+        from llmctl.store._copy import copy_tables
+
+        where = source if isinstance(source, LakeSpec) else Path(source).absolute()
+        if isinstance(where, Path):
+            if not where.is_file():
+                raise InputError("no such store file", file=where)
+            if isinstance(self.location, Path) and self.path.exists() and os.path.samefile(where, self.path):
+                raise InputError("cannot copy a store into itself", file=where)
+        elif where == self.location:
+            raise InputError(f"cannot copy a store into itself: {where.label}")
+        src = Store(where, lock_timeout=self.lock_timeout, on_wait=self.on_wait)
+        src.schema_version()  # refuses what is not an llmctl store (or a newer one); migrates an older one
+        if isinstance(src._db, LakeConnector) and src.location != self.location:
+            src._db.close()
+        self._db.run(lambda con: None)  # create and migrate this store first
+        return self._db.run(lambda con: copy_tables(con, where, dest_is_lake=self.is_lake, progress=progress))
 
     # -- labels and judge calibrations ---------------------------------------------
 
@@ -938,7 +1005,7 @@ class Store:
 
         row = self._db.run(q, read_only=True)
         if not row or not row[0]:
-            raise InputError(f"no run {run_id} in {self.path}; create it with create_run() first")
+            raise InputError(f"no run {run_id} in {self.where}; create it with create_run() first")
         return bool(row[1])
 
     def _resolve(self, con: duckdb.DuckDBPyConnection, ref: str) -> str:
@@ -946,7 +1013,7 @@ class Store:
         if ref in ("latest", "last"):
             row = first_row(con, "SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1")
             if row is None:
-                raise InputError(f"no runs in {self.path} yet")
+                raise InputError(f"no runs in {self.where} yet")
             return str(row[0])
         exact = first_row(con, "SELECT id FROM runs WHERE id = ?", [ref])
         if exact:
@@ -966,7 +1033,7 @@ class Store:
                 hint="give more characters of the id",
             )
         recent = [r[0] for r in con.execute("SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 5").fetchall()]
-        hint = f"recent runs: {', '.join(recent)}" if recent else f"the store {self.path} has no runs yet"
+        hint = f"recent runs: {', '.join(recent)}" if recent else f"the store {self.where} has no runs yet"
         raise InputError(f"no run matches {ref!r}", hint=hint)
 
     def _runs_with_counts(

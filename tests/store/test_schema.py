@@ -13,7 +13,7 @@ EXPECTED = {
     "schema_migrations": {"version", "applied_at"},
     "runs": {
         "id", "started_at", "finished_at", "status", "git_commit", "git_branch", "evalset", "config",
-        "baseline_run_id", "summary", "llmctl_version", "shard",
+        "baseline_run_id", "summary", "llmctl_version", "shard", "gate_snapshot",  # _m011
     },
     "results": {
         "run_id", "result_key", "prompt", "version_hash", "case_id", "model", "repeat_index", "input",

@@ -1,0 +1,218 @@
+"""A 2,000-case `llmctl eval` into a local DuckDB file and into shared DuckLake stores, side by side.
+
+    .venv/bin/python benchmarks/shared_store.py                # 3 interleaved rounds, medians
+    .venv/bin/python benchmarks/shared_store.py --runs 5 --latency-ms 100 --write
+
+Sides (each a fresh store every round, the same project otherwise, `--no-cache`):
+`local` (.llmctl/llmctl.duckdb), `sqlite` (a DuckLake: SQLite catalog and Parquet data in a
+folder) and `postgres` (a DuckLake with its catalog in a PostgreSQL cluster the script starts on
+127.0.0.1, as tests/store/services.py does; skipped where PostgreSQL is not installed). The model
+is the fake OpenAI-compatible server (`python -m llmctl.testing.server`, `--latency-ms`) at
+concurrency 50, as benchmarks/run.py's e2e scenario; `--latency-ms 0` with `--offline` uses the
+scripted offline model instead, which leaves the store as nearly all the work. The rounds
+interleave the sides, so machine load falls on all of them alike. `--write` replaces the
+"Shared store" section of RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "store"))
+
+from services import postgres_server  # noqa: E402
+
+SECTION = "## Shared store (DuckLake) against the local file (benchmarks/shared_store.py)"
+
+
+def start_server(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llmctl.testing.server",
+            "--port",
+            "0",
+            "--latency-ms",
+            str(latency_ms),
+            "--default",
+            "ok: shipped",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"(http://\S+/v1)", line)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"fake server did not start: {line!r}")
+    return proc, match.group(1)
+
+
+def project(root: Path, cases: int, base_url: str | None) -> None:
+    import yaml
+
+    root.mkdir(parents=True)
+    (root / "prompts").mkdir()
+    (root / "evalsets").mkdir()
+    model = (
+        {"model": "openai/bench", "api_base": base_url} if base_url else {"model": "scripted", "default": "ok: shipped"}
+    )
+    (root / "llmctl.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "concurrency": 50,
+                "default_models": ["bench"],
+                "models": {"bench": model},
+                "gate": {"quality": {"min_pass_rate": 0.5}},
+            }
+        )
+    )
+    (root / "prompts" / "qa.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "qa",
+                "inputs": {"q": {"type": "string"}},
+                "messages": [{"role": "user", "content": "Question {{ q }}"}],
+            }
+        )
+    )
+    with (root / "evalsets" / "qa.jsonl").open("w") as fh:
+        for i in range(cases):
+            fh.write(json.dumps({"id": f"case-{i}", "vars": {"q": str(i)}}) + "\n")
+    (root / "evalsets" / "qa.yaml").write_text(
+        yaml.safe_dump(
+            {"prompt": "qa", "source": "evalsets/qa.jsonl", "evaluators": [{"type": "contains", "value": "shipped"}]}
+        )
+    )
+
+
+def one_eval(root: Path, store_env: dict[str, str]) -> float:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMCTL_")}
+    env.update(store_env, OPENAI_API_KEY="sk-bench")
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "llmctl.cli.main", "eval", "evalsets/qa.yaml", "--no-cache"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"eval failed ({done.returncode}): {done.stderr[-2000:]}")
+    return wall
+
+
+def create_store(store_env: dict[str, str]) -> None:
+    """Create and migrate the store `store_env` names, untimed (a team's shared store exists already)."""
+    code = (
+        "import os; from pathlib import Path; from llmctl.store import Store; "
+        "from llmctl.store_location import parse_store_url; "
+        "loc = parse_store_url(os.environ['LLMCTL_STORE'], root=Path.cwd()) if 'LLMCTL_STORE' in os.environ "
+        "else Path(os.environ['LLMCTL_DB']); Store(loc)._db.run(lambda con: None)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMCTL_")}
+    env.update(store_env)
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=600)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="interleaved rounds (medians are reported)")
+    parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument("--latency-ms", type=float, default=100.0, help="the fake server's answer delay")
+    parser.add_argument("--offline", action="store_true", help="the scripted offline model instead of the server")
+    parser.add_argument(
+        "--fresh", action="store_true", help="time creating and migrating each store too (default: made untimed first)"
+    )
+    parser.add_argument("--write", action="store_true", help="replace this section of benchmarks/RESULTS.md")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="llmctl-shared-bench-"))
+    server = None
+    base_url = None
+    if not args.offline:
+        server, base_url = start_server(args.latency_ms)
+    times: dict[str, list[float]] = {"local": [], "sqlite": [], "postgres": []}
+    try:
+        root = work / "project"
+        project(root, args.cases, base_url)
+        with postgres_server() as pg:
+            for r in range(args.runs):
+                sides: dict[str, dict[str, str]] = {
+                    "local": {"LLMCTL_DB": str(work / f"local-{r}.duckdb")},
+                    "sqlite": {
+                        "LLMCTL_STORE": f"ducklake:sqlite:{work}/sq-{r}/catalog.sqlite;data={work}/sq-{r}/data/"
+                    },
+                }
+                if not isinstance(pg, str):
+                    sides["postgres"] = {
+                        "LLMCTL_STORE": f"ducklake:postgres:{pg.createdb(f'bench{r}')};data={work}/pg-{r}/data/"
+                    }
+                for name, env in sides.items():
+                    if not args.fresh:
+                        create_store(env)
+                    wall = one_eval(root, env)
+                    times[name].append(wall)
+                    print(f"round {r + 1}: {name:<8} {wall:6.2f} s", flush=True)
+            pg_note = pg if isinstance(pg, str) else "PostgreSQL 15 (Debian), fsync off, on 127.0.0.1"
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+
+    local = statistics.median(times["local"])
+    rows = []
+    for name in ("local", "sqlite", "postgres"):
+        if times[name]:
+            med = statistics.median(times[name])
+            rows.append(f"| {name} | {med:.2f} s | {', '.join(f'{t:.2f}' for t in times[name])} | {med / local:.2f}x |")
+    model = "scripted offline model" if args.offline else f"fake OpenAI-compatible server, {args.latency_ms:g} ms"
+    load = os.getloadavg()[0]
+    text = "\n".join(
+        [
+            SECTION,
+            "",
+            f"`{' '.join(['python', 'benchmarks/shared_store.py', *sys.argv[1:]])}`: {args.cases:,} cases, "
+            f"{model}, concurrency 50, `--no-cache`, {args.runs} interleaved round(s), a new store each "
+            f"({'created inside the timed eval' if args.fresh else 'created and migrated before the timed eval'}); "
+            f"load average {load:.1f} on {os.cpu_count()} cores. Postgres: {pg_note}.",
+            "",
+            "| store | median wall | each round (s) | vs local |",
+            "|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
+    print(text)
+    if args.write:
+        results = ROOT / "benchmarks" / "RESULTS.md"
+        body = results.read_text(encoding="utf-8")
+        start = body.find(SECTION)
+        if start >= 0:
+            end = body.find("\n## ", start + len(SECTION))
+            body = body[:start] + text + ("" if end < 0 else body[end:])
+        else:
+            body = body.rstrip("\n") + "\n\n" + text
+        results.write_text(body, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
