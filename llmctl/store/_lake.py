@@ -285,6 +285,11 @@ class LakeConnector:
             self._shared.con = None
             self._shared.attached = False
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """As `Connector.reading`: here every read already shares this process's lake instance."""
+        yield
+
     def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, read_only: bool = False) -> T:
         deadline = time.monotonic() + self.lock_timeout
         started = time.monotonic()
