@@ -149,7 +149,7 @@ def test_the_scaffolded_judge_prompt_is_what_the_scaffolded_judge_loads(
 @pytest.mark.parametrize(
     ("evaluator", "graded"),
     [
-        ("{type: moderation}", True),  # judge.model fills in its model
+        ("{type: moderation}", False),  # moderation never takes judge.model (it requires model:)
         ("{type: moderation, model: openai/omni-moderation-latest}", False),
         ("{type: judge, rubric: ok, model: grader2}", False),
         ("{type: refusal, judge: grader2}", False),  # a delegated judge with its own model

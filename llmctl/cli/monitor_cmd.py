@@ -92,7 +92,9 @@ def _print(report) -> None:  # type: ignore[no-untyped-def]
                 _cell(c.metric, c.reference),
                 _cell(c.metric, c.window),
                 _change(c.metric, c.change),
-                "" if c.threshold is None else (fmt.pts(c.threshold) if "rate" in c.metric else f"+{c.threshold:.0%}"),
+                ""
+                if c.threshold is None
+                else (fmt.pts(c.threshold) if "rate" in c.metric else fmt.pct(c.threshold, signed=True)),
                 fmt.p_value(c.p_value) if c.p_value is not None else "",
                 Text(verdict + (f": {c.note}" if c.note else ""), style="bold red" if c.alarm else ""),
             )

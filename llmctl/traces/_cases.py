@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmctl import fmt
 from llmctl.errors import InputError
 
 REDACTED = "[REDACTED:{kind}]"
@@ -214,7 +215,7 @@ def to_cases(
                         ("model", row.get("model")),
                         ("version", row.get("version")),
                         ("outcome", outcome),
-                        ("ts", row["ts"].isoformat() + "Z" if row.get("ts") else None),
+                        ("ts", fmt.time(row["ts"]) if row.get("ts") else None),
                     )
                     if v is not None
                 },

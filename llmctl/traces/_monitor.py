@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from llmctl import fmt
 from llmctl.errors import InputError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|d|w)\s*$")
@@ -113,7 +114,7 @@ class MonitorReport:
 
     def to_dict(self) -> dict[str, Any]:
         def iso(t: datetime | None) -> str | None:
-            return t.isoformat() + "Z" if t is not None else None
+            return fmt.time(t) if t is not None else None
 
         return {
             "until": iso(self.until),
@@ -371,7 +372,7 @@ def _daily(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per day (all versions together) and per day x version."""
     days: dict[Any, dict[str, Any]] = {}
     for d in rows:
-        day = days.setdefault(d["day"], {"day": d["day"].date().isoformat(), "calls": 0, "versions": {}})
+        day = days.setdefault(d["day"], {"day": fmt.time(d["day"].date()), "calls": 0, "versions": {}})
         day["calls"] += d["calls"]
         day["versions"][d["version"] or "-"] = {
             "calls": d["calls"],

@@ -113,28 +113,28 @@ def test_migrates_an_empty_lake_once_and_records_the_keys(lake_store: Store) -> 
 def test_a_table_a_later_migration_adds_works_unchanged(lake: LakeSpec, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another branch's migration (a keyed table, written with ON CONFLICT / OR REPLACE) needs no lake code."""
 
-    def _m999_traces(con: duckdb.DuckDBPyConnection) -> None:
-        con.execute("CREATE TABLE traces (id TEXT PRIMARY KEY, model TEXT, n INTEGER)")
-        con.execute("CREATE INDEX traces_model ON traces (model)")
+    def _m999_extra(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("CREATE TABLE extra (id TEXT PRIMARY KEY, model TEXT, n INTEGER)")
+        con.execute("CREATE INDEX extra_model ON extra (model)")
 
-    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, _m999_traces])
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, _m999_extra])
     monkeypatch.setattr(schema, "SCHEMA_VERSION", len(schema.MIGRATIONS))
     from llmctl.store import _lake
 
     monkeypatch.setattr(_lake, "_shared_by_spec", {})
     import llmctl.store._schema as s2
 
-    assert s2.MIGRATIONS[-1] is _m999_traces
+    assert s2.MIGRATIONS[-1] is _m999_extra
     store = Store(lake)
 
     def write(con: duckdb.DuckDBPyConnection) -> None:
-        con.execute("INSERT INTO traces VALUES ('a', 'm', 1), ('a', 'm', 2) ON CONFLICT DO NOTHING")
-        con.execute("INSERT INTO traces VALUES ('a', 'm', 3) ON CONFLICT DO NOTHING")
-        con.execute("INSERT OR REPLACE INTO traces VALUES ('b', 'm', 1)")
-        con.execute("INSERT OR REPLACE INTO traces VALUES (?, ?, ?)", ["b", "m", 7])
+        con.execute("INSERT INTO extra VALUES ('a', 'm', 1), ('a', 'm', 2) ON CONFLICT DO NOTHING")
+        con.execute("INSERT INTO extra VALUES ('a', 'm', 3) ON CONFLICT DO NOTHING")
+        con.execute("INSERT OR REPLACE INTO extra VALUES ('b', 'm', 1)")
+        con.execute("INSERT OR REPLACE INTO extra VALUES (?, ?, ?)", ["b", "m", 7])
 
     store._db.run(write)
-    rows = store.query("SELECT id, n FROM traces ORDER BY id")
+    rows = store.query("SELECT id, n FROM extra ORDER BY id")
     assert len(rows) == 2 and rows[1] == ("b", 7) and rows[0][0] == "a"
 
 
