@@ -152,18 +152,3 @@ def test_writer_cache_entries_go_in_the_same_transaction(store: Store) -> None:
     got = store.cache_get_many(["k0", "k1"])
     assert list(got) == ["k0"]
     assert got["k0"]["output"] == "summary 0" and got["k0"]["prompt_tokens"] == 3
-
-
-def test_flush_interval_grows_to_four_times_in_a_long_run(store: Store) -> None:
-    """Issue 27: each write opens the store and checkpoints it on close (~0.1 s of CPU however
-    few rows it holds), so a long run writes its first batch after `flush_interval` and then
-    doubles the wait up to 4x (0.5 s -> 2 s by default); a kill -9 loses at most that much."""
-    rid = new_run(store)
-    w = store.writer(rid, batch_rows=10**6, flush_interval=0.5, background=False)
-    seen = []
-    for _ in range(5):
-        seen.append(w.interval)
-        w.add(result_row(len(seen)), [])
-        w.flush()
-    w.close()
-    assert seen == [0.5, 1.0, 2.0, 2.0, 2.0]
