@@ -101,7 +101,9 @@ def test_four_writers_sqlite_catalog_on_a_shared_folder(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_killed_writer_leaves_no_partial_batch_and_resumes(pg: Postgres, tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p", _pg_lake(pg, "killed", tmp_path / "data"), cases=CASES, latency_ms=20)
+    root = make_project(
+        tmp_path / "p", _pg_lake(pg, "killed", tmp_path / "data"), cases=CASES, latency_ms=200
+    )  # ~20 s of calls: killed mid-run even on an idle machine
     proc = spawn(["eval", "evalsets/e0.yaml", "--concurrency", "20"], root)
     store = Store(_location(root))
     deadline = time.monotonic() + 300
