@@ -25,7 +25,6 @@ import io
 import json
 import os
 import secrets
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -332,21 +331,12 @@ def write_labels(path: Path, labels: Iterable[Label]) -> None:
 def _locked(folder: Path, timeout: float) -> Iterator[None]:
     """An exclusive advisory lock on the labels folder (flock on the directory itself, so no
     lock file appears in git), waiting up to `timeout` seconds."""
-    import fcntl
+    from llmctl.locks import flock_exclusive
 
     fd = os.open(folder, os.O_RDONLY)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise InfraError(
-                        f"another writer has held {folder} for over {timeout:g} s; nothing was written, try again"
-                    ) from None
-                time.sleep(0.01)
+        if not flock_exclusive(fd, timeout):
+            raise InfraError(f"another writer has held {folder} for over {timeout:g} s; nothing was written, try again")
         yield
     finally:
         os.close(fd)  # releases the lock

@@ -22,7 +22,6 @@ import base64
 import contextlib
 import json
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 
 from llmctl.errors import InputError
 from llmctl.hashing import sha256_hex
+from llmctl.locks import flock_exclusive
 
 try:
     import fcntl
@@ -58,21 +58,13 @@ def promotion_lock(repo: Any, timeout: float = 60.0) -> Iterator[None]:
     path = _common_dir(repo) / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-                    who = f" (PID {holder})" if holder.isdigit() else ""
-                    raise InputError(
-                        f"another llmctl promote{who} is running in this repository; "
-                        f"gave up after waiting {timeout:g}s",
-                        hint="let it finish, then promote again",
-                    ) from None
-                time.sleep(0.05)
+        if not flock_exclusive(fd, timeout, poll=0.05):
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            who = f" (PID {holder})" if holder.isdigit() else ""
+            raise InputError(
+                f"another llmctl promote{who} is running in this repository; gave up after waiting {timeout:g}s",
+                hint="let it finish, then promote again",
+            )
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield
