@@ -19,8 +19,8 @@ from llmctl.hashing import content_hash
 
 if TYPE_CHECKING:
     from llmctl.config import GateConfig
-    from llmctl.gate import MetricVerdict
     from llmctl.store import Store
+    from llmctl.verdict import MetricVerdict
 
 JUDGE_TYPES = ("judge", "pairwise")
 DEFAULT_MIN_LABELS = 30  # gate.judges.min_labels when only min_kappa is set (DESIGN.md)
@@ -225,7 +225,7 @@ def judge_gate(store: Store, run_id: str, gate: GateConfig) -> list[MetricVerdic
     is set: a kappa on a handful of labels proves nothing), or a kappa below `min_kappa`
     (an undefined kappa never clears it)."""
     from llmctl import fmt
-    from llmctl.gate import MetricVerdict
+    from llmctl.verdict import MetricVerdict
 
     min_kappa, min_labels = gate.judge_min_kappa, gate.judge_min_labels
     if min_kappa is None and min_labels is None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
@@ -35,234 +35,40 @@ from llmctl import fmt, stats
 from llmctl.config import GateConfig
 from llmctl.types import CaseOutcome
 
-REPORT_ONLY = "report only"
+# The vocabulary lives in llmctl.verdict; re-exported so `from llmctl.gate import Verdict` keeps working.
+from llmctl.verdict import (
+    REPORT_ONLY,
+    FlakyCase,
+    FlippedCase,
+    GroupVerdict,
+    MetricVerdict,
+    Verdict,
+    flip_counts,
+    flip_phrase,
+    group_name,
+)
 
-
-def group_name(prompt: str, model: str) -> str:
-    """How a prompt x model group is named in verdicts and reports."""
-    return f"{prompt} × {model}"
+__all__ = [
+    "PASS_RATE_WEIGHT",
+    "REPORT_ONLY",
+    "FlakyCase",
+    "FlippedCase",
+    "GroupVerdict",
+    "MetricVerdict",
+    "Verdict",
+    "apply_critical",
+    "compare",
+    "critical_metrics",
+    "flip_counts",
+    "flip_phrase",
+    "group_name",
+]
 
 
 def _num(value: float | None) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return float(value)
-
-
-@dataclass
-class MetricVerdict:
-    """One checked (or reported) metric of one group. `passed` is False only for a failed gate."""
-
-    group: str
-    metric: str
-    baseline: float | None
-    candidate: float | None
-    delta: float | None
-    interval: tuple[float, float] | None
-    p_value: float | None
-    threshold: str
-    passed: bool
-    note: str = ""
-    cases: list[str] = field(default_factory=list)  # the failing cases a critical check names
-    relative: bool = False  # delta and interval are relative changes (+0.22 is 22% higher), not differences
-    mde: float | None = None  # pass rate: the drop these cases detect with 80% power (None: not computed)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["interval"] = list(self.interval) if self.interval is not None else None
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MetricVerdict:
-        interval = data.get("interval")
-        return cls(
-            group=data["group"],
-            metric=data["metric"],
-            baseline=data.get("baseline"),
-            candidate=data.get("candidate"),
-            delta=data.get("delta"),
-            interval=(float(interval[0]), float(interval[1])) if interval else None,
-            p_value=data.get("p_value"),
-            threshold=data.get("threshold", ""),
-            passed=bool(data["passed"]),
-            note=data.get("note", ""),
-            cases=list(data.get("cases") or []),
-            relative=bool(data.get("relative", False)),
-            mde=data.get("mde"),
-        )
-
-
-@dataclass
-class FlippedCase:
-    """A case whose verdict changed between baseline and candidate, with both outputs."""
-
-    prompt: str
-    model: str
-    case_id: str
-    baseline_output: str | None
-    candidate_output: str | None
-    baseline_reasons: dict[str, str]
-    candidate_reasons: dict[str, str]
-    direction: str  # "pass->fail" or "fail->pass"
-    repeat_index: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FlippedCase:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
-
-
-def flip_counts(flipped: list[FlippedCase], direction: str = "pass->fail") -> tuple[int, int]:
-    """(cases, samples) that flipped in `direction`: with repeat > 1 a case's samples flip one by one."""
-    mine = [f for f in flipped if f.direction == direction]
-    return len({(f.prompt, f.model, f.case_id) for f in mine}), len(mine)
-
-
-def flip_phrase(flipped: list[FlippedCase], direction: str = "pass->fail") -> str:
-    """`3 case(s)`, or `3 case(s) (7 samples)` when some case flipped in more than one sample."""
-    cases, samples = flip_counts(flipped, direction)
-    return f"{cases} case(s)" + (f" ({samples} samples)" if samples != cases else "")
-
-
-@dataclass
-class FlakyCase:
-    """A case whose verdict differs across its samples (repeat > 1) in one run."""
-
-    prompt: str
-    model: str
-    case_id: str
-    run: str  # "baseline" or "candidate"
-    passes: int
-    samples: int
-    interval: tuple[float, float] | None = None  # Wilson interval of the case's pass rate, at gate.confidence
-
-    @property
-    def pass_rate(self) -> float:
-        return self.passes / self.samples if self.samples else math.nan
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["interval"] = list(self.interval) if self.interval is not None else None
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FlakyCase:
-        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        if fields.get("interval") is not None:
-            fields["interval"] = (float(fields["interval"][0]), float(fields["interval"][1]))
-        return cls(**fields)
-
-
-@dataclass
-class GroupVerdict:
-    """The verdict of one prompt x model group."""
-
-    prompt: str
-    model: str
-    passed: bool
-    metrics: list[MetricVerdict] = field(default_factory=list)
-    flipped: list[FlippedCase] = field(default_factory=list)
-    flaky: list[FlakyCase] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return group_name(self.prompt, self.model)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "prompt": self.prompt,
-            "model": self.model,
-            "name": self.name,
-            "passed": self.passed,
-            "metrics": [m.to_dict() for m in self.metrics],
-            "flipped": [f.to_dict() for f in self.flipped],
-            "flaky": [f.to_dict() for f in self.flaky],
-            "counts": dict(self.counts),
-            "notes": list(self.notes),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GroupVerdict:
-        return cls(
-            prompt=data["prompt"],
-            model=data["model"],
-            passed=bool(data["passed"]),
-            metrics=[MetricVerdict.from_dict(m) for m in data.get("metrics", [])],
-            flipped=[FlippedCase.from_dict(f) for f in data.get("flipped", [])],
-            flaky=[FlakyCase.from_dict(f) for f in data.get("flaky", [])],
-            counts=dict(data.get("counts", {})),
-            notes=list(data.get("notes", [])),
-        )
-
-
-@dataclass
-class Verdict:
-    """The gate's decision over all groups. `metrics`, `flipped`, `flaky` are the groups' concatenated."""
-
-    passed: bool
-    groups: list[GroupVerdict]
-    metrics: list[MetricVerdict]
-    flipped: list[FlippedCase]
-    flaky: list[FlakyCase]
-    counts: dict[str, int]
-    confidence: float
-    has_baseline: bool = True
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def failures(self) -> list[MetricVerdict]:
-        """The metrics that failed their gate."""
-        return [m for m in self.metrics if not m.passed]
-
-    @property
-    def checked(self) -> int:
-        """How many metrics were held to a threshold (report-only ones are not checks)."""
-        return sum(1 for m in self.metrics if m.threshold != REPORT_ONLY)
-
-    def summary_line(self) -> str:
-        """One line for the terminal: PASS/FAIL and what failed; a gate that checked nothing says so."""
-        if self.passed and not self.checked:
-            text = (
-                "gate checked NOTHING: no threshold applies to these results "
-                "(set gate.quality.min_pass_rate in llmctl.yaml, or compare with --baseline)"
-            )
-        elif self.passed:
-            text = f"gate PASSED ({self.checked} check(s) over {len(self.groups)} group(s))"
-        else:
-            failed = ", ".join(f"{m.group}: {m.metric}{_named_cases(m.cases)}" for m in self.failures)
-            text = f"gate FAILED: {failed}"
-        if not self.has_baseline:
-            text += " [no baseline: absolute floors only]"
-        return text
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed,
-            "has_baseline": self.has_baseline,
-            "confidence": self.confidence,
-            "counts": dict(self.counts),
-            "notes": list(self.notes),
-            "groups": [g.to_dict() for g in self.groups],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Verdict:
-        groups = [GroupVerdict.from_dict(g) for g in data.get("groups", [])]
-        return cls(
-            passed=bool(data["passed"]),
-            groups=groups,
-            metrics=[m for g in groups for m in g.metrics],
-            flipped=[f for g in groups for f in g.flipped],
-            flaky=[f for g in groups for f in g.flaky],
-            counts=dict(data.get("counts", {})),
-            confidence=float(data.get("confidence", 0.95)),
-            has_baseline=bool(data.get("has_baseline", True)),
-            notes=list(data.get("notes", [])),
-        )
 
 
 # --- data preparation ---------------------------------------------------------------------------
@@ -431,16 +237,16 @@ def _compare_group(
         if cand_rate is None:
             metrics.append(
                 MetricVerdict(
-                    name,
-                    "min_pass_rate",
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    f"≥ {_pct(gate.min_pass_rate)}",
-                    False,
-                    "no candidate results without errors to check the floor on",
+                    group=name,
+                    metric="min_pass_rate",
+                    baseline=None,
+                    candidate=None,
+                    delta=None,
+                    interval=None,
+                    p_value=None,
+                    threshold=f"≥ {_pct(gate.min_pass_rate)}",
+                    passed=False,
+                    note="no candidate results without errors to check the floor on",
                 )
             )
         else:
@@ -448,16 +254,16 @@ def _compare_group(
             ok = cand_rate >= gate.min_pass_rate
             metrics.append(
                 MetricVerdict(
-                    name,
-                    "min_pass_rate",
-                    None,
-                    cand_rate,
-                    None,
-                    (lo, hi),
-                    None,
-                    f"≥ {_pct(gate.min_pass_rate)}",
-                    ok,
-                    f"candidate pass rate over {n_cand_cases} case(s) (Wilson interval)",
+                    group=name,
+                    metric="min_pass_rate",
+                    baseline=None,
+                    candidate=cand_rate,
+                    delta=None,
+                    interval=(lo, hi),
+                    p_value=None,
+                    threshold=f"≥ {_pct(gate.min_pass_rate)}",
+                    passed=ok,
+                    note=f"candidate pass rate over {n_cand_cases} case(s) (Wilson interval)",
                 )
             )
 
@@ -467,16 +273,16 @@ def _compare_group(
             lo, hi = stats.wilson_interval(cand_rate * n_cand_cases, n_cand_cases, gate.confidence)
             metrics.append(
                 MetricVerdict(
-                    name,
-                    "pass_rate",
-                    None,
-                    cand_rate,
-                    None,
-                    (lo, hi),
-                    None,
-                    REPORT_ONLY,
-                    True,
-                    "no baseline (Wilson interval)",
+                    group=name,
+                    metric="pass_rate",
+                    baseline=None,
+                    candidate=cand_rate,
+                    delta=None,
+                    interval=(lo, hi),
+                    p_value=None,
+                    threshold=REPORT_ONLY,
+                    passed=True,
+                    note="no baseline (Wilson interval)",
                 )
             )
         metrics.extend(_report_cost_latency(name, cand))
@@ -533,16 +339,16 @@ def _compare_group(
     if cand.errors or (base is not None and base.errors):
         metrics.append(
             MetricVerdict(
-                name,
-                "errors",
-                float(base.errors) if base is not None else None,
-                float(cand.errors),
-                None,
-                None,
-                None,
-                REPORT_ONLY,
-                True,
-                "results with an error are not quality failures; they are left out",
+                group=name,
+                metric="errors",
+                baseline=float(base.errors) if base is not None else None,
+                candidate=float(cand.errors),
+                delta=None,
+                interval=None,
+                p_value=None,
+                threshold=REPORT_ONLY,
+                passed=True,
+                note="results with an error are not quality failures; they are left out",
             )
         )
     if gate.flaky == "fail":
@@ -564,7 +370,7 @@ def _compare_group(
     )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Check:
     """A statistical check before the family decision: its row, p-value, weight, and whether
     its effect is beyond the threshold (a regression when also significant)."""
@@ -636,7 +442,14 @@ def _quality_check(
         threshold=f"drop ≤ {limit}",
         passed=True,
     )
-    return _Check(row, result.p_worse, weight, drop > gate.max_drop, detail, result.worse + result.better)
+    return _Check(
+        metric=row,
+        p=result.p_worse,
+        weight=weight,
+        exceeds=drop > gate.max_drop,
+        detail=detail,
+        discordant=result.worse + result.better,
+    )
 
 
 def _detectable(
@@ -733,8 +546,29 @@ def _ratio_row(group: str, metric: str, r: stats.RatioResult) -> MetricVerdict:
     b, c = r.baseline, r.candidate
     if b > 0 and math.isfinite(r.change):
         iv = r.interval if all(math.isfinite(x) for x in r.interval) else None
-        return MetricVerdict(group, metric, b, c, r.change, iv, r.p_increase, REPORT_ONLY, True, relative=True)
-    return MetricVerdict(group, metric, b, c, c - b, None, r.p_increase, REPORT_ONLY, True)
+        return MetricVerdict(
+            group=group,
+            metric=metric,
+            baseline=b,
+            candidate=c,
+            delta=r.change,
+            interval=iv,
+            p_value=r.p_increase,
+            threshold=REPORT_ONLY,
+            passed=True,
+            relative=True,
+        )
+    return MetricVerdict(
+        group=group,
+        metric=metric,
+        baseline=b,
+        candidate=c,
+        delta=c - b,
+        interval=None,
+        p_value=r.p_increase,
+        threshold=REPORT_ONLY,
+        passed=True,
+    )
 
 
 def _relative(r: stats.RatioResult) -> str:
@@ -752,15 +586,15 @@ def _cost_check(group: str, base_cost: Any, cand_cost: Any, gate: GateConfig, re
     limit = gate.cost_max_increase
     row = _ratio_row(group, "cost_per_case", r)
     if b == 0 and c == 0:
-        return _Check(row, None, detail="no cost recorded in either run")
+        return _Check(metric=row, p=None, detail="no cost recorded in either run")
     change = _relative(r) if b > 0 else "from zero"
     diff = fmt.usd_per_case(c - b, signed=True)
     detail = f"mean cost per case (USD), {change} ({diff} per case), paired bootstrap over {r.n} case(s)"
     if limit is None:
-        return _Check(row, r.p_increase, detail=detail)
+        return _Check(metric=row, p=r.p_increase, detail=detail)
     row.threshold = f"≤ +{limit * 100:g}%" + (f" or < +${gate.cost_min_usd:g}" if gate.cost_min_usd else "")
     exceeds = (c - b) > 0 and (b == 0 or r.change > limit) and (c - b) >= gate.cost_min_usd
-    return _Check(row, r.p_increase, exceeds=exceeds, detail=detail)
+    return _Check(metric=row, p=r.p_increase, exceeds=exceeds, detail=detail)
 
 
 def _report_cost_latency(group: str, side: _Side) -> list[MetricVerdict]:
@@ -769,16 +603,16 @@ def _report_cost_latency(group: str, side: _Side) -> list[MetricVerdict]:
     if len(side.case_ids):
         out.append(
             MetricVerdict(
-                group,
-                "cost_per_case",
-                None,
-                float(np.nanmean(side.case_cost)),
-                None,
-                None,
-                None,
-                REPORT_ONLY,
-                True,
-                "mean cost per case (USD)",
+                group=group,
+                metric="cost_per_case",
+                baseline=None,
+                candidate=float(np.nanmean(side.case_cost)),
+                delta=None,
+                interval=None,
+                p_value=None,
+                threshold=REPORT_ONLY,
+                passed=True,
+                note="mean cost per case (USD)",
             )
         )
     pct = stats.latency_percentiles(side.unbatched_latency)
@@ -786,16 +620,16 @@ def _report_cost_latency(group: str, side: _Side) -> list[MetricVerdict]:
         if pct[q] is not None:
             out.append(
                 MetricVerdict(
-                    group,
-                    f"latency_{q}",
-                    None,
-                    pct[q],
-                    None,
-                    None,
-                    None,
-                    REPORT_ONLY,
-                    True,
-                    f"ms; {side.cached} cached result(s) use their recorded latency"
+                    group=group,
+                    metric=f"latency_{q}",
+                    baseline=None,
+                    candidate=pct[q],
+                    delta=None,
+                    interval=None,
+                    p_value=None,
+                    threshold=REPORT_ONLY,
+                    passed=True,
+                    note=f"ms; {side.cached} cached result(s) use their recorded latency"
                     + (f"; {side.batched} batch result(s) have no call latency" if side.batched else ""),
                 )
             )
@@ -835,20 +669,20 @@ def _latency_checks(
         if n == 0 and limit is None:
             return []
         row = MetricVerdict(
-            group,
-            "latency_p95",
-            None,
-            None,
-            None,
-            None,
-            None,
-            REPORT_ONLY if limit is None else f"≤ +{limit * 100:g}% or < +{gate.latency_min_ms:g} ms",
-            True,
+            group=group,
+            metric="latency_p95",
+            baseline=None,
+            candidate=None,
+            delta=None,
+            interval=None,
+            p_value=None,
+            threshold=REPORT_ONLY if limit is None else f"≤ +{limit * 100:g}% or < +{gate.latency_min_ms:g} ms",
+            passed=True,
         )
         return [
             _Check(
-                row,
-                None,
+                metric=row,
+                p=None,
                 detail=f"not enough fresh results: {n} paired case(s) with uncached calls on both sides, "
                 f"{gate.latency_min_fresh} needed; latency not compared{batch_note}",
             )
@@ -862,11 +696,11 @@ def _latency_checks(
         row = _ratio_row(group, f"latency_{q}", r)
         detail = f"{_relative(r)}, {fmt.ms(c - b, signed=True)} ({fresh_note})" if b > 0 else fresh_note
         if q == "p50" or limit is None:
-            out.append(_Check(row, None, detail=detail))
+            out.append(_Check(metric=row, p=None, detail=detail))
             continue
         row.threshold = f"≤ +{limit * 100:g}% or < +{gate.latency_min_ms:g} ms"
         exceeds = r.change > limit and (c - b) >= gate.latency_min_ms
-        out.append(_Check(row, r.p_increase, exceeds=exceeds, detail=detail))
+        out.append(_Check(metric=row, p=r.p_increase, exceeds=exceeds, detail=detail))
     return out
 
 
@@ -939,7 +773,17 @@ def _flaky(prompt: str, model: str, run: str, side: _Side, confidence: float) ->
         n = int(side.samples[k])
         passes = round(float(rate[k]) * n)
         interval = stats.wilson_interval(passes, n, confidence)
-        out.append(FlakyCase(prompt, model, side.case_ids[k], run, passes, n, interval))
+        out.append(
+            FlakyCase(
+                prompt=prompt,
+                model=model,
+                case_id=side.case_ids[k],
+                run=run,
+                passes=passes,
+                samples=n,
+                interval=interval,
+            )
+        )
     return out
 
 
@@ -954,17 +798,24 @@ def _flaky_check(group: str, side: _Side, flaky: list[FlakyCase], notes: list[st
     ids = [f.case_id for f in flaky]
     note = f"{len(ids)} of {len(side.case_ids)} candidate case(s) gave different verdicts across their samples"
     count = float(len(ids))
-    return [MetricVerdict(group, "flaky_cases", None, count, None, None, None, "no flaky case", not ids, note, ids)]
+    return [
+        MetricVerdict(
+            group=group,
+            metric="flaky_cases",
+            baseline=None,
+            candidate=count,
+            delta=None,
+            interval=None,
+            p_value=None,
+            threshold="no flaky case",
+            passed=not ids,
+            note=note,
+            cases=ids,
+        )
+    ]
 
 
 # --- critical checks (DESIGN.md "Safety") ---------------------------------------------------------
-
-
-def _named_cases(cases: list[str], limit: int = 5) -> str:
-    if not cases:
-        return ""
-    more = f" and {len(cases) - limit} more" if len(cases) > limit else ""
-    return f" (case {', '.join(cases[:limit])}{more})"
 
 
 def _critical_failures(outcomes: list[CaseOutcome] | None) -> tuple[dict[str, list[CaseOutcome]], dict[str, int]]:
@@ -1005,17 +856,17 @@ def critical_metrics(
         base_value = float(len(base_failing.get(name, []))) if base_checked.get(name) else None
         out.append(
             MetricVerdict(
-                group,
-                f"critical[{name}]",
-                base_value,
-                float(len(fails)),
-                None,
-                None,
-                None,
-                "no failing case",
-                not fails,
-                note,
-                ids,
+                group=group,
+                metric=f"critical[{name}]",
+                baseline=base_value,
+                candidate=float(len(fails)),
+                delta=None,
+                interval=None,
+                p_value=None,
+                threshold="no failing case",
+                passed=not fails,
+                note=note,
+                cases=ids,
             )
         )
     return out

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from llmctl import stats
-from llmctl.gate import Verdict, group_name
 from llmctl.spend import Spend, spend_of
 from llmctl.types import CaseOutcome
+from llmctl.verdict import Verdict, group_name
 
 
 @dataclass

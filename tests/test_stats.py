@@ -122,14 +122,6 @@ def test_aggregate_by_key():
     assert math.isnan(means[3])
 
 
-def test_simulation_calibration_is_exact():
-    mu = stats._solve_mu(0.8, 1.5)
-    assert stats._mean_pass_rate(mu, 1.5) == pytest.approx(0.8, abs=1e-9)
-    rng = np.random.default_rng(0)
-    sample = stats._logistic(mu + rng.normal(0, 1.5, 400_000)).mean()
-    assert sample == pytest.approx(0.8, abs=0.003)
-
-
 def test_mcnemar_midp_against_the_binomial_sum() -> None:
     from math import comb
 

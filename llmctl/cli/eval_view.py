@@ -90,8 +90,8 @@ def print_verdict(verdict: Any, *, verbose: bool = True) -> None:
     from rich.text import Text
 
     from llmctl.cli._tables import Column, print_table
-    from llmctl.gate import REPORT_ONLY, flip_phrase
     from llmctl.reports._format import fmt_case_rate, metric_cells
+    from llmctl.verdict import REPORT_ONLY, flip_phrase
 
     console = _common.console()
     if verdict is None:
@@ -299,7 +299,7 @@ def _print_errors(infos: list[Any]) -> None:
 
 def combine_verdicts(verdicts: list[Any]) -> Any:
     """The verdicts of one invocation's runs as one (None when there is none)."""
-    from llmctl.gate import Verdict
+    from llmctl.verdict import Verdict
 
     if not verdicts:
         return None

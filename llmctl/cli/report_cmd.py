@@ -24,9 +24,9 @@ def report(
     from llmctl import outputs
     from llmctl.cli.eval_view import combined_report
     from llmctl.errors import InputError
-    from llmctl.gate import Verdict
     from llmctl.reports import write_report
     from llmctl.store import Store
+    from llmctl.verdict import Verdict
 
     cfg = _common.load_config()
     if not cfg.store_exists():

@@ -121,7 +121,7 @@ def show(
             typer.echo(f"baseline run {info['baseline_run_id']}")
         print_summary(summary, "summary")
         if summary.get("verdict"):
-            from llmctl.gate import Verdict
+            from llmctl.verdict import Verdict
 
             print_verdict(Verdict.from_dict(summary["verdict"]))
 

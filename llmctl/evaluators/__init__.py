@@ -29,7 +29,7 @@ from llmctl.evaluators._base import (
 )
 from llmctl.evaluators._json import parse_json_output
 from llmctl.evaluators._judge import (
-    Verdict,
+    JudgeVerdict,
     input_text,
     neutralise_tags,
     parse_verdict,
@@ -50,10 +50,10 @@ __all__ = [
     "CheckError",
     "Evaluator",
     "EvaluatorInfo",
+    "JudgeVerdict",
     "Option",
     "PairwiseResult",
     "Raw",
-    "Verdict",
     "build_evaluator",
     "case_passed",
     "compare_pair",

@@ -208,7 +208,7 @@ def _judge_vars(rubric: str, inp: EvalInput) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class JudgeVerdict:
     """One parsed judge verdict."""
 
     score: float
@@ -216,7 +216,7 @@ class Verdict:
     reason: str
 
 
-def parse_verdict(text: str | None) -> Verdict:
+def parse_verdict(text: str | None) -> JudgeVerdict:
     """Parse a strict `{"score": 0..1, "pass": bool, "reason": str}` verdict (a ```json fence is allowed).
 
     Anything else raises CheckError("unparseable judge verdict: ...").
@@ -243,7 +243,7 @@ def parse_verdict(text: str | None) -> Verdict:
         raise bad("'pass' must be true or false")
     if not isinstance(reason, str):
         raise bad("'reason' must be a string")
-    return Verdict(score=float(score), passed=passed, reason=reason.strip())
+    return JudgeVerdict(score=float(score), passed=passed, reason=reason.strip())
 
 
 # -- shared by judge and pairwise --------------------------------------------------------
@@ -324,7 +324,7 @@ class Judge(_ModelJudge):
         """The judge messages for one result."""
         return self.template.render(_judge_vars(self.rubric, inp))
 
-    async def _sample(self, messages: Messages, call_model: CallModel) -> Verdict | str:
+    async def _sample(self, messages: Messages, call_model: CallModel) -> JudgeVerdict | str:
         result = await call_model(self.model, messages, dict(self.params))
         if result.error is not None or result.output is None:
             return f"judge call to {self.model} failed: {result.error or 'no output'}"
@@ -338,7 +338,7 @@ class Judge(_ModelJudge):
 
         messages = self.messages(inp)
         outcomes = await asyncio.gather(*(self._sample(messages, call_model) for _ in range(self.samples)))
-        verdicts = [o for o in outcomes if isinstance(o, Verdict)]
+        verdicts = [o for o in outcomes if isinstance(o, JudgeVerdict)]
         errors = [o for o in outcomes if isinstance(o, str)]
         if not verdicts:
             return errored(errors[0])
@@ -363,7 +363,7 @@ __all__ = [
     "DELIMITER_TAGS",
     "Judge",
     "JudgeTemplate",
-    "Verdict",
+    "JudgeVerdict",
     "compile_template",
     "input_text",
     "neutralise_tags",

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmctl import fmt
-from llmctl.gate import Verdict
 from llmctl.spend import Spend
 from llmctl.summary import GroupSummary, RunSummary, summarize
 from llmctl.types import CaseOutcome
+from llmctl.verdict import Verdict
 
 
 @dataclass

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from llmctl import fmt
-from llmctl.gate import MetricVerdict
 from llmctl.summary import GroupSummary
+from llmctl.verdict import MetricVerdict
 
 
 def _kind(metric: str) -> str:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from llmctl import outputs
-from llmctl.gate import Verdict
 from llmctl.reports._data import ReportData
 from llmctl.reports.html import render_html
 from llmctl.reports.json_report import render_json
@@ -16,6 +15,7 @@ from llmctl.reports.junit import render_junit
 from llmctl.reports.markdown import render_markdown
 from llmctl.summary import RunSummary
 from llmctl.types import CaseOutcome
+from llmctl.verdict import Verdict
 
 # the writer of each report format of llmctl.outputs (by its canonical extension)
 WRITERS: dict[str, Callable[[ReportData], str]] = {

@@ -14,12 +14,12 @@ import json
 from typing import Any
 
 from llmctl import fmt
-from llmctl.gate import REPORT_ONLY, FlippedCase, flip_phrase
 from llmctl.reports._data import ReportData
 from llmctl.reports._format import SUMMARY_COLUMNS, fmt_case_rate, metric_cells, summary_cells
 from llmctl.reports._sanitize import html_text as esc
 from llmctl.spend import spend_line, tokens_line
 from llmctl.types import CaseOutcome
+from llmctl.verdict import REPORT_ONLY, FlippedCase, flip_phrase
 
 MAX_ROWS = 20_000
 MAX_OUTPUT_CHARS = 20_000

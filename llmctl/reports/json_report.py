@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from llmctl import fmt
-from llmctl.gate import Verdict
 from llmctl.reports._data import ReportData
 from llmctl.summary import GroupSummary, RunSummary
 from llmctl.types import CaseOutcome
+from llmctl.verdict import Verdict
 
 FORMAT = "llmctl-report"
 VERSION = 2

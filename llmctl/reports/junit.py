@@ -13,11 +13,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from llmctl.gate import REPORT_ONLY, group_name
 from llmctl.reports._data import ReportData
 from llmctl.reports._format import metric_cells
 from llmctl.reports._sanitize import xml_safe
 from llmctl.types import CaseOutcome
+from llmctl.verdict import REPORT_ONLY, group_name
 
 MAX_TEXT = 20_000
 GATE_SUITE = "llmctl gate"

@@ -7,12 +7,12 @@ All untrusted text goes through `md_inline` (table cells, headings) or
 from __future__ import annotations
 
 from llmctl import fmt
-from llmctl.gate import flip_phrase
 from llmctl.reports._data import ReportData
 from llmctl.reports._format import SUMMARY_COLUMNS, fmt_case_rate, metric_cells, summary_cells
 from llmctl.safetext import _ZWSP, defuse_refs, html_text, md_code_block, md_inline
 from llmctl.spend import spend_line, tokens_line
 from llmctl.summary import failing_cases, see_all_failing
+from llmctl.verdict import flip_phrase
 
 MAX_FLIPPED = 50
 MAX_FAILING = 20

@@ -4,7 +4,7 @@ from llmctl.run import EvalOptions, run_eval
 outcome = run_eval(cfg, EvalOptions(evalsets=["summarize"], baseline="production"))
 """
 
-from llmctl.run._finalize import EvalOutcome, RunInfo, error_causes, exit_code_for, finalize, summarize
+from llmctl.run._finalize import EvalOutcome, RunInfo, error_causes, exit_code_for, finalize
 from llmctl.run._pipeline import Listener, Pipeline, Progress
 from llmctl.run._plan import EvalOptions, Job, Plan, Planner, Side, render_case
 from llmctl.run._runner import Runner, git_info, run_eval
@@ -27,5 +27,4 @@ __all__ = [
     "git_info",
     "render_case",
     "run_eval",
-    "summarize",
 ]

@@ -61,7 +61,7 @@ def finalize(
     """
     from llmctl.calibrate import judge_gate
     from llmctl.gate import compare
-    from llmctl.summary import failing_cases
+    from llmctl.summary import failing_cases, summarize
 
     candidate = outcomes_of(store, info.run_id)
     baseline = outcomes_of(store, info.baseline_run_id) if info.baseline_run_id else None
@@ -83,7 +83,7 @@ def finalize(
     info.verdict = verdict
     info.errors = sorted({(o.prompt, o.model, o.case_id) for o in candidate if o.error})
     info.error_causes = error_causes(o.error for o in candidate if o.error)
-    info.summary = summarize(candidate, verdict)
+    info.summary = summarize(candidate, verdict).to_dict()
     info.failing = failing_cases(candidate, info.run_id)
     status = "completed"
     # On a shared (DuckLake) store: the snapshot the verdict's reads saw, recorded with it.
@@ -94,7 +94,7 @@ def finalize(
         else:
             store.finish_run(info.run_id, status, info.summary, gate_snapshot=snapshot)
         if info.baseline_run_id:
-            base_summary = summarize(baseline or [], None)
+            base_summary = summarize(baseline or [], None).to_dict()
             store.finish_run(info.baseline_run_id, "completed", base_summary)
     except StoreIOError as exc:
         raise stopped_by_disk(exc, info.run_id) from None
@@ -116,10 +116,3 @@ def exit_code_for(outcome: EvalOutcome) -> int:
     if any(info.verdict is not None and not info.verdict.passed for info in outcome.runs):
         return EXIT_GATE_FAILED
     return EXIT_OK
-
-
-def summarize(outcomes: list[CaseOutcome], verdict: Any) -> dict[str, Any]:
-    """The run summary to store (`runs.summary`): see llmctl.summary, its one home."""
-    from llmctl.summary import summarize as run_summary
-
-    return run_summary(outcomes, verdict).to_dict()

@@ -37,8 +37,8 @@ _STATIC = {"viewer.css": "text/css; charset=utf-8", "viewer.js": "text/javascrip
 
 def _metric_cells(metric: dict[str, Any]) -> dict[str, str]:
     """A stored verdict row's display cells, as the reports show them."""
-    from llmctl.gate import MetricVerdict
     from llmctl.reports._format import metric_cells
+    from llmctl.verdict import MetricVerdict
 
     return metric_cells(MetricVerdict.from_dict(metric))
 
