@@ -10,7 +10,7 @@ Every record is built with keyword arguments.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 REPORT_ONLY = "report only"
@@ -242,3 +242,43 @@ def named_cases(cases: list[str], limit: int = 5) -> str:
         return ""
     more = f" and {len(cases) - limit} more" if len(cases) > limit else ""
     return f" (case {', '.join(cases[:limit])}{more})"
+
+
+def with_evalset(evalset: str, verdict: Verdict) -> Verdict:
+    """A verdict whose rows name their evalset (two evalsets may share a prompt x model)."""
+    return replace(verdict, metrics=[replace(m, group=f"{evalset}: {m.group}") for m in verdict.metrics])
+
+
+def shared_notes(notes: list[tuple[str, list[str]]]) -> list[str]:
+    """Each note once, prefixed with the evalsets it is about ("every evalset" when it is all of them)."""
+    where: dict[str, list[str]] = {}
+    for evalset, texts in notes:
+        for text in texts:
+            where.setdefault(text, []).append(evalset)
+    return [
+        text if len(sets) == len(notes) and len(notes) > 1 else f"{', '.join(sets)}: {text}"
+        for text, sets in where.items()
+    ]
+
+
+def combine_verdicts(verdicts: list[Verdict]) -> Verdict | None:
+    """The verdicts of one invocation's runs as one (None when there is none)."""
+    if not verdicts:
+        return None
+    if len(verdicts) == 1:
+        return verdicts[0]
+    counts: dict[str, int] = {}
+    for v in verdicts:
+        for k, n in v.counts.items():
+            counts[k] = counts.get(k, 0) + n
+    return Verdict(
+        passed=all(v.passed for v in verdicts),
+        groups=[g for v in verdicts for g in v.groups],
+        metrics=[m for v in verdicts for m in v.metrics],
+        flipped=[f for v in verdicts for f in v.flipped],
+        flaky=[f for v in verdicts for f in v.flaky],
+        counts=counts,
+        confidence=verdicts[0].confidence,
+        has_baseline=any(v.has_baseline for v in verdicts),
+        notes=[n for v in verdicts for n in v.notes],
+    )

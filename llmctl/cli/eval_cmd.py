@@ -190,34 +190,8 @@ def eval_(
 
     Example: llmctl eval --baseline origin/main --changed-only --output report.md
     """
-    from llmctl.errors import InputError
     from llmctl.run import EvalOptions, run_eval
 
-    if changed_only and not baseline:
-        raise InputError("--changed-only needs --baseline REF")
-    if deadline is not None and not deadline > 0:
-        raise InputError(f"--deadline must be a positive number of seconds, got {deadline:g}")
-    if resume:
-        given = {
-            "EVALSET": bool(evalsets),
-            "--model": bool(model),
-            "--baseline": baseline is not None,
-            "--repeat": repeat is not None,
-            "--shard": shard is not None,
-            "--at": prompt_ref is not None,
-            "--limit": limit is not None,
-            "--case": bool(case),
-            "--rerun-failed": rerun_failed is not None,
-            "--changed-only": changed_only,
-            "--dry-run": dry_run,
-        }
-        clash = [name for name, used in given.items() if used]
-        if clash:
-            raise InputError(
-                f"--resume completes a run as it was started; {', '.join(clash)} cannot change it",
-                hint="drop those options, or start a new run",
-            )
-    cfg = _common.load_config()
     options = EvalOptions(
         evalsets=list(evalsets or []),
         models=list(model) if model else None,
@@ -238,6 +212,7 @@ def eval_(
         no_wait=no_wait,
         batch_poll=batch_poll,
     )
+    cfg = _common.load_config()
     from llmctl import outputs
 
     for path in output or []:

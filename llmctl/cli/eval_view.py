@@ -172,6 +172,7 @@ def print_outcome(cfg: Config, outcome: Any, *, verbose: bool = False) -> None:
 
     from llmctl.cli.batch_view import print_batches
     from llmctl.summary import RunSummary
+    from llmctl.verdict import combine_verdicts, shared_notes, with_evalset
 
     print_batches(list(outcome.runs))
     infos = [info for info in outcome.runs if not info.submitted]  # submitted: not evaluated yet
@@ -195,9 +196,9 @@ def print_outcome(cfg: Config, outcome: Any, *, verbose: bool = False) -> None:
                 line += f" (baseline run {info.baseline_run_id})"
             _common.console().print(_text(line, "dim"))
         judged = [info for info in infos if info.verdict is not None]
-        combined = combine_verdicts([_named_verdict(info.evalset, info.verdict) for info in judged])
+        combined = combine_verdicts([with_evalset(info.evalset, info.verdict) for info in judged])
         if combined is not None:
-            combined.notes = _shared_notes([(info.evalset, info.verdict.notes) for info in judged])
+            combined.notes = shared_notes([(info.evalset, info.verdict.notes) for info in judged])
         print_verdict(combined, verbose=verbose)
     print_failing([f for info in infos for f in info.failing], {info.run_id: info.evalset for info in infos})
     _print_errors(infos)
@@ -246,25 +247,6 @@ def _text(text: str, style: str = "") -> Any:
     return Text(_safe(text), style=style)
 
 
-def _named_verdict(evalset: str, verdict: Any) -> Any:
-    """A verdict whose rows and notes name their evalset (two evalsets may share a prompt x model)."""
-    from dataclasses import replace
-
-    return replace(verdict, metrics=[replace(m, group=f"{evalset}: {m.group}") for m in verdict.metrics])
-
-
-def _shared_notes(notes: list[tuple[str, list[str]]]) -> list[str]:
-    """Each note once, prefixed with the evalsets it is about ("every evalset" when it is all of them)."""
-    where: dict[str, list[str]] = {}
-    for evalset, texts in notes:
-        for text in texts:
-            where.setdefault(text, []).append(evalset)
-    return [
-        text if len(sets) == len(notes) and len(notes) > 1 else f"{', '.join(sets)}: {text}"
-        for text, sets in where.items()
-    ]
-
-
 def _print_errors(infos: list[Any]) -> None:
     """Cases with no result after retries, over every run: grouped by cause, then named, then the
     command that completes each run."""
@@ -297,71 +279,6 @@ def _print_errors(infos: list[Any]) -> None:
         console.print(_text(f"  complete them with: llmctl eval --resume {info.run_id}"))
 
 
-def combine_verdicts(verdicts: list[Any]) -> Any:
-    """The verdicts of one invocation's runs as one (None when there is none)."""
-    from llmctl.verdict import Verdict
-
-    if not verdicts:
-        return None
-    if len(verdicts) == 1:
-        return verdicts[0]
-    counts: dict[str, int] = {}
-    for v in verdicts:
-        for k, n in v.counts.items():
-            counts[k] = counts.get(k, 0) + n
-    return Verdict(
-        passed=all(v.passed for v in verdicts),
-        groups=[g for v in verdicts for g in v.groups],
-        metrics=[m for v in verdicts for m in v.metrics],
-        flipped=[f for v in verdicts for f in v.flipped],
-        flaky=[f for v in verdicts for f in v.flaky],
-        counts=counts,
-        confidence=verdicts[0].confidence,
-        has_baseline=any(v.has_baseline for v in verdicts),
-        notes=[n for v in verdicts for n in v.notes],
-    )
-
-
-def combined_report(
-    store: Any, infos: list[Any], root: Path | None = None
-) -> tuple[dict[str, Any], list[Any], Any, Any]:
-    """One report over the runs of one invocation (one per evalset): meta, outcomes, verdict and
-    the run summary (as each run stored it; the groups of several runs named by evalset)."""
-    from llmctl.reports._context import report_context
-    from llmctl.summary import RunSummary
-
-    runs = [store.get_run(info.run_id) for info in infos]
-    if len(runs) == 1 and root is not None:
-        runs[0] = {**runs[0], "context": report_context(store, runs[0], root)}
-    meta = (
-        dict(runs[0])
-        if len(runs) == 1
-        else {
-            "id": ", ".join(r["id"] for r in runs),
-            "evalset": ", ".join(str(r.get("evalset")) for r in runs),
-            "git_commit": runs[0].get("git_commit"),
-            "git_branch": runs[0].get("git_branch"),
-            "started_at": runs[0].get("started_at"),
-            "runs": runs,
-        }
-    )
-    outcomes = [o for info in infos for o in store.outcomes(info.run_id)]
-    summaries = [RunSummary.from_dict(r.get("summary") if isinstance(r.get("summary"), dict) else None) for r in runs]
-    for i, (r, s) in enumerate(zip(runs, summaries, strict=True)):
-        if not s.groups:  # a run that stored no summary (an older or unfinished one): from its results
-            from llmctl.summary import summarize
-
-            summaries[i] = summarize(store.outcomes(r["id"]))
-    summary = (
-        summaries[0]
-        if len(summaries) == 1
-        else RunSummary.combine((str(r.get("evalset")), s) for r, s in zip(runs, summaries, strict=True))
-    )
-    verdict = combine_verdicts([info.verdict for info in infos if info.verdict is not None])
-    summary.verdict = verdict
-    return meta, outcomes, verdict, summary
-
-
 def write_outputs(cfg: Config, outcome: Any, outputs: list[Path]) -> None:
     """--output FILE: reports (.md .xml .json .html) or results (.jsonl .csv), by extension (llmctl.outputs)."""
     import os
@@ -379,14 +296,15 @@ def write_outputs(cfg: Config, outcome: Any, outputs: list[Path]) -> None:
         outcome = replace(outcome, runs=evaluated)
     from llmctl import outputs as formats
     from llmctl.reports import ReportData, append_step_summary, render_markdown, write_report
+    from llmctl.reports._invocation import combined_report, export_results
     from llmctl.store import Store
 
     store = Store(cfg.store_location)
-    meta, results, verdict, summary = combined_report(store, outcome.runs, cfg.root)
+    meta, results, verdict, summary = combined_report(store, [(i.run_id, i.verdict) for i in outcome.runs], cfg.root)
     for path in outputs:
         found = formats.check(path)
         if found.kind == formats.RESULTS:
-            _export_results(store, [i.run_id for i in outcome.runs], path, found.name)
+            export_results(store, [i.run_id for i in outcome.runs], path, found.name)
         else:
             write_report(path, meta, results, verdict, summary)
         _common.err_console().print(f"wrote {path}")
@@ -394,122 +312,31 @@ def write_outputs(cfg: Config, outcome: Any, outputs: list[Path]) -> None:
         append_step_summary(render_markdown(ReportData(run=meta, outcomes=results, verdict=verdict, summary=summary)))
 
 
-def _export_results(store: Any, run_ids: list[str], path: Path, fmt: str) -> None:
-    """Results of every run of this invocation as one JSONL or CSV file."""
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if len(run_ids) == 1:
-        store.export(run_ids[0], fmt, path)
-        return
-    with tempfile.TemporaryDirectory() as tmp, path.open("w", encoding="utf-8") as out:
-        for i, run_id in enumerate(run_ids):
-            part = Path(tmp) / f"{i}.{fmt}"
-            store.export(run_id, fmt, part)
-            with part.open(encoding="utf-8") as fh:
-                if fmt == "csv" and i > 0:
-                    fh.readline()  # one header only
-                for line in fh:
-                    out.write(line)
-
-
-def _write_text_report(path: Path, markdown: str, payload: dict[str, Any]) -> None:
-    """A report of an invocation that stored no run (all skipped, or a dry run), in every format."""
-    import json
-
-    from llmctl import outputs
-    from llmctl.safetext import html_text, xml_safe
-
-    suffix = outputs.check(path).suffix
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".md":
-        path.write_text(markdown, encoding="utf-8")
-    elif suffix == ".json":
-        path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    elif suffix == ".html":
-        body = "".join(f"<p>{html_text(line)}</p>" for line in markdown.splitlines() if line.strip())
-        path.write_text(
-            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>llmctl</title></head>'
-            f"<body>{body}</body></html>\n",
-            encoding="utf-8",
-        )
-    elif suffix == ".xml":
-        name = xml_safe(payload.get("status", "llmctl")).replace('"', "'")
-        path.write_text(
-            f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="llmctl {name}" tests="0" failures="0"/>\n',
-            encoding="utf-8",
-        )
-    else:  # .jsonl / .csv: no results
-        path.write_text("", encoding="utf-8")
-    _common.err_console().print(f"wrote {path}")
-
-
 def _publish(markdown: str, payload: dict[str, Any], outputs: list[Path]) -> None:
     import os
 
     from llmctl.reports import append_step_summary
+    from llmctl.reports._invocation import write_text_report
 
     for path in outputs:
-        _write_text_report(path, markdown, payload)
+        write_text_report(path, markdown, payload)
+        _common.err_console().print(f"wrote {path}")
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         append_step_summary(markdown)
 
 
 def write_skipped_outputs(outcome: Any, baseline: str | None, outputs: list[Path]) -> None:
     """`--changed-only` skipped every evalset: still a current report, so an old FAIL comment is replaced."""
-    from llmctl.safetext import md_inline
+    from llmctl.reports._invocation import skipped_report
 
-    names = ", ".join(md_inline(n) for n in outcome.skipped)
-    markdown = (
-        "## ✅ llmctl: nothing to evaluate\n\n"
-        f"No evalset affected by this change (compared with {md_inline(baseline or '')}): "
-        "nothing any evalset depends on changed (prompts and includes, evalset files, their data, "
-        "python evaluator modules, judge prompts, the llmctl.yaml entries they use).\n\n"
-        f"Not evaluated: {names}.\n"
-    )
-    payload = {"status": "SKIPPED", "baseline": baseline, "skipped": list(outcome.skipped)}
-    _publish(markdown, payload, outputs)
+    _publish(*skipped_report(outcome.skipped, baseline), outputs)
 
 
 def write_dry_run_outputs(outcome: Any, baseline: str | None, outputs: list[Path]) -> None:
     """A dry run's report: what would be evaluated, how many calls, estimated tokens and cost."""
-    from llmctl.safetext import md_inline
+    from llmctl.reports._invocation import dry_run_report
 
-    lines = [
-        "## ℹ️ llmctl: dry run (not evaluated)",
-        "",
-        "This run had no model access (no secrets: a pull request from a fork, or `--dry-run`). "
-        "Every case was rendered and validated; no model was called. A maintainer can evaluate it "
-        "by re-running the workflow from a branch of this repository.",
-        "",
-    ]
-    if outcome.dry_run_by_evalset:
-        lines += ["| evalset | calls |", "| --- | --- |"]
-        lines += [f"| {md_inline(n)} | {c} |" for n, c in outcome.dry_run_by_evalset.items()]
-        lines.append("")
-    from llmctl import fmt
-
-    cost = "" if outcome.dry_run_cost is None else f", about {fmt.usd(outcome.dry_run_cost)} for the prompts"
-    lines.append(
-        f"{outcome.dry_run_cases} call(s), about {fmt.count(outcome.dry_run_tokens)} prompt token(s){cost} "
-        "(completions not included)."
-    )
-    if outcome.skipped:
-        lines += [
-            "",
-            f"Not affected by this change (vs {md_inline(baseline or '')}): "
-            + ", ".join(md_inline(n) for n in outcome.skipped)
-            + ".",
-        ]
-    payload = {
-        "status": "DRY RUN",
-        "calls": outcome.dry_run_cases,
-        "calls_by_evalset": dict(outcome.dry_run_by_evalset),
-        "estimated_prompt_tokens": outcome.dry_run_tokens,
-        "estimated_prompt_cost_usd": outcome.dry_run_cost,
-        "skipped": list(outcome.skipped),
-    }
-    _publish("\n".join(lines) + "\n", payload, outputs)
+    _publish(*dry_run_report(outcome, baseline), outputs)
 
 
 def annotate_failures(cfg: Config, outcome: Any) -> None:

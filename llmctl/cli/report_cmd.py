@@ -19,12 +19,10 @@ def report(
 
     Example: llmctl report latest -o report.html -o report.xml
     """
-    from types import SimpleNamespace
-
     from llmctl import outputs
-    from llmctl.cli.eval_view import combined_report
     from llmctl.errors import InputError
     from llmctl.reports import write_report
+    from llmctl.reports._invocation import combined_report
     from llmctl.store import Store
     from llmctl.verdict import Verdict
 
@@ -36,12 +34,11 @@ def report(
         outputs.check(path, outputs.REPORT)
     # `latest` is the newest `llmctl eval`: every evalset it ran, as its own report did.
     run_ids = store.invocation_runs("latest") if run in ("latest", "last") else [store.get_run(run)["id"]]
-    infos = []
+    runs: list[tuple[str, Verdict | None]] = []
     for run_id in run_ids:
-        summary = store.get_run(run_id).get("summary") or {}
-        verdict = Verdict.from_dict(summary["verdict"]) if summary.get("verdict") else None
-        infos.append(SimpleNamespace(run_id=run_id, verdict=verdict))
-    meta, outcomes, verdict, summary = combined_report(store, infos, cfg.root)
+        stored = store.get_run(run_id).get("summary") or {}
+        runs.append((run_id, Verdict.from_dict(stored["verdict"]) if stored.get("verdict") else None))
+    meta, outcomes, verdict, summary = combined_report(store, runs, cfg.root)
     for path in output:
         write_report(path, meta, outcomes, verdict, summary)
         typer.echo(f"wrote {path}")

@@ -52,6 +52,41 @@ class EvalOptions:
     no_wait: bool = False  # --no-wait: submit the batches and stop; `--resume RUN` collects
     batch_poll: float = 15.0  # seconds between looks at a batch while waiting
 
+    def __post_init__(self) -> None:
+        """The option rules, checked once for the CLI and the library alike: an `InputError` (exit 2)
+        names the option (by its `llmctl eval` flag) that breaks one."""
+        if self.changed_only and not self.baseline:
+            raise InputError("--changed-only needs --baseline REF")
+        if self.deadline is not None and not self.deadline > 0:
+            raise InputError(f"--deadline must be a positive number of seconds, got {self.deadline:g}")
+        for flag, value in (("--concurrency", self.concurrency), ("--repeat", self.repeat), ("--limit", self.limit)):
+            if value is not None and value < 1:
+                raise InputError(f"{flag} must be at least 1, got {value}")
+        if self.shard is not None and not (self.shard[1] >= 1 and 1 <= self.shard[0] <= self.shard[1]):
+            raise InputError(f"--shard expects I/N with 1 <= I <= N, got {self.shard[0]}/{self.shard[1]}")
+        if not self.batch_poll >= 0:
+            raise InputError(f"--batch-poll must be a number of seconds >= 0, got {self.batch_poll:g}")
+        if self.resume:
+            given = {
+                "EVALSET": bool(self.evalsets),
+                "--model": bool(self.models),
+                "--baseline": self.baseline is not None,
+                "--repeat": self.repeat is not None,
+                "--shard": self.shard is not None,
+                "--at": self.prompt_ref is not None,
+                "--limit": self.limit is not None,
+                "--case": bool(self.case_globs),
+                "--rerun-failed": self.rerun_failed is not None,
+                "--changed-only": self.changed_only,
+                "--dry-run": self.dry_run,
+            }
+            clash = [name for name, used in given.items() if used]
+            if clash:
+                raise InputError(
+                    f"--resume completes a run as it was started; {', '.join(clash)} cannot change it",
+                    hint="drop those options, or start a new run",
+                )
+
 
 @dataclass
 class Job:
