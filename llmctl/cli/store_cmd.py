@@ -102,10 +102,11 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
     import json
 
     from llmctl.store import Store
+    from llmctl.store._queries import run_count
 
     cfg = _common.load_config()
     store = Store(cfg.store_location)
-    runs = store.query("SELECT count(*) FROM runs")[0][0] if cfg.store_exists() else 0
+    runs = run_count(store) if cfg.store_exists() else 0
     out = {
         "store": cfg.store_label,
         "kind": "ducklake" if store.is_lake else "duckdb",

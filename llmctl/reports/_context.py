@@ -3,23 +3,17 @@ hashes), and each case's vars and expected value. Read from the store and the ev
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmctl.errors import LlmctlError
+from llmctl.store._queries import expected_values, prompt_versions
+
+if TYPE_CHECKING:
+    from llmctl.store import Store
 
 
-def _versions(store: Any, run_id: str) -> dict[str, list[str]]:
-    rows = store.query(
-        "SELECT prompt, list(DISTINCT version_hash ORDER BY version_hash) FROM results WHERE run_id = ? "
-        "GROUP BY prompt ORDER BY prompt",
-        [run_id],
-    )
-    return {str(p): [str(h) for h in hashes if h] for p, hashes in rows}
-
-
-def report_context(store: Any, run: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
+def report_context(store: Store, run: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
     """`{"baseline_ref", "baseline_run", "versions", "baseline_versions", "cases": {id: {vars, expected}}}`
     (a case's `expected_tool_calls` and scripted `user_turns` too, where its evalset has them).
 
@@ -32,19 +26,13 @@ def report_context(store: Any, run: dict[str, Any], root: Path | None = None) ->
     ctx: dict[str, Any] = {
         "baseline_ref": config.get("baseline"),
         "baseline_run": baseline_run,
-        "versions": _versions(store, run_id) if run_id else {},
-        "baseline_versions": _versions(store, str(baseline_run)) if baseline_run else {},
+        "versions": prompt_versions(store, run_id) if run_id else {},
+        "baseline_versions": prompt_versions(store, str(baseline_run)) if baseline_run else {},
         "cases": {},
     }
-    cases: dict[str, dict[str, Any]] = {}
-    for case_id, expected in store.query(
-        "SELECT case_id, any_value(expected)::VARCHAR FROM results WHERE run_id = ? GROUP BY case_id", [run_id]
-    ):
-        try:
-            value = json.loads(expected) if expected is not None else None
-        except ValueError:
-            value = expected
-        cases[str(case_id)] = {"expected": value}
+    cases: dict[str, dict[str, Any]] = {
+        case_id: {"expected": value} for case_id, value in expected_values(store, run_id).items()
+    }
     path = config.get("evalset_path")
     if root is not None and path:
         try:
