@@ -124,8 +124,10 @@ class _Side:
 
 
 def _split(outcomes: list[CaseOutcome]) -> _Side:
-    ok = [o for o in outcomes if o.error is None]
-    return _Side(outcomes=ok, errors=len(outcomes) - len(ok), cached=sum(1 for o in outcomes if o.cached))
+    # errors and results with no verdict (an unlabelled `human` alone) are set aside
+    ok = [o for o in outcomes if o.error is None and not o.unscored]
+    errors = sum(1 for o in outcomes if o.error is not None)
+    return _Side(outcomes=ok, errors=errors, cached=sum(1 for o in outcomes if o.cached))
 
 
 _group_key = attrgetter("prompt", "model")
@@ -181,6 +183,12 @@ def compare(
             notes.append("In the baseline only (not compared): " + ", ".join(group_name(p, m) for p, m in missing))
     if not candidate:
         notes.append("The candidate run has no results.")
+    unscored = sum(1 for o in candidate if o.unscored and o.error is None)
+    if unscored:
+        notes.append(
+            f"{unscored} case(s) not yet labelled: unscored by the human evaluator, "
+            "left out of the pass-rate checks (and of this comparison)"
+        )
     for g in groups:  # what each group's comparison could see, and what it left out
         notes.extend(f"{g.name}: {n}" for n in g.notes if n != _NO_BASELINE_NOTE)
     counts: dict[str, int] = defaultdict(int)
@@ -188,6 +196,8 @@ def compare(
         for name, value in g.counts.items():
             counts[name] += value
     counts["groups"] = len(groups)
+    if unscored:
+        counts["unscored"] = unscored
     return Verdict(
         passed=all(g.passed for g in groups),
         groups=groups,

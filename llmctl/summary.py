@@ -3,8 +3,10 @@ every screen (the terminal, `runs show`, Markdown, HTML, JSON, the PR comment).
 
 Per prompt x model (`GroupSummary`):
 
-- `n` results (cases x samples, errors included), `cases`, `passed`, `failed`, `errors`;
-- `pass_rate` over the results without errors (None when every result is an error), with
+- `n` results (cases x samples, errors included), `cases`, `passed`, `failed`, `errors`,
+  `unscored` (results with no verdict: every evaluator an unlabelled `human`; neither passed nor
+  failed, and set aside like errors by every figure below);
+- `pass_rate` over the results without errors that have a verdict (None when there are none), with
   its Wilson interval `pass_rate_ci`;
 - `cost_usd_mean`: the mean cost per case of the results without errors, at today's prices
   (cached results included): the figure the gate's `cost_per_case` row compares;
@@ -56,6 +58,7 @@ class GroupSummary:
     spent_usd: float | None = None
     judge_usd: float | None = None
     saved_usd: float | None = None
+    unscored: int = 0
     evalset: str | None = None  # named where the runs of several evalsets are shown together
 
     @property
@@ -78,7 +81,7 @@ class GroupSummary:
         values["pass_rate_ci"] = (float(ci[0]), float(ci[1])) if ci else None
         values["scores"] = dict(values.get("scores") or {})
         group = cls(**values)
-        ok = group.n - group.errors
+        ok = group.n - group.errors - group.unscored
         if ok <= 0:  # stored before "no result without error" was None, as 0.0 and [0, 0]
             group.pass_rate, group.pass_rate_ci = None, None
             if group.cost_usd_mean == 0:
@@ -144,7 +147,7 @@ def _mean(values: list[float]) -> float:
 
 
 def summarize_group(prompt: str, model: str, items: list[CaseOutcome], confidence: float = 0.95) -> GroupSummary:
-    ok = [o for o in items if o.error is None]
+    ok = [o for o in items if o.error is None and not o.unscored]
     passed = sum(1 for o in ok if o.passed)
     per_case_pass: dict[str, list[bool]] = defaultdict(list)
     per_case_cost: dict[str, list[float]] = defaultdict(list)
@@ -165,7 +168,8 @@ def summarize_group(prompt: str, model: str, items: list[CaseOutcome], confidenc
         cases=len({o.case_id for o in items}),
         passed=passed,
         failed=len(ok) - passed,
-        errors=len(items) - len(ok),
+        errors=sum(1 for o in items if o.error is not None),
+        unscored=sum(1 for o in items if o.unscored and o.error is None),
         pass_rate=passed / len(ok) if ok else None,
         pass_rate_ci=stats.wilson_interval(passed, len(ok), confidence) if ok else None,
         scores={k: _mean(v) for k, v in sorted(scores.items())},
@@ -212,7 +216,7 @@ def failing_cases(outcomes: Iterable[CaseOutcome], run_id: str = "") -> list[Fai
     """The cases that failed (by prompt x model x case, samples counted together), in result order."""
     by_case: dict[tuple[str, str, str], list[CaseOutcome]] = {}
     for o in outcomes:
-        if o.error is None:
+        if o.error is None and not o.unscored:
             by_case.setdefault((o.prompt, o.model, o.case_id), []).append(o)
     out = []
     for (prompt, model, case_id), items in by_case.items():
@@ -223,6 +227,17 @@ def failing_cases(outcomes: Iterable[CaseOutcome], run_id: str = "") -> list[Fai
         reasons = {k: first.reasons.get(k, "") for k, ok in first.evaluator_passed.items() if not ok}
         out.append(FailingCase(prompt, model, case_id, len(bad), len(items), reasons, run_id))
     return out
+
+
+def unlabelled_line(summary: RunSummary) -> str | None:
+    """The line saying how many results have no verdict (an unlabelled `human`), or None."""
+    n = sum(g.unscored for g in summary.groups)
+    if not n:
+        return None
+    return (
+        f"{n} case(s) not yet labelled: unscored by the human evaluator, left out of the pass rate "
+        "(label them with llmctl review or llmctl view)"
+    )
 
 
 def see_all_failing(run_ids: Iterable[str]) -> str:

@@ -162,6 +162,9 @@ class CaseOutcome:
     repeat_index: int = 0
     passed: bool = False  # no error and every evaluator passed
     error: str | None = None
+    # No verdict at all: every evaluator left it unscored (an unlabelled `human`). Neither a pass
+    # nor a fail (`passed` is False): set aside like an error by the summary's figures and the gate.
+    unscored: bool = False
     scores: dict[str, float] = field(default_factory=dict)  # evaluator name -> score
     evaluator_passed: dict[str, bool] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)

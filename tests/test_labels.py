@@ -98,14 +98,62 @@ def test_human_evaluator_scores_labelled_outputs_and_leaves_others_unscored(proj
     for i in range(8):
         assert by_case[f"c{i}"].passed is (i in HUMAN_PASS), i
         assert "labelled" in by_case[f"c{i}"].reasons["human"]
-    # unlabelled: no verdict, so the case is not failed
-    assert by_case["c8"].passed is True and "human" not in by_case["c8"].scores
     stored = store.query(
         "SELECT s.score, s.passed, s.reason FROM scores s JOIN results r USING (run_id, result_key) "
         "WHERE r.run_id = ? AND r.case_id = 'c8'",
         [run_id],
     )
     assert stored == [(None, None, "unscored: no human label for this output")]
+
+
+def test_a_case_with_only_an_unlabelled_human_is_unscored_not_passed(project: Path, capsys, monkeypatch) -> None:
+    """Issue 22 item 13: unlabelled = unscored (DESIGN.md). A case whose only evaluator is an
+    unlabelled `human` is neither passed nor failed: stored with NULL passed and score, left out of
+    the pass rate and the gate's pass-rate checks, and every report says how many there are."""
+    evaluate(project)
+    cli(["labels", "import", str(write_csv(project / "reviewed.csv"))], capsys, monkeypatch)
+    path = project / "evalsets" / "labels" / "support.jsonl"
+    rows = [r for r in read_jsonl(path) if r["case_id"] not in ("c8", "c9")]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (project / "evalsets" / "human.yaml").write_text(
+        "prompt: summarize\nmodels: [demo]\nevaluators: [{type: human, labels: evalsets/labels/support.jsonl}]\n"
+        "gate: {quality: {min_pass_rate: 0.7}}\ncases:\n"
+        + "".join(f"  - id: c{i}\n    vars: {{ticket: '{i}'}}\n" for i in range(10))
+    )
+    code, out, err = cli(["eval", "human"], capsys, monkeypatch)
+    # 6 of the 8 labelled pass (75%): over 10 with the unlabelled as passes it would be 80%, as fails 60%
+    assert code == 0, out + err
+    assert "75.0%" in out and "2 case(s) not yet labelled" in out, out
+    store = Store(project / ".llmctl" / "llmctl.duckdb")
+    run = store.list_runs(1)[0]
+    stored = store.query(
+        "SELECT case_id, passed, score, error FROM results WHERE run_id = ? AND case_id IN ('c8', 'c9') "
+        "ORDER BY case_id",
+        [run["id"]],
+    )
+    assert stored == [("c8", None, None, None), ("c9", None, None, None)]
+    group = run["summary"]["groups"][0]
+    assert (group["passed"], group["failed"], group["unscored"], group["errors"]) == (6, 2, 2, 0)
+    assert group["pass_rate"] == pytest.approx(0.75)
+    verdict = run["summary"]["verdict"]
+    assert any("2 case(s) not yet labelled" in n for n in verdict["notes"])
+    assert verdict["counts"]["unscored"] == 2
+    from llmctl.store._unscored import outcomes_with_unscored
+
+    by_case = {o.case_id: o for o in outcomes_with_unscored(store, run["id"])}
+    assert by_case["c8"].unscored and not by_case["c8"].passed and by_case["c8"].error is None
+    assert not by_case["c0"].unscored and by_case["c0"].passed
+    # the failing list leaves them out; Markdown, HTML and JUnit say they are not labelled
+    code, out, err = cli(["runs", "show", run["id"], "--failed", "--json"], capsys, monkeypatch)
+    assert code == 0, err
+    assert {f["case_id"] for f in json.loads(out)["failing"]} == {"c4", "c7"}
+    md, html, xml = project / "r.md", project / "r.html", project / "r.xml"
+    code, out, err = cli(["report", run["id"], "-o", str(md), "-o", str(html), "-o", str(xml)], capsys, monkeypatch)
+    assert code == 0, err
+    assert "2 case\\(s\\) not yet labelled" in md.read_text()  # Markdown-escaped
+    page = html.read_text()
+    assert "2 case(s) not yet labelled" in page and ">UNSCORED<" in page
+    assert 'skipped="2"' in xml.read_text()
 
 
 def test_review_labels_at_the_terminal(project: Path, capsys, monkeypatch) -> None:

@@ -24,7 +24,7 @@ def print_summary(summary: Any, title: str) -> None:
     from llmctl import fmt
     from llmctl.cli._tables import Column, print_table
     from llmctl.spend import spend_line, tokens_line
-    from llmctl.summary import RunSummary
+    from llmctl.summary import RunSummary, unlabelled_line
 
     has_spend = isinstance(summary, RunSummary) or isinstance((summary or {}).get("spend"), dict)
     if not isinstance(summary, RunSummary):
@@ -60,6 +60,9 @@ def print_summary(summary: Any, title: str) -> None:
     print_table(_common.console(), columns, rows, title=Text(_safe(title)))
     for line in score_lines:
         _common.console().print(Text(_safe(line)))
+    unlabelled = unlabelled_line(summary)
+    if unlabelled:
+        _common.console().print(Text(unlabelled, style="yellow"))
     if has_spend:  # a summary stored before spend was kept has none
         _common.console().print(Text(spend_line(summary.spend)))
         _common.console().print(Text(tokens_line(summary.spend), style="dim"))

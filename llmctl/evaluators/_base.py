@@ -283,17 +283,23 @@ def _is_instance(value: Any, types: tuple[type, ...]) -> bool:
     return isinstance(value, types)
 
 
-def case_passed(scores: Sequence[tuple[float, ScoreResult]], error: str | None = None) -> tuple[bool, float]:
+def case_passed(
+    scores: Sequence[tuple[float, ScoreResult]], error: str | None = None
+) -> tuple[bool | None, float | None]:
     """A case's verdict from `(weight, ScoreResult)` pairs: `(passed, weighted_score)`.
 
     It passes when there is no call `error` and every evaluator passed (an
     evaluator error is a fail); unscored results (an unlabelled `human`) are left out.
+    When every evaluator left it unscored, the case has no verdict: `(None, None)`, neither
+    passed nor failed (stored with NULL passed and score; the pass rate leaves it out).
     The weighted score is the weighted mean of the scores (errors count as 0); with no
     evaluators it is 1.0 (0.0 on a call error).
     A case whose weights are all 0 gets the plain mean.
     """
     if error is not None:
         return False, 0.0
+    if scores and all(r.unscored for _, r in scores):
+        return None, None
     scores = [(w, r) for w, r in scores if not r.unscored]
     if not scores:
         return True, 1.0

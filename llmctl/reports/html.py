@@ -18,6 +18,7 @@ from llmctl.reports._data import ReportData
 from llmctl.reports._format import SUMMARY_COLUMNS, fmt_case_rate, metric_cells, summary_cells
 from llmctl.reports._sanitize import html_text as esc
 from llmctl.spend import spend_line, tokens_line
+from llmctl.summary import unlabelled_line
 from llmctl.types import CaseOutcome
 from llmctl.verdict import REPORT_ONLY, FlippedCase, flip_phrase
 
@@ -232,6 +233,9 @@ def _summary_section(data: ReportData) -> list[str]:
             + "</tr>"
         )
     out.append("</table>")
+    unlabelled = unlabelled_line(data.run_summary)
+    if unlabelled:
+        out.append(f'<p class="unlabelled">{esc(unlabelled)}</p>')
     spend = data.spend
     out.append(f'<p class="spend"><b>{esc(spend_line(spend))}</b><br>{esc(tokens_line(spend))}</p>')
     return out
@@ -247,7 +251,8 @@ def _cost_cell(o: CaseOutcome) -> str:
 
 def _results_section(data: ReportData, max_rows: int, limit: int) -> list[str]:
     rows = sorted(
-        data.outcomes, key=lambda o: (o.passed and o.error is None, o.prompt, o.model, o.case_id, o.repeat_index)
+        data.outcomes,
+        key=lambda o: ((o.passed or o.unscored) and o.error is None, o.prompt, o.model, o.case_id, o.repeat_index),
     )
     shown = rows[:max_rows]
     out = [
@@ -261,10 +266,12 @@ def _results_section(data: ReportData, max_rows: int, limit: int) -> list[str]:
         "<th>reasons</th><th>output</th><th>cost</th><th>latency</th></tr>"
     )
     for o in shown:
-        status = "ERROR" if o.error is not None else ("PASS" if o.passed else "FAIL")
-        klass = "pass" if status == "PASS" else "fail"
+        status = "ERROR" if o.error is not None else ("UNSCORED" if o.unscored else ("PASS" if o.passed else "FAIL"))
+        klass = "pass" if status in ("PASS", "UNSCORED") else "fail"  # not yet labelled is no failure
         if o.error is not None:
             reasons = esc(o.error)
+        elif o.unscored:
+            reasons = "not yet labelled (human)"
         else:
             reasons = "<br>".join(
                 f"{esc(k)}: {esc(o.reasons.get(k, ''))}" for k, ok in o.evaluator_passed.items() if not ok

@@ -50,7 +50,7 @@ def render_junit(data: ReportData) -> str:
     for (prompt, model), items in sorted(by_group.items()):
         repeats = len({o.repeat_index for o in items}) > 1
         suite = ET.SubElement(root, "testsuite", name=_text(group_name(prompt, model)))
-        failures = errors = 0
+        failures = errors = skipped = 0
         time_s = 0.0
         for o in sorted(items, key=lambda x: (x.case_id, x.repeat_index)):
             name = f"{o.case_id}#{o.repeat_index}" if repeats else o.case_id
@@ -67,6 +67,9 @@ def render_junit(data: ReportData) -> str:
                 errors += 1
                 err = ET.SubElement(case, "error", message=_text(o.error, 1000), type="ProviderError")
                 err.text = _text(o.error)
+            elif o.unscored:  # no verdict yet: an unlabelled `human` alone
+                skipped += 1
+                ET.SubElement(case, "skipped", message="not yet labelled (human evaluator)")
             elif not o.passed:
                 failures += 1
                 message = _failure_message(o)
@@ -84,7 +87,7 @@ def render_junit(data: ReportData) -> str:
                 ET.SubElement(props, "property", name=key, value=_text(value))
             for ev, score in o.scores.items():
                 ET.SubElement(props, "property", name=_text(f"score.{ev}"), value=f"{score:g}")
-        _set_counts(suite, len(items), failures, errors, time_s)
+        _set_counts(suite, len(items), failures, errors, time_s, skipped)
         totals["tests"] += len(items)
         totals["failures"] += failures
         totals["errors"] += errors
@@ -114,9 +117,9 @@ def render_junit(data: ReportData) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _set_counts(el: ET.Element, tests: int, failures: int, errors: int, time_s: float) -> None:
+def _set_counts(el: ET.Element, tests: int, failures: int, errors: int, time_s: float, skipped: int = 0) -> None:
     el.set("tests", str(tests))
     el.set("failures", str(failures))
     el.set("errors", str(errors))
-    el.set("skipped", "0")
+    el.set("skipped", str(skipped))
     el.set("time", _seconds(time_s))

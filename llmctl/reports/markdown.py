@@ -11,7 +11,7 @@ from llmctl.reports._data import ReportData
 from llmctl.reports._format import SUMMARY_COLUMNS, fmt_case_rate, metric_cells, summary_cells
 from llmctl.safetext import _ZWSP, defuse_refs, html_text, md_code_block, md_inline
 from llmctl.spend import spend_line, tokens_line
-from llmctl.summary import failing_cases, see_all_failing
+from llmctl.summary import failing_cases, see_all_failing, unlabelled_line
 from llmctl.verdict import flip_phrase
 
 MAX_FLIPPED = 50
@@ -187,6 +187,9 @@ def _summary(data: ReportData) -> list[str]:
         names = [*([md_inline(g.evalset or "")] if by_evalset else []), md_inline(g.prompt), md_inline(g.model)]
         out.append(_row([*names, *summary_cells(g)]))
     out.append("")
+    unlabelled = unlabelled_line(data.run_summary)
+    if unlabelled:
+        out += [md_inline(unlabelled), ""]
     spend = data.spend
     out += [f"**{md_inline(spend_line(spend))}**", "", md_inline(tokens_line(spend)), ""]
     return out

@@ -48,8 +48,10 @@ class EvalOutcome:
 
 
 def outcomes_of(store: Any, run_id: str) -> list[CaseOutcome]:
-    outcomes: list[CaseOutcome] = store.outcomes(run_id)
-    return outcomes
+    """The run's outcomes, those with no verdict (an unlabelled `human` alone) marked unscored."""
+    from llmctl.store._unscored import outcomes_with_unscored
+
+    return outcomes_with_unscored(store, run_id)
 
 
 def finalize(

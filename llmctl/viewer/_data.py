@@ -498,6 +498,7 @@ def prompt_history(store: Store, name: str, root: Path | None = None) -> dict[st
     rows = store.query(
         "SELECT r.version_hash, min(coalesce(pv.first_seen, r.created_at)) AS first_seen, any_value(pv.git_commit), "
         "count(*), count_if(r.passed AND r.error IS NULL), count(r.error), "
+        "count_if(r.passed IS NULL AND r.error IS NULL), "  # no verdict: an unlabelled `human` alone
         "avg(r.cost_usd) FILTER (r.error IS NULL), quantile_cont(r.latency_ms, 0.95) FILTER (r.error IS NULL), "
         "count(DISTINCT r.run_id) "
         "FROM results r LEFT JOIN prompt_versions pv ON pv.version_hash = r.version_hash "
@@ -508,7 +509,8 @@ def prompt_history(store: Store, name: str, root: Path | None = None) -> dict[st
         raise InputError(f"no results for prompt {name!r} in the store")
     labels = _lock_labels(root, name)
     versions = []
-    for vh, first, commit, n, passed, errors, cost, p95, nruns in rows:
+    for vh, first, commit, n, passed, errors, unscored, cost, p95, nruns in rows:
+        scored = n - errors - unscored
         versions.append(
             _jsonable(
                 {
@@ -517,7 +519,8 @@ def prompt_history(store: Store, name: str, root: Path | None = None) -> dict[st
                     "git_commit": commit,
                     "n_results": n,
                     "n_errors": errors,
-                    "pass_rate": passed / (n - errors) if n - errors else None,  # as the run summary
+                    "n_unscored": unscored,
+                    "pass_rate": passed / scored if scored else None,  # as the run summary
                     "cost_usd_mean": cost,
                     "latency_p95_ms": p95,
                     "runs": nruns,

@@ -193,6 +193,20 @@ def test_case_passed_weighted_mean():
     assert case_passed([(0.0, good), (0.0, half)]) == (True, 0.75)
 
 
+def test_case_passed_is_unscored_when_no_evaluator_gave_a_verdict():
+    """Issue 22 item 13: an unlabelled `human` is no verdict; a case with only such results is
+    neither passed nor failed (None, None), not a pass with score 1.0."""
+    none = ScoreResult(0.0, False, "unscored: no human label for this output", unscored=True)
+    good = ScoreResult(1.0, True)
+    fail = ScoreResult(0.0, False, "nope")
+    assert case_passed([(1.0, none)]) == (None, None)
+    assert case_passed([(1.0, none), (2.0, none)]) == (None, None)
+    assert case_passed([(1.0, none), (1.0, good)]) == (True, 1.0)  # the other evaluator decides
+    assert case_passed([(1.0, none), (1.0, fail)]) == (False, 0.0)
+    assert case_passed([(1.0, none)], error="timeout") == (False, 0.0)  # a call error stays an error
+    assert case_passed([]) == (True, 1.0)  # no evaluators at all: a pass, as before
+
+
 def test_weight_via_evaluators_in_case_passed():
     a = make("contains", value="a", weight=3)
     b = make("contains", value="zzz", weight=1)
