@@ -73,7 +73,7 @@ def import_traces(store: Store, batches: Iterable[TraceBatch]) -> ImportCounts:
 
     def tx(con: duckdb.DuckDBPyConnection) -> ImportCounts:
         # bounded memory for a file of any size: DuckDB spills to its temp folder past this
-        con.execute("SET memory_limit = '1GB'")
+        con.execute("SET memory_limit = '256MB'")
         con.execute("SET preserve_insertion_order = false")
 
         def work() -> ImportCounts:

@@ -90,3 +90,12 @@ def check_monitor_evaluators(mon: Any) -> list[InputError]:
         except InputError as exc:
             problems.append(exc)
     return problems
+
+
+def score_local(specs: list[Any], rows: list[dict[str, Any]]) -> tuple[list[dict[str, bool | None]], list[str]]:
+    """Per row: name -> passed, by the evaluators that call no model (safety, json_schema, tool
+    checks...), and the names of those skipped (a judge calls a model: it costs money each time)."""
+    evaluators = build(specs)
+    local = [ev for ev in evaluators if not ev.is_async]
+    skipped = [ev.name for ev in evaluators if ev.is_async]
+    return [{ev.name: _verdict(ev.score(trace_input(r))) for ev in local} for r in rows], skipped

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,8 +41,11 @@ from llmctl.errors import InputError
 
 FORMATS = ("auto", "otlp", "openai", "litellm")
 BATCH_ROWS = 20_000
+CHUNK_BYTES = 16 * 1024 * 1024
+PARALLEL_MIN_BYTES = 48 * 1024 * 1024  # smaller files: starting the workers costs more than it saves
 MAX_LINE_BYTES = 256 * 1024 * 1024  # a line longer than this is refused, not read into memory
 
+_TOOL_KEY = re.compile(r"^tool_calls\.(\d+)\.(name|arguments|id)$")
 _NUM_KEY = re.compile(r"^(gen_ai\.prompt|gen_ai\.completion|llm\.prompts|llm\.completions)\.(\d+)\.(.+)$")
 _CONTENT_KEYS = {"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "llmctl.prompt.vars"}
 
@@ -86,36 +90,54 @@ class _Pricing:
 class _Rows:
     """Column lists of one batch (faster than a list of dicts into Arrow)."""
 
-    def __init__(self, file: str, imported_at: datetime) -> None:
-        from llmctl.store import TRACE_FIELDS
+    def __init__(self, file: str, imported_at: datetime | None, fields: tuple[str, ...] | None = None) -> None:
+        if fields is None:
+            from llmctl.store import TRACE_FIELDS
 
-        self.fields = TRACE_FIELDS
+            fields = TRACE_FIELDS
+        self.fields = fields
         self.file = file
         self.imported_at = imported_at
         self.reset()
 
     def reset(self) -> None:
         self.cols: dict[str, list[Any]] = {name: [] for name in self.fields}
+        self._pairs = [(name, self.cols[name].append) for name in self.fields if name not in ("file", "imported_at")]
         self.ids: set[str] = set()
         self.attributions: list[tuple[str, str | None, str | None, str | None]] = []
 
     def __len__(self) -> int:
-        return len(self.cols["id"])
+        return len(self.ids)
 
     def add(self, row: dict[str, Any]) -> None:
-        if row["id"] in self.ids:  # the same span twice in one batch
+        ids = self.ids
+        if row["id"] in ids:  # the same span twice in one batch
             return
-        self.ids.add(row["id"])
-        row["file"] = self.file
-        row["imported_at"] = self.imported_at
-        for name in self.fields:
-            self.cols[name].append(row.get(name))
+        ids.add(row["id"])
+        get = row.get
+        for name, append in self._pairs:
+            append(get(name))
+
+    def extend(self, cols: dict[str, list[Any]], attributions: list[Any]) -> None:
+        """Another reader's rows (a worker's chunk of the file), skipping ids this batch has already."""
+        self.attributions.extend(attributions)
+        ids = self.ids
+        new = [i for i, row_id in enumerate(cols["id"]) if row_id not in ids]
+        ids.update(cols["id"][i] for i in new)
+        everything = len(new) == len(cols["id"])
+        for name, _ in self._pairs:
+            column = cols[name]
+            self.cols[name].extend(column if everything else [column[i] for i in new])
 
     def batch(self) -> Any:
         import pyarrow as pa
 
         from llmctl.store import TRACE_SCHEMA, TraceBatch
 
+        n = len(self.ids)
+        self.cols["file"] = [self.file] * n
+        self.cols["imported_at"] = [self.imported_at] * n
+        # `ts` holds datetimes or microseconds since the epoch (OTLP: no datetime object per span)
         table = pa.Table.from_arrays([pa.array(self.cols[f.name], f.type) for f in TRACE_SCHEMA], schema=TRACE_SCHEMA)
         out = TraceBatch(table, self.attributions)
         self.reset()
@@ -268,14 +290,21 @@ def _int_any(value: Any) -> int | None:
 
 def _attrs(items: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if isinstance(items, list):
+    if type(items) is list:
         for kv in items:
-            if isinstance(kv, dict):
+            if type(kv) is dict:
                 key = kv.get("key")
-                if isinstance(key, str):
+                if type(key) is str:
                     v = kv.get("value")
-                    out[key] = v["stringValue"] if isinstance(v, dict) and "stringValue" in v else _value(v)
+                    if type(v) is dict:
+                        s = v.get("stringValue", _ABSENT)
+                        out[key] = s if s is not _ABSENT else _value(v)
+                    else:
+                        out[key] = None
     return out
+
+
+_ABSENT = object()
 
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -311,15 +340,11 @@ _LLM_MARKERS = (
 _INDEXED_PREFIXES = ("gen_ai.prompt.", "gen_ai.completion.", "llm.prompts.", "llm.completions.")
 
 
+_LLM_MARKER_SET = frozenset(_LLM_MARKERS)
+
+
 def _is_llm(attrs: dict[str, Any]) -> bool:
-    for key in _LLM_MARKERS:
-        if key in attrs:
-            return True
-    return False
-
-
-def _is_indexed(key: str) -> bool:
-    return key.startswith(_INDEXED_PREFIXES) and _NUM_KEY.match(key) is not None
+    return not _LLM_MARKER_SET.isdisjoint(attrs)
 
 
 def _first(attrs: dict[str, Any], *keys: str) -> Any:
@@ -330,15 +355,24 @@ def _first(attrs: dict[str, Any], *keys: str) -> Any:
     return None
 
 
-def _indexed(attrs: dict[str, Any], prefixes: tuple[str, ...]) -> dict[int, dict[str, Any]]:
-    """`gen_ai.prompt.0.role` ... as {0: {"role": ...}} (nested keys kept dotted)."""
-    out: dict[int, dict[str, Any]] = {}
+def _split_indexed(attrs: dict[str, Any]) -> dict[str, dict[int, dict[str, Any]]]:
+    """The indexed attributes, read once per span: `gen_ai.prompt.0.role` ... as
+    {"gen_ai.prompt": {0: {"role": ...}}} (nested keys kept dotted), keyed by prefix."""
+    out: dict[str, dict[int, dict[str, Any]]] = {}
     for key, value in attrs.items():
-        if not key.startswith(_INDEXED_PREFIXES):
-            continue
-        m = _NUM_KEY.match(key)
-        if m and m.group(1) in prefixes:
-            out.setdefault(int(m.group(2)), {})[m.group(3)] = value
+        if key.startswith(_INDEXED_PREFIXES):
+            m = _NUM_KEY.match(key)
+            if m:
+                out.setdefault(m.group(1), {}).setdefault(int(m.group(2)), {})[m.group(3)] = value
+    return out
+
+
+def _indexed(split: dict[str, dict[int, dict[str, Any]]], prefixes: tuple[str, ...]) -> dict[int, dict[str, Any]]:
+    """The messages under `prefixes` of `_split_indexed`'s result (the first prefix present)."""
+    out: dict[int, dict[str, Any]] = {}
+    for prefix in prefixes:
+        for n, fields in split.get(prefix, {}).items():
+            out.setdefault(n, {}).update(fields)
     return out
 
 
@@ -377,20 +411,22 @@ def _semconv_messages(value: Any) -> list[dict[str, Any]]:
 
 
 def _span_io(
-    attrs: dict[str, Any], events: list[dict[str, Any]]
+    attrs: dict[str, Any], events: list[dict[str, Any]], split: dict[str, dict[int, dict[str, Any]]] | None = None
 ) -> tuple[list[dict[str, Any]], str | None, list[dict[str, Any]], str | None]:
     """(input messages, output text, tool calls, finish reason) of an LLM span."""
     messages: list[dict[str, Any]] = []
     output: str | None = None
     calls: list[dict[str, Any]] = []
     finish: str | None = None
+    if split is None:
+        split = _split_indexed(attrs)
     if attrs.get("gen_ai.system_instructions") is not None:
         sys_msgs = _semconv_messages(attrs["gen_ai.system_instructions"])
         messages += [{"role": "system", "content": m.get("content")} for m in sys_msgs]
     if attrs.get("gen_ai.input.messages") is not None:
         messages += _semconv_messages(attrs["gen_ai.input.messages"])
     if not messages:
-        for _, m in sorted(_indexed(attrs, ("gen_ai.prompt", "llm.prompts")).items()):
+        for _, m in sorted(_indexed(split, ("gen_ai.prompt", "llm.prompts")).items()):
             msg = {"role": str(m.get("role") or "user"), "content": m.get("content")}
             if m.get("tool_call_id"):
                 msg["tool_call_id"] = m["tool_call_id"]
@@ -402,14 +438,14 @@ def _span_io(
             calls = [c for m in outs for c in m.get("tool_calls") or []]
             finish = next((str(m["finish_reason"]) for m in outs if m.get("finish_reason")), None)
     if output is None and not calls:
-        completions = _indexed(attrs, ("gen_ai.completion", "llm.completions"))
+        completions = _indexed(split, ("gen_ai.completion", "llm.completions"))
         if completions:
             first = completions[min(completions)]
             output = _text(first.get("content"))
             finish = first.get("finish_reason")
             found: dict[int, dict[str, Any]] = {}
             for key, value in first.items():
-                hit = re.match(r"^tool_calls\.(\d+)\.(name|arguments|id)$", key)
+                hit = _TOOL_KEY.match(key)
                 if hit:
                     found.setdefault(int(hit.group(1)), {})[hit.group(2)] = value
             calls = [_tool_call(c.get("name"), c.get("arguments"), c.get("id")) for _, c in sorted(found.items())]
@@ -446,6 +482,9 @@ def _span_io(
     if not messages:
         messages = event_messages
     return messages, output, calls, str(finish) if finish is not None else None
+
+
+_MAX_NS = 253402300799 * 10**9  # 9999-12-31: what a TIMESTAMP holds
 
 
 def _ns(value: Any) -> int | None:
@@ -529,7 +568,9 @@ def _otlp_row(
     pricing: _Pricing,
 ) -> dict[str, Any]:
     events = [e for e in span.get("events") or [] if isinstance(e, dict)]
-    messages, output, calls, finish = _span_io(attrs, events)
+    split = _split_indexed(attrs)
+    messages, output, calls, finish = _span_io(attrs, events, split)
+    indexed_keys = {key for key in attrs if key.startswith(_INDEXED_PREFIXES) and _NUM_KEY.match(key)} if split else ()
     start, end = _ns(span.get("startTimeUnixNano")), _ns(span.get("endTimeUnixNano"))
     status = _obj(span.get("status"))
     error = None
@@ -562,7 +603,7 @@ def _otlp_row(
     kept = {
         k: v
         for k, v in attrs.items()
-        if k not in _CONTENT_KEYS and not _is_indexed(k) and not k.startswith("llmctl.prompt")
+        if k not in _CONTENT_KEYS and k not in indexed_keys and not k.startswith("llmctl.prompt")
     }
     if resource.get("service.name") is not None:
         kept["service.name"] = resource["service.name"]
@@ -570,7 +611,7 @@ def _otlp_row(
         kept["span.name"] = span["name"]
     return {
         "id": f"otlp:{trace_id}:{span_id}",
-        "ts": datetime.fromtimestamp(start / 1e9, timezone.utc).replace(tzinfo=None) if start else None,
+        "ts": start // 1000 if start and start < _MAX_NS else None,  # microseconds since the epoch
         "source": "otlp",
         "prompt": _str_or_none(_first(attrs, "gen_ai.prompt.name", "llmctl.prompt")),
         "version": _str_or_none(attrs.get("llmctl.prompt.version")),
@@ -802,54 +843,193 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 
 def read_file(
-    path: Path, fmt: str = "auto", *, display: str | None = None, batch_rows: int = BATCH_ROWS
+    path: Path,
+    fmt: str = "auto",
+    *,
+    display: str | None = None,
+    batch_rows: int = BATCH_ROWS,
+    workers: int | None = None,
+    parallel_min_bytes: int = PARALLEL_MIN_BYTES,
 ) -> Iterator[Any]:
-    """`TraceBatch`es of one trace file, streamed. InputError (file:line) on the first bad line."""
-    from llmctl.models._scrub import scrubber
-    from llmctl.store._schema import utcnow
+    """`TraceBatch`es of one trace file, streamed. InputError (file:line) on the first bad line.
 
+    A file of `parallel_min_bytes` or more is parsed by `workers` processes (default: one per
+    core, at most 8); the batches are the same as the serial reader's."""
     name = display or str(path)
     if fmt not in FORMATS:
         raise InputError(f"unknown trace format {fmt!r} (known: {', '.join(FORMATS)})")
     if not path.is_file():
         raise InputError("no such trace file", file=name)
+    if workers is None:
+        workers = _cores() if path.stat().st_size >= parallel_min_bytes else 1
+    if workers > 1:
+        detected = fmt if fmt != "auto" else _peek_format(path)
+        if detected is not None:
+            return _read_parallel(path, detected, name, batch_rows, workers)
+    return _read_serial(path, fmt, name, batch_rows)
+
+
+def _read_serial(path: Path, fmt: str, name: str, batch_rows: int) -> Iterator[Any]:
+    from llmctl.models._scrub import scrubber
+    from llmctl.store._schema import utcnow
+
     rows = _Rows(name, utcnow())
     pricing = _Pricing()
     scrub = scrubber()
     reader: Callable[..., None] | None = None if fmt == "auto" else _READERS[fmt]
-    current = 0
     for current, raw in _lines(path):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise TraceFormatError(
-                f"not UTF-8 (byte {exc.start + 1} of the line): JSON trace files must be UTF-8",
-                file=name,
-                line=current,
-                hint="re-encode the file (iconv -f latin1 -t utf-8) and import it again",
-            ) from None
-        try:
-            doc = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            raise TraceFormatError(f"invalid JSON: {exc}", file=name, line=current) from None
-        if reader is None:
-            detected = detect_format(doc)
-            if detected is None:
-                raise TraceFormatError(
-                    "cannot tell the trace format from the first record",
-                    file=name,
-                    line=current,
-                    hint="pass --format otlp|openai|litellm",
-                )
-            reader = _READERS[detected]
-        try:
-            reader(doc, rows, pricing)
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
-            raise TraceFormatError(str(exc), file=name, line=current) from None
+        reader = _parse_line(raw, current, name, reader, rows, pricing)
         if len(rows) >= batch_rows:
             yield _scrubbed(rows.batch(), scrub)
     if len(rows) or rows.attributions:
         yield _scrubbed(rows.batch(), scrub)
+
+
+def _parse_line(
+    raw: bytes, current: int, name: str, reader: Callable[..., None] | None, rows: _Rows, pricing: _Pricing
+) -> Callable[..., None]:
+    """One line into `rows`; returns the reader (detected from the first record when `reader` is None)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TraceFormatError(
+            f"not UTF-8 (byte {exc.start + 1} of the line): JSON trace files must be UTF-8",
+            file=name,
+            line=current,
+            hint="re-encode the file (iconv -f latin1 -t utf-8) and import it again",
+        ) from None
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise TraceFormatError(f"invalid JSON: {exc}", file=name, line=current) from None
+    if reader is None:
+        detected = detect_format(doc)
+        if detected is None:
+            raise TraceFormatError(
+                "cannot tell the trace format from the first record",
+                file=name,
+                line=current,
+                hint="pass --format otlp|openai|litellm",
+            )
+        reader = _READERS[detected]
+    try:
+        reader(doc, rows, pricing)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise TraceFormatError(str(exc), file=name, line=current) from None
+    return reader
+
+
+# -- parallel reading: worker processes parse chunks of the file -------------------------------
+#
+# The main process only finds chunk boundaries (a seek and one readline per chunk) and inserts;
+# each worker reads its chunk (`CHUNK_BYTES` of whole lines) itself and sends back the column
+# lists. Results are taken in file order, at most two chunks per worker in flight (memory stays
+# flat), so the rows, the dedupe and the first bad line are what the serial reader gives.
+
+
+def _cores() -> int:
+    try:
+        return max(1, min(len(os.sched_getaffinity(0)), 8))
+    except AttributeError:  # not Linux
+        return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _peek_format(path: Path) -> str | None:
+    """The format of the first non-blank line, or None where it cannot be read (the serial reader
+    then reports that line)."""
+    with path.open("rb") as fh:
+        while True:
+            raw = fh.readline(MAX_LINE_BYTES + 1)
+            if not raw or len(raw) > MAX_LINE_BYTES:
+                return None
+            if raw.strip():
+                try:
+                    return detect_format(orjson.loads(raw))
+                except orjson.JSONDecodeError:
+                    return None
+
+
+def _chunk_bounds(path: Path, size: int) -> Iterator[tuple[int, int]]:
+    """(offset, length) of consecutive chunks of about `size` bytes that end at a line end (or
+    inside a line longer than MAX_LINE_BYTES, which the worker then reports)."""
+    total = path.stat().st_size
+    with path.open("rb") as fh:
+        offset = 0
+        while offset < total:
+            fh.seek(min(offset + size, total))
+            end = fh.tell() if fh.tell() >= total else fh.tell() + len(fh.readline(MAX_LINE_BYTES + 1))
+            yield offset, end - offset
+            offset = end
+
+
+_worker_pricing = _Pricing()
+
+
+def _parse_chunk(
+    path: str, name: str, fmt: str, offset: int, length: int, fields: tuple[str, ...]
+) -> tuple[dict[str, list[Any]], list[Any], int, tuple[str, int, str | None] | None]:
+    """A worker's part: (columns, attributions, newlines in the chunk, error as (message, line in
+    the chunk, hint) or None). Nothing here touches the store."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read(length)
+    rows = _Rows(name, None, fields)
+    reader = _READERS[fmt]
+    lines = data.split(b"\n")
+    try:
+        for i, raw in enumerate(lines, start=1):
+            if len(raw) >= MAX_LINE_BYTES:
+                raise TraceFormatError(f"line longer than {MAX_LINE_BYTES} bytes", file=name, line=i)
+            if raw.strip():
+                _parse_line(raw, i, name, reader, rows, _worker_pricing)
+    except TraceFormatError as exc:
+        return {}, [], 0, (exc.message, exc.line or 1, exc.hint)
+    return rows.cols, rows.attributions, data.count(b"\n"), None
+
+
+def _read_parallel(path: Path, fmt: str, name: str, batch_rows: int, workers: int) -> Iterator[Any]:
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from llmctl.errors import InfraError
+    from llmctl.models._scrub import scrubber
+    from llmctl.store._schema import utcnow
+
+    rows = _Rows(name, utcnow())
+    scrub = scrubber()
+    line = 1  # the file's line number of the current chunk's first line
+    # spawn, not fork: the importing process holds DuckDB's threads
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pending: deque[Future[Any]] = deque()
+    bounds = _chunk_bounds(path, CHUNK_BYTES)
+    try:
+        while True:
+            while len(pending) < 2 * workers:
+                nxt = next(bounds, None)
+                if nxt is None:
+                    break
+                pending.append(pool.submit(_parse_chunk, str(path), name, fmt, nxt[0], nxt[1], rows.fields))
+            if not pending:
+                break
+            try:
+                cols, attributions, newlines, error = pending.popleft().result()
+            except BrokenProcessPool:
+                raise InfraError(
+                    f"{name}: a trace-reading worker process died (out of memory?); nothing of the file was imported"
+                ) from None
+            if error is not None:
+                message, at, hint = error
+                raise TraceFormatError(message, file=name, line=line + at - 1, hint=hint)
+            line += newlines
+            rows.extend(cols, attributions)
+            if len(rows) >= batch_rows:
+                yield _scrubbed(rows.batch(), scrub)
+        if len(rows) or rows.attributions:
+            yield _scrubbed(rows.batch(), scrub)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 _SCRUBBED = ("input_messages", "output", "tool_calls", "error", "attributes", "vars")

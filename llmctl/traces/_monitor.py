@@ -436,3 +436,46 @@ def _evaluator_checks(groups: list[Group], store: Any, mon: Any, bounds: tuple[A
 
 def is_finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
+
+
+_DAILY_SAMPLE_SQL = """
+SELECT * EXCLUDE (rn) FROM (
+    SELECT *, strftime(date_trunc('day', ts), '%Y-%m-%d') AS day,
+           row_number() OVER (PARTITION BY prompt, model, date_trunc('day', ts) ORDER BY md5(id || ?)) AS rn
+    FROM traces
+    WHERE ts > ? AND ts <= ? AND error IS NULL AND (? IS NULL OR prompt = ?)
+) WHERE rn <= ?
+"""
+PASS_RATE_SAMPLE_PER_DAY = 50
+
+
+def daily_pass_rates(
+    cfg: Any, store: Any, report: MonitorReport, *, prompt: str | None = None, per_day: int = PASS_RATE_SAMPLE_PER_DAY
+) -> tuple[dict[tuple[Any, Any], dict[str, dict[str, dict[str, list[int]]]]], list[str]]:
+    """Pass rates of `monitor.evaluators` by day and prompt version, for the viewer's charts.
+
+    Per prompt x model and day, a seeded sample (`monitor.seed`) of up to `per_day` successful
+    traces of the report's reference + window range is scored by the evaluators that call no
+    model. Returns ({(prompt, model): {day: {version: {evaluator: [passed, scored]}}}}, names of
+    the evaluators skipped because they call a model (a judge: `llmctl monitor` runs those)).
+    """
+    from llmctl.store import query_traces
+    from llmctl.traces._evaluate import score_local
+
+    mon = cfg.monitor
+    if not mon.evaluators or report.reference is None or report.window is None:
+        return {}, []
+    rows = query_traces(
+        store, _DAILY_SAMPLE_SQL, [str(mon.seed), report.reference[0], report.window[1], prompt, prompt, per_day]
+    )
+    verdicts, skipped = score_local(mon.evaluators, rows)
+    out: dict[tuple[Any, Any], dict[str, dict[str, dict[str, list[int]]]]] = {}
+    for row, verdict in zip(rows, verdicts, strict=True):
+        by_version = out.setdefault((row["prompt"], row["model"]), {}).setdefault(row["day"], {})
+        counts = by_version.setdefault(row["version"] or "-", {})
+        for name, passed in verdict.items():
+            if passed is not None:
+                tally = counts.setdefault(name, [0, 0])
+                tally[0] += 1 if passed else 0
+                tally[1] += 1
+    return out, skipped

@@ -2,8 +2,10 @@
 
 Per prompt x model: cost per 1k tokens, p95 latency, error rate and calls by day, one line per prompt
 version, with release markers (the dates of the prompt's releases in prompts/llmctl.lock). Query:
-`?window=7d&reference=28d&prompt=NAME`. Evaluators (`monitor.evaluators`) are not run here (a judge
-costs money on every page load): their pass rates are in `llmctl monitor`.
+`?window=7d&reference=28d&prompt=NAME`. The pass rate of each `monitor.evaluators` entry that calls
+no model (safety, json_schema, tool checks...) is charted the same way, on a seeded sample of up to
+50 successful traces per day (`llmctl.traces._monitor.daily_pass_rates`); a judge is not run here (it
+would cost money on every page load): its pass rate and test are in `llmctl monitor`.
 """
 
 from __future__ import annotations
@@ -36,8 +38,11 @@ def _releases(root: Path, prompt: str | None) -> list[tuple[str, str]]:
     return [(r.version, str(r.date)[:10]) for r in entry.releases.values() if r.date]
 
 
-def charts(group: Any, releases: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """SVG geometry (computed here, escaped by the template) for each metric of one group."""
+def charts(
+    group: Any, releases: list[tuple[str, str]], pass_rates: dict[str, dict[str, dict[str, list[int]]]] | None = None
+) -> list[dict[str, Any]]:
+    """SVG geometry (computed here, escaped by the template) for each metric of one group, then one
+    chart per evaluator of `pass_rates` ({day: {version: {evaluator: [passed, scored]}}}), 0..1."""
     days = [d["day"] for d in group.daily]
     if not days:
         return []
@@ -75,6 +80,30 @@ def charts(group: Any, releases: list[tuple[str, str]]) -> list[dict[str, Any]]:
                 "last": days[-1],
             }
         )
+    rates = pass_rates or {}
+    names = sorted({name for by_version in rates.values() for counts in by_version.values() for name in counts})
+    rate_versions = sorted({v for by_version in rates.values() for v in by_version})
+    for name in names:
+        series = []
+        for version in rate_versions:
+            points = []
+            for day in sorted(rates):
+                ok, n = (rates[day].get(version) or {}).get(name, (0, 0))
+                if n and days[0] <= day <= days[-1]:
+                    points.append(f"{x(day)},{round(HEIGHT - PAD / 2 - ok / n * (HEIGHT - PAD), 1)}")
+            if points:
+                series.append({"version": version, "points": " ".join(points)})
+        out.append(
+            {
+                "title": f"pass rate: {name}",
+                "key": f"pass_rate:{name}",
+                "top": 1,
+                "series": series,
+                "markers": [{"x": x(day), "label": version} for version, day in releases if days[0] <= day <= days[-1]],
+                "first": days[0],
+                "last": days[-1],
+            }
+        )
     return out
 
 
@@ -87,27 +116,39 @@ def routes(store: Any, root: Path, page: Any, api: Any) -> list[Any]:
         import copy
 
         from llmctl.config import load_config
-        from llmctl.traces._monitor import monitor
+        from llmctl.traces._monitor import daily_pass_rates, monitor
 
-        cfg = copy.copy(load_config(root))
+        full = load_config(root)
+        cfg = copy.copy(full)
         cfg.monitor = copy.copy(cfg.monitor)
         cfg.monitor.evaluators = []
         q = request.query_params
-        return monitor(
+        prompt = q.get("prompt") or None
+        rep = monitor(
             cfg,
             store,
-            prompt=q.get("prompt") or None,
+            prompt=prompt,
             window=q.get("window") or "7d",
             reference=q.get("reference") or "28d",
             until=q.get("until") or None,
         )
+        rates, skipped = daily_pass_rates(full, store, rep, prompt=prompt)
+        return rep, rates, skipped
 
     async def monitor_page(request: Request) -> Response:
-        rep = report(request)
-        groups = [{"group": g, "charts": charts(g, _releases(root, g.prompt))} for g in rep.groups]
-        return page("monitor.html", report=rep, groups=groups, width=WIDTH, height=HEIGHT)
+        rep, rates, skipped = report(request)
+        groups = [
+            {"group": g, "charts": charts(g, _releases(root, g.prompt), rates.get((g.prompt, g.model)))}
+            for g in rep.groups
+        ]
+        return page("monitor.html", report=rep, groups=groups, skipped=skipped, width=WIDTH, height=HEIGHT)
 
     async def api_monitor(request: Request) -> Response:
-        return api(report(request).to_dict())
+        rep, rates, skipped = report(request)
+        doc = rep.to_dict()
+        for g, out in zip(rep.groups, doc["groups"], strict=True):
+            out["daily_pass_rates"] = rates.get((g.prompt, g.model), {})
+        doc["evaluators_not_charted"] = skipped
+        return api(doc)
 
     return [Route("/monitor", monitor_page), Route("/api/monitor", api_monitor)]
