@@ -135,6 +135,8 @@ def test_a_case_with_only_an_unlabelled_human_is_unscored_not_passed(project: Pa
     group = run["summary"]["groups"][0]
     assert (group["passed"], group["failed"], group["unscored"], group["errors"]) == (6, 2, 2, 0)
     assert group["pass_rate"] == pytest.approx(0.75)
+    # the run list (`runs list`, the viewer's run pages) counts over the same 8 results
+    assert (run["n_unscored"], run["pass_rate"]) == (2, pytest.approx(0.75))
     verdict = run["summary"]["verdict"]
     assert any("2 case(s) not yet labelled" in n for n in verdict["notes"])
     assert verdict["counts"]["unscored"] == 2

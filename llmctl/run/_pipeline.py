@@ -684,5 +684,5 @@ class Pipeline:
             p.cached += 1
         if result.error is not None:
             p.errors += 1
-        elif not passed:
+        elif passed is False:  # None: unscored (an unlabelled `human`), neither passed nor failed
             p.failed += 1

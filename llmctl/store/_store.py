@@ -1050,7 +1050,8 @@ class Store:
             f"""
             WITH agg AS (
                 SELECT run_id, count(*) AS n_results, count(error) AS n_errors,
-                       count_if(passed AND error IS NULL) AS n_passed, sum(cost_usd) AS cost_usd,
+                       count_if(passed AND error IS NULL) AS n_passed,
+                       count_if(passed IS NULL AND error IS NULL) AS n_unscored, sum(cost_usd) AS cost_usd,
                        list(DISTINCT prompt ORDER BY prompt) AS prompts,
                        list(DISTINCT model ORDER BY model) AS models
                 FROM results
@@ -1060,8 +1061,8 @@ class Store:
                 GROUP BY run_id
             )
             SELECT {_RUN_COLUMNS}, coalesce(n_results, 0), coalesce(n_errors, 0),
-                   coalesce(n_passed, 0), coalesce(cost_usd, 0), coalesce(prompts, []),
-                   coalesce(models, [])
+                   coalesce(n_passed, 0), coalesce(n_unscored, 0), coalesce(cost_usd, 0),
+                   coalesce(prompts, []), coalesce(models, [])
             FROM runs LEFT JOIN agg ON agg.run_id = runs.id
             WHERE id IN (SELECT unnest($ids))
             """,  # noqa: S608
@@ -1071,6 +1072,7 @@ class Store:
             "n_results",
             "n_errors",
             "n_passed",
+            "n_unscored",
             "cost_usd",
             "prompts",
             "models",
@@ -1080,7 +1082,8 @@ class Store:
             run = dict(zip(names, row, strict=True))
             run["config"] = _loads(run["config"]) or {}
             run["summary"] = _loads(run["summary"])
-            graded = run["n_results"] - run["n_errors"]  # over results without errors, as the run summary
+            # over results with a verdict (no error, not an unlabelled `human`), as the run summary
+            graded = run["n_results"] - run["n_errors"] - run["n_unscored"]
             run["pass_rate"] = run["n_passed"] / graded if graded else None
             by_id[run["id"]] = run
         return [by_id[i] for i in ids if i in by_id]
