@@ -3,6 +3,7 @@ hashes), and each case's vars and expected value. Read from the store and the ev
 
 from __future__ import annotations
 
+from collections.abc import Container
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,21 +34,31 @@ def report_context(store: Store, run: dict[str, Any], root: Path | None = None) 
     cases: dict[str, dict[str, Any]] = {
         case_id: {"expected": value} for case_id, value in expected_values(store, run_id).items()
     }
-    path = config.get("evalset_path")
-    if root is not None and path:
-        try:
-            from llmctl.evalset import load_evalset
-            from llmctl.images import redact
-
-            ev = load_evalset(root / str(path), root)
-            for case in ev.cases():
-                if case.id in cases:
-                    cases[case.id]["vars"] = redact(case.vars)  # a data URL shows as a placeholder
-                    if case.expected_tool_calls is not None:
-                        cases[case.id]["expected_tool_calls"] = case.expected_tool_calls
-                    if case.turns:
-                        cases[case.id]["user_turns"] = list(case.turns)  # the scripted user messages
-        except (LlmctlError, OSError):
-            pass  # the evalset moved or no longer parses: the report shows expected values only
+    for case_id, view in evalset_cases(root, config.get("evalset_path"), cases).items():
+        cases[case_id].update(view)
     ctx["cases"] = cases
     return ctx
+
+
+def evalset_cases(root: Path | None, path: Any, wanted: Container[str]) -> dict[str, dict[str, Any]]:
+    """`{id: {vars, expected_tool_calls?, user_turns?}}` of the `wanted` cases of the evalset file at
+    `path` (relative to `root`) as it is now; {} when there is no file or it no longer parses."""
+    if root is None or not path:
+        return {}
+    from llmctl.evalset import load_evalset
+    from llmctl.images import redact
+
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        for case in load_evalset(root / str(path), root).cases():
+            if case.id not in wanted:
+                continue
+            view: dict[str, Any] = {"vars": redact(case.vars)}  # a data URL shows as a placeholder
+            if case.expected_tool_calls is not None:
+                view["expected_tool_calls"] = case.expected_tool_calls
+            if case.turns:
+                view["user_turns"] = list(case.turns)  # the scripted user messages
+            found[case.id] = view
+    except (LlmctlError, OSError):
+        pass  # the evalset moved or no longer parses: the report shows the stored values only
+    return found

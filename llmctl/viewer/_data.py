@@ -174,7 +174,14 @@ def _result_row(row: dict[str, Any], index: LabelIndex) -> dict[str, Any]:
     row["tool_calls"] = _loads(row.get("tool_calls"))
     row["turns"] = _loads(row.get("turns"))
     row["answer"] = answer_view(row.get("output"), row["tool_calls"], row.get("finish_reason"), row["turns"])
-    return _jsonable(row)
+    # Only the row's own columns can be times (created_at): what was parsed from JSON, the scores and
+    # the label hold none, so the row is not walked value by value (that was most of a page's time).
+    for key, value in row.items():
+        if isinstance(value, (datetime, date)):
+            row[key] = fmt.time(value)
+    if row["human_label"] is not None:
+        row["human_label"] = _jsonable(row["human_label"])
+    return row
 
 
 def page_number(value: Any, pages: int) -> int:
@@ -449,20 +456,26 @@ def compare(
     ra, rb = runs if runs is not None else (get_run(store, a), get_run(store, b))
     where = "WHERE change <> 'same'" if flt == "changed" else ""
     ids = {"a": ra["id"], "b": rb["id"]}
-    counting = _PAIRS_SQL + "SELECT change, count(*) FROM p GROUP BY change"  # noqa: S608 (constant text)
-    statements: list[tuple[str, Any]] = [(counting, ids)]
-    if limit != 0:
-        statements.append(
-            (
-                _PAIRS_SQL + f"SELECT prompt, model, case_id, repeat_index, change, ka, kb FROM p {where} "  # noqa: S608
-                f"ORDER BY {_CHANGE_ORDER}, case_id, model, prompt, repeat_index LIMIT $limit OFFSET $offset",
-                {**ids, "limit": limit if limit is not None else 2**62, "offset": offset},
-            )
+    if limit == 0:
+        counted = store.query(_PAIRS_SQL + "SELECT change, count(*) FROM p GROUP BY change", ids)  # noqa: S608
+        page: list[tuple[Any, ...]] = []
+    else:
+        # One statement: the pairing (a join of both runs) is done once and both counted and paged.
+        paged = (
+            f", pg AS (SELECT prompt, model, case_id, repeat_index, change, ka, kb, {_CHANGE_ORDER} AS o "  # noqa: S608
+            f"FROM p {where} ORDER BY o, case_id, model, prompt, repeat_index LIMIT $limit OFFSET $offset) "
+            "SELECT (SELECT list((change, n)) FROM (SELECT change, count(*) AS n FROM p GROUP BY change)), "
+            "(SELECT list((prompt, model, case_id, repeat_index, change, ka, kb) "
+            "ORDER BY o, case_id, model, prompt, repeat_index) FROM pg)"
         )
-    found = store.queries(*statements)
-    counts = {str(change): int(n) for change, n in found[0]}
+        ((counted, picked),) = store.query(
+            _PAIRS_SQL.replace("p AS (", "p AS MATERIALIZED (", 1) + paged,
+            {**ids, "limit": limit if limit is not None else 2**62, "offset": offset},
+        )
+        counted = [tuple(x.values()) if isinstance(x, dict) else tuple(x) for x in counted or []]
+        page = [tuple(x.values()) if isinstance(x, dict) else tuple(x) for x in picked or []]
+    counts = {str(change): int(n) for change, n in counted}
     total = sum(n for c, n in counts.items() if flt != "changed" or c != "same")
-    page = found[1] if len(found) > 1 else []
     index = LabelIndex([])
     left = {r["result_key"]: r for r in results(store, ra["id"], result_keys=[x[5] for x in page if x[5]],
                                                  index=index, run=ra)}  # fmt: skip
@@ -578,14 +591,11 @@ def case(store: Store, run_id: str, case_id: str, root: Path | None = None) -> d
 
 
 def _case_context(store: Store, run: dict[str, Any], case_id: str, root: Path | None) -> dict[str, Any]:
-    """The case as its evalset file has it now (vars, expected tool calls, scripted user turns); {} without one."""
-    from llmctl.reports._context import report_context
+    """The case as its evalset file has it now (vars, expected tool calls, scripted user turns); {} without one.
+    Only this case is looked up (the whole run's report context was most of the page's time at 100k results)."""
+    from llmctl.reports._context import evalset_cases
 
-    if root is None:
-        return {}
-    cases = report_context(store, store.get_run(run["id"]), root).get("cases") or {}
-    found = cases.get(case_id)
-    return found if isinstance(found, dict) else {}
+    return evalset_cases(root, (run.get("config") or {}).get("evalset_path"), {case_id}).get(case_id, {})
 
 
 def facets(runs: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
