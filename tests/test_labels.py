@@ -140,9 +140,7 @@ def test_a_case_with_only_an_unlabelled_human_is_unscored_not_passed(project: Pa
     verdict = run["summary"]["verdict"]
     assert any("2 case(s) not yet labelled" in n for n in verdict["notes"])
     assert verdict["counts"]["unscored"] == 2
-    from llmctl.store._unscored import outcomes_with_unscored
-
-    by_case = {o.case_id: o for o in outcomes_with_unscored(store, run["id"])}
+    by_case = {o.case_id: o for o in store.outcomes(run["id"])}
     assert by_case["c8"].unscored and not by_case["c8"].passed and by_case["c8"].error is None
     assert not by_case["c0"].unscored and by_case["c0"].passed
     # the failing list leaves them out; Markdown, HTML and JUnit say they are not labelled

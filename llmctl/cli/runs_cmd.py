@@ -86,10 +86,9 @@ def show(
     run_ids = store.invocation_runs("latest") if run in ("latest", "last") else [run]
     infos = [store.get_run(r) for r in run_ids]
     if failed:
-        from llmctl.store._unscored import outcomes_with_unscored
         from llmctl.summary import failing_cases
 
-        outcomes = {str(i["id"]): outcomes_with_unscored(store, str(i["id"])) for i in infos}
+        outcomes = {str(i["id"]): store.outcomes(str(i["id"])) for i in infos}
         failing = [f for rid, items in outcomes.items() for f in failing_cases(items, rid)]
         errors = [(rid, o) for rid, items in outcomes.items() for o in items if o.error is not None]
         if as_json:

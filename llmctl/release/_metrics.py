@@ -105,10 +105,8 @@ def version_metrics(run: dict[str, Any], prompt: str, version_hash: str | None =
 
 
 def outcomes_for(store: StoreLike, run_id: str, prompt: str, version_hash: str | None = None) -> list[CaseOutcome]:
-    from llmctl.store._unscored import outcomes_with_unscored
-
     return [
         o
-        for o in outcomes_with_unscored(store, run_id)
+        for o in store.outcomes(run_id)
         if o.prompt == prompt and (version_hash is None or not o.version_hash or o.version_hash == version_hash)
     ]

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from llmctl import fmt, outputs
 from llmctl.reports._context import report_context
 from llmctl.safetext import html_text, md_inline, xml_safe
-from llmctl.store._unscored import outcomes_with_unscored
 from llmctl.summary import RunSummary, summarize
 from llmctl.types import CaseOutcome
 from llmctl.verdict import Verdict, combine_verdicts
@@ -44,11 +43,11 @@ def combined_report(
             "runs": rows,
         }
     )
-    outcomes = [o for run_id, _ in runs for o in outcomes_with_unscored(store, run_id)]
+    outcomes = [o for run_id, _ in runs for o in store.outcomes(run_id)]
     summaries = [RunSummary.from_dict(r.get("summary") if isinstance(r.get("summary"), dict) else None) for r in rows]
     for i, (r, s) in enumerate(zip(rows, summaries, strict=True)):
         if not s.groups:  # a run that stored no summary (an older or unfinished one): from its results
-            summaries[i] = summarize(outcomes_with_unscored(store, r["id"]))
+            summaries[i] = summarize(store.outcomes(r["id"]))
     summary = (
         summaries[0]
         if len(summaries) == 1

@@ -13,7 +13,6 @@ from typing import Any
 
 from llmctl.config import GateConfig
 from llmctl.errors import EXIT_GATE_FAILED, EXIT_INFRA, EXIT_OK, StoreIOError
-from llmctl.types import CaseOutcome
 
 
 @dataclass
@@ -47,13 +46,6 @@ class EvalOutcome:
     dry_run_by_evalset: dict[str, int] = field(default_factory=dict)
 
 
-def outcomes_of(store: Any, run_id: str) -> list[CaseOutcome]:
-    """The run's outcomes, those with no verdict (an unlabelled `human` alone) marked unscored."""
-    from llmctl.store._unscored import outcomes_with_unscored
-
-    return outcomes_with_unscored(store, run_id)
-
-
 def finalize(
     store: Any, info: RunInfo, gate_cfg: GateConfig, stopped_by_disk: Callable[[StoreIOError, str], StoreIOError]
 ) -> None:
@@ -65,8 +57,8 @@ def finalize(
     from llmctl.gate import compare
     from llmctl.summary import failing_cases, summarize
 
-    candidate = outcomes_of(store, info.run_id)
-    baseline = outcomes_of(store, info.baseline_run_id) if info.baseline_run_id else None
+    candidate = store.outcomes(info.run_id)
+    baseline = store.outcomes(info.baseline_run_id) if info.baseline_run_id else None
     verdict = compare(baseline, candidate, gate_cfg)
     if info.reasons:
         verdict.notes.insert(0, "evaluated because: " + "; ".join(info.reasons))

@@ -177,8 +177,10 @@ def _add_outcomes(
     ) in rows:
         dicts = get(key)
         values, oks, reasons = dicts if dicts is not None else ({}, {}, {})
+        # NULL passed, no error and no verdict of any evaluator: unscored (an unlabelled `human`)
+        unscored = passed is None and error is None and not oks
         if passed is None:
-            passed = error is None and all(oks.values())
+            passed = not unscored and error is None and all(oks.values())
         append(
             CaseOutcome(
                 prompt=same(prompt),
@@ -186,6 +188,7 @@ def _add_outcomes(
                 case_id=case_id,
                 repeat_index=rep,
                 passed=bool(passed) and error is None,
+                unscored=unscored,
                 error=error,
                 scores=values,
                 evaluator_passed=oks,
