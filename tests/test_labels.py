@@ -81,17 +81,23 @@ def test_labels_import_refuses_a_case_the_run_lacks(project: Path, capsys, monke
     assert not (project / "evalsets" / "labels" / "support.jsonl").exists()
 
 
-def test_human_evaluator_scores_labelled_outputs_and_leaves_others_unscored(project: Path, capsys, monkeypatch) -> None:
+def _human_evalset_with_two_unlabelled(project: Path, capsys, monkeypatch, gate: str = "") -> None:  # type: ignore[no-untyped-def]
+    """evalsets/human.yaml: cases c0..c9 scored by the `human` evaluator only, labels kept for c0..c7."""
     evaluate(project)
     cli(["labels", "import", str(write_csv(project / "reviewed.csv"))], capsys, monkeypatch)
-    # keep only labels for c0..c7 (c8, c9 unlabelled); evaluate with the human evaluator only
     path = project / "evalsets" / "labels" / "support.jsonl"
     rows = [r for r in read_jsonl(path) if r["case_id"] not in ("c8", "c9")]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     (project / "evalsets" / "human.yaml").write_text(
-        "prompt: summarize\nmodels: [demo]\nevaluators: [{type: human, labels: evalsets/labels/support.jsonl}]\ncases:\n"
+        "prompt: summarize\nmodels: [demo]\nevaluators: [{type: human, labels: evalsets/labels/support.jsonl}]\n"
+        + gate
+        + "cases:\n"
         + "".join(f"  - id: c{i}\n    vars: {{ticket: '{i}'}}\n" for i in range(10))
     )
+
+
+def test_human_evaluator_scores_labelled_outputs_and_leaves_others_unscored(project: Path, capsys, monkeypatch) -> None:
+    _human_evalset_with_two_unlabelled(project, capsys, monkeypatch)
     run_id, _ = evaluate(project, "human")
     store = Store(project / ".llmctl" / "llmctl.duckdb")
     by_case = {o.case_id: o for o in store.outcomes(run_id)}
@@ -110,16 +116,7 @@ def test_a_case_with_only_an_unlabelled_human_is_unscored_not_passed(project: Pa
     """Issue 22 item 13: unlabelled = unscored (DESIGN.md). A case whose only evaluator is an
     unlabelled `human` is neither passed nor failed: stored with NULL passed and score, left out of
     the pass rate and the gate's pass-rate checks, and every report says how many there are."""
-    evaluate(project)
-    cli(["labels", "import", str(write_csv(project / "reviewed.csv"))], capsys, monkeypatch)
-    path = project / "evalsets" / "labels" / "support.jsonl"
-    rows = [r for r in read_jsonl(path) if r["case_id"] not in ("c8", "c9")]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (project / "evalsets" / "human.yaml").write_text(
-        "prompt: summarize\nmodels: [demo]\nevaluators: [{type: human, labels: evalsets/labels/support.jsonl}]\n"
-        "gate: {quality: {min_pass_rate: 0.7}}\ncases:\n"
-        + "".join(f"  - id: c{i}\n    vars: {{ticket: '{i}'}}\n" for i in range(10))
-    )
+    _human_evalset_with_two_unlabelled(project, capsys, monkeypatch, gate="gate: {quality: {min_pass_rate: 0.7}}\n")
     code, out, err = cli(["eval", "human"], capsys, monkeypatch)
     # 6 of the 8 labelled pass (75%): over 10 with the unlabelled as passes it would be 80%, as fails 60%
     assert code == 0, out + err
