@@ -104,3 +104,36 @@ def test_importing_the_core_loads_neither_releases_nor_litellm() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == ""
+
+
+def _in_a_lazy_cycle(prefix: str) -> list[str]:
+    graph = _graph(lazy=True)
+    return sorted(name for name in graph if name.startswith(prefix) and name in _reachable(graph, name))
+
+
+def test_the_model_layer_has_no_cycle_even_through_lazy_imports() -> None:
+    """llmctl.models was a knot (_cost, _litellm, _resolve, _routing, _scrub importing each
+    other, some inside functions); now each of its modules is reached only downwards."""
+    assert _in_a_lazy_cycle("llmctl.models") == []
+    assert _in_a_lazy_cycle("llmctl.verdict") == [] and _in_a_lazy_cycle("llmctl.gate") == []
+
+
+def test_every_module_imports_on_its_own() -> None:
+    """Each llmctl module imported first, in an interpreter where no other llmctl module is loaded
+    yet: an import cycle that only bites in one order ("partially initialized module") fails here."""
+    code = (
+        "import importlib, sys, traceback\n"
+        "failed = []\n"
+        "for name in sys.argv[1:]:\n"
+        "    for loaded in [m for m in sys.modules if m == 'llmctl' or m.startswith('llmctl.')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except Exception as exc:\n"
+        "        failed.append(f'{name}: {type(exc).__name__}: {exc}')\n"
+        "print('\\n'.join(failed))\n"
+    )
+    names = sorted(name for name in MODULES if not name.startswith("llmctl.templates"))
+    proc = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == ""

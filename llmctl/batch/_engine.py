@@ -88,18 +88,20 @@ class _Endpoint:
 def endpoint_for(spec: ModelSpec) -> _Endpoint:
     """The batch endpoint of `spec` (InputError when it has no api_base to send batches to)."""
     from llmctl.models._cost import batch_price_for
-    from llmctl.models._routing import _NATIVE, Route, _env_first, _key, split_credentials
+    from llmctl.models._credentials import env_first, model_key, split_credentials
+    from llmctl.models._providers import NATIVE
+    from llmctl.models._transport import Route
 
     provider, _, model = spec.litellm_id.partition("/")
-    default_base, base_env, key_env = _NATIVE[provider]
-    api_base = spec.api_base or _env_first(base_env) or default_base
+    default_base, base_env, key_env = NATIVE[provider]
+    api_base = spec.api_base or env_first(base_env) or default_base
     if not api_base:
         raise InputError(
             f"model {spec.name!r}: no api_base to send its batches to",
             hint=f"set api_base on the alias (or {' / '.join(base_env)})",
         )
     api_base, basic = split_credentials(api_base)
-    api_key, names = _key(spec, key_env)
+    api_key, names = model_key(spec, key_env)
     if basic and not api_key:
         raise InputError(f"model {spec.name!r}: batches need an API key, not credentials in the api_base URL")
     price, source = batch_price_for(spec)

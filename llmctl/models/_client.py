@@ -7,23 +7,21 @@ import logging
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmctl.models._cost import cost_usd
+from llmctl.models._credentials import register_secret, scrub, scrubber
 from llmctl.models._errors import AttemptError
 from llmctl.models._limits import TokenBucket
 from llmctl.models._offline import count_tokens, prompt_tokens, run_offline
 from llmctl.models._options import NATIVE_PARAMS
 from llmctl.models._response import Completion, clean_text, tool_call
-from llmctl.models._routing import Route, needs_litellm, resolve_route, route_key, transport_from_env
-from llmctl.models._scrub import register_secret, scrub, scrubber
+from llmctl.models._routing import needs_litellm, resolve_route, route_key, transport_from_env
+from llmctl.models._transport import Route, Transport
 from llmctl.safetext import terminal_safe
 from llmctl.types import CallResult, Messages, ModelSpec
-
-if TYPE_CHECKING:
-    from llmctl.models._native import NativeTransport
 
 log = logging.getLogger("llmctl.models")
 
@@ -68,6 +66,7 @@ class ModelClient:
         backoff_max: float = 20.0,
         max_retry_after: float = 60.0,
         seed: int | None = None,
+        transports: Mapping[str, Transport] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -81,7 +80,7 @@ class ModelClient:
         self._routes: dict[tuple[Any, ...], Route] = {}
         self._limits: dict[str, _ModelLimits] = {}
         self._import_lock = asyncio.Lock()
-        self._native: NativeTransport | None = None  # aiohttp is imported on first use
+        self._transports: dict[str, Transport] = dict(transports or {})  # by route kind, made on first use
         self._scrubbers: dict[tuple[Any, ...], Callable[[str], str]] = {}
         self.warnings: dict[tuple[str, str], int] = {}  # (model, odd-response warning) -> count
 
@@ -95,8 +94,8 @@ class ModelClient:
 
     async def aclose(self) -> None:
         """Close pooled connections."""
-        if self._native is not None:
-            await self._native.close()
+        for transport in self._transports.values():
+            await transport.close()
 
     def route(self, spec: ModelSpec) -> Route:
         """The transport serving `spec` (resolved once per model and cached)."""
@@ -104,12 +103,8 @@ class ModelClient:
         route = self._routes.get(key)
         if route is None:
             route = resolve_route(spec, self.transport)
-            if route.kind == "native":
-                if self._native is None:
-                    from llmctl.models._native import NativeTransport
-
-                    self._native = NativeTransport(limit=0)
-                self._native.prepare(route, spec.timeout)
+            if route.kind != "offline":
+                self._transport(route.kind).prepare(route, spec.timeout)
             self._routes[key] = route
         return route
 
@@ -135,6 +130,23 @@ class ModelClient:
             async with self._import_lock:
                 await asyncio.to_thread(import_litellm)
         return self.route(spec)
+
+    def _transport(self, kind: str) -> Transport:
+        """The transport serving routes of `kind` (one per client; its module imported on first use)."""
+        transport = self._transports.get(kind)
+        if transport is None:
+            if kind == "native":
+                from llmctl.models._native import NativeTransport
+
+                transport = NativeTransport(limit=0)  # aiohttp is imported here
+            elif kind == "litellm":
+                from llmctl.models._litellm import LitellmTransport
+
+                transport = LitellmTransport()
+            else:
+                raise ValueError(f"no transport for routes of kind {kind!r}")
+            self._transports[kind] = transport
+        return transport
 
     def _model_limits(self, spec: ModelSpec) -> _ModelLimits:
         limits = self._limits.get(spec.name)
@@ -279,11 +291,7 @@ class ModelClient:
         self, spec: ModelSpec, route: Route, messages: Messages, params: dict[str, Any], t0: float
     ) -> Completion:
         try:
-            if self._native is not None and route.kind == "native":
-                return await self._native.call(route, messages, params, spec.stream, t0)
-            from llmctl.models._litellm import call_litellm
-
-            return await call_litellm(spec, route, messages, params, t0)
+            return await self._transport(route.kind).call(route, messages, params, spec.stream, t0)
         except (AttemptError, asyncio.CancelledError):
             raise
         except Exception as exc:  # a transport bug or an unforeseen body: this case's error, not the run's

@@ -185,7 +185,7 @@ def estimate_image_tokens(messages: Any, litellm_id: str) -> tuple[int, int]:
     ]
     if not parts:
         return 0, 0
-    from llmctl.models._litellm import import_litellm
+    from llmctl.models._loader import import_litellm
 
     import_litellm()
     from litellm.litellm_core_utils.token_counter import estimate_image_tokens as litellm_estimate

@@ -24,37 +24,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import time
-import warnings
 from typing import Any
 
 from llmctl.models._cost import Price, price_for
+from llmctl.models._credentials import deployment_key, split_credentials
 from llmctl.models._errors import AttemptError, parse_retry_after, retryable_status
+from llmctl.models._loader import import_litellm
 from llmctl.models._response import Completion, StreamReader, parse_completion
-from llmctl.models._routing import Route, split_credentials
+from llmctl.models._transport import Route
 from llmctl.types import Deployment, Messages, ModelSpec
 
-_litellm: Any = None
-
-
-def import_litellm() -> Any:
-    """Import litellm once, with its bundled cost map (no network fetch) and quiet logs."""
-    global _litellm
-    if _litellm is None:
-        os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-        import litellm
-
-        litellm.suppress_debug_info = True
-        # third-party noise on first use, not actionable by llmctl users
-        warnings.filterwarnings("ignore", module=r"litellm(\.|$)")
-        warnings.filterwarnings("ignore", message=r".*`ReadOnly` qualifier", category=UserWarning)
-        # an odd response shape (llmctl.models._response handles it) makes pydantic warn per call
-        warnings.filterwarnings("ignore", message=r"Pydantic serializer warnings", category=UserWarning)
-        litellm.telemetry = False
-        _litellm = litellm
-    return _litellm
+__all__ = ["LitellmTransport", "build_router", "call_litellm", "import_litellm"]
 
 
 def _retryable(litellm: Any, exc: BaseException, status: int | None) -> bool:
@@ -120,8 +102,6 @@ def build_router(spec: ModelSpec) -> tuple[Any, dict[str, Price], tuple[str, ...
     """A litellm.Router for a fleet alias (see the module docstring), with each model group's
     price (a call a fallback served is priced as that alias), every key variable it reads (to
     scrub), and how many deployments one call may try."""
-    from llmctl.models._routing import deployment_key
-
     litellm = import_litellm()
     logging.getLogger("LiteLLM Router").setLevel(logging.CRITICAL)  # llmctl reports the call's error itself
     model_list: list[dict[str, Any]] = []
@@ -171,11 +151,36 @@ def _served_group(response: Any) -> str | None:
     return group if isinstance(group, str) else None
 
 
+class LitellmTransport:
+    """The litellm transport (llmctl.models._transport.Transport): each attempt through
+    `litellm.acompletion`, or the Router of a fleet route."""
+
+    def prepare(self, route: Route, timeout_s: float) -> None:
+        """Nothing to keep: litellm reads the alias's own timeout."""
+
+    async def call(
+        self, route: Route, messages: Messages, params: dict[str, Any], stream: bool, t0: float
+    ) -> Completion:
+        if route.spec is None:
+            raise AttemptError("a litellm route without its model (a bug; please report it)", retryable=False)
+        return await call_litellm(route.spec, route, messages, params, t0, stream=stream)
+
+    async def close(self) -> None:
+        """litellm keeps its own clients."""
+
+
 async def call_litellm(
-    spec: ModelSpec, route: Route, messages: Messages, params: dict[str, Any], t0: float
+    spec: ModelSpec,
+    route: Route,
+    messages: Messages,
+    params: dict[str, Any],
+    t0: float,
+    *,
+    stream: bool | None = None,
 ) -> Completion:
     """One attempt through litellm (or its Router, for a fleet): the completion (see
-    llmctl.models._response)."""
+    llmctl.models._response). `stream` (default: the alias's `stream`) asks for a streamed answer."""
+    stream = spec.stream if stream is None else stream
     litellm = import_litellm()
     kwargs: dict[str, Any] = {k: v for k, v in params.items() if k != "stream"}
     kwargs.update(messages=messages, timeout=spec.timeout, max_retries=0, num_retries=0)
@@ -202,13 +207,13 @@ async def call_litellm(
         if basic:  # `user:pass@` in api_base: sent as a Basic Authorization header, as natively
             kwargs["extra_headers"] = {**(kwargs.get("extra_headers") or {}), "Authorization": basic}
         complete = litellm.acompletion
-    if spec.stream:
+    if stream:
         kwargs["stream"] = True
         kwargs.setdefault("stream_options", {"include_usage": True})
 
     async def run() -> Completion:
         response = await complete(**kwargs)
-        if not spec.stream:
+        if not stream:
             completion = parse_completion(_payload(response), provider=route.provider or "litellm")
         else:
             reader = StreamReader()

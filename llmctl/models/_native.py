@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from llmctl.models._errors import AttemptError, parse_retry_after, retryable_status
 from llmctl.models._response import Completion, StreamReader, decode_json, error_message, parse_body
-from llmctl.models._routing import Route
+from llmctl.models._transport import Route
 from llmctl.types import Messages
 
 if TYPE_CHECKING:
@@ -225,7 +225,7 @@ class NativeTransport:
     def prepare(route: Route, timeout_s: float) -> None:
         route.timeout = None  # the aiohttp.ClientTimeout, made on the first call
         route.timeout_s = timeout_s
-        route.target = None  # the URL as a yarl.URL, parsed once
+        route.target = route.url  # parsed once as a yarl.URL on the first call
 
     async def call(
         self, route: Route, messages: Messages, params: dict[str, Any], stream: bool, t0: float

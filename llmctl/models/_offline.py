@@ -102,8 +102,9 @@ def load_function(ref: str) -> Callable[..., Any]:
         raise InputError(f"scripted model function {ref!r} cannot be loaded: {exc}") from None
     if not callable(fn):
         raise InputError(f"scripted model function {ref!r} is not callable")
-    _FUNCTIONS[ref] = fn
-    return fn
+    function: Callable[..., Any] = fn
+    _FUNCTIONS[ref] = function
+    return function
 
 
 async def run_offline(spec: ModelSpec, messages: Messages) -> CallResult:

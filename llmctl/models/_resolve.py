@@ -7,52 +7,14 @@ from typing import Any
 
 from llmctl.config import Config, ModelAlias
 from llmctl.errors import InputError
+from llmctl.models._credentials import check_credentials
+from llmctl.models._providers import PROVIDER_KEY_ENV, provider_of
 from llmctl.suggest import did_you_mean
 from llmctl.types import Deployment, ModelSpec
 
 BUILTIN_MODELS = ("echo", "scripted")
 
-# The environment variable(s) holding each hosted provider's key (the first is named
-# in messages). Providers missing here (local servers, cloud IAM) need no check.
-PROVIDER_KEY_ENV: dict[str, tuple[str, ...]] = {
-    "openai": ("OPENAI_API_KEY",),
-    "text-completion-openai": ("OPENAI_API_KEY",),
-    "anthropic": ("ANTHROPIC_API_KEY",),
-    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
-    "mistral": ("MISTRAL_API_KEY",),
-    "codestral": ("CODESTRAL_API_KEY",),
-    "cohere": ("COHERE_API_KEY",),
-    "cohere_chat": ("COHERE_API_KEY",),
-    "groq": ("GROQ_API_KEY",),
-    "together_ai": ("TOGETHERAI_API_KEY", "TOGETHER_API_KEY", "TOGETHER_AI_API_KEY"),
-    "fireworks_ai": ("FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY", "FIREWORKSAI_API_KEY"),
-    "deepseek": ("DEEPSEEK_API_KEY",),
-    "xai": ("XAI_API_KEY",),
-    "perplexity": ("PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"),
-    "openrouter": ("OPENROUTER_API_KEY", "OR_API_KEY"),
-    "deepinfra": ("DEEPINFRA_API_KEY",),
-    "cerebras": ("CEREBRAS_API_KEY",),
-    "azure": ("AZURE_API_KEY", "AZURE_OPENAI_API_KEY"),
-    "azure_ai": ("AZURE_AI_API_KEY",),
-    "huggingface": ("HF_TOKEN", "HUGGINGFACE_API_KEY"),
-    "replicate": ("REPLICATE_API_KEY", "REPLICATE_API_TOKEN"),
-    "anyscale": ("ANYSCALE_API_KEY",),
-    "nvidia_nim": ("NVIDIA_NIM_API_KEY",),
-    "sambanova": ("SAMBANOVA_API_KEY",),
-    "ai21": ("AI21_API_KEY",),
-    "ai21_chat": ("AI21_API_KEY",),
-    "voyage": ("VOYAGE_API_KEY",),
-    "nebius": ("NEBIUS_API_KEY",),
-    "novita": ("NOVITA_API_KEY",),
-    "moonshot": ("MOONSHOT_API_KEY",),
-    "dashscope": ("DASHSCOPE_API_KEY",),
-}
-
-
-def provider_of(litellm_id: str) -> str:
-    """The provider prefix of a litellm id (`openai/gpt-4o` -> `openai`), "" when none."""
-    head, sep, _ = litellm_id.partition("/")
-    return head if sep else ""
+__all__ = ["BUILTIN_MODELS", "PROVIDER_KEY_ENV", "check_credentials", "provider_of", "resolve_model"]
 
 
 def _has_prefix(name: str) -> bool:
@@ -150,57 +112,3 @@ def resolve_model(name: str, config: Config) -> ModelSpec:
     if spec.function is not None and ":" not in spec.function:
         raise InputError(f"model {name!r}: function {spec.function!r} must be 'module:function'", file=config.path)
     return spec
-
-
-def key_env_names(spec: ModelSpec) -> tuple[str, ...]:
-    """The env var(s) that may hold this model's key: the alias's, else the provider's."""
-    if spec.api_key_env:
-        return (spec.api_key_env,)
-    return PROVIDER_KEY_ENV.get(provider_of(spec.litellm_id), ())
-
-
-def check_credentials(spec: ModelSpec) -> None:
-    """Raise InputError early when a hosted model's API key env var is unset.
-
-    Offline built-ins, local servers (an `api_base` without `api_key_env`) and
-    providers with no key variable (ollama, hosted_vllm, cloud IAM) need none.
-    A key with a control character inside it (not just a trailing newline, which is
-    stripped before sending) is refused here too.
-    """
-    if spec.offline:
-        return
-    if spec.deployments or spec.fallbacks:
-        _check_fleet_credentials(spec)
-        return
-    from llmctl.models._scrub import header_key
-
-    for name in key_env_names(spec):  # a key that cannot go in a header is refused before the run
-        if os.environ.get(name):
-            header_key(os.environ[name], name)
-    if spec.api_base and not spec.api_key_env:
-        return
-    names = key_env_names(spec)
-    if not names or any(os.environ.get(n) for n in names):
-        return
-    provider = provider_of(spec.litellm_id) or spec.litellm_id
-    also = f" (or {', '.join(names[1:])})" if len(names) > 1 else ""
-    raise InputError(
-        f"No API key for {provider} — set {names[0]}{also}",
-        hint=f"needed by model {spec.name!r}; use the offline 'echo' or 'scripted' model to run without keys",
-    )
-
-
-def _check_fleet_credentials(spec: ModelSpec) -> None:
-    """A fleet: each deployment as an alias of its own (its `api_base`, its or the alias's
-    `api_key_env`), then each fallback alias."""
-    for d in spec.deployments or (Deployment(),):
-        check_credentials(
-            ModelSpec(
-                name=spec.name,
-                litellm_id=d.model or spec.litellm_id,
-                api_base=d.api_base or spec.api_base,
-                api_key_env=d.api_key_env or spec.api_key_env,
-            )
-        )
-    for fallback in spec.fallbacks:
-        check_credentials(fallback)

@@ -18,80 +18,40 @@ goes through litellm).
 
 from __future__ import annotations
 
-import base64
 import os
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from llmctl.errors import InputError
-from llmctl.models._cost import FREE, Price, price_for
+from llmctl.models._cost import price_for
+from llmctl.models._credentials import (
+    deployment_key,
+    env_first,
+    header_key,
+    model_key,
+    native_key_env,
+    register_headers,
+    register_secret,
+    split_credentials,
+)
 from llmctl.models._options import native_refusal
-from llmctl.models._resolve import key_env_names
-from llmctl.models._scrub import header_key, register_headers, register_secret
+from llmctl.models._providers import LITELLM_ONLY, NATIVE
+from llmctl.models._transport import Route
 from llmctl.types import ModelSpec
 
+# Route and the key helpers live in llmctl.models._transport and ._credentials; still importable from here.
+__all__ = [
+    "TRANSPORTS",
+    "Route",
+    "deployment_key",
+    "is_fleet",
+    "needs_litellm",
+    "resolve_route",
+    "route_key",
+    "split_credentials",
+    "transport_from_env",
+]
+
 TRANSPORTS = ("auto", "native", "litellm")
-
-# provider -> (default api_base, env vars that may override it, env vars of its key)
-_NATIVE: dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]] = {
-    "openai": ("https://api.openai.com/v1", ("OPENAI_BASE_URL", "OPENAI_API_BASE"), ("OPENAI_API_KEY",)),
-    "hosted_vllm": (None, ("HOSTED_VLLM_API_BASE",), ("HOSTED_VLLM_API_KEY",)),
-    "lm_studio": ("http://localhost:1234/v1", ("LM_STUDIO_API_BASE",), ("LM_STUDIO_API_KEY",)),
-    "llamafile": ("http://127.0.0.1:8080/v1", ("LLAMAFILE_API_BASE",), ("LLAMAFILE_API_KEY",)),
-    "litellm_proxy": (None, ("LITELLM_PROXY_API_BASE",), ("LITELLM_PROXY_API_KEY",)),
-}
-# Never native: not OpenAI-compatible, or OpenAI-like with their own auth or URL scheme.
-_LITELLM_ONLY = frozenset(
-    {
-        "anthropic",
-        "gemini",
-        "vertex_ai",
-        "vertex_ai_beta",
-        "bedrock",
-        "bedrock_converse",
-        "sagemaker",
-        "ollama",
-        "ollama_chat",
-        "azure",
-        "azure_ai",
-        "cohere",
-        "cohere_chat",
-        "huggingface",
-        "replicate",
-        "watsonx",
-        "github_copilot",
-        "chatgpt",
-        "text-completion-openai",
-        "vllm",
-        "openrouter",
-        "mistral",
-        "databricks",
-        "predibase",
-        "clarifai",
-        "cloudflare",
-    }
-)
-
-
-@dataclass
-class Route:
-    """How to call one model: its transport and, for the native one, URL, model and headers."""
-
-    kind: str  # "offline" | "native" | "litellm"
-    provider: str = ""
-    model: str = ""  # the model name the endpoint expects
-    url: str = ""
-    api_key: str | None = None
-    key_env: tuple[str, ...] = ()
-    headers: dict[str, str] = field(default_factory=dict)
-    price: Price = FREE
-    timeout: Any = None  # aiohttp.ClientTimeout, set by the native transport
-    timeout_s: float = 60.0
-    target: Any = None  # route.url as a yarl.URL, set by the native transport
-    router: Any = None  # a litellm.Router, for an alias with deployments or fallbacks
-    group_prices: dict[str, Price] = field(default_factory=dict)  # Router model group -> its price
-    max_attempts: int = 1  # deployments and fallbacks one Router call may try (each up to the timeout)
 
 
 def transport_from_env(value: str | None = None) -> str:
@@ -100,42 +60,6 @@ def transport_from_env(value: str | None = None) -> str:
     if chosen not in TRANSPORTS:
         raise InputError(f"unknown LLMCTL_TRANSPORT {chosen!r} (use one of: {', '.join(TRANSPORTS)})")
     return chosen
-
-
-def _env_first(names: tuple[str, ...]) -> str | None:
-    for name in names:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
-
-
-def _key(spec: ModelSpec, extra_env: tuple[str, ...] = ()) -> tuple[str | None, tuple[str, ...]]:
-    """The model's key (trimmed; InputError if a control character is inside it) and its env names."""
-    names = key_env_names(spec) or extra_env
-    if not spec.api_key_env:
-        names = tuple(dict.fromkeys((*names, *extra_env)))
-    for name in names:
-        value = os.environ.get(name)
-        if value:
-            register_secret(value)
-            return header_key(value, name) or None, names
-    return None, names
-
-
-def split_credentials(api_base: str) -> tuple[str, str | None]:
-    """`api_base` without `user:pass@`, and those credentials as a Basic Authorization value."""
-    parts = urlsplit(api_base)
-    if parts.username is None and parts.password is None:
-        return api_base, None
-    user, password = unquote(parts.username or ""), unquote(parts.password or "")
-    for secret in (password, f"{user}:{password}"):
-        if secret:
-            register_secret(secret)
-    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-    register_secret(token)
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=netloc)), f"Basic {token}"
 
 
 def _native_route(spec: ModelSpec, provider: str, model: str, api_base: str, api_key: str | None) -> Route:
@@ -150,7 +74,7 @@ def _native_route(spec: ModelSpec, provider: str, model: str, api_base: str, api
     elif basic:
         headers["Authorization"] = basic
     headers.update(spec.headers)
-    _, key_env = _key(spec)
+    _, key_env = model_key(spec)
     return Route(
         kind="native",
         provider=provider,
@@ -164,16 +88,15 @@ def _native_route(spec: ModelSpec, provider: str, model: str, api_base: str, api
 
 
 def _litellm_route(spec: ModelSpec, provider: str) -> Route:
-    from llmctl.models._litellm import import_litellm
+    from llmctl.models._loader import import_litellm
 
     import_litellm()  # here, not in the first call's measured latency
-    extra = _NATIVE[provider][2] if provider in _NATIVE else ()
-    api_key, key_env = _key(spec, extra)
+    api_key, key_env = model_key(spec, native_key_env(provider))
     if api_key and spec.api_base and split_credentials(spec.api_base)[1]:
         raise InputError(
             f"model {spec.name!r}: its api_base has credentials in the URL and it has an API key; use one of them"
         )
-    return Route(kind="litellm", provider=provider, api_key=api_key, key_env=key_env, price=price_for(spec))
+    return Route(kind="litellm", provider=provider, api_key=api_key, key_env=key_env, price=price_for(spec), spec=spec)
 
 
 def is_fleet(spec: ModelSpec) -> bool:
@@ -190,12 +113,12 @@ def needs_litellm(spec: ModelSpec, transport: str = "auto") -> bool:
     provider, _, model = spec.litellm_id.partition("/")
     if spec.transport in ("native", "litellm"):
         transport = spec.transport
-    if transport == "litellm" or provider not in _NATIVE:
+    if transport == "litellm" or provider not in NATIVE:
         return True
     if native_refusal(provider, model, spec.params, dict(os.environ)) is not None:
         return True
-    default_base, base_env, _ = _NATIVE[provider]
-    return not (spec.api_base or _env_first(base_env) or default_base)
+    default_base, base_env, _ = NATIVE[provider]
+    return not (spec.api_base or env_first(base_env) or default_base)
 
 
 def resolve_route(spec: ModelSpec, transport: str = "auto") -> Route:
@@ -225,18 +148,6 @@ def resolve_route(spec: ModelSpec, transport: str = "auto") -> Route:
     return route
 
 
-def deployment_key(spec: ModelSpec, env_name: str | None) -> tuple[str | None, tuple[str, ...]]:
-    """The key of one deployment (its own `api_key_env`, else the alias's or the provider's)."""
-    if env_name:
-        value = os.environ.get(env_name)
-        if value:
-            register_secret(value)
-            return header_key(value, env_name) or None, (env_name,)
-        return None, (env_name,)
-    provider = spec.litellm_id.partition("/")[0]
-    return _key(spec, _NATIVE[provider][2] if provider in _NATIVE else ())
-
-
 def _fleet_route(spec: ModelSpec) -> Route:
     from llmctl.models._litellm import build_router
 
@@ -249,12 +160,13 @@ def _fleet_route(spec: ModelSpec) -> Route:
         router=router,
         group_prices=prices,
         max_attempts=attempts,
+        spec=spec,
     )
 
 
 def _pick_route(spec: ModelSpec, transport: str) -> Route:
     provider, _, model = spec.litellm_id.partition("/")
-    if transport == "litellm" or provider in _LITELLM_ONLY:
+    if transport == "litellm" or provider in LITELLM_ONLY:
         return _litellm_route(spec, provider)
     refusal = native_refusal(provider, model, spec.params, dict(os.environ))
     if refusal is not None:
@@ -264,24 +176,24 @@ def _pick_route(spec: ModelSpec, transport: str) -> Route:
                 hint="use transport: litellm or auto (auto sends this model through litellm)",
             )
         return _litellm_route(spec, provider)
-    if provider in _NATIVE:
-        default_base, base_env, key_env = _NATIVE[provider]
-        api_base = spec.api_base or _env_first(base_env) or default_base
+    if provider in NATIVE:
+        default_base, base_env, key_env = NATIVE[provider]
+        api_base = spec.api_base or env_first(base_env) or default_base
         if not api_base:
             return _litellm_route(spec, provider)  # litellm reports the missing api_base
-        api_key, _ = _key(spec, key_env)
+        api_key, _ = model_key(spec, key_env)
         return _native_route(spec, provider, model, api_base, api_key)
     # Any other provider: ask litellm whether it is OpenAI-compatible, and where it lives.
-    from llmctl.models._litellm import import_litellm
+    from llmctl.models._loader import import_litellm
 
     litellm = import_litellm()
     try:
         model_name, resolved, dynamic_key, api_base = litellm.get_llm_provider(spec.litellm_id, api_base=spec.api_base)
     except Exception:
         return _litellm_route(spec, provider)
-    if resolved in _LITELLM_ONLY or resolved not in litellm.openai_compatible_providers or not api_base:
+    if resolved in LITELLM_ONLY or resolved not in litellm.openai_compatible_providers or not api_base:
         return _litellm_route(spec, provider)
-    api_key, _ = _key(spec)
+    api_key, _ = model_key(spec)
     if not api_key and dynamic_key:
         register_secret(dynamic_key)
         api_key = header_key(dynamic_key, f"{resolved.upper()}_API_KEY") or None

@@ -1,113 +1,14 @@
-"""Keep API keys out of every message, output and stored row: replace known secret values with ***.
+"""Scrubbing moved to llmctl.models._credentials (the one home of key handling); these names stay
+importable from here for the modules that import them (the store writer, trace import)."""
 
-A key is scrubbed in every form it may come back in: as set, trimmed (a pasted key
-with a trailing newline, echoed back without it), URL-encoded (`quote`, `quote_plus`)
-and JSON-escaped. Known keys are the values of the provider key variables, of any
-`*_API_KEY` / `*_TOKEN` / `*_SECRET`... variable, of an alias's `api_key_env`, of its
-credential-like `headers:` (a name with key, token, secret, auth, password, cookie,
-credential, signature or session in it: `X-Api-Key`, `Authorization`), and every key a
-model route has read (`register_secret`), so the store writer, which knows no config,
-scrubs them too.
-"""
+from llmctl.models._credentials import (
+    header_key,
+    register_headers,
+    register_secret,
+    scrub,
+    scrubber,
+    secret_forms,
+    secret_values,
+)
 
-from __future__ import annotations
-
-import functools
-import json
-import os
-import re
-from collections.abc import Callable, Iterable
-from urllib.parse import quote, quote_plus
-
-from llmctl.errors import InputError
-from llmctl.models._resolve import PROVIDER_KEY_ENV
-
-_SECRET_NAME = re.compile(r"(API_KEY|API_TOKEN|_TOKEN|_SECRET|SECRET_KEY|ACCESS_KEY|_KEY)$")
-_KNOWN = {name for names in PROVIDER_KEY_ENV.values() for name in names}
-_BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',]{6,}")
-_SK = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_MIN_LEN = 6  # shorter values ("true", "1") are not secrets worth replacing everywhere
-_registered: set[str] = set()
-
-
-def register_secret(value: str | None) -> None:
-    """Scrub `value` from now on in this process (a key a model route has read)."""
-    if value and len(value.strip()) >= _MIN_LEN:
-        _registered.add(value)
-
-
-# An alias's `headers:` whose name says it carries a credential (X-Api-Key, Authorization,
-# X-Auth-Token, Cookie, ...): its value is a secret like an API key.
-_SECRET_HEADER = re.compile(r"(?i)key|token|secret|auth|passw|cookie|credential|signature|session")
-
-
-def register_headers(headers: dict[str, str]) -> None:
-    """Scrub from now on the values of the credential-like ones of an alias's `headers:`."""
-    for name, value in headers.items():
-        if _SECRET_HEADER.search(str(name)) and isinstance(value, str):
-            register_secret(value)
-            register_secret(value.strip())
-            if value.lower().startswith(("bearer ", "basic ", "token ")):
-                register_secret(value.split(None, 1)[1] if len(value.split(None, 1)) > 1 else "")
-
-
-def secret_values(extra_env: Iterable[str] = (), extra_values: Iterable[str] = ()) -> list[str]:
-    """Values of known key variables (provider keys, `extra_env`, any *_API_KEY/*_TOKEN...)."""
-    names = set(_KNOWN)
-    names.update(extra_env)
-    values = {os.environ.get(n, "") for n in names}
-    values.update(v for k, v in os.environ.items() if _SECRET_NAME.search(k))
-    values.update(extra_values)
-    values.update(_registered)
-    return sorted((v for v in values if len(v.strip()) >= _MIN_LEN), key=len, reverse=True)
-
-
-def secret_forms(value: str) -> set[str]:
-    """The forms in which `value` may come back: as is, trimmed, URL-encoded, JSON-escaped."""
-    forms: set[str] = set()
-    for v in {value, value.strip()}:
-        forms.update((v, quote(v, safe=""), quote_plus(v)))
-        forms.update((json.dumps(v)[1:-1], json.dumps(v, ensure_ascii=False)[1:-1]))
-    return {f for f in forms if len(f.strip()) >= _MIN_LEN}
-
-
-@functools.lru_cache(maxsize=64)
-def _pattern(values: tuple[str, ...]) -> re.Pattern[str] | None:
-    forms = {f for v in values for f in secret_forms(v)}
-    if not forms:
-        return None
-    return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
-
-
-def scrubber(extra_env: Iterable[str] = (), extra_values: Iterable[str] = ()) -> Callable[[str], str]:
-    """`scrub` with the secret values read once (for many texts: a batch of rows, a run's outputs)."""
-    pattern = _pattern(tuple(secret_values(extra_env, [v for v in extra_values if v])))
-
-    def scrub_text(text: str) -> str:
-        if pattern is not None:
-            text = pattern.sub("***", text)
-        if "earer" in text or "EARER" in text:
-            text = _BEARER.sub(r"\1***", text)
-        if "sk-" in text:
-            text = _SK.sub("sk-***", text)
-        return text
-
-    return scrub_text
-
-
-def scrub(text: str, extra_env: Iterable[str] = (), extra_values: Iterable[str] = ()) -> str:
-    """`text` with every secret value (in every form), bearer token and sk-... key replaced by ***."""
-    return scrubber(extra_env, extra_values)(text)
-
-
-def header_key(value: str, env_name: str) -> str:
-    """A key read from `env_name`, fit for an HTTP header: surrounding whitespace (a pasted
-    trailing newline) is stripped; a control character inside it is refused (InputError)."""
-    key = value.strip()
-    if _CONTROL.search(key):
-        raise InputError(
-            f"the key in ${env_name} contains a control character",
-            hint="set the variable to the key alone (no newline or tab inside it)",
-        )
-    return key
+__all__ = ["header_key", "register_headers", "register_secret", "scrub", "scrubber", "secret_forms", "secret_values"]
