@@ -34,7 +34,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmctl.batch import MAX_BYTES, MAX_REQUESTS, batch_refusal
 from llmctl.batch import _store as bstore
@@ -42,6 +42,10 @@ from llmctl.errors import InfraError, InputError
 from llmctl.run._plan import Job, Side
 from llmctl.safetext import strip_escapes
 from llmctl.types import CallResult, ModelSpec
+
+if TYPE_CHECKING:
+    from llmctl.models._cost import Price
+    from llmctl.models._transport import Route
 
 FINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 ENDPOINT = "/v1/chat/completions"
@@ -69,8 +73,8 @@ class _Endpoint:
     provider: str
     model: str  # the model name the endpoint expects
     api_base: str
-    route: Any  # llmctl.models._routing.Route (its key, for scrubbing; its price, batch rates)
-    price: Any  # llmctl.models._cost.Price at batch rates
+    route: Route  # its key, for scrubbing; its price, batch rates
+    price: Price  # at batch rates
     price_source: str
 
     @property

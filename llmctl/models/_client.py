@@ -26,6 +26,27 @@ from llmctl.types import CallResult, Messages, ModelSpec
 log = logging.getLogger("llmctl.models")
 
 
+def _native_transport() -> Transport:
+    from llmctl.models._native import NativeTransport  # aiohttp is imported here, on first use
+
+    return NativeTransport(limit=0)
+
+
+def _litellm_transport() -> Transport:
+    from llmctl.models._litellm import LitellmTransport
+
+    return LitellmTransport()
+
+
+# The registration of each transport: a route's `kind` -> a factory called once per client, on
+# the first route of that kind (so `llmctl --help` or an offline run imports neither aiohttp nor
+# litellm). A new transport is one module with a `Transport` class plus its line here.
+TRANSPORT_FACTORIES: dict[str, Callable[[], Transport]] = {
+    "native": _native_transport,
+    "litellm": _litellm_transport,
+}
+
+
 class _ModelLimits:
     """Per-model concurrency and rate limits (shared by every call to that model)."""
 
@@ -135,17 +156,10 @@ class ModelClient:
         """The transport serving routes of `kind` (one per client; its module imported on first use)."""
         transport = self._transports.get(kind)
         if transport is None:
-            if kind == "native":
-                from llmctl.models._native import NativeTransport
-
-                transport = NativeTransport(limit=0)  # aiohttp is imported here
-            elif kind == "litellm":
-                from llmctl.models._litellm import LitellmTransport
-
-                transport = LitellmTransport()
-            else:
+            make = TRANSPORT_FACTORIES.get(kind)
+            if make is None:
                 raise ValueError(f"no transport for routes of kind {kind!r}")
-            self._transports[kind] = transport
+            transport = self._transports[kind] = make()
         return transport
 
     def _model_limits(self, spec: ModelSpec) -> _ModelLimits:

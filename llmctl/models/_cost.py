@@ -22,7 +22,7 @@ from functools import lru_cache
 from importlib.util import find_spec
 from typing import Any, NamedTuple
 
-from llmctl.types import ModelSpec
+from llmctl.types import Messages, ModelSpec
 
 
 class Price(NamedTuple):
@@ -158,7 +158,7 @@ def cost_usd(
     )
 
 
-def estimate_tokens(messages: Any) -> int:
+def estimate_tokens(messages: Messages) -> int:
     """A rough count of the prompt's text tokens for a dry run (about 4 characters a token, as
     OpenAI's rule of thumb); image parts are left to `estimate_image_tokens`."""
     from llmctl.images import is_image_part
@@ -172,7 +172,7 @@ def estimate_tokens(messages: Any) -> int:
     return max(1, -(-chars // 4))
 
 
-def estimate_image_tokens(messages: Any, litellm_id: str) -> tuple[int, int]:
+def estimate_image_tokens(messages: Messages, litellm_id: str) -> tuple[int, int]:
     """(images, their prompt tokens) in `messages` for `litellm_id`, by litellm's own estimate
     (`litellm_core_utils.token_counter.estimate_image_tokens`: the provider's tile or patch
     formula from the image's dimensions, read from a data URL's header; for a URL it fetches

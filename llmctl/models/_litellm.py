@@ -26,7 +26,7 @@ import asyncio
 import logging
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmctl.models._cost import Price, price_for
 from llmctl.models._credentials import deployment_key, split_credentials
@@ -35,6 +35,9 @@ from llmctl.models._loader import import_litellm
 from llmctl.models._response import Completion, StreamReader, parse_completion
 from llmctl.models._transport import Route
 from llmctl.types import Deployment, Messages, ModelSpec
+
+if TYPE_CHECKING:
+    from litellm import Router
 
 __all__ = ["LitellmTransport", "build_router", "call_litellm", "import_litellm"]
 
@@ -98,7 +101,7 @@ def _clean(message: str) -> str:
     return message
 
 
-def build_router(spec: ModelSpec) -> tuple[Any, dict[str, Price], tuple[str, ...], int]:
+def build_router(spec: ModelSpec) -> tuple[Router, dict[str, Price], tuple[str, ...], int]:
     """A litellm.Router for a fleet alias (see the module docstring), with each model group's
     price (a call a fallback served is priced as that alias), every key variable it reads (to
     scrub), and how many deployments one call may try."""

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any
+from types import ModuleType
 
-_litellm: Any = None
+_litellm: ModuleType | None = None
 
 
-def import_litellm() -> Any:
+def import_litellm() -> ModuleType:
     """Import litellm once, with its bundled cost map (no network fetch) and quiet logs."""
     global _litellm
     if _litellm is None:

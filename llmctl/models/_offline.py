@@ -67,7 +67,7 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def scripted_answer(spec: ModelSpec, messages: Messages) -> Any:
+def scripted_answer(spec: ModelSpec, messages: Messages) -> object:
     last = _matched_text(messages)
     for key, answer in (spec.responses or {}).items():
         if len(key) >= 2 and key.startswith("/") and key.endswith("/"):

@@ -29,9 +29,12 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmctl.models._errors import AttemptError
+
+if TYPE_CHECKING:
+    from llmctl.models._cost import Price
 
 MAX_TOKENS = 10**12  # no call has used a trillion tokens; larger counts are not counts
 # Tool-call arguments nested deeper than this are refused as the case's error: every later step
@@ -79,7 +82,7 @@ class Completion:
     warnings: list[str] = field(default_factory=list)
     tool_calls: list[dict[str, Any]] | None = None  # {id, name, arguments, raw_arguments}; None: no calls
     finish_reason: str | None = None
-    price: Any = None  # the Price of the model that served it, when not its route's (a Router fallback)
+    price: Price | None = None  # the price of the model that served it, when not its route's (a Router fallback)
 
 
 def clean_text(text: str) -> str:
@@ -118,7 +121,7 @@ def parse_body(raw: bytes | str, provider: str) -> Completion:
     return parse_completion(payload, provider=provider)
 
 
-def parse_completion(payload: Any, *, provider: str = "the provider") -> Completion:
+def parse_completion(payload: object, *, provider: str = "the provider") -> Completion:
     """A decoded chat-completion payload (anything) as a Completion, or AttemptError."""
     if not isinstance(payload, dict):
         raise AttemptError(
@@ -208,7 +211,7 @@ def json_depth(text: str) -> int:
     return deepest
 
 
-def parse_tool_calls(calls: Any, warnings: list[str] | None = None) -> list[dict[str, Any]] | None:
+def parse_tool_calls(calls: object, warnings: list[str] | None = None) -> list[dict[str, Any]] | None:
     """A message's `tool_calls` (any shape) as stored calls; None when there are none."""
     if calls is None or calls == []:
         return None
@@ -237,7 +240,7 @@ def parse_tool_calls(calls: Any, warnings: list[str] | None = None) -> list[dict
     return out or None
 
 
-def content_text(content: Any, warnings: list[str] | None = None) -> str:
+def content_text(content: object, warnings: list[str] | None = None) -> str:
     """The output text of a message's (or a stream delta's) `content`, whatever its shape."""
     if isinstance(content, str):
         return clean_text(content)
@@ -265,7 +268,7 @@ class StreamReader:
         self.calls: dict[int, dict[str, str]] = {}  # index -> {id, name, arguments} so far
         self.finish_reason: str | None = None
 
-    def add(self, chunk: Any) -> bool:
+    def add(self, chunk: object) -> bool:
         """Take one chunk; True when it carried answer text. AttemptError for an error chunk."""
         if not isinstance(chunk, dict):
             raise AttemptError(f"malformed stream: a chunk is {_kind(chunk)}, not an object", retryable=True)
@@ -341,7 +344,7 @@ def _part_text(part: Any) -> str:
     return ""  # images, audio, reasoning and refusal parts are not the answer's text
 
 
-def parse_usage(usage: Any, warnings: list[str] | None = None) -> Usage | None:
+def parse_usage(usage: object, warnings: list[str] | None = None) -> Usage | None:
     """Token counts from a `usage` object; None when there is none to read (null, {})."""
     if usage is None or usage == {}:
         return None
@@ -393,7 +396,7 @@ def _token_count(usage: dict[str, Any], name: str, warnings: list[str] | None, l
     return None
 
 
-def error_message(error: Any) -> str:
+def error_message(error: object) -> str:
     """The message of an `error` member (an object with `message`, or a string), one line."""
     if isinstance(error, dict) and error.get("message"):
         error = error["message"]

@@ -19,12 +19,11 @@ goes through litellm).
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Hashable
 
 from llmctl.errors import InputError
 from llmctl.models._cost import price_for
 from llmctl.models._credentials import (
-    deployment_key,
     env_first,
     header_key,
     model_key,
@@ -38,18 +37,7 @@ from llmctl.models._providers import LITELLM_ONLY, NATIVE
 from llmctl.models._transport import Route
 from llmctl.types import ModelSpec
 
-# Route and the key helpers live in llmctl.models._transport and ._credentials; still importable from here.
-__all__ = [
-    "TRANSPORTS",
-    "Route",
-    "deployment_key",
-    "is_fleet",
-    "needs_litellm",
-    "resolve_route",
-    "route_key",
-    "split_credentials",
-    "transport_from_env",
-]
+__all__ = ["TRANSPORTS", "is_fleet", "needs_litellm", "resolve_route", "route_key", "transport_from_env"]
 
 TRANSPORTS = ("auto", "native", "litellm")
 
@@ -200,7 +188,7 @@ def _pick_route(spec: ModelSpec, transport: str) -> Route:
     return _native_route(spec, resolved, model_name, api_base, api_key)
 
 
-def route_key(spec: ModelSpec) -> tuple[Any, ...]:
+def route_key(spec: ModelSpec) -> tuple[Hashable, ...]:
     """What a route depends on (ModelSpec is mutable, hence unhashable)."""
     return (
         spec.litellm_id,

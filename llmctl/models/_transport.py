@@ -7,13 +7,14 @@ A `Route` says how to call one model (resolved once per model by llmctl.models._
 (llmctl.models._litellm.LitellmTransport, also serving a fleet through litellm's Router).
 Offline models (`echo`, `scripted`, python functions) are answered by llmctl.models._offline
 without a transport. A new transport is a class with these three methods plus its entry in
-`ModelClient`'s `_TRANSPORTS`.
+llmctl.models._client.TRANSPORT_FACTORIES; tests pass one to `ModelClient(transports=...)`
+(llmctl.testing.mock_transport.MockTransport answers from a function, as httpx's MockTransport).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from llmctl.models._cost import FREE, Price
 from llmctl.models._response import Completion
@@ -25,11 +26,14 @@ if TYPE_CHECKING:  # the transports import these on first use, never this module
     from yarl import URL
 
 
+RouteKind = Literal["offline", "native", "litellm"]  # each but offline has a transport registered
+
+
 @dataclass
 class Route:
     """How to call one model: its transport and, for the native one, URL, model and headers."""
 
-    kind: str  # "offline" | "native" | "litellm"
+    kind: RouteKind
     provider: str = ""
     model: str = ""  # the model name the endpoint expects
     url: str = ""

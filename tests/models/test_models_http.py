@@ -6,103 +6,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
-import json
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from llmctl.models import ModelClient
 from llmctl.types import CallResult, ModelSpec
-
-Answer = Callable[["Request", socket.socket], None]
-
-
-def completion(text: str = "pong") -> bytes:
-    return json.dumps(
-        {
-            "choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 2, "completion_tokens": 1},
-        }
-    ).encode()
-
-
-class Request:
-    def __init__(self, head: str, body: bytes) -> None:
-        lines = head.split("\r\n")
-        self.method, self.path, _ = lines[0].split(" ", 2)
-        self.headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-        self.body = body
-
-
-class RawServer:
-    """One thread per connection; `answer(request, sock)` writes whatever bytes a test wants."""
-
-    def __init__(self, answer: Answer) -> None:
-        self.answer = answer
-        self.requests: list[Request] = []
-        self.connections = 0
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self._sock.getsockname()[1]
-        self._stop = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def _accept(self) -> None:
-        while not self._stop:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        buf = b""
-        try:
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buf += data
-                head, _, buf = buf.partition(b"\r\n\r\n")
-                request = Request(head.decode("latin-1"), b"")
-                length = int(request.headers.get("content-length", "0"))
-                while len(buf) < length:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buf += data
-                request.body, buf = buf[:length], buf[length:]
-                self.requests.append(request)
-                self.answer(request, conn)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        self._stop = True
-        self._sock.close()
-
-
-@pytest.fixture
-def raw() -> Iterator[Callable[[Answer], RawServer]]:
-    servers: list[RawServer] = []
-
-    def make(answer: Answer) -> RawServer:
-        servers.append(RawServer(answer))
-        return servers[-1]
-
-    yield make
-    for server in servers:
-        server.close()
+from tests.models.rawserver import Answer, RawServer, Request, completion, reply
 
 
 def call(base: str, n: int = 1, timeout: float = 2.0, retries: int = 0) -> tuple[list[CallResult], float]:
@@ -116,10 +28,6 @@ def call(base: str, n: int = 1, timeout: float = 2.0, retries: int = 0) -> tuple
     t0 = time.perf_counter()
     results = asyncio.run(main())
     return results, time.perf_counter() - t0
-
-
-def reply(status: str, headers: list[str], body: bytes = b"") -> bytes:
-    return (f"HTTP/1.1 {status}\r\n" + "".join(h + "\r\n" for h in headers) + "\r\n").encode() + body
 
 
 def test_content_length_keep_alive_reuses_one_connection(raw: Callable[[Answer], RawServer]) -> None:

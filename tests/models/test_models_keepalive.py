@@ -9,9 +9,8 @@ import struct
 import time
 from collections.abc import Callable
 
-from tests.models.test_models_http import Answer, RawServer, Request, call, completion, raw, reply
-
-__all__ = ["raw"]  # the fixture, imported for this module's tests
+from tests.models.rawserver import Answer, RawServer, Request, completion, reply
+from tests.models.test_models_http import call
 
 OK = completion()
 

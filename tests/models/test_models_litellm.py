@@ -6,28 +6,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from llmctl.models import ModelClient
 from llmctl.types import CallResult, ModelSpec
-from tests.models.test_models_http import Answer, RawServer, Request, completion, reply
+from tests.models.rawserver import Answer, RawServer, Request, completion, reply
 
 pytestmark = pytest.mark.slow  # litellm's import (~4 s)
-
-
-@pytest.fixture
-def raw() -> Iterator[Callable[[Answer], RawServer]]:
-    servers: list[RawServer] = []
-
-    def make(answer: Answer) -> RawServer:
-        servers.append(RawServer(answer))
-        return servers[-1]
-
-    yield make
-    for server in servers:
-        server.close()
 
 
 def _call(spec: ModelSpec) -> CallResult:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from llmctl.models._resolve import resolve_model
 from llmctl.testing import FakeOpenAIServer
 from llmctl.types import CallResult, ModelSpec
 from tests.e2e.project import llmctl
-from tests.models.test_models_http import RawServer, Request, completion, reply
+from tests.models.rawserver import RawServer
 
 
 @pytest.fixture
@@ -146,30 +145,18 @@ def test_a_fleet_call_that_cannot_succeed_is_not_retried(tmp_path: Path, two_ser
     assert result.error is not None and "401" in result.error and result.retries == 0
 
 
-@pytest.fixture
-def raw_server() -> Iterator[RawServer]:
-    body = completion("from the server")
-
-    def answer(r: Request, s: socket.socket) -> None:
-        s.sendall(reply("200 OK", ["Content-Type: application/json", f"Content-Length: {len(body)}"], body))
-
-    raw = RawServer(answer)
-    yield raw
-    raw.close()
-
-
 def test_alias_headers_and_deployment_keys_reach_each_deployment(
-    tmp_path: Path, raw_server: RawServer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, answering_server: RawServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GPU_KEY", "sk-gpu-key-123456")
     spec = spec_of(
         tmp_path,
         "models:\n  fleet:\n    model: hosted_vllm/m\n    headers: {X-Team: evals}\n"
-        f"    deployments:\n      - {{api_base: {raw_server.base}, api_key_env: GPU_KEY}}\n",
+        f"    deployments:\n      - {{api_base: {answering_server.base}, api_key_env: GPU_KEY}}\n",
     )
     [result] = ask(spec, ["hi"])
     assert result.output == "from the server", result.error
-    sent = raw_server.requests[0]
+    sent = answering_server.requests[0]
     assert sent.headers["x-team"] == "evals"
     assert sent.headers["authorization"] == "Bearer sk-gpu-key-123456"
     assert json.loads(sent.body)["model"] == "m"

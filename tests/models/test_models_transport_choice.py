@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,20 +15,8 @@ from llmctl.models import ModelClient
 from llmctl.models._resolve import resolve_model
 from llmctl.types import CallResult, ModelSpec
 from tests.e2e.project import llmctl
-from tests.models.test_models_http import RawServer, Request, completion, reply
+from tests.models.rawserver import RawServer
 from tests.reliability.helpers import make_project
-
-
-@pytest.fixture
-def server() -> Iterator[RawServer]:
-    body = completion("from the server")
-
-    def answer(r: Request, s: socket.socket) -> None:
-        s.sendall(reply("200 OK", ["Content-Type: application/json", f"Content-Length: {len(body)}"], body))
-
-    raw = RawServer(answer)
-    yield raw
-    raw.close()
 
 
 def config(tmp_path: Path, alias: str) -> Path:
@@ -52,30 +38,30 @@ def complete(spec: ModelSpec, transport: str = "auto") -> tuple[str, CallResult]
 
 
 @pytest.mark.parametrize("transport", ["native", "litellm"])
-def test_alias_headers_reach_the_server(tmp_path: Path, server: RawServer, transport: str) -> None:
+def test_alias_headers_reach_the_server(tmp_path: Path, answering_server: RawServer, transport: str) -> None:
     spec = spec_of(
         tmp_path,
-        f"    model: openai/m\n    api_base: {server.base}\n    transport: {transport}\n"
+        f"    model: openai/m\n    api_base: {answering_server.base}\n    transport: {transport}\n"
         "    headers: {X-Team: evals, X-Trace-Id: abc123}\n",
     )
     kind, result = complete(spec)
     assert kind == transport and result.output == "from the server", result.error
-    headers = server.requests[0].headers
+    headers = answering_server.requests[0].headers
     assert headers["x-team"] == "evals" and headers["x-trace-id"] == "abc123"
-    assert "headers" not in json.loads(server.requests[0].body)
+    assert "headers" not in json.loads(answering_server.requests[0].body)
 
 
-def test_mock_response_goes_through_litellm_and_makes_no_call(tmp_path: Path, server: RawServer) -> None:
+def test_mock_response_goes_through_litellm_and_makes_no_call(tmp_path: Path, answering_server: RawServer) -> None:
     spec = spec_of(
-        tmp_path, f"    model: openai/m\n    api_base: {server.base}\n    params: {{mock_response: mocked}}\n"
+        tmp_path, f"    model: openai/m\n    api_base: {answering_server.base}\n    params: {{mock_response: mocked}}\n"
     )
     kind, result = complete(spec)
     assert kind == "litellm" and result.output == "mocked"
-    assert server.requests == [] and server.connections == 0
+    assert answering_server.requests == [] and answering_server.connections == 0
 
 
-def test_a_prompts_mock_response_goes_through_litellm_too(tmp_path: Path, server: RawServer) -> None:
-    spec = spec_of(tmp_path, f"    model: openai/m\n    api_base: {server.base}\n")
+def test_a_prompts_mock_response_goes_through_litellm_too(tmp_path: Path, answering_server: RawServer) -> None:
+    spec = spec_of(tmp_path, f"    model: openai/m\n    api_base: {answering_server.base}\n")
 
     async def main() -> tuple[str, CallResult, CallResult]:
         async with ModelClient(backoff_base=0.01) as client:
@@ -86,7 +72,7 @@ def test_a_prompts_mock_response_goes_through_litellm_too(tmp_path: Path, server
 
     kind, mocked, plain = asyncio.run(main())
     assert kind == "native" and mocked.output == "mocked" and plain.output == "from the server"
-    assert len(server.requests) == 1 and json.loads(server.requests[0].body)["temperature"] == 0
+    assert len(answering_server.requests) == 1 and json.loads(answering_server.requests[0].body)["temperature"] == 0
 
 
 def test_auto_sends_options_native_does_not_implement_to_litellm(tmp_path: Path) -> None:
@@ -124,9 +110,9 @@ def test_options_the_transport_cannot_honour_are_config_errors(tmp_path: Path, a
 
 
 def test_eval_refuses_an_unhonoured_option_with_exit_2(
-    tmp_path: Path, server: RawServer, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, answering_server: RawServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    make_project(tmp_path, server.base, 2, extra_cfg={})
+    make_project(tmp_path, answering_server.base, 2, extra_cfg={})
     text = (tmp_path / "llmctl.yaml").read_text()
     assert "fake:" in text
     (tmp_path / "llmctl.yaml").write_text(
@@ -135,4 +121,4 @@ def test_eval_refuses_an_unhonoured_option_with_exit_2(
     code, out = llmctl(tmp_path, "eval", "--no-cache", capsys=capsys)
     assert code == 2, out
     assert "mock_response" in out and "llmctl.yaml" in out and "Traceback" not in out
-    assert server.requests == []
+    assert answering_server.requests == []
