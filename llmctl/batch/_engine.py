@@ -11,7 +11,7 @@ sides, and takes over the jobs it can batch:
 2. Submit: per alias, the requests as JSONL (`custom_id` = the result key, the body exactly
    as the native transport would POST it), split at MAX_REQUESTS / MAX_BYTES, uploaded with
    `litellm.acreate_file` and started with `litellm.acreate_batch`; each batch and its
-   requests are recorded in the store (llmctl.batch._store) the moment the provider accepts it.
+   requests are recorded in the store (llmctl.store._batches) the moment the provider accepts it.
 3. Wait: `litellm.aretrieve_batch` every `poll` seconds, with a progress line (batches
    submitted / in progress / ended, requests answered, elapsed). `--no-wait` (and a
    `--deadline` that passes while waiting) stops here: the runs stay `submitted`.
@@ -37,10 +37,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmctl.batch import MAX_BYTES, MAX_REQUESTS, batch_refusal
-from llmctl.batch import _store as bstore
 from llmctl.errors import InfraError, InputError
 from llmctl.run._plan import Job, Side
 from llmctl.safetext import strip_escapes
+from llmctl.store import _batches as bstore
 from llmctl.types import CallResult, ModelSpec
 
 if TYPE_CHECKING:

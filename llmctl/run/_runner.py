@@ -223,7 +223,7 @@ class Runner:
             return True
         if not self.options.resume:
             return False
-        from llmctl.batch._store import batches_of
+        from llmctl.store._batches import batches_of
 
         return any(batches_of(self.store, s.run_id, uncollected=True) for s in sides)
 

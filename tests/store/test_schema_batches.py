@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llmctl.batch import _store as bstore
 from llmctl.store import Store
+from llmctl.store import _batches as bstore
 
 
 def test_batches_are_recorded_and_results_flagged(tmp_path: Path) -> None:

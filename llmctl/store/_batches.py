@@ -6,9 +6,12 @@ Each function opens the store for one short transaction, like every Store method
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmctl.store._schema import transaction, utcnow
+
+if TYPE_CHECKING:
+    from llmctl.store._store import Store
 
 _BATCH_FIELDS = (
     "run_id",
@@ -28,7 +31,7 @@ _BATCH_FIELDS = (
 )
 
 
-def add_batch(store: Any, row: dict[str, Any], custom_ids: Iterable[str]) -> None:
+def add_batch(store: Store, row: dict[str, Any], custom_ids: Iterable[str]) -> None:
     """Record a submitted batch and its requests (state `pending`) in one transaction."""
     now = utcnow()
     values = {**row, "collected": False, "submitted_at": now, "updated_at": now}
@@ -47,7 +50,7 @@ def add_batch(store: Any, row: dict[str, Any], custom_ids: Iterable[str]) -> Non
     store._db.run(lambda con: transaction(con, lambda: write(con)))
 
 
-def update_batch(store: Any, run_id: str, batch_id: str, **fields: Any) -> None:
+def update_batch(store: Store, run_id: str, batch_id: str, **fields: Any) -> None:
     """Set `status`, `reason`, file ids or `collected` of one batch."""
     allowed = {k: v for k, v in fields.items() if k in _BATCH_FIELDS and k not in ("run_id", "batch_id")}
     if not allowed:
@@ -63,7 +66,7 @@ def update_batch(store: Any, run_id: str, batch_id: str, **fields: Any) -> None:
     store._db.run(tx)
 
 
-def set_request_states(store: Any, run_id: str, batch_id: str, states: dict[str, str]) -> None:
+def set_request_states(store: Store, run_id: str, batch_id: str, states: dict[str, str]) -> None:
     """Mark requests of a batch `done` or `failed` (custom id -> state)."""
     if not states:
         return
@@ -77,7 +80,7 @@ def set_request_states(store: Any, run_id: str, batch_id: str, states: dict[str,
     store._db.run(lambda con: transaction(con, lambda: write(con)))
 
 
-def batches_of(store: Any, run_id: str, *, uncollected: bool = False) -> list[dict[str, Any]]:
+def batches_of(store: Store, run_id: str, *, uncollected: bool = False) -> list[dict[str, Any]]:
     """The batches of a run, oldest first (only those not collected yet with `uncollected`)."""
     where = "run_id = ?" + (" AND NOT collected" if uncollected else "")
 
@@ -92,7 +95,7 @@ def batches_of(store: Any, run_id: str, *, uncollected: bool = False) -> list[di
     return result
 
 
-def requests_of(store: Any, run_id: str, batch_id: str) -> dict[str, str]:
+def requests_of(store: Store, run_id: str, batch_id: str) -> dict[str, str]:
     """custom id -> state of one batch's requests."""
 
     def q(con: Any) -> dict[str, str]:
