@@ -12,6 +12,7 @@ from llmctl import fmt
 from llmctl.errors import InputError
 from llmctl.labels import LabelIndex, has_output, identity_of, labels_path, read_labels
 from llmctl.store import Store
+from llmctl.store import _views as views
 from llmctl.transcript import answer_view, expected_calls
 
 RUN_FILTERS = ("evalset", "prompt", "model", "branch", "status")
@@ -22,7 +23,6 @@ PAGE_SIZE = 500  # pairs on one compare page, results or pairs in one API page
 MAX_API_LIMIT = 5000  # the most results or pairs one API page may ask for
 STREAM_BATCH = 1000  # results read from the store at a time while streaming (`?limit=all`)
 MAX_BLIND_PAIRS = 100  # differing pairs shown at once for a blind pairwise judgement
-_CHANGE_ORDER = "CASE change WHEN 'pass -> fail' THEN 0 WHEN 'fail -> pass' THEN 1 ELSE 2 END"
 
 
 class BadRequest(InputError):
@@ -216,13 +216,8 @@ def results_page(
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of a run's results (in prompt, model, case, repeat order) and how many there are."""
     run = store.get_run(run_id)
-    keys = store.query(
-        "SELECT result_key, count(*) OVER () FROM results WHERE run_id = ? "
-        "ORDER BY prompt, model, case_id, repeat_index LIMIT ? OFFSET ?",
-        [run["id"], limit, offset],
-    )
-    total = int(keys[0][1]) if keys else _count(store, "SELECT count(*) FROM results WHERE run_id = ?", [run["id"]])
-    rows = results(store, run["id"], root, result_keys=[k for k, _ in keys]) if keys else []
+    keys, total = views.result_keys_page(store, run["id"], limit, offset)
+    rows = results(store, run["id"], root, result_keys=keys, run=run) if keys else []
     return rows, total
 
 
@@ -234,16 +229,10 @@ def results_stream(store: Store, run_id: str, root: Path | None) -> Iterator[byt
     yield b"["
     first = True
     while True:
-        where = "" if after is None else "AND (prompt, model, case_id, repeat_index) > (?, ?, ?, ?) "
-        keys = store.query(
-            "SELECT result_key, prompt, model, case_id, repeat_index FROM results WHERE run_id = ? "  # noqa: S608
-            f"{where}ORDER BY prompt, model, case_id, repeat_index LIMIT ?",
-            [run["id"], *(after or ()), STREAM_BATCH],
-        )
+        keys, after = views.result_keys_after(store, run["id"], after, STREAM_BATCH)
         if not keys:
             break
-        after = tuple(keys[-1][1:])
-        for row in results(store, run["id"], result_keys=[k[0] for k in keys], index=index):
+        for row in results(store, run["id"], result_keys=keys, index=index, run=run):
             yield (b"" if first else b",") + _dumps(row)
             first = False
     yield b"]"
@@ -251,11 +240,6 @@ def results_stream(store: Store, run_id: str, root: Path | None) -> Iterator[byt
 
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, default=fmt.json_default, ensure_ascii=False).encode("utf-8")
-
-
-def _count(store: Store, sql: str, params: list[Any]) -> int:
-    rows = store.query(sql, params)
-    return int(rows[0][0]) if rows else 0
 
 
 def repeat_index(value: Any) -> int | None:
@@ -335,67 +319,30 @@ def matrix(rows: list[dict[str, Any]], baseline: list[dict[str, Any]] | None, fl
     }
 
 
-_CASES_SQL = """
-WITH r AS (
-  SELECT case_id, prompt, version_hash, model, coalesce(passed, false) AND error IS NULL AS ok,
-         error IS NOT NULL AS err, input, output
-  FROM results WHERE run_id = $run),
-base AS (
-  SELECT case_id, model, bool_and(coalesce(passed, false) AND error IS NULL) AS ok
-  FROM results WHERE run_id = $base GROUP BY case_id, model),
-flaky AS (
-  SELECT DISTINCT case_id FROM r GROUP BY case_id, prompt, version_hash, model HAVING count(DISTINCT ok) > 1),
-flip AS (
-  SELECT DISTINCT r.case_id FROM r JOIN base ON base.case_id = r.case_id AND base.model = r.model
-  WHERE base.ok AND NOT r.ok),
-c AS (
-  SELECT case_id, bool_or(NOT ok) AS failed, bool_or(err) AS errors,
-         $q = '' OR bool_or(contains(lower(case_id || ' ' || coalesce(CAST(input AS VARCHAR), '') || ' '
-                                           || coalesce(output, '')), $q)) AS hit
-  FROM r GROUP BY case_id)
-SELECT c.case_id, flip.case_id IS NOT NULL AS flipped, flaky.case_id IS NOT NULL AS flaky, count(*) OVER () AS total
-FROM c LEFT JOIN flip USING (case_id) LEFT JOIN flaky USING (case_id)
-WHERE hit AND CASE $flt WHEN 'failed' THEN failed WHEN 'errors' THEN errors
-                        WHEN 'flipped' THEN flip.case_id IS NOT NULL WHEN 'flaky' THEN flaky.case_id IS NOT NULL
-                        ELSE true END
-ORDER BY c.case_id LIMIT $limit OFFSET $offset
-"""
-
-
 def run_matrix(store: Store, run: dict[str, Any], root: Path | None, flt: str, q: str, page: Any = 1) -> dict[str, Any]:
     """The run page's matrix, filtered and paged in the store: only one page of cases
     (MAX_MATRIX_ROWS) is read in full, however big the run."""
     run_id, base_id = str(run["id"]), str(run.get("baseline_run_id") or "")
-    params = {"run": run_id, "base": base_id, "q": q.lower().strip(), "flt": flt}
-    columns_sql = (
-        "SELECT prompt, version_hash, model, min(case_id) FROM results WHERE run_id = ? "
-        "GROUP BY ALL ORDER BY prompt, model, 4, version_hash"
-    )
+    search = q.lower().strip()
     last = str(page or "").strip().lower() == "last"
     number = 1 if last else page_number(page, 10**9)
 
-    def read(n: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        cols, rows = store.queries(
-            (columns_sql, [run_id]),
-            (_CASES_SQL, {**params, "limit": MAX_MATRIX_ROWS, "offset": (n - 1) * MAX_MATRIX_ROWS}),
-        )
-        return cols, rows
+    def read(n: int) -> tuple[list[tuple[str, str | None, str]], list[tuple[str, bool, bool]], int | None]:
+        return views.matrix_page(store, run_id, base_id, search, flt, MAX_MATRIX_ROWS, (n - 1) * MAX_MATRIX_ROWS)
 
-    cols, picked = read(number)  # one query for the page: its rows carry the total
-    total = int(picked[0][3]) if picked else None
+    cols, picked, total = read(number)  # one query for the page: its rows carry the total
     if last or (not picked and number > 1):  # the last page, or past the end: count, then read it
         if total is None:
-            head = store.query(_CASES_SQL, {**params, "limit": 1, "offset": 0})
-            total = int(head[0][3]) if head else 0
+            total = views.matrix_count(store, run_id, base_id, search, flt)
         wanted = max((total + MAX_MATRIX_ROWS - 1) // MAX_MATRIX_ROWS, 1)
         if wanted != number:
             number = wanted
-            cols, picked = read(number)
+            cols, picked, _ = read(number)
     total = total or 0
     pages = max((total + MAX_MATRIX_ROWS - 1) // MAX_MATRIX_ROWS, 1)
-    names = (f"{prompt}@{(vh or '').split(':')[-1][:8]} · {model}" for prompt, vh, model, _ in cols)
+    names = (f"{prompt}@{(vh or '').split(':')[-1][:8]} · {model}" for prompt, vh, model in cols)
     columns = list(dict.fromkeys(names))
-    ids = [c for c, _, _, _ in picked]
+    ids = [c for c, _, _ in picked]
     rows = results(store, run_id, root, case_ids=ids, run=run) if ids else []
     cells: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for r in rows:
@@ -407,37 +354,9 @@ def run_matrix(store: Store, run: dict[str, Any], root: Path | None, flt: str, q
             "flaky": bool(fk),
             "cells": [cells.get(c, {}).get(col, []) for col in columns],
         }
-        for c, fl, fk, _ in picked
+        for c, fl, fk in picked
     ]
     return {"columns": columns, "rows": out_rows, "total_rows": total, "page": number, "pages": pages}
-
-
-def _pairs_sql(with_outputs: bool = False) -> str:
-    """The pairs of runs $a and $b as CTE `p` (with `differ` and `answered` when `with_outputs`:
-    reading the outputs costs most of the time, so only the blind review asks for them)."""
-    out = ", output" if with_outputs else ""
-    extra = (
-        ", a.output IS DISTINCT FROM b.output AS differ, a.output IS NOT NULL AND b.output IS NOT NULL AS answered"
-        if with_outputs
-        else ""
-    )
-    side = "SELECT result_key, prompt, model, case_id, repeat_index, coalesce(passed, false) AND error IS NULL AS ok"
-    return f"""
-WITH a AS ({side}{out} FROM results WHERE run_id = $a),
-b AS ({side}{out} FROM results WHERE run_id = $b),
-p AS (
-  SELECT coalesce(a.prompt, b.prompt) AS prompt, coalesce(a.model, b.model) AS model,
-         coalesce(a.case_id, b.case_id) AS case_id, coalesce(a.repeat_index, b.repeat_index) AS repeat_index,
-         a.result_key AS ka, b.result_key AS kb,
-         CASE WHEN a.result_key IS NULL THEN 'only in b' WHEN b.result_key IS NULL THEN 'only in a'
-              WHEN a.ok AND NOT b.ok THEN 'pass -> fail' WHEN NOT a.ok AND b.ok THEN 'fail -> pass'
-              ELSE 'same' END AS change{extra}
-  FROM a FULL OUTER JOIN b ON a.prompt = b.prompt AND a.model = b.model AND a.case_id = b.case_id
-                           AND a.repeat_index = b.repeat_index)
-"""  # noqa: S608 (constant text)
-
-
-_PAIRS_SQL = _pairs_sql()
 
 
 def compare(
@@ -454,27 +373,12 @@ def compare(
     counting happen in the store; only `limit` pairs from `offset` are read in full (None: all).
     `flt`: all, or changed (a flip or a pair only one side has). `runs`: both runs, already looked up."""
     ra, rb = runs if runs is not None else (get_run(store, a), get_run(store, b))
-    where = "WHERE change <> 'same'" if flt == "changed" else ""
-    ids = {"a": ra["id"], "b": rb["id"]}
+    page: list[views.PairRow] = []
     if limit == 0:
-        counted = store.query(_PAIRS_SQL + "SELECT change, count(*) FROM p GROUP BY change", ids)  # noqa: S608
-        page: list[tuple[Any, ...]] = []
+        counts = views.pair_counts(store, ra["id"], rb["id"])
     else:
-        # One statement: the pairing (a join of both runs) is done once and both counted and paged.
-        paged = (
-            f", pg AS (SELECT prompt, model, case_id, repeat_index, change, ka, kb, {_CHANGE_ORDER} AS o "  # noqa: S608
-            f"FROM p {where} ORDER BY o, case_id, model, prompt, repeat_index LIMIT $limit OFFSET $offset) "
-            "SELECT (SELECT list((change, n)) FROM (SELECT change, count(*) AS n FROM p GROUP BY change)), "
-            "(SELECT list((prompt, model, case_id, repeat_index, change, ka, kb) "
-            "ORDER BY o, case_id, model, prompt, repeat_index) FROM pg)"
-        )
-        ((counted, picked),) = store.query(
-            _PAIRS_SQL.replace("p AS (", "p AS MATERIALIZED (", 1) + paged,
-            {**ids, "limit": limit if limit is not None else 2**62, "offset": offset},
-        )
-        counted = [tuple(x.values()) if isinstance(x, dict) else tuple(x) for x in counted or []]
-        page = [tuple(x.values()) if isinstance(x, dict) else tuple(x) for x in picked or []]
-    counts = {str(change): int(n) for change, n in counted}
+        counts, page = views.pairs_page(store, ra["id"], rb["id"], changed_only=flt == "changed", limit=limit,
+                                        offset=offset)  # fmt: skip
     total = sum(n for c, n in counts.items() if flt != "changed" or c != "same")
     index = LabelIndex([])
     left = {r["result_key"]: r for r in results(store, ra["id"], result_keys=[x[5] for x in page if x[5]],
@@ -508,39 +412,17 @@ def compare_stream(store: Store, a: str, b: str, flt: str = "all") -> Iterator[b
 
 def prompt_history(store: Store, name: str, root: Path | None = None) -> dict[str, Any]:
     """A prompt's versions (first seen first) with pass rate, mean cost and p95 latency over all their results."""
-    rows = store.query(
-        "SELECT r.version_hash, min(coalesce(pv.first_seen, r.created_at)) AS first_seen, any_value(pv.git_commit), "
-        "count(*), count_if(r.passed AND r.error IS NULL), count(r.error), "
-        "count_if(r.passed IS NULL AND r.error IS NULL), "  # no verdict: an unlabelled `human` alone
-        "avg(r.cost_usd) FILTER (r.error IS NULL), quantile_cont(r.latency_ms, 0.95) FILTER (r.error IS NULL), "
-        "count(DISTINCT r.run_id) "
-        "FROM results r LEFT JOIN prompt_versions pv ON pv.version_hash = r.version_hash "
-        "WHERE r.prompt = ? GROUP BY r.version_hash ORDER BY 2, 1",
-        [name],
-    )
+    rows = views.prompt_version_stats(store, name)
     if not rows:
         raise InputError(f"no results for prompt {name!r} in the store")
     labels = _lock_labels(root, name)
     versions = []
-    for vh, first, commit, n, passed, errors, unscored, cost, p95, nruns in rows:
-        scored = n - errors - unscored
-        versions.append(
-            _jsonable(
-                {
-                    "version_hash": vh,
-                    "first_seen": first,
-                    "git_commit": commit,
-                    "n_results": n,
-                    "n_errors": errors,
-                    "n_unscored": unscored,
-                    "pass_rate": passed / scored if scored else None,  # as the run summary
-                    "cost_usd_mean": cost,
-                    "latency_p95_ms": p95,
-                    "runs": nruns,
-                    "labels": labels.get(vh or "", []),
-                }
-            )
-        )
+    for row in rows:
+        passed = row.pop("n_passed")
+        scored = row["n_results"] - row["n_errors"] - row["n_unscored"]
+        row["pass_rate"] = passed / scored if scored else None  # as the run summary
+        row["labels"] = labels.get(row["version_hash"] or "", [])
+        versions.append(_jsonable(row))
     return {"prompt": name, "versions": versions}
 
 
@@ -565,18 +447,7 @@ def case(store: Store, run_id: str, case_id: str, root: Path | None = None) -> d
     items = results(store, run["id"], root, case_id=case_id)
     if not items:
         raise InputError(f"run {run['id']} has no case {case_id!r}")
-    calls = store.query(
-        "SELECT result_key, evaluator, call_index, model, prompt_tokens, completion_tokens, cost_usd, latency_ms, "
-        "cached, error FROM judge_calls WHERE run_id = ? AND result_key IN "
-        "(SELECT result_key FROM results WHERE run_id = ? AND case_id = ?) ORDER BY result_key, idx, call_index",
-        [run["id"], run["id"], case_id],
-    )
-    by_key: dict[str, list[dict[str, Any]]] = {}
-    names = ("result_key", "evaluator", "call_index", "model", "prompt_tokens", "completion_tokens", "cost_usd",
-             "latency_ms", "cached", "error")  # fmt: skip
-    for c in calls:
-        d = dict(zip(names, c, strict=True))
-        by_key.setdefault(str(d["result_key"]), []).append(d)
+    by_key = views.case_judge_calls(store, run["id"], case_id)
     for r in items:
         r["judge_calls"] = by_key.get(r["result_key"], [])
     context = _case_context(store, run, case_id, root)
@@ -614,11 +485,7 @@ def blind_pairs(store: Store, a: str, b: str, rng: Any) -> list[dict[str, Any]]:
     """Up to MAX_BLIND_PAIRS pairs of two runs whose outputs differ (a random sample of them), each
     in a random order, without saying which run gave which output (for a human's pairwise judgement)."""
     ra, rb = get_run(store, a), get_run(store, b)
-    sample = "SELECT ka, kb FROM p WHERE answered AND differ ORDER BY hash(ka || kb || $seed) LIMIT $n"
-    picked = store.query(
-        _pairs_sql(with_outputs=True) + sample,
-        {"a": ra["id"], "b": rb["id"], "seed": str(rng.random()), "n": MAX_BLIND_PAIRS},
-    )
+    picked = views.differing_pair_keys(store, ra["id"], rb["id"], str(rng.random()), MAX_BLIND_PAIRS)
     left = {r["result_key"]: r for r in results(store, ra["id"], result_keys=[k for k, _ in picked])}
     right = {r["result_key"]: r for r in results(store, rb["id"], result_keys=[k for _, k in picked])}
     out = []
