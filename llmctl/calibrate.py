@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from llmctl.verdict import MetricVerdict
 
 JUDGE_TYPES = ("judge", "pairwise")
-DEFAULT_MIN_LABELS = 30  # gate.judges.min_labels when only min_kappa is set (DESIGN.md)
+DEFAULT_MIN_LABELS = 30  # gate.judges.min_labels when only min_kappa is set (README, "The gate")
 # options that do not change a verdict, left out of a judge's identity
 _NOT_IDENTITY = ("weight", "metric", "calibrate", "severity")
 

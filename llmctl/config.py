@@ -11,7 +11,7 @@ from llmctl.errors import InputError
 from llmctl.schema import CONFIG_SCHEMA, keys_of
 from llmctl.store_location import LakeSpec, lake_from_mapping, parse_store_url
 from llmctl.suggest import did_you_mean, unknown_key
-from llmctl.types import Deployment
+from llmctl.types import DEFAULT_CONCURRENCY, Deployment
 from llmctl.yamlio import LineDict, load_yaml_file
 
 CONFIG_NAME = "llmctl.yaml"
@@ -58,7 +58,7 @@ class ModelAlias:
 
 @dataclass
 class GateConfig:
-    """Gate thresholds (DESIGN.md "The gate"); evalsets may override any of them."""
+    """Gate thresholds (README, "The gate"); evalsets may override any of them."""
 
     confidence: float = 0.95
     min_pass_rate: float | None = None
@@ -108,7 +108,7 @@ class GateConfig:
 
 @dataclass
 class MonitorConfig:
-    """`monitor:` in llmctl.yaml (DESIGN.md "Production traces and monitoring")."""
+    """`monitor:` in llmctl.yaml (README, "Production traces and monitoring")."""
 
     confidence: float = 0.95
     latency_p95_max_increase: float | None = 0.20
@@ -192,7 +192,7 @@ class Config:
     path: Path | None = None
     store_path: Path = field(default_factory=lambda: Path(DEFAULT_STORE))
     lake: LakeSpec | None = None  # a shared DuckLake store (`store:` as a mapping, or LLMCTL_STORE)
-    concurrency: int = 20
+    concurrency: int = DEFAULT_CONCURRENCY
     timeout: float = 60.0
     retries: int = 4
     default_models: list[str] = field(default_factory=lambda: ["echo"])

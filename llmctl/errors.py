@@ -1,4 +1,4 @@
-"""Domain errors. The CLI turns each into one message and an exit code (DESIGN.md)."""
+"""Domain errors. The CLI turns each into one message and an exit code (README, "Commands")."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The gate: compare a candidate run with its baseline and decide pass or fail.
 
 `compare(baseline, candidate, gate)` groups results by prompt x model and, for
-each group, checks (DESIGN.md "The gate"):
+each group, checks (README, "The gate"):
 
 - Quality. The pass rate, paired by case: a regression is a drop that is both
   statistically significant (one-sided, at `gate.confidence`; exact McNemar, or
@@ -825,7 +825,7 @@ def _flaky_check(group: str, side: _Side, flaky: list[FlakyCase], notes: list[st
     ]
 
 
-# --- critical checks (DESIGN.md "Safety") ---------------------------------------------------------
+# --- critical checks (README, "Safety") ---------------------------------------------------------
 
 
 def _critical_failures(outcomes: list[CaseOutcome] | None) -> tuple[dict[str, list[CaseOutcome]], dict[str, int]]:

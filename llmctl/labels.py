@@ -1,6 +1,6 @@
 """Human labels: `evalsets/labels/<evalset>.jsonl` in git, mirrored in the store.
 
-One JSON object a line (DESIGN.md "Viewer, labels, calibration"):
+One JSON object a line (docs/viewer.md):
 `{"case_id", "model", "output_sha256", "label": "pass"|"fail", "score", "note", "by", "at"}`.
 A label belongs to one output (`output_sha256`, see `output_sha256()`): of its UTF-8 text when
 the output is text only, else of the canonical JSON of `{content, tool_calls, turns}`, so a
@@ -80,7 +80,7 @@ def _calls_identity(calls: Any, raw: bool = False) -> list[Any] | None:
 
 
 def output_sha256(text: str | None, tool_calls: Any = None, turns: Any = None) -> str:
-    """The key a label is bound to (DESIGN.md "Viewer, labels, calibration"): the SHA-256 hex of
+    """The key a label is bound to (docs/viewer.md): the SHA-256 hex of
     the output's UTF-8 text when it is text only (no tool calls, no turns); otherwise of the
     canonical JSON (sorted keys, fixed separators) of `{content, tool_calls, turns}`.
 

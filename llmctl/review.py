@@ -41,7 +41,7 @@ class ReviewItem:
     repeat_index: int
     output: str
     passed: bool
-    tool_calls: Any = None  # as stored: part of the output's identity (DESIGN.md labels)
+    tool_calls: Any = None  # as stored: part of the output's identity (docs/viewer.md, labels)
     turns: Any = None
     messages: list[dict[str, Any]] = field(default_factory=list)
     expected: Any = None

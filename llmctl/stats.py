@@ -3,7 +3,7 @@
 Everything here works on plain sequences or numpy arrays and knows nothing about
 prompts or models; `llmctl.gate` turns runs into the arrays these functions take.
 
-Methods (see DESIGN.md "The gate"):
+Methods (see README, "The gate"):
 
 - Pass/fail of two runs is paired by case. With one sample per case the test is
   the exact McNemar test (a binomial test on the discordant pairs). With several

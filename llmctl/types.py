@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+DEFAULT_CONCURRENCY = 20  # model calls in flight at once (llmctl.yaml `concurrency`, --concurrency)
+
 Messages = list[dict[str, Any]]  # content: text, or OpenAI content parts (images)
 
 

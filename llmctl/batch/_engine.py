@@ -41,7 +41,7 @@ from llmctl.errors import InfraError, InputError
 from llmctl.run._plan import Job, Side
 from llmctl.safetext import strip_escapes
 from llmctl.store import _batches as bstore
-from llmctl.types import CallResult, ModelSpec
+from llmctl.types import DEFAULT_CONCURRENCY, CallResult, ModelSpec
 
 if TYPE_CHECKING:
     from llmctl.models._cost import Price
@@ -210,7 +210,7 @@ class BatchPhase:
     no_cache: bool = False
     resume: bool = False  # a resumed run: look for batches the provider has that the store missed
     poll: float = 15.0
-    concurrency: int = 20
+    concurrency: int = DEFAULT_CONCURRENCY
     say: Callable[[str], None] = print
     deadline: float | None = None
     submitted: list[tuple[str, str, str, str, int]] = field(default_factory=list)  # run, batch, model, purpose, n

@@ -81,7 +81,7 @@ def _interrupted(exc: BaseException | None) -> None:
 
 
 def invoke(app: typer.Typer, argv: list[str]) -> int:
-    """Run the app and turn every outcome into an exit code (DESIGN.md)."""
+    """Run the app and turn every outcome into an exit code (README, "Commands")."""
     try:
         result = app(args=argv, prog_name="llmctl", standalone_mode=False)
     except Interrupted as exc:

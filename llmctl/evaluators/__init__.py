@@ -1,4 +1,4 @@
-"""Evaluators: the checks that score each model output (DESIGN.md, "Evalsets").
+"""Evaluators: the checks that score each model output (README, "Evalsets").
 
 ```python
 from llmctl.evaluators import build_evaluator, case_passed

@@ -1,4 +1,4 @@
-"""Safety checks: pii, secrets, prompt_leak, refusal, moderation (DESIGN.md, "Safety").
+"""Safety checks: pii, secrets, prompt_leak, refusal, moderation (README, "Safety").
 
 All but `moderation` are offline and deterministic. Their reasons say what was
 found, masked (`card ****1111`, `email a***@e***.com`), so a report never

@@ -1,5 +1,5 @@
 """Tool-call and structured-output checks: tool_call, tool_sequence, tool_call_f1,
-valid_tool_calls, json_path (DESIGN.md, "Tools, structured output, conversations").
+valid_tool_calls, json_path (README, "Tools, structured output, conversations").
 
 They read `EvalInput.tool_calls` (each `{id, name, arguments, raw_arguments}`;
 `arguments` is None when the model's argument text was not JSON).

@@ -21,7 +21,7 @@ from llmctl.models._response import Completion, clean_text, tool_call
 from llmctl.models._routing import needs_litellm, resolve_route, route_key, transport_from_env
 from llmctl.models._transport import Route, Transport
 from llmctl.safetext import terminal_safe
-from llmctl.types import CallResult, Messages, ModelSpec
+from llmctl.types import DEFAULT_CONCURRENCY, CallResult, Messages, ModelSpec
 
 log = logging.getLogger("llmctl.models")
 
@@ -80,7 +80,7 @@ class ModelClient:
 
     def __init__(
         self,
-        concurrency: int = 20,
+        concurrency: int = DEFAULT_CONCURRENCY,
         *,
         transport: str | None = None,
         backoff_base: float = 0.5,

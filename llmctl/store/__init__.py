@@ -8,7 +8,7 @@
     store.finish_run(run_id, "completed", summary)
 
 The file is opened per operation and closed again, so several llmctl processes
-can share it; see DESIGN.md "Store" for the tables.
+can share it; the tables are the migrations in llmctl/store/_schema.py.
 """
 
 from llmctl.store._keys import new_run_id, result_key
