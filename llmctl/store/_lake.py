@@ -29,7 +29,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -151,26 +151,36 @@ def split_keys(sql: str) -> tuple[str, str, list[str]] | None:
     return table, f"CREATE TABLE {table} ({body})", keys
 
 
+@dataclass
+class KeyCache:
+    """The key columns recorded in `llmctl_lake_keys`, read once per process: they change only
+    when a migration creates a table, and this process's migrations add theirs here. (Reading
+    them is two catalog queries, ~0.1 s on a SQLite catalog, on every keyed write otherwise.)"""
+
+    tables: dict[str, list[str]] | None = None
+
+
 class LakeCursor:
     """A cursor on the lake that applies DuckDB-only SQL (keys, ON CONFLICT) as DuckLake allows."""
 
-    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, cur: duckdb.DuckDBPyConnection, keys: KeyCache | None = None) -> None:
         self._cur = cur
-        self._keys: dict[str, list[str]] | None = None
+        self._keys = keys if keys is not None else KeyCache()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cur, name)
 
     def _table_keys(self) -> dict[str, list[str]]:
-        if self._keys is None:
-            self._keys = {}
+        if self._keys.tables is None:
+            found: dict[str, list[str]] = {}
             if self._cur.execute(
                 "SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
                 "AND table_name = 'llmctl_lake_keys'"
             ).fetchall():
                 for table, cols in self._cur.execute("SELECT table_name, key_columns FROM llmctl_lake_keys").fetchall():
-                    self._keys[str(table)] = [c for c in str(cols).split(",") if c]
-        return self._keys
+                    found[str(table)] = [c for c in str(cols).split(",") if c]
+            self._keys.tables = found
+        return self._keys.tables
 
     def _columns(self, table: str) -> list[str]:
         rows = self._cur.execute(
@@ -396,7 +406,7 @@ class LakeConnector:
                 if read_only:
                     row = cur.execute(_SNAPSHOT_SQL).fetchall()
                     self._shared.last_snapshot = int(row[0][0]) if row else None
-                return fn(cast(duckdb.DuckDBPyConnection, LakeCursor(cur)))
+                return fn(cast(duckdb.DuckDBPyConnection, LakeCursor(cur, self._shared.keys)))
             finally:
                 cur.close()
         except duckdb.Error:
@@ -413,7 +423,7 @@ class LakeConnector:
         cur = con.cursor()
         try:
             cur.execute(f"USE {LAKE_NAME}")
-            lake = cast(duckdb.DuckDBPyConnection, LakeCursor(cur))
+            lake = cast(duckdb.DuckDBPyConnection, LakeCursor(cur, self._shared.keys))
             try:
                 # one transaction: the tables and the versions from one snapshot (another process
                 # may be migrating between two statements)
@@ -442,6 +452,7 @@ class _Shared:
     attached: bool = False
     schema_checked: bool = False
     last_snapshot: int | None = None
+    keys: KeyCache = field(default_factory=KeyCache)
 
 
 _shared_guard = threading.Lock()
