@@ -819,32 +819,32 @@ class Store:
                 ],
             )
         for i, run in picked:
-            src = "main" if in_store else f"llmctl_src{i}"
+            src = "" if in_store else f"llmctl_src{i}."  # in_store: this store's own tables
             params = {"target": target, "src": run["id"]}
             con.execute(
                 f"INSERT INTO scores (run_id, result_key, {score_cols}) "  # noqa: S608
-                f"SELECT $target, result_key, {score_cols} FROM {src}.scores s "
+                f"SELECT $target, result_key, {score_cols} FROM {src}scores s "
                 "WHERE s.run_id = $src AND NOT EXISTS (SELECT 1 FROM results r "
                 "WHERE r.run_id = $target AND r.result_key = s.result_key)",
                 params,
             )
             con.execute(
                 f"INSERT INTO judge_calls (run_id, result_key, {judge_cols}) "  # noqa: S608
-                f"SELECT $target, result_key, {judge_cols} FROM {src}.judge_calls s "
+                f"SELECT $target, result_key, {judge_cols} FROM {src}judge_calls s "
                 "WHERE s.run_id = $src AND NOT EXISTS (SELECT 1 FROM results r "
                 "WHERE r.run_id = $target AND r.result_key = s.result_key)",
                 params,
             )
             con.execute(
                 f"INSERT INTO results (run_id, result_key, {results_cols}) "  # noqa: S608
-                f"SELECT $target, result_key, {results_cols} FROM {src}.results "
+                f"SELECT $target, result_key, {results_cols} FROM {src}results "
                 "WHERE run_id = $src ON CONFLICT DO NOTHING",
                 params,
             )
             if not in_store:  # a run's prompt versions are in its store already
                 con.execute(
                     f"INSERT INTO prompt_versions ({pv_cols}) SELECT {pv_cols} "  # noqa: S608
-                    f"FROM {src}.prompt_versions ON CONFLICT DO NOTHING"
+                    f"FROM {src}prompt_versions ON CONFLICT DO NOTHING"
                 )
 
     @staticmethod
