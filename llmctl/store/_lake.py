@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import random
 import re
 import threading
 import time
@@ -40,7 +39,8 @@ except ImportError:  # pragma: no cover - Windows: SQLite's own locking only
 
 import duckdb
 
-from llmctl.errors import InputError, StoreError, StoreIOError
+from llmctl.errors import InputError, StoreBusy, StoreError, StoreIOError
+from llmctl.store._retry import RetryPolicy
 from llmctl.store_location import LakeSpec
 
 T = TypeVar("T")
@@ -301,33 +301,31 @@ class LakeConnector:
         yield
 
     def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, read_only: bool = False) -> T:
-        deadline = time.monotonic() + self.lock_timeout
-        started = time.monotonic()
-        delay = 0.02
-        noticed = False
-        while True:
-            try:
-                with self._plock, self._catalog_turn(deadline):
-                    return self._run_once(fn, read_only)
-            except OSError as exc:
-                raise StoreIOError(f"cannot use the store {self.where}: {exc}") from exc
-            except duckdb.Error as exc:
-                if not _retryable(exc):
-                    raise self._translate(exc) from exc
-                now = time.monotonic()
-                if now >= deadline:
-                    raise StoreError(
-                        f"store {self.where} stayed busy: {str(exc).splitlines()[-1][:200]}; "
-                        f"gave up after {self.lock_timeout:g}s",
-                        hint="other writers keep conflicting; try again",
-                    ) from None
-                if not noticed and now - started >= WAIT_NOTICE_AFTER_S:
-                    noticed = True
-                    message = f"waiting for other writers of {self.where} ..."
-                    if self.on_wait is not None:
-                        self.on_wait(message)
-                time.sleep(min(delay, max(0.0, deadline - now)) * random.uniform(0.5, 1.5))
-                delay = min(delay * 1.6, 0.5)
+        """Call `fn(cursor)` on the lake; retried whole (`RetryPolicy`) on a commit conflict or a
+        busy catalog until `lock_timeout`, then `StoreBusy` (exit 3)."""
+        policy = RetryPolicy(
+            self.lock_timeout, first_delay=0.02, max_delay=0.5, notice_after=WAIT_NOTICE_AFTER_S, notify=self.on_wait
+        )
+
+        def attempt(deadline: float) -> T:
+            with self._plock, self._catalog_turn(deadline):
+                return self._run_once(fn, read_only)
+
+        try:
+            return policy.call(
+                attempt,
+                transient=_retryable,
+                gave_up=lambda exc: StoreBusy(
+                    f"store {self.where} stayed busy: {str(exc).splitlines()[-1][:200]}; "
+                    f"gave up after {self.lock_timeout:g}s",
+                    hint="other writers keep conflicting; try again",
+                ),
+                waiting=lambda exc: f"waiting for other writers of {self.where} ...",
+            )
+        except OSError as exc:
+            raise StoreIOError(f"cannot use the store {self.where}: {exc}") from exc
+        except duckdb.Error as exc:
+            raise self._translate(exc) from exc
 
     @contextlib.contextmanager
     def _catalog_turn(self, deadline: float) -> Iterator[None]:
@@ -348,7 +346,7 @@ class LakeConnector:
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        raise StoreError(
+                        raise StoreBusy(
                             f"store {self.where} stayed busy: another process held its catalog for "
                             f"{self.lock_timeout:g}s",
                             hint="let the other llmctl finish, or try again",
