@@ -19,47 +19,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "store"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from run import ANSWER, Server, loadavg, run_proc  # noqa: E402 - the runner's helpers, not copies
 from services import postgres_server  # noqa: E402
 
 SECTION = "## Shared store (DuckLake) against the local file (benchmarks/shared_store.py)"
-
-
-def start_server(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llmctl.testing.server",
-            "--port",
-            "0",
-            "--latency-ms",
-            str(latency_ms),
-            "--default",
-            "ok: shipped",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"(http://\S+/v1)", line)
-    if not match:
-        proc.kill()
-        raise SystemExit(f"fake server did not start: {line!r}")
-    return proc, match.group(1)
 
 
 def project(root: Path, cases: int, base_url: str | None) -> None:
@@ -68,9 +42,7 @@ def project(root: Path, cases: int, base_url: str | None) -> None:
     root.mkdir(parents=True)
     (root / "prompts").mkdir()
     (root / "evalsets").mkdir()
-    model = (
-        {"model": "openai/bench", "api_base": base_url} if base_url else {"model": "scripted", "default": "ok: shipped"}
-    )
+    model = {"model": "openai/bench", "api_base": base_url} if base_url else {"model": "scripted", "default": ANSWER}
     (root / "llmctl.yaml").write_text(
         yaml.safe_dump(
             {
@@ -95,28 +67,21 @@ def project(root: Path, cases: int, base_url: str | None) -> None:
             fh.write(json.dumps({"id": f"case-{i}", "vars": {"q": str(i)}}) + "\n")
     (root / "evalsets" / "qa.yaml").write_text(
         yaml.safe_dump(
-            {"prompt": "qa", "source": "evalsets/qa.jsonl", "evaluators": [{"type": "contains", "value": "shipped"}]}
+            {"prompt": "qa", "source": "evalsets/qa.jsonl", "evaluators": [{"type": "contains", "value": ANSWER}]}
         )
     )
 
 
-def one_eval(root: Path, store_env: dict[str, str]) -> float:
+def one_eval(root: Path, store_env: dict[str, str]) -> tuple[float, float]:
+    """One timed `llmctl eval`: (wall seconds, the process's CPU seconds)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMCTL_")}
     env.update(store_env, OPENAI_API_KEY="sk-bench")
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "llmctl.cli.main", "eval", "evalsets/qa.yaml", "--no-cache"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
+    done = run_proc(
+        [sys.executable, "-m", "llmctl.cli.main", "eval", "evalsets/qa.yaml", "--no-cache"], root, env, timeout=1200
     )
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"eval failed ({done.returncode}): {done.stderr[-2000:]}")
-    return wall
+    if done.rc != 0:
+        raise SystemExit(f"eval failed ({done.rc}): {done.stderr[-2000:]}")
+    return done.wall_s, done.cpu_s
 
 
 def create_store(store_env: dict[str, str]) -> None:
@@ -148,8 +113,11 @@ def main() -> None:
     server = None
     base_url = None
     if not args.offline:
-        server, base_url = start_server(args.latency_ms)
+        server = Server(args.latency_ms)
+        base_url = server.base_url
     times: dict[str, list[float]] = {"local": [], "sqlite": [], "postgres": []}
+    cpu: dict[str, list[float]] = {"local": [], "sqlite": [], "postgres": []}
+    load_before = loadavg()
     try:
         root = work / "project"
         project(root, args.cases, base_url)
@@ -168,24 +136,29 @@ def main() -> None:
                 for name, env in sides.items():
                     if not args.fresh:
                         create_store(env)
-                    wall = one_eval(root, env)
+                    wall, cpu_s = one_eval(root, env)
                     times[name].append(wall)
-                    print(f"round {r + 1}: {name:<8} {wall:6.2f} s", flush=True)
+                    cpu[name].append(cpu_s)
+                    print(f"round {r + 1}: {name:<8} {wall:6.2f} s wall, {cpu_s:6.2f} s CPU", flush=True)
             pg_note = pg if isinstance(pg, str) else "PostgreSQL 15 (Debian), fsync off, on 127.0.0.1"
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(10)
+            server.close()
         shutil.rmtree(work, ignore_errors=True)
 
     local = statistics.median(times["local"])
+    local_cpu = statistics.median(cpu["local"])
     rows = []
     for name in ("local", "sqlite", "postgres"):
         if times[name]:
             med = statistics.median(times[name])
-            rows.append(f"| {name} | {med:.2f} s | {', '.join(f'{t:.2f}' for t in times[name])} | {med / local:.2f}x |")
+            med_cpu = statistics.median(cpu[name])
+            rows.append(
+                f"| {name} | {med:.2f} s | {', '.join(f'{t:.2f}' for t in times[name])} | {med / local:.2f}x "
+                f"| {med_cpu:.2f} s | {med_cpu / local_cpu:.2f}x |"
+            )
     model = "scripted offline model" if args.offline else f"fake OpenAI-compatible server, {args.latency_ms:g} ms"
-    load = os.getloadavg()[0]
+    load = (load_before + loadavg()) / 2
     text = "\n".join(
         [
             SECTION,
@@ -193,10 +166,11 @@ def main() -> None:
             f"`{' '.join(['python', 'benchmarks/shared_store.py', *sys.argv[1:]])}`: {args.cases:,} cases, "
             f"{model}, concurrency 50, `--no-cache`, {args.runs} interleaved round(s), a new store each "
             f"({'created inside the timed eval' if args.fresh else 'created and migrated before the timed eval'}); "
-            f"load average {load:.1f} on {os.cpu_count()} cores. Postgres: {pg_note}.",
+            f"load average {load:.1f} on {os.cpu_count()} cores (1-minute, mean of start and end). "
+            f"Postgres: {pg_note}. CPU: the llmctl process's user + system time (wait4).",
             "",
-            "| store | median wall | each round (s) | vs local |",
-            "|---|---|---|---|",
+            "| store | median wall | each round (s) | vs local | median CPU | CPU vs local |",
+            "|---|---|---|---|---|---|",
             *rows,
             "",
         ]

@@ -87,6 +87,11 @@ class StoreIOError(InfraError):
     run_id: str | None = None
 
 
+class StoreBusy(InfraError):
+    """The store stayed locked or kept conflicting past the retry budget: exit 3 (it is there and
+    readable, but other writers held it; trying again later can succeed)."""
+
+
 class MultipleErrors(InputError):
     """Several input problems found at once (lint); each keeps its location."""
 

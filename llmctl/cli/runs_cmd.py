@@ -151,33 +151,55 @@ def export(
     typer.echo(f"wrote {dest}")
 
 
+def _is_store_file(arg: str) -> bool:
+    """A `runs merge` argument names a store file (not a run id): it is one, or reads as a path."""
+    return Path(arg).is_file() or arg.endswith(".duckdb") or "/" in arg or "\\" in arg
+
+
 @runs_app.command("merge")
 def merge(
-    sources: list[Path] = typer.Argument(..., help="Shard store files to merge into this project's store."),
+    sources: list[str] = typer.Argument(
+        ..., help="Shard store files to merge into this project's store, or shard run ids already in it."
+    ),
     run: str = typer.Option(None, "--into", help="Existing run id to merge into (default: a new run)."),
 ) -> None:
-    """Combine the runs of shard stores (from `eval --shard I/N`) into one run and gate it.
+    """Combine shard runs (from `eval --shard I/N`) into one run and gate it.
 
-    Baseline shard runs are merged too, when every shard has one, so the gate compares
+    SOURCES are either shard store files (each shard's own DuckDB file; the latest run of
+    each is merged into this project's store) or the ids of shard runs already in this
+    project's store (shards that wrote into one shared store): then every shard 1..N must
+    be there and finished, and merging the same runs again takes the run made the first
+    time. Baseline shard runs are merged too, when every shard has one, so the gate compares
     the whole suite; otherwise only the absolute floors apply.
 
     Example: llmctl runs merge shard1.duckdb shard2.duckdb
+    Example: llmctl runs merge r20261125-061502-ab12cd r20261125-061503-cd34ef
     """
     from llmctl.errors import InputError
 
-    for src in sources:
-        if not src.is_file():
-            raise InputError(f"no such store file: {src}")
-    cfg, store = _store(must_exist=False)
+    files = [_is_store_file(s) for s in sources]
+    if any(files) and not all(files):
+        listing = ", ".join(s for s, f in zip(sources, files, strict=True) if not f)
+        raise InputError(
+            f"runs merge takes shard store files or run ids, not both: {listing} read as run id(s)",
+            hint="merge the store files first, then merge runs by id",
+        )
+    if all(files):
+        for src in sources:
+            if not Path(src).is_file():
+                raise InputError(f"no such store file: {src}")
+    cfg, store = _store(must_exist=not all(files))
     from llmctl.store import Store
 
-    latest = []
-    for src in sources:
-        runs = Store(src).list_runs(limit=1)
-        if not runs:
-            raise InputError("shard store has no runs to merge", file=str(src))
-        latest.append(runs[0])
-    baseline_ids = [r.get("baseline_run_id") for r in latest]
+    if all(files):
+        latest = []
+        for src in sources:
+            runs = Store(Path(src)).list_runs(limit=1)
+            if not runs:
+                raise InputError("shard store has no runs to merge", file=str(src))
+            latest.append(runs[0])
+    else:
+        latest = [store.get_run(s) for s in sources]
     from llmctl.cli.eval_view import print_summary, print_verdict
     from llmctl.gate import Verdict, compare
     from llmctl.summary import summarize
@@ -197,17 +219,25 @@ def merge(
         return summarize(candidate, verdict).to_dict(), base
 
     # One transaction: the baseline, the run and its verdict are stored together or not at all.
-    run_id = store.merge(
-        run,
-        list(sources),
-        source_run_ids=[r["id"] for r in latest],
-        baseline_source_run_ids=[str(b) for b in baseline_ids] if all(baseline_ids) else None,
-        finish=finish,
-    )
-    info = store.get_run(run_id)
-    typer.echo(f"merged {len(sources)} store(s) into run {run_id}")
-    if info.get("baseline_run_id") and all(baseline_ids):
-        typer.echo(f"merged their baseline runs into run {info['baseline_run_id']}")
+    if all(files):
+        baseline_ids = [r.get("baseline_run_id") for r in latest]
+        run_id = store.merge(
+            run,
+            [Path(s) for s in sources],
+            source_run_ids=[r["id"] for r in latest],
+            baseline_source_run_ids=[str(b) for b in baseline_ids] if all(baseline_ids) else None,
+            finish=finish,
+        )
+        info = store.get_run(run_id)
+        typer.echo(f"merged {len(sources)} store(s) into run {run_id}")
+        if info.get("baseline_run_id") and all(baseline_ids):
+            typer.echo(f"merged their baseline runs into run {info['baseline_run_id']}")
+    else:
+        run_id, baseline_run = store.merge_runs(run, [str(r["id"]) for r in latest], finish=finish)
+        info = store.get_run(run_id)
+        typer.echo(f"merged {len(sources)} run(s) into run {run_id}")
+        if baseline_run:
+            typer.echo(f"baseline run {baseline_run}")
     verdict = verdicts[-1]
     print_summary(info.get("summary") or {}, f"run {run_id}")
     print_verdict(verdict)

@@ -4,8 +4,9 @@ DuckDB lets one process at a time open a database file for writing (and a
 reader cannot open it while a writer holds it). So llmctl never keeps the file
 open: every operation opens a connection, runs one short transaction and
 closes. When another process holds the file, the open is retried with a small
-randomized backoff until `lock_timeout`; after a couple of seconds of waiting,
-one message goes to `on_wait`.
+randomized backoff until `lock_timeout` (`llmctl.store._retry.RetryPolicy`, shared
+with the DuckLake connector; then exit 3); after a couple of seconds of waiting, one
+message goes to `on_wait`.
 
 Within one process, every connection to the same file is serialized by a
 process-wide lock, so a writer thread and a reader never open the same file
@@ -17,12 +18,10 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import random
 import re
 import secrets
 import struct
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,8 +29,9 @@ from typing import TypeVar
 
 import duckdb
 
-from llmctl.errors import StoreError, StoreIOError
+from llmctl.errors import StoreBusy, StoreError, StoreIOError
 from llmctl.store._convert import READABLE, foreign_version_error, storage_version
+from llmctl.store._retry import RetryPolicy
 from llmctl.store._schema import SCHEMA_VERSION, NotAStore, connect, current_version, migrate
 
 log = logging.getLogger("llmctl.store")
@@ -212,42 +212,39 @@ class Connector:
                 return fn(held)
             except duckdb.Error as exc:
                 raise self._translate(exc) from exc
-        deadline = time.monotonic() + self.lock_timeout
-        started = time.monotonic()
-        delay = 0.005
-        noticed = False
-        while True:
-            try:
-                with self._plock:
-                    return self._run_once(fn, read_only)
-            except NotAStore as exc:
-                raise StoreError(
-                    f"is not an llmctl store ({exc}); it was left unchanged",
-                    file=self.path,
-                    hint="move it away, or point `store:` in llmctl.yaml (or LLMCTL_DB) elsewhere",
-                ) from None
-            except OSError as exc:
-                if exc.errno not in _DISK_ERRNOS:
-                    raise
-                raise self._disk_failure(os.strerror(exc.errno or 0)) from exc
-            except duckdb.Error as exc:
-                if not _is_lock_error(exc):
-                    raise self._translate(exc) from exc
-                now = time.monotonic()
-                if now >= deadline:
-                    raise StoreError(
-                        f"store {self.path} is locked by another process{_holder(exc)}; "
-                        f"gave up after waiting {self.lock_timeout:g}s",
-                        hint="another llmctl (or a DuckDB client) has the file open; "
-                        "let it finish, or close that client",
-                    ) from None
-                if not noticed and now - started >= WAIT_NOTICE_AFTER_S:
-                    noticed = True
-                    self._notify(
-                        f"waiting for the store lock held by another llmctl process{_holder(exc)} on {self.path} ..."
-                    )
-                time.sleep(min(delay, max(0.0, deadline - now)) * random.uniform(0.5, 1.5))
-                delay = min(delay * 1.6, 0.1)
+        policy = RetryPolicy(
+            self.lock_timeout, first_delay=0.005, max_delay=0.1, notice_after=WAIT_NOTICE_AFTER_S, notify=self._notify
+        )
+
+        def attempt(_deadline: float) -> T:
+            with self._plock:
+                return self._run_once(fn, read_only)
+
+        try:
+            return policy.call(
+                attempt,
+                transient=_is_lock_error,
+                gave_up=lambda exc: StoreBusy(
+                    f"store {self.path} is locked by another process{_holder(exc)}; "
+                    f"gave up after waiting {self.lock_timeout:g}s",
+                    hint="another llmctl (or a DuckDB client) has the file open; let it finish, or close that client",
+                ),
+                waiting=lambda exc: (
+                    f"waiting for the store lock held by another llmctl process{_holder(exc)} on {self.path} ..."
+                ),
+            )
+        except NotAStore as exc:
+            raise StoreError(
+                f"is not an llmctl store ({exc}); it was left unchanged",
+                file=self.path,
+                hint="move it away, or point `store:` in llmctl.yaml (or LLMCTL_DB) elsewhere",
+            ) from None
+        except OSError as exc:
+            if exc.errno not in _DISK_ERRNOS:
+                raise
+            raise self._disk_failure(os.strerror(exc.errno or 0)) from exc
+        except duckdb.Error as exc:
+            raise self._translate(exc) from exc
 
     # -- internals -----------------------------------------------------------
 

@@ -24,12 +24,11 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import random
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -40,7 +39,8 @@ except ImportError:  # pragma: no cover - Windows: SQLite's own locking only
 
 import duckdb
 
-from llmctl.errors import InputError, StoreError, StoreIOError
+from llmctl.errors import InputError, StoreBusy, StoreError, StoreIOError
+from llmctl.store._retry import RetryPolicy
 from llmctl.store_location import LakeSpec
 
 T = TypeVar("T")
@@ -151,26 +151,36 @@ def split_keys(sql: str) -> tuple[str, str, list[str]] | None:
     return table, f"CREATE TABLE {table} ({body})", keys
 
 
+@dataclass
+class KeyCache:
+    """The key columns recorded in `llmctl_lake_keys`, read once per process: they change only
+    when a migration creates a table, and this process's migrations add theirs here. (Reading
+    them is two catalog queries, ~0.1 s on a SQLite catalog, on every keyed write otherwise.)"""
+
+    tables: dict[str, list[str]] | None = None
+
+
 class LakeCursor:
     """A cursor on the lake that applies DuckDB-only SQL (keys, ON CONFLICT) as DuckLake allows."""
 
-    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, cur: duckdb.DuckDBPyConnection, keys: KeyCache | None = None) -> None:
         self._cur = cur
-        self._keys: dict[str, list[str]] | None = None
+        self._keys = keys if keys is not None else KeyCache()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cur, name)
 
     def _table_keys(self) -> dict[str, list[str]]:
-        if self._keys is None:
-            self._keys = {}
+        if self._keys.tables is None:
+            found: dict[str, list[str]] = {}
             if self._cur.execute(
                 "SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
                 "AND table_name = 'llmctl_lake_keys'"
             ).fetchall():
                 for table, cols in self._cur.execute("SELECT table_name, key_columns FROM llmctl_lake_keys").fetchall():
-                    self._keys[str(table)] = [c for c in str(cols).split(",") if c]
-        return self._keys
+                    found[str(table)] = [c for c in str(cols).split(",") if c]
+            self._keys.tables = found
+        return self._keys.tables
 
     def _columns(self, table: str) -> list[str]:
         rows = self._cur.execute(
@@ -291,33 +301,31 @@ class LakeConnector:
         yield
 
     def run(self, fn: Callable[[duckdb.DuckDBPyConnection], T], *, read_only: bool = False) -> T:
-        deadline = time.monotonic() + self.lock_timeout
-        started = time.monotonic()
-        delay = 0.02
-        noticed = False
-        while True:
-            try:
-                with self._plock, self._catalog_turn(deadline):
-                    return self._run_once(fn, read_only)
-            except OSError as exc:
-                raise StoreIOError(f"cannot use the store {self.where}: {exc}") from exc
-            except duckdb.Error as exc:
-                if not _retryable(exc):
-                    raise self._translate(exc) from exc
-                now = time.monotonic()
-                if now >= deadline:
-                    raise StoreError(
-                        f"store {self.where} stayed busy: {str(exc).splitlines()[-1][:200]}; "
-                        f"gave up after {self.lock_timeout:g}s",
-                        hint="other writers keep conflicting; try again",
-                    ) from None
-                if not noticed and now - started >= WAIT_NOTICE_AFTER_S:
-                    noticed = True
-                    message = f"waiting for other writers of {self.where} ..."
-                    if self.on_wait is not None:
-                        self.on_wait(message)
-                time.sleep(min(delay, max(0.0, deadline - now)) * random.uniform(0.5, 1.5))
-                delay = min(delay * 1.6, 0.5)
+        """Call `fn(cursor)` on the lake; retried whole (`RetryPolicy`) on a commit conflict or a
+        busy catalog until `lock_timeout`, then `StoreBusy` (exit 3)."""
+        policy = RetryPolicy(
+            self.lock_timeout, first_delay=0.02, max_delay=0.5, notice_after=WAIT_NOTICE_AFTER_S, notify=self.on_wait
+        )
+
+        def attempt(deadline: float) -> T:
+            with self._plock, self._catalog_turn(deadline):
+                return self._run_once(fn, read_only)
+
+        try:
+            return policy.call(
+                attempt,
+                transient=_retryable,
+                gave_up=lambda exc: StoreBusy(
+                    f"store {self.where} stayed busy: {str(exc).splitlines()[-1][:200]}; "
+                    f"gave up after {self.lock_timeout:g}s",
+                    hint="other writers keep conflicting; try again",
+                ),
+                waiting=lambda exc: f"waiting for other writers of {self.where} ...",
+            )
+        except OSError as exc:
+            raise StoreIOError(f"cannot use the store {self.where}: {exc}") from exc
+        except duckdb.Error as exc:
+            raise self._translate(exc) from exc
 
     @contextlib.contextmanager
     def _catalog_turn(self, deadline: float) -> Iterator[None]:
@@ -338,7 +346,7 @@ class LakeConnector:
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        raise StoreError(
+                        raise StoreBusy(
                             f"store {self.where} stayed busy: another process held its catalog for "
                             f"{self.lock_timeout:g}s",
                             hint="let the other llmctl finish, or try again",
@@ -396,7 +404,7 @@ class LakeConnector:
                 if read_only:
                     row = cur.execute(_SNAPSHOT_SQL).fetchall()
                     self._shared.last_snapshot = int(row[0][0]) if row else None
-                return fn(cast(duckdb.DuckDBPyConnection, LakeCursor(cur)))
+                return fn(cast(duckdb.DuckDBPyConnection, LakeCursor(cur, self._shared.keys)))
             finally:
                 cur.close()
         except duckdb.Error:
@@ -413,7 +421,7 @@ class LakeConnector:
         cur = con.cursor()
         try:
             cur.execute(f"USE {LAKE_NAME}")
-            lake = cast(duckdb.DuckDBPyConnection, LakeCursor(cur))
+            lake = cast(duckdb.DuckDBPyConnection, LakeCursor(cur, self._shared.keys))
             try:
                 # one transaction: the tables and the versions from one snapshot (another process
                 # may be migrating between two statements)
@@ -442,6 +450,7 @@ class _Shared:
     attached: bool = False
     schema_checked: bool = False
     last_snapshot: int | None = None
+    keys: KeyCache = field(default_factory=KeyCache)
 
 
 _shared_guard = threading.Lock()

@@ -33,6 +33,7 @@ from llmctl.store._schema import (
     transaction,
     utcnow,
 )
+from llmctl.store._shards import check_mergeable, merge_runs
 from llmctl.store._writer import (
     RunWriter,
     arrow_array,
@@ -744,6 +745,13 @@ class Store:
         self._db.run(tx)
         return target
 
+    def merge_runs(
+        self, run_id: str | None, source_run_ids: list[str], *, finish: MergeFinish | None = None
+    ) -> tuple[str, str | None]:
+        """Merge shard runs already in this store (a shared store its shards wrote); see
+        `llmctl.store._shards.merge_runs`. Returns (merged run id, merged baseline run id or None)."""
+        return merge_runs(self, run_id, source_run_ids, finish=finish)
+
     def _merge_sources(self, paths: list[Path], source_run_ids: list[str] | None) -> list[tuple[int, dict[str, Any]]]:
         """(source index, run) for each shard store, checked to belong to one evalset and commit."""
         if not paths:
@@ -763,13 +771,7 @@ class Store:
             if not runs:
                 raise InputError("shard store has no runs to merge", file=src)
             picked.append((i, runs[0]))
-        evalsets = sorted({str(r["evalset"]) for _, r in picked})
-        commits = sorted({str(r["git_commit"]) for _, r in picked})
-        if len(evalsets) > 1 or len(commits) > 1:
-            listing = "; ".join(
-                f"{paths[i]}: {r['id']} evalset={r['evalset']} commit={r['git_commit']}" for i, r in picked
-            )
-            raise InputError(f"shard runs differ in evalset or git commit, refusing to merge them: {listing}")
+        check_mergeable([r for _, r in picked], "from " + ", ".join(str(p) for p in paths))
         return picked
 
     def _insert_merged(
@@ -778,8 +780,10 @@ class Store:
         picked: list[tuple[int, dict[str, Any]]],
         target: str,
         baseline_run_id: str | None,
+        in_store: bool = False,
     ) -> None:
-        """Inside an open transaction, with source i attached as `llmctl_src{i}`."""
+        """Inside an open transaction, with source i attached as `llmctl_src{i}` (`in_store`:
+        the source runs are in this store's own tables)."""
         first = picked[0][1]
         statuses = {r["status"] for _, r in picked}
         status = next((s for s in ("failed", "interrupted", "running", "submitted") if s in statuses), "completed")
@@ -787,7 +791,8 @@ class Store:
             status = "interrupted"
         config = dict(first["config"] or {})
         config["merged_from"] = [
-            {"store": str(self._merge_path(con, i)), "run_id": r["id"], "shard": r["shard"]} for i, r in picked
+            {"store": self.where if in_store else str(self._merge_path(con, i)), "run_id": r["id"], "shard": r["shard"]}
+            for i, r in picked
         ]
         started = min(r["started_at"] for _, r in picked)
         finished = [r["finished_at"] for _, r in picked if r["finished_at"] is not None]
@@ -814,32 +819,33 @@ class Store:
                 ],
             )
         for i, run in picked:
-            src = f"llmctl_src{i}"
+            src = "" if in_store else f"llmctl_src{i}."  # in_store: this store's own tables
             params = {"target": target, "src": run["id"]}
             con.execute(
                 f"INSERT INTO scores (run_id, result_key, {score_cols}) "  # noqa: S608
-                f"SELECT $target, result_key, {score_cols} FROM {src}.scores s "
+                f"SELECT $target, result_key, {score_cols} FROM {src}scores s "
                 "WHERE s.run_id = $src AND NOT EXISTS (SELECT 1 FROM results r "
                 "WHERE r.run_id = $target AND r.result_key = s.result_key)",
                 params,
             )
             con.execute(
                 f"INSERT INTO judge_calls (run_id, result_key, {judge_cols}) "  # noqa: S608
-                f"SELECT $target, result_key, {judge_cols} FROM {src}.judge_calls s "
+                f"SELECT $target, result_key, {judge_cols} FROM {src}judge_calls s "
                 "WHERE s.run_id = $src AND NOT EXISTS (SELECT 1 FROM results r "
                 "WHERE r.run_id = $target AND r.result_key = s.result_key)",
                 params,
             )
             con.execute(
                 f"INSERT INTO results (run_id, result_key, {results_cols}) "  # noqa: S608
-                f"SELECT $target, result_key, {results_cols} FROM {src}.results "
+                f"SELECT $target, result_key, {results_cols} FROM {src}results "
                 "WHERE run_id = $src ON CONFLICT DO NOTHING",
                 params,
             )
-            con.execute(
-                f"INSERT INTO prompt_versions ({pv_cols}) SELECT {pv_cols} "  # noqa: S608
-                f"FROM {src}.prompt_versions ON CONFLICT DO NOTHING"
-            )
+            if not in_store:  # a run's prompt versions are in its store already
+                con.execute(
+                    f"INSERT INTO prompt_versions ({pv_cols}) SELECT {pv_cols} "  # noqa: S608
+                    f"FROM {src}prompt_versions ON CONFLICT DO NOTHING"
+                )
 
     @staticmethod
     def _merge_path(con: duckdb.DuckDBPyConnection, i: int) -> str:

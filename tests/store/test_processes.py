@@ -13,7 +13,7 @@ import pytest
 from store_helpers import new_run, result_row, score_rows
 
 import llmctl.store._connect as connect_mod
-from llmctl.errors import StoreError
+from llmctl.errors import StoreBusy
 from llmctl.store import Store
 
 WORKER = str(Path(__file__).with_name("store_worker.py"))
@@ -81,12 +81,12 @@ def test_waiting_for_the_lock_is_announced_once(store_path: Path, monkeypatch: p
     assert f"PID {proc.pid}" in messages[0]
 
 
-def test_lock_timeout_is_a_store_error(store_path: Path) -> None:
+def test_lock_timeout_is_a_store_busy_error(store_path: Path) -> None:
     Store(store_path).cache_put_many([{"key": "k"}])
     proc = hold(store_path, 3)
     try:
         t0 = time.monotonic()
-        with pytest.raises(StoreError, match=r"locked by another process \(PID \d+\); gave up after waiting 0.3s"):
+        with pytest.raises(StoreBusy, match=r"locked by another process \(PID \d+\); gave up after waiting 0.3s"):
             Store(store_path, lock_timeout=0.3).list_runs()
         assert time.monotonic() - t0 < 2
     finally:
@@ -101,7 +101,7 @@ def test_a_flush_that_times_out_keeps_its_rows(store_path: Path) -> None:
     proc = hold(store_path, 1.0)
     try:
         w.add(result_row(0), score_rows(0))
-        with pytest.raises(StoreError, match="locked"):
+        with pytest.raises(StoreBusy, match="locked"):
             w.add(result_row(1), score_rows(1))
     finally:
         proc.wait(timeout=10)
