@@ -70,6 +70,7 @@ class Evalset:
     data: dict[str, Any] = field(default_factory=dict)
     scope: str | None = None  # the folder its source files must stay in (None: the project)
     _cases: list[Case] | None = None
+    _table: Any = None  # the source as read once (a pyarrow Table, or a dataset's rows): iter_cases
 
     def cases(self) -> list[Case]:
         """Inline cases plus the source's rows, with unique ids (loaded once, all held)."""
@@ -87,7 +88,9 @@ class Evalset:
         seen: dict[str, int] = {}
         sources: list[Iterable[Case]] = [self.inline_cases]
         if self.source is not None:
-            sources.append(iter_source_cases(self, self.source))
+            if self._table is None:
+                self._table = _read_table(self, self.source)
+            sources.append(iter_source_cases(self, self.source, self._table))
         idx = 0
         for cases in sources:
             for case in cases:
@@ -105,6 +108,7 @@ class Evalset:
         """Drop the cases loaded from the source (`cases()` loads them again if asked): a finished
         run is read back from the store, so a large evalset's cases need not stay in memory."""
         self._cases = None
+        self._table = None
 
 
 def derive_case_id(vars_: dict[str, Any], expected: Any) -> str:
@@ -529,10 +533,12 @@ def _row_chunks(table: Any) -> Iterator[list[dict[str, Any]]]:
         yield batch.to_pylist()
 
 
-def iter_source_cases(ev: Evalset, spec: SourceSpec) -> Iterator[Case]:
-    """`load_source_cases`, made CHUNK rows at a time: the file is parsed once into a columnar
-    pyarrow table and only the current chunk's rows exist as Python objects."""
-    table = _read_table(ev, spec)
+def iter_source_cases(ev: Evalset, spec: SourceSpec, table: Any = None) -> Iterator[Case]:
+    """`load_source_cases`, made CHUNK rows at a time from `table` (`_read_table`'s, read now when
+    None): the file is parsed once into a columnar pyarrow table and only the current chunk's rows
+    exist as Python objects."""
+    if table is None:
+        table = _read_table(ev, spec)
     shown = spec.path or f"hf:{spec.hf}"
     id_col = spec.columns.get("id", "id")
     expected_col = spec.columns.get("expected", "expected")

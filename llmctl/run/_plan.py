@@ -115,9 +115,13 @@ class CaseStream:
 
     def __iter__(self) -> Iterator[Case]:
         n = 0
-        for case in self._select(self._ev.iter_cases()):
+        source = self._ev.iter_cases()
+        for case in self._select(source):
             n += 1
             yield case
+        if self._len is None:
+            for _ in source:  # past a --limit: the rest is still checked (a duplicate id is an error)
+                pass
         self._len = n
 
     def __len__(self) -> int:
