@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ HISTORY_ROLES = ("user", "assistant", "tool", "system", "developer")
 SOURCE_KEYS = keys_of(EVALSET_SCHEMA, "source")
 COLUMN_KEYS = keys_of(EVALSET_SCHEMA, "source", "columns")
 COMMON_EVALUATOR_KEYS = {"type", "not", "weight", "threshold", "metric", "scope"}
+CHUNK = 2000  # source rows turned into cases at a time (Evalset.iter_cases)
 
 
 @dataclass
@@ -68,29 +70,45 @@ class Evalset:
     data: dict[str, Any] = field(default_factory=dict)
     scope: str | None = None  # the folder its source files must stay in (None: the project)
     _cases: list[Case] | None = None
+    _table: Any = None  # the source as read once (a pyarrow Table, or a dataset's rows): iter_cases
 
     def cases(self) -> list[Case]:
-        """Inline cases plus the source's rows, with unique ids (loaded once)."""
+        """Inline cases plus the source's rows, with unique ids (loaded once, all held)."""
         if self._cases is None:
-            cases = list(self.inline_cases)
-            if self.source is not None:
-                cases.extend(load_source_cases(self, self.source))
-            seen: dict[str, int] = {}
-            for idx, case in enumerate(cases):
-                if case.id in seen:
+            self._cases = list(self.iter_cases())
+        return self._cases
+
+    def iter_cases(self) -> Iterator[Case]:
+        """The same cases as `cases()`, in the same order, made `CHUNK` source rows at a time and
+        not kept: `llmctl eval` streams them (a 100,000-row source is never held as cases).
+        A duplicate id is an InputError when the second one is reached."""
+        if self._cases is not None:
+            yield from self._cases
+            return
+        seen: dict[str, int] = {}
+        sources: list[Iterable[Case]] = [self.inline_cases]
+        if self.source is not None:
+            if self._table is None:
+                self._table = _read_table(self, self.source)
+            sources.append(iter_source_cases(self, self.source, self._table))
+        idx = 0
+        for cases in sources:
+            for case in cases:
+                first = seen.setdefault(case.id, idx)
+                if first != idx:
                     raise InputError(
-                        f"duplicate case id {case.id!r} (cases #{seen[case.id] + 1} and #{idx + 1})",
+                        f"duplicate case id {case.id!r} (cases #{first + 1} and #{idx + 1})",
                         file=self.path,
                         line=case.metadata.get("_line"),
                     )
-                seen[case.id] = idx
-            self._cases = cases
-        return self._cases
+                idx += 1
+                yield case
 
     def forget_cases(self) -> None:
         """Drop the cases loaded from the source (`cases()` loads them again if asked): a finished
         run is read back from the store, so a large evalset's cases need not stay in memory."""
         self._cases = None
+        self._table = None
 
 
 def derive_case_id(vars_: dict[str, Any], expected: Any) -> str:
@@ -424,7 +442,8 @@ def _scope_of(path: Path, root: Path, evalsets_dir: str) -> str | None:
     return None if rel.parent == Path(".") else rel.parent.as_posix()
 
 
-def _read_table(ev: Evalset, spec: SourceSpec) -> list[dict[str, Any]]:
+def _read_table(ev: Evalset, spec: SourceSpec) -> Any:
+    """The source as a pyarrow Table (columnar: a few bytes a cell), or a Hugging Face dataset's rows."""
     if spec.hf:
         try:
             import datasets
@@ -474,8 +493,7 @@ def _read_table(ev: Evalset, spec: SourceSpec) -> list[dict[str, Any]]:
         raise InputError(f"could not read source: {message}", file=shown, line=line) from None
     if spec.limit is not None:
         table = table.slice(0, spec.limit)
-    rows = table.to_pylist()
-    return rows
+    return table
 
 
 def _jsonl_error_line(path: Path, message: str) -> int | None:
@@ -503,12 +521,32 @@ def _jsonl_error_line(path: Path, message: str) -> int | None:
 
 def load_source_cases(ev: Evalset, spec: SourceSpec) -> list[Case]:
     """Rows of a JSONL/CSV/Parquet file (pyarrow) or a Hugging Face dataset, as cases."""
-    rows = _read_table(ev, spec)
+    return list(iter_source_cases(ev, spec))
+
+
+def _row_chunks(table: Any) -> Iterator[list[dict[str, Any]]]:
+    """A pyarrow Table's rows as dicts, CHUNK at a time (a list of rows: as it is)."""
+    if isinstance(table, list):
+        yield table
+        return
+    for batch in table.to_batches(max_chunksize=CHUNK):
+        yield batch.to_pylist()
+
+
+def iter_source_cases(ev: Evalset, spec: SourceSpec, table: Any = None) -> Iterator[Case]:
+    """`load_source_cases`, made CHUNK rows at a time from `table` (`_read_table`'s, read now when
+    None): the file is parsed once into a columnar pyarrow table and only the current chunk's rows
+    exist as Python objects."""
+    if table is None:
+        table = _read_table(ev, spec)
     shown = spec.path or f"hf:{spec.hf}"
     id_col = spec.columns.get("id", "id")
     expected_col = spec.columns.get("expected", "expected")
     vars_cols = spec.columns.get("vars")
-    columns = set(rows[0]) if rows else set()
+    if isinstance(table, list):
+        columns, rows = (set(table[0]) if table else set()), len(table)
+    else:
+        columns, rows = set(table.column_names), table.num_rows
     if isinstance(vars_cols, str):
         vars_cols = [vars_cols]
     if vars_cols is not None and not (isinstance(vars_cols, list) and all(isinstance(c, str) for c in vars_cols)):
@@ -524,20 +562,26 @@ def load_source_cases(ev: Evalset, spec: SourceSpec) -> list[Case]:
                 file=ev.path,
                 line=spec.line,
             )
-    cases: list[Case] = []
-    for idx, row in enumerate(rows):
-        if isinstance(vars_cols, list):
-            vars_ = {c: row[c] for c in vars_cols}
-        elif isinstance(row.get("vars"), dict):
-            vars_ = dict(row["vars"])
-        else:
-            vars_ = {k: v for k, v in row.items() if k not in (id_col, expected_col)}
-        vars_ = {**ev.defaults, **vars_}
-        expected = row.get(expected_col)
-        raw_id = row.get(id_col)
-        case_id = str(raw_id) if raw_id not in (None, "") else derive_case_id(vars_, expected)
-        cases.append(Case(id=case_id, vars=vars_, expected=expected, metadata={"_row": idx + 1}))
-    return cases
+    idx = -1
+    for chunk in _row_chunks(table):
+        for row in chunk:
+            idx += 1
+            yield _source_case(ev, row, idx, vars_cols, id_col, expected_col)
+
+
+def _source_case(ev: Evalset, row: dict[str, Any], idx: int, vars_cols: Any, id_col: Any, expected_col: Any) -> Case:
+    """One source row (0-based `idx`) as a case."""
+    if isinstance(vars_cols, list):
+        vars_ = {c: row[c] for c in vars_cols}
+    elif isinstance(row.get("vars"), dict):
+        vars_ = dict(row["vars"])
+    else:
+        vars_ = {k: v for k, v in row.items() if k not in (id_col, expected_col)}
+    vars_ = {**ev.defaults, **vars_}
+    expected = row.get(expected_col)
+    raw_id = row.get(id_col)
+    case_id = str(raw_id) if raw_id not in (None, "") else derive_case_id(vars_, expected)
+    return Case(id=case_id, vars=vars_, expected=expected, metadata={"_row": idx + 1})
 
 
 def _evalset_name(shown: str, evalsets_dir: str) -> str:

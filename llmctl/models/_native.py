@@ -74,13 +74,31 @@ MAX_HEADERS = 128  # header lines in one response
 MAX_REDIRECTS = 5
 
 
+_SSL_CONTEXTS: dict[tuple[Any, ...], ssl.SSLContext] = {}
+
+
 def _ssl_context() -> ssl.SSLContext | bool:
-    """The system's trust store, or the bundle named by SSL_CERT_FILE (and SSL_CERT_DIR)."""
+    """The system's trust store, or the bundle named by SSL_CERT_FILE (and SSL_CERT_DIR).
+
+    Made once per process for the same variables and bundle file (its size and mtime): loading
+    a bundle costs milliseconds of CPU, and every session (one per event loop and client, and
+    the one-request-per-connection session of resends) would load it again."""
     cafile = os.environ.get("SSL_CERT_FILE") or None
     capath = os.environ.get("SSL_CERT_DIR") or None
     if not cafile and not capath:
         return True  # aiohttp's default verified context
-    return ssl.create_default_context(cafile=cafile, capath=capath)
+    try:
+        st = os.stat(cafile) if cafile else None
+    except OSError:
+        st = None  # ssl says what is wrong with it
+    key = (cafile, capath, st.st_size if st else None, st.st_mtime_ns if st else None)
+    context = _SSL_CONTEXTS.get(key)
+    if context is None:
+        context = ssl.create_default_context(cafile=cafile, capath=capath)
+        if len(_SSL_CONTEXTS) >= 8:
+            _SSL_CONTEXTS.clear()
+        _SSL_CONTEXTS[key] = context
+    return context
 
 
 def _error_text(raw: bytes) -> str:

@@ -103,6 +103,38 @@ class Job:
     follows: asyncio.Future[CallResult] | None = None  # the same request already in flight: share its result
 
 
+class CaseStream:
+    """The selected cases of one side, read again from the evalset each time they are iterated
+    (`Evalset.iter_cases`: `CHUNK` source rows at a time), so a plan never holds them all.
+    `len()` is known after the first full pass (validation makes one) and cached."""
+
+    def __init__(self, ev: Evalset, select: Callable[[Iterator[Case]], Iterator[Case]]) -> None:
+        self._ev = ev
+        self._select = select
+        self._len: int | None = None
+
+    def __iter__(self) -> Iterator[Case]:
+        n = 0
+        source = self._ev.iter_cases()
+        for case in self._select(source):
+            n += 1
+            yield case
+        if self._len is None:
+            for _ in source:  # past a --limit: the rest is still checked (a duplicate id is an error)
+                pass
+        self._len = n
+
+    def __len__(self) -> int:
+        if self._len is None:
+            for _ in self:
+                pass
+        assert self._len is not None
+        return self._len
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+
 @dataclass
 class Plan:
     """One side (candidate or baseline) of one evalset: the prompts to evaluate."""
@@ -111,7 +143,7 @@ class Plan:
     prompts: list[Prompt]
     models: list[ModelSpec]
     repeat: int
-    cases: list[Case]
+    cases: CaseStream | list[Case]  # streamed from the evalset (a list where built by hand)
     fingerprint: str | None = None  # llmctl.fingerprint.digest of what the run depends on
     reasons: list[str] | None = None  # why it is evaluated (None: not compared with a baseline)
 
@@ -279,25 +311,28 @@ class Planner:
                 exc.hint = f"{exc.hint + '; ' if exc.hint else ''}evalset {ev.name} uses it as {origin}"
             raise
         repeat = self.options.repeat or ev.repeat
-        cases = ev.cases()
-        if self.options.shard is not None:
-            index, count = self.options.shard
-            cases = [c for c in cases if _shard_of(c.id, count) == index - 1]
-        cases = self._selected(cases)
+        if self.options.rerun_failed is not None:
+            self._failed_cases(self.options.rerun_failed)  # an unknown run is an error now
+        cases = CaseStream(ev, self._selected)
         return Plan(evalset=ev, prompts=prompts, models=models, repeat=repeat, cases=cases)
 
-    def _selected(self, cases: list[Case]) -> list[Case]:
-        """`--case GLOB`, `--rerun-failed RUN` and `--limit N`, in that order."""
+    def _selected(self, cases: Iterator[Case]) -> Iterator[Case]:
+        """`--shard`, `--case GLOB`, `--rerun-failed RUN` and `--limit N`, in that order, as a stream."""
         import fnmatch
+        import itertools
 
         opts = self.options
+        if opts.shard is not None:
+            index, count = opts.shard
+            cases = (c for c in cases if _shard_of(c.id, count) == index - 1)
         if opts.case_globs:
-            cases = [c for c in cases if any(fnmatch.fnmatchcase(c.id, g) for g in opts.case_globs)]
+            globs = opts.case_globs
+            cases = (c for c in cases if any(fnmatch.fnmatchcase(c.id, g) for g in globs))
         if opts.rerun_failed is not None:
             failed = self._failed_cases(opts.rerun_failed)
-            cases = [c for c in cases if c.id in failed]
+            cases = (c for c in cases if c.id in failed)
         if opts.limit is not None:
-            cases = cases[: opts.limit]
+            cases = itertools.islice(cases, opts.limit)
         return cases
 
     def _failed_cases(self, run_ref: str) -> set[str]:

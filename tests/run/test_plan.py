@@ -89,3 +89,52 @@ def test_a_dry_run_counts_calls_and_validation_renders_every_case(project: Path)
     with pytest.raises(InputError) as info:
         planner.validate(broken)
     assert info.value.file == "evalsets/qa.yaml" and "case 'c0'" in info.value.message
+
+
+def test_a_plan_streams_its_source_cases_and_never_holds_them_all(tmp_path: Path, monkeypatch: Any) -> None:
+    """Issue 27: a 100,000-row source must not live as 100,000 `Case` objects while it runs.
+    With chunks of 50 rows, planning, validating and dispatching 1,000 cases keeps at most the
+    cases of a few chunks (the one being made, rendered and in flight) alive at any call."""
+    import gc
+    import json
+
+    import llmctl.evalset
+    import llmctl.run._pipeline as pipeline
+    from llmctl.run import Runner
+    from llmctl.types import Case
+
+    monkeypatch.setattr(llmctl.evalset, "CHUNK", 50, raising=False)
+    monkeypatch.setattr(pipeline, "CHUNK", 50)
+    n = 1000
+    rows = "".join(json.dumps({"id": f"c{i}", "question": f"question {i}"}) + "\n" for i in range(n))
+    write(
+        tmp_path,
+        {
+            "llmctl.yaml": config(),
+            "prompts/qa.yaml": prompt("Answer."),
+            "evalsets/data/qa.jsonl": rows,
+            "evalsets/qa.yaml": {
+                "prompt": "qa",
+                "models": ["echo"],
+                "source": "evalsets/data/qa.jsonl",
+                "evaluators": [{"type": "icontains", "value": "question"}],
+            },
+        },
+    )
+    live: list[int] = []
+    finish = pipeline.Pipeline._finish
+    calls = 0
+
+    async def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls % 97 == 0:
+            gc.collect()
+            live.append(sum(isinstance(o, Case) for o in gc.get_objects()))
+        await finish(self, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline.Pipeline, "_finish", counting)
+    outcome = Runner(load_config(tmp_path), EvalOptions(evalsets=["qa"], concurrency=4)).run()
+    assert outcome.exit_code == 0 and calls == n
+    assert len(live) == n // 97
+    assert max(live) <= 300, live  # all 1,000 when the plan held a list of cases
