@@ -620,7 +620,7 @@ class Moderation(Evaluator):
         try:
             response = await litellm.amoderation(input=inp.output or "", model=self.model, **kwargs)
         except Exception as exc:
-            from llmctl.models._scrub import scrub
+            from llmctl.models._credentials import scrub
 
             return errored(f"moderation call to {self.model} failed: {scrub(str(exc))[:300]}")
         data = response.model_dump() if hasattr(response, "model_dump") else dict(response)

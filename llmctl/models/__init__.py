@@ -13,11 +13,11 @@ other providers through litellm, which is imported only when first needed
 from llmctl.models._cache import cache_key
 from llmctl.models._client import ModelClient
 from llmctl.models._cost import estimate_tokens, price_for
+from llmctl.models._credentials import scrub
 from llmctl.models._limits import TokenBucket
 from llmctl.models._offline import echo_text
 from llmctl.models._resolve import BUILTIN_MODELS, PROVIDER_KEY_ENV, check_credentials, resolve_model
 from llmctl.models._routing import TRANSPORTS
-from llmctl.models._scrub import scrub
 
 __all__ = [
     "BUILTIN_MODELS",

@@ -239,10 +239,10 @@ _SCRUBBED = {
 
 
 def _scrub_rows(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
-    """Replace every known API key (in every form, see llmctl.models._scrub) in `columns`, in place."""
+    """Replace every known API key (in every form, see llmctl.models._credentials) in `columns`, in place."""
     if not rows:
         return
-    from llmctl.models._scrub import scrubber
+    from llmctl.models._credentials import scrubber
 
     scrub_text = scrubber()
     for row in rows:

@@ -870,7 +870,7 @@ def read_file(
 
 
 def _read_serial(path: Path, fmt: str, name: str, batch_rows: int) -> Iterator[Any]:
-    from llmctl.models._scrub import scrubber
+    from llmctl.models._credentials import scrubber
     from llmctl.store._schema import utcnow
 
     rows = _Rows(name, utcnow())
@@ -994,7 +994,7 @@ def _read_parallel(path: Path, fmt: str, name: str, batch_rows: int, workers: in
     from concurrent.futures.process import BrokenProcessPool
 
     from llmctl.errors import InfraError
-    from llmctl.models._scrub import scrubber
+    from llmctl.models._credentials import scrubber
     from llmctl.store._schema import utcnow
 
     rows = _Rows(name, utcnow())
