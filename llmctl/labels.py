@@ -25,7 +25,7 @@ import io
 import json
 import os
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -115,7 +115,7 @@ def _canonical_output(text: str | None, tool_calls: Any, steps: Any, *, raw: boo
 
 def identity_of(row: Any) -> str:
     """`output_sha256` of a stored result (a mapping or an object with output, tool_calls, turns)."""
-    get = row.get if isinstance(row, Mapping) else (lambda k: getattr(row, k, None))
+    get: Callable[[str], Any] = row.get if isinstance(row, Mapping) else (lambda k: getattr(row, k, None))
     return output_sha256(get("output"), get("tool_calls"), get("turns"))
 
 
@@ -487,7 +487,7 @@ class LabelIndex:
 
     def of(self, row: Any) -> Label | None:
         """The label of a stored result (a mapping or object with case_id, model, output, tool_calls, turns)."""
-        get = row.get if isinstance(row, Mapping) else (lambda k: getattr(row, k, None))
+        get: Callable[[str], Any] = row.get if isinstance(row, Mapping) else (lambda k: getattr(row, k, None))
         return self._by_key.get((str(get("case_id")), str(get("model")), identity_of(row)))
 
     def __len__(self) -> int:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from jinja2 import nodes
@@ -112,10 +112,6 @@ def deadline(at: float | None) -> Iterator[None]:
         _global_deadline = previous
 
 
-def deadline_passed() -> bool:
-    return _global_deadline is not None and time.monotonic() > _global_deadline
-
-
 def start() -> bool:
     """Start the budget of one render; False when one is already running (a nested render).
 
@@ -183,7 +179,10 @@ def _too_big(what: str, size: int) -> RenderLimit:
     return RenderLimit(f"{what} would be over {MAX_OUTPUT_CHARS:,} characters ({size:,} or more)")
 
 
-def _check_text(value: Any, what: str = "a string") -> Any:
+_T = TypeVar("_T")
+
+
+def _check_text(value: _T, what: str = "a string") -> _T:
     if isinstance(value, (str, bytes)) and len(value) > MAX_OUTPUT_CHARS:
         raise _too_big(what, len(value))
     return value
@@ -471,7 +470,7 @@ class LimitedEnvironment(ImmutableSandboxedEnvironment):
 
     code_generator_class = _LimitedCodeGenerator
     intercepted_binops = frozenset({"*", "**", "+", "%"})
-    concat = staticmethod(_limited_concat)  # type: ignore[assignment]
+    concat = staticmethod(_limited_concat)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("finalize", _finalize)

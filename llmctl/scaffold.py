@@ -129,7 +129,7 @@ def find_uv() -> str | None:
     if beside.is_file():
         return str(beside)
     try:
-        from uv import find_uv_bin  # type: ignore[import-not-found]
+        from uv import find_uv_bin
     except ImportError:
         return None
     try:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from llmctl.cli import _common
 
+if TYPE_CHECKING:
+    from llmctl.config import Config
+    from llmctl.store import Store
+
 labels_app = typer.Typer(help="Human labels: evalsets/labels/<evalset>.jsonl.", no_args_is_help=True)
 
 
-def _store():  # type: ignore[no-untyped-def]
+def _store() -> tuple[Config, Store]:
     from llmctl.errors import InputError
     from llmctl.store import Store
 

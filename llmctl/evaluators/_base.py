@@ -131,7 +131,7 @@ class Evaluator:
     def _parse_scope(self, scope: Any) -> int | str | None:
         """`scope:` as "final", "transcript" or a 1-based turn number; None when not set."""
         if scope is None or scope in ("final", "transcript"):
-            return scope
+            return None if scope is None else str(scope)
         if isinstance(scope, str) and scope.startswith("turn:") and scope[5:].isdigit() and int(scope[5:]) >= 1:
             return int(scope[5:])
         raise self.error(f"'scope' must be final, transcript or turn:N (N >= 1), got {short(scope)}", "scope")

@@ -138,8 +138,7 @@ class Bleu(Evaluator):
     default_threshold = 0.3
 
     def setup(self, *, resolve: bool = True) -> None:
-        from sacrebleu.metrics import BLEU
-        from sacrebleu.metrics.bleu import _TOKENIZERS
+        from sacrebleu.metrics.bleu import _TOKENIZERS, BLEU
 
         smooth = str(self.option("smooth_method"))
         if smooth not in BLEU.SMOOTH_DEFAULTS:

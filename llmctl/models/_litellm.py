@@ -37,7 +37,7 @@ from llmctl.models._transport import Route
 from llmctl.types import Deployment, Messages, ModelSpec
 
 if TYPE_CHECKING:
-    from litellm import Router
+    from litellm.router import Router
 
 __all__ = ["LitellmTransport", "build_router", "call_litellm", "import_litellm"]
 

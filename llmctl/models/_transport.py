@@ -22,7 +22,7 @@ from llmctl.types import Messages, ModelSpec
 
 if TYPE_CHECKING:  # the transports import these on first use, never this module
     import aiohttp
-    from litellm import Router
+    from litellm.router import Router
     from yarl import URL
 
 

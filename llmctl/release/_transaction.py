@@ -182,7 +182,7 @@ def _promotion_commit(repo: Any, j: Journal) -> str | None:
         if repo.git.log("-1", "--format=%s", sha) != j.subject:
             continue
         if _blob_sha(repo, sha, j.lock_rel) == j.new_sha256:
-            return sha
+            return str(sha)
     return None
 
 

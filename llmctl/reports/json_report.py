@@ -42,7 +42,7 @@ def _clean(value: Any) -> Any:
 
 
 def report_dict(data: ReportData) -> dict[str, Any]:
-    return _clean(
+    doc: dict[str, Any] = _clean(
         {
             "format": FORMAT,
             "version": VERSION,
@@ -55,6 +55,7 @@ def report_dict(data: ReportData) -> dict[str, Any]:
             "results": [asdict(o) for o in data.outcomes],
         }
     )
+    return doc
 
 
 def render_json(data: ReportData) -> str:

@@ -17,7 +17,8 @@ from llmctl.types import CaseOutcome
 
 
 def _logistic(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+    return out
 
 
 @functools.lru_cache(maxsize=1)

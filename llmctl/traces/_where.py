@@ -154,7 +154,7 @@ def _compare(field: str, op: str, operand: Any) -> Predicate:
         return lambda r, f: get(r) == operand
     if op == "!=":
         return lambda r, f: get(r) != operand
-    cmp = {
+    cmp: Callable[[Any, Any], bool] = {
         "<": lambda a, b: a < b,
         "<=": lambda a, b: a <= b,
         ">": lambda a, b: a > b,

@@ -10,9 +10,13 @@ would cost money on every page load): its pass rate and test are in `llmctl moni
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from starlette.responses import HTMLResponse, Response
 
 WIDTH, HEIGHT, PAD = 560, 120, 30
 METRICS = (
@@ -107,9 +111,8 @@ def charts(
     return out
 
 
-def routes(store: Any, root: Path, page: Any, api: Any) -> list[Any]:
+def routes(store: Any, root: Path, page: Callable[..., HTMLResponse], api: Callable[..., Response]) -> list[Any]:
     from starlette.requests import Request
-    from starlette.responses import Response
     from starlette.routing import Route
 
     def report(request: Request) -> Any:
