@@ -11,6 +11,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
     "GIT_AUTHOR_EMAIL": "author@example.com",
@@ -175,3 +177,31 @@ def evaluate(root: Path, evalset: str = "summarize", ref: str | None = None) -> 
     cfg = load_config(root)
     outcome = run_eval(cfg, EvalOptions(evalsets=[evalset], prompt_ref=ref))
     return outcome.runs[0].run_id
+
+
+TICKET_PROMPT = """\
+inputs:
+  ticket: {type: string}
+messages:
+  - role: user
+    content: "Answer: {{ ticket }}"
+"""
+
+JUDGE_PROMPT = """\
+messages:
+  - role: user
+    content: "Rubric: {{ rubric }} Output: {{ output }}"
+"""
+
+
+def pr_project(root: Path, files: dict[str, str | None], monkeypatch: pytest.MonkeyPatch) -> GitRepo:
+    """A project committed on `main` with a `base` branch at that commit, the working directory in
+    it, and no CI environment: what `eval --baseline base --changed-only` sees on a pull request."""
+    git_env(monkeypatch)
+    for name in ("LLMCTL_DB", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(name, raising=False)
+    repo = GitRepo.init(root)
+    repo.commit(files, "project")
+    repo.branch("base")
+    monkeypatch.chdir(repo.root)
+    return repo

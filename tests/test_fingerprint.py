@@ -10,7 +10,8 @@ import pytest
 
 from llmctl.scaffold import scaffold
 from tests.cli.clirun import run
-from tests.gitrepo import GitRepo, git_env
+from tests.gitrepo import JUDGE_PROMPT, GitRepo, git_env, pr_project
+from tests.gitrepo import TICKET_PROMPT as PROMPT
 
 CONFIG = """\
 default_models: [demo]
@@ -23,20 +24,6 @@ judge:
 gate:
   quality: {min_pass_rate: 0.5, max_drop: 0.5}
   latency: {p95_max_increase: null}
-"""
-
-PROMPT = """\
-inputs:
-  ticket: {type: string}
-messages:
-  - role: user
-    content: "Answer: {{ ticket }}"
-"""
-
-JUDGE_PROMPT = """\
-messages:
-  - role: user
-    content: "Rubric: {{ rubric }} Output: {{ output }}"
 """
 
 PAIRWISE_PROMPT = """\
@@ -69,12 +56,8 @@ ALL = {"judged", "paired", "named", "plain"}
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
-    git_env(monkeypatch)
-    monkeypatch.delenv("LLMCTL_DB", raising=False)
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    r = GitRepo.init(tmp_path / "proj")
-    r.commit(
+    return pr_project(
+        tmp_path / "proj",
         {
             "llmctl.yaml": CONFIG,
             ".gitignore": ".llmctl/\nreport.*\n",
@@ -83,11 +66,8 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
             "prompts/judges/strict.yaml": JUDGE_PROMPT,
             **EVALSETS,
         },
-        "project",
+        monkeypatch,
     )
-    r.branch("base")
-    monkeypatch.chdir(r.root)
-    return r
 
 
 def evaluated(repo: GitRepo, files: dict[str, str | None], capsys, monkeypatch) -> tuple[set[str], str]:

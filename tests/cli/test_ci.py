@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli.clirun import run
-from tests.gitrepo import GitRepo, git_env
+from tests.gitrepo import JUDGE_PROMPT, GitRepo, pr_project
+from tests.gitrepo import TICKET_PROMPT as PROMPT
 
 CONFIG = """\
 default_models: [demo]
@@ -28,20 +29,6 @@ judge:
 gate:
   quality: {min_pass_rate: 0.9, max_drop: 0.05}
   latency: {p95_max_increase: null}
-"""
-
-PROMPT = """\
-inputs:
-  ticket: {type: string}
-messages:
-  - role: user
-    content: "Answer: {{ ticket }}"
-"""
-
-JUDGE_PROMPT = """\
-messages:
-  - role: user
-    content: "Rubric: {{ rubric }} Output: {{ output }}"
 """
 
 FILES = {
@@ -66,15 +53,7 @@ FILES = {
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
-    git_env(monkeypatch)
-    monkeypatch.delenv("LLMCTL_DB", raising=False)
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    r = GitRepo.init(tmp_path / "proj")
-    r.commit(FILES, "project")
-    r.branch("base")
-    monkeypatch.chdir(r.root)
-    return r
+    return pr_project(tmp_path / "proj", FILES, monkeypatch)
 
 
 def changed(repo: GitRepo, files: dict[str, str | None], capsys, monkeypatch) -> tuple[int, str, str]:

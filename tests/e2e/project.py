@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -59,6 +60,25 @@ def evalset(name: str, n: int, *, expected: str = "yes", models: list[str] | Non
     }
     data.update(extra)
     return data
+
+
+def sourced_project(root: Path, rows: list[dict[str, Any]]) -> None:
+    """A project whose evalset `qa` reads its cases from the data file evalsets/data/qa.jsonl
+    (`rows`), answered by the offline `echo` model and scored offline."""
+    write(
+        root,
+        {
+            "llmctl.yaml": config(),
+            "prompts/qa.yaml": prompt("Answer."),
+            "evalsets/data/qa.jsonl": "".join(json.dumps(row) + "\n" for row in rows),
+            "evalsets/qa.yaml": {
+                "prompt": "qa",
+                "models": ["echo"],
+                "source": "evalsets/data/qa.jsonl",
+                "evaluators": [{"type": "icontains", "value": "question"}],
+            },
+        },
+    )
 
 
 def llmctl(root: Path, *argv: str, capsys: Any = None) -> tuple[int, str]:

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 
-import pytest
-
 from llmctl.reports import write_report
+from tests.browser import CHROMIUM, needs_chromium
 
-CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium) - browser check skipped"
-)
+pytestmark = needs_chromium
 
 
 def dump_dom(page, tmp_path) -> str:

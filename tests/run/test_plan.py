@@ -12,7 +12,7 @@ from llmctl.errors import InputError
 from llmctl.evalset import load_evalset
 from llmctl.release import worktree_library
 from llmctl.run import EvalOptions, EvalOutcome, Planner
-from tests.e2e.project import config, prompt, write
+from tests.e2e.project import config, prompt, sourced_project, write
 
 
 def _no_store() -> Any:
@@ -96,7 +96,6 @@ def test_a_plan_streams_its_source_cases_and_never_holds_them_all(tmp_path: Path
     With chunks of 50 rows, planning, validating and dispatching 1,000 cases keeps at most the
     cases of a few chunks (the one being made, rendered and in flight) alive at any call."""
     import gc
-    import json
 
     import llmctl.evalset
     import llmctl.run._pipeline as pipeline
@@ -106,21 +105,7 @@ def test_a_plan_streams_its_source_cases_and_never_holds_them_all(tmp_path: Path
     monkeypatch.setattr(llmctl.evalset, "CHUNK", 50, raising=False)
     monkeypatch.setattr(pipeline, "CHUNK", 50)
     n = 1000
-    rows = "".join(json.dumps({"id": f"c{i}", "question": f"question {i}"}) + "\n" for i in range(n))
-    write(
-        tmp_path,
-        {
-            "llmctl.yaml": config(),
-            "prompts/qa.yaml": prompt("Answer."),
-            "evalsets/data/qa.jsonl": rows,
-            "evalsets/qa.yaml": {
-                "prompt": "qa",
-                "models": ["echo"],
-                "source": "evalsets/data/qa.jsonl",
-                "evaluators": [{"type": "icontains", "value": "question"}],
-            },
-        },
-    )
+    sourced_project(tmp_path, [{"id": f"c{i}", "question": f"question {i}"} for i in range(n)])
     live: list[int] = []
     finish = pipeline.Pipeline._finish
     calls = 0

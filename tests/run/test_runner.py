@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import gc
-import json
 from pathlib import Path
 from typing import Any
 
 from llmctl.config import load_config
 from llmctl.run import EvalOptions, Runner
 from llmctl.types import Case
-from tests.e2e.project import config, prompt, write
+from tests.e2e.project import sourced_project
 
 
 def test_cases_are_not_kept_while_the_runs_outcomes_are_read(tmp_path: Path) -> None:
     """Issue 27: the outcomes are read back from the store at the end of a run (the gate, the
     summary); the evalset's cases must be gone by then, so memory is the cases' or the outcomes',
     never both (a 100,000-case run peaked there)."""
-    rows = "".join(json.dumps({"id": f"c{i}", "vars": {"question": f"question {i}"}}) + "\n" for i in range(40))
-    write(
-        tmp_path,
-        {
-            "llmctl.yaml": config(),
-            "prompts/qa.yaml": prompt("Answer."),
-            "evalsets/data/qa.jsonl": rows,
-            "evalsets/qa.yaml": {
-                "prompt": "qa",
-                "models": ["echo"],
-                "source": "evalsets/data/qa.jsonl",
-                "evaluators": [{"type": "icontains", "value": "question"}],
-            },
-        },
-    )
+    sourced_project(tmp_path, [{"id": f"c{i}", "vars": {"question": f"question {i}"}} for i in range(40)])
     live: list[int] = []
 
     class Counting(Runner):

@@ -12,13 +12,11 @@ import base64
 import json
 import os
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.viewer.test_browser import CHROMIUM, Browser, _free_port
+from tests.browser import CHROMIUM, Browser, serve
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium) - browser check skipped"
@@ -52,22 +50,11 @@ OVERFLOW = """(() => {
 
 @pytest.fixture
 def agent_server(agent):
-    import uvicorn
-
     from llmctl.viewer import create_app
 
     root, store, _first, _second = agent
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(store, root), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", agent
-    srv.should_exit = True
-    thread.join(10)
+    with serve(create_app(store, root)) as base:
+        yield base, agent
 
 
 def _reports(root: Path, second: str, out: Path, capsys) -> dict[str, Path]:  # type: ignore[no-untyped-def]
