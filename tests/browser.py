@@ -75,6 +75,7 @@ class Browser:
             elif not line and self.proc.poll() is not None:
                 raise AssertionError("chromium exited")
         self._id = 0
+        self.events: list[dict[str, Any]] = []
 
     def close(self) -> None:
         self.proc.terminate()
@@ -101,6 +102,8 @@ class Browser:
                         if msg.get("id") == my:
                             assert "error" not in msg, msg
                             return msg.get("result", {})
+                        if "method" in msg:
+                            self.events.append(msg)  # console calls, exceptions, log entries
 
                 async def evaluate(expr: str):  # type: ignore[no-untyped-def]
                     res = await call("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True)
@@ -118,5 +121,23 @@ class Browser:
 
                 await call("Page.enable")
                 await call("Runtime.enable")
+                await call("Log.enable")
                 self.call = call  # for steps that need more of the protocol (viewport, screenshots)
                 return await steps(goto, evaluate, wait_for)
+
+
+def page_errors(events: list[dict[str, Any]]) -> list[str]:
+    """What a page reported as going wrong: uncaught exceptions, console.error calls and error
+    log entries (blocked by the CSP, failed loads), a missing favicon aside."""
+    found = []
+    for event in events:
+        method, params = event["method"], event.get("params", {})
+        if method == "Runtime.exceptionThrown":
+            found.append(json.dumps(params.get("exceptionDetails", {}))[:500])
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            found.append(json.dumps(params.get("args", []))[:500])
+        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+            entry = params["entry"]
+            if "favicon" not in str(entry.get("url", "")):
+                found.append(f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}")
+    return found
