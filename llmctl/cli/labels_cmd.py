@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from llmctl.cli import _common
 
+if TYPE_CHECKING:
+    from llmctl.config import Config
+    from llmctl.store import Store
+
 labels_app = typer.Typer(help="Human labels: evalsets/labels/<evalset>.jsonl.", no_args_is_help=True)
 
 
-def _store():  # type: ignore[no-untyped-def]
+def _store() -> tuple[Config, Store]:
     from llmctl.errors import InputError
     from llmctl.store import Store
 
@@ -63,11 +68,11 @@ def review(
 
     cfg, store = _store()
     info = store.get_run(run)
-    evalset = str(info.get("evalset") or "")
+    evalset = str(info.evalset or "")
     if not evalset:
-        raise InputError(f"run {info['id']} has no evalset; labels are kept per evalset")
+        raise InputError(f"run {info.id} has no evalset; labels are kept per evalset")
     todo = review_items(store, info, cfg.root, failed_only=failed_only, all_results=all_results)
-    typer.echo(f"run {info['id']} ({terminal_safe(evalset)}): {len(todo)} output(s) to review")
+    typer.echo(f"run {info.id} ({terminal_safe(evalset)}): {len(todo)} output(s) to review")
 
     def ask(prompt: str) -> str | None:
         typer.echo(prompt, nl=False)
