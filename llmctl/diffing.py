@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -34,6 +34,9 @@ from llmctl.release import (
 )
 from llmctl.release import lockfile as lf
 from llmctl.sources import open_repo, split_ref
+
+if TYPE_CHECKING:
+    from llmctl.store import RunRecord
 
 _TOP_ORDER = ["name", "description", "model", "params", "inputs", "messages", "template", "output"]
 _RUN_ID_RE = re.compile(r"^r\d{8}-\d{6}-[0-9a-f]+$")
@@ -73,10 +76,10 @@ class Side:
     kind: str  # "ref" | "run"
     ref: str | None = None  # the REF part (for --run)
     versions: dict[str, Version] = field(default_factory=dict)
-    run: dict[str, Any] | None = None
+    run: RunRecord | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"spec": self.spec, "kind": self.kind, "run": (self.run or {}).get("id")}
+        return {"spec": self.spec, "kind": self.kind, "run": self.run.id if self.run is not None else None}
 
 
 @dataclass
@@ -237,7 +240,7 @@ def _run_side(cfg: Config, spec: str, store: StoreLike) -> Side:
     run = store.get_run(spec)
     side = Side(spec, "run", None, run=run)
     hashes: dict[str, str] = {}
-    for outcome in store.outcomes(str(run["id"])):
+    for outcome in store.outcomes(str(run.id)):
         if outcome.version_hash:
             hashes.setdefault(outcome.prompt, outcome.version_hash)
     for name, content_hash in sorted(hashes.items()):
@@ -245,16 +248,16 @@ def _run_side(cfg: Config, spec: str, store: StoreLike) -> Side:
     return side
 
 
-def _find_content(cfg: Config, name: str, content_hash: str, run: dict[str, Any], store: StoreLike) -> Version:
+def _find_content(cfg: Config, name: str, content_hash: str, run: RunRecord, store: StoreLike) -> Version:
     """The content of `name` with this hash: a release, the run's commit, the work tree, or the store."""
-    label = f"{name}@run:{run['id']}"
+    label = f"{name}@run:{run.id}"
     try:
         lock = lf.load_for(cfg.root, cfg.prompts_dir)
         entry = lock.entry(name)
         release = entry.release_for_hash(content_hash) if entry else None
         if release is not None:
             return Version.of(load_release(cfg, name, release), label, release.commit, release.version)
-        commit_ref = run.get("git_commit")
+        commit_ref = run.git_commit
         if commit_ref:
             repo = open_repo(cfg.root)
             commit = git_commit(repo, str(commit_ref))
@@ -283,17 +286,17 @@ def _find_content(cfg: Config, name: str, content_hash: str, run: dict[str, Any]
 # -- results -------------------------------------------------------------------------------------
 
 
-def _latest_completed_by_evalset(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+def _latest_completed_by_evalset(runs: list[RunRecord]) -> dict[str, RunRecord]:
+    out: dict[str, RunRecord] = {}
     for run in runs:  # newest first
-        if run.get("status") == "completed":
-            out.setdefault(str(run.get("evalset")), run)
+        if run.status == "completed":
+            out.setdefault(str(run.evalset), run)
     return out
 
 
-def _runs_of(side: Side, name: str, content_hash: str, store: StoreLike) -> dict[str, dict[str, Any]]:
+def _runs_of(side: Side, name: str, content_hash: str, store: StoreLike) -> dict[str, RunRecord]:
     if side.run is not None:
-        return {str(side.run.get("evalset")): side.run}
+        return {str(side.run.evalset): side.run}
     return _latest_completed_by_evalset(store.runs_for_version(name, content_hash))
 
 
@@ -317,11 +320,11 @@ def results_diff(cfg: Config, pd: PromptDiff, a: Side, b: Side, store: StoreLike
     for evalset in common:
         ra, rb = runs_a[evalset], runs_b[evalset]
         verdict = gate_mod.compare(
-            outcomes_for(store, str(ra["id"]), pd.name, pd.a.hash),
-            outcomes_for(store, str(rb["id"]), pd.name, pd.b.hash),
+            outcomes_for(store, str(ra.id), pd.name, pd.a.hash),
+            outcomes_for(store, str(rb.id), pd.name, pd.b.hash),
             cfg.gate.merged(_evalset_gate(cfg, evalset)),
         )
-        pd.results.append(ResultDiff(evalset, str(ra["id"]), str(rb["id"]), verdict))
+        pd.results.append(ResultDiff(evalset, str(ra.id), str(rb.id), verdict))
     if not common:
         where = []
         if not runs_a:

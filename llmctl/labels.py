@@ -549,11 +549,11 @@ def import_labels(
         run = runs[0]
     else:
         run = store.get_run(run_ref)
-    run_evalset = str(run.get("evalset") or evalset or "")
+    run_evalset = str(run.evalset or evalset or "")
     if not run_evalset:
-        raise InputError(f"run {run['id']} has no evalset; labels are kept per evalset")
+        raise InputError(f"run {run.id} has no evalset; labels are kept per evalset")
     outputs: dict[str, list[tuple[str, str]]] = {}  # case id -> (model, output_sha256)
-    for o in store.results_table(str(run["id"]), with_scores=False).to_pylist():
+    for o in store.results_table(str(run.id), with_scores=False).to_pylist():
         if has_output(o):
             outputs.setdefault(o["case_id"], []).append((o["model"], identity_of(o)))
     who, when = default_reviewer(), now_iso()
@@ -568,7 +568,7 @@ def import_labels(
             matches = [m for m in matches if m[0] == model]
         if not matches:
             raise InputError(
-                f"run {run['id']} has no output for case {case_id!r}" + (f" and model {model!r}" if model else ""),
+                f"run {run.id} has no output for case {case_id!r}" + (f" and model {model!r}" if model else ""),
                 file=path,
                 line=line,
             )

@@ -23,7 +23,7 @@ from llmctl.safetext import terminal_safe
 from llmctl.transcript import answer_lines, answer_view, expected_calls
 
 if TYPE_CHECKING:
-    from llmctl.store import Store
+    from llmctl.store import RunRecord, Store
 
 PROMPT = "label: [p]ass [f]ail [s]kip [n]ote [b]ack [i]nput [q]uit > "
 HELP = (
@@ -61,18 +61,16 @@ def _loads(value: Any) -> Any:
     return value
 
 
-def review_items(
-    store: Store, run: dict[str, Any], root: Path, *, failed_only: bool, all_results: bool
-) -> list[ReviewItem]:
+def review_items(store: Store, run: RunRecord, root: Path, *, failed_only: bool, all_results: bool) -> list[ReviewItem]:
     """The results of `run` to review: with an output; only failed ones with `failed_only`; only
     unlabelled ones unless `all_results`."""
     from llmctl.labels import LabelIndex, has_output, labels_path, read_labels
     from llmctl.reports._context import report_context
 
-    index = LabelIndex(read_labels(labels_path(root, str(run.get("evalset") or ""))))
+    index = LabelIndex(read_labels(labels_path(root, str(run.evalset or ""))))
     cases = report_context(store, run, root).get("cases") or {}
     items = []
-    for row in store.results_table(str(run["id"])).to_pylist():
+    for row in store.results_table(str(run.id)).to_pylist():
         if not has_output(row):
             continue  # an error: nothing to label
         scores = [s for s in row.get("scores") or [] if s is not None]

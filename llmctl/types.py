@@ -96,6 +96,49 @@ class ModelSpec:
         return self.litellm_id in ("echo", "scripted")
 
 
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of one model call, or of several added up (`a + b`, as inspect_ai's `ModelUsage`).
+
+    As the provider reported them (llmctl.models._response `parse_usage`); None where the value was
+    not a count. `cached_tokens` (`usage.prompt_tokens_details.cached_tokens`: prompt tokens read
+    from the provider's prompt cache, part of `prompt_tokens`) and `reasoning_tokens`
+    (`usage.completion_tokens_details.reasoning_tokens`, part of `completion_tokens`) are None
+    when the provider sent no such detail; so is `cache_write_tokens`, the prompt tokens written
+    to the provider's prompt cache (Anthropic's `usage.cache_creation_input_tokens`, as litellm
+    and its proxy report it, or `prompt_tokens_details.cache_creation_tokens`), part of `prompt_tokens`.
+
+    Adding: a count one side does not know is not known in the sum (None); a detail is the sum of
+    the sides that reported it, None when neither did. The stored columns are these five fields
+    (`results`: prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cache_write_tokens).
+    """
+
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cache_write_tokens: int | None = None
+
+    def __add__(self, other: Usage) -> Usage:
+        if not isinstance(other, Usage):
+            return NotImplemented
+        return Usage(
+            prompt_tokens=_known_sum(self.prompt_tokens, other.prompt_tokens),
+            completion_tokens=_known_sum(self.completion_tokens, other.completion_tokens),
+            cached_tokens=_detail_sum(self.cached_tokens, other.cached_tokens),
+            reasoning_tokens=_detail_sum(self.reasoning_tokens, other.reasoning_tokens),
+            cache_write_tokens=_detail_sum(self.cache_write_tokens, other.cache_write_tokens),
+        )
+
+
+def _known_sum(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else a + b
+
+
+def _detail_sum(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else a + b
+
+
 @dataclass
 class CallResult:
     """The outcome of one model call (or its cached copy)."""
@@ -115,6 +158,17 @@ class CallResult:
     tool_calls: list[dict[str, Any]] | None = None  # {id, name, arguments, raw_arguments}
     finish_reason: str | None = None
     turns: list[dict[str, Any]] | None = None  # agent loops: every call's output, calls, tokens, cost
+
+    @property
+    def usage(self) -> Usage:
+        """The five token fields as one `Usage`."""
+        return Usage(
+            self.prompt_tokens,
+            self.completion_tokens,
+            cached_tokens=self.cached_tokens,
+            reasoning_tokens=self.reasoning_tokens,
+            cache_write_tokens=self.cache_write_tokens,
+        )
 
 
 @dataclass
@@ -192,6 +246,17 @@ class CaseOutcome:
     judge_completion_tokens: int = 0
     judge_cost_usd: float = 0.0
     judge_saved_usd: float = 0.0
+
+    @property
+    def usage(self) -> Usage:
+        """The model call's five token fields as one `Usage` (its judges' tokens are apart)."""
+        return Usage(
+            self.prompt_tokens,
+            self.completion_tokens,
+            cached_tokens=self.cached_tokens,
+            reasoning_tokens=self.reasoning_tokens,
+            cache_write_tokens=self.cache_write_tokens,
+        )
 
     @property
     def shown_output(self) -> str | None:

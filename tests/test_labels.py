@@ -126,26 +126,26 @@ def test_a_case_with_only_an_unlabelled_human_is_unscored_not_passed(project: Pa
     stored = store.query(
         "SELECT case_id, passed, score, error FROM results WHERE run_id = ? AND case_id IN ('c8', 'c9') "
         "ORDER BY case_id",
-        [run["id"]],
+        [run.id],
     )
     assert stored == [("c8", None, None, None), ("c9", None, None, None)]
-    group = run["summary"]["groups"][0]
+    group = run.summary_json["groups"][0]
     assert (group["passed"], group["failed"], group["unscored"], group["errors"]) == (6, 2, 2, 0)
     assert group["pass_rate"] == pytest.approx(0.75)
     # the run list (`runs list`, the viewer's run pages) counts over the same 8 results
-    assert (run["n_unscored"], run["pass_rate"]) == (2, pytest.approx(0.75))
-    verdict = run["summary"]["verdict"]
+    assert (run.n_unscored, run.pass_rate) == (2, pytest.approx(0.75))
+    verdict = run.summary_json["verdict"]
     assert any("2 case(s) not yet labelled" in n for n in verdict["notes"])
     assert verdict["counts"]["unscored"] == 2
-    by_case = {o.case_id: o for o in store.outcomes(run["id"])}
+    by_case = {o.case_id: o for o in store.outcomes(run.id)}
     assert by_case["c8"].unscored and not by_case["c8"].passed and by_case["c8"].error is None
     assert not by_case["c0"].unscored and by_case["c0"].passed
     # the failing list leaves them out; Markdown, HTML and JUnit say they are not labelled
-    code, out, err = cli(["runs", "show", run["id"], "--failed", "--json"], capsys, monkeypatch)
+    code, out, err = cli(["runs", "show", run.id, "--failed", "--json"], capsys, monkeypatch)
     assert code == 0, err
     assert {f["case_id"] for f in json.loads(out)["failing"]} == {"c4", "c7"}
     md, html, xml = project / "r.md", project / "r.html", project / "r.xml"
-    code, out, err = cli(["report", run["id"], "-o", str(md), "-o", str(html), "-o", str(xml)], capsys, monkeypatch)
+    code, out, err = cli(["report", run.id, "-o", str(md), "-o", str(html), "-o", str(xml)], capsys, monkeypatch)
     assert code == 0, err
     assert "2 case\\(s\\) not yet labelled" in md.read_text()  # Markdown-escaped
     page = html.read_text()

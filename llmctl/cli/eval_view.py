@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmctl.cli import _common
 from llmctl.config import Config
+
+if TYPE_CHECKING:
+    from llmctl.store import RunConfig
 
 
 def _safe(text: Any) -> str:
@@ -356,11 +359,7 @@ def annotate_failures(cfg: Config, outcome: Any) -> None:
     for info in outcome.runs:
         if info.verdict is None or info.verdict.passed:
             continue
-        config = store.get_run(info.run_id).get("config") or {}
-        if isinstance(config, str):
-            import json
-
-            config = json.loads(config)
+        config = store.get_run(info.run_id).config
         failed = "; ".join(f"{m.group}: {m.metric}" for m in info.verdict.failures)
         files: list[str] = sorted(set(_prompt_files(cfg, config))) or [str(config.get("evalset_path"))]
         for file in files:
@@ -369,7 +368,7 @@ def annotate_failures(cfg: Config, outcome: Any) -> None:
             )
 
 
-def _prompt_files(cfg: Config, config: dict[str, Any]) -> list[str]:
+def _prompt_files(cfg: Config, config: RunConfig) -> list[str]:
     from llmctl.prompt import PromptLibrary
     from llmctl.sources import WorktreeSource
 

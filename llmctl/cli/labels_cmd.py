@@ -68,11 +68,11 @@ def review(
 
     cfg, store = _store()
     info = store.get_run(run)
-    evalset = str(info.get("evalset") or "")
+    evalset = str(info.evalset or "")
     if not evalset:
-        raise InputError(f"run {info['id']} has no evalset; labels are kept per evalset")
+        raise InputError(f"run {info.id} has no evalset; labels are kept per evalset")
     todo = review_items(store, info, cfg.root, failed_only=failed_only, all_results=all_results)
-    typer.echo(f"run {info['id']} ({terminal_safe(evalset)}): {len(todo)} output(s) to review")
+    typer.echo(f"run {info.id} ({terminal_safe(evalset)}): {len(todo)} output(s) to review")
 
     def ask(prompt: str) -> str | None:
         typer.echo(prompt, nl=False)

@@ -33,11 +33,11 @@ def report(
     for path in output:
         outputs.check(path, outputs.REPORT)
     # `latest` is the newest `llmctl eval`: every evalset it ran, as its own report did.
-    run_ids = store.invocation_runs("latest") if run in ("latest", "last") else [store.get_run(run)["id"]]
+    run_ids = store.invocation_runs("latest") if run in ("latest", "last") else [store.get_run(run).id]
     runs: list[tuple[str, Verdict | None]] = []
     for run_id in run_ids:
-        stored = store.get_run(run_id).get("summary") or {}
-        runs.append((run_id, Verdict.from_dict(stored["verdict"]) if stored.get("verdict") else None))
+        stored = (store.get_run(run_id).summary_json or {}).get("verdict")
+        runs.append((run_id, Verdict.from_dict(stored) if isinstance(stored, dict) and stored else None))
     meta, outcomes, verdict, summary = combined_report(store, runs, cfg.root)
     for path in output:
         write_report(path, meta, outcomes, verdict, summary)

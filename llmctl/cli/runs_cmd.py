@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from llmctl.cli import _common
 
+if TYPE_CHECKING:
+    from llmctl.config import Config
+    from llmctl.store import Store
+
 runs_app = typer.Typer(help="Browse the store: list, show, export and merge runs.", no_args_is_help=True)
 
 
-def _store(must_exist: bool = True):  # type: ignore[no-untyped-def]
+def _store(must_exist: bool = True) -> tuple[Config, Store]:
     from llmctl.errors import InputError
     from llmctl.store import Store
 
@@ -41,7 +46,7 @@ def list_runs(
     _cfg, store = _store()
     runs = store.list_runs(limit=limit, evalset=evalset, prompt=prompt)
     if as_json:
-        _common.echo_json(runs)
+        _common.echo_json([r.to_dict() for r in runs])
         return
     drops = {"commit": 3, "started": 2, "status": 1}
     columns = [
@@ -52,15 +57,15 @@ def list_runs(
     for r in runs:
         rows.append(
             [
-                r["id"],
-                fmt.time(r.get("started_at")),
-                r.get("status", ""),
-                Text(terminal_safe(r.get("evalset"))),
-                (r.get("git_commit") or "")[:8],
-                fmt.count(r.get("n_results", 0)),
-                fmt.pct(r.get("pass_rate")),
-                fmt.count(r.get("n_errors", 0)),
-                fmt.usd(r.get("cost_usd") or 0),
+                r.id,
+                fmt.time(r.started_at),
+                r.status,
+                Text(terminal_safe(r.evalset)),
+                (r.git_commit or "")[:8],
+                fmt.count(r.n_results),
+                fmt.pct(r.pass_rate),
+                fmt.count(r.n_errors),
+                fmt.usd(r.cost_usd or 0),
             ]
         )
     print_table(_common.console(), columns, rows)
@@ -88,7 +93,7 @@ def show(
     if failed:
         from llmctl.summary import failing_cases
 
-        outcomes = {str(i["id"]): store.outcomes(str(i["id"])) for i in infos}
+        outcomes = {str(i.id): store.outcomes(str(i.id)) for i in infos}
         failing = [f for rid, items in outcomes.items() for f in failing_cases(items, rid)]
         errors = [(rid, o) for rid, items in outcomes.items() for o in items if o.error is not None]
         if as_json:
@@ -96,7 +101,7 @@ def show(
             listed = [{"run_id": rid, **{k: getattr(o, k) for k in keys}} for rid, o in errors]
             _common.echo_json({"failing": [f.to_dict() for f in failing], "errors": listed})
             return
-        names = {str(i["id"]): str(i.get("evalset") or "") for i in infos}
+        names = {str(i.id): str(i.evalset or "") for i in infos}
         if not failing:
             typer.echo(f"no failing case in {', '.join(names)}")
         print_failing(failing, names, limit=None)
@@ -109,21 +114,22 @@ def show(
                            f"{terminal_safe(o.case_id)} #{o.repeat_index}: {terminal_safe(line)}")  # fmt: skip
         return
     if as_json:
-        _common.echo_json(infos[0] if len(infos) == 1 else infos)
+        _common.echo_json(infos[0].to_dict() if len(infos) == 1 else [i.to_dict() for i in infos])
         return
     for info in infos:
-        summary = info.get("summary") or {}
+        summary = info.summary_json or {}
         typer.echo(
-            f"run {info['id']}  {info.get('status')}  evalset {terminal_safe(info.get('evalset'))}  "
-            f"commit {(info.get('git_commit') or '')[:12]}  started {fmt.time(info.get('started_at'))}"
+            f"run {info.id}  {info.status}  evalset {terminal_safe(info.evalset)}  "
+            f"commit {(info.git_commit or '')[:12]}  started {fmt.time(info.started_at)}"
         )
-        if info.get("baseline_run_id"):
-            typer.echo(f"baseline run {info['baseline_run_id']}")
+        if info.baseline_run_id:
+            typer.echo(f"baseline run {info.baseline_run_id}")
         print_summary(summary, "summary")
-        if summary.get("verdict"):
+        stored = summary.get("verdict")
+        if isinstance(stored, dict) and stored:
             from llmctl.verdict import Verdict
 
-            print_verdict(Verdict.from_dict(summary["verdict"]))
+            print_verdict(Verdict.from_dict(stored))
 
 
 @runs_app.command("export")
@@ -146,8 +152,8 @@ def export(
         raise InputError(f"unknown format {fmt!r} ({', '.join(EXPORT_FORMATS)})")
     _cfg, store = _store()
     info = store.get_run(run)
-    dest = output or Path(f"{info['id']}.{'otlp.jsonl' if fmt == 'otlp' else fmt}")
-    store.export(info["id"], fmt, dest)
+    dest = output or Path(f"{info.id}.{'otlp.jsonl' if fmt == 'otlp' else fmt}")
+    store.export(info.id, fmt, dest)
     typer.echo(f"wrote {dest}")
 
 
@@ -205,7 +211,7 @@ def merge(
     from llmctl.summary import summarize
 
     gate = cfg.gate
-    evalset_path = (latest[0].get("config") or {}).get("evalset_path")
+    evalset_path = latest[0].config.get("evalset_path")
     if evalset_path and (cfg.root / evalset_path).is_file():
         from llmctl.evalset import load_evalset
 
@@ -220,26 +226,26 @@ def merge(
 
     # One transaction: the baseline, the run and its verdict are stored together or not at all.
     if all(files):
-        baseline_ids = [r.get("baseline_run_id") for r in latest]
+        baseline_ids = [r.baseline_run_id for r in latest]
         run_id = store.merge(
             run,
             [Path(s) for s in sources],
-            source_run_ids=[r["id"] for r in latest],
+            source_run_ids=[r.id for r in latest],
             baseline_source_run_ids=[str(b) for b in baseline_ids] if all(baseline_ids) else None,
             finish=finish,
         )
         info = store.get_run(run_id)
         typer.echo(f"merged {len(sources)} store(s) into run {run_id}")
-        if info.get("baseline_run_id") and all(baseline_ids):
-            typer.echo(f"merged their baseline runs into run {info['baseline_run_id']}")
+        if info.baseline_run_id and all(baseline_ids):
+            typer.echo(f"merged their baseline runs into run {info.baseline_run_id}")
     else:
-        run_id, baseline_run = store.merge_runs(run, [str(r["id"]) for r in latest], finish=finish)
+        run_id, baseline_run = store.merge_runs(run, [str(r.id) for r in latest], finish=finish)
         info = store.get_run(run_id)
         typer.echo(f"merged {len(sources)} run(s) into run {run_id}")
         if baseline_run:
             typer.echo(f"baseline run {baseline_run}")
     verdict = verdicts[-1]
-    print_summary(info.get("summary") or {}, f"run {run_id}")
+    print_summary(info.summary_json or {}, f"run {run_id}")
     print_verdict(verdict)
     if not verdict.passed:
         raise typer.Exit(1)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmctl.models._errors import AttemptError
+from llmctl.types import Usage as Usage  # its home is llmctl.types (one Usage for calls and sums)
 
 if TYPE_CHECKING:
     from llmctl.models._cost import Price
@@ -50,25 +51,6 @@ try:  # the fastest codec available; the stdlib one when orjson refuses (lone su
     _orjson_loads = orjson.loads
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson_loads = None
-
-
-@dataclass
-class Usage:
-    """Token counts as the provider reported them; None where the value was not a count.
-
-    `cached_tokens` (`usage.prompt_tokens_details.cached_tokens`: prompt tokens read from the
-    provider's prompt cache, part of `prompt_tokens`) and `reasoning_tokens`
-    (`usage.completion_tokens_details.reasoning_tokens`, part of `completion_tokens`) are None
-    when the provider sent no such detail; so is `cache_write_tokens`, the prompt tokens written
-    to the provider's prompt cache (Anthropic's `usage.cache_creation_input_tokens`, as litellm
-    and its proxy report it, or `prompt_tokens_details.cache_creation_tokens`), part of `prompt_tokens`.
-    """
-
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    cached_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    cache_write_tokens: int | None = None
 
 
 @dataclass

@@ -6,12 +6,14 @@ Read by promotion (the gate as it stands for a version), `llmctl log` and
 
 from __future__ import annotations
 
-import json
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from llmctl.config import Config
 from llmctl.errors import InputError
 from llmctl.types import CaseOutcome
+
+if TYPE_CHECKING:
+    from llmctl.store import JSONObject, RunRecord
 
 
 class StoreLike(Protocol):
@@ -19,11 +21,11 @@ class StoreLike(Protocol):
 
     def latest_run_for(
         self, prompt: str, version_hash: str, evalset: str | None = None, *, candidate_only: bool = False
-    ) -> dict[str, Any] | None: ...
+    ) -> RunRecord | None: ...
 
-    def runs_for_version(self, prompt: str, version_hash: str) -> list[dict[str, Any]]: ...
+    def runs_for_version(self, prompt: str, version_hash: str) -> list[RunRecord]: ...
 
-    def get_run(self, run_id_or_prefix: str) -> dict[str, Any]: ...
+    def get_run(self, run_id_or_prefix: str) -> RunRecord: ...
 
     def outcomes(self, run_id: str) -> list[CaseOutcome]: ...
 
@@ -53,38 +55,27 @@ def evalsets_using(cfg: Config, name: str) -> list[Any]:
     return found
 
 
-def role_of(run: dict[str, Any]) -> str:
+def role_of(run: RunRecord) -> str:
     """Which side of an eval a run was: "candidate" (gated) or "baseline" (compared against)."""
-    config = run.get("config") or {}
-    if isinstance(config, str):
-        try:
-            config = json.loads(config)
-        except ValueError:
-            config = {}
-    role = config.get("role") if isinstance(config, dict) else None
-    return str(role or "candidate")
+    return run.role
 
 
-def run_summary(run: dict[str, Any]) -> dict[str, Any]:
-    summary = run.get("summary") or {}
-    if isinstance(summary, str):
-        try:
-            summary = json.loads(summary)
-        except ValueError:
-            summary = {}
-    return summary if isinstance(summary, dict) else {}
+def run_summary(run: RunRecord) -> JSONObject:
+    """The run's summary as stored (`runs.summary`); {} for a run without one."""
+    return run.summary_json or {}
 
 
-def version_metrics(run: dict[str, Any], prompt: str, version_hash: str | None = None) -> dict[str, Any]:
+def version_metrics(run: RunRecord, prompt: str, version_hash: str | None = None) -> dict[str, Any]:
     """Pass rate, mean cost and p95 latency of one prompt (version) in a run's summary."""
+    stored: Any = run_summary(run).get("groups") or []  # the stored JSON, as older llmctl versions wrote it
     groups = [
         g
-        for g in run_summary(run).get("groups") or []
+        for g in stored
         if g.get("prompt") == prompt and (version_hash is None or g.get("version_hash") in (None, version_hash))
     ]
     n = sum(int(g.get("n") or 0) for g in groups)
     if not groups or n == 0:
-        return {"run": run.get("id"), "evalset": run.get("evalset"), "n": 0}
+        return {"run": run.id, "evalset": run.evalset, "n": 0}
 
     def wmean(key: str) -> float | None:
         vals = [(float(g[key]), int(g.get("n") or 0)) for g in groups if g.get(key) is not None]
@@ -93,8 +84,8 @@ def version_metrics(run: dict[str, Any], prompt: str, version_hash: str | None =
 
     p95 = [float(g["latency_p95"]) for g in groups if g.get("latency_p95") is not None]
     return {
-        "run": run.get("id"),
-        "evalset": run.get("evalset"),
+        "run": run.id,
+        "evalset": run.evalset,
         "n": n,
         "models": sorted({str(g.get("model")) for g in groups}),
         "pass_rate": wmean("pass_rate"),

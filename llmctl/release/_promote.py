@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmctl.config import Config
 from llmctl.errors import GateFailed, InputError, RefError
@@ -24,11 +24,13 @@ from llmctl.release._metrics import (
     open_store,
     outcomes_for,
     role_of,
-    run_summary,
     version_metrics,
 )
 from llmctl.release._refs import library_at, load_lock, resolve_version, short_list
 from llmctl.sources import WORKTREE, open_repo
+
+if TYPE_CHECKING:
+    from llmctl.store import RunRecord
 
 
 @dataclass
@@ -57,7 +59,7 @@ def check_gate(
     """Did the latest run of this content pass on every evalset using it, and no regression vs the baseline?"""
     check = GateCheck()
     evalsets = evalsets_using(cfg, name)
-    runs: list[tuple[Any, dict[str, Any]]] = []
+    runs: list[tuple[Any, RunRecord]] = []
     if store is not None:
         if evalsets:
             for ev in evalsets:
@@ -69,8 +71,8 @@ def check_gate(
         else:
             seen: set[str] = set()
             for run in store.runs_for_version(name, version_hash):
-                key = str(run.get("evalset"))
-                if run.get("status") == "completed" and key not in seen and role_of(run) != "baseline":
+                key = str(run.evalset)
+                if run.status == "completed" and key not in seen and role_of(run) != "baseline":
                     seen.add(key)
                     runs.append((None, run))
     else:
@@ -88,15 +90,14 @@ def check_gate(
     from llmctl import gate as gate_mod
 
     for ev, run in runs:
-        summary = run_summary(run)
-        gate_passed = summary.get("gate_passed")
-        evalset = str(run.get("evalset") or (ev.name if ev is not None else ""))
-        check.evals.append(lf.EvalRecord(evalset=evalset, run=str(run["id"]), gate_passed=gate_passed))
+        gate_passed = run.gate_passed
+        evalset = str(run.evalset or (ev.name if ev is not None else ""))
+        check.evals.append(lf.EvalRecord(evalset=evalset, run=str(run.id), gate_passed=gate_passed))
         check.metrics.append(version_metrics(run, name, version_hash))
         if gate_passed is not True:
             check.passed = False
             what = "failed its gate" if gate_passed is False else "has no gate verdict"
-            check.problems.append(f"the latest run on {evalset} ({run['id']}) {what}")
+            check.problems.append(f"the latest run on {evalset} ({run.id}) {what}")
         if store is None or not baseline_hash or baseline_hash == version_hash:
             continue
         base_run = store.latest_run_for(name, baseline_hash, evalset)
@@ -105,12 +106,12 @@ def check_gate(
             continue
         gate_cfg = cfg.gate.merged(getattr(ev, "gate", None))
         verdict = gate_mod.compare(
-            outcomes_for(store, str(base_run["id"]), name, baseline_hash),
-            outcomes_for(store, str(run["id"]), name, version_hash),
+            outcomes_for(store, str(base_run.id), name, baseline_hash),
+            outcomes_for(store, str(run.id), name, version_hash),
             gate_cfg,
         )
         check.comparisons.append(
-            {"evalset": evalset, "baseline_run": base_run["id"], "candidate_run": run["id"], "verdict": verdict}
+            {"evalset": evalset, "baseline_run": base_run.id, "candidate_run": run.id, "verdict": verdict}
         )
         if not verdict.passed:
             check.passed = False

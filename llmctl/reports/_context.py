@@ -11,19 +11,19 @@ from llmctl.errors import LlmctlError
 from llmctl.store._queries import expected_values, prompt_versions
 
 if TYPE_CHECKING:
-    from llmctl.store import Store
+    from llmctl.store import RunRecord, Store
 
 
-def report_context(store: Store, run: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
+def report_context(store: Store, run: RunRecord, root: Path | None = None) -> dict[str, Any]:
     """`{"baseline_ref", "baseline_run", "versions", "baseline_versions", "cases": {id: {vars, expected}}}`
     (a case's `expected_tool_calls` and scripted `user_turns` too, where its evalset has them).
 
     `vars` come from the evalset file as it is now (the store keeps the rendered messages, not
     the vars); they are left out for a case the file no longer has.
     """
-    run_id = str(run.get("id") or "")
-    config = run.get("config") or {}
-    baseline_run = run.get("baseline_run_id")
+    run_id = run.id
+    config = run.config
+    baseline_run = run.baseline_run_id
     ctx: dict[str, Any] = {
         "baseline_ref": config.get("baseline"),
         "baseline_run": baseline_run,

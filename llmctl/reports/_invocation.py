@@ -29,29 +29,29 @@ def combined_report(
     meta, outcomes, verdict and the run summary (as each run stored it; the groups of several runs
     named by evalset)."""
     rows = [store.get_run(run_id) for run_id, _ in runs]
-    if len(rows) == 1 and root is not None:
-        rows[0] = {**rows[0], "context": report_context(store, rows[0], root)}
-    meta = (
-        dict(rows[0])
+    meta: dict[str, Any] = (
+        rows[0].to_dict()
         if len(rows) == 1
         else {
-            "id": ", ".join(r["id"] for r in rows),
-            "evalset": ", ".join(str(r.get("evalset")) for r in rows),
-            "git_commit": rows[0].get("git_commit"),
-            "git_branch": rows[0].get("git_branch"),
-            "started_at": rows[0].get("started_at"),
-            "runs": rows,
+            "id": ", ".join(r.id for r in rows),
+            "evalset": ", ".join(str(r.evalset) for r in rows),
+            "git_commit": rows[0].git_commit,
+            "git_branch": rows[0].git_branch,
+            "started_at": rows[0].started_at,
+            "runs": [r.to_dict() for r in rows],
         }
     )
+    if len(rows) == 1 and root is not None:
+        meta["context"] = report_context(store, rows[0], root)
     outcomes = [o for run_id, _ in runs for o in store.outcomes(run_id)]
-    summaries = [RunSummary.from_dict(r.get("summary") if isinstance(r.get("summary"), dict) else None) for r in rows]
+    summaries = [r.summary or RunSummary() for r in rows]
     for i, (r, s) in enumerate(zip(rows, summaries, strict=True)):
         if not s.groups:  # a run that stored no summary (an older or unfinished one): from its results
-            summaries[i] = summarize(store.outcomes(r["id"]))
+            summaries[i] = summarize(store.outcomes(r.id))
     summary = (
         summaries[0]
         if len(summaries) == 1
-        else RunSummary.combine((str(r.get("evalset")), s) for r, s in zip(rows, summaries, strict=True))
+        else RunSummary.combine((str(r.evalset), s) for r, s in zip(rows, summaries, strict=True))
     )
     verdict = combine_verdicts([v for _, v in runs if v is not None])
     summary.verdict = verdict

@@ -23,7 +23,7 @@ from typing import Any
 from llmctl.run import _limits
 from llmctl.run._plan import Job, Planner, Side
 from llmctl.safetext import strip_escapes
-from llmctl.types import CallResult, Case, EvalInput, ModelSpec, ScoreResult
+from llmctl.types import CallResult, Case, EvalInput, ModelSpec, ScoreResult, Usage
 
 CHUNK = 2000
 
@@ -167,9 +167,8 @@ async def agent_loop(client: Any, job: Job) -> CallResult:
     messages: Any = list(job.messages)  # with assistant tool calls and tool results (not only strings)
     turns: list[dict[str, Any]] = []
     all_calls: list[dict[str, Any]] = []
-    totals = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "latency_ms": 0.0, "retries": 0}
-    unknown_tokens = False
-    details: dict[str, int | None] = dict.fromkeys(("cached_tokens", "reasoning_tokens", "cache_write_tokens"))
+    totals = {"cost_usd": 0.0, "latency_ms": 0.0, "retries": 0}
+    usage = Usage(0, 0)
     fed = 0
     user_turn = 0
     calls_this_turn = 0
@@ -191,14 +190,7 @@ async def agent_loop(client: Any, job: Job) -> CallResult:
         )
         for name in ("cost_usd", "latency_ms", "retries"):
             totals[name] += getattr(result, name) or 0
-        for name in ("prompt_tokens", "completion_tokens"):
-            value = getattr(result, name)
-            unknown_tokens = unknown_tokens or value is None
-            totals[name] += value or 0
-        for name in details:
-            value = getattr(result, name)
-            if value is not None:
-                details[name] = (details[name] or 0) + value
+        usage += result.usage
         all_calls += result.tool_calls or []
         if result.error is not None:
             break
@@ -224,20 +216,22 @@ async def agent_loop(client: Any, job: Job) -> CallResult:
             stopped = _limits.request_too_large(size, len(turns))
             break
         result = await client.complete(job.model, messages, job.params, repeat_index=job.repeat_index)
+    unknown_tokens = usage.prompt_tokens is None or usage.completion_tokens is None
     return CallResult(
         output=result.output,
         error=stopped or result.error,
-        prompt_tokens=None if unknown_tokens else int(totals["prompt_tokens"]),
-        completion_tokens=None if unknown_tokens else int(totals["completion_tokens"]),
+        # one call that did not report a count: neither total is known
+        prompt_tokens=None if unknown_tokens else usage.prompt_tokens,
+        completion_tokens=None if unknown_tokens else usage.completion_tokens,
         cost_usd=float(totals["cost_usd"]),
         latency_ms=float(totals["latency_ms"]),
         retries=int(totals["retries"]),
         tool_calls=_limits.cap_calls(all_calls) or None,
         finish_reason=result.finish_reason,
         turns=_limits.cap_turns(turns),
-        cached_tokens=details["cached_tokens"],
-        reasoning_tokens=details["reasoning_tokens"],
-        cache_write_tokens=details["cache_write_tokens"],
+        cached_tokens=usage.cached_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
     )
 
 
@@ -672,7 +666,7 @@ class Pipeline:
             for ev, sr in scores
         ]
         side = job.side
-        assert side is not None
+        assert side is not None and side.writer is not None
         side.writer.add(row, score_rows, judge_rows)
         side.finished.add(job.key)
         if job.cache_key is not None and not result.cached and result.error is None:

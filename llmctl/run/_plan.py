@@ -27,6 +27,7 @@ from llmctl.types import CallResult, Case, ModelSpec
 
 if TYPE_CHECKING:
     from llmctl.run._finalize import EvalOutcome
+    from llmctl.store import RunWriter, Store
 
 
 @dataclass
@@ -157,7 +158,7 @@ class Side:
     role: str
     skip: set[str]  # result keys finished before this invocation (a resume)
     finished: set[str] = field(default_factory=set)  # result keys finished so far
-    writer: Any = None  # llmctl.store._writer.RunWriter while executing
+    writer: RunWriter | None = None  # while executing
 
 
 def _shard_of(case_id: str, count: int) -> int:
@@ -249,7 +250,7 @@ class Planner:
     at `--baseline` (its aliases price that side), set by the Runner.
     """
 
-    def __init__(self, cfg: Config, options: EvalOptions, store: Callable[[], Any]) -> None:
+    def __init__(self, cfg: Config, options: EvalOptions, store: Callable[[], Store]) -> None:
         self.cfg = cfg
         self.options = options
         self._store = store
@@ -258,7 +259,7 @@ class Planner:
         self.base_cfg: Config | None = None
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         return self._store()
 
     def resolve_models(self, names: list[str], cfg: Config | None = None) -> list[ModelSpec]:
@@ -338,7 +339,7 @@ class Planner:
     def _failed_cases(self, run_ref: str) -> set[str]:
         if self._failed_ids is None:
             run = self.store.get_run(run_ref)
-            self._failed_ids = {o.case_id for o in self.store.outcomes(str(run["id"])) if not o.passed or o.error}
+            self._failed_ids = {o.case_id for o in self.store.outcomes(str(run.id)) if not o.passed or o.error}
         return self._failed_ids
 
     def evaluators_for(self, prompt: Prompt, specs: list[Any]) -> list[Any]:

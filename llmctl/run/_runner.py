@@ -11,12 +11,11 @@ summary.
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from llmctl.config import Config, GateConfig
 from llmctl.errors import InputError, Interrupted, StoreIOError
@@ -26,6 +25,12 @@ from llmctl.run._finalize import EvalOutcome, RunInfo, exit_code_for, finalize
 from llmctl.run._pipeline import Listener, Pipeline, Progress
 from llmctl.run._plan import EvalOptions, Plan, Planner, Side, config_at
 from llmctl.sources import Source, WorktreeSource
+
+if TYPE_CHECKING:
+    from llmctl.batch._engine import BatchPhase
+    from llmctl.store import RunRecord, Store
+    from llmctl.store._runlock import RunLock
+    from llmctl.store._space import SpaceReserve
 
 
 def git_info(root: Path) -> tuple[str | None, str | None]:
@@ -70,7 +75,7 @@ class Runner:
         self.options = options
         self.listener = listener
         self.progress = Progress()
-        self._store: Any = None
+        self._store: Store | None = None
         self.concurrency = options.concurrency or cfg.concurrency
         self.planner = Planner(cfg, options, lambda: self.store)
         # Groups the runs of one `llmctl eval` (one per evalset and side): `report latest`,
@@ -79,12 +84,12 @@ class Runner:
 
         self.invocation = "i" + new_run_id()[1:]
         self._deadline: float | None = None
-        self._reserve: Any = None  # llmctl.store._space.SpaceReserve, held while runs write
-        self._run_locks: dict[str, Any] = {}  # run id -> llmctl.store._runlock.RunLock, held to the verdict
-        self._batch: Any = None  # llmctl.batch._engine.BatchPhase of the evalset running now
+        self._reserve: SpaceReserve | None = None  # llmctl.store._space.SpaceReserve, held while runs write
+        self._run_locks: dict[str, RunLock] = {}  # run id -> llmctl.store._runlock.RunLock, held to the verdict
+        self._batch: BatchPhase | None = None  # llmctl.batch._engine.BatchPhase of the evalset running now
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         if self._store is None:
             from llmctl.store import Store
 
@@ -293,7 +298,7 @@ class Runner:
             return self._resume(opts.resume)
         names = opts.evalsets or None
         if names is None and opts.rerun_failed is not None:
-            names = [str(self.store.get_run(opts.rerun_failed).get("evalset"))]
+            names = [str(self.store.get_run(opts.rerun_failed).evalset)]
         paths = find_evalsets(self.cfg.root, self.cfg.evalsets_dir, names)
         if not paths:
             raise InputError(f"no evalsets found in {self.cfg.evalsets_dir}/", hint="create one, or run llmctl init")
@@ -362,17 +367,16 @@ class Runner:
 
     def _resume(self, run_ref: str) -> EvalOutcome:
         run = self.store.get_run(run_ref)
-        config = run.get("config") or {}
-        if isinstance(config, str):
-            config = json.loads(config)
+        config = run.config
         path = config.get("evalset_path")
         if not path:
-            raise InputError(f"run {run['id']} has no evalset path recorded; cannot resume")
+            raise InputError(f"run {run.id} has no evalset path recorded; cannot resume")
         ev = load_evalset(self.cfg.root / path, self.cfg.root, self.cfg.evalsets_dir)
         self.options.models = config.get("models") or self.options.models
         self.options.repeat = config.get("repeat") or self.options.repeat
-        if config.get("shard"):
-            self.options.shard = (int(config["shard"][0]), int(config["shard"][1]))
+        shard = config.get("shard")
+        if shard:
+            self.options.shard = (int(shard[0]), int(shard[1]))
         self.invocation = str(config.get("invocation") or self.invocation)
         self.options.limit = config.get("limit")
         self.options.case_globs = config.get("cases")
@@ -386,42 +390,40 @@ class Runner:
         changed = [p.name for p in plan.prompts if recorded.get(p.name) not in (None, p.hash)]
         if changed:
             raise InputError(
-                f"cannot resume run {run['id']}: prompt(s) {', '.join(changed)} changed since it started",
+                f"cannot resume run {run.id}: prompt(s) {', '.join(changed)} changed since it started",
                 hint="start a new run instead",
             )
         sides = []
-        base_id = run.get("baseline_run_id")
+        base_id = run.baseline_run_id
         base_run = self.store.get_run(base_id) if base_id else None
-        if base_run is not None and base_run.get("status") != "completed":
+        if base_run is not None and base_run.status != "completed":
             # Interrupted while both sides ran interleaved: finish the baseline with it.
             sides.append(self._resumed_baseline(ev, library, base_run))
-        self._lock_run(run["id"])
-        for side_run in [*([base_run] if sides else []), run]:
-            self.store.resume_run(side_run["id"])
+        self._lock_run(run.id)
+        for side_run in [*([base_run] if sides and base_run is not None else []), run]:
+            self.store.resume_run(side_run.id)
         sides.append(
             self._open_side(
                 plan,
                 role=config.get("role", "candidate"),
                 baseline_run_id=base_id,
                 ref=ref,
-                run_id=run["id"],
+                run_id=run.id,
             )
         )
         self._run_sides(sides)
         _release(ev, sides)
-        info = RunInfo(run_id=run["id"], evalset=ev.name, baseline_run_id=run.get("baseline_run_id"))
+        info = RunInfo(run_id=run.id, evalset=ev.name, baseline_run_id=run.baseline_run_id)
         self._finish_sides(info, plan, self.cfg.gate.merged(ev.gate), sides)
         outcome = EvalOutcome(runs=[info])
         outcome.exit_code = exit_code_for(outcome)
         return outcome
 
-    def _resumed_baseline(self, ev: Evalset, library: PromptLibrary, base_run: dict[str, Any]) -> Side:
+    def _resumed_baseline(self, ev: Evalset, library: PromptLibrary, base_run: RunRecord) -> Side:
         """The unfinished baseline run of a candidate being resumed, planned as it was started."""
         from llmctl.release import resolve_all, source_at
 
-        config = base_run.get("config") or {}
-        if isinstance(config, str):
-            config = json.loads(config)
+        config = base_run.config
         ref = str(config.get("ref") or "")
         try:
             self.planner.base_cfg = config_at(self.cfg, source_at(self.cfg, ref))
@@ -431,10 +433,10 @@ class Runner:
         recorded = config.get("prompts") or {}
         if {p.name: p.hash for p in plan.prompts} != recorded:
             raise InputError(
-                f"cannot resume baseline run {base_run['id']}: the prompts at {ref} are not the ones it started with",
+                f"cannot resume baseline run {base_run.id}: the prompts at {ref} are not the ones it started with",
                 hint="start a new run instead",
             )
-        return self._open_side(plan, role="baseline", baseline_run_id=None, ref=ref, run_id=str(base_run["id"]))
+        return self._open_side(plan, role="baseline", baseline_run_id=None, ref=ref, run_id=str(base_run.id))
 
 
 def _release(ev: Evalset, sides: list[Side]) -> None:

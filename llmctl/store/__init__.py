@@ -12,6 +12,7 @@ can share it; the tables are the migrations in llmctl/store/_schema.py.
 """
 
 from llmctl.store._keys import new_run_id, result_key
+from llmctl.store._records import JSONObject, JSONValue, RunConfig, RunRecord
 from llmctl.store._schema import MIGRATIONS, RUN_STATUSES, SCHEMA_VERSION
 from llmctl.store._store import EXPORT_FORMATS, ExportFormat, Store
 from llmctl.store._traces import (
@@ -36,6 +37,10 @@ __all__ = [
     "TRACE_SCHEMA",
     "ExportFormat",
     "ImportCounts",
+    "JSONObject",
+    "JSONValue",
+    "RunConfig",
+    "RunRecord",
     "RunWriter",
     "Store",
     "TraceBatch",

@@ -331,13 +331,14 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
         return 0
     if "schema_migrations" not in tables:
         raise NotAStore("it has no schema_migrations table")
-    versions = [r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()]
+    versions: list[object] = [r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()]
     if not versions:
         raise NotAStore("its schema_migrations table is empty")
-    odd = [v for v in versions if type(v) is not int]
-    if odd:
-        raise NotAStore(f"its schema_migrations table holds a non-integer version {odd[0]!r}")
-    version = max(versions)
+    numbers = [v for v in versions if type(v) is int]
+    if len(numbers) < len(versions):
+        odd = next(v for v in versions if type(v) is not int)
+        raise NotAStore(f"its schema_migrations table holds a non-integer version {odd!r}")
+    version = max(numbers)
     if version == 1:
         if not _V1_TABLES <= tables:
             raise NotAStore(f"it lacks llmctl's tables ({', '.join(sorted(_V1_TABLES - tables))})")

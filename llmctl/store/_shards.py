@@ -11,12 +11,14 @@ the same shard runs again finds the run made the first time and adds nothing to 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from llmctl.errors import InputError
 from llmctl.store._keys import new_run_id
+from llmctl.store._records import RunRecord
 from llmctl.store._schema import transaction
 from llmctl.store._writer import to_json
 
@@ -27,46 +29,46 @@ if TYPE_CHECKING:
 UNFINISHED = ("running", "interrupted", "submitted")
 
 
-def check_mergeable(runs: list[dict[str, Any]], describe: str) -> None:
+def check_mergeable(runs: Sequence[RunRecord], describe: str) -> None:
     """Refuse shard runs of different evalsets or git commits (`describe`: where they are)."""
-    evalsets = sorted({str(r["evalset"]) for r in runs})
-    commits = sorted({str(r["git_commit"]) for r in runs})
+    evalsets = sorted({str(r.evalset) for r in runs})
+    commits = sorted({str(r.git_commit) for r in runs})
     if len(evalsets) > 1 or len(commits) > 1:
-        listing = "; ".join(f"{r['id']} evalset={r['evalset']} commit={r['git_commit']}" for r in runs)
+        listing = "; ".join(f"{r.id} evalset={r.evalset} commit={r.git_commit}" for r in runs)
         raise InputError(f"shard runs differ in evalset or git commit, refusing to merge them ({describe}): {listing}")
 
 
-def _check_finished(runs: list[dict[str, Any]]) -> None:
+def _check_finished(runs: list[RunRecord]) -> None:
     for r in runs:
-        if r["status"] in UNFINISHED:
+        if r.status in UNFINISHED:
             hint = (
-                "collect its batches with llmctl eval --resume " + str(r["id"])
-                if r["status"] == "submitted"
-                else f"if that shard was killed, complete it with llmctl eval --resume {r['id']}, then merge again"
+                "collect its batches with llmctl eval --resume " + str(r.id)
+                if r.status == "submitted"
+                else f"if that shard was killed, complete it with llmctl eval --resume {r.id}, then merge again"
             )
             raise InputError(
-                f"shard run {r['id']} (shard {r.get('shard') or '?'}) is {r['status']}: "
+                f"shard run {r.id} (shard {r.shard or '?'}) is {r.status}: "
                 "merging it now would gate only part of its cases",
                 hint=hint,
             )
 
 
-def _check_shards(runs: list[dict[str, Any]], complete: bool) -> None:
+def _check_shards(runs: list[RunRecord], complete: bool) -> None:
     """Shard runs of one split, each shard once; with `complete` every shard 1..N present (a
     verdict over part of the cases would read as the whole suite's)."""
     split: dict[int, set[int]] = {}
     seen: dict[tuple[int, int], str] = {}
     for r in runs:
-        index, _, count = str(r.get("shard") or "").partition("/")
+        index, _, count = str(r.shard or "").partition("/")
         if not (index.isdigit() and count.isdigit()):
             continue  # not a shard run (an earlier merged run, a --rerun-failed run): no split to check
         key = (int(index), int(count))
         if key in seen:
-            raise InputError(f"runs {seen[key]} and {r['id']} are both shard {r['shard']}: merge one of them")
-        seen[key] = str(r["id"])
+            raise InputError(f"runs {seen[key]} and {r.id} are both shard {r.shard}: merge one of them")
+        seen[key] = str(r.id)
         split.setdefault(key[1], set()).add(key[0])
     if len(split) > 1:
-        listing = ", ".join(f"{r['id']} ({r.get('shard')})" for r in runs)
+        listing = ", ".join(f"{r.id} ({r.shard})" for r in runs)
         raise InputError(f"shard runs split the cases into different numbers of shards: {listing}")
     if complete and split and len(seen) == len(runs):
         ((total, indexes),) = split.items()
@@ -75,7 +77,7 @@ def _check_shards(runs: list[dict[str, Any]], complete: bool) -> None:
             raise InputError(
                 f"no shard {', '.join(missing)} among the runs to merge: the verdict would cover part of the cases",
                 hint="add the missing shard runs (llmctl runs list --evalset "
-                f"{runs[0]['evalset']}), or merge into an existing run with --into",
+                f"{runs[0].evalset}), or merge into an existing run with --into",
             )
 
 
@@ -120,32 +122,32 @@ def merge_runs(
     if not source_run_ids:
         raise InputError("nothing to merge: give shard run ids (or store files)")
     runs = [store.get_run(r) for r in source_run_ids]
-    ids = [str(r["id"]) for r in runs]
+    ids = [str(r.id) for r in runs]
     if len(set(ids)) != len(ids):
         raise InputError(f"a shard run is named twice: {', '.join(ids)}")
-    existing: dict[str, Any] | None = None
+    existing: RunRecord | None = None
     if run_id is not None:
         try:
             existing = store.get_run(run_id)
         except InputError:
             existing = None  # a new run of that id
-        if run_id in ids or (existing is not None and existing["id"] in ids):
+        if run_id in ids or (existing is not None and existing.id in ids):
             raise InputError(f"cannot merge run {run_id} into itself")
     check_mergeable(runs, f"in {store.where}")
     _check_shards(runs, complete=existing is None)
     _check_finished(runs)
     if run_id is None:  # merging the same runs again: into the run the first merge made
-        earlier = _earlier_merge(store, str(runs[0]["evalset"]), ids)
+        earlier = _earlier_merge(store, str(runs[0].evalset), ids)
         existing = store.get_run(earlier) if earlier else None
-    target = str(existing["id"]) if existing else (run_id or new_run_id())
-    baseline_ids = [str(r["baseline_run_id"]) if r.get("baseline_run_id") else None for r in runs]
+    target = str(existing.id) if existing else (run_id or new_run_id())
+    baseline_ids = [str(r.baseline_run_id) if r.baseline_run_id else None for r in runs]
     linked: str | None = None
-    base_runs: list[dict[str, Any]] | None = None
+    base_runs: list[RunRecord] | None = None
     if all(baseline_ids) and len(set(baseline_ids)) == 1:
         linked = baseline_ids[0]  # one baseline run for every shard: the merged run's too
     elif all(baseline_ids):
         base_runs = [store.get_run(str(b)) for b in baseline_ids]
-        linked = str(existing["baseline_run_id"]) if existing and existing.get("baseline_run_id") else new_run_id()
+        linked = str(existing.baseline_run_id) if existing and existing.baseline_run_id else new_run_id()
         if linked == target:
             linked = target + "-b"
 

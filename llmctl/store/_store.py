@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import duckdb
 import pyarrow as pa
@@ -21,6 +21,7 @@ from llmctl.errors import InputError
 from llmctl.store._connect import Connector
 from llmctl.store._keys import new_run_id
 from llmctl.store._lake import LakeConnector
+from llmctl.store._records import RunConfig, RunRecord
 from llmctl.store._schema import (
     CACHE_COLUMNS,
     JUDGE_CALL_COLUMNS,
@@ -85,6 +86,36 @@ def _gc_paused() -> Iterator[None]:
 
 
 _FETCH_ROWS = 10_000  # rows of a large read turned into Python objects at a time
+
+
+def _run_record(row: tuple[Any, ...]) -> RunRecord:
+    """A `RunRecord` from a row of `_RUN_COLUMNS` and the counts of `Store._runs_with_counts`."""
+    (rid, started, finished, status, commit, branch, evalset, config, baseline, summary, version, shard, snapshot,
+     n_results, n_errors, n_passed, n_unscored, cost, prompts, models) = row  # fmt: skip
+    config = _loads(config)
+    summary = _loads(summary)
+    return RunRecord(
+        id=rid,
+        started_at=started,
+        finished_at=finished,
+        status=status,
+        git_commit=commit,
+        git_branch=branch,
+        evalset=evalset,
+        config=cast(RunConfig, config) if isinstance(config, dict) else RunConfig(),
+        baseline_run_id=baseline,
+        summary_json=summary if isinstance(summary, dict) else None,
+        llmctl_version=version,
+        shard=shard,
+        gate_snapshot=snapshot,
+        n_results=n_results,
+        n_errors=n_errors,
+        n_passed=n_passed,
+        n_unscored=n_unscored,
+        cost_usd=cost,
+        prompts=tuple(prompts),
+        models=tuple(models),
+    )
 
 
 class _Interner:
@@ -311,13 +342,13 @@ class Store:
         self._db.run(tx)
         return rid
 
-    def resume_run(self, run_id: str) -> dict[str, Any]:
+    def resume_run(self, run_id: str) -> RunRecord:
         """Mark an existing run `running` again (for `--resume`); returns it."""
         run = self.get_run(run_id)
         self._db.run(
-            lambda con: con.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", [run["id"]])
+            lambda con: con.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", [run.id])
         )
-        return self.get_run(run["id"])
+        return self.get_run(run.id)
 
     def finish_run(
         self, run_id: str, status: str, summary: Mapping[str, Any] | None, *, gate_snapshot: int | None = None
@@ -379,21 +410,21 @@ class Store:
             flush_interval = max(flush_interval, 2.0)
         return RunWriter(self, run_id, batch_rows=batch_rows, flush_interval=flush_interval, background=background)
 
-    def get_run(self, run_id_or_prefix: str) -> dict[str, Any]:
+    def get_run(self, run_id_or_prefix: str) -> RunRecord:
         """One run by id, unique id prefix, or `latest`; with result counts."""
 
-        def q(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        def q(con: duckdb.DuckDBPyConnection) -> RunRecord:
             rid = self._resolve(con, run_id_or_prefix)
             return self._runs_with_counts(con, [rid])[0]
 
         return self._db.run(q, read_only=True)
 
-    def list_runs(self, limit: int = 20, evalset: str | None = None, prompt: str | None = None) -> list[dict[str, Any]]:
+    def list_runs(self, limit: int = 20, evalset: str | None = None, prompt: str | None = None) -> list[RunRecord]:
         """Most recent runs first, with counts (`n_results`, `n_errors`, `n_passed`, `pass_rate` over
         the results without errors, `cost_usd`). With `prompt`, only runs that evaluated it, counted
         over its results only."""
 
-        def q(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+        def q(con: duckdb.DuckDBPyConnection) -> list[RunRecord]:
             ids = [
                 r[0]
                 for r in con.execute(
@@ -409,14 +440,14 @@ class Store:
 
     def latest_run_for(
         self, prompt: str, version_hash: str, evalset: str | None = None, *, candidate_only: bool = False
-    ) -> dict[str, Any] | None:
+    ) -> RunRecord | None:
         """The most recent completed run with results for this prompt version (counts over them).
 
         `candidate_only` skips runs made as the baseline side of a comparison: they carry no
         gate verdict of their own, so they say nothing about whether this version passed.
         """
 
-        def q(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+        def q(con: duckdb.DuckDBPyConnection) -> RunRecord | None:
             row = first_row(
                 con,
                 "SELECT id FROM runs WHERE status = 'completed' "
@@ -457,10 +488,10 @@ class Store:
 
         return self._db.run(q, read_only=True)
 
-    def runs_for_version(self, prompt: str, version_hash: str) -> list[dict[str, Any]]:
+    def runs_for_version(self, prompt: str, version_hash: str) -> list[RunRecord]:
         """Every run (any status, newest first) with results for this prompt version."""
 
-        def q(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+        def q(con: duckdb.DuckDBPyConnection) -> list[RunRecord]:
             ids = [
                 r[0]
                 for r in con.execute(
@@ -573,7 +604,7 @@ class Store:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
 
-        def q(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        def q(con: duckdb.DuckDBPyConnection) -> RunRecord:
             rid = self._resolve(con, run_id)
             query = self._results_query(rid, with_scores=True, scores_as_json=fmt == "csv")
             options = {
@@ -599,7 +630,7 @@ class Store:
         try:
             run = self._db.run(q, read_only=True)
             if fmt == "json":
-                self._wrap_json(tmp, run)
+                self._wrap_json(tmp, run.to_dict())
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
@@ -746,11 +777,11 @@ class Store:
         `llmctl.store._shards.merge_runs`. Returns (merged run id, merged baseline run id or None)."""
         return merge_runs(self, run_id, source_run_ids, finish=finish)
 
-    def _merge_sources(self, paths: list[Path], source_run_ids: list[str] | None) -> list[tuple[int, dict[str, Any]]]:
+    def _merge_sources(self, paths: list[Path], source_run_ids: list[str] | None) -> list[tuple[int, RunRecord]]:
         """(source index, run) for each shard store, checked to belong to one evalset and commit."""
         if not paths:
             raise InputError("nothing to merge: give one or more shard store files")
-        picked: list[tuple[int, dict[str, Any]]] = []
+        picked: list[tuple[int, RunRecord]] = []
         for i, src in enumerate(paths):
             if not src.exists():
                 raise InputError("shard store does not exist", file=src)
@@ -771,7 +802,7 @@ class Store:
     def _insert_merged(
         self,
         con: duckdb.DuckDBPyConnection,
-        picked: list[tuple[int, dict[str, Any]]],
+        picked: list[tuple[int, RunRecord]],
         target: str,
         baseline_run_id: str | None,
         in_store: bool = False,
@@ -779,17 +810,17 @@ class Store:
         """Inside an open transaction, with source i attached as `llmctl_src{i}` (`in_store`:
         the source runs are in this store's own tables)."""
         first = picked[0][1]
-        statuses = {r["status"] for _, r in picked}
+        statuses = {r.status for _, r in picked}
         status = next((s for s in ("failed", "interrupted", "running", "submitted") if s in statuses), "completed")
         if status in ("running", "submitted"):  # a submitted run's batches are not merged: collect it first
             status = "interrupted"
-        config = dict(first["config"] or {})
+        config: dict[str, object] = dict(first.config)
         config["merged_from"] = [
-            {"store": self.where if in_store else str(self._merge_path(con, i)), "run_id": r["id"], "shard": r["shard"]}
+            {"store": self.where if in_store else str(self._merge_path(con, i)), "run_id": r.id, "shard": r.shard}
             for i, r in picked
         ]
-        started = min(r["started_at"] for _, r in picked)
-        finished = [r["finished_at"] for _, r in picked if r["finished_at"] is not None]
+        started = min(r.started_at for _, r in picked)
+        finished = [r.finished_at for _, r in picked if r.finished_at is not None]
         results_cols = ", ".join(c[0] for c in RESULT_COLUMNS[2:])
         score_cols = ", ".join(c[0] for c in SCORE_COLUMNS[2:])
         judge_cols = ", ".join(c[0] for c in JUDGE_CALL_COLUMNS[2:])
@@ -804,9 +835,9 @@ class Store:
                     started,
                     max(finished) if finished else None,
                     status,
-                    first["git_commit"],
-                    first["git_branch"],
-                    first["evalset"],
+                    first.git_commit,
+                    first.git_branch,
+                    first.evalset,
                     to_json(config),
                     baseline_run_id,
                     llmctl.__version__,
@@ -814,7 +845,7 @@ class Store:
             )
         for i, run in picked:
             src = "" if in_store else f"llmctl_src{i}."  # in_store: this store's own tables
-            params = {"target": target, "src": run["id"]}
+            params = {"target": target, "src": run.id}
             con.execute(
                 f"INSERT INTO scores (run_id, result_key, {score_cols}) "  # noqa: S608
                 f"SELECT $target, result_key, {score_cols} FROM {src}scores s "
@@ -1046,7 +1077,7 @@ class Store:
         *,
         prompt: str | None = None,
         version_hash: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[RunRecord]:
         if not ids:
             return []
         rows = con.execute(
@@ -1071,24 +1102,10 @@ class Store:
             """,  # noqa: S608
             {"ids": ids, "prompt": prompt, "v": version_hash},
         ).fetchall()
-        names = [n.strip() for n in _RUN_COLUMNS.split(",")] + [
-            "n_results",
-            "n_errors",
-            "n_passed",
-            "n_unscored",
-            "cost_usd",
-            "prompts",
-            "models",
-        ]
-        by_id: dict[str, dict[str, Any]] = {}
+        by_id: dict[str, RunRecord] = {}
         for row in rows:
-            run = dict(zip(names, row, strict=True))
-            run["config"] = _loads(run["config"]) or {}
-            run["summary"] = _loads(run["summary"])
-            # over results with a verdict (no error, not an unlabelled `human`), as the run summary
-            graded = run["n_results"] - run["n_errors"] - run["n_unscored"]
-            run["pass_rate"] = run["n_passed"] / graded if graded else None
-            by_id[run["id"]] = run
+            run = _run_record(row)
+            by_id[run.id] = run
         return [by_id[i] for i in ids if i in by_id]
 
     @staticmethod
@@ -1124,7 +1141,7 @@ class Store:
         )
 
     @staticmethod
-    def _wrap_json(jsonl: Path, run: dict[str, Any]) -> None:
+    def _wrap_json(jsonl: Path, run: Mapping[str, object]) -> None:
         """Turn the jsonl that COPY wrote into `{"run": ..., "results": [...]}`, streaming."""
         from llmctl.fmt import json_default as fmt_json_default
 

@@ -19,9 +19,12 @@ import os
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import llmctl
+
+if TYPE_CHECKING:
+    from llmctl.store import RunRecord, Store
 
 SPANS_PER_LINE = 512
 
@@ -57,8 +60,8 @@ def _loads(value: Any) -> Any:
     return value
 
 
-def _span(r: dict[str, Any], run: dict[str, Any], trace_id: str) -> dict[str, Any]:
-    end = _ns(r.get("created_at")) or _ns(run.get("started_at"))
+def _span(r: dict[str, Any], run: RunRecord, trace_id: str) -> dict[str, Any]:
+    end = _ns(r.get("created_at")) or _ns(run.started_at)
     latency = float(r.get("latency_ms") or 0.0)
     start = end - int(latency * 1e6)
     messages = _loads(r.get("input"))
@@ -116,8 +119,8 @@ def _span(r: dict[str, Any], run: dict[str, Any], trace_id: str) -> dict[str, An
                 ("llmctl.prompt.version", r.get("version_hash")),
                 ("llmctl.case_id", r.get("case_id")),
                 ("llmctl.repeat_index", r.get("repeat_index")),
-                ("llmctl.run_id", run.get("id")),
-                ("llmctl.evalset", run.get("evalset")),
+                ("llmctl.run_id", run.id),
+                ("llmctl.evalset", run.evalset),
                 ("llmctl.cost_usd", None if r.get("cost_usd") is None else float(r["cost_usd"])),
                 ("llmctl.cached", r.get("cached")),
                 ("llmctl.passed", r.get("passed")),
@@ -128,11 +131,11 @@ def _span(r: dict[str, Any], run: dict[str, Any], trace_id: str) -> dict[str, An
     }
 
 
-def export_run(store: Any, run_id: str, dest: Path) -> Path:
+def export_run(store: Store, run_id: str, dest: Path) -> Path:
     """Write run `run_id` to `dest` as OTLP/JSON; the file appears whole or not at all."""
     run = store.get_run(run_id)
-    rows = store.results_table(run["id"]).to_pylist()
-    trace_id = hashlib.sha256(str(run["id"]).encode()).hexdigest()[:32]
+    rows = store.results_table(run.id).to_pylist()
+    trace_id = hashlib.sha256(str(run.id).encode()).hexdigest()[:32]
     resource = {
         "attributes": _attrs([("service.name", "llmctl"), ("service.version", llmctl.__version__)]),
     }

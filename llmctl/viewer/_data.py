@@ -11,7 +11,7 @@ from typing import Any
 from llmctl import fmt
 from llmctl.errors import InputError
 from llmctl.labels import LabelIndex, has_output, identity_of, labels_path, read_labels
-from llmctl.store import Store
+from llmctl.store import RunRecord, Store
 from llmctl.store import _views as views
 from llmctl.transcript import answer_view, expected_calls
 
@@ -61,48 +61,47 @@ def list_runs(store: Store, filters: dict[str, str], limit: int = 200) -> list[d
     out = []
     q = (filters.get("q") or "").lower()
     for r in runs:
-        if filters.get("prompt") and filters["prompt"] not in (r.get("prompts") or []):
+        if filters.get("prompt") and filters["prompt"] not in r.prompts:
             continue
-        if filters.get("model") and filters["model"] not in (r.get("models") or []):
+        if filters.get("model") and filters["model"] not in r.models:
             continue
-        if filters.get("branch") and filters["branch"] != (r.get("git_branch") or ""):
+        if filters.get("branch") and filters["branch"] != (r.git_branch or ""):
             continue
-        if filters.get("status") and filters["status"] != r.get("status"):
+        if filters.get("status") and filters["status"] != r.status:
             continue
         if q:
             hay = " ".join(
                 str(x)
                 for x in (
-                    r["id"],
-                    r.get("evalset"),
-                    r.get("git_branch"),
-                    r.get("git_commit"),
-                    *(r.get("prompts") or []),
+                    r.id,
+                    r.evalset,
+                    r.git_branch,
+                    r.git_commit,
+                    *r.prompts,
                 )
             )
             if q not in hay.lower():
                 continue
-        summary = r.get("summary") or {}
         out.append(
             _jsonable(
                 {
-                    "id": r["id"],
-                    "started_at": r.get("started_at"),
-                    "finished_at": r.get("finished_at"),
-                    "status": r.get("status"),
-                    "evalset": r.get("evalset"),
-                    "git_commit": r.get("git_commit"),
-                    "git_branch": r.get("git_branch"),
-                    "role": (r.get("config") or {}).get("role", "candidate"),
-                    "baseline_run_id": r.get("baseline_run_id"),
-                    "prompts": r.get("prompts") or [],
-                    "models": r.get("models") or [],
-                    "n_results": r.get("n_results", 0),
-                    "n_passed": r.get("n_passed", 0),
-                    "n_errors": r.get("n_errors", 0),
-                    "pass_rate": r.get("pass_rate"),
-                    "cost_usd": r.get("cost_usd"),
-                    "gate_passed": summary.get("gate_passed") if isinstance(summary, dict) else None,
+                    "id": r.id,
+                    "started_at": r.started_at,
+                    "finished_at": r.finished_at,
+                    "status": r.status,
+                    "evalset": r.evalset,
+                    "git_commit": r.git_commit,
+                    "git_branch": r.git_branch,
+                    "role": r.config.get("role", "candidate"),
+                    "baseline_run_id": r.baseline_run_id,
+                    "prompts": list(r.prompts),
+                    "models": list(r.models),
+                    "n_results": r.n_results,
+                    "n_passed": r.n_passed,
+                    "n_errors": r.n_errors,
+                    "pass_rate": r.pass_rate,
+                    "cost_usd": r.cost_usd,
+                    "gate_passed": (r.summary_json or {}).get("gate_passed"),
                 }
             )
         )
@@ -113,23 +112,28 @@ def list_runs(store: Store, filters: dict[str, str], limit: int = 200) -> list[d
 
 def get_run(store: Store, run_id: str) -> dict[str, Any]:
     r = store.get_run(run_id)
-    summary = r.get("summary") or {}
+    summary = r.summary_json or {}
     return _jsonable(
         {
-            **{k: r.get(k) for k in ("id", "started_at", "finished_at", "status", "evalset", "git_commit")},
-            "git_branch": r.get("git_branch"),
-            "baseline_run_id": r.get("baseline_run_id"),
-            "config": r.get("config") or {},
-            "n_results": r.get("n_results", 0),
-            "n_passed": r.get("n_passed", 0),
-            "n_errors": r.get("n_errors", 0),
-            "pass_rate": r.get("pass_rate"),
-            "cost_usd": r.get("cost_usd"),
-            "prompts": r.get("prompts") or [],
-            "models": r.get("models") or [],
+            "id": r.id,
+            "started_at": r.started_at,
+            "finished_at": r.finished_at,
+            "status": r.status,
+            "evalset": r.evalset,
+            "git_commit": r.git_commit,
+            "git_branch": r.git_branch,
+            "baseline_run_id": r.baseline_run_id,
+            "config": dict(r.config),
+            "n_results": r.n_results,
+            "n_passed": r.n_passed,
+            "n_errors": r.n_errors,
+            "pass_rate": r.pass_rate,
+            "cost_usd": r.cost_usd,
+            "prompts": list(r.prompts),
+            "models": list(r.models),
             "summary": summary,
-            "gate_passed": summary.get("gate_passed") if isinstance(summary, dict) else None,
-            "verdict": _verdict(summary.get("verdict") if isinstance(summary, dict) else None),
+            "gate_passed": summary.get("gate_passed"),
+            "verdict": _verdict(summary.get("verdict")),
         }
     )
 
@@ -143,16 +147,19 @@ def results(
     case_ids: list[str] | None = None,
     result_keys: list[str] | None = None,
     index: LabelIndex | None = None,
-    run: dict[str, Any] | None = None,
+    run: RunRecord | dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The results of a run (all, one case's, some cases' or some result keys') with their scores
-    and (given `root`) their human labels. `run`: the run as `get_run` gave it (saves a lookup)."""
+    and (given `root`) their human labels. `run`: the run as the store's or this module's `get_run`
+    gave it (saves a lookup)."""
     if (result_keys is not None and not result_keys) or (case_ids is not None and not case_ids):
         return []
-    run = run if run is not None else store.get_run(run_id)
-    table = store.results_table(str(run["id"]), case_id=case_id, case_ids=case_ids, result_keys=result_keys).to_pylist()
+    if run is None:
+        run = store.get_run(run_id)
+    rid, evalset = (run.id, run.evalset) if isinstance(run, RunRecord) else (str(run["id"]), run.get("evalset"))
+    table = store.results_table(rid, case_id=case_id, case_ids=case_ids, result_keys=result_keys).to_pylist()
     if index is None:
-        index = _label_index(root, run.get("evalset"))
+        index = _label_index(root, evalset)
     return [_result_row(row, index) for row in table]
 
 
@@ -216,23 +223,23 @@ def results_page(
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of a run's results (in prompt, model, case, repeat order) and how many there are."""
     run = store.get_run(run_id)
-    keys, total = views.result_keys_page(store, run["id"], limit, offset)
-    rows = results(store, run["id"], root, result_keys=keys, run=run) if keys else []
+    keys, total = views.result_keys_page(store, run.id, limit, offset)
+    rows = results(store, run.id, root, result_keys=keys, run=run) if keys else []
     return rows, total
 
 
 def results_stream(store: Store, run_id: str, root: Path | None) -> Iterator[bytes]:
     """Every result of a run as one JSON array, read and sent STREAM_BATCH results at a time."""
     run = store.get_run(run_id)
-    index = _label_index(root, run.get("evalset"))
+    index = _label_index(root, run.evalset)
     after: tuple[Any, ...] | None = None
     yield b"["
     first = True
     while True:
-        keys, after = views.result_keys_after(store, run["id"], after, STREAM_BATCH)
+        keys, after = views.result_keys_after(store, run.id, after, STREAM_BATCH)
         if not keys:
             break
-        for row in results(store, run["id"], result_keys=keys, index=index, run=run):
+        for row in results(store, run.id, result_keys=keys, index=index, run=run):
             yield (b"" if first else b",") + _dumps(row)
             first = False
     yield b"]"

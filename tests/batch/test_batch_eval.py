@@ -56,7 +56,7 @@ def test_batch_waits_stores_like_direct_calls_and_prices_at_batch_rates(
     code, out = llmctl(tmp_path, "eval", "--batch", *POLL, capsys=capsys)
     assert code == 0, out
     assert srv.batch.submissions == 1 and srv.requests == 6
-    assert store(tmp_path).get_run("latest")["n_results"] == 6
+    assert store(tmp_path).get_run("latest").n_results == 6
 
 
 def test_no_wait_submits_then_resume_collects_without_resubmitting(
@@ -74,7 +74,7 @@ def test_no_wait_submits_then_resume_collects_without_resubmitting(
     code, out = llmctl(tmp_path, "eval", "--resume", run["id"], *POLL, capsys=capsys)
     assert code == 0, out
     assert srv.batch.submissions == 1, "a batch in flight was submitted again"
-    assert store(tmp_path).get_run(run["id"])["status"] == "completed"
+    assert store(tmp_path).get_run(run["id"]).status == "completed"
     rows = results(tmp_path, run["id"])
     assert len(rows) == 4 and all(r[1] is None and r[5] == 1 for r in rows)
 
@@ -250,7 +250,7 @@ def test_baseline_and_candidate_share_one_request_per_unchanged_call(
     assert base_id and len(results(tmp_path, base_id)) == 3 and len(results(tmp_path, cand["id"])) == 3
     cached = store(tmp_path).query("SELECT count(*) FILTER (cached) FROM results WHERE run_id = ?", [cand["id"]])
     assert cached == [(3,)]
-    assert store(tmp_path).get_run(base_id)["status"] == "completed"
+    assert store(tmp_path).get_run(base_id).status == "completed"
 
 
 def test_a_batch_api_that_cannot_be_reached_is_an_infrastructure_error(

@@ -35,21 +35,21 @@ def test_kill_9_while_waiting_then_resume_collects_once(
             out, err = proc.communicate(timeout=30)
         assert srv.batch.submissions == 1, out + err
         run = store(tmp_path).list_runs()[0]
-        assert run["status"] == "running"  # killed: nothing marked it
-        assert results(tmp_path, run["id"]) == []
-        ((_, purpose, requests, _, _, collected),) = batches(tmp_path, run["id"])
+        assert run.status == "running"  # killed: nothing marked it
+        assert results(tmp_path, run.id) == []
+        ((_, purpose, requests, _, _, collected),) = batches(tmp_path, run.id)
         assert (purpose, requests, collected) == ("cases", N, False)
 
         srv.batch.config.polls_validating = 0  # the provider gets to it
-        code, text = llmctl(tmp_path, "eval", "--resume", run["id"], "--batch-poll", "0.01", capsys=capsys)
+        code, text = llmctl(tmp_path, "eval", "--resume", run.id, "--batch-poll", "0.01", capsys=capsys)
         assert code == 0, text
         assert srv.batch.submissions == 1, "the batch in flight was submitted again"
         assert srv.batch.lines == N
-        rows = results(tmp_path, run["id"])
+        rows = results(tmp_path, run.id)
         assert [r[0] for r in rows] == [f"case-{i:03d}" for i in range(N)]  # each case once
         assert all(r[1] is None and r[5] == 1 for r in rows)
-        assert store(tmp_path).get_run(run["id"])["status"] == "completed"
-        assert [b[5] for b in batches(tmp_path, run["id"])] == [True]
+        assert store(tmp_path).get_run(run.id).status == "completed"
+        assert [b[5] for b in batches(tmp_path, run.id)] == [True]
 
 
 def test_kill_9_while_waiting_for_the_judge_batch_then_resume(
@@ -76,13 +76,13 @@ def test_kill_9_while_waiting_for_the_judge_batch_then_resume(
             proc.kill()
             proc.communicate(timeout=30)
         run = store(tmp_path).list_runs()[0]
-        assert results(tmp_path, run["id"]) == []  # nothing is stored before its judge answered
+        assert results(tmp_path, run.id) == []  # nothing is stored before its judge answered
         holding = False
-        code, text = llmctl(tmp_path, "eval", "--resume", run["id"], "--batch-poll", "0.01", capsys=capsys)
+        code, text = llmctl(tmp_path, "eval", "--resume", run.id, "--batch-poll", "0.01", capsys=capsys)
         assert code == 0, text
         assert srv.batch.submissions == 2, "a batch in flight (cases or judge) was submitted again"
-        rows = results(tmp_path, run["id"])
+        rows = results(tmp_path, run.id)
         assert len(rows) == 4 and all(r[1] is None and r[5] == 1 for r in rows)
-        passed = store(tmp_path).query("SELECT count(*) FROM scores WHERE run_id = ? AND passed", [run["id"]])
+        passed = store(tmp_path).query("SELECT count(*) FROM scores WHERE run_id = ? AND passed", [run.id])
         assert passed == [(4,)]
-        assert all(b[5] for b in batches(tmp_path, run["id"]))
+        assert all(b[5] for b in batches(tmp_path, run.id))

@@ -27,7 +27,7 @@ from llmctl.config import load_config
 from llmctl.store import Store
 store = Store(load_config().store_path)
 run = store.list_runs(limit=1)[0]
-cached = sum(1 for o in store.outcomes(run["id"]) if o.cached)
+cached = sum(1 for o in store.outcomes(run.id) if o.cached)
 print(json.dumps({"exit": code, "litellm": "litellm" in sys.modules, "cached": cached}))
 """
 

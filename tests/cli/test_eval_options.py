@@ -24,7 +24,7 @@ def _project(root: Path, n: int = 20) -> None:
 
 def _cases(root: Path, run_id: str | None = None) -> list[str]:
     store = Store(root / ".llmctl" / "llmctl.duckdb")
-    run_id = run_id or store.list_runs()[0]["id"]
+    run_id = run_id or store.list_runs()[0].id
     return sorted(o.case_id for o in store.outcomes(run_id))
 
 
@@ -43,14 +43,14 @@ def test_limit_and_case_globs(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_rerun_failed_runs_only_the_failures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _project(tmp_path)
     code, out = llmctl(tmp_path, "eval", capsys=capsys)
-    first = Store(tmp_path / ".llmctl" / "llmctl.duckdb").list_runs()[0]["id"]
+    first = Store(tmp_path / ".llmctl" / "llmctl.duckdb").list_runs()[0].id
     failed = sorted({f"case-{i:03d}" for i in range(20)} - {"case-001", *[f"case-{i:03d}" for i in range(10, 20)]})
     code, out = llmctl(tmp_path, "eval", "--rerun-failed", first, capsys=capsys)
     runs = Store(tmp_path / ".llmctl" / "llmctl.duckdb").list_runs()
-    assert runs[0]["id"] != first and _cases(tmp_path, runs[0]["id"]) == failed, out
+    assert runs[0].id != first and _cases(tmp_path, runs[0].id) == failed, out
     # a run in which nothing failed: nothing to rerun, said so
     code, out = llmctl(tmp_path, "eval", "--case", "case-01*", capsys=capsys)
-    passing = Store(tmp_path / ".llmctl" / "llmctl.duckdb").list_runs()[0]["id"]
+    passing = Store(tmp_path / ".llmctl" / "llmctl.duckdb").list_runs()[0].id
     code, out = llmctl(tmp_path, "eval", "--rerun-failed", passing, capsys=capsys)
     assert code == 2 and f"no case failed in run {passing}" in out
 

@@ -30,9 +30,9 @@ def test_example_suite_runs_offline(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "gate PASSED" in out
     store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
     runs = store.list_runs()
-    assert {r["evalset"] for r in runs} == {"classify", "extract", "safety", "summarize", "support_agent"}
-    assert all(r["status"] == "completed" for r in runs)
-    safety = next(r for r in runs if r["evalset"] == "safety")
+    assert {r.evalset for r in runs} == {"classify", "extract", "safety", "summarize", "support_agent"}
+    assert all(r.status == "completed" for r in runs)
+    safety = next(r for r in runs if r.evalset == "safety")
     outcomes = store.outcomes(safety["id"])
     assert outcomes and all(o.passed and "prompt_leak" in o.critical for o in outcomes)
 
@@ -52,7 +52,7 @@ def test_server_results_cache_and_no_cache(tmp_path: Path, capsys: pytest.Captur
         assert srv.requests == 12
         store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
         run = store.list_runs()[0]
-        outcomes = store.outcomes(run["id"])
+        outcomes = store.outcomes(run.id)
         assert len(outcomes) == 12 and all(o.passed for o in outcomes)
         assert all(o.cost_usd > 0 for o in outcomes)  # priced from the alias
         # Fully cached re-run: no request reaches the server, results marked cached.
@@ -60,8 +60,8 @@ def test_server_results_cache_and_no_cache(tmp_path: Path, capsys: pytest.Captur
         assert code == 0, out
         assert srv.requests == 12
         run2 = store.list_runs()[0]
-        assert run2["id"] != run["id"]
-        cached = store.outcomes(run2["id"])
+        assert run2.id != run.id
+        cached = store.outcomes(run2.id)
         assert all(o.cached for o in cached)
         # cached results keep the latency and cost of the call that produced them
         by_case = {o.case_id: o for o in outcomes}
@@ -112,7 +112,7 @@ def test_provider_errors_exit_3_and_name_the_cases(tmp_path: Path, capsys: pytes
         assert "broken" in out and "--resume" in out
         store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
         run = store.list_runs()[0]
-        outcomes = {o.case_id: o for o in store.outcomes(run["id"])}
+        outcomes = {o.case_id: o for o in store.outcomes(run.id)}
         assert outcomes["broken"].error and outcomes["fine"].passed
         cause = outcomes["broken"].error.splitlines()[0]
         assert f"1 x {cause}" in out, out  # the reason is printed, not only the case id
@@ -137,7 +137,7 @@ def test_retries_recover_from_transient_faults(tmp_path: Path, capsys: pytest.Ca
         code, out = llmctl(tmp_path, "eval", capsys=capsys)
         assert code == 0, out
         store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
-        [o] = store.outcomes(store.list_runs()[0]["id"])
+        [o] = store.outcomes(store.list_runs()[0].id)
         assert o.passed
         assert srv.requests == 3
 
@@ -202,7 +202,7 @@ def test_shards_split_cases_stably(tmp_path: Path, capsys: pytest.CaptureFixture
         code, out = llmctl(tmp_path, "eval", "--shard", f"{i}/3", capsys=capsys)
         assert code == 0, out
         store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
-        seen.extend(o.case_id for o in store.outcomes(store.list_runs()[0]["id"]))
+        seen.extend(o.case_id for o in store.outcomes(store.list_runs()[0].id))
     assert sorted(seen) == [f"case-{i:03d}" for i in range(30)]
 
 
@@ -265,9 +265,9 @@ def test_shard_stores_merge_into_one_run(
     assert code == 0, out
     store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
     [run] = store.list_runs()
-    ids = sorted(o.case_id for o in store.outcomes(run["id"]))
+    ids = sorted(o.case_id for o in store.outcomes(run.id))
     assert ids == [f"case-{i:03d}" for i in range(20)]
-    assert run["status"] == "completed"
+    assert run.status == "completed"
 
 
 def test_judge_calls_are_cached_and_samples_stay_separate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -284,7 +284,7 @@ def test_judge_calls_are_cached_and_samples_stay_separate(tmp_path: Path, capsys
         assert code == 0, out
         assert srv.requests == 20  # a fully cached re-run calls neither the model nor the judge
         store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
-        outcomes = store.outcomes(store.list_runs()[0]["id"])
+        outcomes = store.outcomes(store.list_runs()[0].id)
         assert all(o.passed and o.scores["judge"] == pytest.approx(0.9) for o in outcomes)
         code, out = llmctl(tmp_path, "eval", "--no-cache", capsys=capsys)
         assert srv.requests == 40
@@ -308,7 +308,7 @@ def test_a_model_that_always_fails_the_same_way_is_stopped_early(
         assert srv.requests <= 8 + 2, srv.requests  # the first 8 plus what was in flight, not 60
         assert "stopped calling fake" in out and "--resume" in out, out
         store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
-        outcomes = store.outcomes(store.list_runs()[0]["id"])
+        outcomes = store.outcomes(store.list_runs()[0].id)
         assert len(outcomes) == 60 and all(o.error for o in outcomes)
         assert sum("not called: the previous" in (o.error or "") for o in outcomes) >= 50
 

@@ -42,7 +42,7 @@ def test_cache_writes_are_stored_priced_and_shown(tmp_path: Path, capsys: pytest
     for run in store.list_runs():
         rows = store.query(
             "SELECT prompt_tokens, completion_tokens, cache_write_tokens, cost_usd, cached FROM results WHERE run_id = ?",
-            [str(run["id"])],
+            [str(run.id)],
         )
         assert len(rows) == 3
         for p, c, written, cost, _cached in rows:

@@ -48,7 +48,7 @@ def test_judge_tokens_and_cost_are_stored_and_reported(tmp_path: Path, capsys: p
         assert code == 0, out
         store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
         run = store.list_runs()[0]
-        run_id = str(run["id"])
+        run_id = str(run.id)
         calls = _judge_calls(store, run_id)
         keys = set(store.finished_keys(run_id))
         assert len(calls) == 4 and {c["result_key"] for c in calls} == keys  # one per graded result
@@ -68,7 +68,7 @@ def test_judge_tokens_and_cost_are_stored_and_reported(tmp_path: Path, capsys: p
         model_usd = sum(o.cost_usd for o in outcomes)
         assert sum(o.judge_cost_usd for o in outcomes) == pytest.approx(judge_usd)
         assert all(o.judge_calls == 1 and o.judge_saved_usd == 0 for o in outcomes)
-        spend = store.get_run(run_id)["summary"]["spend"]
+        spend = store.get_run(run_id).summary_json["spend"]
         assert spend["model_usd"] == pytest.approx(model_usd) and spend["judge_usd"] == pytest.approx(judge_usd)
         assert spend["saved_usd"] == 0 and spend["judge_calls"] == 4
         assert spend["judge_prompt_tokens"] == sum(int(c["prompt_tokens"]) for c in calls)  # type: ignore[call-overload]
@@ -95,15 +95,15 @@ def test_a_cached_run_reports_saved_at_todays_prices(tmp_path: Path, capsys: pyt
         code, out = llmctl(tmp_path, "eval", capsys=capsys)
         assert code == 0, out
         store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
-        first = store.get_run(str(store.list_runs()[0]["id"]))["summary"]["spend"]
+        first = store.get_run(str(store.list_runs()[0].id)).summary_json["spend"]
         # The price doubles; the re-run is fully cached: nothing is spent, and what it saved is
         # priced at today's (doubled) prices.
         _project(tmp_path, srv.base_url, {"input_per_1k": 0.02, "output_per_1k": 0.04})
         code, out = llmctl(tmp_path, "eval", capsys=capsys)
         assert code == 0, out
         assert srv.requests == 8  # 4 answers + 4 judge calls, all in the first run
-        run_id = str(store.list_runs()[0]["id"])
-        spend = store.get_run(run_id)["summary"]["spend"]
+        run_id = str(store.list_runs()[0].id)
+        spend = store.get_run(run_id).summary_json["spend"]
         assert spend["model_usd"] == 0 and spend["judge_usd"] == 0 and spend["cached"] == 4
         assert spend["model_saved_usd"] == pytest.approx(2 * first["model_usd"])
         assert spend["judge_saved_usd"] == pytest.approx(2 * first["judge_usd"])
@@ -127,10 +127,10 @@ def test_cached_and_reasoning_tokens_reach_the_store_and_the_cache(
         code, out = llmctl(tmp_path, "eval", capsys=capsys)
         assert code == 0, out
         store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
-        run_id = str(store.list_runs()[0]["id"])
+        run_id = str(store.list_runs()[0].id)
         rows = store.query("SELECT cached_tokens, reasoning_tokens FROM results WHERE run_id = ?", [run_id])
         assert rows and all(tuple(r) == (2, 3) for r in rows)
         assert all(tuple(r) == (2, 3) for r in store.query("SELECT cached_tokens, reasoning_tokens FROM cache"))
-        spend = store.get_run(run_id)["summary"]["spend"]
+        spend = store.get_run(run_id).summary_json["spend"]
         assert (spend["cached_tokens"], spend["reasoning_tokens"]) == (8, 12)
         assert "(8 cached)" in out and "(12 reasoning)" in out, out

@@ -34,7 +34,7 @@ def test_eval_over_a_fleet_with_a_broken_deployment(tmp_path: Path, capsys: pyte
         assert code == 0, out
         assert gpu1.statuses.get("200") == 20 and gpu2.requests >= 1  # gpu2 was tried and failed over
     store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
-    run_id = str(store.list_runs()[0]["id"])
+    run_id = str(store.list_runs()[0].id)
     rows = store.query("SELECT model, output, error FROM results WHERE run_id = ?", [run_id])
     assert len(rows) == 20
     assert {(m, o, e) for m, o, e in rows} == {("fleet", "yes from gpu1", None)}

@@ -73,7 +73,7 @@ def test_quality_regression_fails_and_names_flipped_cases(repo: Path, capsys: py
     assert "case-00" in report and "FAIL" in report
     store = Store(repo / ".llmctl" / "llmctl.duckdb")
     candidate = store.list_runs()[0]
-    assert candidate["baseline_run_id"]
+    assert candidate.baseline_run_id
 
 
 def test_wording_only_change_passes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -163,9 +163,9 @@ def test_sharded_baseline_runs_merge_and_gate(
     assert "baseline runs" in out and "gate FAILED" in out
     store = Store(repo / ".llmctl" / "llmctl.duckdb")
     candidate = store.list_runs()[0]
-    assert candidate["baseline_run_id"]
-    assert len(store.outcomes(candidate["id"])) == N_CASES
-    assert len(store.outcomes(candidate["baseline_run_id"])) == N_CASES
+    assert candidate.baseline_run_id
+    assert len(store.outcomes(candidate.id)) == N_CASES
+    assert len(store.outcomes(candidate.baseline_run_id)) == N_CASES
 
 
 def test_report_only_rows_show_with_verbose(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

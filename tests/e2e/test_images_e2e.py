@@ -102,7 +102,7 @@ def project(root: Path, server: FakeOpenAIServer, photo: str = "images/photo.png
 
 def outputs(root: Path) -> dict[str, str]:
     store = Store(root / ".llmctl" / "llmctl.duckdb")
-    run = store.list_runs()[0]["id"]
+    run = store.list_runs()[0].id
     return dict(store.query("SELECT case_id, output FROM results WHERE run_id = ?", [run]))
 
 
@@ -146,7 +146,7 @@ def test_an_image_input_arrives_at_the_server_as_a_content_part(
     from llmctl.viewer import create_app
 
     client = TestClient(create_app(store, tmp_path), base_url="http://127.0.0.1:8484")
-    run_id = store.list_runs()[0]["id"]
+    run_id = store.list_runs()[0].id
     for page in (f"/api/runs/{run_id}/results", f"/runs/{run_id}/cases/file", f"/runs/{run_id}/cases/data"):
         body = client.get(page).text
         assert red_b64 not in body and blue_b64 not in body, page

@@ -39,7 +39,7 @@ def test_a_real_model_answers_and_is_priced(
     code, out = llmctl(tmp_path, "eval", capsys=capsys)
     assert code in (0, 1), out  # the model's wording may fail the check; the call itself must work
     store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
-    outcomes = store.outcomes(store.list_runs()[0]["id"])
+    outcomes = store.outcomes(store.list_runs()[0].id)
     assert len(outcomes) == 2 and all(o.error is None for o in outcomes)
     assert all(o.cost_usd > 0 and o.latency_ms > 0 for o in outcomes)
     assert os.environ[key_env] not in out

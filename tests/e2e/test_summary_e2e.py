@@ -40,7 +40,7 @@ def test_a_run_with_errors_reads_the_same_everywhere(tmp_path: Path, capsys: pyt
         code, terminal = llmctl(tmp_path, "eval", "-o", "r.md", "-o", "r.html", "-o", "r.json", capsys=capsys)
     assert code == 3, terminal  # provider errors left cases without results
     store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
-    run_id = str(store.list_runs()[0]["id"])
+    run_id = str(store.list_runs()[0].id)
     # the figures, independently from the stored results: errors are not graded and cost nothing
     ((n, errors, passed, ok_cost, all_cost),) = store.query(
         "SELECT count(*), count(error), count_if(passed AND error IS NULL), "
@@ -51,7 +51,7 @@ def test_a_run_with_errors_reads_the_same_everywhere(tmp_path: Path, capsys: pyt
     rate, cost = fmt.pct(passed / (n - errors)), fmt.usd_per_case(ok_cost)
     assert rate == "75.0%" and cost != fmt.usd_per_case(all_cost)  # the denominators would disagree
 
-    (group,) = store.get_run(run_id)["summary"]["groups"]  # what the runner stored
+    (group,) = store.get_run(run_id).summary_json["groups"]  # what the runner stored
     assert (group["n"], group["errors"], group["passed"], group["failed"]) == (10, 2, 6, 2)
     assert group["pass_rate"] == pytest.approx(0.75) and group["cost_usd_mean"] == pytest.approx(ok_cost)
 
@@ -83,5 +83,5 @@ def test_a_run_with_errors_reads_the_same_everywhere(tmp_path: Path, capsys: pyt
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", doc["run"]["started_at"])  # times in one form
 
-    listed = next(r for r in store.list_runs() if r["id"] == run_id)
+    listed = next(r for r in store.list_runs() if r.id == run_id)
     assert listed["pass_rate"] == pytest.approx(0.75)  # `runs list` and the viewer: the same rate

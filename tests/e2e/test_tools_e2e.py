@@ -117,7 +117,7 @@ def test_a_tool_description_change_that_breaks_argument_extraction_fails_the_gat
     store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
     rows = store.query(
         "SELECT case_id, output, tool_calls, finish_reason FROM results WHERE run_id = ? ORDER BY case_id",
-        [store.list_runs()[0]["id"]],
+        [store.list_runs()[0].id],
     )
     assert len(rows) == N_CASES
     case_id, output, calls, finish = rows[1]
@@ -286,7 +286,7 @@ def test_cached_results_keep_their_tool_calls_and_turns(
     assert code == 0 and server.requests == 2, out  # all from the cache
     store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
     cached, calls, turns, output = store.query(
-        "SELECT cached, tool_calls, turns, output FROM results WHERE run_id = ?", [store.list_runs()[0]["id"]]
+        "SELECT cached, tool_calls, turns, output FROM results WHERE run_id = ?", [store.list_runs()[0].id]
     )[0]
     assert cached and json.loads(calls)[0]["name"] == "get_order" and len(json.loads(turns)) == 2
     assert output == "It has shipped."

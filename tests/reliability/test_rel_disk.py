@@ -78,19 +78,19 @@ def test_disk_full_mid_run_exits_3_marks_interrupted_and_resumes(small_disk: Pat
         filler.unlink()
 
         run = store(root).list_runs()[0]
-        assert f"llmctl eval --resume {run['id']}" in err, err
-        assert run["status"] == "interrupted"
-        stored = {r[1] for r in result_rows(root, run["id"]) if r[2] is None}
+        assert f"llmctl eval --resume {run.id}" in err, err
+        assert run.status == "interrupted"
+        stored = {r[1] for r in result_rows(root, run.id) if r[2] is None}
         assert 0 < len(stored) < N
         assert not [p.name for p in (root / ".llmctl").iterdir() if ".reserve-" in p.name]
 
         before = {i: srv.requests_for(question(i)) for i in range(N)}
         srv.configure(latency_ms=0)
-        done = run_cli(root, "eval", "--resume", run["id"], timeout=120)
+        done = run_cli(root, "eval", "--resume", run.id, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
-        rows = result_rows(root, run["id"])
+        rows = result_rows(root, run.id)
         assert len(rows) == N and all(r[2] is None for r in rows)
-        assert store(root).get_run(run["id"])["status"] == "completed"
+        assert store(root).get_run(run.id).status == "completed"
         for i in range(N):
             if f"case-{i:03d}" in stored:
                 assert srv.requests_for(question(i)) == before[i], f"case-{i:03d} was stored but called again"

@@ -55,8 +55,8 @@ def test_2000_cases_under_faults_all_eventually_succeed(tmp_path: Path, capsys: 
             assert statuses.get(kind, 0) > 0, statuses
         assert srv.requests > N + 300  # slow answers are not counted in statuses until they finish
         run = store(tmp_path).list_runs()[0]
-        assert run["status"] == "completed"
-        rows = _check_one_row_per_case(tmp_path, run["id"], N)
+        assert run.status == "completed"
+        rows = _check_one_row_per_case(tmp_path, run.id, N)
         assert all(r[2] is None for r in rows)
         # retries are counted per result: the stored counts add up to the server's extra requests,
         # less the free re-sends of requests dropped on a reused connection (at most one a drop)
@@ -77,7 +77,7 @@ def test_retries_exhausted_exit_3_and_cases_named(tmp_path: Path, capsys: pytest
         code, out = llmctl(tmp_path, "eval", "--no-cache", capsys=capsys)
         assert code == 3, out[-3000:]
         run = store(tmp_path).list_runs()[0]
-        rows = _check_one_row_per_case(tmp_path, run["id"], n)
+        rows = _check_one_row_per_case(tmp_path, run.id, n)
         failed = sorted(r[1] for r in rows if r[2] is not None)
         assert failed, "with 1 retry some cases must exhaust their retries"
         assert all(r[3] == 1 for r in rows if r[2] is not None)  # 1 retry each, then gave up
@@ -91,10 +91,10 @@ def test_retries_exhausted_exit_3_and_cases_named(tmp_path: Path, capsys: pytest
         # --resume completes the run: only the failed cases are called again
         before = srv.requests
         srv.configure(rate_429=0, rate_500=0, rate_slow=0, rate_malformed=0, rate_drop=0)
-        code, out = llmctl(tmp_path, "eval", "--resume", run["id"], capsys=capsys)
+        code, out = llmctl(tmp_path, "eval", "--resume", run.id, capsys=capsys)
         assert code == 0, out[-3000:]
         assert srv.requests - before == len(failed)
-        rows = _check_one_row_per_case(tmp_path, run["id"], n)
+        rows = _check_one_row_per_case(tmp_path, run.id, n)
         assert all(r[2] is None for r in rows)
 
 
@@ -108,7 +108,7 @@ def test_no_retries_errors_are_stored_not_lost(tmp_path: Path, capsys: pytest.Ca
         # connection is sent once more on a new one (llmctl.models._native), not as a retry
         assert n <= srv.requests <= n + srv.statuses.get("drop", 0)
         run = store(tmp_path).list_runs()[0]
-        rows = _check_one_row_per_case(tmp_path, run["id"], n)
+        rows = _check_one_row_per_case(tmp_path, run.id, n)
         errors = [r for r in rows if r[2] is not None]
         assert 0 < len(errors) < n
         assert all(r[3] == 0 for r in rows)
@@ -155,7 +155,7 @@ def test_deadline_with_a_server_that_never_answers(tmp_path: Path, silent_server
     assert elapsed < 45, elapsed  # 3 s deadline + interpreter start and store work; without it: 60 s timeouts x 6 tries
     assert "Traceback" not in proc.stderr
     run = store(tmp_path).list_runs()[0]
-    rows = _check_one_row_per_case(tmp_path, run["id"], n)
+    rows = _check_one_row_per_case(tmp_path, run.id, n)
     assert all(r[2] is not None and "deadline" in r[2] for r in rows)
 
 
@@ -170,4 +170,4 @@ def test_deadline_in_process_does_not_hang_with_slow_answers(
         assert time.monotonic() - t0 < 10
         assert code == 3, out
         run = store(tmp_path).list_runs()[0]
-        _check_one_row_per_case(tmp_path, run["id"], n)
+        _check_one_row_per_case(tmp_path, run.id, n)

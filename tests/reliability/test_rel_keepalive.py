@@ -91,6 +91,6 @@ def test_server_closing_after_every_answer_fails_no_case(
     make_project(tmp_path, closing_server, n, retries=0, concurrency=4)
     code, out = llmctl(tmp_path, "eval", "--no-cache", capsys=capsys)
     assert code == 0, out[-3000:]
-    rows = result_rows(tmp_path, store(tmp_path).list_runs()[0]["id"])
+    rows = result_rows(tmp_path, store(tmp_path).list_runs()[0].id)
     assert len(rows) == n
     assert [r[2] for r in rows if r[2] is not None] == []

@@ -73,7 +73,7 @@ def test_hostile_names_never_drive_the_terminal(
     assert "fixes #123" in out and "[link=https://evil.example/]" in out  # shown, as plain text
     assert out.count("fixes #123") >= 2, out  # the summary and the gate table
     _assert_inert(out, styled=True)
-    run = Store(tmp_path / STORE).list_runs()[0]["id"]
+    run = Store(tmp_path / STORE).list_runs()[0].id
     for argv in (
         ["runs", "show", run],
         ["runs", "list"],

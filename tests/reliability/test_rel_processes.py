@@ -66,22 +66,22 @@ def test_kill_9_at_random_points_then_resume(tmp_path: Path, capsys: pytest.Capt
             if not runs:
                 continue
             run = runs[0]
-            if run["status"] == "completed":  # the kill came after the end
-                assert len(_assert_whole(root, run["id"])) == N
+            if run.status == "completed":  # the kill came after the end
+                assert len(_assert_whole(root, run.id)) == N
                 continue
-            assert run["status"] == "running"
-            rows = _assert_whole(root, run["id"])
-            done = _successes(root, run["id"])
+            assert run.status == "running"
+            rows = _assert_whole(root, run.id)
+            done = _successes(root, run.id)
             # Nothing answered more than a second before the kill is lost (the writer flushes every 0.5 s).
             answered_early = max((n for t, n in answered if t <= killed - 1.0), default=0)
             assert len(done) >= answered_early, (trial, len(done), answered_early)
             partial += 0 < len(done) < N
             calls_before = {i: srv.requests_for(question(i)) for i in range(N)}
             srv.configure(latency_ms=0)
-            code, out = llmctl(root, "eval", "--resume", run["id"], capsys=capsys)
+            code, out = llmctl(root, "eval", "--resume", run.id, capsys=capsys)
             assert code == 0, out
             resumed += 1
-            after = _assert_whole(root, run["id"])
+            after = _assert_whole(root, run.id)
             assert len(after) == N and all(r[2] is None for r in after)
             assert {r[1] for r in after} == {f"case-{i:03d}" for i in range(N)}
             assert len(rows) <= len(after)
@@ -91,7 +91,7 @@ def test_kill_9_at_random_points_then_resume(tmp_path: Path, capsys: pytest.Capt
                     assert extra == 0, f"case-{i:03d} was stored as finished but called again"
                 else:
                     assert extra == 1, f"case-{i:03d} was not finished but not called exactly once"
-            assert st.get_run(run["id"])["status"] == "completed"
+            assert st.get_run(run.id).status == "completed"
     assert resumed >= trials // 2, "too few trials killed the run mid-way"
     assert partial >= 3, "too few trials killed the run between two written batches"
     print(f"kill -9: {trials} trials, {resumed} resumed, {partial} with a partial run")
@@ -108,9 +108,9 @@ def test_two_processes_share_one_store(tmp_path: Path) -> None:
         runs = store(tmp_path).list_runs()
         assert len(runs) == 2
         for run in runs:
-            assert run["status"] == "completed"
-            assert run["n_results"] == 150 and run["n_errors"] == 0
-            assert len(_assert_whole(tmp_path, run["id"])) == 150
+            assert run.status == "completed"
+            assert run.n_results == 150 and run.n_errors == 0
+            assert len(_assert_whole(tmp_path, run.id)) == 150
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -130,16 +130,16 @@ def test_interrupt_keeps_finished_results(
         assert proc.returncode == 130, out + err
         assert "Traceback" not in err
         run = store(tmp_path).list_runs()[0]
-        assert run["status"] == "interrupted"
-        assert f"finish it with: llmctl eval --resume {run['id']}" in err, err
-        rows = _assert_whole(tmp_path, run["id"])
+        assert run.status == "interrupted"
+        assert f"finish it with: llmctl eval --resume {run.id}" in err, err
+        rows = _assert_whole(tmp_path, run.id)
         stored = [r for r in rows if r[2] is None]
         assert len(stored) >= answered - 4 * 2, (len(stored), answered)  # at most what was in flight is lost
         assert len(rows) < 200
         srv.configure(latency_ms=0)
-        code, text = llmctl(tmp_path, "eval", "--resume", run["id"], capsys=capsys)
+        code, text = llmctl(tmp_path, "eval", "--resume", run.id, capsys=capsys)
         assert code == 0, text
-        rows = _assert_whole(tmp_path, run["id"])
+        rows = _assert_whole(tmp_path, run.id)
         assert len(rows) == 200 and all(r[2] is None for r in rows)
 
 
@@ -164,4 +164,4 @@ def test_sigterm_stops_a_run_started_with_sigint_ignored(tmp_path: Path) -> None
         assert proc.returncode == 130, out + err
         assert srv.statuses.get("200", 0) < 200
         run = store(tmp_path).list_runs()[0]
-        assert run["status"] == "interrupted"
+        assert run.status == "interrupted"

@@ -92,8 +92,8 @@ def test_odd_responses_end_as_one_result_each_and_resume_calls_only_failures(
         assert code == 3, out[-3000:]  # the unparseable ones are errors; nothing else is lost
         assert "Traceback" not in out and "internal error" not in out
         run = store(tmp_path).list_runs()[0]
-        assert run["status"] == "completed"
-        rows = _rows(tmp_path, run["id"])
+        assert run.status == "completed"
+        rows = _rows(tmp_path, run.id)
         good = [rows[f"case-{i:03d}"] for i in range(GOOD)]
         assert all(r[0] == "yes" and r[1] is None for r in good)
         for case in UNPARSEABLE:
@@ -118,8 +118,8 @@ def test_odd_responses_end_as_one_result_each_and_resume_calls_only_failures(
         assert errors >= UNPARSEABLE and all(k in BODIES for k in errors)
         # --resume calls exactly the cases without a result, and the run stays whole
         before = srv.requests
-        code, out = llmctl(tmp_path, "eval", "--resume", run["id"], capsys=capsys)
+        code, out = llmctl(tmp_path, "eval", "--resume", run.id, capsys=capsys)
         assert code == 3, out[-3000:]
         assert len(errors) <= srv.requests - before <= 2 * len(errors)  # retries: 1
         assert all(srv.requests_for(f"question number {i}") == 1 for i in range(GOOD))  # never called again
-        assert _rows(tmp_path, run["id"]).keys() == rows.keys()
+        assert _rows(tmp_path, run.id).keys() == rows.keys()

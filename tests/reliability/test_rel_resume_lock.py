@@ -25,7 +25,7 @@ def test_two_concurrent_resumes_of_one_run_call_each_case_once(tmp_path: Path) -
         time.sleep(0.8)  # a batch is written
         first.kill()  # kill -9: the lock goes with the process
         first.communicate(timeout=10)
-        run_id = store(tmp_path).list_runs()[0]["id"]
+        run_id = store(tmp_path).list_runs()[0].id
         done = {r[1] for r in result_rows(tmp_path, run_id) if r[2] is None}
         assert 0 < len(done) < N
         before = {i: srv.requests_for(question(i)) for i in range(N)}
@@ -44,7 +44,7 @@ def test_two_concurrent_resumes_of_one_run_call_each_case_once(tmp_path: Path) -
             assert extra == expected, f"case-{i:03d}: called {extra} more time(s), expected {expected}"
         rows = result_rows(tmp_path, run_id)
         assert len(rows) == N and all(r[2] is None for r in rows)
-        assert store(tmp_path).get_run(run_id)["status"] == "completed"
+        assert store(tmp_path).get_run(run_id).status == "completed"
         assert not [p.name for p in (tmp_path / STORE).parent.iterdir() if p.name.endswith(".lock")]
 
 
@@ -54,7 +54,7 @@ def test_resume_of_a_run_still_running_is_refused(tmp_path: Path) -> None:
         first = popen_eval(tmp_path, "--no-cache")
         try:
             _wait_for_answers(srv, 4)
-            run_id = store(tmp_path).list_runs()[0]["id"]
+            run_id = store(tmp_path).list_runs()[0].id
             second = popen_eval(tmp_path, "--resume", run_id)
             out, err = second.communicate(timeout=60)
             assert second.returncode == 2, out + err

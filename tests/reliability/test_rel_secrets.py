@@ -30,7 +30,7 @@ def _everything(root: Path, capsys: pytest.CaptureFixture[str], expect: int) -> 
     out_args = [a for name in OUTPUTS for a in ("--output", f"out/{name}")]
     code, text = llmctl(root, "eval", "--no-cache", *out_args, capsys=capsys)
     assert code == expect, text
-    run_id = store(root).list_runs()[0]["id"]
+    run_id = store(root).list_runs()[0].id
     for argv in (
         ("runs", "list"),
         ("runs", "list", "--json"),
@@ -77,7 +77,7 @@ def test_canary_key_never_leaks(
         (bad / "llmctl.yaml").write_text(cfg)
         text = _everything(bad, capsys, expect=3)
         assert srv.statuses.get("401", 0) >= 5
-    rows = store(bad).outcomes(store(bad).list_runs()[0]["id"])
+    rows = store(bad).outcomes(store(bad).list_runs()[0].id)
     # the 401 body quoted the key back; what was stored has it replaced
     assert all("Incorrect API key provided: ***" in (o.error or "") for o in rows), rows[0].error
     # 2. a successful run with that key
@@ -118,7 +118,7 @@ def test_a_key_in_other_forms_never_leaks(
         (tmp_path / "llmctl.yaml").write_text(cfg)
         text = _everything(tmp_path, capsys, expect=0)
         assert srv.statuses.get("200", 0) == 5 and "401" not in srv.statuses
-    outputs = [o.output for o in store(tmp_path).outcomes(store(tmp_path).list_runs()[0]["id"])]
+    outputs = [o.output for o in store(tmp_path).outcomes(store(tmp_path).list_runs()[0].id)]
     assert outputs and all(o and o.startswith("yes, your key: ***") for o in outputs), outputs[:1]
     for form in forms:
         assert form not in text
@@ -160,7 +160,7 @@ def test_a_header_value_is_a_secret_too(
         (tmp_path / "llmctl.yaml").write_text(cfg)
         text = _everything(tmp_path, capsys, expect=0)
         assert srv.statuses.get("200", 0) == 5
-    outputs = [o.output for o in store(tmp_path).outcomes(store(tmp_path).list_runs()[0]["id"])]
+    outputs = [o.output for o in store(tmp_path).outcomes(store(tmp_path).list_runs()[0].id)]
     assert outputs and all(o == "yes, you sent *** from team searchers" for o in outputs), outputs[:1]
     assert value not in text
     for name, data in _artifacts_text(tmp_path).items():

@@ -220,11 +220,11 @@ def test_catastrophic_regex_fails_the_case_and_the_run_finishes(
     assert code in (0, 1), out  # a failed case (the gate has no floor here), not a crash or a hang
     store = Store(tmp_path / STORE)
     run = store.list_runs()[0]
-    outcomes = {o.case_id: o for o in store.outcomes(run["id"])}
+    outcomes = {o.case_id: o for o in store.outcomes(run.id)}
     assert outcomes["good"].passed is True
     assert outcomes["bad"].passed is False
     rows = store._db.run(
-        lambda con: con.execute("SELECT error FROM scores WHERE run_id = ?", [run["id"]]).fetchall(), read_only=True
+        lambda con: con.execute("SELECT error FROM scores WHERE run_id = ?", [run.id]).fetchall(), read_only=True
     )
     assert any(e and "took more than 0.2 s" in e for (e,) in rows), rows
 
@@ -253,10 +253,10 @@ def test_deadline_covers_evaluators(tmp_path: Path, capsys: pytest.CaptureFixtur
     store = Store(tmp_path / STORE)
     run = store.list_runs()[0]
     rows = store._db.run(
-        lambda con: con.execute("SELECT s.error, s.passed FROM scores s WHERE s.run_id = ?", [run["id"]]).fetchall(),
+        lambda con: con.execute("SELECT s.error, s.passed FROM scores s WHERE s.run_id = ?", [run.id]).fetchall(),
         read_only=True,
     )
-    results = store.outcomes(run["id"])
+    results = store.outcomes(run.id)
     assert len(results) == 6  # one result per case, whatever the deadline did
     assert not any(o.passed for o in results)
     assert any(e == "deadline exceeded before scoring" for e, _ in rows) or any(

@@ -47,10 +47,10 @@ def test_hostile_model_output_is_escaped_everywhere(tmp_path: Path, capsys: pyte
         code, out = llmctl(tmp_path, "eval", "--baseline", "HEAD", *outputs, capsys=capsys)
         assert code == 1, out  # every case flipped pass -> fail
         run = store(tmp_path).list_runs()[0]
-        assert any("javascript" in (o.output or "") for o in store(tmp_path).outcomes(run["id"]))  # stored as sent
-        code, shown = llmctl(tmp_path, "runs", "show", run["id"], capsys=capsys)
+        assert any("javascript" in (o.output or "") for o in store(tmp_path).outcomes(run.id))  # stored as sent
+        code, shown = llmctl(tmp_path, "runs", "show", run.id, capsys=capsys)
         assert code == 0, shown
-        code, reported = llmctl(tmp_path, "report", run["id"], "--output", "again.md", capsys=capsys)
+        code, reported = llmctl(tmp_path, "report", run.id, "--output", "again.md", capsys=capsys)
         assert code == 0, reported
     # terminal: the outputs are shown (flipped cases) but cannot drive the terminal
     terminal = out + shown + reported

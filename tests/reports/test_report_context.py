@@ -27,20 +27,20 @@ def test_html_report_shows_the_baseline_and_case_context(tmp_path: Path, capsys,
     code, out, err = cli(["eval", "support", "--baseline", "HEAD~1", "--output", "report.html"], capsys, monkeypatch)
     assert code in (0, 1), out + err
     store = Store(root / ".llmctl" / "llmctl.duckdb")
-    runs = {r["config"].get("role"): r for r in store.list_runs()}
+    runs = {r.config.get("role"): r for r in store.list_runs()}
     cand, base = runs["candidate"], runs["baseline"]
     page = (root / "report.html").read_text()
     context = re.search(r'<table id="context">(.*?)</table>', page, re.DOTALL).group(1)
     assert "baseline ref</th><td>HEAD~1" in context
-    assert base["id"] in context
-    cand_hash = store.query("SELECT DISTINCT version_hash FROM results WHERE run_id = ?", [cand["id"]])[0][0]
-    base_hash = store.query("SELECT DISTINCT version_hash FROM results WHERE run_id = ?", [base["id"]])[0][0]
+    assert base.id in context
+    cand_hash = store.query("SELECT DISTINCT version_hash FROM results WHERE run_id = ?", [cand.id])[0][0]
+    base_hash = store.query("SELECT DISTINCT version_hash FROM results WHERE run_id = ?", [base.id])[0][0]
     assert cand_hash != base_hash and cand_hash in context and base_hash in context
     # vars and expected next to the case; a short output inline (not hidden in a <details>)
     assert "vars: <code>{&quot;ticket&quot;: &quot;3&quot;}</code>" in page
     assert "expected: <code>refund</code>" in page
     assert '<pre class="short">answer ok</pre>' in page
     # the same context from `llmctl report`
-    code, _out, err = cli(["report", cand["id"], "-o", "again.html"], capsys, monkeypatch)
+    code, _out, err = cli(["report", cand.id, "-o", "again.html"], capsys, monkeypatch)
     assert code == 0, err
     assert "baseline ref</th><td>HEAD~1" in (root / "again.html").read_text()

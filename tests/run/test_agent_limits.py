@@ -62,7 +62,7 @@ def test_stored_calls_and_turns_are_capped_and_the_request_is_bounded(
     rows = {
         r[0]: r[1:]
         for r in store(tmp_path).query(
-            "SELECT case_id, error, tool_calls, turns FROM results WHERE run_id = $r", {"r": run["id"]}
+            "SELECT case_id, error, tool_calls, turns FROM results WHERE run_id = $r", {"r": run.id}
         )
     }
     error, calls, turns = rows["big"]

@@ -71,17 +71,17 @@ def test_deeply_nested_tool_arguments_are_one_case_error_and_resume_finishes(
         assert code == 3, out[-3000:]
         assert "Traceback" not in out and "internal error" not in out and "RecursionError" not in out
         run = store(tmp_path).list_runs()[0]
-        assert run["status"] == "completed"
-        rows = dict(store(tmp_path).query("SELECT case_id, error FROM results WHERE run_id = $r", {"r": run["id"]}))
+        assert run.status == "completed"
+        rows = dict(store(tmp_path).query("SELECT case_id, error FROM results WHERE run_id = $r", {"r": run.id}))
         assert len(rows) == N + 1
         assert all(rows[f"case-{i:03d}"] is None for i in range(N))
         assert rows["deep"]  # litellm refuses the body itself ("Invalid response object")
         if transport == "native":
             assert "nested deeper than 64 levels (1000)" in rows["deep"]
-        code, out = llmctl(tmp_path, "eval", "--resume", run["id"], capsys=capsys)
+        code, out = llmctl(tmp_path, "eval", "--resume", run.id, capsys=capsys)
         assert code == 3, out[-3000:]
         assert "Traceback" not in out and "internal error" not in out
-        assert store(tmp_path).list_runs()[0]["status"] == "completed"
+        assert store(tmp_path).list_runs()[0].status == "completed"
 
 
 def test_store_json_column_never_raises_on_deep_values() -> None:

@@ -46,7 +46,7 @@ def _project(root: Path, base_url: str, n: int, **cfg: Any) -> None:
 
 def _runs(root: Path) -> dict[str, dict[str, Any]]:
     store = Store(root / ".llmctl" / "llmctl.duckdb")
-    return {str(r["config"]["role"]): r for r in store.list_runs()}
+    return {str(r.config["role"]): r for r in store.list_runs()}
 
 
 def test_both_sides_are_called_interleaved(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -87,7 +87,7 @@ def test_an_unchanged_prompt_is_called_once_for_both_sides(tmp_path: Path, capsy
         assert srv.requests == 30, srv.requests
     runs = _runs(tmp_path)
     store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
-    base, cand = store.outcomes(runs["baseline"]["id"]), store.outcomes(runs["candidate"]["id"])
+    base, cand = store.outcomes(runs["baseline"].id), store.outcomes(runs["candidate"].id)
     assert len(base) == len(cand) == 30
     # each pair: one fresh call, one shared (recorded as cached, so latency compares fresh calls only)
     assert sum(o.cached for o in base) + sum(o.cached for o in cand) == 30
@@ -107,17 +107,17 @@ def test_a_comparison_killed_midway_resumes_both_sides(tmp_path: Path) -> None:
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate()
         runs = _runs(tmp_path)
-        assert runs["baseline"]["status"] == runs["candidate"]["status"] == "running"
+        assert runs["baseline"].status == runs["candidate"].status == "running"
         store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
-        stored = sum(len(store.finished_keys(str(r["id"]))) for r in runs.values())
+        stored = sum(len(store.finished_keys(str(r.id))) for r in runs.values())
         assert 0 < stored < 300
         before = srv.requests
-        result = run_cli(tmp_path, "eval", "--resume", str(runs["candidate"]["id"]))
+        result = run_cli(tmp_path, "eval", "--resume", str(runs["candidate"].id))
         assert result.returncode == 0, result.stdout + result.stderr
         assert "gate PASSED" in result.stdout
         # exactly what was not stored before the kill is called again, on both sides
         assert srv.requests - before == 300 - stored, (before, stored, srv.requests)
     runs = _runs(tmp_path)
-    assert runs["baseline"]["status"] == runs["candidate"]["status"] == "completed"
+    assert runs["baseline"].status == runs["candidate"].status == "completed"
     store = Store(tmp_path / ".llmctl" / "llmctl.duckdb")
-    assert len(store.outcomes(runs["baseline"]["id"])) == len(store.outcomes(runs["candidate"]["id"])) == 150
+    assert len(store.outcomes(runs["baseline"].id)) == len(store.outcomes(runs["candidate"].id)) == 150

@@ -42,7 +42,7 @@ def test_slow_scoring_does_not_time_out_calls_in_flight(
         run = store(tmp_path).list_runs()[0]
         rows = store(tmp_path).query(
             "SELECT r.error, s.error FROM results r JOIN scores s USING (run_id, result_key) WHERE r.run_id = $r",
-            {"r": run["id"]},
+            {"r": run.id},
         )
         assert len(rows) == 24
         assert [r[0] for r in rows if r[0] is not None] == []  # no call "timeout after 2s"
@@ -66,7 +66,7 @@ def test_deadline_and_sigterm_stop_a_run_with_slow_scoring(tmp_path: Path) -> No
         assert time.monotonic() - t0 < 40, "the deadline waited for scoring"
         assert "Traceback" not in done.stderr and done.returncode == 3, done.stderr[-2000:]
         run = store(tmp_path).list_runs()[0]
-        errors = store(tmp_path).query("SELECT error FROM results WHERE run_id = $r", {"r": run["id"]})
+        errors = store(tmp_path).query("SELECT error FROM results WHERE run_id = $r", {"r": run.id})
         assert len(errors) == 60 and any("deadline exceeded" in (e[0] or "") for e in errors)
 
         proc = popen_eval(tmp_path, "--no-cache")

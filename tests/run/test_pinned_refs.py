@@ -53,7 +53,7 @@ def test_two_versions_of_one_prompt_are_stored_and_compared_as_two_prompts(
     assert code == 0, out
     run = store(repo).list_runs()[0]
     rows = store(repo).query(
-        "SELECT prompt, case_id, output FROM results WHERE run_id = $r ORDER BY 1, 2", {"r": run["id"]}
+        "SELECT prompt, case_id, output FROM results WHERE run_id = $r ORDER BY 1, 2", {"r": run.id}
     )
     assert [(r[0], r[1]) for r in rows] == [
         ("add@first", "a"),

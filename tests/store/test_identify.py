@@ -141,7 +141,7 @@ def test_a_version_one_store_is_migrated_and_keeps_its_data(tmp_path: Path) -> N
     con.execute("INSERT INTO runs (id, started_at, status) VALUES ('r-old', now()::TIMESTAMP, 'completed')")
     con.close()
     s = Store(path)
-    assert [r["id"] for r in s.list_runs()] == ["r-old"]
+    assert [r.id for r in s.list_runs()] == ["r-old"]
     new_run(s)
     assert s.schema_version() == SCHEMA_VERSION
     assert s.query("SELECT key, value FROM llmctl_store") == [("format", "llmctl-store")]

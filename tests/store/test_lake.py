@@ -184,12 +184,12 @@ def test_finish_run_records_the_snapshot_and_stale_runs(lake_store: Store) -> No
     assert isinstance(snap, int) and snap > 0
     lake_store.finish_run(rid, "completed", {"passed": True}, gate_snapshot=snap)
     run = lake_store.get_run(rid)
-    assert run["status"] == "completed" and run["gate_snapshot"] == snap
+    assert run.status == "completed" and run.gate_snapshot == snap
     with pytest.raises(InputError, match="no run"):
         lake_store.finish_run("r-missing", "completed", None)
     other = new_run(lake_store)
     assert lake_store.mark_interrupted_stale(older_than_s=0) == [other]
-    assert lake_store.get_run(other)["status"] == "interrupted"
+    assert lake_store.get_run(other).status == "interrupted"
 
 
 def test_labels_cache_and_prompt_versions_keep_one_row_per_key(lake_store: Store) -> None:
@@ -217,7 +217,7 @@ def test_merge_shard_files_into_a_lake(lake_store: Store, tmp_path: Path) -> Non
         shards.append(shard.path)
     merged = lake_store.merge(None, shards)
     lake_store.merge(merged, shards)  # twice: nothing more
-    assert lake_store.get_run(merged)["n_results"] == 20
+    assert lake_store.get_run(merged).n_results == 20
     assert lake_store.query("SELECT count(*) FROM scores WHERE run_id = ?", [merged]) == [(40,)]
 
 
@@ -236,7 +236,7 @@ def test_copy_local_to_lake_and_back_is_idempotent(lake_store: Store, tmp_path: 
     # the run finished locally since: the copy updates it, and adds nothing twice
     local.finish_run(rid, "completed", {"ok": True})
     assert lake_store.copy_from(local.path)["runs"] == 1
-    assert lake_store.get_run(rid)["status"] == "completed"
+    assert lake_store.get_run(rid).status == "completed"
     assert lake_store.query("SELECT count(*) FROM runs") == [(1,)]
     back = Store(tmp_path / "back.duckdb")
     assert back.copy_from(lake_store.location)["results"] == 25
@@ -322,7 +322,7 @@ def test_store_convert_moves_a_duckdb_2_store_to_this_duckdb(tmp_path: Path) -> 
     assert storage_version(path) in range(64, 69)
     assert path.with_name(path.name + ".duckdb-999.bak").exists()
     store = Store(path)
-    assert store.get_run("r20260101-000000-abcdef")["n_results"] == 3
+    assert store.get_run("r20260101-000000-abcdef").n_results == 3
     assert store.schema_version() == schema.SCHEMA_VERSION  # migrated on open
     again = llmctl(["store", "convert", str(path), "--python", str(_duckdb2_python())], root)
     assert again.returncode == 2 and "nothing to convert" in again.stderr

@@ -69,20 +69,20 @@ def _merged_verdict_is_the_unsharded_one(root: Path, store: Store, ids: list[str
     merged_out = llmctl(["runs", "merge", *ids], root, timeout=900)
     assert merged_out.returncode == whole.returncode, merged_out.stdout[-2000:] + merged_out.stderr[-3000:]
     merged = store.get_run(_run_id(merged_out.stdout.split("into run", 1)[1]))
-    assert merged["n_results"] == unsharded["n_results"] == CASES
-    assert merged["pass_rate"] == unsharded["pass_rate"] == pytest.approx(0.9)
-    assert merged["status"] == "completed"
-    assert merged["summary"]["verdict"]["passed"] is unsharded["summary"]["verdict"]["passed"] is False
-    assert merged["gate_snapshot"] is not None and merged["gate_snapshot"] > 0
-    assert sorted(o.case_id for o in store.outcomes(merged["id"])) == sorted(
-        o.case_id for o in store.outcomes(unsharded["id"])
+    assert merged.n_results == unsharded.n_results == CASES
+    assert merged.pass_rate == unsharded.pass_rate == pytest.approx(0.9)
+    assert merged.status == "completed"
+    assert merged.summary_json["verdict"]["passed"] is unsharded.summary_json["verdict"]["passed"] is False
+    assert merged.gate_snapshot is not None and merged.gate_snapshot > 0
+    assert sorted(o.case_id for o in store.outcomes(merged.id)) == sorted(
+        o.case_id for o in store.outcomes(unsharded.id)
     )
     # each result and score once
-    assert store.query("SELECT count(*), count(DISTINCT result_key) FROM results WHERE run_id = ?", [merged["id"]]) == [
+    assert store.query("SELECT count(*), count(DISTINCT result_key) FROM results WHERE run_id = ?", [merged.id]) == [
         (CASES, CASES)
     ]
-    assert store.query("SELECT count(*) FROM scores WHERE run_id = ?", [merged["id"]]) == [(CASES,)]
-    return str(merged["id"])
+    assert store.query("SELECT count(*) FROM scores WHERE run_id = ?", [merged.id]) == [(CASES,)]
+    return str(merged.id)
 
 
 def _merge_again_is_idempotent(root: Path, store: Store, ids: list[str], merged: str) -> None:
@@ -101,7 +101,7 @@ def test_four_shards_into_a_postgres_catalog_merge_by_run_id(pg: Postgres, tmp_p
     root = _project(tmp_path / "p", lake)
     ids = _shards_at_once(root)
     store = Store(_location(root))
-    assert sum(store.get_run(r)["n_results"] for r in ids) == CASES
+    assert sum(store.get_run(r).n_results for r in ids) == CASES
     merged = _merged_verdict_is_the_unsharded_one(root, store, ids)
     _merge_again_is_idempotent(root, store, ids, merged)
     bad = llmctl(["runs", "merge", ids[0], "r20990101-000000-000000"], root)
@@ -145,14 +145,14 @@ def test_a_killed_shard_is_resumed_before_the_merge(pg: Postgres, tmp_path: Path
     assert slow.poll() is None and killed is not None, "shard 1 finished before it could be killed"
     os.kill(slow.pid, signal.SIGKILL)
     slow.wait(timeout=30)
-    assert 0 < store.get_run(killed)["n_results"] < CASES // SHARDS
+    assert 0 < store.get_run(killed).n_results < CASES // SHARDS
     refused = llmctl(["runs", "merge", killed, *ids], root)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert f"llmctl eval --resume {killed}" in refused.stderr
     assert not store.query("SELECT id FROM runs WHERE json_extract(config, '$.merged_from') IS NOT NULL")
     resumed = llmctl(["eval", "--resume", killed, "--concurrency", "50"], root, timeout=900)
     assert resumed.returncode in (0, 1), resumed.stderr[-3000:]
-    assert store.get_run(killed)["status"] == "completed"
+    assert store.get_run(killed).status == "completed"
     merged = _merged_verdict_is_the_unsharded_one(root, store, [killed, *ids])
     _merge_again_is_idempotent(root, store, [killed, *ids], merged)
 

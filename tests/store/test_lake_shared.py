@@ -41,9 +41,9 @@ def _pg_lake(pg: Postgres, name: str, data: Path) -> dict[str, str]:
 def _check_every_result_once(store: Store, run_ids: list[str], cases: int) -> None:
     for rid in run_ids:
         run = store.get_run(rid)
-        assert run["status"] == "completed", run
-        assert run["n_results"] == cases
-        assert run["gate_snapshot"] is not None and run["gate_snapshot"] > 0
+        assert run.status == "completed", run
+        assert run.n_results == cases
+        assert run.gate_snapshot is not None and run.gate_snapshot > 0
     total = store.query(
         "SELECT count(*), count(DISTINCT (run_id, result_key)) FROM results WHERE list_contains(?, run_id)", [run_ids]
     )
@@ -63,7 +63,7 @@ def _eval_at_once(root: Path, count: int) -> list[str]:
         assert p.returncode == 0, f"{out[-2000:]}\n{err[-3000:]}"
     store = Store(_location(root))
     runs = store.list_runs(limit=100)
-    return [r["id"] for r in runs if r["evalset"] in {f"e{i}" for i in range(count)}]
+    return [r.id for r in runs if r.evalset in {f"e{i}" for i in range(count)}]
 
 
 def _location(root: Path) -> LakeSpec | Path:
@@ -116,16 +116,16 @@ def test_a_killed_writer_leaves_no_partial_batch_and_resumes(pg: Postgres, tmp_p
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     run = store.list_runs(limit=1)[0]
-    assert run["status"] == "running" and 0 < run["n_results"] < CASES
+    assert run.status == "running" and 0 < run.n_results < CASES
     # what another process sees: whole batches only (every stored result has its score)
     orphans = store.query(
         "SELECT count(*) FROM results r WHERE NOT EXISTS "
         "(SELECT 1 FROM scores s WHERE s.run_id = r.run_id AND s.result_key = r.result_key)"
     )
     assert orphans == [(0,)]
-    done = llmctl(["eval", "--resume", run["id"]], root, timeout=900)
+    done = llmctl(["eval", "--resume", run.id], root, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    _check_every_result_once(store, [run["id"]], CASES)
+    _check_every_result_once(store, [run.id], CASES)
 
 
 @pytest.mark.slow
@@ -145,8 +145,8 @@ def test_results_another_machine_stored_are_reused(pg: Postgres, tmp_path: Path,
     assert openai_server.requests == calls  # no new model call
     store = Store(_location(second))
     latest = store.list_runs(limit=1)[0]
-    assert store.query("SELECT count(*) FROM results WHERE run_id = ? AND cached", [latest["id"]]) == [(40,)]
-    for cmd in (["runs", "list"], ["runs", "show", latest["id"]], ["report", latest["id"], "-o", "r.md"]):
+    assert store.query("SELECT count(*) FROM results WHERE run_id = ? AND cached", [latest.id]) == [(40,)]
+    for cmd in (["runs", "list"], ["runs", "show", latest.id], ["report", latest.id, "-o", "r.md"]):
         shown = llmctl(cmd, second)
         assert shown.returncode == 0, (cmd, shown.stderr[-2000:])
     assert "sk-test-not-a-key" not in str(store.query("SELECT * FROM results"))

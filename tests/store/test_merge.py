@@ -26,16 +26,16 @@ def test_merge_two_shards_into_a_new_run(tmp_path: Path, store: Store) -> None:
     b = shard(tmp_path, "2of2", range(10, 25), status="failed")
     rid = store.merge(None, [a, b])
     run = store.get_run(rid)
-    assert run["n_results"] == 25 and run["status"] == "failed"
-    assert run["evalset"] == "summarize" and run["git_commit"] == "abc123" and run["shard"] is None
-    assert [m["shard"] for m in run["config"]["merged_from"]] == ["1of2", "2of2"]
+    assert run.n_results == 25 and run.status == "failed"
+    assert run.evalset == "summarize" and run.git_commit == "abc123" and run.shard is None
+    assert [m["shard"] for m in run.config["merged_from"]] == ["1of2", "2of2"]
     out = store.outcomes(rid)
     assert sorted(int(o.case_id.split("-")[1]) for o in out) == list(range(25))
     assert all(set(o.scores) == {"contains", "judge"} for o in out)
     assert store.get_prompt_version("sha256:v1") is not None
     # merging again into the same run adds nothing
     assert store.merge(rid, [a, b]) == rid
-    assert store.get_run(rid)["n_results"] == 25
+    assert store.get_run(rid).n_results == 25
     assert len(store.results_table(rid)) == 25
 
 
@@ -44,7 +44,7 @@ def test_merge_into_a_named_run_with_overlap(tmp_path: Path, store: Store) -> No
     b = shard(tmp_path, "b", range(3, 8))
     assert store.merge("rmerged", [a, b]) == "rmerged"
     run = store.get_run("rmerged")
-    assert run["n_results"] == 8 and run["status"] == "completed"
+    assert run.n_results == 8 and run.status == "completed"
     table = store.results_table("rmerged").to_pylist()
     assert all(len(r["scores"]) == 2 for r in table)
 
@@ -85,9 +85,9 @@ def test_a_hard_link_to_the_store_cannot_be_merged_into_it(tmp_path: Path, store
 def test_merge_with_baselines_and_verdict_is_one_transaction(tmp_path: Path, store: Store) -> None:
     a = shard(tmp_path, "a", range(0, 5))
     b = shard(tmp_path, "b", range(5, 9))
-    baselines = [Store(p).list_runs()[0]["id"] for p in (a, b)]  # the first run of each stands in for its baseline
+    baselines = [Store(p).list_runs()[0].id for p in (a, b)]  # the first run of each stands in for its baseline
     assert shard(tmp_path, "a", range(0, 5)) == a and shard(tmp_path, "b", range(5, 9)) == b
-    latest = [Store(p).list_runs()[0]["id"] for p in (a, b)]
+    latest = [Store(p).list_runs()[0].id for p in (a, b)]
     assert set(latest).isdisjoint(baselines)
     seen: list[tuple[int, int]] = []
 
@@ -105,6 +105,6 @@ def test_merge_with_baselines_and_verdict_is_one_transaction(tmp_path: Path, sto
 
     rid = store.merge(None, [a, b], source_run_ids=latest, baseline_source_run_ids=baselines, finish=finish)
     run = store.get_run(rid)
-    assert run["summary"] == {"n": 9, "gate_passed": True}
-    assert store.get_run(run["baseline_run_id"])["summary"] == {"n": 9}
+    assert run.summary_json == {"n": 9, "gate_passed": True}
+    assert store.get_run(run.baseline_run_id).summary_json == {"n": 9}
     assert len(store.list_runs()) == 2

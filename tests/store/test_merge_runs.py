@@ -68,20 +68,18 @@ def test_shard_runs_in_one_store_merge_by_id_into_the_unsharded_verdict(
     assert "merged 3 run(s) into run" in out
     store = _store(root)
     merged = store.get_run(_run_id(out.split("into run", 1)[1]))
-    assert merged["n_results"] == whole["n_results"] == CASES
-    assert merged["pass_rate"] == whole["pass_rate"]
-    assert merged["status"] == "completed"
-    assert [m["run_id"] for m in merged["config"]["merged_from"]] == ids
-    assert merged["summary"]["verdict"]["passed"] is whole["summary"]["verdict"]["passed"] is False
-    assert sorted(o.case_id for o in store.outcomes(merged["id"])) == sorted(
-        o.case_id for o in store.outcomes(whole["id"])
-    )
+    assert merged.n_results == whole.n_results == CASES
+    assert merged.pass_rate == whole.pass_rate
+    assert merged.status == "completed"
+    assert [m["run_id"] for m in merged.config["merged_from"]] == ids
+    assert merged.summary_json["verdict"]["passed"] is whole.summary_json["verdict"]["passed"] is False
+    assert sorted(o.case_id for o in store.outcomes(merged.id)) == sorted(o.case_id for o in store.outcomes(whole.id))
     # the shard runs are left as they were
-    assert sum(store.get_run(r)["n_results"] for r in ids) == CASES
+    assert sum(store.get_run(r).n_results for r in ids) == CASES
     # `runs show` and `report` take the merged run like any run
-    code, shown = llmctl(root, "runs", "show", merged["id"], capsys=capsys)
+    code, shown = llmctl(root, "runs", "show", merged.id, capsys=capsys)
     assert code == 0 and "FAIL" in shown.upper(), shown
-    code, _ = llmctl(root, "report", merged["id"], "-o", str(tmp_path / "r.md"), capsys=capsys)
+    code, _ = llmctl(root, "report", merged.id, "-o", str(tmp_path / "r.md"), capsys=capsys)
     assert code == 0
 
 
@@ -97,12 +95,12 @@ def test_merging_the_same_runs_twice_is_idempotent(tmp_path: Path, capsys: pytes
     assert _run_id(second.split("into run", 1)[1]) == target
     store = _store(root)
     assert len(store.list_runs(limit=100)) == runs_before  # no second merged run
-    assert store.get_run(target)["n_results"] == CASES
+    assert store.get_run(target).n_results == CASES
     assert store.query("SELECT count(*) FROM scores WHERE run_id = ?", [target]) == [(CASES,)]
     # --into an existing run: adds nothing the run has
     code, into = llmctl(root, "runs", "merge", *ids, "--into", target, capsys=capsys)
     assert code == 0, into
-    assert store.get_run(target)["n_results"] == CASES
+    assert store.get_run(target).n_results == CASES
     assert store.query("SELECT count(*) FROM results WHERE run_id = ?", [target]) == [(CASES,)]
 
 

@@ -61,7 +61,7 @@ def test_two_processes_write_to_one_store_at_once(store_path: Path) -> None:
     assert len(set(run_ids)) == 2
     for rid in run_ids:
         run = store.get_run(rid)
-        assert run["n_results"] == 2000
+        assert run.n_results == 2000
     assert integrity(store) == (4000, 0, 0)
 
 
@@ -75,7 +75,7 @@ def test_waiting_for_the_lock_is_announced_once(store_path: Path, monkeypatch: p
         rid = new_run(store)
     finally:
         proc.wait(timeout=10)
-    assert store.get_run(rid)["status"] == "running"
+    assert store.get_run(rid).status == "running"
     assert len(messages) == 1
     assert "waiting for the store lock held by another llmctl process" in messages[0]
     assert f"PID {proc.pid}" in messages[0]
@@ -124,7 +124,7 @@ def test_kill_9_leaves_a_store_that_opens_with_whole_batches(store_path: Path) -
         store = Store(store_path)  # a fresh open, as the next llmctl would
         runs = store.list_runs(limit=100)
         assert len(runs) == trial + 1
-        assert all(r["n_results"] > 0 for r in runs)
+        assert all(r.n_results > 0 for r in runs)
         total, incomplete, orphans = integrity(store)
         assert (incomplete, orphans) == (0, 0)
         assert total > last
@@ -133,4 +133,4 @@ def test_kill_9_leaves_a_store_that_opens_with_whole_batches(store_path: Path) -
     rid = new_run(store)
     with store.writer(rid) as w:
         w.add(result_row(0), score_rows(0))
-    assert store.get_run(rid)["n_results"] == 1
+    assert store.get_run(rid).n_results == 1

@@ -22,13 +22,13 @@ def test_reads_inside_share_one_connection_and_writes_are_refused(tmp_path: Path
 
     monkeypatch.setattr("llmctl.store._connect.connect", lambda *a, **k: counting(*a, **k))
     with store.reading():
-        assert store.get_run(rid)["id"] == rid
+        assert store.get_run(rid).id == rid
         assert store.query("SELECT count(*) FROM runs") == [(1,)]
         with pytest.raises(RuntimeError, match="write inside"):
             store.finish_run(rid, "completed", {})
     assert len(opened) == 1
     store.finish_run(rid, "completed", {})  # outside: writes as before
-    assert store.get_run(rid)["status"] == "completed"
+    assert store.get_run(rid).status == "completed"
 
 
 def test_reading_a_store_that_does_not_exist_yet(tmp_path: Path) -> None:

@@ -20,23 +20,23 @@ def test_new_run_ids_are_short_unique_and_sortable() -> None:
 def test_create_get_finish(store: Store) -> None:
     rid = new_run(store, baseline_run_id="rbase", shard="1/2", config={"models": ["echo"]})
     run = store.get_run(rid)
-    assert run["status"] == "running"
-    assert run["config"] == {"models": ["echo"]}
-    assert run["shard"] == "1/2"
-    assert run["baseline_run_id"] == "rbase"
-    assert run["llmctl_version"]
-    assert run["finished_at"] is None
-    assert run["n_results"] == 0 and run["pass_rate"] is None
+    assert run.status == "running"
+    assert run.config == {"models": ["echo"]}
+    assert run.shard == "1/2"
+    assert run.baseline_run_id == "rbase"
+    assert run.llmctl_version
+    assert run.finished_at is None
+    assert run.n_results == 0 and run.pass_rate is None
     fill(store, rid, 6)
     store.finish_run(rid, "completed", {"pass_rate": 0.5, "gate": {"passed": True}})
     run = store.get_run(rid)
-    assert run["status"] == "completed"
-    assert run["summary"] == {"pass_rate": 0.5, "gate": {"passed": True}}
-    assert run["finished_at"] >= run["started_at"]
-    assert (run["n_results"], run["n_errors"], run["n_passed"]) == (6, 0, 4)
-    assert run["pass_rate"] == pytest.approx(4 / 6)
-    assert run["cost_usd"] == pytest.approx(0.006)
-    assert run["prompts"] == ["summarize"] and run["models"] == ["echo"]
+    assert run.status == "completed"
+    assert run.summary_json == {"pass_rate": 0.5, "gate": {"passed": True}}
+    assert run.finished_at >= run.started_at
+    assert (run.n_results, run.n_errors, run.n_passed) == (6, 0, 4)
+    assert run.pass_rate == pytest.approx(4 / 6)
+    assert run.cost_usd == pytest.approx(0.006)
+    assert run.prompts == ("summarize",) and run.models == ("echo",)
 
 
 def test_create_run_with_a_given_id_and_duplicates(store: Store) -> None:
@@ -57,9 +57,9 @@ def test_get_run_by_prefix_unknown_and_ambiguous(store: Store) -> None:
     a = new_run(store, run_id="r20260101-000000-aaaaaa")
     b = new_run(store, run_id="r20260101-000000-aabbbb")
     new_run(store, run_id="r20260102-000000-cccccc")
-    assert store.get_run("r20260101-000000-aaa")["id"] == a
-    assert store.get_run(b)["id"] == b
-    assert store.get_run("latest")["id"] == "r20260102-000000-cccccc"
+    assert store.get_run("r20260101-000000-aaa").id == a
+    assert store.get_run(b).id == b
+    assert store.get_run("latest").id == "r20260102-000000-cccccc"
     with pytest.raises(InputError) as amb:
         store.get_run("r20260101-000000-aa")
     assert "ambiguous" in str(amb.value) and a in str(amb.value) and b in str(amb.value)
@@ -89,15 +89,15 @@ def test_list_runs_filters_and_counts(store: Store) -> None:
         w.add(result_row(1, prompt="summarize"), [])
         w.add(result_row(2, prompt="summarize", error="timeout", output=None, passed=False), [])
     r3 = new_run(store, run_id="r3", evalset="summarize")
-    assert [r["id"] for r in store.list_runs()] == [r3, r2, r1]
-    assert [r["id"] for r in store.list_runs(limit=2)] == [r3, r2]
-    assert [r["id"] for r in store.list_runs(evalset="summarize")] == [r3, r1]
+    assert [r.id for r in store.list_runs()] == [r3, r2, r1]
+    assert [r.id for r in store.list_runs(limit=2)] == [r3, r2]
+    assert [r.id for r in store.list_runs(evalset="summarize")] == [r3, r1]
     by_prompt = store.list_runs(prompt="summarize")
-    assert [r["id"] for r in by_prompt] == [r2, r1]
-    assert (by_prompt[0]["n_results"], by_prompt[0]["n_errors"], by_prompt[0]["n_passed"]) == (2, 1, 1)
+    assert [r.id for r in by_prompt] == [r2, r1]
+    assert (by_prompt[0].n_results, by_prompt[0].n_errors, by_prompt[0].n_passed) == (2, 1, 1)
     whole = store.get_run(r2)
-    assert (whole["n_results"], whole["n_errors"]) == (3, 1)
-    assert store.list_runs(prompt="triage")[0]["n_results"] == 1
+    assert (whole.n_results, whole.n_errors) == (3, 1)
+    assert store.list_runs(prompt="triage")[0].n_results == 1
 
 
 def test_latest_run_for_and_runs_for_version(store: Store) -> None:
@@ -115,21 +115,21 @@ def test_latest_run_for_and_runs_for_version(store: Store) -> None:
     store.finish_run(failed, "failed", {})
 
     latest = store.latest_run_for("summarize", "sha256:v1")
-    assert latest is not None and latest["id"] == new
-    assert latest["n_results"] == 4  # counted over that version's results only
-    assert store.latest_run_for("summarize", "sha256:v1", evalset="summarize")["id"] == new  # type: ignore[index]
+    assert latest is not None and latest.id == new
+    assert latest.n_results == 4  # counted over that version's results only
+    assert store.latest_run_for("summarize", "sha256:v1", evalset="summarize").id == new  # type: ignore[index]
     assert store.latest_run_for("summarize", "sha256:v1", evalset="other") is None
     assert store.latest_run_for("summarize", "sha256:nope") is None
     assert store.latest_run_for("other", "sha256:v1") is None
-    assert [r["id"] for r in store.runs_for_version("summarize", "sha256:v1")] == [failed, running, new, old]
-    assert [r["id"] for r in store.runs_for_version("summarize", "sha256:v2")] == [new]
+    assert [r.id for r in store.runs_for_version("summarize", "sha256:v1")] == [failed, running, new, old]
+    assert [r.id for r in store.runs_for_version("summarize", "sha256:v2")] == [new]
 
 
 def test_resume_run(store: Store) -> None:
     rid = new_run(store)
     store.finish_run(rid, "interrupted", {})
     run = store.resume_run(rid[:-2])
-    assert run["status"] == "running" and run["finished_at"] is None
+    assert run.status == "running" and run.finished_at is None
 
 
 def test_mark_interrupted_stale(store: Store) -> None:
@@ -141,6 +141,6 @@ def test_mark_interrupted_stale(store: Store) -> None:
     with store.writer(fresh) as w:  # its last result is "in an hour", so it counts as active
         w.add(result_row(0, created_at=datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(hours=1)), [])
     assert store.mark_interrupted_stale(older_than_s=-1800) == [old]
-    assert store.get_run(old)["status"] == "interrupted"
-    assert store.get_run(fresh)["status"] == "running"
-    assert store.get_run(done)["status"] == "completed"
+    assert store.get_run(old).status == "interrupted"
+    assert store.get_run(fresh).status == "running"
+    assert store.get_run(done).status == "completed"

@@ -324,7 +324,7 @@ def test_runs_export_otlp_round_trips_through_import(project: Path, capsys, monk
     )
     code, out, err = run(["eval"], capsys, monkeypatch)
     assert code == 0, out + err
-    run_id = Store(project / ".llmctl" / "llmctl.duckdb").list_runs(limit=1)[0]["id"]
+    run_id = Store(project / ".llmctl" / "llmctl.duckdb").list_runs(limit=1)[0].id
     code, out, err = run(["runs", "export", run_id, "--format", "otlp", "-o", "run.otlp.jsonl"], capsys, monkeypatch)
     assert code == 0, err
     doc = json.loads((project / "run.otlp.jsonl").read_text().splitlines()[0])
