@@ -234,6 +234,34 @@ class LakeCursor:
         )
 
 
+# One statement (so one snapshot) with what `current_version` would read of a store at the
+# current schema: the recorded versions, the marker row(s) and the recorded keys.
+_CURRENT_SQL = (
+    "SELECT (SELECT max(version) FROM schema_migrations), "
+    "(SELECT list(value) FROM llmctl_store WHERE key = 'format'), "
+    "(SELECT list([table_name, key_columns]) FROM llmctl_lake_keys)"
+)
+
+
+def read_current(cur: duckdb.DuckDBPyConnection, schema_version: int) -> dict[str, list[str]] | None:
+    """The recorded keys of a lake whose schema is exactly `schema_version` and whose marker
+    is llmctl's, read in one statement; None for anything else (an empty, older, newer or
+    foreign lake, a missing table), which the caller checks in full."""
+    from llmctl.store._schema import MARKER
+
+    try:
+        rows = cur.execute(_CURRENT_SQL).fetchall()
+    except (duckdb.CatalogException, duckdb.BinderException):
+        return None  # a table or column is missing: empty, foreign or damaged; the full check says which
+    version, marker, keys = rows[0]
+    if type(version) is not int or version != schema_version or marker != [MARKER[1]]:
+        return None
+    found: dict[str, list[str]] = {}
+    for table, cols in keys or []:
+        found[str(table)] = [c for c in str(cols).split(",") if c]
+    return found
+
+
 # ---------------------------------------------------------------------------
 # Connections
 
@@ -416,11 +444,20 @@ class LakeConnector:
                 self._detach(con)
 
     def _check_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Once per process and lake (`_Shared.schema_checked`): refuse a store that is not
+        llmctl's or is newer, migrate an older one. A store at this schema is recognised by one
+        statement (`read_current`), which also fills the key cache; anything else takes the full
+        check (`current_version`: four catalog reads, ~1 s on a busy SQLite catalog)."""
         from llmctl.store._schema import SCHEMA_VERSION, NotAStore, current_version, migrate, transaction
 
         cur = con.cursor()
         try:
             cur.execute(f"USE {LAKE_NAME}")
+            keys = read_current(cur, SCHEMA_VERSION)
+            if keys is not None:
+                self._shared.keys.tables = keys
+                self._shared.schema_checked = True
+                return
             lake = cast(duckdb.DuckDBPyConnection, LakeCursor(cur, self._shared.keys))
             try:
                 # one transaction: the tables and the versions from one snapshot (another process
