@@ -155,7 +155,9 @@ def split_keys(sql: str) -> tuple[str, str, list[str]] | None:
 class KeyCache:
     """The key columns recorded in `llmctl_lake_keys`, read once per process: they change only
     when a migration creates a table, and this process's migrations add theirs here. (Reading
-    them is two catalog queries, ~0.1 s on a SQLite catalog, on every keyed write otherwise.)"""
+    them is two catalog queries, ~0.1 s on a SQLite catalog, on every keyed write otherwise.)
+    The schema check fills it (`read_current`), again after migrating; a table it does not
+    know (one another process's migration added since) is looked up again before refusing."""
 
     tables: dict[str, list[str]] | None = None
 
@@ -210,6 +212,9 @@ class LakeCursor:
     def _keyed_insert(self, m: re.Match[str], params: Any) -> Any:
         mode, table, cols_text, source = (m.group(1) or "IGNORE").upper(), m.group(2), m.group(3), m.group(4)
         keys = self._table_keys().get(table)
+        if not keys:
+            self._keys.tables = None  # recorded since this process read them?
+            keys = self._table_keys().get(table)
         if not keys:
             raise StoreError(f"table {table} has no recorded key on this DuckLake store; cannot apply {mode}")
         cols = [c.strip() for c in cols_text.split(",")] if cols_text else self._columns(table)
@@ -473,6 +478,8 @@ class LakeConnector:
                 )
             if version != SCHEMA_VERSION:
                 migrate(lake, lake=True)
+                # the keys as recorded, not as this process's (perhaps retried) migrations left them
+                self._shared.keys.tables = read_current(cur, SCHEMA_VERSION)
         finally:
             cur.close()
         self._shared.schema_checked = True
