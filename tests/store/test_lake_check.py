@@ -22,20 +22,6 @@ from store_helpers import fill, new_run
 pytest.importorskip("duckdb_extension_ducklake", reason="the `shared` extra is not installed")
 
 
-@pytest.fixture
-def lake(tmp_path: Path) -> LakeSpec:
-    return LakeSpec("sqlite", str(tmp_path / "shared" / "catalog.sqlite"), str(tmp_path / "shared" / "data") + "/")
-
-
-def _as_a_new_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Forget what this process knows of every lake (its instance, schema check, key cache), as a
-    new llmctl process would start."""
-    for shared in _lake._shared_by_spec.values():
-        if shared.con is not None:
-            shared.con.close()
-    monkeypatch.setattr(_lake, "_shared_by_spec", {})
-
-
 def _counting(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[int]:
     calls: list[int] = []
     original: Callable[..., Any] = getattr(module, name)
@@ -49,10 +35,10 @@ def _counting(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[i
 
 
 def test_an_existing_store_is_checked_by_one_statement_once_per_process(
-    lake: LakeSpec, monkeypatch: pytest.MonkeyPatch
+    lake: LakeSpec, monkeypatch: pytest.MonkeyPatch, as_a_new_process: Callable[[], None]
 ) -> None:
     Store(lake).schema_version()  # another process made and migrated the store
-    _as_a_new_process(monkeypatch)
+    as_a_new_process()
     quick = _counting(monkeypatch, _lake, "read_current")
     full = _counting(monkeypatch, schema, "current_version")
     migrations = _counting(monkeypatch, schema, "migrate")
@@ -70,9 +56,9 @@ def test_an_existing_store_is_checked_by_one_statement_once_per_process(
     assert full == [] and migrations == []  # the full check (four catalog reads) was not needed
 
 
-def test_the_quick_check_fills_the_key_cache(lake: LakeSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_quick_check_fills_the_key_cache(lake: LakeSpec, as_a_new_process: Callable[[], None]) -> None:
     Store(lake).schema_version()
-    _as_a_new_process(monkeypatch)
+    as_a_new_process()
     store = Store(lake)
     store.query("SELECT 1")
     keys = _lake._shared_by_spec[lake].keys
@@ -87,10 +73,12 @@ def _edit(lake: LakeSpec, sql: str) -> None:
     Store(lake)._db.run(lambda con: con.execute(sql))
 
 
-def test_a_store_written_by_a_newer_llmctl_is_still_refused(lake: LakeSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_store_written_by_a_newer_llmctl_is_still_refused(
+    lake: LakeSpec, as_a_new_process: Callable[[], None]
+) -> None:
     Store(lake).schema_version()
     _edit(lake, f"INSERT INTO schema_migrations VALUES ({schema.SCHEMA_VERSION + 1}, now()::TIMESTAMP)")
-    _as_a_new_process(monkeypatch)
+    as_a_new_process()
     with pytest.raises(StoreError, match="newer llmctl"):
         Store(lake).list_runs()
 
@@ -105,16 +93,16 @@ def test_a_store_written_by_a_newer_llmctl_is_still_refused(lake: LakeSpec, monk
     ],
 )
 def test_a_store_without_llmctls_marker_is_still_refused(
-    lake: LakeSpec, monkeypatch: pytest.MonkeyPatch, damage: str
+    lake: LakeSpec, as_a_new_process: Callable[[], None], damage: str
 ) -> None:
     Store(lake).schema_version()
     _edit(lake, damage)
-    _as_a_new_process(monkeypatch)
+    as_a_new_process()
     with pytest.raises(StoreError, match="not an llmctl store"):
         Store(lake).list_runs()
 
 
-def test_a_foreign_lake_is_refused_and_left_unchanged(lake: LakeSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_foreign_lake_is_refused_and_left_unchanged(lake: LakeSpec, as_a_new_process: Callable[[], None]) -> None:
     con = duckdb.connect(":memory:", config=dict(schema.CONNECT_CONFIG))
     _lake.prepare_for_lake(con, lake)
     Path(lake.target).parent.mkdir(parents=True)
@@ -124,7 +112,7 @@ def test_a_foreign_lake_is_refused_and_left_unchanged(lake: LakeSpec, monkeypatc
     con.close()
     with pytest.raises(StoreError, match="not an llmctl store"):
         Store(lake).list_runs()
-    _as_a_new_process(monkeypatch)
+    as_a_new_process()
     con = duckdb.connect(":memory:", config=dict(schema.CONNECT_CONFIG))
     _lake.prepare_for_lake(con, lake)
     con.execute(_lake.attach_lake_sql(lake, "other"))

@@ -5,6 +5,7 @@ recorded after this one read them is still found."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -19,18 +20,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from store_helpers import fill, new_run
 
 pytest.importorskip("duckdb_extension_ducklake", reason="the `shared` extra is not installed")
-
-
-@pytest.fixture
-def lake(tmp_path: Path) -> LakeSpec:
-    return LakeSpec("sqlite", str(tmp_path / "shared" / "catalog.sqlite"), str(tmp_path / "shared" / "data") + "/")
-
-
-def _as_a_new_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    for shared in _lake._shared_by_spec.values():
-        if shared.con is not None:
-            shared.con.close()
-    monkeypatch.setattr(_lake, "_shared_by_spec", {})
 
 
 def _logged_instance(store: Store) -> duckdb.DuckDBPyConnection:
@@ -55,9 +44,11 @@ def _other_process(lake: LakeSpec) -> tuple[duckdb.DuckDBPyConnection, duckdb.Du
     return con, cur
 
 
-def test_keys_are_read_a_bounded_number_of_times_per_process(lake: LakeSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keys_are_read_a_bounded_number_of_times_per_process(
+    lake: LakeSpec, as_a_new_process: Callable[[], None]
+) -> None:
     Store(lake).schema_version()  # another process made the store
-    _as_a_new_process(monkeypatch)
+    as_a_new_process()
     store = Store(lake)
     con = _logged_instance(store)
     for r in range(3):
@@ -76,7 +67,7 @@ def test_keys_are_read_a_bounded_number_of_times_per_process(lake: LakeSpec, mon
     assert len(reads) == 1, reads
 
 
-def test_a_key_recorded_by_another_process_later_is_found(lake: LakeSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_key_recorded_by_another_process_later_is_found(lake: LakeSpec) -> None:
     store = Store(lake)
     store.schema_version()
     assert "extra" not in (_lake._shared_by_spec[lake].keys.tables or {})  # this process's cache is filled
