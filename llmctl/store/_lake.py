@@ -155,7 +155,9 @@ def split_keys(sql: str) -> tuple[str, str, list[str]] | None:
 class KeyCache:
     """The key columns recorded in `llmctl_lake_keys`, read once per process: they change only
     when a migration creates a table, and this process's migrations add theirs here. (Reading
-    them is two catalog queries, ~0.1 s on a SQLite catalog, on every keyed write otherwise.)"""
+    them is two catalog queries, ~0.1 s on a SQLite catalog, on every keyed write otherwise.)
+    The schema check fills it (`read_current`), again after migrating; a table it does not
+    know (one another process's migration added since) is looked up again before refusing."""
 
     tables: dict[str, list[str]] | None = None
 
@@ -211,6 +213,9 @@ class LakeCursor:
         mode, table, cols_text, source = (m.group(1) or "IGNORE").upper(), m.group(2), m.group(3), m.group(4)
         keys = self._table_keys().get(table)
         if not keys:
+            self._keys.tables = None  # recorded since this process read them?
+            keys = self._table_keys().get(table)
+        if not keys:
             raise StoreError(f"table {table} has no recorded key on this DuckLake store; cannot apply {mode}")
         cols = [c.strip() for c in cols_text.split(",")] if cols_text else self._columns(table)
         names = ", ".join(cols)
@@ -232,6 +237,34 @@ class LakeCursor:
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS o WHERE {on})",
             params,
         )
+
+
+# One statement (so one snapshot) with what `current_version` would read of a store at the
+# current schema: the recorded versions, the marker row(s) and the recorded keys.
+_CURRENT_SQL = (
+    "SELECT (SELECT max(version) FROM schema_migrations), "
+    "(SELECT list(value) FROM llmctl_store WHERE key = 'format'), "
+    "(SELECT list([table_name, key_columns]) FROM llmctl_lake_keys)"
+)
+
+
+def read_current(cur: duckdb.DuckDBPyConnection, schema_version: int) -> dict[str, list[str]] | None:
+    """The recorded keys of a lake whose schema is exactly `schema_version` and whose marker
+    is llmctl's, read in one statement; None for anything else (an empty, older, newer or
+    foreign lake, a missing table), which the caller checks in full."""
+    from llmctl.store._schema import MARKER
+
+    try:
+        rows = cur.execute(_CURRENT_SQL).fetchall()
+    except (duckdb.CatalogException, duckdb.BinderException):
+        return None  # a table or column is missing: empty, foreign or damaged; the full check says which
+    version, marker, keys = rows[0]
+    if type(version) is not int or version != schema_version or marker != [MARKER[1]]:
+        return None
+    found: dict[str, list[str]] = {}
+    for table, cols in keys or []:
+        found[str(table)] = [c for c in str(cols).split(",") if c]
+    return found
 
 
 # ---------------------------------------------------------------------------
@@ -416,11 +449,20 @@ class LakeConnector:
                 self._detach(con)
 
     def _check_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Once per process and lake (`_Shared.schema_checked`): refuse a store that is not
+        llmctl's or is newer, migrate an older one. A store at this schema is recognised by one
+        statement (`read_current`), which also fills the key cache; anything else takes the full
+        check (`current_version`: four catalog reads, ~1 s on a busy SQLite catalog)."""
         from llmctl.store._schema import SCHEMA_VERSION, NotAStore, current_version, migrate, transaction
 
         cur = con.cursor()
         try:
             cur.execute(f"USE {LAKE_NAME}")
+            keys = read_current(cur, SCHEMA_VERSION)
+            if keys is not None:
+                self._shared.keys.tables = keys
+                self._shared.schema_checked = True
+                return
             lake = cast(duckdb.DuckDBPyConnection, LakeCursor(cur, self._shared.keys))
             try:
                 # one transaction: the tables and the versions from one snapshot (another process
@@ -436,6 +478,8 @@ class LakeConnector:
                 )
             if version != SCHEMA_VERSION:
                 migrate(lake, lake=True)
+                # the keys as recorded, not as this process's (perhaps retried) migrations left them
+                self._shared.keys.tables = read_current(cur, SCHEMA_VERSION)
         finally:
             cur.close()
         self._shared.schema_checked = True

@@ -28,11 +28,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
-def lake(tmp_path: Path) -> LakeSpec:
-    return LakeSpec("sqlite", str(tmp_path / "shared" / "catalog.sqlite"), str(tmp_path / "shared" / "data") + "/")
-
-
-@pytest.fixture
 def lake_store(lake: LakeSpec) -> Store:
     return Store(lake, lock_timeout=60)
 

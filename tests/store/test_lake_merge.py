@@ -8,7 +8,6 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,21 +17,13 @@ from llmctl.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))
 from lake_project import llmctl, make_project, spawn
-from services import Postgres, postgres_server
+from services import Postgres
 
 pytest.importorskip("duckdb_extension_ducklake", reason="the `shared` extra is not installed")
 
 CASES = 400
 SHARDS = 4
 RUN_ID = re.compile(r"\br\d{8}-\d{6}-[0-9a-f]+\b")
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[Postgres]:
-    with postgres_server() as server:
-        if isinstance(server, str):
-            pytest.skip(server)
-        yield server
 
 
 def _project(root: Path, lake: dict[str, str], *, latency_ms: float = 0) -> Path:

@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,20 +17,12 @@ from llmctl.store_location import LakeSpec
 
 sys.path.insert(0, str(Path(__file__).parent))
 from lake_project import llmctl, make_project, spawn
-from services import Postgres, postgres_server, s3_server
+from services import Postgres, s3_server
 
 pytest.importorskip("duckdb_extension_ducklake", reason="the `shared` extra is not installed")
 
 CASES = 2000
 WRITERS = 4
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[Postgres]:
-    with postgres_server() as server:
-        if isinstance(server, str):
-            pytest.skip(server)
-        yield server
 
 
 def _pg_lake(pg: Postgres, name: str, data: Path) -> dict[str, str]:
