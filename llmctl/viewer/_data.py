@@ -113,7 +113,7 @@ def list_runs(store: Store, filters: dict[str, str], limit: int = 200) -> list[d
 def get_run(store: Store, run_id: str) -> dict[str, Any]:
     r = store.get_run(run_id)
     summary = r.summary_json or {}
-    return _jsonable(
+    doc: dict[str, Any] = _jsonable(
         {
             "id": r.id,
             "started_at": r.started_at,
@@ -136,6 +136,7 @@ def get_run(store: Store, run_id: str) -> dict[str, Any]:
             "verdict": _verdict(summary.get("verdict")),
         }
     )
+    return doc
 
 
 def results(
