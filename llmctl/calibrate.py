@@ -139,7 +139,7 @@ def calibrate(store: Store, root: Path, evalsets: list[str] | None = None, *, re
         if label is None:
             continue
         h = judge_hash(config)
-        configs.setdefault(h, (row["evaluator"], config))
+        configs.setdefault(h, (str(row["evaluator"]), config))
         pairs.setdefault(h, {})[label.key] = (row, bool(row["passed"]), label)
     out: list[Calibration] = []
     for h, items in pairs.items():
@@ -161,8 +161,8 @@ def calibrate(store: Store, root: Path, evalsets: list[str] | None = None, *, re
                     Disagreement(
                         evalset=str(row["evalset"] or ""),
                         run_id=str(row["run_id"]),
-                        case_id=row["case_id"],
-                        model=row["model"],
+                        case_id=str(row["case_id"]),
+                        model=str(row["model"]),
                         judge="pass" if judged else "fail",
                         human=label.label,
                         note=label.note,

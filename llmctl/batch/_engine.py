@@ -745,7 +745,7 @@ class _JudgeBatcher:
             self._known = {}
             for row in bstore.batches_of(phase.store, run_id, uncollected=True):
                 if row["purpose"] == "judge":
-                    for cid, state in bstore.requests_of(phase.store, run_id, row["batch_id"]).items():
+                    for cid, state in bstore.requests_of(phase.store, run_id, str(row["batch_id"])).items():
                         if state == "pending":
                             self._known[cid] = row
         answers: dict[str, tuple[dict[str, Any] | None, str]] = {}
@@ -776,7 +776,7 @@ class _JudgeBatcher:
             for part in split_lines(lines):
                 ids = [json.loads(line)["custom_id"] for line in part]
                 row = await phase._submit(run_id, ep, "judge", part, ids)
-                rows[row["batch_id"]] = row
+                rows[str(row["batch_id"])] = row
                 for cid in ids:
                     self._known[cid] = row
 

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from llmctl.config import GateConfig
 from llmctl.errors import EXIT_GATE_FAILED, EXIT_INFRA, EXIT_OK, StoreIOError
+
+if TYPE_CHECKING:
+    from llmctl.batch._engine import BatchPhase
+    from llmctl.store import Store
+    from llmctl.summary import FailingCase
+    from llmctl.verdict import Verdict
 
 
 @dataclass
@@ -22,14 +28,14 @@ class RunInfo:
     run_id: str
     evalset: str
     baseline_run_id: str | None = None
-    verdict: Any = None  # llmctl.gate.Verdict
-    summary: dict[str, Any] = field(default_factory=dict)
+    verdict: Verdict | None = None
+    summary: dict[str, object] = field(default_factory=dict)  # the stored JSON (llmctl.summary.RunSummary.to_dict)
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (prompt, model, case_id) with error
     error_causes: list[tuple[str, int]] = field(default_factory=list)  # (first line of the error, count), most first
     interrupted: bool = False
     reasons: list[str] = field(default_factory=list)  # what changed since the baseline (fingerprint)
-    failing: list[Any] = field(default_factory=list)  # llmctl.summary.FailingCase: the candidate's failing cases
-    batch: Any = None  # llmctl.batch._engine.BatchPhase of its evalset, when it batched
+    failing: list[FailingCase] = field(default_factory=list)  # the candidate's failing cases
+    batch: BatchPhase | None = None  # of its evalset, when it batched
     submitted: int = 0  # requests still in a provider batch: the run is `submitted`, not evaluated
 
 
@@ -47,7 +53,7 @@ class EvalOutcome:
 
 
 def finalize(
-    store: Any, info: RunInfo, gate_cfg: GateConfig, stopped_by_disk: Callable[[StoreIOError, str], StoreIOError]
+    store: Store, info: RunInfo, gate_cfg: GateConfig, stopped_by_disk: Callable[[StoreIOError, str], StoreIOError]
 ) -> None:
     """Set `info`'s verdict, errors and summary, and store the run (and its baseline run) as completed.
 

@@ -16,6 +16,7 @@ Evaluators see what is stored, so a re-run from the cache scores the same.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 MAX_CALL_ARGUMENTS = 256 * 1024
@@ -62,7 +63,7 @@ def cap_turns(turns: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None
     return out
 
 
-def message_chars(messages: list[Any]) -> int:
+def message_chars(messages: Sequence[object]) -> int:
     """The characters of text and tool-call arguments in `messages` (what a request carries)."""
     total = 0
     for m in messages:

@@ -18,12 +18,16 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmctl.run import _limits
 from llmctl.run._plan import Job, Planner, Side
 from llmctl.safetext import strip_escapes
 from llmctl.types import CallResult, Case, EvalInput, ModelSpec, ScoreResult, Usage
+
+if TYPE_CHECKING:
+    from llmctl.models import ModelClient
+    from llmctl.store import Store
 
 CHUNK = 2000
 
@@ -154,7 +158,7 @@ def tool_result_for(case: Case, name: str, index: int) -> str | None:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-async def agent_loop(client: Any, job: Job) -> CallResult:
+async def agent_loop(client: ModelClient, job: Job) -> CallResult:
     """Call the model; while it calls tools the case has results for, feed them back and call
     again, up to the case's `max_turns` calls per user message; then each scripted user turn
     (`turns:`) is appended after the answer and the same runs again. The result is the last
@@ -347,7 +351,7 @@ class Pipeline:
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         planner: Planner,
         *,
         concurrency: int,

@@ -23,9 +23,10 @@ from llmctl.hashing import sha256_hex
 from llmctl.prompt import Prompt, PromptLibrary
 from llmctl.sandbox import DeadlineExceeded
 from llmctl.sources import Source, WorktreeSource
-from llmctl.types import CallResult, Case, ModelSpec
+from llmctl.types import CallResult, Case, EvaluatorSpec, Messages, ModelSpec
 
 if TYPE_CHECKING:
+    from llmctl.evaluators import Evaluator
     from llmctl.run._finalize import EvalOutcome
     from llmctl.store import RunWriter, Store
 
@@ -95,11 +96,11 @@ class Job:
     model: ModelSpec
     case: Case
     repeat_index: int
-    messages: list[dict[str, Any]]
+    messages: Messages
     params: dict[str, Any]
     key: str  # result key
     cache_key: str | None
-    evaluators: list[Any]
+    evaluators: list[Evaluator]
     side: Side | None = None  # the run it belongs to (None: a dry run)
     follows: asyncio.Future[CallResult] | None = None  # the same request already in flight: share its result
 
@@ -201,7 +202,7 @@ def _loop_params(case: Case, params: dict[str, Any]) -> dict[str, Any]:
     return {**params, "_llmctl_loop": loop}
 
 
-def render_case(ev: Evalset, prompt: Prompt, case: Case) -> list[dict[str, Any]]:
+def render_case(ev: Evalset, prompt: Prompt, case: Case) -> Messages:
     """`prompt` rendered with `case`'s vars; its image inputs are read relative to the evalset
     and stay inside the evalsets folder (llmctl.images)."""
     from llmctl.images import evalset_loader
@@ -342,7 +343,7 @@ class Planner:
             self._failed_ids = {o.case_id for o in self.store.outcomes(str(run.id)) if not o.passed or o.error}
         return self._failed_ids
 
-    def evaluators_for(self, prompt: Prompt, specs: list[Any]) -> list[Any]:
+    def evaluators_for(self, prompt: Prompt, specs: list[EvaluatorSpec]) -> list[Evaluator]:
         from llmctl.evaluators import build_evaluator
 
         out = []

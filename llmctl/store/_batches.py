@@ -31,7 +31,7 @@ _BATCH_FIELDS = (
 )
 
 
-def add_batch(store: Store, row: dict[str, Any], custom_ids: Iterable[str]) -> None:
+def add_batch(store: Store, row: dict[str, object], custom_ids: Iterable[str]) -> None:
     """Record a submitted batch and its requests (state `pending`) in one transaction."""
     now = utcnow()
     values = {**row, "collected": False, "submitted_at": now, "updated_at": now}
@@ -50,7 +50,7 @@ def add_batch(store: Store, row: dict[str, Any], custom_ids: Iterable[str]) -> N
     store._db.run(lambda con: transaction(con, lambda: write(con)))
 
 
-def update_batch(store: Store, run_id: str, batch_id: str, **fields: Any) -> None:
+def update_batch(store: Store, run_id: str, batch_id: str, **fields: object) -> None:
     """Set `status`, `reason`, file ids or `collected` of one batch."""
     allowed = {k: v for k, v in fields.items() if k in _BATCH_FIELDS and k not in ("run_id", "batch_id")}
     if not allowed:
@@ -80,7 +80,7 @@ def set_request_states(store: Store, run_id: str, batch_id: str, states: dict[st
     store._db.run(lambda con: transaction(con, lambda: write(con)))
 
 
-def batches_of(store: Store, run_id: str, *, uncollected: bool = False) -> list[dict[str, Any]]:
+def batches_of(store: Store, run_id: str, *, uncollected: bool = False) -> list[dict[str, object]]:
     """The batches of a run, oldest first (only those not collected yet with `uncollected`)."""
     where = "run_id = ?" + (" AND NOT collected" if uncollected else "")
 

@@ -11,7 +11,7 @@ twice changes nothing the second time. Tables that migrations add are copied the
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
 import duckdb
 
@@ -58,7 +58,7 @@ def _columns(con: duckdb.DuckDBPyConnection, database: str, table: str) -> list[
 
 def copy_tables(
     con: duckdb.DuckDBPyConnection,
-    source: Any,
+    source: Path | LakeSpec,
     *,
     dest_is_lake: bool,
     progress: Progress | None = None,

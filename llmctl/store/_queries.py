@@ -7,7 +7,7 @@ Each function takes a `Store` and returns plain Python values.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from llmctl.store._store import Store
@@ -20,10 +20,10 @@ def prompt_versions(store: Store, run_id: str) -> dict[str, list[str]]:
         "GROUP BY prompt ORDER BY prompt",
         [run_id],
     )
-    return {str(p): [str(h) for h in hashes if h] for p, hashes in rows}
+    return {str(p): [str(h) for h in cast("list[object]", hashes) if h] for p, hashes in rows}
 
 
-def expected_values(store: Store, run_id: str) -> dict[str, Any]:
+def expected_values(store: Store, run_id: str) -> dict[str, object]:
     """Each case id of a run with its stored `expected` value (decoded JSON; the text as stored
     where it is not JSON; None where the case has none)."""
     out: dict[str, Any] = {}
@@ -31,7 +31,7 @@ def expected_values(store: Store, run_id: str) -> dict[str, Any]:
         "SELECT case_id, any_value(expected)::VARCHAR FROM results WHERE run_id = ? GROUP BY case_id", [run_id]
     ):
         try:
-            value = json.loads(expected) if expected is not None else None
+            value = json.loads(str(expected)) if expected is not None else None
         except ValueError:
             value = expected
         out[str(case_id)] = value
@@ -40,4 +40,4 @@ def expected_values(store: Store, run_id: str) -> dict[str, Any]:
 
 def run_count(store: Store) -> int:
     """How many runs the store has (of every status)."""
-    return int(store.query("SELECT count(*) FROM runs")[0][0])
+    return int(cast(int, store.query("SELECT count(*) FROM runs")[0][0]))

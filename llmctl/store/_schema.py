@@ -352,7 +352,7 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
     return version
 
 
-def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> tuple[Any, ...] | None:
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[object, ...] | None:
     """The first row of a query, or None. (fetchall: DuckDB refuses new work on a half-read result.)"""
     rows = con.execute(sql, params).fetchall()
     return rows[0] if rows else None

@@ -92,7 +92,7 @@ def _earlier_merge(store: Store, evalset: str, ids: list[str]) -> str | None:
     want = sorted(ids)
     for rid, merged in rows:
         try:
-            sources = sorted(str(m["run_id"]) for m in json.loads(merged))
+            sources = sorted(str(m["run_id"]) for m in json.loads(str(merged)))
         except (TypeError, KeyError, ValueError):
             continue
         if sources == want:

@@ -52,6 +52,8 @@ ExportFormat = Literal["json", "jsonl", "csv", "parquet", "otlp"]
 MergeFinish = Callable[[list[CaseOutcome], "list[CaseOutcome] | None"], tuple[dict[str, Any], "dict[str, Any] | None"]]
 # otlp: OTLP/JSON spans with gen_ai.evaluation.result events (llmctl.traces._otlp_export)
 EXPORT_FORMATS: tuple[str, ...] = ("json", "jsonl", "csv", "parquet", "otlp")
+# the parameters of one SQL statement: positional (`?`) or named (`$name`)
+SQLParams = Sequence[object] | Mapping[str, object] | None
 
 _RUN_COLUMNS = (
     "id, started_at, finished_at, status, git_commit, git_branch, evalset, config, "
@@ -294,11 +296,11 @@ class Store:
         """A block in which this thread's reads share one connection (no writes inside it)."""
         return self._db.reading()
 
-    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, params: SQLParams = None) -> list[tuple[object, ...]]:
         """Run one read-only SQL query against the store (for tests, debugging and ad-hoc reports)."""
         return self._db.run(lambda con: con.execute(sql, params).fetchall(), read_only=True)
 
-    def queries(self, *statements: tuple[str, Sequence[Any] | Mapping[str, Any] | None]) -> list[list[tuple[Any, ...]]]:
+    def queries(self, *statements: tuple[str, SQLParams]) -> list[list[tuple[object, ...]]]:
         """Several read-only queries on one connection (one open instead of one each)."""
         return self._db.run(lambda con: [con.execute(sql, params).fetchall() for sql, params in statements],
                             read_only=True)  # fmt: skip
@@ -310,7 +312,7 @@ class Store:
         run_id: str | None = None,
         *,
         evalset: str | None,
-        config: Mapping[str, Any],
+        config: Mapping[str, object],
         git_commit: str | None,
         git_branch: str | None,
         baseline_run_id: str | None = None,
@@ -351,7 +353,7 @@ class Store:
         return self.get_run(run.id)
 
     def finish_run(
-        self, run_id: str, status: str, summary: Mapping[str, Any] | None, *, gate_snapshot: int | None = None
+        self, run_id: str, status: str, summary: Mapping[str, object] | None, *, gate_snapshot: int | None = None
     ) -> None:
         """Set a run's final status (`completed`, `failed`, `interrupted`), end time and summary;
         `gate_snapshot`: the DuckLake snapshot its verdict was computed from (see `snapshot()`)."""
@@ -460,7 +462,7 @@ class Store:
             )
             if row is None:
                 return None
-            return self._runs_with_counts(con, [row[0]], prompt=prompt, version_hash=version_hash)[0]
+            return self._runs_with_counts(con, [str(row[0])], prompt=prompt, version_hash=version_hash)[0]
 
         return self._db.run(q, read_only=True)
 
@@ -638,7 +640,7 @@ class Store:
 
     # -- cache and prompt versions -------------------------------------------------------
 
-    def cache_get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def cache_get_many(self, keys: Iterable[str]) -> dict[str, dict[str, object]]:
         """Cached responses for these keys, in one query; missing keys are absent."""
         wanted = list(dict.fromkeys(keys))
         if not wanted:
@@ -655,7 +657,7 @@ class Store:
 
         return {row[0]: dict(zip(names, row, strict=True)) for row in self._db.run(q, read_only=True)}
 
-    def cache_put_many(self, rows: Iterable[Mapping[str, Any]]) -> None:
+    def cache_put_many(self, rows: Iterable[Mapping[str, object]]) -> None:
         """Store cache entries (an existing key keeps its first entry)."""
         recs = [cache_record(r) for r in rows]
         if not recs:
@@ -668,7 +670,7 @@ class Store:
 
         self._db.run(tx)
 
-    def put_prompt_versions(self, rows: Iterable[Mapping[str, Any]]) -> None:
+    def put_prompt_versions(self, rows: Iterable[Mapping[str, object]]) -> None:
         """Record prompt versions (`version_hash`, `prompt`, `path`, `content`, `git_commit`);
         a hash already stored keeps its first record (and `first_seen`)."""
         recs = []
@@ -690,7 +692,7 @@ class Store:
 
         self._db.run(tx)
 
-    def get_prompt_version(self, version_hash: str) -> dict[str, Any] | None:
+    def get_prompt_version(self, version_hash: str) -> dict[str, object] | None:
         """A stored prompt version (content parsed from JSON), or None."""
         names = [c[0] for c in PROMPT_VERSION_COLUMNS]
         row = self._db.run(
@@ -904,7 +906,7 @@ class Store:
 
     # -- labels and judge calibrations ---------------------------------------------
 
-    def put_labels(self, evalset: str, labels: Iterable[Mapping[str, Any]], *, replace: bool = False) -> None:
+    def put_labels(self, evalset: str, labels: Iterable[Mapping[str, object]], *, replace: bool = False) -> None:
         """Mirror labels of `evalset` (see `llmctl.labels`); `replace` first drops the evalset's old rows."""
         rows = [
             [
@@ -935,7 +937,7 @@ class Store:
 
         self._db.run(tx)
 
-    def labels(self, evalset: str | None = None) -> list[dict[str, Any]]:
+    def labels(self, evalset: str | None = None) -> list[dict[str, object]]:
         """Mirrored labels (of one evalset, or all)."""
         rows = self._db.run(
             lambda con: con.execute(
@@ -948,7 +950,7 @@ class Store:
         names = ("evalset", "case_id", "model", "output_sha256", "label", "score", "note", "by", "at")
         return [dict(zip(names, r, strict=True)) for r in rows]
 
-    def put_calibration(self, row: Mapping[str, Any]) -> None:
+    def put_calibration(self, row: Mapping[str, object]) -> None:
         """Record one judge calibration (see `llmctl.calibrate`)."""
         values = [
             row["judge_hash"],
@@ -961,8 +963,7 @@ class Store:
             row["tn"],
             row["fn"],
             row.get("kappa"),
-            (row.get("kappa_ci") or [None, None])[0],
-            (row.get("kappa_ci") or [None, None])[1],
+            *(ci if isinstance(ci := row.get("kappa_ci"), (list, tuple)) and len(ci) == 2 else (None, None)),
             utcnow(),
         ]
 
@@ -976,7 +977,7 @@ class Store:
 
         self._db.run(tx)
 
-    def latest_calibration(self, judge_hash: str) -> dict[str, Any] | None:
+    def latest_calibration(self, judge_hash: str) -> dict[str, object] | None:
         """The most recent calibration recorded for a judge content hash, or None."""
         row = self._db.run(
             lambda con: first_row(
@@ -992,7 +993,7 @@ class Store:
         names = ("judge_hash", "evaluator", "n", "tp", "fp", "tn", "fn", "kappa", "kappa_low", "kappa_high", "at")
         return dict(zip(names, row, strict=True))
 
-    def run_evaluators(self, run_id: str) -> list[tuple[str, dict[str, Any]]]:
+    def run_evaluators(self, run_id: str) -> list[tuple[str, dict[str, object]]]:
         """The distinct (evaluator name, config) pairs scored in a run."""
         rows = self._db.run(
             lambda con: con.execute(
@@ -1002,7 +1003,7 @@ class Store:
         )
         return [(str(r[0]), _loads(r[1]) or {}) for r in rows]
 
-    def judge_scores(self, evalsets: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    def judge_scores(self, evalsets: Sequence[str] | None = None) -> list[dict[str, object]]:
         """Every stored score with its result's case, model, output and run evalset (for calibration)."""
         rows = self._db.run(
             lambda con: con.execute(

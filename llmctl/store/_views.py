@@ -8,8 +8,7 @@ Each function takes a `Store` and returns plain Python values.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from llmctl.store._store import Store
@@ -27,14 +26,14 @@ def result_keys_page(store: Store, run_id: str, limit: int, offset: int) -> tupl
         [run_id, limit, offset],
     )
     if keys:
-        return [str(k) for k, _ in keys], int(keys[0][1])
+        return [str(k) for k, _ in keys], _count(keys[0][1])
     rows = store.query("SELECT count(*) FROM results WHERE run_id = ?", [run_id])
-    return [], int(rows[0][0]) if rows else 0
+    return [], _count(rows[0][0]) if rows else 0
 
 
 def result_keys_after(
-    store: Store, run_id: str, after: tuple[Any, ...] | None, n: int
-) -> tuple[list[str], tuple[Any, ...] | None]:
+    store: Store, run_id: str, after: tuple[object, ...] | None, n: int
+) -> tuple[list[str], tuple[object, ...] | None]:
     """The next `n` result keys of a run after the position `after` (None: from the start), and the
     position to continue from (None when nothing was left): keyset paging, for streaming all."""
     where = "" if after is None else "AND (prompt, model, case_id, repeat_index) > (?, ?, ?, ?) "
@@ -89,9 +88,9 @@ def matrix_page(
     page is past the end: ask `matrix_count`)."""
     params = {"run": run_id, "base": base_id, "q": q, "flt": flt, "limit": limit, "offset": offset}
     cols, rows = store.queries((_COLUMNS_SQL, [run_id]), (_CASES_SQL, params))
-    total = int(rows[0][3]) if rows else None
+    total = _count(rows[0][3]) if rows else None
     return (
-        [(str(p), vh, str(m)) for p, vh, m, _ in cols],
+        [(str(p), None if vh is None else str(vh), str(m)) for p, vh, m, _ in cols],
         [(str(c), bool(fl), bool(fk)) for c, fl, fk, _ in rows],
         total,
     )
@@ -100,7 +99,7 @@ def matrix_page(
 def matrix_count(store: Store, run_id: str, base_id: str, q: str, flt: str) -> int:
     """How many cases of the run page's matrix match `q` and `flt` (see `matrix_page`)."""
     head = store.query(_CASES_SQL, {"run": run_id, "base": base_id, "q": q, "flt": flt, "limit": 1, "offset": 0})
-    return int(head[0][3]) if head else 0
+    return _count(head[0][3]) if head else 0
 
 
 def _pairs_sql(with_outputs: bool = False) -> str:
@@ -131,15 +130,21 @@ p AS (
 _PAIRS_SQL = _pairs_sql()
 
 
-def _tuples(values: Sequence[Any] | None) -> list[tuple[Any, ...]]:
-    return [tuple(x.values()) if isinstance(x, dict) else tuple(x) for x in values or []]
+def _tuples(values: object) -> list[tuple[Any, ...]]:
+    """A list column of structs as tuples (DuckDB hands a struct back as a dict)."""
+    return [tuple(x.values()) if isinstance(x, dict) else tuple(x) for x in cast("list[Any]", values or [])]
+
+
+def _count(value: object) -> int:
+    """A count DuckDB returned (an int)."""
+    return int(cast(int, value))
 
 
 def pair_counts(store: Store, a: str, b: str) -> dict[str, int]:
     """How many pairs of runs `a` and `b` (paired by prompt, model, case, repeat) have each change:
     same, pass -> fail, fail -> pass, only in a, only in b."""
     rows = store.query(_PAIRS_SQL + "SELECT change, count(*) FROM p GROUP BY change", {"a": a, "b": b})  # noqa: S608
-    return {str(change): int(n) for change, n in rows}
+    return {str(change): _count(n) for change, n in rows}
 
 
 def pairs_page(
@@ -178,7 +183,7 @@ PROMPT_VERSION_FIELDS = (
 )  # fmt: skip
 
 
-def prompt_version_stats(store: Store, name: str) -> list[dict[str, Any]]:
+def prompt_version_stats(store: Store, name: str) -> list[dict[str, object]]:
     """Each version of prompt `name` with results, first seen first: results, passed, errors,
     unscored (no verdict: an unlabelled `human` alone), mean cost and p95 latency of the answered
     ones, and in how many runs (PROMPT_VERSION_FIELDS)."""
@@ -201,7 +206,7 @@ JUDGE_CALL_FIELDS = (
 )  # fmt: skip
 
 
-def case_judge_calls(store: Store, run_id: str, case_id: str) -> dict[str, list[dict[str, Any]]]:
+def case_judge_calls(store: Store, run_id: str, case_id: str) -> dict[str, list[dict[str, object]]]:
     """The judge calls made for one case of a run, by result key (JUDGE_CALL_FIELDS each)."""
     rows = store.query(
         f"SELECT {', '.join(JUDGE_CALL_FIELDS)} FROM judge_calls WHERE run_id = ? AND result_key IN "  # noqa: S608

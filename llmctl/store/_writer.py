@@ -63,7 +63,7 @@ _DELETE_REPLACED = {
 _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
 
 
-def to_json(value: Any) -> str | None:
+def to_json(value: object) -> str | None:
     """A JSON column's text: a string that is JSON is kept as given, any other string is stored
     as a JSON string, anything else is dumped (never an error: the batch must not fail)."""
     if value is None:
@@ -83,13 +83,13 @@ def to_json(value: Any) -> str | None:
             return _ENCODER.encode(f"<not storable as JSON: {type(exc).__name__}>")
 
 
-def check_fields(row: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
+def check_fields(row: Mapping[str, object], allowed: frozenset[str], what: str) -> None:
     if not allowed.issuperset(row):
         unknown = ", ".join(sorted(set(row) - allowed))
         raise ValueError(f"unknown {what} field(s): {unknown}")
 
 
-def to_arrow(rows: list[dict[str, Any]], columns: list[tuple[str, pa.DataType, Any]]) -> pa.Table:
+def to_arrow(rows: list[dict[str, object]], columns: list[tuple[str, pa.DataType, object]]) -> pa.Table:
     """Column-wise Arrow table from row dicts (missing keys take the column's default)."""
     arrays = []
     for name, typ, default in columns:
@@ -209,7 +209,7 @@ def _index(value: Any, name: str) -> int:
     raise ValueError(f"`{name}` must be a non-negative integer, got {value!r}")
 
 
-def cache_record(row: Mapping[str, Any]) -> dict[str, Any]:
+def cache_record(row: Mapping[str, object]) -> dict[str, object]:
     check_fields(row, _CACHE_FIELDS, "cache")
     if not row.get("key"):
         raise ValueError("a cache row needs a `key`")
@@ -219,7 +219,7 @@ def cache_record(row: Mapping[str, Any]) -> dict[str, Any]:
     return rec
 
 
-def insert_sql(table: str, columns: list[tuple[str, pa.DataType, Any]], source: str) -> str:
+def insert_sql(table: str, columns: list[tuple[str, pa.DataType, object]], source: str) -> str:
     names = ", ".join(c[0] for c in columns)
     return f"INSERT INTO {table} ({names}) SELECT {names} FROM {source}"  # noqa: S608
 
@@ -293,9 +293,9 @@ class RunWriter:
 
     def add(
         self,
-        result_row: Mapping[str, Any],
-        score_rows: Iterable[Mapping[str, Any]] = (),
-        judge_rows: Iterable[Mapping[str, Any]] = (),
+        result_row: Mapping[str, object],
+        score_rows: Iterable[Mapping[str, object]] = (),
+        judge_rows: Iterable[Mapping[str, object]] = (),
     ) -> None:
         """Queue one result, its scores and the model calls its evaluators made (`judge_rows`:
         `evaluator`, `idx` (the score's position), `call_index`, `model`, tokens, `cost_usd`,
@@ -324,7 +324,7 @@ class RunWriter:
         if pending >= self.batch_rows or time.monotonic() - self._last_flush >= self.interval:
             self.flush()
 
-    def add_cache(self, row: Mapping[str, Any]) -> None:
+    def add_cache(self, row: Mapping[str, object]) -> None:
         """Queue one cache entry (`key`, `model`, `output`, tokens, cost, latency...)."""
         rec = cache_record(row)
         with self._cv:

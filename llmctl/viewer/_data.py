@@ -425,7 +425,8 @@ def prompt_history(store: Store, name: str, root: Path | None = None) -> dict[st
         raise InputError(f"no results for prompt {name!r} in the store")
     labels = _lock_labels(root, name)
     versions = []
-    for row in rows:
+    for stats in rows:
+        row: dict[str, Any] = dict(stats)
         passed = row.pop("n_passed")
         scored = row["n_results"] - row["n_errors"] - row["n_unscored"]
         row["pass_rate"] = passed / scored if scored else None  # as the run summary

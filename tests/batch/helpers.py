@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from llmctl.store import Store
+from llmctl.store import RunRecord, Store
 from tests.e2e.project import config, evalset, prompt, write
 
 STORE = ".llmctl/llmctl.duckdb"
@@ -56,5 +56,5 @@ def batches(root: Path, run_id: str) -> list[tuple[Any, ...]]:
     )
 
 
-def latest(root: Path) -> dict[str, Any]:
+def latest(root: Path) -> RunRecord:
     return store(root).list_runs()[0]

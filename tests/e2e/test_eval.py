@@ -33,7 +33,7 @@ def test_example_suite_runs_offline(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert {r.evalset for r in runs} == {"classify", "extract", "safety", "summarize", "support_agent"}
     assert all(r.status == "completed" for r in runs)
     safety = next(r for r in runs if r.evalset == "safety")
-    outcomes = store.outcomes(safety["id"])
+    outcomes = store.outcomes(safety.id)
     assert outcomes and all(o.passed and "prompt_leak" in o.critical for o in outcomes)
 
 

@@ -84,4 +84,4 @@ def test_a_run_with_errors_reads_the_same_everywhere(tmp_path: Path, capsys: pyt
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", doc["run"]["started_at"])  # times in one form
 
     listed = next(r for r in store.list_runs() if r.id == run_id)
-    assert listed["pass_rate"] == pytest.approx(0.75)  # `runs list` and the viewer: the same rate
+    assert listed.pass_rate == pytest.approx(0.75)  # `runs list` and the viewer: the same rate
