@@ -48,7 +48,7 @@ def test_an_existing_store_is_checked_by_one_statement_once_per_process(
     fill(first, run_id, 3)  # keyed writes (results, scores)
     first.finish_run(run_id, "completed", {})
     second = Store(lake)  # a second store object on the same lake in this process
-    assert second.get_run(run_id)["status"] == "completed"
+    assert second.get_run(run_id).status == "completed"
     second._db.close()  # a closed and reopened instance is not checked again either
     assert len(second.list_runs()) == 1
 
