@@ -139,36 +139,6 @@ class MonitorReport:
         }
 
 
-_GROUP_SQL = """
-SELECT prompt, model, (ts > ?) AS in_window,
-       count(*) AS calls,
-       count(error) AS errors,
-       sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)) FILTER (WHERE cost_usd IS NOT NULL) AS tokens,
-       sum(cost_usd) AS cost,
-       count(cost_usd) AS priced,
-       list(latency_ms) FILTER (WHERE error IS NULL AND latency_ms IS NOT NULL) AS latencies,
-       list(cost_usd) FILTER (WHERE cost_usd IS NOT NULL) AS costs,
-       list(cost_usd * 1000.0 / (coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)))
-           FILTER (WHERE cost_usd IS NOT NULL AND coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0) > 0)
-           AS per_1k
-FROM traces
-WHERE ts > ? AND ts <= ? AND (? IS NULL OR prompt = ?)
-GROUP BY ALL
-"""
-
-_DAILY_SQL = """
-SELECT prompt, model, date_trunc('day', ts) AS day, version,
-       count(*) AS calls, avg(CASE WHEN error IS NULL THEN 0.0 ELSE 1.0 END) AS error_rate,
-       quantile_cont(latency_ms, 0.5) FILTER (WHERE error IS NULL) AS p50,
-       quantile_cont(latency_ms, 0.95) FILTER (WHERE error IS NULL) AS p95,
-       sum(cost_usd) AS cost, sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0))
-           FILTER (WHERE cost_usd IS NOT NULL) AS tokens
-FROM traces
-WHERE ts > ? AND ts <= ? AND (? IS NULL OR prompt = ?)
-GROUP BY ALL ORDER BY day
-"""
-
-
 def _side(row: dict[str, Any] | None) -> dict[str, Any]:
     import numpy as np
 
@@ -310,7 +280,7 @@ def monitor(
     `llmctl.traces._evaluate.score_traces`).
     """
     from llmctl import stats
-    from llmctl.store import newest_trace_ts, query_traces
+    from llmctl.store import monitor_daily, monitor_groups, newest_trace_ts
     from llmctl.traces._evaluate import check_monitor_evaluators
 
     mon = cfg.monitor
@@ -323,12 +293,11 @@ def monitor(
     if end is None:
         return MonitorReport(None, None, None, mon.confidence, [], notes=["no traces in the store yet"])
     w_start, r_start = end - win, end - win - ref
-    params = [w_start, r_start, end, prompt, prompt]
-    rows = query_traces(store, _GROUP_SQL, params)
+    rows = monitor_groups(store, r_start, w_start, end, prompt)
     sides: dict[tuple[Any, Any], dict[bool, dict[str, Any]]] = {}
     for row in rows:
         sides.setdefault((row["prompt"], row["model"]), {})[bool(row["in_window"])] = row
-    daily_rows = query_traces(store, _DAILY_SQL, [r_start, end, prompt, prompt])
+    daily_rows = monitor_daily(store, r_start, end, prompt)
     groups: list[Group] = []
     for (p, m), by in sorted(sides.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
         w, r = _side(by.get(True)), _side(by.get(False))
@@ -396,17 +365,13 @@ def _daily(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _evaluator_checks(groups: list[Group], store: Any, mon: Any, bounds: tuple[Any, Any, Any], evaluate: Any) -> None:
     """Score a seeded sample of each window's traces with `monitor.evaluators`, and test the pass rates."""
-    from llmctl.store import query_traces
+    from llmctl.store import monitor_sample
 
     r_start, w_start, end = bounds
-    sql = (
-        "SELECT * FROM traces WHERE prompt IS NOT DISTINCT FROM ? AND model IS NOT DISTINCT FROM ? "
-        "AND ts > ? AND ts <= ? AND error IS NULL ORDER BY md5(id || ?) LIMIT ?"
-    )
     for g in groups:
         rates: dict[bool, dict[str, tuple[int, int]]] = {}
         for in_window, lo, hi in ((True, w_start, end), (False, r_start, w_start)):
-            rows = query_traces(store, sql, [g.prompt, g.model, lo, hi, str(mon.seed), mon.sample])
+            rows = monitor_sample(store, g.prompt, g.model, lo, hi, str(mon.seed), mon.sample)
             verdicts = evaluate(mon.evaluators, rows) if rows else []
             counts: dict[str, tuple[int, int]] = {}
             for v in verdicts:
@@ -438,14 +403,6 @@ def is_finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
 
-_DAILY_SAMPLE_SQL = """
-SELECT * EXCLUDE (rn) FROM (
-    SELECT *, strftime(date_trunc('day', ts), '%Y-%m-%d') AS day,
-           row_number() OVER (PARTITION BY prompt, model, date_trunc('day', ts) ORDER BY md5(id || ?)) AS rn
-    FROM traces
-    WHERE ts > ? AND ts <= ? AND error IS NULL AND (? IS NULL OR prompt = ?)
-) WHERE rn <= ?
-"""
 PASS_RATE_SAMPLE_PER_DAY = 50
 
 
@@ -459,15 +416,13 @@ def daily_pass_rates(
     model. Returns ({(prompt, model): {day: {version: {evaluator: [passed, scored]}}}}, names of
     the evaluators skipped because they call a model (a judge: `llmctl monitor` runs those)).
     """
-    from llmctl.store import query_traces
+    from llmctl.store import monitor_daily_sample
     from llmctl.traces._evaluate import score_local
 
     mon = cfg.monitor
     if not mon.evaluators or report.reference is None or report.window is None:
         return {}, []
-    rows = query_traces(
-        store, _DAILY_SAMPLE_SQL, [str(mon.seed), report.reference[0], report.window[1], prompt, prompt, per_day]
-    )
+    rows = monitor_daily_sample(store, str(mon.seed), report.reference[0], report.window[1], prompt, per_day)
     verdicts, skipped = score_local(mon.evaluators, rows)
     out: dict[tuple[Any, Any], dict[str, dict[str, dict[str, list[int]]]]] = {}
     for row, verdict in zip(rows, verdicts, strict=True):
