@@ -84,6 +84,7 @@ def import_traces(store: Store, batches: Iterable[TraceBatch]) -> ImportCounts:
     def tx(con: duckdb.DuckDBPyConnection) -> ImportCounts:
         con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET write_buffer_row_group_count = 1")  # the move into `traces` buffers one row group, not 5
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_STAGE} AS SELECT {_NAMES}, 0::BIGINT AS _seq FROM traces LIMIT 0"  # noqa: S608
         )
