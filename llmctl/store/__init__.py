@@ -12,6 +12,7 @@ can share it; the tables are the migrations in llmctl/store/_schema.py.
 """
 
 from llmctl.store._keys import new_run_id, result_key
+from llmctl.store._monitor import monitor_daily, monitor_daily_sample, monitor_groups, monitor_sample
 from llmctl.store._records import JSONObject, JSONValue, RunConfig, RunRecord
 from llmctl.store._schema import MIGRATIONS, RUN_STATUSES, SCHEMA_VERSION
 from llmctl.store._store import EXPORT_FORMATS, ExportFormat, Store
@@ -46,6 +47,10 @@ __all__ = [
     "TraceBatch",
     "import_traces",
     "iter_traces",
+    "monitor_daily",
+    "monitor_daily_sample",
+    "monitor_groups",
+    "monitor_sample",
     "new_run_id",
     "newest_trace_ts",
     "query_traces",

@@ -1,8 +1,7 @@
-"""The statements `llmctl monitor` and the viewer's /monitor page read the `traces` table with.
+"""The reads of `llmctl monitor` and the viewer's `/monitor` over the `traces` table.
 
-Each returns rows as dicts (column name -> value); the statistics over them live in
-llmctl/traces/_monitor.py. `prompt=None` reads every prompt. Times are naive UTC datetimes,
-as stored; a range is (start, end], as the monitor's windows are.
+llmctl.traces._monitor does the statistics and the shaping; these are its statements. Windows are
+half-open on the left: `lo < ts <= hi`. `prompt=None` means every prompt.
 """
 
 from __future__ import annotations
@@ -57,32 +56,32 @@ SELECT * EXCLUDE (rn) FROM (
 """
 
 
-def window_groups(
-    store: Store, *, reference_start: datetime, window_start: datetime, end: datetime, prompt: str | None
+def monitor_groups(
+    store: Store, reference_start: datetime, window_start: datetime, end: datetime, prompt: str | None = None
 ) -> list[dict[str, Any]]:
-    """Per prompt x model and side (`in_window`: (window_start, end], else the reference
-    (reference_start, window_start]): calls, errors, priced tokens and cost, and the lists of
-    successful calls' latencies, the costs and the costs per 1k tokens the tests are run on."""
+    """Per prompt x model and side (`in_window`: window_start < ts <= end, else the reference
+    reference_start < ts <= window_start): calls, errors, tokens and cost of the priced calls,
+    priced calls, and the lists of latencies (successful calls), costs and costs per 1k tokens."""
     return query_traces(store, _GROUP_SQL, [window_start, reference_start, end, prompt, prompt])
 
 
-def daily_by_version(store: Store, *, start: datetime, end: datetime, prompt: str | None) -> list[dict[str, Any]]:
-    """Per prompt x model, day and prompt version: calls, error rate, p50/p95 latency of the
-    successful calls, cost and priced tokens; ordered by day (the charts' points)."""
+def monitor_daily(store: Store, start: datetime, end: datetime, prompt: str | None = None) -> list[dict[str, Any]]:
+    """Per prompt x model x day x version (by day): calls, error rate, latency p50/p95 of the
+    successful calls, cost and tokens of the priced calls."""
     return query_traces(store, _DAILY_SQL, [start, end, prompt, prompt])
 
 
-def seeded_sample(
-    store: Store, *, prompt: str | None, model: str | None, start: datetime, end: datetime, seed: str, limit: int
+def monitor_sample(
+    store: Store, prompt: str | None, model: str | None, lo: datetime, hi: datetime, seed: str, limit: int
 ) -> list[dict[str, Any]]:
-    """Up to `limit` successful traces of one prompt x model in (start, end], the same ones for
-    the same seed (ordered by md5(id || seed)), for the reference-free evaluators."""
-    return query_traces(store, _SAMPLE_SQL, [prompt, model, start, end, seed, limit])
+    """Up to `limit` successful traces of one prompt x model in lo < ts <= hi, a seeded sample
+    (the same seed and traces give the same sample)."""
+    return query_traces(store, _SAMPLE_SQL, [prompt, model, lo, hi, seed, limit])
 
 
-def daily_sample(
-    store: Store, *, seed: str, start: datetime, end: datetime, prompt: str | None, per_day: int
+def monitor_daily_sample(
+    store: Store, seed: str, lo: datetime, hi: datetime, prompt: str | None, per_day: int
 ) -> list[dict[str, Any]]:
-    """Up to `per_day` successful traces per prompt x model and day in (start, end], seeded as
-    `seeded_sample`; each row carries its `day` as YYYY-MM-DD (the pass-rate charts)."""
-    return query_traces(store, _DAILY_SAMPLE_SQL, [seed, start, end, prompt, prompt, per_day])
+    """Up to `per_day` successful traces per prompt x model and day in lo < ts <= hi (a seeded
+    sample), each with its `day` as YYYY-MM-DD."""
+    return query_traces(store, _DAILY_SAMPLE_SQL, [seed, lo, hi, prompt, prompt, per_day])

@@ -1,9 +1,8 @@
 """The store's `traces` table: the import writer and the readers that `monitor`, `to-cases` and the viewer use.
 
-An import is one transaction per file: rows arrive as Arrow batches and go straight into
-`traces` (DuckDB writes a large transaction's rows to the file before COMMIT, so memory stays
-flat), each batch anti-joined on `id` against what is there already (re-import adds nothing);
-a failure anywhere rolls the whole file back.
+An import stages a file's rows (Arrow batches, as they arrive) in a temporary table, then moves
+them into `traces` in one transaction, anti-joined on `id` against what is there already
+(re-import adds nothing); a failure anywhere leaves `traces` without any row of the file.
 """
 
 from __future__ import annotations
@@ -64,57 +63,82 @@ class ImportCounts:
     attributed: int = 0  # rows given a prompt from another span of their trace
 
 
-def import_traces(store: Store, batches: Iterable[TraceBatch]) -> ImportCounts:
-    """Insert a file's batches in one transaction; returns what was read and what was new.
+IMPORT_MEMORY_LIMIT = "256MB"  # DuckDB's memory during an import; past it, the staged rows spill to its temp folder
+_STAGE = "_llmctl_trace_stage"
+_ATTR = "_llmctl_attr"
 
-    An exception from the batch iterator (a malformed line) rolls back everything of the file.
+
+def import_traces(store: Store, batches: Iterable[TraceBatch]) -> ImportCounts:
+    """Insert a file's batches; returns what was read and what was new.
+
+    The batches go to a temporary staging table as they arrive, each committed there on its own
+    and numbered in file order (DuckDB spills a temporary table past `IMPORT_MEMORY_LIMIT`; one
+    transaction open over the whole file kept its rows in memory instead: the process grew with
+    the file). Then one transaction drops the later copies of a span seen twice in the file, moves
+    the staged rows into `traces` anti-joined on `id` (re-import adds nothing), and attributes
+    calls to a prompt named by another span of their trace. An exception from the batch iterator
+    (a malformed line) leaves `traces` as it was: nothing of the file is imported.
     """
     counts = ImportCounts()
 
     def tx(con: duckdb.DuckDBPyConnection) -> ImportCounts:
-        # bounded memory for a file of any size: DuckDB spills to its temp folder past this
-        con.execute("SET memory_limit = '256MB'")
+        con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
         con.execute("SET preserve_insertion_order = false")
-
-        def work() -> ImportCounts:
-            before = _count(con)
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _llmctl_attr (trace_id TEXT, prompt TEXT, version TEXT, vars TEXT)"
-            )
+        con.execute("SET write_buffer_row_group_count = 1")  # the move into `traces` buffers one row group, not 5
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_STAGE} AS SELECT {_NAMES}, 0::BIGINT AS _seq FROM traces LIMIT 0"  # noqa: S608
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_ATTR} (trace_id TEXT, prompt TEXT, version TEXT, vars TEXT)")
+        try:
             for batch in batches:
-                counts.rows += batch.table.num_rows
                 if batch.table.num_rows:
                     con.register("_llmctl_batch", batch.table)
                     con.execute(
-                        f"INSERT INTO traces ({_NAMES}) SELECT {_NAMES} FROM _llmctl_batch b "  # noqa: S608
-                        "WHERE NOT EXISTS (SELECT 1 FROM traces t WHERE t.id = b.id)"
+                        f"INSERT INTO {_STAGE} SELECT {_NAMES}, ? + row_number() OVER () FROM _llmctl_batch",  # noqa: S608
+                        [counts.rows],
                     )
                     con.unregister("_llmctl_batch")
+                    counts.rows += batch.table.num_rows
                 if batch.attributions:
                     con.register("_llmctl_attr_batch", _attr_table(batch.attributions))
-                    con.execute("INSERT INTO _llmctl_attr SELECT * FROM _llmctl_attr_batch")
+                    con.execute(f"INSERT INTO {_ATTR} SELECT * FROM _llmctl_attr_batch")  # noqa: S608
                     con.unregister("_llmctl_attr_batch")
-            # An LLM span whose enclosing span (elsewhere in the file) named the prompt: attributed when
-            # every naming span of its trace agrees on one prompt.
-            got = con.execute(
-                """
-                UPDATE traces SET prompt = a.prompt, version = coalesce(traces.version, a.version),
-                    vars = coalesce(traces.vars, a.vars)
-                FROM (SELECT trace_id, any_value(prompt) AS prompt, any_value(version) AS version,
-                             any_value(vars) AS vars
-                      FROM _llmctl_attr GROUP BY trace_id HAVING count(DISTINCT prompt) = 1) a
-                WHERE traces.prompt IS NULL AND traces.trace_id = a.trace_id
-                RETURNING 1
-                """
-            ).fetchall()
-            counts.attributed = len(got)
-            con.execute("DROP TABLE _llmctl_attr")
-            counts.inserted = _count(con) - before
-            return counts
-
-        return transaction(con, work)
+            return transaction(con, lambda: _move_staged(con, counts))
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+            con.execute(f"DROP TABLE IF EXISTS {_ATTR}")
 
     return store._db.run(tx)
+
+
+def _move_staged(con: duckdb.DuckDBPyConnection, counts: ImportCounts) -> ImportCounts:
+    """The staged rows into `traces` (one statement, inside the caller's transaction)."""
+    before = _count(con)
+    # a span seen twice in the file (in two batches; a batch has no duplicates): the first one stays
+    con.execute(
+        f"DELETE FROM {_STAGE} s USING (SELECT id, min(_seq) AS first FROM {_STAGE} "  # noqa: S608
+        "GROUP BY id HAVING count(*) > 1) d WHERE s.id = d.id AND s._seq > d.first"
+    )
+    con.execute(
+        f"INSERT INTO traces ({_NAMES}) SELECT {_NAMES} FROM {_STAGE} s "  # noqa: S608
+        "WHERE NOT EXISTS (SELECT 1 FROM traces t WHERE t.id = s.id)"
+    )
+    # An LLM span whose enclosing span (elsewhere in the file) named the prompt: attributed when
+    # every naming span of its trace agrees on one prompt.
+    got = con.execute(
+        f"""
+        UPDATE traces SET prompt = a.prompt, version = coalesce(traces.version, a.version),
+            vars = coalesce(traces.vars, a.vars)
+        FROM (SELECT trace_id, any_value(prompt) AS prompt, any_value(version) AS version,
+                     any_value(vars) AS vars
+              FROM {_ATTR} GROUP BY trace_id HAVING count(DISTINCT prompt) = 1) a
+        WHERE traces.prompt IS NULL AND traces.trace_id = a.trace_id
+        RETURNING 1
+        """  # noqa: S608
+    ).fetchall()
+    counts.attributed = len(got)
+    counts.inserted = _count(con) - before
+    return counts
 
 
 def _attr_table(rows: list[tuple[str, str | None, str | None, str | None]]) -> pa.Table:

@@ -41,6 +41,7 @@ from llmctl.errors import InputError
 
 FORMATS = ("auto", "otlp", "openai", "litellm")
 BATCH_ROWS = 20_000
+BATCH_BYTES = 32 * 1024 * 1024  # a batch also ends after this much of the file: large spans, bounded memory
 CHUNK_BYTES = 16 * 1024 * 1024
 PARALLEL_MIN_BYTES = 48 * 1024 * 1024  # smaller files: starting the workers costs more than it saves
 MAX_LINE_BYTES = 256 * 1024 * 1024  # a line longer than this is refused, not read into memory
@@ -877,10 +878,13 @@ def _read_serial(path: Path, fmt: str, name: str, batch_rows: int) -> Iterator[A
     pricing = _Pricing()
     scrub = scrubber()
     reader: Callable[..., None] | None = None if fmt == "auto" else _READERS[fmt]
+    read = 0  # bytes of the file in the current batch
     for current, raw in _lines(path):
         reader = _parse_line(raw, current, name, reader, rows, pricing)
-        if len(rows) >= batch_rows:
+        read += len(raw)
+        if len(rows) >= batch_rows or (read >= BATCH_BYTES and len(rows)):
             yield _scrubbed(rows.batch(), scrub)
+            read = 0
     if len(rows) or rows.attributions:
         yield _scrubbed(rows.batch(), scrub)
 
@@ -1003,6 +1007,8 @@ def _read_parallel(path: Path, fmt: str, name: str, batch_rows: int, workers: in
     # spawn, not fork: the importing process holds DuckDB's threads
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     pending: deque[Future[Any]] = deque()
+    nxt_length: deque[int] = deque()  # bytes of each pending chunk
+    read = 0  # bytes of the file in the current batch
     bounds = _chunk_bounds(path, CHUNK_BYTES)
     try:
         while True:
@@ -1011,6 +1017,7 @@ def _read_parallel(path: Path, fmt: str, name: str, batch_rows: int, workers: in
                 if nxt is None:
                     break
                 pending.append(pool.submit(_parse_chunk, str(path), name, fmt, nxt[0], nxt[1], rows.fields))
+                nxt_length.append(nxt[1])
             if not pending:
                 break
             try:
@@ -1024,8 +1031,10 @@ def _read_parallel(path: Path, fmt: str, name: str, batch_rows: int, workers: in
                 raise TraceFormatError(message, file=name, line=line + at - 1, hint=hint)
             line += newlines
             rows.extend(cols, attributions)
-            if len(rows) >= batch_rows:
+            read += nxt_length.popleft()
+            if len(rows) >= batch_rows or (read >= BATCH_BYTES and len(rows)):
                 yield _scrubbed(rows.batch(), scrub)
+                read = 0
         if len(rows) or rows.attributions:
             yield _scrubbed(rows.batch(), scrub)
     finally:

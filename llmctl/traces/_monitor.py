@@ -279,8 +279,7 @@ def monitor(
     `llmctl.traces._evaluate.score_traces`).
     """
     from llmctl import stats
-    from llmctl.store import newest_trace_ts
-    from llmctl.store._monitor import daily_by_version, window_groups
+    from llmctl.store import monitor_daily, monitor_groups, newest_trace_ts
     from llmctl.traces._evaluate import check_monitor_evaluators
 
     mon = cfg.monitor
@@ -293,11 +292,11 @@ def monitor(
     if end is None:
         return MonitorReport(None, None, None, mon.confidence, [], notes=["no traces in the store yet"])
     w_start, r_start = end - win, end - win - ref
-    rows = window_groups(store, reference_start=r_start, window_start=w_start, end=end, prompt=prompt)
+    rows = monitor_groups(store, r_start, w_start, end, prompt)
     sides: dict[tuple[Any, Any], dict[bool, dict[str, Any]]] = {}
     for row in rows:
         sides.setdefault((row["prompt"], row["model"]), {})[bool(row["in_window"])] = row
-    daily_rows = daily_by_version(store, start=r_start, end=end, prompt=prompt)
+    daily_rows = monitor_daily(store, r_start, end, prompt)
     groups: list[Group] = []
     for (p, m), by in sorted(sides.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
         w, r = _side(by.get(True)), _side(by.get(False))
@@ -365,15 +364,13 @@ def _daily(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _evaluator_checks(groups: list[Group], store: Any, mon: Any, bounds: tuple[Any, Any, Any], evaluate: Any) -> None:
     """Score a seeded sample of each window's traces with `monitor.evaluators`, and test the pass rates."""
-    from llmctl.store._monitor import seeded_sample
+    from llmctl.store import monitor_sample
 
     r_start, w_start, end = bounds
     for g in groups:
         rates: dict[bool, dict[str, tuple[int, int]]] = {}
         for in_window, lo, hi in ((True, w_start, end), (False, r_start, w_start)):
-            rows = seeded_sample(
-                store, prompt=g.prompt, model=g.model, start=lo, end=hi, seed=str(mon.seed), limit=mon.sample
-            )
+            rows = monitor_sample(store, g.prompt, g.model, lo, hi, str(mon.seed), mon.sample)
             verdicts = evaluate(mon.evaluators, rows) if rows else []
             counts: dict[str, tuple[int, int]] = {}
             for v in verdicts:
@@ -414,15 +411,13 @@ def daily_pass_rates(
     model. Returns ({(prompt, model): {day: {version: {evaluator: [passed, scored]}}}}, names of
     the evaluators skipped because they call a model (a judge: `llmctl monitor` runs those)).
     """
-    from llmctl.store._monitor import daily_sample
+    from llmctl.store import monitor_daily_sample
     from llmctl.traces._evaluate import score_local
 
     mon = cfg.monitor
     if not mon.evaluators or report.reference is None or report.window is None:
         return {}, []
-    rows = daily_sample(
-        store, seed=str(mon.seed), start=report.reference[0], end=report.window[1], prompt=prompt, per_day=per_day
-    )
+    rows = monitor_daily_sample(store, str(mon.seed), report.reference[0], report.window[1], prompt, per_day)
     verdicts, skipped = score_local(mon.evaluators, rows)
     out: dict[tuple[Any, Any], dict[str, dict[str, dict[str, list[int]]]]] = {}
     for row, verdict in zip(rows, verdicts, strict=True):

@@ -1,87 +1,93 @@
-"""The monitor's reads of the `traces` table (llmctl/store/_monitor.py), on rows written directly."""
+"""llmctl.store._monitor: the reads of `llmctl monitor` and the viewer's /monitor."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
-from llmctl.store import TRACE_FIELDS, TRACE_SCHEMA, Store, TraceBatch, import_traces
-from llmctl.store._monitor import daily_by_version, daily_sample, seeded_sample, window_groups
+from llmctl.store import (
+    TRACE_FIELDS,
+    TRACE_SCHEMA,
+    Store,
+    TraceBatch,
+    import_traces,
+    monitor_daily,
+    monitor_daily_sample,
+    monitor_groups,
+    monitor_sample,
+)
 
-T0 = datetime(2026, 10, 1)
-SIDES = {
-    "reference_start": T0 - timedelta(days=1),
-    "window_start": T0 + timedelta(days=1),
-    "end": T0 + timedelta(days=3),
-}
+END = datetime(2026, 11, 30)
 
 
-def _row(i: int, day: int, **over: Any) -> dict[str, Any]:
-    row: dict[str, Any] = dict.fromkeys(TRACE_FIELDS)
+def _trace(i: int, days_ago: float, **over: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {name: None for name in TRACE_FIELDS}
     row.update(
         id=f"t{i}",
-        ts=T0 + timedelta(days=day, minutes=i),
-        source="test",
+        ts=END - timedelta(days=days_ago),
+        source="openai",
         prompt="summarize",
         version="v1",
-        model="m",
-        prompt_tokens=100,
-        completion_tokens=100,
-        cost_usd=0.002,
-        cost_estimated=False,
+        model="m1",
+        prompt_tokens=80,
+        completion_tokens=20,
+        cost_usd=0.001,
         latency_ms=100.0 + i,
-        imported_at=T0,
     )
     row.update(over)
     return row
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    rows = [_row(i, 0) for i in range(4)]  # reference day
-    rows += [_row(10 + i, 2, version="v2") for i in range(3)]  # window day
-    rows += [_row(20, 2, error="HTTP 500", latency_ms=None, cost_usd=None, version="v2")]
-    rows += [_row(30, 2, prompt="other", model="m2")]
-    s = Store(tmp_path / "s.duckdb")
-    import_traces(s, [TraceBatch(pa.Table.from_pylist(rows, schema=TRACE_SCHEMA), [])])
-    return s
+def _load(store: Store, rows: list[dict[str, Any]]) -> None:
+    table = pa.Table.from_pylist(rows, schema=TRACE_SCHEMA)
+    import_traces(store, [TraceBatch(table, [])])
 
 
-def test_window_groups_split_each_prompt_and_model_into_window_and_reference(store: Store) -> None:
-    rows = window_groups(store, **SIDES, prompt=None)
+def _traffic() -> list[dict[str, Any]]:
+    rows = [_trace(i, 1 + i % 5) for i in range(10)]  # window: the last 7 days
+    rows += [_trace(10 + i, 10 + i % 5, latency_ms=50.0) for i in range(6)]  # reference
+    rows += [_trace(20, 2, error="429", cost_usd=None, latency_ms=9000.0)]
+    rows += [_trace(21, 3, prompt="triage", model="m2", version="v2")]
+    rows += [_trace(22, 40)]  # before both windows
+    return rows
+
+
+def test_groups_split_window_and_reference_per_prompt_and_model(store: Store) -> None:
+    _load(store, _traffic())
+    w_start, r_start = END - timedelta(days=7), END - timedelta(days=35)
+    rows = monitor_groups(store, r_start, w_start, END)
     by = {(r["prompt"], r["model"], r["in_window"]): r for r in rows}
-    assert set(by) == {("summarize", "m", False), ("summarize", "m", True), ("other", "m2", True)}
-    ref, win = by[("summarize", "m", False)], by[("summarize", "m", True)]
-    assert (ref["calls"], ref["errors"], win["calls"], win["errors"]) == (4, 0, 4, 1)
-    assert sorted(win["latencies"]) == [110.0, 111.0, 112.0]  # the error's call is not a latency
-    assert win["priced"] == 3 and win["tokens"] == 600 and win["cost"] == pytest.approx(0.006)
-    assert win["per_1k"] == pytest.approx([0.01, 0.01, 0.01])
-    only = window_groups(store, **SIDES, prompt="other")
-    assert [(r["prompt"], r["calls"]) for r in only] == [("other", 1)]
+    assert set(by) == {("summarize", "m1", True), ("summarize", "m1", False), ("triage", "m2", True)}
+    win = by[("summarize", "m1", True)]
+    assert (win["calls"], win["errors"], win["priced"], win["tokens"]) == (11, 1, 10, 1000)
+    assert sorted(win["latencies"]) == [100.0 + i for i in range(10)]  # the failed call's latency left out
+    assert win["per_1k"] == pytest.approx([0.01] * 10)  # $0.001 for 100 tokens
+    ref = by[("summarize", "m1", False)]
+    assert ref["calls"] == 6 and ref["latencies"] == [50.0] * 6
+    assert [r["prompt"] for r in monitor_groups(store, r_start, w_start, END, prompt="triage")] == ["triage"]
 
 
-def test_daily_by_version_orders_days_and_splits_versions(store: Store) -> None:
-    rows = daily_by_version(store, start=T0 - timedelta(days=1), end=T0 + timedelta(days=3), prompt="summarize")
-    assert [(r["day"].date().isoformat(), r["version"], r["calls"]) for r in rows] == [
-        ("2026-10-01", "v1", 4),
-        ("2026-10-03", "v2", 4),
-    ]
-    assert rows[1]["error_rate"] == 0.25 and rows[0]["p50"] == pytest.approx(101.5)
+def test_daily_rows_by_day_and_version(store: Store) -> None:
+    _load(store, _traffic())
+    rows = monitor_daily(store, END - timedelta(days=35), END, "summarize")
+    assert [r["day"] for r in rows] == sorted(r["day"] for r in rows)
+    day2 = next(r for r in rows if r["day"] == datetime(2026, 11, 28))
+    assert day2["calls"] == 3 and abs(day2["error_rate"] - 1 / 3) < 1e-9  # t1, t6 and the failed t20
+    assert sum(r["calls"] for r in rows) == 17
 
 
 def test_samples_are_seeded_successful_and_bounded(store: Store) -> None:
-    args = {"prompt": "summarize", "model": "m", "start": T0 - timedelta(days=1), "end": T0 + timedelta(days=3)}
-    one = seeded_sample(store, seed="7", limit=5, **args)
-    assert len(one) == 5 and all(r["error"] is None for r in one)  # 7 successful: 5 of them
-    assert [r["id"] for r in seeded_sample(store, seed="7", limit=5, **args)] == [r["id"] for r in one]
-    assert {r["id"] for r in seeded_sample(store, seed="8", limit=7, **args)} == {r["id"] for r in one} | {
-        r["id"] for r in seeded_sample(store, seed="7", limit=7, **args)
-    }
-    daily = daily_sample(store, seed="7", start=args["start"], end=args["end"], prompt=None, per_day=2)
-    per = sorted((r["prompt"], r["day"]) for r in daily)
-    assert per == [("other", "2026-10-03"), ("summarize", "2026-10-01"), ("summarize", "2026-10-01"),
-                   ("summarize", "2026-10-03"), ("summarize", "2026-10-03")]  # fmt: skip
+    _load(store, _traffic())
+    lo = END - timedelta(days=7)
+    first = monitor_sample(store, "summarize", "m1", lo, END, "7", 4)
+    assert len(first) == 4 and all(r["error"] is None and r["ts"] > lo for r in first)
+    assert [r["id"] for r in monitor_sample(store, "summarize", "m1", lo, END, "7", 4)] == [r["id"] for r in first]
+    everything = monitor_sample(store, "summarize", "m1", lo, END, "7", 100)
+    assert len(everything) == 10  # the failed call is never sampled
+    daily = monitor_daily_sample(store, "7", END - timedelta(days=35), END, None, 1)
+    days = [(r["prompt"], r["day"]) for r in daily]
+    assert len(days) == len(set(days))  # at most one per prompt x model and day
+    assert ("triage", "2026-11-27") in days and all(r["error"] is None for r in daily)
