@@ -12,6 +12,12 @@ concurrency 50, as benchmarks/run.py's e2e scenario; `--latency-ms 0` with `--of
 scripted offline model instead, which leaves the store as nearly all the work. The rounds
 interleave the sides, so machine load falls on all of them alike. `--write` replaces the
 "Shared store" section of RESULTS.md.
+
+`--split` times nothing side by side: it runs one eval per store (local, sqlite) under
+`py-spy record` and prints where each one's samples went (the store's statements, the
+DuckLake extensions' LOAD, the schema check, imports), then the time DuckDB takes to LOAD the
+DuckLake and SQLite extensions in a fresh process, with its signature check and (for
+comparison only; llmctl never does this) without it.
 """
 
 from __future__ import annotations
@@ -97,6 +103,62 @@ def create_store(store_env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=600)
 
 
+SPLIT_CATEGORIES = (
+    # (label, frame text that puts a sample in it), first match wins
+    ("DuckDB's client imports pandas on the first parameterized statement (both stores)", "pandas/"),
+    ("DuckLake: loading the extensions (prepare_for_lake)", "prepare_for_lake ("),
+    ("DuckLake: the schema check (_check_schema)", "LakeConnector._check_schema ("),
+    ("local file: the schema check (_check_schema)", "Connector._check_schema ("),
+    ("the store's statements (Connector.run / LakeConnector.run)", "Connector.run ("),
+    ("other imports", "_find_and_load ("),
+)
+
+
+def split(root: Path, cases: int) -> None:
+    """One profiled eval per store (py-spy raw samples), split by SPLIT_CATEGORIES; then LOAD times."""
+    py_spy = Path(sys.executable).with_name("py-spy")
+    if not py_spy.exists():
+        raise SystemExit("--split needs py-spy (the dev extra)")
+    project(root / "project", cases, None)
+    sides = {
+        "local": {"LLMCTL_DB": str(root / "local.duckdb")},
+        "sqlite": {"LLMCTL_STORE": f"ducklake:sqlite:{root}/sq/catalog.sqlite;data={root}/sq/data/"},
+    }
+    for name, store_env in sides.items():
+        create_store(store_env)
+        out = root / f"{name}.txt"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LLMCTL_")}
+        env.update(store_env)
+        cmd = [str(py_spy), "record", "-r", "100", "-f", "raw", "-o", str(out), "--", sys.executable]
+        cmd += ["-m", "llmctl.cli.main", "eval", "evalsets/qa.yaml", "--no-cache"]
+        done = run_proc(cmd, root / "project", env, timeout=1200)
+        if done.rc != 0:
+            raise SystemExit(f"eval failed ({done.rc}): {done.stderr[-2000:]}")
+        counts = dict.fromkeys([c[0] for c in SPLIT_CATEGORIES] + ["the rest"], 0)
+        total = 0
+        for line in out.read_text().splitlines():
+            stack, _, n = line.rpartition(" ")
+            total += int(n)
+            label = next((c[0] for c in SPLIT_CATEGORIES if c[1] in stack), "the rest")
+            counts[label] += int(n)
+        print(f"{name}: {done.wall_s:.2f} s wall, {total / 100:.2f} s of samples (100/s)")
+        for label, n in counts.items():
+            print(f"  {100 * n / max(total, 1):5.1f}%  {n / 100:6.2f} s  {label}")
+    code = (
+        "import sys, time, duckdb; from llmctl.store._lake import extension_path; "
+        "cfg = {'autoinstall_known_extensions': False, 'autoload_known_extensions': False}; "
+        "cfg.update({'allow_unsigned_extensions': True} if sys.argv[1] == 'unsigned' else {}); "
+        "con = duckdb.connect(':memory:', config=cfg); t = time.perf_counter(); "
+        "[con.execute(f\"LOAD '{extension_path(n)}'\") for n in ('ducklake', 'sqlite_scanner')]; "
+        "print(f'{time.perf_counter() - t:.3f}')"
+    )
+    for mode in ("signed", "unsigned", "signed", "unsigned"):
+        got = subprocess.run(
+            [sys.executable, "-c", code, mode], capture_output=True, text=True, check=True, timeout=300
+        )
+        print(f"LOAD ducklake + sqlite_scanner, fresh process, {mode}: {got.stdout.strip()} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="interleaved rounds (medians are reported)")
@@ -107,7 +169,17 @@ def main() -> None:
         "--fresh", action="store_true", help="time creating and migrating each store too (default: made untimed first)"
     )
     parser.add_argument("--write", action="store_true", help="replace this section of benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--split", action="store_true", help="profile one eval per store (py-spy) and print where the time went"
+    )
     args = parser.parse_args()
+    if args.split:
+        work = Path(tempfile.mkdtemp(prefix="llmctl-shared-split-"))
+        try:
+            split(work, args.cases)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
 
     work = Path(tempfile.mkdtemp(prefix="llmctl-shared-bench-"))
     server = None
