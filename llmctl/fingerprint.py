@@ -22,7 +22,7 @@ from llmctl.evalset import Evalset
 from llmctl.hashing import content_hash, digest_of
 from llmctl.prompt import Prompt
 from llmctl.sources import Source
-from llmctl.types import EvaluatorSpec
+from llmctl.types import Case, EvaluatorSpec
 
 ABSENT = "absent"
 
@@ -157,18 +157,22 @@ def _image_files(cfg: Config, ev: Evalset, prompts: list[Prompt]) -> list[str]:
         return []
     from llmctl.images import evalset_loader
 
-    try:
-        cases = ev.cases()
-    except Exception:
-        cases = ev.inline_cases  # a source that does not load now fails the run itself
     loader = evalset_loader(cfg.root, ev.path, ev.scope, line=None)
-    found: set[str] = set()
-    for case in cases:
-        for name in names:
-            path = loader.file_of(case.vars.get(name))
-            rel = _relative(cfg, path) if path is not None else None
-            if rel is not None:
-                found.add(rel)
+
+    def files(cases: Iterable[Case]) -> set[str]:
+        found: set[str] = set()
+        for case in cases:
+            for name in names:
+                path = loader.file_of(case.vars.get(name))
+                rel = _relative(cfg, path) if path is not None else None
+                if rel is not None:
+                    found.add(rel)
+        return found
+
+    try:  # streamed, a chunk of source rows at a time (a 100,000-row source is never held)
+        found = files(ev.iter_cases())
+    except Exception:  # a source that does not load now fails the run itself
+        found = files(ev.inline_cases)
     return sorted(found)
 
 

@@ -47,6 +47,89 @@ def _np() -> Any:
     return numpy
 
 
+class _Binom:
+    """`scipy.stats.binom`'s pmf, sf, ppf and isf, bit for bit, without importing scipy.stats.
+
+    `import scipy.stats` costs ~3.4 s of CPU on two busy cores (every distribution class and its
+    docstrings are built), `import scipy.special` ~0.7 s, and the gate needs only the binomial.
+    These are the functions `scipy.stats.binom` itself calls (SciPy's Boost binomial ufuncs in
+    `scipy.special._ufuncs`) with the same argument checks, support, clipping and edge values as
+    `rv_discrete.pmf/sf/ppf/isf` (SciPy 1.17); where the ufuncs are missing, scipy.stats.binom
+    itself (`_binom()`). tests/test_stats.py checks them against scipy.stats.binom."""
+
+    def __init__(self, ufuncs: Any) -> None:
+        self._pmf, self._sf = ufuncs._binom_pmf, ufuncs._binom_sf
+        self._ppf, self._isf = ufuncs._binom_ppf, ufuncs._binom_isf
+
+    @staticmethod
+    def _args(x: Any, n: Any, p: Any) -> tuple[Any, Any, Any, Any]:
+        numpy = _np()
+        x, n, p = numpy.broadcast_arrays(numpy.asarray(x), numpy.asarray(n), numpy.asarray(p))
+        ok = (n >= 0) & (n == numpy.round(n)) & (p >= 0) & (p <= 1)  # binom._argcheck
+        return x, n, p, ok
+
+    @staticmethod
+    def _out(out: Any) -> Any:
+        return out[()] if out.ndim == 0 else out
+
+    def pmf(self, k: Any, n: Any, p: Any) -> Any:
+        numpy = _np()
+        k, n, p, ok = self._args(k, n, p)
+        cond = ok & (k >= 0) & (k <= n) & (numpy.floor(k) == k)
+        out = numpy.zeros(cond.shape, "d")
+        out[~ok | numpy.isnan(k)] = numpy.nan
+        if cond.any():
+            out[cond] = numpy.clip(self._pmf(k[cond], n[cond], p[cond]), 0, 1)
+        return self._out(out)
+
+    def sf(self, k: Any, n: Any, p: Any) -> Any:
+        numpy = _np()
+        k, n, p, ok = self._args(k, n, p)
+        cond = ok & (k >= 0) & (k < n) & numpy.isfinite(k)
+        out = numpy.zeros(cond.shape, "d")
+        out[~ok | numpy.isnan(k)] = numpy.nan
+        out[((k < 0) | numpy.isneginf(k)) & ok] = 1.0
+        if cond.any():
+            out[cond] = numpy.clip(self._sf(numpy.floor(k[cond]), n[cond], p[cond]), 0, 1)
+        return self._out(out)
+
+    def _inverse(self, fn: Any, q: Any, n: Any, p: Any, at_zero: str) -> Any:
+        numpy = _np()
+        q, n, p, ok = self._args(q, n, p)
+        out = numpy.full(q.shape, numpy.nan, "d")
+        low, high = (q == 0) & ok, (q == 1) & ok
+        out[low] = -1.0 if at_zero == "below" else n[low]
+        out[high] = n[high] if at_zero == "below" else -1.0
+        cond = ok & (q > 0) & (q < 1)
+        if cond.any():
+            out[cond] = fn(q[cond], n[cond], p[cond])
+        return self._out(out)
+
+    def ppf(self, q: Any, n: Any, p: Any) -> Any:
+        return self._inverse(self._ppf, q, n, p, "below")
+
+    def isf(self, q: Any, n: Any, p: Any) -> Any:
+        return self._inverse(self._isf, q, n, p, "above")
+
+
+_BINOM: Any = None
+
+
+def _binom() -> Any:
+    """The binomial distribution the gate's tests use (see _Binom)."""
+    global _BINOM
+    if _BINOM is None:
+        try:
+            from scipy.special import _ufuncs
+
+            _BINOM = _Binom(_ufuncs)
+        except (ImportError, AttributeError):  # pragma: no cover - a SciPy without them
+            from scipy.stats import binom
+
+            _BINOM = binom
+    return _BINOM
+
+
 def z_value(confidence: float, *, two_sided: bool = True) -> float:
     """The standard normal quantile for a confidence level (1.96 for 0.95 two-sided)."""
     if not 0.0 < confidence < 1.0:
@@ -136,7 +219,7 @@ def mcnemar_midp(worse: int, better: int) -> float:
     the time and loses power; the mid-p variant's size stays close to (and in the
     simulations in benchmarks/, below) the nominal level.
     """
-    from scipy.stats import binom
+    binom = _binom()
 
     m = worse + better
     if m == 0:
@@ -397,7 +480,7 @@ _MAX_POWER_CASES = 10_000_000
 def midp_critical(m: Any, level: float) -> Any:
     """Per number of discordant pairs `m` (array), the smallest count of "worse" pairs at which the
     one-sided mid-p McNemar test rejects at `level` (p <= level); m + 1 where it never rejects."""
-    from scipy.stats import binom
+    binom = _binom()
 
     numpy = _np()
     m = numpy.asarray(m, dtype=numpy.int64)
@@ -420,7 +503,7 @@ def mcnemar_midp_power(n: int, p_worse: float, p_better: float, level: float) ->
     p_better); given m the worse count is Binomial(m, p_worse / (p_worse + p_better)); the power is
     sum over m of P(m) x P(worse >= critical(m)). Values of m with probability below 1e-12 are skipped.
     """
-    from scipy.stats import binom
+    binom = _binom()
 
     numpy = _np()
     p_d = p_worse + p_better
@@ -489,7 +572,7 @@ def discordance(spread: CaseSpread, repeats: int) -> Discordance:
     over the samples, which is what the sign test counts. The integrands are polynomials in p of degree
     2 x repeats, so Gauss-Jacobi quadrature over the Beta is exact.
     """
-    from scipy.stats import binom
+    binom = _binom()
 
     numpy = _np()
     r = max(1, int(repeats))

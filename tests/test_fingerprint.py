@@ -152,3 +152,42 @@ def test_the_judge_model_is_a_dependency_only_where_it_grades(tmp_path: Path, ev
     fp = fpr.fingerprint(cfg, WorktreeSource(tmp_path), ev, [], set(), uses_default_models=False)
     assert ("llmctl.yaml: judge" in fp) is graded
     assert ("grader" in fpr.model_names(ev, ["demo"], cfg)) is graded
+
+
+def test_image_files_of_a_sourced_evalset_are_streamed_not_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The image files a prompt's `type: image` input reads are found by streaming the cases
+    (Evalset.iter_cases), never by loading every case at once (Evalset.cases)."""
+    from llmctl import fingerprint
+    from llmctl.config import load_config
+    from llmctl.evalset import Evalset, load_evalset
+    from llmctl.prompt import parse_prompt
+    from llmctl.sources import WorktreeSource
+    from tests.test_images import png
+
+    (tmp_path / "llmctl.yaml").write_text("default_models: [demo]\nmodels:\n  demo: {model: echo}\n", encoding="utf-8")
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "look.yaml").write_text(
+        "inputs:\n  photo: {type: image}\nmessages:\n  - role: user\n    content: describe\n", encoding="utf-8"
+    )
+    images = tmp_path / "evalsets" / "images"
+    images.mkdir(parents=True)
+    for name in ("a.png", "b.png", "c.png"):
+        (images / name).write_bytes(png())
+    rows = ["id,photo"] + [f"r{i},images/{'abc'[i % 3]}.png" for i in range(7000)]  # more than one chunk
+    (tmp_path / "evalsets" / "rows.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (tmp_path / "evalsets" / "look.yaml").write_text(
+        "prompt: look\nsource: {path: rows.csv}\nevaluators:\n  - {type: contains, value: x}\n"
+        "cases:\n  - {id: inline, vars: {photo: images/a.png}}\n",
+        encoding="utf-8",
+    )
+    cfg = load_config(tmp_path)
+    ev = load_evalset(tmp_path / "evalsets" / "look.yaml", tmp_path)
+    prompt = parse_prompt(WorktreeSource(tmp_path), "prompts/look.yaml")
+
+    def held(self: Evalset) -> None:
+        raise AssertionError("every case loaded at once")
+
+    monkeypatch.setattr(Evalset, "cases", held)
+    assert fingerprint._image_files(cfg, ev, [prompt]) == [f"evalsets/images/{n}" for n in ("a.png", "b.png", "c.png")]

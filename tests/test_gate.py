@@ -315,3 +315,24 @@ def test_cost_change_needs_significance_and_the_floor():
     longer = run([1] * 20, cost=0.0012)
     assert not compare(run([1] * 20, cost=0.001), longer, GateConfig()).passed
     assert compare(run([1] * 20, cost=0.001), longer, GateConfig(cost_min_usd=0.001)).passed
+
+
+def test_a_gate_does_not_import_scipy_stats():
+    """A comparison with a baseline (McNemar mid-p, bootstrap, detectable drop) needs SciPy's
+    binomial ufuncs only: `import scipy.stats` alone costs seconds of CPU on a busy machine."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from llmctl.config import GateConfig\n"
+        "from llmctl.gate import compare\n"
+        "from llmctl.types import CaseOutcome\n"
+        "b = [CaseOutcome('p', 'm', f'c{i}', passed=i % 7 != 0, latency_ms=10.0 + i % 5) for i in range(500)]\n"
+        "c = [CaseOutcome('p', 'm', f'c{i}', passed=i % 5 != 0, latency_ms=10.0 + i % 3) for i in range(500)]\n"
+        "v = compare(b, c, GateConfig(min_pass_rate=0.5, max_drop=0.01))\n"
+        "assert any(m.metric == 'pass_rate' and m.p_value is not None and m.mde is not None for m in v.metrics)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('scipy.stats')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert proc.stdout.strip() == "[]"

@@ -165,3 +165,78 @@ def test_ratio_bootstrap_point_interval_and_p() -> None:
     assert r.interval[0] < r.change < r.interval[1]
     assert r.p_increase > 0.01  # two samples of one distribution: no significant increase
     assert paired_ratio_bootstrap([], []).n == 0
+
+
+def test_the_binomial_without_scipy_stats_is_scipy_stats_binom_bit_for_bit():
+    """stats._binom() (SciPy's binomial ufuncs, not scipy.stats) gives exactly scipy.stats.binom's
+    values, types and edge cases: outside the support, bad n or p, q of 0 and 1, NaN, arrays."""
+    import itertools
+
+    from scipy.stats import binom as reference
+
+    ours = stats._binom()
+    assert ours is not reference  # the scipy.stats-free path is the one in use
+
+    def same(a, b):
+        return (
+            type(a) is type(b) and np.asarray(a).dtype == np.asarray(b).dtype and np.array_equal(a, b, equal_nan=True)
+        )
+
+    ns = [0, 1, 5, 10, 10.5, -1, 1000]
+    ps = [0, 0.5, 0.3, 1, 1.2]
+    for name in ("pmf", "sf"):
+        for k, n, p in itertools.product([-3, 0, 1, 2, 5, 9, 10, 11, 2.5, np.nan, np.inf, -np.inf], ns, ps):
+            assert same(getattr(ours, name)(k, n, p), getattr(reference, name)(k, n, p)), (name, k, n, p)
+    for name in ("ppf", "isf"):
+        for q, n, p in itertools.product([0, 1e-12, 0.025, 0.5, 0.975, 1, 1.5, -0.1, np.nan], ns, ps):
+            assert same(getattr(ours, name)(q, n, p), getattr(reference, name)(q, n, p)), (name, q, n, p)
+    m, k = np.arange(300), np.arange(302)[:, None]
+    p = np.linspace(0, 1, 7)[:, None]
+    for name in ("pmf", "sf"):
+        assert same(getattr(ours, name)(k, m, 0.5), getattr(reference, name)(k, m, 0.5))
+        assert same(
+            getattr(ours, name)(np.arange(4)[None, :], 3, p), getattr(reference, name)(np.arange(4)[None, :], 3, p)
+        )
+    for name in ("ppf", "isf"):
+        assert same(getattr(ours, name)(0.05, m, 0.5), getattr(reference, name)(0.05, m, 0.5))
+
+
+def test_a_gate_on_a_random_run_pair_is_the_same_with_scipy_stats_binom(monkeypatch: pytest.MonkeyPatch):
+    """The whole verdict (p-values, intervals, detectable drops) of a random run pair is identical
+    with scipy.stats.binom in place of stats._binom()."""
+    from scipy.stats import binom as reference
+
+    from llmctl.config import GateConfig
+    from llmctl.gate import compare
+    from llmctl.types import CaseOutcome
+
+    rnd = random.Random(27)
+
+    def run(p: float) -> list[CaseOutcome]:
+        out = []
+        for i in range(3000):
+            for repeat in range(2):
+                ok = rnd.random() < p
+                out.append(
+                    CaseOutcome(
+                        "qa",
+                        "m",
+                        f"c{i}",
+                        repeat_index=repeat,
+                        passed=ok,
+                        scores={"contains": float(ok), "judge": rnd.random()},
+                        evaluator_passed={"contains": ok},
+                        cost_usd=rnd.random() * 1e-4,
+                        latency_ms=rnd.gauss(200, 30),
+                    )
+                )
+        return out
+
+    baseline, candidate = run(0.9), run(0.87)
+    gate = GateConfig(min_pass_rate=0.5, max_drop=0.01)
+    ours = compare(baseline, candidate, gate)
+    monkeypatch.setattr(stats, "_BINOM", reference)
+    theirs = compare(baseline, candidate, gate)
+    assert repr(ours) == repr(theirs)
+    pass_rate = next(m for m in ours.metrics if m.metric == "pass_rate")
+    assert pass_rate.p_value is not None and pass_rate.mde is not None  # the binomial was used

@@ -72,6 +72,7 @@ MAX_BODY = 32 << 20  # bytes of one response body (decompressed)
 MAX_FIELD = 16 << 10  # bytes of one header line
 MAX_HEADERS = 128  # header lines in one response
 MAX_REDIRECTS = 5
+_USER_AGENT = "llmctl"
 
 
 _SSL_CONTEXTS: dict[tuple[Any, ...], ssl.SSLContext] = {}
@@ -202,7 +203,10 @@ def _new_session(limit: int, force_close: bool) -> aiohttp.ClientSession:
         # HTTP(S)_PROXY, NO_PROXY (looked up per request, hence only where one is set)
         trust_env=any(os.environ.get(name) for name in _PROXY_ENV),
         read_bufsize=1 << 20,
-        skip_auto_headers=("User-Agent",),
+        # A User-Agent of our own rather than skip_auto_headers=("User-Agent",): any skipped
+        # header sends every request through aiohttp's slow header path (a CIMultiDict built,
+        # sorted and copied per request, ~4% of the client CPU per call)
+        headers={"User-Agent": _USER_AGENT},
         max_line_size=MAX_FIELD,
         max_field_size=MAX_FIELD,
         max_headers=MAX_HEADERS,

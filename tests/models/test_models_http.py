@@ -172,3 +172,24 @@ def test_url_credentials_and_a_key_are_refused(monkeypatch: pytest.MonkeyPatch) 
     )
     with pytest.raises(InputError, match="credentials in the URL"):
         ModelClient(transport="native").route(spec)
+
+
+def test_requests_name_llmctl_and_take_aiohttp_header_fast_path(raw: Callable[[Answer], RawServer]) -> None:
+    """A User-Agent of llmctl's own (not aiohttp's, not none): skipping aiohttp's automatic
+    User-Agent would send every request through its slow per-request header path."""
+    from llmctl.models._native import _new_session
+
+    body = completion()
+    server = raw(lambda r, s: s.sendall(reply("200 OK", [f"Content-Length: {len(body)}"], body)))
+    (result,), _ = call(server.base)
+    assert result.output == "pong"
+    assert server.requests[0].headers["user-agent"] == "llmctl"
+
+    async def skipped() -> frozenset[str]:
+        session = _new_session(0, force_close=False)
+        try:
+            return frozenset(session.skip_auto_headers)
+        finally:
+            await session.close()
+
+    assert asyncio.run(skipped()) == frozenset()
