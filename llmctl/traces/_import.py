@@ -368,6 +368,22 @@ def _split_indexed(attrs: dict[str, Any]) -> dict[str, dict[int, dict[str, Any]]
     return out
 
 
+def _split_kept(attrs: dict[str, Any]) -> tuple[dict[str, dict[int, dict[str, Any]]], dict[str, Any]]:
+    """`_split_indexed` and, in the same pass, the attributes a row keeps (all but the indexed
+    messages, the content attributes and `llmctl.prompt*`)."""
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    kept: dict[str, Any] = {}
+    for key, value in attrs.items():
+        if key.startswith(_INDEXED_PREFIXES):
+            m = _NUM_KEY.match(key)
+            if m:
+                out.setdefault(m.group(1), {}).setdefault(int(m.group(2)), {})[m.group(3)] = value
+                continue
+        if key not in _CONTENT_KEYS and not key.startswith("llmctl.prompt"):
+            kept[key] = value
+    return out, kept
+
+
 def _indexed(split: dict[str, dict[int, dict[str, Any]]], prefixes: tuple[str, ...]) -> dict[int, dict[str, Any]]:
     """The messages under `prefixes` of `_split_indexed`'s result (the first prefix present)."""
     out: dict[int, dict[str, Any]] = {}
@@ -569,9 +585,8 @@ def _otlp_row(
     pricing: _Pricing,
 ) -> dict[str, Any]:
     events = [e for e in span.get("events") or [] if isinstance(e, dict)]
-    split = _split_indexed(attrs)
+    split, kept = _split_kept(attrs)
     messages, output, calls, finish = _span_io(attrs, events, split)
-    indexed_keys = {key for key in attrs if key.startswith(_INDEXED_PREFIXES) and _NUM_KEY.match(key)} if split else ()
     start, end = _ns(span.get("startTimeUnixNano")), _ns(span.get("endTimeUnixNano"))
     status = _obj(span.get("status"))
     error = None
@@ -601,11 +616,6 @@ def _otlp_row(
         cost = pricing.cost(_str_or_none(provider), _str_or_none(model), prompt_tokens, completion_tokens)
         estimated = True if cost is not None else None
     finish = finish or _first_of_list(attrs.get("gen_ai.response.finish_reasons"))
-    kept = {
-        k: v
-        for k, v in attrs.items()
-        if k not in _CONTENT_KEYS and k not in indexed_keys and not k.startswith("llmctl.prompt")
-    }
     if resource.get("service.name") is not None:
         kept["service.name"] = resource["service.name"]
     if span.get("name"):
