@@ -519,11 +519,6 @@ def _jsonl_error_line(path: Path, message: str) -> int | None:
     return None
 
 
-def load_source_cases(ev: Evalset, spec: SourceSpec) -> list[Case]:
-    """Rows of a JSONL/CSV/Parquet file (pyarrow) or a Hugging Face dataset, as cases."""
-    return list(iter_source_cases(ev, spec))
-
-
 def _row_chunks(table: Any) -> Iterator[list[dict[str, Any]]]:
     """A pyarrow Table's rows as dicts, CHUNK at a time (a list of rows: as it is)."""
     if isinstance(table, list):
@@ -534,9 +529,9 @@ def _row_chunks(table: Any) -> Iterator[list[dict[str, Any]]]:
 
 
 def iter_source_cases(ev: Evalset, spec: SourceSpec, table: Any = None) -> Iterator[Case]:
-    """`load_source_cases`, made CHUNK rows at a time from `table` (`_read_table`'s, read now when
-    None): the file is parsed once into a columnar pyarrow table and only the current chunk's rows
-    exist as Python objects."""
+    """Rows of a JSONL/CSV/Parquet file (pyarrow) or a Hugging Face dataset, as cases, made CHUNK
+    rows at a time from `table` (`_read_table`'s, read now when None): the file is parsed once into
+    a columnar pyarrow table and only the current chunk's rows exist as Python objects."""
     if table is None:
         table = _read_table(ev, spec)
     shown = spec.path or f"hf:{spec.hf}"

@@ -9,7 +9,6 @@ import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -374,27 +373,6 @@ class Store:
             transaction(con, write)
 
         self._db.run(tx)
-
-    def mark_interrupted_stale(self, older_than_s: float = 6 * 3600) -> list[str]:
-        """Mark `running` runs with no activity (start or last result) for `older_than_s` seconds
-        as `interrupted` (their process was killed); returns their ids."""
-        cutoff = utcnow() - timedelta(seconds=older_than_s)
-
-        def tx(con: duckdb.DuckDBPyConnection) -> list[str]:
-            def write() -> list[str]:
-                rows = con.execute(
-                    "SELECT id FROM runs WHERE status = 'running' AND greatest(started_at, "
-                    "coalesce((SELECT max(created_at) FROM results WHERE run_id = runs.id), started_at)) < ?",
-                    [cutoff],
-                ).fetchall()
-                ids = sorted(str(r[0]) for r in rows)
-                if ids:
-                    con.execute("UPDATE runs SET status = 'interrupted' WHERE list_contains(?, id)", [ids])
-                return ids
-
-            return transaction(con, write)
-
-        return self._db.run(tx)
 
     def writer(
         self,

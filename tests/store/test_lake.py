@@ -182,9 +182,6 @@ def test_finish_run_records_the_snapshot_and_stale_runs(lake_store: Store) -> No
     assert run.status == "completed" and run.gate_snapshot == snap
     with pytest.raises(InputError, match="no run"):
         lake_store.finish_run("r-missing", "completed", None)
-    other = new_run(lake_store)
-    assert lake_store.mark_interrupted_stale(older_than_s=0) == [other]
-    assert lake_store.get_run(other).status == "interrupted"
 
 
 def test_labels_cache_and_prompt_versions_keep_one_row_per_key(lake_store: Store) -> None:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from store_helpers import fill, new_run, result_row, score_rows
@@ -130,17 +129,3 @@ def test_resume_run(store: Store) -> None:
     store.finish_run(rid, "interrupted", {})
     run = store.resume_run(rid[:-2])
     assert run.status == "running" and run.finished_at is None
-
-
-def test_mark_interrupted_stale(store: Store) -> None:
-    old = new_run(store, run_id="rold")
-    fresh = new_run(store, run_id="rfresh")
-    done = new_run(store, run_id="rdone")
-    store.finish_run(done, "completed", {})
-    assert store.mark_interrupted_stale(older_than_s=3600) == []
-    with store.writer(fresh) as w:  # its last result is "in an hour", so it counts as active
-        w.add(result_row(0, created_at=datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(hours=1)), [])
-    assert store.mark_interrupted_stale(older_than_s=-1800) == [old]
-    assert store.get_run(old).status == "interrupted"
-    assert store.get_run(fresh).status == "running"
-    assert store.get_run(done).status == "completed"
