@@ -162,13 +162,7 @@ class CallResult:
     @property
     def usage(self) -> Usage:
         """The five token fields as one `Usage`."""
-        return Usage(
-            self.prompt_tokens,
-            self.completion_tokens,
-            cached_tokens=self.cached_tokens,
-            reasoning_tokens=self.reasoning_tokens,
-            cache_write_tokens=self.cache_write_tokens,
-        )
+        return _usage_of(self)
 
 
 @dataclass
@@ -250,13 +244,7 @@ class CaseOutcome:
     @property
     def usage(self) -> Usage:
         """The model call's five token fields as one `Usage` (its judges' tokens are apart)."""
-        return Usage(
-            self.prompt_tokens,
-            self.completion_tokens,
-            cached_tokens=self.cached_tokens,
-            reasoning_tokens=self.reasoning_tokens,
-            cache_write_tokens=self.cache_write_tokens,
-        )
+        return _usage_of(self)
 
     @property
     def shown_output(self) -> str | None:
@@ -266,3 +254,14 @@ class CaseOutcome:
         lines = [self.output] if self.output else []
         lines += [f"-> {c.get('name')}({c.get('raw_arguments', '')})" for c in self.tool_calls]
         return "\n".join(lines)
+
+
+def _usage_of(r: CallResult | CaseOutcome) -> Usage:
+    """A call's or an outcome's five token fields as one `Usage`."""
+    return Usage(
+        r.prompt_tokens,
+        r.completion_tokens,
+        cached_tokens=r.cached_tokens,
+        reasoning_tokens=r.reasoning_tokens,
+        cache_write_tokens=r.cache_write_tokens,
+    )
