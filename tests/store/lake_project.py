@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from llmctl.store_location import LakeSpec
+
 LLMCTL = [sys.executable, "-m", "llmctl.cli.main"]
 
 
@@ -58,6 +60,19 @@ def make_project(
             encoding="utf-8",
         )
     return root
+
+
+def store_location(root: Path) -> LakeSpec | Path:
+    """The store the project at `root` configures, as its own llmctl.yaml says (LLMCTL_STORE of
+    the test process set aside)."""
+    from llmctl.config import load_config
+
+    old = os.environ.pop("LLMCTL_STORE", None)
+    try:
+        return load_config(root).store_location
+    finally:
+        if old is not None:
+            os.environ["LLMCTL_STORE"] = old
 
 
 def env(**extra: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ import yaml
 from llmctl.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lake_project import llmctl, make_project, spawn
+from lake_project import llmctl, make_project, spawn, store_location
 from services import Postgres
 
 pytest.importorskip("duckdb_extension_ducklake", reason="the `shared` extra is not installed")
@@ -91,7 +91,7 @@ def test_four_shards_into_a_postgres_catalog_merge_by_run_id(pg: Postgres, tmp_p
     lake = {"ducklake": f"postgres:{pg.createdb('shards')}", "data": str(tmp_path / "data")}
     root = _project(tmp_path / "p", lake)
     ids = _shards_at_once(root)
-    store = Store(_location(root))
+    store = Store(store_location(root))
     assert sum(store.get_run(r).n_results for r in ids) == CASES
     merged = _merged_verdict_is_the_unsharded_one(root, store, ids)
     _merge_again_is_idempotent(root, store, ids, merged)
@@ -105,7 +105,7 @@ def test_four_shards_into_a_sqlite_catalog_merge_by_run_id(tmp_path: Path) -> No
     lake = {"ducklake": f"sqlite:{shared}/catalog.sqlite", "data": str(shared / "data")}
     root = _project(tmp_path / "p", lake)
     ids = _shards_at_once(root)
-    store = Store(_location(root))
+    store = Store(store_location(root))
     merged = _merged_verdict_is_the_unsharded_one(root, store, ids)
     _merge_again_is_idempotent(root, store, ids, merged)
 
@@ -125,7 +125,7 @@ def test_a_killed_shard_is_resumed_before_the_merge(pg: Postgres, tmp_path: Path
         out, err = p.communicate(timeout=900)
         assert p.returncode in (0, 1), err[-3000:]
         ids.append(_run_id(out))
-    store = Store(_location(root))
+    store = Store(store_location(root))
     deadline = time.monotonic() + 300
     killed = None
     while time.monotonic() < deadline and killed is None:
@@ -146,14 +146,3 @@ def test_a_killed_shard_is_resumed_before_the_merge(pg: Postgres, tmp_path: Path
     assert store.get_run(killed).status == "completed"
     merged = _merged_verdict_is_the_unsharded_one(root, store, [killed, *ids])
     _merge_again_is_idempotent(root, store, [killed, *ids], merged)
-
-
-def _location(root: Path):  # type: ignore[no-untyped-def]
-    from llmctl.config import load_config
-
-    old = os.environ.pop("LLMCTL_STORE", None)
-    try:
-        return load_config(root).store_location
-    finally:
-        if old is not None:
-            os.environ["LLMCTL_STORE"] = old

@@ -13,10 +13,9 @@ import pytest
 
 from llmctl.store import Store
 from llmctl.store._schema import SCHEMA_VERSION
-from llmctl.store_location import LakeSpec
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lake_project import llmctl, make_project, spawn
+from lake_project import llmctl, make_project, spawn, store_location
 from services import Postgres, s3_server
 
 pytest.importorskip("duckdb_extension_ducklake", reason="the `shared` extra is not installed")
@@ -52,20 +51,9 @@ def _eval_at_once(root: Path, count: int) -> list[str]:
     outs = [p.communicate(timeout=900) for p in procs]
     for p, (out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, f"{out[-2000:]}\n{err[-3000:]}"
-    store = Store(_location(root))
+    store = Store(store_location(root))
     runs = store.list_runs(limit=100)
     return [r.id for r in runs if r.evalset in {f"e{i}" for i in range(count)}]
-
-
-def _location(root: Path) -> LakeSpec | Path:
-    from llmctl.config import load_config
-
-    old = os.environ.pop("LLMCTL_STORE", None)
-    try:
-        return load_config(root).store_location
-    finally:
-        if old is not None:
-            os.environ["LLMCTL_STORE"] = old
 
 
 @pytest.mark.slow
@@ -73,7 +61,7 @@ def test_four_writers_postgres_catalog(pg: Postgres, tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", _pg_lake(pg, "four", tmp_path / "data"), evalsets=WRITERS, cases=CASES)
     run_ids = _eval_at_once(root, WRITERS)
     assert len(run_ids) == WRITERS
-    store = Store(_location(root))
+    store = Store(store_location(root))
     _check_every_result_once(store, run_ids, CASES)
     assert store.query("SELECT count(*) FROM schema_migrations") == [(SCHEMA_VERSION,)]  # migrated once
 
@@ -85,7 +73,7 @@ def test_four_writers_sqlite_catalog_on_a_shared_folder(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", lake, evalsets=WRITERS, cases=CASES)
     run_ids = _eval_at_once(root, WRITERS)
     assert len(run_ids) == WRITERS
-    store = Store(_location(root))
+    store = Store(store_location(root))
     _check_every_result_once(store, run_ids, CASES)
     assert store.query("SELECT count(*) FROM schema_migrations") == [(SCHEMA_VERSION,)]
 
@@ -96,7 +84,7 @@ def test_a_killed_writer_leaves_no_partial_batch_and_resumes(pg: Postgres, tmp_p
         tmp_path / "p", _pg_lake(pg, "killed", tmp_path / "data"), cases=CASES, latency_ms=200
     )  # ~20 s of calls: killed mid-run even on an idle machine
     proc = spawn(["eval", "evalsets/e0.yaml", "--concurrency", "20"], root)
-    store = Store(_location(root))
+    store = Store(store_location(root))
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         time.sleep(0.5)
@@ -134,7 +122,7 @@ def test_results_another_machine_stored_are_reused(pg: Postgres, tmp_path: Path,
     two = llmctl(["eval", "evalsets/e0.yaml"], second, OPENAI_API_KEY="sk-test-not-a-key")
     assert two.returncode == 0, two.stderr[-2000:]
     assert openai_server.requests == calls  # no new model call
-    store = Store(_location(second))
+    store = Store(store_location(second))
     latest = store.list_runs(limit=1)[0]
     assert store.query("SELECT count(*) FROM results WHERE run_id = ? AND cached", [latest.id]) == [(40,)]
     for cmd in (["runs", "list"], ["runs", "show", latest.id], ["report", latest.id, "-o", "r.md"]):
