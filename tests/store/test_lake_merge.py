@@ -111,6 +111,7 @@ def test_four_shards_into_a_sqlite_catalog_merge_by_run_id(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # five processes, a resume, an unsharded eval and two merges: minutes under load
 def test_a_killed_shard_is_resumed_before_the_merge(pg: Postgres, tmp_path: Path) -> None:
     lake = {"ducklake": f"postgres:{pg.createdb('killed_shard')}", "data": str(tmp_path / "data")}
     root = _project(tmp_path / "p", lake, latency_ms=100)
@@ -134,6 +135,10 @@ def test_a_killed_shard_is_resumed_before_the_merge(pg: Postgres, tmp_path: Path
         if rows and store.query("SELECT count(*) FROM results WHERE run_id = ?", [rows[0][0]])[0][0] >= 20:
             killed = str(rows[0][0])
     assert slow.poll() is None and killed is not None, "shard 1 finished before it could be killed"
+    # stopped first, so it cannot finish between the look above and the kill (it did once, under load)
+    os.kill(slow.pid, signal.SIGSTOP)
+    stopped = store.get_run(killed)
+    assert stopped.status == "running", "shard 1 finished before it could be stopped"
     os.kill(slow.pid, signal.SIGKILL)
     slow.wait(timeout=30)
     assert 0 < store.get_run(killed).n_results < CASES // SHARDS
