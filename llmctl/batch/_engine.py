@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 FINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 ENDPOINT = "/v1/chat/completions"
 _RETRIEVE_TRIES = 5  # a batch that cannot be looked up this many times in a row stops the wait
+_DOWNLOAD_TRIES = 3  # an output or error file is downloaded again after a failure (it is idempotent)
+_MIN_BATCH_TIMEOUT_S = 5.0  # httpx's timeout is per read or write, so this does not cap an upload's length
 
 
 def is_loop(job: Job) -> bool:
@@ -83,6 +85,9 @@ class _Endpoint:
             "custom_llm_provider": self.provider,
             "api_base": self.api_base,
             "api_key": self.route.api_key or "none",  # a local server without a key still needs one
+            # the alias's timeout, not litellm's 10 minutes: a batch API call that hangs is retried
+            # (lookups, downloads) or ends the run with --resume to go on, instead of stalling it
+            "timeout": max(float(self.spec.timeout), _MIN_BATCH_TIMEOUT_S),
         }
         if self.spec.headers:
             out["extra_headers"] = dict(self.spec.headers)
@@ -555,10 +560,14 @@ class BatchPhase:
 
         if not file_id:
             return {}
-        try:
-            content = await litellm.afile_content(file_id=str(file_id), **ep.kwargs)
-        except Exception as exc:
-            raise self._infra(f"could not download batch file {file_id}", exc) from None
+        for attempt in range(1, _DOWNLOAD_TRIES + 1):
+            try:
+                content = await litellm.afile_content(file_id=str(file_id), **ep.kwargs)
+                break
+            except Exception as exc:
+                if attempt == _DOWNLOAD_TRIES:
+                    raise self._infra(f"could not download batch file {file_id}", exc) from None
+                await asyncio.sleep(min(self.poll, 1.0) * attempt)
         raw = getattr(content, "content", content)
         text = raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else str(raw)
         out: dict[str, dict[str, Any]] = {}

@@ -23,11 +23,13 @@ its output file and the rest in its error file with code `batch_expired`, as Ope
 cancelled batch keeps the lines answered before it.
 
 Counters for tests: `submissions` (POST /v1/batches received), `uploads`, `retrievals`,
-`lines` (request lines answered) and `batches` (id -> the batch object).
+`lines` (request lines answered), `stalled` (retrievals held by `stall_retrievals`) and
+`batches` (id -> the batch object).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -51,6 +53,9 @@ class BatchConfig:
     max_bytes: int = 200 << 20  # per input file, as OpenAI
     # a batch for which this returns True (given the batch object) stays where it is: a test holds it there
     hold: Callable[[dict[str, Any]], bool] | None = None
+    # the next this many retrievals answer only after `stall_s` seconds: a lookup that hangs
+    stall_retrievals: int = 0
+    stall_s: float = 30.0
 
 
 @dataclass
@@ -75,6 +80,7 @@ class BatchState:
         self.uploads = 0
         self.retrievals = 0
         self.lines = 0
+        self.stalled = 0
 
     @property
     def batches(self) -> dict[str, dict[str, Any]]:
@@ -247,6 +253,10 @@ def add_batch_routes(app: web.Application, state: BatchState) -> None:
 
     async def get_batch(request: web.Request) -> web.Response:
         state.retrievals += 1
+        if state.config.stall_retrievals > 0:
+            state.config.stall_retrievals -= 1
+            state.stalled += 1
+            await asyncio.sleep(state.config.stall_s)
         bid = request.match_info["id"]
         batch = state._batches.get(bid)
         if batch is None:

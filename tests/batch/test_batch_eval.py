@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,18 @@ def test_a_batch_api_that_cannot_be_reached_is_an_infrastructure_error(
     assert "could not submit a batch of 2 request(s) for fake" in out
     assert "Traceback" not in out and KEY not in out
     assert latest(tmp_path).status == "failed"
+
+
+def test_a_batch_lookup_that_hangs_is_given_up_after_the_alias_timeout_and_retried(
+    tmp_path: Path, srv: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    srv.batch.config.stall_retrievals = 1  # the first lookup answers only after 60 s
+    srv.batch.config.stall_s = 60.0
+    make_project(tmp_path, srv.base_url, 3, alias={"timeout": 1})
+    t0 = time.monotonic()
+    code, out = llmctl(tmp_path, "eval", "--batch", *POLL, capsys=capsys)
+    assert code == 0, out
+    assert srv.batch.stalled == 1
+    # litellm's own default would have waited the full 60 s; the alias's timeout (5 s at least) did not
+    assert time.monotonic() - t0 < 40, "a hung batch lookup stalled the run"
+    assert all(r[1] is None for r in results(tmp_path, latest(tmp_path).id))
