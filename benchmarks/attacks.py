@@ -1,7 +1,7 @@
 """Count the attacks llmctl's adversarial tests try and how many it holds, by category.
 
     .venv/bin/python benchmarks/attacks.py            # run them, print the table (~6 min on 2 cores)
-    .venv/bin/python benchmarks/attacks.py --write    # ... and append it to benchmarks/RESULTS.md
+    .venv/bin/python benchmarks/attacks.py --write    # ... and write it to benchmarks/RESULTS.md (replacing its section)
     .venv/bin/python benchmarks/attacks.py --only secrets,odd-servers
 
 It runs the suites in SUITES through pytest in one child process (`-p no:warnings -q`,
@@ -29,6 +29,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULTS = HERE / "RESULTS.md"
+sys.path.insert(0, str(HERE))
+from _results import write_section  # noqa: E402
 
 
 def _in(path: str, *tests: str) -> list[str]:
@@ -400,7 +402,9 @@ def table(rows: list[Row]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--write", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--write", action="store_true", help="write the table to benchmarks/RESULTS.md (replacing its section)"
+    )
     parser.add_argument("--only", default="", help="comma-separated categories to report (all suites still run)")
     parser.add_argument("--pytest-arg", action="append", default=[], help="one more pytest argument (repeatable)")
     args = parser.parse_args(argv)
@@ -430,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         m = machine()
         command = "python benchmarks/attacks.py " + " ".join(argv if argv is not None else sys.argv[1:])
         header = (
-            "\n## Attacks tried and held (benchmarks/attacks.py)\n\n"
+            "## Attacks tried and held (benchmarks/attacks.py)\n\n"
             f"- command: `{command.strip()}`\n"
             f"- machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, {m['platform']}\n"
             f"- date: {m['date']}; llmctl commit {m['commit']}; took {elapsed:.0f} s\n"
@@ -438,9 +442,8 @@ def main(argv: list[str] | None = None) -> int:
             "`benchmarks/attacks.py`; held = passed; xfail = a known gap, not held; skipped = not tried; "
             "s = seconds of test time\n\n"
         )
-        with RESULTS.open("a", encoding="utf-8") as fh:
-            fh.write(header + text + "\n")
-        print(f"appended to {RESULTS}", file=sys.stderr)
+        write_section(header + text, RESULTS)
+        print(f"wrote its section of {RESULTS}", file=sys.stderr)
     return 0 if all(not r.not_held for r in rows) else 1
 
 

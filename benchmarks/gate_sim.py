@@ -25,7 +25,7 @@ Settings (`--settings`, default all):
   e  n=20 with a 30-point drop         (reported: what a small suite sees)
 
 Rates are printed with exact (Clopper-Pearson, SciPy `binomtest`) 95% intervals, and
-appended to benchmarks/RESULTS.md with `--write`.
+written to benchmarks/RESULTS.md with `--write` (replacing the section of the same settings).
 
     python benchmarks/gate_sim.py --trials 200 --write
 """
@@ -56,6 +56,8 @@ from scipy.stats import binomtest
 from llmctl.testing.server import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _results import write_section  # noqa: E402
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "a": {"label": "no change, default gate", "n": 200, "drop": 0.0, "latency": 0.0, "cost": 0.0, "target": "<= 5%"},
@@ -298,7 +300,11 @@ def main() -> int:
         "mean with more consistent cases (most pass or fail nearly always)",
     )
     parser.add_argument("--jobs", type=int, default=3, help="trials run at once, each with its own server (default 3)")
-    parser.add_argument("--write", action="store_true", help="append the results to benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="write the results to benchmarks/RESULTS.md (replacing the section of the same settings)",
+    )
     parser.add_argument("--theory", action="store_true", help="print the exact power and detectable drop; no trial")
     args = parser.parse_args()
     if args.theory:
@@ -337,7 +343,8 @@ def main() -> int:
     print(text)
     if args.write:
         header = (
-            f"\n## Gate: false alarms and power through the CLI (benchmarks/gate_sim.py)\n\n"
+            f"## Gate: false alarms and power through the CLI (benchmarks/gate_sim.py, settings {args.settings}, "
+            f"difficulty {args.difficulty})\n\n"
             f"- command: `python benchmarks/gate_sim.py --trials {args.trials} --settings {args.settings} "
             f"--length-cv {args.length_cv} --difficulty {args.difficulty} --seed {args.seed} --jobs {args.jobs} --write`\n"
             f"- machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}\n"
@@ -348,8 +355,7 @@ def main() -> int:
             f"length with CV {args.length_cv}, latency 100 ms x U(0.2,1.8) + log-normal tail); default gate "
             "(quality max_drop 5 pts, cost +10%, latency p95 +20%, confidence 0.95)\n\n"
         )
-        with (ROOT / "benchmarks" / "RESULTS.md").open("a", encoding="utf-8") as fh:
-            fh.write(header + text + "\n")
+        write_section(header + text)
     return 0
 
 

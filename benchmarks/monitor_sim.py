@@ -37,6 +37,9 @@ from typing import Any
 
 from scipy.stats import binomtest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 LLMCTL = str(Path(sys.executable).with_name("llmctl"))
 SETTINGS = {
@@ -193,23 +196,14 @@ def main() -> None:
     )
     print(f"{elapsed:.0f}s, load average {os.getloadavg()[0]:.1f}")
     if args.write:
-        path = ROOT / "benchmarks" / "RESULTS.md"
-        text = path.read_text(encoding="utf-8")
         head = "## Monitor: false alarms and power"
-        body = (
+        write_section(
             f"{head}\n\n`python benchmarks/monitor_sim.py --trials {args.trials} --settings {args.settings} "
             f"--per-day {args.per_day} --jobs {args.jobs}{' --in-process' if args.in_process else ''}"
             f"{f' --budget-s {args.budget_s:g}' if args.budget_s else ''}` ({time.strftime('%Y-%m-%d')}, {elapsed:.0f}s, "
             f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}). 4 groups (2 prompts x 2 models), "
             f"{args.per_day} calls per group per day, default `monitor:` thresholds, 7d window against 28d.\n\n{table}\n"
         )
-        if head in text:
-            before, _, rest = text.partition(head)
-            nxt = rest.find("\n## ")
-            text = before + body + (rest[nxt:] if nxt >= 0 else "")
-        else:
-            text = text.rstrip() + "\n\n" + body
-        path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "store"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _results import write_section  # noqa: E402
 from run import ANSWER, Server, loadavg, run_proc  # noqa: E402 - the runner's helpers, not copies
 from services import postgres_server  # noqa: E402
 
@@ -249,15 +250,7 @@ def main() -> None:
     )
     print(text)
     if args.write:
-        results = ROOT / "benchmarks" / "RESULTS.md"
-        body = results.read_text(encoding="utf-8")
-        start = body.find(SECTION)
-        if start >= 0:
-            end = body.find("\n## ", start + len(SECTION))
-            body = body[:start] + text + ("" if end < 0 else body[end:])
-        else:
-            body = body.rstrip("\n") + "\n\n" + text
-        results.write_text(body, encoding="utf-8")
+        write_section(text)
 
 
 if __name__ == "__main__":
