@@ -23,8 +23,8 @@ its output file and the rest in its error file with code `batch_expired`, as Ope
 cancelled batch keeps the lines answered before it.
 
 Counters for tests: `submissions` (POST /v1/batches received), `uploads`, `retrievals`,
-`lines` (request lines answered), `stalled` (retrievals held by `stall_retrievals`) and
-`batches` (id -> the batch object).
+`lines` (request lines answered), `stalled` (retrievals held by `stall_retrievals`),
+`retrieved_at` (when each retrieval arrived) and `batches` (id -> the batch object).
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ class BatchState:
         self.retrievals = 0
         self.lines = 0
         self.stalled = 0
+        self.retrieved_at: list[float] = []  # time.monotonic() of each retrieval, as it arrived
 
     @property
     def batches(self) -> dict[str, dict[str, Any]]:
@@ -253,6 +254,7 @@ def add_batch_routes(app: web.Application, state: BatchState) -> None:
 
     async def get_batch(request: web.Request) -> web.Response:
         state.retrievals += 1
+        state.retrieved_at.append(time.monotonic())
         if state.config.stall_retrievals > 0:
             state.config.stall_retrievals -= 1
             state.stalled += 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -274,10 +273,11 @@ def test_a_batch_lookup_that_hangs_is_given_up_after_the_alias_timeout_and_retri
     srv.batch.config.stall_retrievals = 1  # the first lookup answers only after 60 s
     srv.batch.config.stall_s = 60.0
     make_project(tmp_path, srv.base_url, 3, alias={"timeout": 1})
-    t0 = time.monotonic()
     code, out = llmctl(tmp_path, "eval", "--batch", *POLL, capsys=capsys)
     assert code == 0, out
     assert srv.batch.stalled == 1
-    # litellm's own default would have waited the full 60 s; the alias's timeout (5 s at least) did not
-    assert time.monotonic() - t0 < 40, "a hung batch lookup stalled the run"
+    # the client gave up on the stalled lookup after the alias's timeout (5 s at least) and asked
+    # again; litellm's own default would have waited for its answer (60 s here, 10 minutes at most)
+    first, second = srv.batch.retrieved_at[:2]
+    assert second - first < 30, f"the next lookup came {second - first:.0f} s after the one that hung"
     assert all(r[1] is None for r in results(tmp_path, latest(tmp_path).id))
