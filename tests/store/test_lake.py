@@ -23,6 +23,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from store_helpers import fill, new_run, result_row, score_rows
 
 pytest.importorskip("duckdb_extension_ducklake", reason="the `shared` extra is not installed")
+# each test runs several llmctl processes, each loading the DuckLake extensions: minutes on a loaded machine
+pytestmark = pytest.mark.timeout(900)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

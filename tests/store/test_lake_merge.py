@@ -20,6 +20,8 @@ from lake_project import llmctl, make_project, spawn, store_location
 from services import Postgres
 
 pytest.importorskip("duckdb_extension_ducklake", reason="the `shared` extra is not installed")
+# each test runs several llmctl processes, each loading the DuckLake extensions: minutes on a loaded machine
+pytestmark = pytest.mark.timeout(900)
 
 CASES = 400
 SHARDS = 4
@@ -111,7 +113,6 @@ def test_four_shards_into_a_sqlite_catalog_merge_by_run_id(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # five processes, a resume, an unsharded eval and two merges: minutes under load
 def test_a_killed_shard_is_resumed_before_the_merge(pg: Postgres, tmp_path: Path) -> None:
     lake = {"ducklake": f"postgres:{pg.createdb('killed_shard')}", "data": str(tmp_path / "data")}
     root = _project(tmp_path / "p", lake, latency_ms=100)

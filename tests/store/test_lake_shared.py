@@ -19,6 +19,8 @@ from lake_project import llmctl, make_project, spawn, store_location
 from services import Postgres, s3_server
 
 pytest.importorskip("duckdb_extension_ducklake", reason="the `shared` extra is not installed")
+# each test runs several llmctl processes, each loading the DuckLake extensions: minutes on a loaded machine
+pytestmark = pytest.mark.timeout(900)
 
 CASES = 2000
 WRITERS = 4
