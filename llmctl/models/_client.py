@@ -21,7 +21,7 @@ from llmctl.models._response import Completion, clean_text, tool_call
 from llmctl.models._routing import needs_litellm, resolve_route, route_key, transport_from_env
 from llmctl.models._transport import Route, Transport
 from llmctl.safetext import terminal_safe
-from llmctl.types import DEFAULT_CONCURRENCY, CallResult, Messages, ModelSpec
+from llmctl.types import DEFAULT_CONCURRENCY, CallResult, Messages, ModelSpec, Usage
 
 log = logging.getLogger("llmctl.models")
 
@@ -248,36 +248,26 @@ class ModelClient:
         scrub_text: Callable[[str], str],
     ) -> CallResult:
         output = scrub_text(completion.output)
-        p_tokens: int | None
-        c_tokens: int | None
-        cached_tokens = reasoning_tokens = cache_write_tokens = None
-        if completion.usage is None:  # none sent: whitespace estimates, as for offline models
-            p_tokens, c_tokens = prompt_tokens(messages), count_tokens(output)
-        else:
-            p_tokens, c_tokens = completion.usage.prompt_tokens, completion.usage.completion_tokens
-            cached_tokens, reasoning_tokens = completion.usage.cached_tokens, completion.usage.reasoning_tokens
-            cache_write_tokens = completion.usage.cache_write_tokens
+        usage = completion.usage
+        if usage is None:  # none sent: whitespace estimates, as for offline models
+            usage = Usage(prompt_tokens(messages), count_tokens(output))
         for warning in completion.warnings:
             self._warn(spec, warning)
         limits = self._model_limits(spec)
         if limits.tpm is not None:
-            limits.tpm.debit(c_tokens or 0)
+            limits.tpm.debit(usage.completion_tokens or 0)
         return CallResult(
             output=output,
-            prompt_tokens=p_tokens,
-            completion_tokens=c_tokens,
+            usage=usage,
             # unknown counts cost nothing; cached prompt tokens and reasoning tokens at their own rates
             cost_usd=cost_usd(
                 route.price if completion.price is None else completion.price,
-                p_tokens or 0,
-                c_tokens or 0,
-                cached_tokens,
-                reasoning_tokens,
-                cache_write_tokens,
+                usage.prompt_tokens or 0,
+                usage.completion_tokens or 0,
+                usage.cached_tokens,
+                usage.reasoning_tokens,
+                usage.cache_write_tokens,
             ),
-            cached_tokens=cached_tokens,
-            reasoning_tokens=reasoning_tokens,
-            cache_write_tokens=cache_write_tokens,
             latency_ms=latency_ms,
             ttft_ms=completion.ttft_ms if spec.stream else None,
             retries=retries,

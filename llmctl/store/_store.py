@@ -44,7 +44,7 @@ from llmctl.store._writer import (
     to_json,
 )
 from llmctl.store_location import LakeSpec
-from llmctl.types import CaseOutcome
+from llmctl.types import CaseOutcome, Usage
 
 ExportFormat = Literal["json", "jsonl", "csv", "parquet", "otlp"]
 # (candidate outcomes, baseline outcomes or None) -> (summary, baseline summary or None)
@@ -228,11 +228,13 @@ def _add_outcomes(
                 version_hash=same(vh) or "",
                 critical=critical.get(key, []),
                 tool_calls=_loads(calls) if calls else None,
-                prompt_tokens=p_tokens,
-                completion_tokens=c_tokens,
-                cached_tokens=cached_tokens,
-                reasoning_tokens=reasoning_tokens,
-                cache_write_tokens=cache_write_tokens,
+                usage=Usage(
+                    p_tokens,
+                    c_tokens,
+                    cached_tokens=cached_tokens,
+                    reasoning_tokens=reasoning_tokens,
+                    cache_write_tokens=cache_write_tokens,
+                ),
                 judge_calls=int(j_n or 0),
                 judge_prompt_tokens=int(j_p or 0),
                 judge_completion_tokens=int(j_c or 0),
