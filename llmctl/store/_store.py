@@ -17,6 +17,7 @@ import pyarrow as pa
 
 import llmctl
 from llmctl.errors import InputError
+from llmctl.fmt import json_default as fmt_json_default
 from llmctl.store._connect import Connector
 from llmctl.store._keys import new_run_id
 from llmctl.store._lake import LakeConnector
@@ -1124,8 +1125,6 @@ class Store:
     @staticmethod
     def _wrap_json(jsonl: Path, run: Mapping[str, object]) -> None:
         """Turn the jsonl that COPY wrote into `{"run": ..., "results": [...]}`, streaming."""
-        from llmctl.fmt import json_default as fmt_json_default
-
         out = jsonl.with_name(jsonl.name + ".json")
         try:
             with jsonl.open("r", encoding="utf-8") as src, out.open("w", encoding="utf-8") as dst:
