@@ -267,13 +267,14 @@ def _loads_calls(value: Any) -> list[dict[str, Any]] | None:
 
 
 def _usage(result: CallResult) -> dict[str, Any]:
-    """What a call used, as the store's columns (results, cache and judge_calls share them)."""
+    """What a call used, as the cache's columns."""
+    u = result.usage
     return {
-        "prompt_tokens": result.prompt_tokens,
-        "completion_tokens": result.completion_tokens,
-        "cached_tokens": result.cached_tokens,
-        "reasoning_tokens": result.reasoning_tokens,
-        "cache_write_tokens": result.cache_write_tokens,
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "cached_tokens": u.cached_tokens,
+        "reasoning_tokens": u.reasoning_tokens,
+        "cache_write_tokens": u.cache_write_tokens,
         "cost_usd": result.cost_usd,
         "latency_ms": result.latency_ms,
     }
