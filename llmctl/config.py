@@ -550,13 +550,15 @@ def _parse_transport(alias: ModelAlias, spec: LineDict, path: Path) -> None:
     """`transport:` (auto | native | litellm) and `headers:` of an alias; a `params` option the
     chosen native transport does not implement is refused here, naming it."""
     from llmctl.models._options import NATIVE_PARAMS, TRANSPORT_CHOICES
+    from llmctl.models._transport import ROUTE_RESOLVERS
 
     name = alias.name
     if "transport" in spec:
         value = str(spec["transport"]).strip().lower()
-        if value not in TRANSPORT_CHOICES:
+        if value not in TRANSPORT_CHOICES and value not in ROUTE_RESOLVERS:
+            choices = (*TRANSPORT_CHOICES, *ROUTE_RESOLVERS)
             raise InputError(
-                f"model {name!r}: transport must be one of {', '.join(TRANSPORT_CHOICES)}, not {value!r}",
+                f"model {name!r}: transport must be one of {', '.join(choices)}, not {value!r}",
                 file=path,
                 line=spec.line_of("transport"),
             )

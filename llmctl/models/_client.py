@@ -18,8 +18,8 @@ from llmctl.models._limits import TokenBucket
 from llmctl.models._offline import count_tokens, prompt_tokens, run_offline
 from llmctl.models._options import NATIVE_PARAMS
 from llmctl.models._response import Completion, clean_text, tool_call
-from llmctl.models._routing import needs_litellm, resolve_route, route_key, transport_from_env
-from llmctl.models._transport import Route, Transport
+from llmctl.models._routing import TRANSPORTS, needs_litellm, resolve_route, route_key, transport_from_env
+from llmctl.models._transport import ROUTE_RESOLVERS, Route, Transport
 from llmctl.safetext import terminal_safe
 from llmctl.types import DEFAULT_CONCURRENCY, CallResult, Messages, ModelSpec, Usage
 
@@ -45,6 +45,19 @@ TRANSPORT_FACTORIES: dict[str, Callable[[], Transport]] = {
     "native": _native_transport,
     "litellm": _litellm_transport,
 }
+
+
+def register_transport(name: str, factory: Callable[[], Transport], route: Callable[[ModelSpec], Route]) -> None:
+    """Add a transport that llmctl.yaml names on an alias (`transport: NAME`): `factory()` makes it
+    (once per client, on the first call of that kind) and `route(spec)` says how to call such a
+    model (a `Route` of kind NAME: its URL, model, key, price...). Retries, limits, the response
+    cache, cost and key scrubbing apply to it as to the built-in transports. ValueError if NAME
+    is taken (auto, native, litellm, offline or another registered one)."""
+    name = name.strip().lower()
+    if not name or name in (*TRANSPORTS, "offline") or name in TRANSPORT_FACTORIES or name in ROUTE_RESOLVERS:
+        raise ValueError(f"transport name {name!r} is taken")
+    TRANSPORT_FACTORIES[name] = factory
+    ROUTE_RESOLVERS[name] = route
 
 
 class _ModelLimits:
