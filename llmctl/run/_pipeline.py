@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, Any
 from llmctl.run import _limits
 from llmctl.run._plan import Job, Planner, Side
 from llmctl.safetext import strip_escapes
-from llmctl.store._records import JudgeCallRow, ResultRow, ScoreRow
 from llmctl.types import CallResult, Case, EvalInput, ModelSpec, ScoreResult, Usage
 
 if TYPE_CHECKING:
     from llmctl.models import ModelClient
-    from llmctl.store import Store
+    from llmctl.store import JudgeCallRow, Store
 
 CHUNK = 2000
 
@@ -295,6 +294,9 @@ def _cache_row(key: str, spec: ModelSpec, result: CallResult) -> dict[str, Any]:
 
 def _judge_rows(evaluator: str, idx: int, calls: list[tuple[str, CallResult]]) -> list[JudgeCallRow]:
     """The judge_calls rows of one evaluator's model calls (`idx`: its score's position)."""
+    # here, not at module level: importing llmctl.run must not load the store (duckdb, pyarrow)
+    from llmctl.store._records import JudgeCallRow
+
     return [
         JudgeCallRow(
             evaluator=evaluator,
@@ -615,6 +617,7 @@ class Pipeline:
 
     async def _finish(self, job: Job, result: CallResult, call_model: Any) -> None:
         from llmctl.evaluators import case_passed
+        from llmctl.store._records import ResultRow, ScoreRow  # as in _judge_rows
 
         scores: list[tuple[Any, ScoreResult]] = []
         judge_rows: list[JudgeCallRow] = []
