@@ -39,7 +39,7 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", a
 
 
 def build(path: Path, n: int) -> tuple[str, str]:
-    from llmctl.store import Store
+    from llmctl.store import ResultRow, ScoreRow, Store
 
     store = Store(path)
     ids = []
@@ -48,25 +48,23 @@ def build(path: Path, n: int) -> tuple[str, str]:
         with store.writer(rid) as w:
             for i in range(n):
                 passed = i % 7 != 0 if side == "a" else i % 7 != 0 and i % 11 != 0  # b: flips
-                row = {
-                    "result_key": f"k{i}",
-                    "prompt": "p",
-                    "version_hash": "sha256:ab" if side == "a" else "sha256:cd",
-                    "case_id": f"c{i}",
-                    "model": "m",
-                    "repeat_index": 0,
-                    "input": [{"role": "user", "content": f"ticket {i}"}],
-                    "expected": "ok",
-                    "output": f"answer {i} " * 20,
-                    "passed": passed,
-                    "score": 1.0,
-                }
+                row = ResultRow(
+                    result_key=f"k{i}",
+                    prompt="p",
+                    version_hash="sha256:ab" if side == "a" else "sha256:cd",
+                    case_id=f"c{i}",
+                    model="m",
+                    repeat_index=0,
+                    input=[{"role": "user", "content": f"ticket {i}"}],
+                    expected="ok",
+                    output=f"answer {i} " * 20,
+                    passed=passed,
+                    score=1.0,
+                )
                 scores = [
-                    {"evaluator": "contains", "config": {"type": "contains", "value": "ok"}, "score": 1.0,
-                     "passed": True},
-                    {"evaluator": "judge", "config": {"type": "judge", "rubric": "r"}, "score": float(passed),
-                     "passed": passed},
-                ]  # fmt: skip
+                    ScoreRow("contains", config={"type": "contains", "value": "ok"}, score=1.0, passed=True),
+                    ScoreRow("judge", config={"type": "judge", "rubric": "r"}, score=float(passed), passed=passed),
+                ]
                 w.add(row, scores)
         store.finish_run(rid, "completed", {})
         ids.append(rid)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmctl import fmt
 from llmctl.hashing import content_hash
 
 if TYPE_CHECKING:
@@ -210,7 +211,6 @@ def describe(name: str, cal: dict[str, Any] | None) -> str:
     """One line on a judge's calibration, for the terminal."""
     if cal is None:
         return f"judge {name}: not calibrated"
-    from llmctl import fmt
 
     kappa = "undefined" if cal["kappa"] is None else fmt.score(cal["kappa"])
     ci = (
@@ -224,7 +224,6 @@ def judge_gate(store: Store, run_id: str, gate: GateConfig) -> list[MetricVerdic
     is uncalibrated, has fewer than `min_labels` labels (DEFAULT_MIN_LABELS when only `min_kappa`
     is set: a kappa on a handful of labels proves nothing), or a kappa below `min_kappa`
     (an undefined kappa never clears it)."""
-    from llmctl import fmt
     from llmctl.verdict import MetricVerdict
 
     min_kappa, min_labels = gate.judge_min_kappa, gate.judge_min_labels

@@ -11,7 +11,7 @@ from llmctl.errors import InputError
 from llmctl.schema import CONFIG_SCHEMA, keys_of
 from llmctl.store_location import LakeSpec, lake_from_mapping, parse_store_url
 from llmctl.suggest import did_you_mean, unknown_key
-from llmctl.types import DEFAULT_CONCURRENCY, Deployment
+from llmctl.types import DEFAULT_CONCURRENCY, Deployment, EvaluatorSpec
 from llmctl.yamlio import LineDict, load_yaml_file
 
 CONFIG_NAME = "llmctl.yaml"
@@ -134,8 +134,6 @@ _MONITOR_FIELDS = {
 def parse_monitor(data: Any, path: Path, line: int | None) -> MonitorConfig:
     """Validate and read `monitor:`. Its evaluators' options are checked by `llmctl.traces.check_monitor_evaluators`
     (lint, and `monitor` itself), which needs the evaluator registry that reading a config must not import."""
-    from llmctl.types import EvaluatorSpec
-
     if not isinstance(data, LineDict):
         raise InputError("'monitor' must be a mapping", file=path, line=line)
     _check_keys(data, keys_of(CONFIG_SCHEMA, "monitor"), path, "monitor")
@@ -552,13 +550,15 @@ def _parse_transport(alias: ModelAlias, spec: LineDict, path: Path) -> None:
     """`transport:` (auto | native | litellm) and `headers:` of an alias; a `params` option the
     chosen native transport does not implement is refused here, naming it."""
     from llmctl.models._options import NATIVE_PARAMS, TRANSPORT_CHOICES
+    from llmctl.models._transport import ROUTE_RESOLVERS
 
     name = alias.name
     if "transport" in spec:
         value = str(spec["transport"]).strip().lower()
-        if value not in TRANSPORT_CHOICES:
+        if value not in TRANSPORT_CHOICES and value not in ROUTE_RESOLVERS:
+            choices = (*TRANSPORT_CHOICES, *ROUTE_RESOLVERS)
             raise InputError(
-                f"model {name!r}: transport must be one of {', '.join(TRANSPORT_CHOICES)}, not {value!r}",
+                f"model {name!r}: transport must be one of {', '.join(choices)}, not {value!r}",
                 file=path,
                 line=spec.line_of("transport"),
             )

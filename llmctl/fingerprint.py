@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from llmctl.config import CONFIG_NAME, Config
+from llmctl.errors import InputError
 from llmctl.evalset import Evalset
 from llmctl.hashing import content_hash, digest_of
 from llmctl.prompt import Prompt
@@ -96,7 +97,6 @@ def _uses_judge_model(spec: EvaluatorSpec, built: Any) -> bool:
 def _judge_files(cfg: Config, source: Source, built: Any) -> list[str]:
     """The project-relative prompt files the judges of `built` load from `source`, resolved by the
     judges' own lookup; a project default that is absent is listed too, so adding it is a change."""
-    from llmctl.errors import InputError
 
     def exists(path: Path) -> bool:
         rel = _relative(cfg, path)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmctl.errors import InfraError, InputError
+from llmctl.safetext import terminal_safe
 
 MARKER = "<!-- llmctl-report -->"
 MAX_COMMENT_CHARS = 65_536
@@ -246,8 +247,6 @@ def annotation(message: str, *, file: str | None = None, line: int | None = None
 
     The message is untrusted text: newlines and `%` are encoded, so it cannot start a second command.
     """
-    from llmctl.safetext import terminal_safe
-
     props = []
     if file:
         props.append(f"file={_escape_property(file)}")

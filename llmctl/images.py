@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from llmctl import fmt
 from llmctl.errors import InputError
 from llmctl.hashing import sha256_hex
 from llmctl.sources import is_inside
@@ -51,8 +52,6 @@ def is_image_part(part: Any) -> bool:
 
 
 def _size(n: int) -> str:
-    from llmctl import fmt
-
     return fmt.size(n)
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from llmctl.errors import InputError
+
 # The distribution this project publishes on PyPI. The command stays `llmctl`; the PyPI name
 # `llmctl` belongs to an unrelated project, so nothing we write may ever install that name.
 DISTRIBUTION = "llmctl-ci"
@@ -174,8 +176,6 @@ def given_pin(spec: str) -> Pin:
     """`llmctl init --requirement SPEC`: checked to be a requirement for our distribution."""
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
-
-    from llmctl.errors import InputError
 
     text = spec.strip()
     head = text.split(" --hash", 1)[0]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmctl import fmt
 from llmctl.config import Config
 from llmctl.errors import InputError, LlmctlError
 from llmctl.evalset import Evalset, display_path, find_evalsets, load_evalset, resolve_source_path
@@ -419,7 +420,7 @@ def lint_gate_power(ev: Evalset, cfg: Config) -> list[LlmctlError]:
     expected, needed = n * gate.max_drop, math.log2(1.0 / level) - 1.0
     if expected - needed >= 4.0 * math.sqrt(expected) + 2.0:
         return []
-    from llmctl import fmt, stats
+    from llmctl import stats
 
     best = stats.discordance(stats.CaseSpread(1.0, 0.0), ev.repeat)
     mde = stats.min_detectable_drop(n, best, level)

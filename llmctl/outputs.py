@@ -39,6 +39,16 @@ FORMATS: tuple[OutputFormat, ...] = (
 )
 
 
+def register(fmt: OutputFormat) -> None:
+    """Add an output format (llmctl.reports.register_report_format adds one with its writer);
+    ValueError if its extension or an alias is taken."""
+    global FORMATS
+    taken = [s for s in (fmt.suffix, *fmt.aliases) if find(s) is not None]
+    if taken:
+        raise ValueError(f"output format {' '.join(taken)} is already registered")
+    FORMATS = (*FORMATS, fmt)
+
+
 # Spreadsheet formula injection (OWASP "CSV Injection"): a cell that starts with one of these is
 # run as a formula by Excel, LibreOffice and Google Sheets. CSV output prefixes such a cell with a
 # single quote, so it shows as text.

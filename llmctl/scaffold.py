@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from llmctl.errors import InputError
 from llmctl.install import DISTRIBUTION, Pin
 
 REQUIREMENTS = "requirements-llmctl.txt"
@@ -177,8 +178,6 @@ def write_lock(directory: Path, *, timeout: float = 600) -> LockResult:
     LockResult that says so and what to run."""
     import subprocess
     import tempfile
-
-    from llmctl.errors import InputError
 
     source = directory / REQUIREMENTS
     if not source.is_file():

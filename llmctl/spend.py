@@ -14,12 +14,15 @@ terminal, `runs show` and every report:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from llmctl import fmt
-from llmctl.types import CaseOutcome
+from llmctl.types import TOKEN_FIELDS, CaseOutcome, Usage
+
+_ZERO = Usage(0, 0, cached_tokens=0, reasoning_tokens=0, cache_write_tokens=0)
 
 
 @dataclass
@@ -30,11 +33,10 @@ class Spend:
     judge_saved_usd: float = 0.0  # cached judge calls at today's prices
     calls: int = 0  # results produced by a call in this run (not cached)
     cached: int = 0  # results taken from the cache
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0  # of prompt_tokens: read from the provider's prompt cache
-    reasoning_tokens: int = 0  # of completion_tokens
-    cache_write_tokens: int = 0  # of prompt_tokens: written to the provider's prompt cache
+    # the tokens of those calls, the sum of their `Usage` with unknown counts as 0 (`Usage.counted`):
+    # cached_tokens and cache_write_tokens are of prompt_tokens (read from / written to the
+    # provider's prompt cache), reasoning_tokens of completion_tokens
+    usage: Usage = _ZERO
     judge_calls: int = 0
     judge_prompt_tokens: int = 0
     judge_completion_tokens: int = 0
@@ -47,6 +49,27 @@ class Spend:
     def saved_usd(self) -> float:
         return self.model_saved_usd + self.judge_saved_usd
 
+    # The five counts by name (read-only; `usage` holds them, never None here).
+    @property
+    def prompt_tokens(self) -> int:
+        return self.usage.prompt_tokens or 0
+
+    @property
+    def completion_tokens(self) -> int:
+        return self.usage.completion_tokens or 0
+
+    @property
+    def cached_tokens(self) -> int:
+        return self.usage.cached_tokens or 0
+
+    @property
+    def reasoning_tokens(self) -> int:
+        return self.usage.reasoning_tokens or 0
+
+    @property
+    def cache_write_tokens(self) -> int:
+        return self.usage.cache_write_tokens or 0
+
     def add(self, o: CaseOutcome) -> None:
         if o.cached:
             self.cached += 1
@@ -54,11 +77,7 @@ class Spend:
         else:
             self.calls += 1
             self.model_usd += o.cost_usd
-            self.prompt_tokens += o.prompt_tokens or 0
-            self.completion_tokens += o.completion_tokens or 0
-            self.cached_tokens += o.cached_tokens or 0
-            self.reasoning_tokens += o.reasoning_tokens or 0
-            self.cache_write_tokens += o.cache_write_tokens or 0
+            self.usage += o.usage.counted()
         self.judge_usd += o.judge_cost_usd
         self.judge_saved_usd += o.judge_saved_usd
         self.judge_calls += o.judge_calls
@@ -70,12 +89,23 @@ class Spend:
         return Spend(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "spent_usd": self.spent_usd, "saved_usd": self.saved_usd}
+        """The summary's `spend` object: the fields, the five token counts flat in place of `usage`."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "usage":
+                out.update({name: getattr(self, name) for name in TOKEN_FIELDS})
+            else:
+                out[f.name] = getattr(self, f.name)
+        return {**out, "spent_usd": self.spent_usd, "saved_usd": self.saved_usd}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Spend:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names and v is not None})
+        names = {f.name for f in fields(cls)} - {"usage"}
+        counts = {k: int(data[k]) for k in TOKEN_FIELDS if isinstance(data.get(k), int | float)}
+        return cls(
+            usage=dataclasses.replace(_ZERO, **counts),
+            **{k: v for k, v in data.items() if k in names and v is not None},
+        )
 
 
 def spend_of(outcomes: Iterable[CaseOutcome]) -> Spend:

@@ -6,8 +6,11 @@ gate, reports) can be built and tested on its own.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 DEFAULT_CONCURRENCY = 20  # model calls in flight at once (llmctl.yaml `concurrency`, --concurrency)
 
@@ -119,6 +122,17 @@ class Usage:
     reasoning_tokens: int | None = None
     cache_write_tokens: int | None = None
 
+    def counted(self) -> Usage:
+        """The same with every None as 0: for totals of what was reported (llmctl.spend), where an
+        unknown count adds nothing rather than making the total unknown."""
+        return Usage(
+            self.prompt_tokens or 0,
+            self.completion_tokens or 0,
+            cached_tokens=self.cached_tokens or 0,
+            reasoning_tokens=self.reasoning_tokens or 0,
+            cache_write_tokens=self.cache_write_tokens or 0,
+        )
+
     def __add__(self, other: Usage) -> Usage:
         if not isinstance(other, Usage):
             return NotImplemented
@@ -139,30 +153,88 @@ def _detail_sum(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else a + b
 
 
+TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "cache_write_tokens")
+
+_T = TypeVar("_T")
+
+
+def _takes_token_keywords(default: Usage) -> Callable[[type[_T]], type[_T]]:
+    """A class whose token counts live in one `usage` field still takes them as the five keywords
+    (`CallResult(output="x", prompt_tokens=9, completion_tokens=2)`, the form from before `usage`,
+    kept for code outside llmctl): given, they build `usage` from `default` (the old defaults);
+    giving both `usage` and a count is a TypeError. Read back, each is a read-only property."""
+
+    def decorate(cls: type[_T]) -> type[_T]:
+        generated: Callable[..., None] = cls.__init__
+
+        @functools.wraps(generated)
+        def __init__(self: _T, *args: Any, **kwargs: Any) -> None:
+            counts = {name: kwargs.pop(name) for name in TOKEN_FIELDS if name in kwargs}
+            if counts:
+                if "usage" in kwargs:
+                    raise TypeError(f"{cls.__name__}() takes `usage` or the token counts, not both")
+                kwargs["usage"] = dataclasses.replace(default, **counts)
+            generated(self, *args, **kwargs)
+
+        setattr(cls, "__init__", __init__)  # noqa: B010 (mypy refuses assigning to a method)
+        return cls
+
+    return decorate
+
+
+class _TokenCounts:
+    """The five counts of `self.usage` as read-only attributes (`result.prompt_tokens`, ...)."""
+
+    usage: Usage
+
+    @property
+    def prompt_tokens(self) -> int | None:
+        """`usage.prompt_tokens`. None: unknown (the provider sent no count, or an impossible one)."""
+        return self.usage.prompt_tokens
+
+    @property
+    def completion_tokens(self) -> int | None:
+        """`usage.completion_tokens`. None: unknown."""
+        return self.usage.completion_tokens
+
+    @property
+    def cached_tokens(self) -> int | None:
+        """`usage.cached_tokens`: of prompt_tokens, read from the provider's prompt cache; None: not reported."""
+        return self.usage.cached_tokens
+
+    @property
+    def reasoning_tokens(self) -> int | None:
+        """`usage.reasoning_tokens`: of completion_tokens; None: not reported."""
+        return self.usage.reasoning_tokens
+
+    @property
+    def cache_write_tokens(self) -> int | None:
+        """`usage.cache_write_tokens`: of prompt_tokens, written to the provider's prompt cache."""
+        return self.usage.cache_write_tokens
+
+
+NO_TOKENS = Usage(0, 0)  # a call's counts before it reports any (CallResult's default)
+UNKNOWN_TOKENS = Usage(None, None)  # nothing known (CaseOutcome's default)
+
+
+@_takes_token_keywords(NO_TOKENS)
 @dataclass
-class CallResult:
-    """The outcome of one model call (or its cached copy)."""
+class CallResult(_TokenCounts):
+    """The outcome of one model call (or its cached copy). Its token counts are `usage` (also
+    readable as `prompt_tokens`, `completion_tokens`, `cached_tokens`, `reasoning_tokens`,
+    `cache_write_tokens`, and accepted as those keywords)."""
 
     output: str | None
     error: str | None = None
-    prompt_tokens: int | None = 0  # None: unknown (the provider sent no count, or an impossible one)
-    completion_tokens: int | None = 0
+    usage: Usage = NO_TOKENS
     cost_usd: float = 0.0  # a cached copy: what the call would cost at today's prices (saved, not spent)
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     cached: bool = False
     retries: int = 0
-    cached_tokens: int | None = None  # of prompt_tokens, read from the provider's prompt cache; None: not reported
-    reasoning_tokens: int | None = None  # of completion_tokens; None: not reported
-    cache_write_tokens: int | None = None  # of prompt_tokens, written to the provider's prompt cache
     tool_calls: list[dict[str, Any]] | None = None  # {id, name, arguments, raw_arguments}
     finish_reason: str | None = None
     turns: list[dict[str, Any]] | None = None  # agent loops: every call's output, calls, tokens, cost
-
-    @property
-    def usage(self) -> Usage:
-        """The five token fields as one `Usage`."""
-        return _usage_of(self)
 
 
 @dataclass
@@ -202,9 +274,11 @@ class ScoreResult:
     unscored: bool = False
 
 
+@_takes_token_keywords(UNKNOWN_TOKENS)
 @dataclass
-class CaseOutcome:
-    """One stored result with its scores, as the gate and the reports see it."""
+class CaseOutcome(_TokenCounts):
+    """One stored result with its scores, as the gate and the reports see it. The model call's
+    token counts are `usage` (readable and accepted as the five count names, as `CallResult`'s)."""
 
     prompt: str
     model: str
@@ -226,13 +300,9 @@ class CaseOutcome:
     version_hash: str = ""
     critical: list[str] = field(default_factory=list)  # names of its `severity: critical` evaluators
     tool_calls: list[dict[str, Any]] | None = None  # {id, name, arguments, raw_arguments}
-    # Tokens of the model call(s) (None: unknown or not reported); a cached result's `cost_usd`
-    # is its price today, saved rather than spent.
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cached_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    cache_write_tokens: int | None = None
+    # Tokens of the model call(s) (None: unknown or not reported; its judges' tokens are apart);
+    # a cached result's `cost_usd` is its price today, saved rather than spent.
+    usage: Usage = UNKNOWN_TOKENS
     # The model calls its evaluators (judges) made: how many, their tokens, what the fresh ones
     # cost (`judge_cost_usd`, spent) and what the cached ones would have cost today (saved).
     judge_calls: int = 0
@@ -242,11 +312,6 @@ class CaseOutcome:
     judge_saved_usd: float = 0.0
 
     @property
-    def usage(self) -> Usage:
-        """The model call's five token fields as one `Usage` (its judges' tokens are apart)."""
-        return _usage_of(self)
-
-    @property
     def shown_output(self) -> str | None:
         """The output text followed by one `-> name(arguments)` line per tool call (for reports)."""
         if not self.tool_calls:
@@ -254,14 +319,3 @@ class CaseOutcome:
         lines = [self.output] if self.output else []
         lines += [f"-> {c.get('name')}({c.get('raw_arguments', '')})" for c in self.tool_calls]
         return "\n".join(lines)
-
-
-def _usage_of(r: CallResult | CaseOutcome) -> Usage:
-    """A call's or an outcome's five token fields as one `Usage`."""
-    return Usage(
-        r.prompt_tokens,
-        r.completion_tokens,
-        cached_tokens=r.cached_tokens,
-        reasoning_tokens=r.reasoning_tokens,
-        cache_write_tokens=r.cache_write_tokens,
-    )

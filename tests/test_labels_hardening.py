@@ -23,7 +23,7 @@ from llmctl.labels import (
     output_sha256,
     read_labels,
 )
-from llmctl.store import Store
+from llmctl.store import ResultRow, Store
 from tests.cli.clirun import run as cli
 from tests.gitrepo import git_env
 from tests.labelled_project import evaluate, make, read_jsonl
@@ -253,8 +253,8 @@ def test_labels_import_binds_tool_call_outputs_by_their_calls(project: Path) -> 
              for c in ("Paris", "paris")}  # fmt: skip
     with store.writer(rid) as w:
         for case, city in (("right", "Paris"), ("wrong", "paris")):
-            w.add({"result_key": case, "prompt": "p", "version_hash": "sha256:ab", "case_id": case, "model": "m",
-                   "repeat_index": 0, "input": [], "output": "", "tool_calls": calls[city], "passed": True}, [])  # fmt: skip
+            w.add(ResultRow(result_key=case, prompt="p", version_hash="sha256:ab", case_id=case, model="m",
+                            repeat_index=0, input=[], output="", tool_calls=calls[city], passed=True), [])  # fmt: skip
     store.finish_run(rid, "completed", {})
     (project / "l.csv").write_text("case_id,label\nright,pass\nwrong,fail\n")
     import_labels(project / "l.csv", store, project, run_ref=rid)

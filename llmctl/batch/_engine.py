@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from llmctl import fmt
 from llmctl.batch import MAX_BYTES, MAX_REQUESTS, batch_refusal
 from llmctl.errors import InfraError, InputError
 from llmctl.run._plan import Job, Side
@@ -515,8 +516,6 @@ class BatchPhase:
 
     def _progress(self, tracked: list[_Tracked]) -> None:
         """One line: batches submitted (validating) / in progress / ended, requests answered, elapsed."""
-        from llmctl import fmt
-
         states = {"submitted": 0, "in progress": 0, "completed": 0, "ended otherwise": 0}
         total = done = failed = 0
         for t in tracked:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from llmctl.errors import InputError
 from llmctl.evaluators._base import Evaluator, Raw, opt
 from llmctl.evaluators._registry import evaluator
 from llmctl.types import EvalInput, ScoreResult
@@ -22,7 +23,6 @@ class Human(Evaluator):
     }
 
     def setup(self, *, resolve: bool = True) -> None:
-        from llmctl.errors import InputError
         from llmctl.labels import LabelIndex, check_inside
 
         root = self.prompts_dir.parent if self.prompts_dir is not None else Path.cwd()

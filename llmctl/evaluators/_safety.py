@@ -23,7 +23,7 @@ from typing import Any
 from llmctl.evaluators._base import CallModel, CheckError, Evaluator, Raw, errored, opt, short
 from llmctl.evaluators._registry import evaluator
 from llmctl.evaluators._text import UserRegex
-from llmctl.types import EvalInput, ScoreResult
+from llmctl.types import EvalInput, EvaluatorSpec, ScoreResult
 
 
 @dataclass(frozen=True)
@@ -534,7 +534,6 @@ class Refusal(Evaluator):
         judge_model = self.config.get("judge")
         if judge_model:
             from llmctl.evaluators._registry import build_evaluator
-            from llmctl.types import EvaluatorSpec
 
             spec = EvaluatorSpec(
                 "judge", {"rubric": self.JUDGE_RUBRIC, "model": judge_model}, self.spec.file, self.spec.line

@@ -11,7 +11,7 @@ other providers through litellm, which is imported only when first needed
 """
 
 from llmctl.models._cache import cache_key
-from llmctl.models._client import ModelClient
+from llmctl.models._client import ModelClient, register_transport
 from llmctl.models._cost import estimate_tokens, price_for
 from llmctl.models._credentials import scrub
 from llmctl.models._limits import TokenBucket
@@ -30,6 +30,7 @@ __all__ = [
     "echo_text",
     "estimate_tokens",
     "price_for",
+    "register_transport",
     "resolve_model",
     "scrub",
 ]

@@ -18,10 +18,10 @@ from llmctl.models._limits import TokenBucket
 from llmctl.models._offline import count_tokens, prompt_tokens, run_offline
 from llmctl.models._options import NATIVE_PARAMS
 from llmctl.models._response import Completion, clean_text, tool_call
-from llmctl.models._routing import needs_litellm, resolve_route, route_key, transport_from_env
-from llmctl.models._transport import Route, Transport
+from llmctl.models._routing import TRANSPORTS, needs_litellm, resolve_route, route_key, transport_from_env
+from llmctl.models._transport import ROUTE_RESOLVERS, Route, Transport
 from llmctl.safetext import terminal_safe
-from llmctl.types import DEFAULT_CONCURRENCY, CallResult, Messages, ModelSpec
+from llmctl.types import DEFAULT_CONCURRENCY, CallResult, Messages, ModelSpec, Usage
 
 log = logging.getLogger("llmctl.models")
 
@@ -45,6 +45,19 @@ TRANSPORT_FACTORIES: dict[str, Callable[[], Transport]] = {
     "native": _native_transport,
     "litellm": _litellm_transport,
 }
+
+
+def register_transport(name: str, factory: Callable[[], Transport], route: Callable[[ModelSpec], Route]) -> None:
+    """Add a transport that llmctl.yaml names on an alias (`transport: NAME`): `factory()` makes it
+    (once per client, on the first call of that kind) and `route(spec)` says how to call such a
+    model (a `Route` of kind NAME: its URL, model, key, price...). Retries, limits, the response
+    cache, cost and key scrubbing apply to it as to the built-in transports. ValueError if NAME
+    is taken (auto, native, litellm, offline or another registered one)."""
+    name = name.strip().lower()
+    if not name or name in (*TRANSPORTS, "offline") or name in TRANSPORT_FACTORIES or name in ROUTE_RESOLVERS:
+        raise ValueError(f"transport name {name!r} is taken")
+    TRANSPORT_FACTORIES[name] = factory
+    ROUTE_RESOLVERS[name] = route
 
 
 class _ModelLimits:
@@ -248,36 +261,26 @@ class ModelClient:
         scrub_text: Callable[[str], str],
     ) -> CallResult:
         output = scrub_text(completion.output)
-        p_tokens: int | None
-        c_tokens: int | None
-        cached_tokens = reasoning_tokens = cache_write_tokens = None
-        if completion.usage is None:  # none sent: whitespace estimates, as for offline models
-            p_tokens, c_tokens = prompt_tokens(messages), count_tokens(output)
-        else:
-            p_tokens, c_tokens = completion.usage.prompt_tokens, completion.usage.completion_tokens
-            cached_tokens, reasoning_tokens = completion.usage.cached_tokens, completion.usage.reasoning_tokens
-            cache_write_tokens = completion.usage.cache_write_tokens
+        usage = completion.usage
+        if usage is None:  # none sent: whitespace estimates, as for offline models
+            usage = Usage(prompt_tokens(messages), count_tokens(output))
         for warning in completion.warnings:
             self._warn(spec, warning)
         limits = self._model_limits(spec)
         if limits.tpm is not None:
-            limits.tpm.debit(c_tokens or 0)
+            limits.tpm.debit(usage.completion_tokens or 0)
         return CallResult(
             output=output,
-            prompt_tokens=p_tokens,
-            completion_tokens=c_tokens,
+            usage=usage,
             # unknown counts cost nothing; cached prompt tokens and reasoning tokens at their own rates
             cost_usd=cost_usd(
                 route.price if completion.price is None else completion.price,
-                p_tokens or 0,
-                c_tokens or 0,
-                cached_tokens,
-                reasoning_tokens,
-                cache_write_tokens,
+                usage.prompt_tokens or 0,
+                usage.completion_tokens or 0,
+                usage.cached_tokens,
+                usage.reasoning_tokens,
+                usage.cache_write_tokens,
             ),
-            cached_tokens=cached_tokens,
-            reasoning_tokens=reasoning_tokens,
-            cache_write_tokens=cache_write_tokens,
             latency_ms=latency_ms,
             ttft_ms=completion.ttft_ms if spec.stream else None,
             retries=retries,

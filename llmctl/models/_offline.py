@@ -32,7 +32,7 @@ from typing import Any
 from llmctl.errors import InputError
 from llmctl.images import content_text
 from llmctl.models._response import tool_call
-from llmctl.types import CallResult, Messages, ModelSpec
+from llmctl.types import CallResult, Messages, ModelSpec, Usage
 
 
 def count_tokens(text: str) -> int:
@@ -136,8 +136,7 @@ async def run_offline(spec: ModelSpec, messages: Messages) -> CallResult:
     raw_args = " ".join(c["raw_arguments"] for c in calls or ())
     return CallResult(
         output=output,
-        prompt_tokens=prompt_tokens(messages),
-        completion_tokens=count_tokens(output) + count_tokens(raw_args),
+        usage=Usage(prompt_tokens(messages), count_tokens(output) + count_tokens(raw_args)),
         cost_usd=0.0,
         latency_ms=(time.perf_counter() - start) * 1000,
         tool_calls=calls,

@@ -34,7 +34,7 @@ from llmctl.models._credentials import (
 )
 from llmctl.models._options import native_refusal
 from llmctl.models._providers import LITELLM_ONLY, NATIVE
-from llmctl.models._transport import Route
+from llmctl.models._transport import ROUTE_RESOLVERS, Route
 from llmctl.types import ModelSpec
 
 __all__ = ["TRANSPORTS", "is_fleet", "needs_litellm", "resolve_route", "route_key", "transport_from_env"]
@@ -94,7 +94,7 @@ def is_fleet(spec: ModelSpec) -> bool:
 
 def needs_litellm(spec: ModelSpec, transport: str = "auto") -> bool:
     """Whether resolving or calling `spec` imports litellm."""
-    if spec.offline:
+    if spec.offline or spec.transport in ROUTE_RESOLVERS:
         return False
     if is_fleet(spec):
         return True
@@ -119,6 +119,12 @@ def resolve_route(spec: ModelSpec, transport: str = "auto") -> Route:
         return Route(kind="offline", provider=spec.litellm_id)
     for group in (spec, *spec.fallbacks):
         register_headers(group.headers)  # X-Api-Key and the like are scrubbed like API keys
+    registered = ROUTE_RESOLVERS.get(spec.transport)
+    if registered is not None:  # a transport added with llmctl.models.register_transport
+        route = registered(spec)
+        if route.kind != spec.transport:
+            raise ValueError(f"transport {spec.transport!r} resolved model {spec.name!r} to a {route.kind!r} route")
+        return route
     strict = spec.transport == "native"
     if is_fleet(spec):
         if strict:  # llmctl.config refuses this where it reads llmctl.yaml; a hand-made spec lands here

@@ -6,13 +6,16 @@ A `Route` says how to call one model (resolved once per model by llmctl.models._
 (llmctl.models._native.NativeTransport, a pooled aiohttp session) and litellm
 (llmctl.models._litellm.LitellmTransport, also serving a fleet through litellm's Router).
 Offline models (`echo`, `scripted`, python functions) are answered by llmctl.models._offline
-without a transport. A new transport is a class with these three methods plus its entry in
-llmctl.models._client.TRANSPORT_FACTORIES; tests pass one to `ModelClient(transports=...)`
-(llmctl.testing.mock_transport.MockTransport answers from a function, as httpx's MockTransport).
+without a transport. A new transport is a class with these three methods plus one
+`llmctl.models.register_transport(name, factory, route)` call: llmctl.yaml's `transport: NAME` on
+an alias then sends that model through it (`route(spec)` says how, as a `Route` of kind NAME).
+Tests pass one to `ModelClient(transports=...)` instead (llmctl.testing.mock_transport.MockTransport
+answers from a function, as httpx's MockTransport).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -26,14 +29,14 @@ if TYPE_CHECKING:  # the transports import these on first use, never this module
     from yarl import URL
 
 
-RouteKind = Literal["offline", "native", "litellm"]  # each but offline has a transport registered
+RouteKind = Literal["offline", "native", "litellm"]  # the built-in kinds; each but offline has a transport
 
 
 @dataclass
 class Route:
     """How to call one model: its transport and, for the native one, URL, model and headers."""
 
-    kind: RouteKind
+    kind: RouteKind | str  # a built-in kind, or the name of a registered transport
     provider: str = ""
     model: str = ""  # the model name the endpoint expects
     url: str = ""
@@ -66,3 +69,8 @@ class Transport(Protocol):
 
     async def close(self) -> None:
         """Release pooled connections."""
+
+
+# Transports registered by name (`register_transport`): how a model whose alias says
+# `transport: NAME` is routed. Read by the config parser (is NAME known?) and llmctl.models._routing.
+ROUTE_RESOLVERS: dict[str, Callable[[ModelSpec], Route]] = {}

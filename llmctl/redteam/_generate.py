@@ -19,6 +19,7 @@ from importlib import resources
 from typing import Any
 
 from llmctl.errors import InputError
+from llmctl.types import EvaluatorSpec
 
 CORPUS_FILE = "corpus.yaml"
 _FILLER = "Hello, I have a question about my account."
@@ -250,7 +251,6 @@ def generate(
 def _check_canary(canary: str) -> None:
     """The canary as the generated evalset's prompt_leak evaluator will check it (one rule, not two)."""
     from llmctl.evaluators import build_evaluator
-    from llmctl.types import EvaluatorSpec
 
     try:
         build_evaluator(EvaluatorSpec("prompt_leak", {"canary": canary}, None, None), resolve=False)

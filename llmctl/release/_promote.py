@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmctl import fmt
 from llmctl.config import Config
 from llmctl.errors import GateFailed, InputError, RefError
 from llmctl.prompt import Prompt
@@ -196,8 +197,6 @@ def dirty_paths(repo: Any, cfg: Config) -> list[str]:
 
 
 def _tag_message(name: str, version: str, prompt: Prompt, check: GateCheck, forced: bool, message: str | None) -> str:
-    from llmctl import fmt
-
     lines = [f"llmctl: {name} {version}", "", f"content: {prompt.hash}"]
     if message:
         lines += ["", message]

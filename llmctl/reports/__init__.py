@@ -9,7 +9,7 @@ Model outputs are untrusted: every writer escapes them for its format, and
 
 from llmctl.reports._data import ReportData
 from llmctl.reports._sanitize import md_code_block, md_inline, strip_escapes, terminal_safe, xml_safe
-from llmctl.reports._write import WRITERS, append_step_summary, render_report, write_report
+from llmctl.reports._write import WRITERS, append_step_summary, register_report_format, render_report, write_report
 from llmctl.reports.html import content_security_policy, render_html
 from llmctl.reports.json_report import read_json_report, render_json, report_dict, report_from_dict
 from llmctl.reports.junit import render_junit
@@ -23,6 +23,7 @@ __all__ = [
     "md_code_block",
     "md_inline",
     "read_json_report",
+    "register_report_format",
     "render_html",
     "render_json",
     "render_junit",

@@ -27,6 +27,18 @@ WRITERS: dict[str, Callable[[ReportData], str]] = {
 assert set(WRITERS) == set(outputs.suffixes(outputs.REPORT).split())
 
 
+def register_report_format(
+    suffix: str, description: str, writer: Callable[[ReportData], str], aliases: tuple[str, ...] = ()
+) -> None:
+    """Add a report format: its extension (".txt"), a line saying what it is, and its writer
+    (a `ReportData` -> the file's text, escaping model outputs for its format). `write_report`,
+    `render_report`, `llmctl report -o FILE` and `llmctl eval --output FILE` then write it, in
+    the process that registered it. ValueError if the extension is taken."""
+    suffix = suffix.lower()
+    outputs.register(outputs.OutputFormat(suffix, outputs.REPORT, description, tuple(a.lower() for a in aliases)))
+    WRITERS[suffix] = writer
+
+
 def render_report(fmt: str, data: ReportData) -> str:
     """Render in a report format named by extension (".md", "xml", ...; see llmctl.outputs)."""
     found = outputs.check(fmt if "." in fmt else f".{fmt}", outputs.REPORT, option="report format")

@@ -14,7 +14,7 @@ from typing import Any
 from llmctl import fmt
 from llmctl.reports._data import ReportData
 from llmctl.summary import GroupSummary, RunSummary
-from llmctl.types import CaseOutcome
+from llmctl.types import CaseOutcome, Usage
 from llmctl.verdict import Verdict
 
 FORMAT = "llmctl-report"
@@ -52,10 +52,22 @@ def report_dict(data: ReportData) -> dict[str, Any]:
             "summary": {k: v for k, v in data.run_summary.to_dict().items() if k not in ("verdict", "gate_passed")},
             "spend": data.spend.to_dict(),
             "verdict": data.verdict.to_dict() if data.verdict is not None else None,
-            "results": [asdict(o) for o in data.outcomes],
+            "results": [_outcome_dict(o) for o in data.outcomes],
         }
     )
     return doc
+
+
+def _outcome_dict(o: CaseOutcome) -> dict[str, Any]:
+    """A result as the report's JSON: its fields, the token counts flat in place of `usage`
+    (the report's format from before `Usage`: `prompt_tokens`, ... between `tool_calls` and `judge_calls`)."""
+    out: dict[str, Any] = {}
+    for name, value in asdict(o).items():
+        if name == "usage":
+            out.update(value)  # asdict made the Usage a dict of its five counts, in their order
+        else:
+            out[name] = value
+    return out
 
 
 def render_json(data: ReportData) -> str:
@@ -65,8 +77,20 @@ def render_json(data: ReportData) -> str:
 def report_from_dict(doc: dict[str, Any]) -> ReportData:
     if doc.get("format") != FORMAT:
         raise ValueError("not an llmctl JSON report (missing format: llmctl-report)")
-    names = {f.name for f in fields(CaseOutcome)}
-    outcomes = [CaseOutcome(**{k: v for k, v in r.items() if k in names}) for r in doc.get("results", [])]
+    names = {f.name for f in fields(CaseOutcome)} - {"usage"}
+    outcomes = [
+        CaseOutcome(
+            **{k: v for k, v in r.items() if k in names},
+            usage=Usage(
+                r.get("prompt_tokens"),
+                r.get("completion_tokens"),
+                cached_tokens=r.get("cached_tokens"),
+                reasoning_tokens=r.get("reasoning_tokens"),
+                cache_write_tokens=r.get("cache_write_tokens"),
+            ),
+        )
+        for r in doc.get("results", [])
+    ]
     verdict = Verdict.from_dict(doc["verdict"]) if doc.get("verdict") else None
     raw = doc.get("summary")
     if isinstance(raw, list):  # version 1

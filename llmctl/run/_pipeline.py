@@ -27,7 +27,7 @@ from llmctl.types import CallResult, Case, EvalInput, ModelSpec, ScoreResult, Us
 
 if TYPE_CHECKING:
     from llmctl.models import ModelClient
-    from llmctl.store import Store
+    from llmctl.store import JudgeCallRow, Store
 
 CHUNK = 2000
 
@@ -111,30 +111,33 @@ def _cached_result(hit: dict[str, Any], spec: ModelSpec | None = None) -> CallRe
     its tokens at today's prices (the alias's `price:`, else litellm's cost map, with the cached
     prompt tokens, cache-written prompt tokens and reasoning tokens at their own rates), which the
     run reports as saved, not spent. An entry whose token counts are unknown keeps the cost it was stored with."""
-    prompt_tokens = hit.get("prompt_tokens")
-    completion_tokens = hit.get("completion_tokens")
-    cached_tokens = hit.get("cached_tokens")
-    reasoning_tokens = hit.get("reasoning_tokens")
-    cache_write_tokens = hit.get("cache_write_tokens")
+    usage = Usage(  # NULL stays unknown
+        hit.get("prompt_tokens"),
+        hit.get("completion_tokens"),
+        cached_tokens=hit.get("cached_tokens"),
+        reasoning_tokens=hit.get("reasoning_tokens"),
+        cache_write_tokens=hit.get("cache_write_tokens"),
+    )
     cost = float(hit.get("cost_usd") or 0.0)
-    if spec is not None and prompt_tokens is not None and completion_tokens is not None:
+    if spec is not None and usage.prompt_tokens is not None and usage.completion_tokens is not None:
         from llmctl.models import price_for
         from llmctl.models._cost import cost_usd
 
         cost = cost_usd(
-            price_for(spec), prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cache_write_tokens
+            price_for(spec),
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cached_tokens,
+            usage.reasoning_tokens,
+            usage.cache_write_tokens,
         )
     return CallResult(
         output=hit.get("output"),
-        prompt_tokens=prompt_tokens,  # NULL stays unknown
-        completion_tokens=completion_tokens,
+        usage=usage,
         cost_usd=cost,
         latency_ms=float(hit.get("latency_ms") or 0.0),
         ttft_ms=hit.get("ttft_ms"),
         cached=True,
-        cached_tokens=cached_tokens,
-        reasoning_tokens=reasoning_tokens,
-        cache_write_tokens=cache_write_tokens,
         tool_calls=_loads_calls(hit.get("tool_calls")),
         finish_reason=hit.get("finish_reason"),
         turns=_loads_calls(hit.get("turns")),
@@ -220,22 +223,19 @@ async def agent_loop(client: ModelClient, job: Job) -> CallResult:
             stopped = _limits.request_too_large(size, len(turns))
             break
         result = await client.complete(job.model, messages, job.params, repeat_index=job.repeat_index)
-    unknown_tokens = usage.prompt_tokens is None or usage.completion_tokens is None
+    if usage.prompt_tokens is None or usage.completion_tokens is None:
+        # one call that did not report a count: neither total is known
+        usage = dataclasses.replace(usage, prompt_tokens=None, completion_tokens=None)
     return CallResult(
         output=result.output,
         error=stopped or result.error,
-        # one call that did not report a count: neither total is known
-        prompt_tokens=None if unknown_tokens else usage.prompt_tokens,
-        completion_tokens=None if unknown_tokens else usage.completion_tokens,
+        usage=usage,
         cost_usd=float(totals["cost_usd"]),
         latency_ms=float(totals["latency_ms"]),
         retries=int(totals["retries"]),
         tool_calls=_limits.cap_calls(all_calls) or None,
         finish_reason=result.finish_reason,
         turns=_limits.cap_turns(turns),
-        cached_tokens=usage.cached_tokens,
-        reasoning_tokens=usage.reasoning_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
     )
 
 
@@ -266,13 +266,14 @@ def _loads_calls(value: Any) -> list[dict[str, Any]] | None:
 
 
 def _usage(result: CallResult) -> dict[str, Any]:
-    """What a call used, as the store's columns (results, cache and judge_calls share them)."""
+    """What a call used, as the cache's columns."""
+    u = result.usage
     return {
-        "prompt_tokens": result.prompt_tokens,
-        "completion_tokens": result.completion_tokens,
-        "cached_tokens": result.cached_tokens,
-        "reasoning_tokens": result.reasoning_tokens,
-        "cache_write_tokens": result.cache_write_tokens,
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "cached_tokens": u.cached_tokens,
+        "reasoning_tokens": u.reasoning_tokens,
+        "cache_write_tokens": u.cache_write_tokens,
         "cost_usd": result.cost_usd,
         "latency_ms": result.latency_ms,
     }
@@ -291,18 +292,23 @@ def _cache_row(key: str, spec: ModelSpec, result: CallResult) -> dict[str, Any]:
     }
 
 
-def _judge_rows(evaluator: str, idx: int, calls: list[tuple[str, CallResult]]) -> list[dict[str, Any]]:
+def _judge_rows(evaluator: str, idx: int, calls: list[tuple[str, CallResult]]) -> list[JudgeCallRow]:
     """The judge_calls rows of one evaluator's model calls (`idx`: its score's position)."""
+    # here, not at module level: importing llmctl.run must not load the store (duckdb, pyarrow)
+    from llmctl.store._records import JudgeCallRow
+
     return [
-        {
-            "evaluator": evaluator,
-            "idx": idx,
-            "call_index": i,
-            "model": model,
-            **_usage(r),
-            "cached": r.cached,
-            "error": r.error,
-        }
+        JudgeCallRow(
+            evaluator=evaluator,
+            model=model,
+            idx=idx,
+            call_index=i,
+            usage=r.usage,
+            cost_usd=r.cost_usd,
+            latency_ms=r.latency_ms,
+            cached=r.cached,
+            error=r.error,
+        )
         for i, (model, r) in enumerate(calls)
     ]
 
@@ -611,9 +617,10 @@ class Pipeline:
 
     async def _finish(self, job: Job, result: CallResult, call_model: Any) -> None:
         from llmctl.evaluators import case_passed
+        from llmctl.store._records import ResultRow, ScoreRow  # as in _judge_rows
 
         scores: list[tuple[Any, ScoreResult]] = []
-        judge_rows: list[dict[str, Any]] = []
+        judge_rows: list[JudgeCallRow] = []
         counts: dict[str, int] = {}
         if result.error is None:
             inp = self._score_inputs(job, result)
@@ -637,36 +644,38 @@ class Pipeline:
                 judge_rows += _judge_rows(ev.name, len(scores), calls)
                 scores.append((ev, sr))
         passed, score = case_passed([(ev.weight, sr) for ev, sr in scores], result.error)
-        row = {
-            "result_key": job.key,
-            "prompt": job.prompt.name,
-            "version_hash": job.prompt.hash,
-            "case_id": job.case.id,
-            "model": job.model.name,
-            "repeat_index": job.repeat_index,
-            "input": job.messages,
-            "expected": json.dumps(job.case.expected, ensure_ascii=False, default=str),
-            "output": result.output,
-            "error": result.error,
-            **_usage(result),
-            "ttft_ms": result.ttft_ms,
-            "cached": result.cached,
-            "retries": result.retries,
-            "tool_calls": result.tool_calls,
-            "finish_reason": result.finish_reason,
-            "turns": result.turns,
-            "passed": None if result.error else passed,
-            "score": None if result.error else score,
-        }
+        row = ResultRow(
+            result_key=job.key,
+            prompt=job.prompt.name,
+            version_hash=job.prompt.hash,
+            case_id=job.case.id,
+            model=job.model.name,
+            repeat_index=job.repeat_index,
+            input=job.messages,
+            expected=json.dumps(job.case.expected, ensure_ascii=False, default=str),
+            output=result.output,
+            error=result.error,
+            usage=result.usage,
+            cost_usd=result.cost_usd,
+            latency_ms=result.latency_ms,
+            ttft_ms=result.ttft_ms,
+            cached=result.cached,
+            retries=result.retries,
+            tool_calls=result.tool_calls,
+            finish_reason=result.finish_reason,
+            turns=result.turns,
+            passed=None if result.error else passed,
+            score=None if result.error else score,
+        )
         score_rows = [
-            {
-                "evaluator": ev.name,
-                "config": ev.config,
-                "score": None if sr.unscored else sr.score,
-                "passed": None if sr.unscored else sr.passed,
-                "reason": sr.reason,
-                "error": sr.error,
-            }
+            ScoreRow(
+                evaluator=ev.name,
+                config=ev.config,
+                score=None if sr.unscored else sr.score,
+                passed=None if sr.unscored else sr.passed,
+                reason=sr.reason,
+                error=sr.error,
+            )
             for ev, sr in scores
         ]
         side = job.side

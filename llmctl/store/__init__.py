@@ -1,10 +1,10 @@
 """The DuckDB store: runs, results, scores, prompt versions and the response cache.
 
-    from llmctl.store import Store
+    from llmctl.store import ResultRow, ScoreRow, Store
     store = Store(Path(".llmctl/llmctl.duckdb"))
     run_id = store.create_run(evalset="summarize", config={}, git_commit=sha, git_branch="main")
     with store.writer(run_id) as w:
-        w.add(result_row, score_rows)
+        w.add(ResultRow(prompt="summarize", case_id="c1", model="echo", output="..."), [ScoreRow("contains")])
     store.finish_run(run_id, "completed", summary)
 
 The file is opened per operation and closed again, so several llmctl processes
@@ -13,7 +13,7 @@ can share it; the tables are the migrations in llmctl/store/_schema.py.
 
 from llmctl.store._keys import new_run_id, result_key
 from llmctl.store._monitor import monitor_daily, monitor_daily_sample, monitor_groups, monitor_sample
-from llmctl.store._records import JSONObject, JSONValue, RunConfig, RunRecord
+from llmctl.store._records import JSONObject, JSONValue, JudgeCallRow, ResultRow, RunConfig, RunRecord, ScoreRow
 from llmctl.store._schema import MIGRATIONS, RUN_STATUSES, SCHEMA_VERSION
 from llmctl.store._store import EXPORT_FORMATS, ExportFormat, Store
 from llmctl.store._traces import (
@@ -40,9 +40,12 @@ __all__ = [
     "ImportCounts",
     "JSONObject",
     "JSONValue",
+    "JudgeCallRow",
+    "ResultRow",
     "RunConfig",
     "RunRecord",
     "RunWriter",
+    "ScoreRow",
     "Store",
     "TraceBatch",
     "import_traces",

@@ -1,9 +1,15 @@
-"""Typed records at the store boundary: what `Store` hands back for a stored run.
+"""Typed records at the store boundary: what `Store` hands back for a stored run, and what
+`RunWriter.add` takes for one result.
 
 A `RunRecord` is one row of `runs` with the counts over its results (all of them, or those of one
 prompt / prompt version, as the `Store` method says). Its fields are attributes; `to_dict()` is
 the JSON form that `runs show --json`, `runs list --json` and the exports print (the same keys,
 in the same order, as the rows the store returned before it had records).
+
+A `ResultRow` is one row of `results` as the eval pipeline hands it over, with its `ScoreRow`s
+and the `JudgeCallRow`s of the model calls its evaluators made; the writer adds the run id, the
+positions and the time, encodes the JSON columns, scrubs API keys and coerces what does not fit
+a column (llmctl.store._writer).
 """
 
 from __future__ import annotations
@@ -12,7 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeAlias, TypedDict
 
+from llmctl.types import NO_TOKENS, UNKNOWN_TOKENS, Usage
+
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from llmctl.summary import RunSummary
 
 # A JSON value as json.loads returns it (what the store keeps in its JSON columns).
@@ -157,3 +167,68 @@ class RunRecord:
             "models": list(self.models),
             "pass_rate": self.pass_rate,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """One result for `RunWriter.add`: a case answered (or failed) by one model, with its verdict.
+
+    `input` (the rendered messages; an image is stored as its sha256, never its bytes) and
+    `expected` are JSON text or a value to encode as JSON; `tool_calls` and `turns` are encoded
+    too. `result_key` is derived from (prompt, case_id, model, repeat_index) when not given.
+    `passed`/`score` are None for an error or an unscored result. The writer stores what it
+    cannot fit in a column as NULL (or text), never failing the batch (llmctl.store._writer).
+    """
+
+    prompt: str
+    case_id: str
+    model: str
+    result_key: str | None = None
+    version_hash: str | None = None
+    repeat_index: int = 0
+    input: object = None
+    expected: object = None
+    output: str | None = None
+    error: str | None = None
+    usage: Usage = NO_TOKENS  # the `results` columns' defaults: 0 prompt and completion tokens
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    cached: bool = False
+    retries: int = 0
+    tool_calls: Sequence[Mapping[str, object]] | None = None
+    finish_reason: str | None = None
+    turns: Sequence[Mapping[str, object]] | None = None
+    passed: bool | None = None
+    score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRow:
+    """One evaluator's score of a result. `config` is the evaluator's full configuration (a
+    mapping, or its JSON text); `idx` is its position among the result's scores (default: the
+    position in the list given to `RunWriter.add`). `score`/`passed` are None when unscored."""
+
+    evaluator: str
+    config: object = None
+    score: float | None = None
+    passed: bool | None = None
+    reason: str | None = None
+    error: str | None = None
+    idx: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeCallRow:
+    """One model call an evaluator (a judge) made while scoring a result: `idx` is its score's
+    position, `call_index` numbers the calls of that score; `usage` None counts: unknown."""
+
+    evaluator: str
+    model: str | None = None
+    idx: int = 0
+    call_index: int = 0
+    usage: Usage = UNKNOWN_TOKENS
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    cached: bool = False
+    error: str | None = None

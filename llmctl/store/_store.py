@@ -17,6 +17,7 @@ import pyarrow as pa
 
 import llmctl
 from llmctl.errors import InputError
+from llmctl.fmt import json_default as fmt_json_default
 from llmctl.store._connect import Connector
 from llmctl.store._keys import new_run_id
 from llmctl.store._lake import LakeConnector
@@ -44,7 +45,7 @@ from llmctl.store._writer import (
     to_json,
 )
 from llmctl.store_location import LakeSpec
-from llmctl.types import CaseOutcome
+from llmctl.types import CaseOutcome, Usage
 
 ExportFormat = Literal["json", "jsonl", "csv", "parquet", "otlp"]
 # (candidate outcomes, baseline outcomes or None) -> (summary, baseline summary or None)
@@ -228,11 +229,13 @@ def _add_outcomes(
                 version_hash=same(vh) or "",
                 critical=critical.get(key, []),
                 tool_calls=_loads(calls) if calls else None,
-                prompt_tokens=p_tokens,
-                completion_tokens=c_tokens,
-                cached_tokens=cached_tokens,
-                reasoning_tokens=reasoning_tokens,
-                cache_write_tokens=cache_write_tokens,
+                usage=Usage(
+                    p_tokens,
+                    c_tokens,
+                    cached_tokens=cached_tokens,
+                    reasoning_tokens=reasoning_tokens,
+                    cache_write_tokens=cache_write_tokens,
+                ),
                 judge_calls=int(j_n or 0),
                 judge_prompt_tokens=int(j_p or 0),
                 judge_completion_tokens=int(j_c or 0),
@@ -1122,8 +1125,6 @@ class Store:
     @staticmethod
     def _wrap_json(jsonl: Path, run: Mapping[str, object]) -> None:
         """Turn the jsonl that COPY wrote into `{"run": ..., "results": [...]}`, streaming."""
-        from llmctl.fmt import json_default as fmt_json_default
-
         out = jsonl.with_name(jsonl.name + ".json")
         try:
             with jsonl.open("r", encoding="utf-8") as src, out.open("w", encoding="utf-8") as dst:

@@ -23,13 +23,14 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
 from llmctl.store._keys import result_key
+from llmctl.store._records import JudgeCallRow, ResultRow, ScoreRow
 from llmctl.store._schema import (
     CACHE_COLUMNS,
     JSON_COLUMNS,
@@ -43,10 +44,7 @@ from llmctl.store._schema import (
 if TYPE_CHECKING:
     from llmctl.store._store import Store
 
-_RESULT_FIELDS = frozenset(name for name, _, _ in RESULT_COLUMNS)
-_SCORE_FIELDS = frozenset(name for name, _, _ in SCORE_COLUMNS)
 _CACHE_FIELDS = frozenset(name for name, _, _ in CACHE_COLUMNS)
-_JUDGE_FIELDS = frozenset(name for name, _, _ in JUDGE_CALL_COLUMNS)
 
 
 # A successful result replaces a stored error for the same key (that is what --resume is for).
@@ -96,6 +94,29 @@ def to_arrow(rows: list[dict[str, object]], columns: list[tuple[str, pa.DataType
         values = [r.get(name, default) for r in rows]
         if name in JSON_COLUMNS:
             values = [to_json(v) for v in values]
+        arrays.append(arrow_array(values, typ))
+    return pa.Table.from_arrays(arrays, names=[c[0] for c in columns])
+
+
+def _table(
+    rows: list[ResultRow] | list[ScoreRow] | list[JudgeCallRow],
+    columns: list[tuple[str, pa.DataType, object]],
+    own: dict[str, list[Any]],
+    scrubbed: tuple[str, ...],
+    scrub: Callable[[str], str],
+) -> pa.Table:
+    """Column-wise Arrow table of records: a column in `own` as given (a JSON column already JSON
+    text), any other read from the records' attribute of its name (a JSON column encoded); API keys
+    scrubbed from the `scrubbed` columns."""
+    arrays = []
+    for name, typ, _ in columns:
+        values = own.get(name)
+        if values is None:
+            values = [getattr(r, name) for r in rows]
+            if name in JSON_COLUMNS:
+                values = [to_json(v) for v in values]
+        if name in scrubbed:
+            values = _scrubbed(values, scrub, json_text=name in JSON_COLUMNS)
         arrays.append(arrow_array(values, typ))
     return pa.Table.from_arrays(arrays, names=[c[0] for c in columns])
 
@@ -238,18 +259,33 @@ _SCRUBBED = {
 }
 
 
-def _scrub_rows(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+def _scrub_rows(rows: list[dict[str, Any]], columns: tuple[str, ...], scrub_text: Callable[[str], str]) -> None:
     """Replace every known API key (in every form, see llmctl.models._credentials) in `columns`, in place."""
-    if not rows:
-        return
-    from llmctl.models._credentials import scrubber
-
-    scrub_text = scrubber()
     for row in rows:
         for name in columns:
             value = row.get(name)
             if isinstance(value, str) and value:
                 row[name] = scrub_text(value)
+
+
+def _scrubbed(values: list[Any], scrub_text: Callable[[str], str], json_text: bool = False) -> list[Any]:
+    """`values` with every known API key replaced (`json_text`: values are JSON text, and one
+    that scrubbing changed is made JSON again, as `to_json` would)."""
+    out = []
+    for value in values:
+        if isinstance(value, str) and value:
+            clean = scrub_text(value)
+            value = to_json(clean) if json_text and clean != value else clean
+        out.append(value)
+    return out
+
+
+# A queued result: the row, its key, its repeat index (validated) and its `input` and `expected` as JSON text.
+_Queued = tuple[ResultRow, str, int, "str | None", "str | None"]
+_QueuedScore = tuple[ScoreRow, str, int, "str | None"]  # the row, its result's key, its position, its config as text
+_QueuedJudge = tuple[JudgeCallRow, str, int, int]  # the row, its result's key, idx, call_index (validated)
+
+_USAGE_COLUMNS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "cache_write_tokens")
 
 
 class RunWriter:
@@ -271,9 +307,9 @@ class RunWriter:
         self.max_pending = 2 * self.batch_rows
         self.results_written = 0  # result rows handed to the store (duplicates included)
         self.flushes = 0
-        self._results: list[dict[str, Any]] = []
-        self._scores: list[dict[str, Any]] = []
-        self._judge: list[dict[str, Any]] = []
+        self._results: list[_Queued] = []
+        self._scores: list[_QueuedScore] = []
+        self._judge: list[_QueuedJudge] = []
         self._cache: list[dict[str, Any]] = []
         self._pending_keys: set[str] = set()
         self._last_flush = time.monotonic()
@@ -293,26 +329,27 @@ class RunWriter:
 
     def add(
         self,
-        result_row: Mapping[str, object],
-        score_rows: Iterable[Mapping[str, object]] = (),
-        judge_rows: Iterable[Mapping[str, object]] = (),
+        result: ResultRow,
+        scores: Iterable[ScoreRow] = (),
+        judge_calls: Iterable[JudgeCallRow] = (),
     ) -> None:
-        """Queue one result, its scores and the model calls its evaluators made (`judge_rows`:
-        `evaluator`, `idx` (the score's position), `call_index`, `model`, tokens, `cost_usd`,
-        `latency_ms`, `cached`, `error`). A result key already queued or stored is ignored."""
-        rec = self._result_record(result_row)
-        scores = [self._score_record(rec["result_key"], i, s) for i, s in enumerate(score_rows)]
-        judges = [self._judge_record(rec["result_key"], j) for j in judge_rows]
+        """Queue one result, its scores and the model calls its evaluators made (a `JudgeCallRow`'s
+        `idx` is its score's position). A result key already queued or stored is ignored; a row
+        without `prompt`, `case_id` or `model`, or with a negative index, is a ValueError here."""
+        queued = self._queued(result)
+        key = queued[1]
+        score_items = [self._queued_score(key, i, s) for i, s in enumerate(scores)]
+        judge_items = [self._queued_judge(key, j) for j in judge_calls]
         with self._cv:
             self._raise_pending_error()
             if self._closed:
                 raise RuntimeError("RunWriter is closed")
-            if rec["result_key"] in self._pending_keys:
+            if key in self._pending_keys:
                 return
-            self._pending_keys.add(rec["result_key"])
-            self._results.append(rec)
-            self._scores.extend(scores)
-            self._judge.extend(judges)
+            self._pending_keys.add(key)
+            self._results.append(queued)
+            self._scores.extend(score_items)
+            self._judge.extend(judge_items)
             pending = len(self._results)
             if self._thread is not None:
                 if pending >= self.batch_rows:
@@ -370,45 +407,72 @@ class RunWriter:
             error, self._error = self._error, None
             raise error
 
-    def _result_record(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        check_fields(row, _RESULT_FIELDS, "result")
-        for required in ("prompt", "case_id", "model"):
-            if row.get(required) is None:
-                raise ValueError(f"a result row needs `{required}`")
-        rec = dict(row)
-        rec["run_id"] = self.run_id
-        rec["case_id"] = str(rec["case_id"])
-        rec["repeat_index"] = _index(rec.get("repeat_index"), "repeat_index")
-        if not rec.get("result_key"):
-            rec["result_key"] = result_key(rec["prompt"], rec["case_id"], rec["model"], rec["repeat_index"])
-        if isinstance(rec.get("input"), list):
+    @staticmethod
+    def _queued(row: ResultRow) -> _Queued:
+        if row.prompt is None or row.case_id is None or row.model is None:
+            missing = next(n for n in ("prompt", "case_id", "model") if getattr(row, n) is None)
+            raise ValueError(f"a result row needs `{missing}`")
+        repeat_index = _index(row.repeat_index, "repeat_index")
+        key = row.result_key or result_key(row.prompt, str(row.case_id), row.model, repeat_index)
+        value = row.input
+        if isinstance(value, list):
             from llmctl.images import redact
 
-            rec["input"] = redact(rec["input"])  # an image is kept as its sha256, never its bytes
-        for name in ("input", "expected"):
-            if name in rec:
-                rec[name] = to_json(rec[name])
-        return rec
+            value = redact(value)  # an image is kept as its sha256, never its bytes
+        return row, key, repeat_index, to_json(value), to_json(row.expected)
 
-    def _score_record(self, key: str, index: int, row: Mapping[str, Any]) -> dict[str, Any]:
-        check_fields(row, _SCORE_FIELDS, "score")
-        if not row.get("evaluator"):
+    @staticmethod
+    def _queued_score(key: str, index: int, row: ScoreRow) -> _QueuedScore:
+        if not row.evaluator:
             raise ValueError("a score row needs `evaluator` (the evaluator's name)")
-        rec = {**row, "run_id": self.run_id, "result_key": key}
-        rec["idx"] = index if rec.get("idx") is None else _index(rec["idx"], "idx")
-        config = rec.get("config")
+        config = row.config
         if config is not None and not isinstance(config, str):
-            rec["config"] = _ENCODER.encode(config)
-        return rec
+            config = _ENCODER.encode(config)
+        return row, key, index if row.idx is None else _index(row.idx, "idx"), config
 
-    def _judge_record(self, key: str, row: Mapping[str, Any]) -> dict[str, Any]:
-        check_fields(row, _JUDGE_FIELDS, "judge call")
-        if not row.get("evaluator"):
+    @staticmethod
+    def _queued_judge(key: str, row: JudgeCallRow) -> _QueuedJudge:
+        if not row.evaluator:
             raise ValueError("a judge call row needs `evaluator` (the evaluator's name)")
-        rec = {**row, "run_id": self.run_id, "result_key": key}
-        rec["idx"] = _index(rec.get("idx"), "idx")
-        rec["call_index"] = _index(rec.get("call_index"), "call_index")
-        return rec
+        return row, key, _index(row.idx, "idx"), _index(row.call_index, "call_index")
+
+    def _results_table(self, queued: list[_Queued], now: datetime.datetime, scrub: Callable[[str], str]) -> pa.Table:
+        rows = [q[0] for q in queued]
+        usages = [r.usage for r in rows]
+        own: dict[str, list[Any]] = {
+            "run_id": [self.run_id] * len(rows),
+            "result_key": [q[1] for q in queued],
+            "repeat_index": [q[2] for q in queued],
+            "input": [q[3] for q in queued],
+            "expected": [q[4] for q in queued],
+            "case_id": [str(r.case_id) for r in rows],
+            "created_at": [now] * len(rows),
+        }
+        for name in _USAGE_COLUMNS:
+            own[name] = [getattr(u, name) for u in usages]
+        return _table(rows, RESULT_COLUMNS, own, _SCRUBBED["results"], scrub)
+
+    def _scores_table(self, queued: list[_QueuedScore], scrub: Callable[[str], str]) -> pa.Table:
+        own: dict[str, list[Any]] = {
+            "run_id": [self.run_id] * len(queued),
+            "result_key": [q[1] for q in queued],
+            "idx": [q[2] for q in queued],
+            "config": [to_json(q[3]) for q in queued],
+        }
+        return _table([q[0] for q in queued], SCORE_COLUMNS, own, _SCRUBBED["scores"], scrub)
+
+    def _judge_table(self, queued: list[_QueuedJudge], now: datetime.datetime, scrub: Callable[[str], str]) -> pa.Table:
+        rows = [q[0] for q in queued]
+        own: dict[str, list[Any]] = {
+            "run_id": [self.run_id] * len(rows),
+            "result_key": [q[1] for q in queued],
+            "idx": [q[2] for q in queued],
+            "call_index": [q[3] for q in queued],
+            "created_at": [now] * len(rows),
+        }
+        for name in _USAGE_COLUMNS:
+            own[name] = [getattr(r.usage, name) for r in rows]
+        return _table(rows, JUDGE_CALL_COLUMNS, own, _SCRUBBED["judge_calls"], scrub)
 
     def _loop(self) -> None:
         while True:
@@ -437,7 +501,7 @@ class RunWriter:
                     self._scores = scores + self._scores
                     self._judge = judges + self._judge
                     self._cache = cache + self._cache
-                    self._pending_keys.update(r["result_key"] for r in results)
+                    self._pending_keys.update(q[1] for q in results)
                     self._error = exc
                     self._cv.notify_all()
                 return
@@ -449,23 +513,19 @@ class RunWriter:
 
     def _write(
         self,
-        results: list[dict[str, Any]],
-        scores: list[dict[str, Any]],
+        results: list[_Queued],
+        scores: list[_QueuedScore],
         cache: list[dict[str, Any]],
-        judges: list[dict[str, Any]] | None = None,
+        judges: list[_QueuedJudge],
     ) -> None:
+        from llmctl.models._credentials import scrubber
+
         now = utcnow()
-        judges = judges or []
-        for rec in itertools.chain(results, judges):
-            if rec.get("created_at") is None:
-                rec["created_at"] = now
-        _scrub_rows(results, _SCRUBBED["results"])
-        _scrub_rows(scores, _SCRUBBED["scores"])
-        _scrub_rows(judges, _SCRUBBED["judge_calls"])
-        _scrub_rows(cache, _SCRUBBED["cache"])
-        res_tbl = to_arrow(results, RESULT_COLUMNS) if results else None
-        sc_tbl = to_arrow(scores, SCORE_COLUMNS) if scores else None
-        jc_tbl = to_arrow(judges, JUDGE_CALL_COLUMNS) if judges else None
+        scrub_text = scrubber()
+        _scrub_rows(cache, _SCRUBBED["cache"], scrub_text)
+        res_tbl = self._results_table(results, now, scrub_text) if results else None
+        sc_tbl = self._scores_table(scores, scrub_text) if scores else None
+        jc_tbl = self._judge_table(judges, now, scrub_text) if judges else None
         cache_tbl = to_arrow(cache, CACHE_COLUMNS) if cache else None
         run_id = self.run_id
         replace_errors = self._replace_errors

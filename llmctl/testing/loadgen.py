@@ -23,6 +23,8 @@ import sys
 import time
 from typing import Any
 
+from llmctl.types import ModelSpec
+
 __all__ = ["main", "run_matrix", "run_one"]
 
 
@@ -39,7 +41,6 @@ def _proc_cpu_s(pid: int) -> float | None:
 
 async def _run(base_url: str, transport: str, concurrency: int, requests: int, warmup: int) -> dict[str, Any]:
     from llmctl.models import ModelClient
-    from llmctl.types import ModelSpec
 
     spec = ModelSpec(
         name="bench",

@@ -82,29 +82,7 @@ def list_runs(store: Store, filters: dict[str, str], limit: int = 200) -> list[d
             )
             if q not in hay.lower():
                 continue
-        out.append(
-            _jsonable(
-                {
-                    "id": r.id,
-                    "started_at": r.started_at,
-                    "finished_at": r.finished_at,
-                    "status": r.status,
-                    "evalset": r.evalset,
-                    "git_commit": r.git_commit,
-                    "git_branch": r.git_branch,
-                    "role": r.config.get("role", "candidate"),
-                    "baseline_run_id": r.baseline_run_id,
-                    "prompts": list(r.prompts),
-                    "models": list(r.models),
-                    "n_results": r.n_results,
-                    "n_passed": r.n_passed,
-                    "n_errors": r.n_errors,
-                    "pass_rate": r.pass_rate,
-                    "cost_usd": r.cost_usd,
-                    "gate_passed": (r.summary_json or {}).get("gate_passed"),
-                }
-            )
-        )
+        out.append(_run_doc(r, _LIST_KEYS))
         if len(out) >= limit:
             break
     return out
@@ -112,30 +90,31 @@ def list_runs(store: Store, filters: dict[str, str], limit: int = 200) -> list[d
 
 def get_run(store: Store, run_id: str) -> dict[str, Any]:
     r = store.get_run(run_id)
-    summary = r.summary_json or {}
-    doc: dict[str, Any] = _jsonable(
-        {
-            "id": r.id,
-            "started_at": r.started_at,
-            "finished_at": r.finished_at,
-            "status": r.status,
-            "evalset": r.evalset,
-            "git_commit": r.git_commit,
-            "git_branch": r.git_branch,
-            "baseline_run_id": r.baseline_run_id,
-            "config": dict(r.config),
-            "n_results": r.n_results,
-            "n_passed": r.n_passed,
-            "n_errors": r.n_errors,
-            "pass_rate": r.pass_rate,
-            "cost_usd": r.cost_usd,
-            "prompts": list(r.prompts),
-            "models": list(r.models),
-            "summary": summary,
-            "gate_passed": summary.get("gate_passed"),
-            "verdict": _verdict(summary.get("verdict")),
-        }
-    )
+    return _run_doc(r, _RUN_KEYS, summary=r.summary_json or {}, verdict=_verdict((r.summary_json or {}).get("verdict")))
+
+
+# The keys of a run in the JSON API, in order: /api/runs lists the first, /api/runs/<id> returns
+# the second. Their values are `RunRecord.to_dict()`'s, plus `role`, `gate_passed` and `verdict`.
+_LIST_KEYS = (
+    "id", "started_at", "finished_at", "status", "evalset", "git_commit", "git_branch", "role", "baseline_run_id",
+    "prompts", "models", "n_results", "n_passed", "n_errors", "pass_rate", "cost_usd", "gate_passed",
+)  # fmt: skip
+_RUN_KEYS = (
+    "id", "started_at", "finished_at", "status", "evalset", "git_commit", "git_branch", "baseline_run_id", "config",
+    "n_results", "n_passed", "n_errors", "pass_rate", "cost_usd", "prompts", "models", "summary", "gate_passed",
+    "verdict",
+)  # fmt: skip
+
+
+def _run_doc(r: RunRecord, keys: tuple[str, ...], **extra: Any) -> dict[str, Any]:
+    """The run's `keys`, from `to_dict()` and `extra`, as JSON (times as text)."""
+    data: dict[str, Any] = {
+        **r.to_dict(),
+        "role": r.config.get("role", "candidate"),
+        "gate_passed": (r.summary_json or {}).get("gate_passed"),
+        **extra,
+    }
+    doc: dict[str, Any] = _jsonable({k: data[k] for k in keys})
     return doc
 
 

@@ -15,6 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmctl.errors import InputError
+
 if TYPE_CHECKING:
     from starlette.responses import HTMLResponse, Response
 
@@ -29,7 +31,6 @@ METRICS = (
 
 def _releases(root: Path, prompt: str | None) -> list[tuple[str, str]]:
     from llmctl.config import load_config
-    from llmctl.errors import InputError
     from llmctl.release import lockfile as lf
 
     try:

@@ -216,3 +216,19 @@ def test_markdown_flips_count_cases_not_samples():
     verdict = compare(run(set()), run({"a", "b"}), GateConfig(max_drop=0.05))
     md = render_report(".md", ReportData({"id": "r-2"}, run({"a", "b"}), verdict))
     assert "### Flipped cases (2 case(s) (10 samples) pass → fail, 0 case(s) fail → pass)" in md
+
+
+def test_json_results_keep_the_token_counts_flat(tmp_path) -> None:
+    """A result's tokens are one `Usage` in llmctl; the JSON report keeps its five flat keys, in
+    their place, and reads them (and those of older reports) back into `usage`."""
+    from llmctl.types import TOKEN_FIELDS, CaseOutcome, Usage
+
+    o = CaseOutcome("p", "m", "c1", passed=True, usage=Usage(12, 3, cached_tokens=4), tool_calls=None)
+    doc = json.loads(render_report("json", ReportData({"evalset": "x"}, [o])))
+    (row,) = doc["results"]
+    keys = list(row)
+    assert "usage" not in row and keys[keys.index("tool_calls") + 1 : keys.index("judge_calls")] == list(TOKEN_FIELDS)
+    assert [row[k] for k in TOKEN_FIELDS] == [12, 3, 4, None, None]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert read_json_report(path).outcomes == [o]

@@ -151,11 +151,12 @@ def test_judge_rows_number_the_calls_of_one_score() -> None:
         ("judge-b", CallResult(output=None, error="HTTP 500")),
     ]
     rows = _judge_rows("quality", 2, calls)
-    assert [(r["evaluator"], r["idx"], r["call_index"], r["model"]) for r in rows] == [
+    assert [(r.evaluator, r.idx, r.call_index, r.model) for r in rows] == [
         ("quality", 2, 0, "judge-a"),
         ("quality", 2, 1, "judge-b"),
     ]
-    assert rows[0]["cost_usd"] == 0.1 and rows[1]["error"] == "HTTP 500"
+    assert rows[0].cost_usd == 0.1 and rows[1].error == "HTTP 500"
+    assert rows[0].usage == calls[0][1].usage
 
 
 # --- the judges' batched cache lookup -----------------------------------------------------------

@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llmctl.store import Store
+from llmctl.store import ResultRow, ScoreRow, Store
+from llmctl.types import Usage
 
 CONFIGS = [json.dumps({"type": "contains", "value": "x"}), json.dumps({"type": "judge", "threshold": 0.7})]
 
 
-def result_row(i: int, *, prompt: str = "summarize", model: str = "echo", **extra: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
+_TOKENS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "cache_write_tokens")
+
+
+def result_row(i: int, *, prompt: str = "summarize", model: str = "echo", **extra: Any) -> ResultRow:
+    """A result of case `i`; `extra` sets any `ResultRow` field, or a token count by its column name."""
+    tokens: dict[str, Any] = {"prompt_tokens": 10, "completion_tokens": 5}
+    tokens.update({name: extra.pop(name) for name in _TOKENS if name in extra})
+    fields: dict[str, Any] = {
         "prompt": prompt,
         "version_hash": "sha256:v1",
         "case_id": f"case-{i}",
@@ -19,26 +26,25 @@ def result_row(i: int, *, prompt: str = "summarize", model: str = "echo", **extr
         "repeat_index": 0,
         "input": {"messages": [{"role": "user", "content": f"ticket {i}"}]},
         "output": f"summary {i}",
-        "prompt_tokens": 10,
-        "completion_tokens": 5,
+        "usage": Usage(**tokens),
         "cost_usd": 0.001,
         "latency_ms": 100.0 + i,
         "passed": i % 3 != 0,
     }
-    row.update(extra)
-    return row
+    fields.update(extra)
+    return ResultRow(**fields)
 
 
-def score_rows(i: int) -> list[dict[str, Any]]:
+def score_rows(i: int) -> list[ScoreRow]:
     return [
-        {"evaluator": "contains", "config": CONFIGS[0], "score": 1.0, "passed": True, "reason": "found"},
-        {
-            "evaluator": "judge",
-            "config": {"type": "judge", "threshold": 0.7},
-            "score": 0.9 if i % 3 else 0.2,
-            "passed": i % 3 != 0,
-            "reason": "judged",
-        },
+        ScoreRow(evaluator="contains", config=CONFIGS[0], score=1.0, passed=True, reason="found"),
+        ScoreRow(
+            evaluator="judge",
+            config={"type": "judge", "threshold": 0.7},
+            score=0.9 if i % 3 else 0.2,
+            passed=i % 3 != 0,
+            reason="judged",
+        ),
     ]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from llmctl.outputs import csv_cell
-from llmctl.store import Store
+from llmctl.store import ResultRow, Store
 from tests.cli.clirun import run as cli
 from tests.gitrepo import git_env
 from tests.labelled_project import make
@@ -29,9 +29,9 @@ def test_runs_export_csv_neutralises_formulas(tmp_path: Path) -> None:
     rid = store.create_run(evalset="x", config={}, git_commit=None, git_branch=None)
     with store.writer(rid) as w:
         for i, text in enumerate(HOSTILE):
-            w.add({"result_key": f"k{i}", "prompt": "p", "version_hash": "sha256:ab", "case_id": text, "model": "@m",
-                   "repeat_index": 0, "input": [{"role": "user", "content": "=1+2"}], "output": text,
-                   "passed": True, "latency_ms": -1.5}, [])  # fmt: skip
+            w.add(ResultRow(result_key=f"k{i}", prompt="p", version_hash="sha256:ab", case_id=text, model="@m",
+                            repeat_index=0, input=[{"role": "user", "content": "=1+2"}], output=text,
+                            passed=True, latency_ms=-1.5), [])  # fmt: skip
     store.finish_run(rid, "completed", {})
     dest = store.export(rid, "csv", tmp_path / "r.csv")
     rows = list(csv.DictReader(dest.open(encoding="utf-8", newline="")))

@@ -9,7 +9,7 @@ import pytest
 from store_helpers import fill, new_run, result_row, score_rows
 
 from llmctl.errors import InputError
-from llmctl.store import Store
+from llmctl.store import ScoreRow, Store
 from llmctl.types import CaseOutcome
 
 
@@ -22,9 +22,9 @@ def test_outcomes_join_results_and_scores(store: Store) -> None:
         w.add(
             result_row(4, passed=None),
             [
-                {"evaluator": "contains", "score": 1, "passed": True},
-                {"evaluator": "contains", "score": 0, "passed": False, "reason": "missing y"},
-                {"evaluator": "python", "score": 0, "passed": True, "error": "ImportError: mod"},
+                ScoreRow("contains", score=1, passed=True),
+                ScoreRow("contains", score=0, passed=False, reason="missing y"),
+                ScoreRow("python", score=0, passed=True, error="ImportError: mod"),
             ],
         )
     out = store.outcomes(rid[:-1])

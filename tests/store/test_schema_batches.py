@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llmctl.store import Store
+from llmctl.store import ResultRow, Store
 from llmctl.store import _batches as bstore
 
 
@@ -22,5 +22,5 @@ def test_batches_are_recorded_and_results_flagged(tmp_path: Path) -> None:
     assert bstore.batches_of(store, run_id, uncollected=True) == []
     with store.writer(run_id) as writer:
         for key in ("k1", "k2"):
-            writer.add({"result_key": key, "prompt": "p", "case_id": key, "model": "m", "repeat_index": 0})
+            writer.add(ResultRow(result_key=key, prompt="p", case_id=key, model="m", repeat_index=0))
     assert {o.case_id: o.batched for o in store.outcomes(run_id)} == {"k1": True, "k2": False}

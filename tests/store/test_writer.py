@@ -6,7 +6,8 @@ import pytest
 from store_helpers import new_run, result_row, score_rows
 
 from llmctl.errors import InputError
-from llmctl.store import Store, result_key
+from llmctl.store import JudgeCallRow, ResultRow, ScoreRow, Store, result_key
+from llmctl.types import Usage
 
 
 def counts(store: Store, run_id: str) -> tuple[int, int]:
@@ -61,9 +62,8 @@ def test_stored_rows_round_trip(store: Store) -> None:
     with store.writer(rid) as w:
         w.add(
             result_row(1, expected={"label": "refund"}, ttft_ms=12.0, cached=True, retries=2, score=0.5),
-            [{"evaluator": "regex", "config": {"type": "regex", "pattern": "^a"}, "score": 0.0, "passed": False,
-              "reason": "no match", "error": None}],
-        )  # fmt: skip
+            [ScoreRow("regex", config={"type": "regex", "pattern": "^a"}, score=0.0, passed=False, reason="no match")],
+        )
     table = store.results_table(rid).to_pylist()
     assert len(table) == 1
     row = table[0]
@@ -87,9 +87,7 @@ def test_duplicates_keep_the_first(store: Store) -> None:
         for i in range(5):
             w.add(result_row(i), score_rows(i))
         w.add(result_row(0, output="second copy in the same batch"), score_rows(0))
-        w.add(
-            result_row(1, output="second copy in a later batch"), [{"evaluator": "extra", "score": 1, "passed": True}]
-        )
+        w.add(result_row(1, output="second copy in a later batch"), [ScoreRow("extra", score=1, passed=True)])
     with store.writer(rid) as w:  # a later writer (a resume) cannot duplicate either
         for i in range(5):
             w.add(result_row(i, output="third"), score_rows(i))
@@ -106,7 +104,7 @@ def test_resume_replaces_errors_with_results(store: Store) -> None:
         w.add(result_row(1, output=None, error="rate limited", passed=False), [])
         w.add(
             result_row(2, output=None, error="timeout", passed=False),
-            [{"evaluator": "contains", "score": 0, "passed": False, "error": "no output"}],
+            [ScoreRow("contains", score=0, passed=False, error="no output")],
         )
     assert store.finished_keys(rid) == {result_key("summarize", "case-0", "echo", 0)}
     with store.writer(rid) as w:
@@ -124,18 +122,44 @@ def test_resume_replaces_errors_with_results(store: Store) -> None:
 
 def test_rows_are_validated(store: Store) -> None:
     rid = new_run(store)
+    with pytest.raises(TypeError, match="outptu"):  # a misspelt field: the record type refuses it
+        ResultRow(prompt="p", case_id="c", model="m", outptu="x")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="scroe"):
+        ScoreRow("x", scroe=1)  # type: ignore[call-arg]
     with store.writer(rid) as w:
-        with pytest.raises(ValueError, match="unknown result field"):
-            w.add({**result_row(0), "outptu": "x"}, [])
         with pytest.raises(ValueError, match="needs `case_id`"):
-            w.add({"prompt": "p", "model": "m"}, [])
-        with pytest.raises(ValueError, match="unknown score field"):
-            w.add(result_row(0), [{"evaluator": "x", "scroe": 1}])
+            w.add(ResultRow(prompt="p", case_id=None, model="m"), [])  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="needs `evaluator`"):
-            w.add(result_row(0), [{"score": 1}])
+            w.add(result_row(0), [ScoreRow("", score=1)])
+        with pytest.raises(ValueError, match="needs `evaluator`"):
+            w.add(result_row(0), [], [JudgeCallRow("")])
+        with pytest.raises(ValueError, match="`repeat_index` must be a non-negative integer"):
+            w.add(result_row(0, repeat_index=-1), [])
+        with pytest.raises(ValueError, match="`call_index` must be a non-negative integer"):
+            w.add(result_row(0), [], [JudgeCallRow("judge", call_index=-2)])
         with pytest.raises(ValueError, match="cache"):
             w.add_cache({"model": "m"})
     assert counts(store, rid) == (0, 0)
+
+
+def test_judge_calls_are_stored_with_their_result(store: Store) -> None:
+    rid = new_run(store)
+    calls = [
+        JudgeCallRow("judge", model="gpt", usage=Usage(30, 2, cached_tokens=10), cost_usd=0.01, latency_ms=5.0),
+        JudgeCallRow("judge", model="gpt", call_index=1, cached=True, error="HTTP 500"),
+    ]
+    with store.writer(rid) as w:
+        w.add(result_row(0), score_rows(0), calls)
+    rows = store.query(
+        "SELECT evaluator, idx, call_index, model, prompt_tokens, completion_tokens, cached_tokens, cost_usd, "
+        "cached, error, result_key, created_at IS NOT NULL FROM judge_calls WHERE run_id = $r ORDER BY call_index",
+        {"r": rid},
+    )
+    key = result_key("summarize", "case-0", "echo", 0)
+    assert rows == [
+        ("judge", 0, 0, "gpt", 30, 2, 10, 0.01, False, None, key, True),
+        ("judge", 0, 1, "gpt", None, None, None, 0.0, True, "HTTP 500", key, True),
+    ]
 
 
 def test_writer_needs_an_existing_run(store: Store) -> None:

@@ -8,15 +8,16 @@ import pyarrow as pa
 import pytest
 from store_helpers import new_run, result_row
 
-from llmctl.store import Store
+from llmctl.store import ScoreRow, Store
 from llmctl.store._writer import arrow_array, coerce_value, to_json
+from llmctl.types import Usage
 
 ODD = {
     "surrogate-output": {"output": "a \ud800 b", "error": None},
     "surrogate-error": {"output": None, "error": "bad \udfff"},
-    "huge-tokens": {"prompt_tokens": 10**30, "completion_tokens": -(2**70)},
-    "float-tokens": {"prompt_tokens": 1.5, "completion_tokens": 12.0},
-    "string-tokens": {"prompt_tokens": "ten", "completion_tokens": [1]},
+    "huge-tokens": {"usage": Usage(10**30, -(2**70))},
+    "float-tokens": {"usage": Usage(1.5, 12.0)},
+    "string-tokens": {"usage": Usage("ten", [1])},
     "number-output": {"output": 42},
     "object-output": {"output": {"a": 1}},
     "bytes-output": {"output": b"\xffraw"},
@@ -33,10 +34,8 @@ def test_a_batch_of_odd_values_is_stored_whole(store: Store) -> None:
     circular.append(circular)
     with store.writer(rid, background=False) as w:
         for i, (case, extra) in enumerate(ODD.items()):
-            row = result_row(i, case_id=case, **extra)
-            if case == "circular":
-                row["input"] = circular
-            w.add(row, [{"evaluator": "x", "reason": "r \ud83d", "score": 10**400, "passed": True}])
+            row = result_row(i, case_id=case, **(extra if case != "circular" else {"input": circular}))
+            w.add(row, [ScoreRow("x", reason="r \ud83d", score=10**400, passed=True)])
         w.add(result_row(99, case_id="good"))
     rows = {
         r[0]: r[1:]

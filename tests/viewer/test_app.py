@@ -178,3 +178,28 @@ def test_blind_pairwise_review_writes_a_preference(client) -> None:
     bad = {**form, "first": "0" * 64}
     assert c.post("/api/preferences", data=bad).status_code == 404
     assert c.post("/api/preferences", data={**form, "token": "x"}).status_code == 403
+
+
+RUN_LIST_KEYS = [
+    "id", "started_at", "finished_at", "status", "evalset", "git_commit", "git_branch", "role", "baseline_run_id",
+    "prompts", "models", "n_results", "n_passed", "n_errors", "pass_rate", "cost_usd", "gate_passed",
+]  # fmt: skip
+RUN_KEYS = [
+    "id", "started_at", "finished_at", "status", "evalset", "git_commit", "git_branch", "baseline_run_id", "config",
+    "n_results", "n_passed", "n_errors", "pass_rate", "cost_usd", "prompts", "models", "summary", "gate_passed",
+    "verdict",
+]  # fmt: skip
+
+
+def test_the_run_api_keeps_its_keys_in_order_with_the_stored_runs_values(client) -> None:
+    """/api/runs and /api/runs/<id>: the same keys in the same order, each value the stored run's
+    (`RunRecord.to_dict()`, times as ISO text)."""
+    c, _app, (_root, store, _first, second) = client
+    listed = c.get("/api/runs").json()[0]
+    one = c.get(f"/api/runs/{second}").json()
+    assert list(listed) == RUN_LIST_KEYS and list(one) == RUN_KEYS
+    stored = json.loads(json.dumps(store.get_run(second).to_dict(), default=lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    for doc in (listed, one):
+        assert {k: doc[k] for k in stored if k in doc} == {k: stored[k] for k in doc if k in stored}
+    assert listed["role"] == "candidate" and listed["gate_passed"] is one["gate_passed"] is True
+    assert one["summary"] == stored["summary"] and one["verdict"]["metrics"] is not None

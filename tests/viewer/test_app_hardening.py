@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from llmctl.store import Store
+from llmctl.store import ResultRow, Store
 from llmctl.viewer import _data, create_app
 from llmctl.viewer._app import allowed_hosts_for
 from tests.labelled_project import read_jsonl
@@ -158,8 +158,8 @@ def test_a_case_id_with_a_newline_opens(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.duckdb")
     rid = store.create_run(evalset="odd", config={}, git_commit=None, git_branch=None)
     with store.writer(rid) as w:
-        w.add({"result_key": "k", "prompt": "p", "version_hash": "sha256:ab", "case_id": "two\nlines", "model": "m",
-               "repeat_index": 0, "input": [], "output": "hi", "passed": True}, [])  # fmt: skip
+        w.add(ResultRow(result_key="k", prompt="p", version_hash="sha256:ab", case_id="two\nlines", model="m",
+                        repeat_index=0, input=[], output="hi", passed=True), [])  # fmt: skip
     store.finish_run(rid, "completed", {})
     c = TestClient(create_app(store, tmp_path), base_url="http://127.0.0.1")
     run_page = c.get(f"/runs/{rid}").text
