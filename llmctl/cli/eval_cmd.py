@@ -107,35 +107,6 @@ class _ProgressView:
             self._bar.stop()
 
 
-def _sigterm_as_sigint() -> Any:
-    """Treat SIGTERM (CI cancelling a job, `kill`) like Ctrl-C while a run is going: finished
-    results are kept, the run is marked `interrupted`, exit 130. Returns a function that
-    restores the previous handler."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    previous = signal.getsignal(signal.SIGTERM)
-    previous_int = signal.getsignal(signal.SIGINT)
-    if previous_int is signal.SIG_IGN:
-        # A background job of a shell (`llmctl eval &`, nohup) starts with SIGINT ignored; SIGTERM
-        # is relayed as SIGINT, so without this `kill` would be ignored too and the run go on.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def on_sigterm(signum: int, frame: Any) -> None:
-        signal.raise_signal(signal.SIGINT)  # whoever handles Ctrl-C now (asyncio's runner) handles this
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-
-    def restore() -> None:
-        signal.signal(signal.SIGTERM, previous)
-        if previous_int is signal.SIG_IGN:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    return restore
-
-
 def eval_(
     evalsets: list[str] = typer.Argument(None, help="Evalset names or files (default: all in evalsets/)."),
     model: list[str] = typer.Option(None, "--model", "-m", help="Model(s) to use instead of the evalset's."),
@@ -218,7 +189,9 @@ def eval_(
     for path in output or []:
         outputs.check(path)
     view = _ProgressView()
-    restore = _sigterm_as_sigint()
+    from llmctl.run._stop import stop_on_sigterm
+
+    restore = stop_on_sigterm()
     try:
         outcome = run_eval(cfg, options, listener=view)
     finally:

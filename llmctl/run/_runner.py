@@ -24,6 +24,7 @@ from llmctl.prompt import PromptLibrary
 from llmctl.run._finalize import EvalOutcome, RunInfo, exit_code_for, finalize
 from llmctl.run._pipeline import Listener, Pipeline, Progress
 from llmctl.run._plan import EvalOptions, Plan, Planner, Side, config_at
+from llmctl.run._stop import raise_if_stopped
 from llmctl.sources import Source, WorktreeSource
 
 if TYPE_CHECKING:
@@ -172,6 +173,7 @@ class Runner:
         self.progress = Progress(total=max(total, 0), phase=f"{sides[0].plan.evalset.name} ({roles})")
         head = sides[-1]  # the candidate: resuming it resumes its baseline too
         try:
+            raise_if_stopped()  # a SIGTERM whose KeyboardInterrupt was lost while the runs were opened
             asyncio.run(self._execute(sides, self._deadline))
         except KeyboardInterrupt:
             for side in sides:
