@@ -1016,11 +1016,13 @@ def _parse_chunk(
                 _parse_line(raw, i, name, reader, rows, _worker_pricing)
     except TraceFormatError as exc:
         return None, [], 0, (exc.message, exc.line or 1, exc.hint)
+    newlines = len(lines) - 1
+    del lines  # the chunk's text, before its table is built
     if not _worker_scrub:
         from llmctl.models._credentials import scrubber
 
         _worker_scrub.append(scrubber())
-    return _scrub_table(rows.table(schema), _worker_scrub[0]), rows.attributions, len(lines) - 1, None
+    return _scrub_table(rows.table(schema), _worker_scrub[0]), rows.attributions, newlines, None
 
 
 def _read_parallel(path: Path, fmt: str, name: str, batch_rows: int, workers: int) -> Iterator[Any]:
