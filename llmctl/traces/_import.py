@@ -119,24 +119,28 @@ class _Rows:
         for name, append in self._pairs:
             append(get(name))
 
-    def table(self, schema: Any = None) -> Any:
-        """The rows as an Arrow table of `schema` (TRACE_SCHEMA: a worker gets it passed, and does
-        not import the store)."""
+    def extend(self, cols: dict[str, list[Any]], attributions: list[Any]) -> None:
+        """Another reader's rows (a worker's chunk of the file), skipping ids this batch has already."""
+        self.attributions.extend(attributions)
+        ids = self.ids
+        new = [i for i, row_id in enumerate(cols["id"]) if row_id not in ids]
+        ids.update(cols["id"][i] for i in new)
+        everything = len(new) == len(cols["id"])
+        for name, _ in self._pairs:
+            column = cols[name]
+            self.cols[name].extend(column if everything else [column[i] for i in new])
+
+    def batch(self) -> Any:
         import pyarrow as pa
 
-        if schema is None:
-            from llmctl.store import TRACE_SCHEMA as schema
+        from llmctl.store import TRACE_SCHEMA, TraceBatch
 
         n = len(self.ids)
         self.cols["file"] = [self.file] * n
         self.cols["imported_at"] = [self.imported_at] * n
         # `ts` holds datetimes or microseconds since the epoch (OTLP: no datetime object per span)
-        return pa.Table.from_arrays([pa.array(self.cols[f.name], f.type) for f in schema], schema=schema)
-
-    def batch(self) -> Any:
-        from llmctl.store import TraceBatch
-
-        out = TraceBatch(self.table(), self.attributions)
+        table = pa.Table.from_arrays([pa.array(self.cols[f.name], f.type) for f in TRACE_SCHEMA], schema=TRACE_SCHEMA)
+        out = TraceBatch(table, self.attributions)
         self.reset()
         return out
 
@@ -993,21 +997,19 @@ def _chunk_bounds(path: Path, size: int) -> Iterator[tuple[int, int]]:
 
 
 _worker_pricing = _Pricing()
-_worker_scrub: list[Callable[[str], str]] = []  # the worker's scrubber, made on its first chunk
 
 
 def _parse_chunk(
-    path: str, name: str, fmt: str, offset: int, length: int, imported_at: datetime, schema: Any
-) -> tuple[Any, list[Any], int, tuple[str, int, str | None] | None]:
-    """A worker's part: (the chunk's rows as a scrubbed Arrow table, attributions, newlines in the
-    chunk, error as (message, line in the chunk, hint) or None). Nothing here touches the store."""
+    path: str, name: str, fmt: str, offset: int, length: int, fields: tuple[str, ...]
+) -> tuple[dict[str, list[Any]], list[Any], int, tuple[str, int, str | None] | None]:
+    """A worker's part: (columns, attributions, newlines in the chunk, error as (message, line in
+    the chunk, hint) or None). Nothing here touches the store."""
     with open(path, "rb") as fh:
         fh.seek(offset)
         data = fh.read(length)
-    rows = _Rows(name, imported_at, tuple(schema.names))
+    rows = _Rows(name, None, fields)
     reader = _READERS[fmt]
     lines = data.split(b"\n")
-    del data
     try:
         for i, raw in enumerate(lines, start=1):
             if len(raw) >= MAX_LINE_BYTES:
@@ -1015,14 +1017,8 @@ def _parse_chunk(
             if raw.strip():
                 _parse_line(raw, i, name, reader, rows, _worker_pricing)
     except TraceFormatError as exc:
-        return None, [], 0, (exc.message, exc.line or 1, exc.hint)
-    newlines = len(lines) - 1
-    del lines  # the chunk's text, before its table is built
-    if not _worker_scrub:
-        from llmctl.models._credentials import scrubber
-
-        _worker_scrub.append(scrubber())
-    return _scrub_table(rows.table(schema), _worker_scrub[0]), rows.attributions, newlines, None
+        return {}, [], 0, (exc.message, exc.line or 1, exc.hint)
+    return rows.cols, rows.attributions, data.count(b"\n"), None
 
 
 def _read_parallel(path: Path, fmt: str, name: str, batch_rows: int, workers: int) -> Iterator[Any]:
@@ -1031,16 +1027,12 @@ def _read_parallel(path: Path, fmt: str, name: str, batch_rows: int, workers: in
     from concurrent.futures import Future, ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    import pyarrow as pa
-
     from llmctl.errors import InfraError
-    from llmctl.store import TRACE_SCHEMA, TraceBatch
+    from llmctl.models._credentials import scrubber
     from llmctl.store._schema import utcnow
 
-    imported_at = utcnow()
-    tables: list[Any] = []  # the current batch's chunks
-    attributions: list[Any] = []
-    ids: set[str] = set()  # of the current batch: a span in two of its chunks is kept once, as the serial reader does
+    rows = _Rows(name, utcnow())
+    scrub = scrubber()
     line = 1  # the file's line number of the current chunk's first line
     # spawn, not fork: the importing process holds DuckDB's threads
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
@@ -1048,28 +1040,18 @@ def _read_parallel(path: Path, fmt: str, name: str, batch_rows: int, workers: in
     nxt_length: deque[int] = deque()  # bytes of each pending chunk
     read = 0  # bytes of the file in the current batch
     bounds = _chunk_bounds(path, CHUNK_BYTES)
-
-    def batch() -> Any:
-        out = TraceBatch(pa.concat_tables(tables) if tables else TRACE_SCHEMA.empty_table(), list(attributions))
-        tables.clear()
-        attributions.clear()
-        ids.clear()
-        return out
-
     try:
         while True:
             while len(pending) < 2 * workers:
                 nxt = next(bounds, None)
                 if nxt is None:
                     break
-                pending.append(
-                    pool.submit(_parse_chunk, str(path), name, fmt, nxt[0], nxt[1], imported_at, TRACE_SCHEMA)
-                )
+                pending.append(pool.submit(_parse_chunk, str(path), name, fmt, nxt[0], nxt[1], rows.fields))
                 nxt_length.append(nxt[1])
             if not pending:
                 break
             try:
-                table, found, newlines, error = pending.popleft().result()
+                cols, attributions, newlines, error = pending.popleft().result()
             except BrokenProcessPool:
                 raise InfraError(
                     f"{name}: a trace-reading worker process died (out of memory?); nothing of the file was imported"
@@ -1078,21 +1060,13 @@ def _read_parallel(path: Path, fmt: str, name: str, batch_rows: int, workers: in
                 message, at, hint = error
                 raise TraceFormatError(message, file=name, line=line + at - 1, hint=hint)
             line += newlines
-            attributions.extend(found)
-            chunk_ids = table.column("id").to_pylist()
-            if ids.isdisjoint(chunk_ids):
-                ids.update(chunk_ids)
-            else:
-                keep = [i not in ids for i in chunk_ids]
-                ids.update(chunk_ids)
-                table = table.filter(pa.array(keep, pa.bool_()))
-            tables.append(table)
+            rows.extend(cols, attributions)
             read += nxt_length.popleft()
-            if len(ids) >= batch_rows or (read >= BATCH_BYTES and ids):
-                yield batch()
+            if len(rows) >= batch_rows or (read >= BATCH_BYTES and len(rows)):
+                yield _scrubbed(rows.batch(), scrub)
                 read = 0
-        if ids or attributions:
-            yield batch()
+        if len(rows) or rows.attributions:
+            yield _scrubbed(rows.batch(), scrub)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -1102,13 +1076,9 @@ _SCRUBBED = ("input_messages", "output", "tool_calls", "error", "attributes", "v
 
 def _scrubbed(batch: Any, scrub: Callable[[str], str]) -> Any:
     """API keys never reach the store: known key values, bearer tokens and sk-... keys become ***."""
-    batch.table = _scrub_table(batch.table, scrub)
-    return batch
-
-
-def _scrub_table(table: Any, scrub: Callable[[str], str]) -> Any:
     import pyarrow as pa
 
+    table = batch.table
     for name in _SCRUBBED:
         col = table.column(name).to_pylist()
         changed = False
@@ -1120,4 +1090,5 @@ def _scrub_table(table: Any, scrub: Callable[[str], str]) -> Any:
                     changed = True
         if changed:
             table = table.set_column(table.schema.get_field_index(name), name, pa.array(col, pa.string()))
-    return table
+    batch.table = table
+    return batch
