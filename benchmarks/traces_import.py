@@ -5,7 +5,7 @@ Generates a file of N LLM spans the way the OpenTelemetry Collector's file expor
 prompt and completion content, tokens, and a parent app span naming the prompt), then runs
 `llmctl traces import FILE` as a child process in a throw-away project and reports its wall time,
 the peak RSS of that (main) process and the largest peak RSS of its worker processes (files of
-48 MB or more are parsed by workers), then imports the same file again (idempotency: 0 new).
+48 MB or more are parsed by workers), the CPU time of the main process and of all workers together, then imports the same file again (idempotency: 0 new).
 
     .venv/bin/python benchmarks/traces_import.py --spans 1000000            # the 1M-span figure
     .venv/bin/python benchmarks/traces_import.py --gigabytes 1 --reimport no  # a 1 GB file (under /tmp)
@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ["summarize", "triage", "support/answer"]
@@ -124,7 +125,8 @@ def _env(project: Path) -> dict[str, str]:
 
 
 # Runs the CLI in a child process, then writes that process's peak RSS (RUSAGE_SELF) and the largest
-# of its (finished) worker processes' (RUSAGE_CHILDREN) to stderr as the last line.
+# of its (finished) worker processes' (RUSAGE_CHILDREN) to stderr as the last line, with the CPU time
+# (user + system) of each: the machine is shared, so wall times swing with its load; CPU times less.
 _MEASURED = """
 import json, resource, sys
 from llmctl.cli.main import run
@@ -135,14 +137,16 @@ except SystemExit as exc:
     code = exc.code
 else:
     code = 0
-own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"main_kb": own, "workers_kb": workers}), file=sys.stderr)
+own = resource.getrusage(resource.RUSAGE_SELF)
+workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"main_kb": own.ru_maxrss, "workers_kb": workers.ru_maxrss,
+                  "main_cpu_s": own.ru_utime + own.ru_stime, "workers_cpu_s": workers.ru_utime + workers.ru_stime}),
+      file=sys.stderr)
 sys.exit(code)
 """
 
 
-def run_import(project: Path, path: Path) -> dict[str, float]:
+def run_import(project: Path, path: Path) -> dict[str, Any]:
     started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", _MEASURED, str(path)], cwd=project, capture_output=True, text=True, env=_env(project)
@@ -155,7 +159,9 @@ def run_import(project: Path, path: Path) -> dict[str, float]:
         "wall_s": wall,
         "main_rss_mb": peaks["main_kb"] / 1024,
         "workers_rss_mb": peaks["workers_kb"] / 1024,
-        "stdout": proc.stdout.strip(),  # type: ignore[dict-item]
+        "main_cpu_s": peaks["main_cpu_s"],
+        "workers_cpu_s": peaks["workers_cpu_s"],
+        "stdout": proc.stdout.strip(),
     }
 
 
@@ -187,13 +193,15 @@ def main() -> None:
         first = run_import(project, path)
         print(
             f"import:   {first['wall_s']:.1f}s, peak RSS main {first['main_rss_mb']:.0f} MB, "
-            f"workers {first['workers_rss_mb']:.0f} MB, {n / first['wall_s']:,.0f} spans/s  [{first['stdout']}]"
+            f"workers {first['workers_rss_mb']:.0f} MB, {n / first['wall_s']:,.0f} spans/s, "
+            f"CPU main {first['main_cpu_s']:.1f}s + workers {first['workers_cpu_s']:.1f}s  [{first['stdout']}]"
         )
         if args.reimport == "yes":
             again = run_import(project, path)
             print(
                 f"reimport: {again['wall_s']:.1f}s, peak RSS main {again['main_rss_mb']:.0f} MB, "
-                f"workers {again['workers_rss_mb']:.0f} MB  [{again['stdout']}]"
+                f"workers {again['workers_rss_mb']:.0f} MB, "
+                f"CPU main {again['main_cpu_s']:.1f}s + workers {again['workers_cpu_s']:.1f}s  [{again['stdout']}]"
             )
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"machine: {os.cpu_count()} CPUs, load average (1, 5, 15 min) {load}")

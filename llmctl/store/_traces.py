@@ -1,7 +1,7 @@
 """The store's `traces` table: the import writer and the readers that `monitor`, `to-cases` and the viewer use.
 
-An import stages a file's rows (Arrow batches, as they arrive) in a temporary table, then moves
-them into `traces` in one transaction, anti-joined on `id` against what is there already
+An import stages a file's rows (Arrow batches, as they arrive) in a temporary Parquet file, then
+moves them into `traces` in one transaction, anti-joined on `id` against what is there already
 (re-import adds nothing); a failure anywhere leaves `traces` without any row of the file.
 """
 
@@ -63,66 +63,82 @@ class ImportCounts:
     attributed: int = 0  # rows given a prompt from another span of their trace
 
 
-IMPORT_MEMORY_LIMIT = "256MB"  # DuckDB's memory during an import; past it, the staged rows spill to its temp folder
-_STAGE = "_llmctl_trace_stage"
-_ATTR = "_llmctl_attr"
+IMPORT_MEMORY_LIMIT = "256MB"  # DuckDB's memory during an import's final move; past it, it spills to its temp folder
+_ATTR_SCHEMA = pa.schema([(name, pa.string()) for name in ("trace_id", "prompt", "version", "vars")])
 
 
 def import_traces(store: Store, batches: Iterable[TraceBatch]) -> ImportCounts:
     """Insert a file's batches; returns what was read and what was new.
 
-    The batches go to a temporary staging table as they arrive, each committed there on its own
-    and numbered in file order (DuckDB spills a temporary table past `IMPORT_MEMORY_LIMIT`; one
-    transaction open over the whole file kept its rows in memory instead: the process grew with
-    the file). Then one transaction drops the later copies of a span seen twice in the file, moves
-    the staged rows into `traces` anti-joined on `id` (re-import adds nothing), and attributes
-    calls to a prompt named by another span of their trace. An exception from the batch iterator
-    (a malformed line) leaves `traces` as it was: nothing of the file is imported.
+    The batches are staged as they arrive, numbered in file order, in a Parquet file in a private
+    temporary folder (pyarrow's writer: a row group per batch, memory flat in the file; a DuckDB
+    temporary table cost 5x the CPU time, and the store stayed open while the file was parsed).
+    Then one transaction reads that file back: it drops the later copies of a span seen twice in
+    the file, moves the rows into `traces` anti-joined on `id` (re-import adds nothing), and
+    attributes calls to a prompt named by another span of their trace. An exception from the batch
+    iterator (a malformed line) happens before the store is opened: nothing of the file is
+    imported. The temporary folder is removed in every case.
     """
+    import tempfile
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
     counts = ImportCounts()
-
-    def tx(con: duckdb.DuckDBPyConnection) -> ImportCounts:
-        con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
-        con.execute("SET preserve_insertion_order = false")
-        con.execute("SET write_buffer_row_group_count = 1")  # the move into `traces` buffers one row group, not 5
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_STAGE} AS SELECT {_NAMES}, 0::BIGINT AS _seq FROM traces LIMIT 0"  # noqa: S608
-        )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {_ATTR} (trace_id TEXT, prompt TEXT, version TEXT, vars TEXT)")
-        try:
+    with tempfile.TemporaryDirectory(prefix="llmctl-traces-") as tmp:
+        stage, attr = Path(tmp) / "stage.parquet", Path(tmp) / "attributions.parquet"
+        schema = TRACE_SCHEMA.append(pa.field("_seq", pa.int64()))
+        with (
+            pq.ParquetWriter(stage, schema, compression="snappy") as rows,
+            pq.ParquetWriter(attr, _ATTR_SCHEMA, compression="snappy") as attributions,
+        ):
             for batch in batches:
-                if batch.table.num_rows:
-                    con.register("_llmctl_batch", batch.table)
-                    con.execute(
-                        f"INSERT INTO {_STAGE} SELECT {_NAMES}, ? + row_number() OVER () FROM _llmctl_batch",  # noqa: S608
-                        [counts.rows],
-                    )
-                    con.unregister("_llmctl_batch")
-                    counts.rows += batch.table.num_rows
+                n = batch.table.num_rows
+                if n:
+                    seq = pa.array(range(counts.rows + 1, counts.rows + n + 1), pa.int64())
+                    table = batch.table.select(list(TRACE_FIELDS)).cast(TRACE_SCHEMA).append_column("_seq", seq)
+                    rows.write_table(table, row_group_size=_row_group_rows(table))
+                    counts.rows += n
                 if batch.attributions:
-                    con.register("_llmctl_attr_batch", _attr_table(batch.attributions))
-                    con.execute(f"INSERT INTO {_ATTR} SELECT * FROM _llmctl_attr_batch")  # noqa: S608
-                    con.unregister("_llmctl_attr_batch")
-            return transaction(con, lambda: _move_staged(con, counts))
-        finally:
-            con.execute(f"DROP TABLE IF EXISTS {_STAGE}")
-            con.execute(f"DROP TABLE IF EXISTS {_ATTR}")
+                    attributions.write_table(_attr_table(batch.attributions))
 
-    return store._db.run(tx)
+        def tx(con: duckdb.DuckDBPyConnection) -> ImportCounts:
+            con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
+            con.execute("SET preserve_insertion_order = false")
+            con.execute("SET threads = 1")  # reading the staged Parquet file on two threads ran out of memory at 64 MB
+            con.execute("SET write_buffer_row_group_count = 1")  # the move into `traces` buffers one row group, not 5
+            return transaction(con, lambda: _move_staged(con, counts, str(stage), str(attr)))
+
+        return store._db.run(tx)
 
 
-def _move_staged(con: duckdb.DuckDBPyConnection, counts: ImportCounts) -> ImportCounts:
-    """The staged rows into `traces` (one statement, inside the caller's transaction)."""
+def _row_group_rows(table: pa.Table) -> int:
+    """Rows per staged row group: about 1/20 of the import's memory limit each (DuckDB reads a
+    row group's columns whole: 2,048 rows of 3 KB spans already overran a 64 MB limit)."""
+    number, _, unit = IMPORT_MEMORY_LIMIT.upper().partition("MB")
+    limit = int(number) << 20 if number.isdigit() and not unit else 256 << 20
+    per_row = max(1, int(table.nbytes) // max(1, int(table.num_rows)))
+    return max(64, limit // 20 // per_row)
+
+
+def _move_staged(con: duckdb.DuckDBPyConnection, counts: ImportCounts, stage: str, attr: str) -> ImportCounts:
+    """The staged rows into `traces` (inside the caller's transaction)."""
     before = _count(con)
+    # the paths as literals: read_parquet(?) plans the anti-joins without the file's row counts
+    # (and ran out of memory at 64 MB where the literal does not)
+    stage, attr = _literal(stage), _literal(attr)
     # a span seen twice in the file (in two batches; a batch has no duplicates): the first one stays
     con.execute(
-        f"DELETE FROM {_STAGE} s USING (SELECT id, min(_seq) AS first FROM {_STAGE} "  # noqa: S608
-        "GROUP BY id HAVING count(*) > 1) d WHERE s.id = d.id AND s._seq > d.first"
+        f"CREATE OR REPLACE TEMP TABLE _llmctl_later AS SELECT s._seq FROM read_parquet({stage}) s "  # noqa: S608
+        f"JOIN (SELECT id, min(_seq) AS first FROM read_parquet({stage}) GROUP BY id HAVING count(*) > 1) d "
+        "ON s.id = d.id AND s._seq > d.first"
     )
     con.execute(
-        f"INSERT INTO traces ({_NAMES}) SELECT {_NAMES} FROM {_STAGE} s "  # noqa: S608
-        "WHERE NOT EXISTS (SELECT 1 FROM traces t WHERE t.id = s.id)"
+        f"INSERT INTO traces ({_NAMES}) SELECT {_NAMES} FROM read_parquet({stage}) s "  # noqa: S608
+        "WHERE NOT EXISTS (SELECT 1 FROM traces t WHERE t.id = s.id) "
+        "AND s._seq NOT IN (SELECT _seq FROM _llmctl_later)"  # a second NOT EXISTS: out of memory at 64 MB
     )
+    con.execute("DROP TABLE _llmctl_later")
     # An LLM span whose enclosing span (elsewhere in the file) named the prompt: attributed when
     # every naming span of its trace agrees on one prompt.
     got = con.execute(
@@ -131,7 +147,7 @@ def _move_staged(con: duckdb.DuckDBPyConnection, counts: ImportCounts) -> Import
             vars = coalesce(traces.vars, a.vars)
         FROM (SELECT trace_id, any_value(prompt) AS prompt, any_value(version) AS version,
                      any_value(vars) AS vars
-              FROM {_ATTR} GROUP BY trace_id HAVING count(DISTINCT prompt) = 1) a
+              FROM read_parquet({attr}) GROUP BY trace_id HAVING count(DISTINCT prompt) = 1) a
         WHERE traces.prompt IS NULL AND traces.trace_id = a.trace_id
         RETURNING 1
         """  # noqa: S608
@@ -141,9 +157,13 @@ def _move_staged(con: duckdb.DuckDBPyConnection, counts: ImportCounts) -> Import
     return counts
 
 
+def _literal(path: str) -> str:
+    """A path as an SQL string literal."""
+    return "'" + path.replace("'", "''") + "'"
+
+
 def _attr_table(rows: list[tuple[str, str | None, str | None, str | None]]) -> pa.Table:
-    names = ("trace_id", "prompt", "version", "vars")
-    return pa.table({name: pa.array([r[i] for r in rows], pa.string()) for i, name in enumerate(names)})
+    return pa.table({name: pa.array([r[i] for r in rows], pa.string()) for i, name in enumerate(_ATTR_SCHEMA.names)})
 
 
 def _count(con: duckdb.DuckDBPyConnection) -> int:

@@ -373,15 +373,35 @@ def _split_kept(attrs: dict[str, Any]) -> tuple[dict[str, dict[int, dict[str, An
     messages, the content attributes and `llmctl.prompt*`)."""
     out: dict[str, dict[int, dict[str, Any]]] = {}
     kept: dict[str, Any] = {}
+    kinds = _KEY_KINDS
     for key, value in attrs.items():
-        if key.startswith(_INDEXED_PREFIXES):
-            m = _NUM_KEY.match(key)
-            if m:
-                out.setdefault(m.group(1), {}).setdefault(int(m.group(2)), {})[m.group(3)] = value
-                continue
-        if key not in _CONTENT_KEYS and not key.startswith("llmctl.prompt"):
+        kind = kinds.get(key)
+        if kind is None:
+            kind = _key_kind(key)
+        if kind is True:
             kept[key] = value
+        elif kind is not False:
+            out.setdefault(kind[0], {}).setdefault(kind[1], {})[kind[2]] = value
     return out, kept
+
+
+# attribute name -> True (kept), False (dropped) or (prefix, N, rest) of an indexed message
+# attribute: the names repeat from span to span, so each is classified once per process
+_KEY_KINDS: dict[str, Any] = {}
+_KEY_KINDS_MAX = 100_000  # past this many distinct names (ids in names?), classify without keeping
+
+
+def _key_kind(key: str) -> Any:
+    kind: Any = None
+    if key.startswith(_INDEXED_PREFIXES):
+        m = _NUM_KEY.match(key)
+        if m:
+            kind = (m.group(1), int(m.group(2)), m.group(3))
+    if kind is None:
+        kind = key not in _CONTENT_KEYS and not key.startswith("llmctl.prompt")
+    if len(_KEY_KINDS) < _KEY_KINDS_MAX:
+        _KEY_KINDS[key] = kind
+    return kind
 
 
 def _indexed(split: dict[str, dict[int, dict[str, Any]]], prefixes: tuple[str, ...]) -> dict[int, dict[str, Any]]:
@@ -904,17 +924,17 @@ def _parse_line(
 ) -> Callable[..., None]:
     """One line into `rows`; returns the reader (detected from the first record when `reader` is None)."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise TraceFormatError(
-            f"not UTF-8 (byte {exc.start + 1} of the line): JSON trace files must be UTF-8",
-            file=name,
-            line=current,
-            hint="re-encode the file (iconv -f latin1 -t utf-8) and import it again",
-        ) from None
-    try:
-        doc = orjson.loads(text)
+        doc = orjson.loads(raw)  # bytes: orjson checks the UTF-8 itself (no decoded copy of the line)
     except orjson.JSONDecodeError as exc:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise TraceFormatError(
+                f"not UTF-8 (byte {bad.start + 1} of the line): JSON trace files must be UTF-8",
+                file=name,
+                line=current,
+                hint="re-encode the file (iconv -f latin1 -t utf-8) and import it again",
+            ) from None
         raise TraceFormatError(f"invalid JSON: {exc}", file=name, line=current) from None
     if reader is None:
         detected = detect_format(doc)
