@@ -403,6 +403,9 @@ class LakeConnector:
                 config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
             )
             try:
+                from llmctl.store._schema import NO_PROGRESS_BAR
+
+                con.execute(NO_PROGRESS_BAR)  # its cursors inherit it
                 prepare_for_lake(con, self.spec)
             except BaseException:
                 con.close()

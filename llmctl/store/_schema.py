@@ -28,6 +28,7 @@ RUN_STATUSES = ("running", "completed", "failed", "interrupted", "submitted")
 # Every connection: never download or load a DuckDB extension (a SQLite file, or a path
 # with a scheme, would otherwise make DuckDB fetch one from the network).
 CONNECT_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+NO_PROGRESS_BAR = "SET enable_progress_bar = false"  # a connection option, not one of the config
 MARKER = ("format", "llmctl-store")
 _V1_TABLES = {"runs", "results", "scores", "prompt_versions", "cache"}
 
@@ -37,8 +38,11 @@ class NotAStore(Exception):
 
 
 def connect(path: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with llmctl's settings (no extension auto-install or auto-load)."""
-    return duckdb.connect(path, read_only=read_only, config=dict(CONNECT_CONFIG))
+    """A DuckDB connection with llmctl's settings (no extension auto-install or auto-load, no
+    progress bar: DuckDB draws one on stdout for a statement over 2 s, into `--json` output too)."""
+    con = duckdb.connect(path, read_only=read_only, config=dict(CONNECT_CONFIG))
+    con.execute(NO_PROGRESS_BAR)
+    return con
 
 
 def _m001_initial(con: duckdb.DuckDBPyConnection) -> None:

@@ -161,3 +161,10 @@ def test_a_foreign_duckdb_database_is_refused(tmp_path: Path) -> None:
         Store(path).create_run(evalset="e", config={}, git_commit=None, git_branch=None)
     assert path.read_bytes() == before
     assert "runs" not in columns(path)
+
+
+def test_store_connections_draw_no_progress_bar(tmp_path: Path) -> None:
+    """DuckDB draws a progress bar on stdout for statements over 2 s (a large trace import), into
+    `--json` output too; the store's connections turn it off."""
+    store = Store(tmp_path / "s.duckdb")
+    assert store.query("SELECT current_setting('enable_progress_bar')") == [(False,)]
