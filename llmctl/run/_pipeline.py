@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from llmctl.run import _limits
 from llmctl.run._plan import Job, Planner, Side
 from llmctl.safetext import strip_escapes
-from llmctl.types import CallResult, Case, EvalInput, ModelSpec, ScoreResult, Usage
+from llmctl.types import TOKEN_FIELDS, CallResult, Case, EvalInput, ModelSpec, ScoreResult, Usage
 
 if TYPE_CHECKING:
     from llmctl.models import ModelClient
@@ -269,11 +269,7 @@ def _usage(result: CallResult) -> dict[str, Any]:
     """What a call used, as the cache's columns."""
     u = result.usage
     return {
-        "prompt_tokens": u.prompt_tokens,
-        "completion_tokens": u.completion_tokens,
-        "cached_tokens": u.cached_tokens,
-        "reasoning_tokens": u.reasoning_tokens,
-        "cache_write_tokens": u.cache_write_tokens,
+        **{name: getattr(u, name) for name in TOKEN_FIELDS},
         "cost_usd": result.cost_usd,
         "latency_ms": result.latency_ms,
     }

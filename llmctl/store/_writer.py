@@ -40,6 +40,7 @@ from llmctl.store._schema import (
     transaction,
     utcnow,
 )
+from llmctl.types import TOKEN_FIELDS
 
 if TYPE_CHECKING:
     from llmctl.store._store import Store
@@ -282,10 +283,8 @@ def _scrubbed(values: list[Any], scrub_text: Callable[[str], str], json_text: bo
 
 # A queued result: the row, its key, its repeat index (validated) and its `input` and `expected` as JSON text.
 _Queued = tuple[ResultRow, str, int, "str | None", "str | None"]
-_QueuedScore = tuple[ScoreRow, str, int, "str | None"]  # the row, its result's key, its position, its config as text
+_QueuedScore = tuple[ScoreRow, str, int, "str | None"]  # the row, its result's key, its position, its config (JSON)
 _QueuedJudge = tuple[JudgeCallRow, str, int, int]  # the row, its result's key, idx, call_index (validated)
-
-_USAGE_COLUMNS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "cache_write_tokens")
 
 
 class RunWriter:
@@ -425,10 +424,7 @@ class RunWriter:
     def _queued_score(key: str, index: int, row: ScoreRow) -> _QueuedScore:
         if not row.evaluator:
             raise ValueError("a score row needs `evaluator` (the evaluator's name)")
-        config = row.config
-        if config is not None and not isinstance(config, str):
-            config = _ENCODER.encode(config)
-        return row, key, index if row.idx is None else _index(row.idx, "idx"), config
+        return row, key, index if row.idx is None else _index(row.idx, "idx"), to_json(row.config)
 
     @staticmethod
     def _queued_judge(key: str, row: JudgeCallRow) -> _QueuedJudge:
@@ -448,7 +444,7 @@ class RunWriter:
             "case_id": [str(r.case_id) for r in rows],
             "created_at": [now] * len(rows),
         }
-        for name in _USAGE_COLUMNS:
+        for name in TOKEN_FIELDS:
             own[name] = [getattr(u, name) for u in usages]
         return _table(rows, RESULT_COLUMNS, own, _SCRUBBED["results"], scrub)
 
@@ -457,7 +453,7 @@ class RunWriter:
             "run_id": [self.run_id] * len(queued),
             "result_key": [q[1] for q in queued],
             "idx": [q[2] for q in queued],
-            "config": [to_json(q[3]) for q in queued],
+            "config": [q[3] for q in queued],
         }
         return _table([q[0] for q in queued], SCORE_COLUMNS, own, _SCRUBBED["scores"], scrub)
 
@@ -470,7 +466,7 @@ class RunWriter:
             "call_index": [q[3] for q in queued],
             "created_at": [now] * len(rows),
         }
-        for name in _USAGE_COLUMNS:
+        for name in TOKEN_FIELDS:
             own[name] = [getattr(r.usage, name) for r in rows]
         return _table(rows, JUDGE_CALL_COLUMNS, own, _SCRUBBED["judge_calls"], scrub)
 
