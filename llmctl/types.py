@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -121,6 +121,18 @@ class Usage:
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
     cache_write_tokens: int | None = None
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Usage:
+        """The counts a mapping holds under the five names (a stored row, a report's result); a
+        missing or NULL count stays unknown."""
+        return cls(
+            row.get("prompt_tokens"),
+            row.get("completion_tokens"),
+            cached_tokens=row.get("cached_tokens"),
+            reasoning_tokens=row.get("reasoning_tokens"),
+            cache_write_tokens=row.get("cache_write_tokens"),
+        )
 
     def counted(self) -> Usage:
         """The same with every None as 0: for totals of what was reported (llmctl.spend), where an

@@ -70,3 +70,8 @@ def test_spend_sums_usage_and_keeps_its_json_keys() -> None:
     ]  # fmt: skip
     assert Spend.from_dict(data) == spend
     assert spend.plus(spend).usage == Usage(20, 16, cached_tokens=8, reasoning_tokens=4, cache_write_tokens=0)
+
+
+def test_usage_of_a_row_keeps_missing_and_null_counts_unknown() -> None:
+    row = {"prompt_tokens": 9, "completion_tokens": None, "cached_tokens": 4, "other": 1}
+    assert Usage.of(row) == Usage(9, None, cached_tokens=4, reasoning_tokens=None, cache_write_tokens=None)

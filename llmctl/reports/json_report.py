@@ -81,13 +81,7 @@ def report_from_dict(doc: dict[str, Any]) -> ReportData:
     outcomes = [
         CaseOutcome(
             **{k: v for k, v in r.items() if k in names},
-            usage=Usage(
-                r.get("prompt_tokens"),
-                r.get("completion_tokens"),
-                cached_tokens=r.get("cached_tokens"),
-                reasoning_tokens=r.get("reasoning_tokens"),
-                cache_write_tokens=r.get("cache_write_tokens"),
-            ),
+            usage=Usage.of(r),
         )
         for r in doc.get("results", [])
     ]

@@ -111,13 +111,7 @@ def _cached_result(hit: dict[str, Any], spec: ModelSpec | None = None) -> CallRe
     its tokens at today's prices (the alias's `price:`, else litellm's cost map, with the cached
     prompt tokens, cache-written prompt tokens and reasoning tokens at their own rates), which the
     run reports as saved, not spent. An entry whose token counts are unknown keeps the cost it was stored with."""
-    usage = Usage(  # NULL stays unknown
-        hit.get("prompt_tokens"),
-        hit.get("completion_tokens"),
-        cached_tokens=hit.get("cached_tokens"),
-        reasoning_tokens=hit.get("reasoning_tokens"),
-        cache_write_tokens=hit.get("cache_write_tokens"),
-    )
+    usage = Usage.of(hit)  # NULL stays unknown
     cost = float(hit.get("cost_usd") or 0.0)
     if spec is not None and usage.prompt_tokens is not None and usage.completion_tokens is not None:
         from llmctl.models import price_for
