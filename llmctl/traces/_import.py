@@ -359,13 +359,7 @@ def _first(attrs: dict[str, Any], *keys: str) -> Any:
 def _split_indexed(attrs: dict[str, Any]) -> dict[str, dict[int, dict[str, Any]]]:
     """The indexed attributes, read once per span: `gen_ai.prompt.0.role` ... as
     {"gen_ai.prompt": {0: {"role": ...}}} (nested keys kept dotted), keyed by prefix."""
-    out: dict[str, dict[int, dict[str, Any]]] = {}
-    for key, value in attrs.items():
-        if key.startswith(_INDEXED_PREFIXES):
-            m = _NUM_KEY.match(key)
-            if m:
-                out.setdefault(m.group(1), {}).setdefault(int(m.group(2)), {})[m.group(3)] = value
-    return out
+    return _split_kept(attrs)[0]
 
 
 def _split_kept(attrs: dict[str, Any]) -> tuple[dict[str, dict[int, dict[str, Any]]], dict[str, Any]]:
